@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+import { NotFoundError, ValidationError } from '../errors.ts';
+import type { AccountRecord, AccountStore } from './account-store.ts';
+import { normalizeEmail } from './normalize-email.ts';
+import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
+
+export const MIN_PASSWORD_LENGTH = 8;
+
+const nameSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');
+
+export function checkPassword(password: string): void {
+  if ([...password].length < MIN_PASSWORD_LENGTH) {
+    throw new ValidationError(`password: must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+    throw new ValidationError(`password: must be at most ${MAX_PASSWORD_BYTES} bytes`);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, field: string, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(`${field}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return result.data;
+}
+
+export type AuthenticationResult =
+  | { readonly ok: true; readonly account: AccountRecord }
+  | { readonly ok: false; readonly reason: 'invalid_credentials' | 'disabled' };
+
+export interface AccountService {
+  create(input: { email: string; name: string; password?: string; emailVerified?: boolean; roles?: string[] }): Promise<AccountRecord>;
+  /**
+   * Checks an email and password. Unknown email, wrong password and disabled account
+   * cost the same argon2 verification, so timing does not tell them apart.
+   */
+  authenticate(email: string, password: string): Promise<AuthenticationResult>;
+  findById(id: string): Promise<AccountRecord | undefined>;
+  get(idOrEmail: string): Promise<AccountRecord>;
+  list(): Promise<AccountRecord[]>;
+  setPassword(idOrEmail: string, password: string): Promise<AccountRecord>;
+  setDisabled(idOrEmail: string, disabled: boolean): Promise<AccountRecord>;
+}
+
+export function createAccountService(deps: { store: AccountStore; hasher: PasswordHasher }): AccountService {
+  const { store, hasher } = deps;
+  // A real hash of a random password, made once: verifying against it costs what a real
+  // verification costs.
+  let dummyHash: Promise<string> | undefined;
+  const getDummyHash = () => (dummyHash ??= hasher.hash(crypto.randomUUID()));
+
+  async function get(idOrEmail: string): Promise<AccountRecord> {
+    const account = idOrEmail.includes('@')
+      ? await store.findByEmail(normalizeEmail(idOrEmail))
+      : await store.findById(idOrEmail);
+    if (!account) throw new NotFoundError(`no account ${idOrEmail}`);
+    return account;
+  }
+
+  return {
+    async create(input) {
+      const email = normalizeEmail(input.email);
+      const name = parse(nameSchema, 'name', input.name);
+      const roles = parse(z.array(roleSchema).max(50), 'roles', input.roles ?? []);
+      let passwordHash: string | null = null;
+      if (input.password !== undefined) {
+        checkPassword(input.password);
+        passwordHash = await hasher.hash(input.password);
+      }
+      return store.create({ email, name, passwordHash, roles, emailVerified: input.emailVerified ?? false });
+    },
+
+    async authenticate(rawEmail, password) {
+      if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+        return { ok: false, reason: 'invalid_credentials' };
+      }
+      let account: AccountRecord | undefined;
+      try {
+        account = await store.findByEmail(normalizeEmail(rawEmail));
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+      }
+      const hashToCheck = account?.passwordHash ?? (await getDummyHash());
+      const matches = await hasher.verify(hashToCheck, password);
+      if (!account || !account.passwordHash || !matches) return { ok: false, reason: 'invalid_credentials' };
+      if (account.disabled) return { ok: false, reason: 'disabled' };
+      if (hasher.needsRehash(account.passwordHash)) {
+        account = await store.update(account.id, { passwordHash: await hasher.hash(password) });
+      }
+      return { ok: true, account };
+    },
+
+    findById: (id) => store.findById(id),
+    get,
+    list: () => store.list(),
+
+    async setPassword(idOrEmail, password) {
+      checkPassword(password);
+      const account = await get(idOrEmail);
+      return store.update(account.id, { passwordHash: await hasher.hash(password) });
+    },
+
+    async setDisabled(idOrEmail, disabled) {
+      const account = await get(idOrEmail);
+      return store.update(account.id, { disabled });
+    },
+  };
+}

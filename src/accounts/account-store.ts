@@ -1,0 +1,72 @@
+import type { PrismaClient } from '../db/index.ts';
+import { withTranslatedErrors } from '../db/index.ts';
+
+export interface AccountRecord {
+  readonly id: string;
+  readonly email: string;
+  readonly emailVerified: boolean;
+  readonly name: string;
+  readonly passwordHash: string | null;
+  readonly disabled: boolean;
+  readonly roles: readonly string[];
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface NewAccount {
+  email: string;
+  name: string;
+  passwordHash: string | null;
+  emailVerified?: boolean;
+  roles?: string[];
+}
+
+export interface AccountChanges {
+  name?: string;
+  passwordHash?: string | null;
+  disabled?: boolean;
+  emailVerified?: boolean;
+  roles?: string[];
+}
+
+/** Persistence of accounts. Emails arrive already normalised (see normalize-email.ts). */
+export interface AccountStore {
+  create(account: NewAccount): Promise<AccountRecord>;
+  findById(id: string): Promise<AccountRecord | undefined>;
+  findByEmail(email: string): Promise<AccountRecord | undefined>;
+  list(options?: { limit?: number }): Promise<AccountRecord[]>;
+  update(id: string, changes: AccountChanges): Promise<AccountRecord>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createAccountStore(prisma: PrismaClient): AccountStore {
+  return {
+    create: (account) =>
+      withTranslatedErrors('account', () =>
+        prisma.account.create({
+          data: {
+            email: account.email,
+            name: account.name,
+            passwordHash: account.passwordHash,
+            emailVerified: account.emailVerified ?? false,
+            roles: account.roles ?? [],
+          },
+        }),
+      ),
+    async findById(id) {
+      // A subject that is not a UUID cannot exist; Postgres would reject the cast.
+      if (!UUID.test(id)) return undefined;
+      return (await withTranslatedErrors('account', () => prisma.account.findUnique({ where: { id } }))) ?? undefined;
+    },
+    async findByEmail(email) {
+      return (await withTranslatedErrors('account', () => prisma.account.findUnique({ where: { email } }))) ?? undefined;
+    },
+    list: (options = {}) =>
+      withTranslatedErrors('account', () =>
+        prisma.account.findMany({ orderBy: { createdAt: 'asc' }, take: options.limit ?? 1000 }),
+      ),
+    update: (id, changes) =>
+      withTranslatedErrors('account', () => prisma.account.update({ where: { id }, data: changes })),
+  };
+}

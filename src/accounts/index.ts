@@ -1,0 +1,5 @@
+export { createAccountStore, type AccountStore, type AccountRecord } from './account-store.ts';
+export { createAccountService, checkPassword, type AccountService, type AuthenticationResult } from './account-service.ts';
+export { createArgon2Hasher, OWASP_ARGON2ID, MAX_PASSWORD_BYTES, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
+export { normalizeEmail } from './normalize-email.ts';
+export { claimsFor, SUPPORTED_CLAIMS, type AccountClaims } from './claims.ts';

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+import { ValidationError } from '../errors.ts';
+
+// The validated shape of a client registration, whether it comes from the CLI, an import
+// file or (later) an admin API. Each rule is here once.
+
+export const CLIENT_TYPES = ['web', 'spa', 'native', 'service', 'resource-server'] as const;
+export type ClientTypeName = (typeof CLIENT_TYPES)[number];
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+
+const MAX_URI = 2000;
+const MAX_LIST = 50;
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+const absoluteUrl = z
+  .string()
+  .max(MAX_URI, `must be at most ${MAX_URI} characters`)
+  .refine((value) => URL.canParse(value), 'must be an absolute URL');
+
+/** Redirect targets: no fragment; https unless loopback; custom schemes for native apps. */
+const redirectUri = absoluteUrl.refine((value) => !new URL(value).hash, 'must not contain a fragment');
+
+const origin = z
+  .string()
+  .max(MAX_URI)
+  .refine((value) => URL.canParse(value) && new URL(value).origin === value, 'must be an origin like https://app.example.com (no path or trailing slash)');
+
+const clientId = z
+  .string()
+  .regex(/^[A-Za-z0-9._~-]{3,100}$/, 'must be 3-100 characters of letters, digits and . _ ~ -');
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes are 1-100 printable characters without spaces, quotes or backslashes');
+
+export const clientInputSchema = z
+  .object({
+    clientId: clientId.optional(),
+    type: z.enum(CLIENT_TYPES),
+    name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+    redirectUris: z.array(redirectUri).max(MAX_LIST).default([]),
+    postLogoutRedirectUris: z.array(redirectUri).max(MAX_LIST).default([]),
+    corsOrigins: z.array(origin).max(MAX_LIST).default([]),
+    grantTypes: z.array(z.enum(GRANT_TYPES)).max(GRANT_TYPES.length).optional(),
+    scopes: z.array(scopeToken).max(200).optional(),
+    resources: z.array(absoluteUrl).max(MAX_LIST).default([]),
+    firstParty: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((input, ctx) => {
+    const grants = input.grantTypes ?? defaultGrantTypes(input.type);
+    const browserFlow = grants.includes('authorization_code');
+    if (browserFlow && input.redirectUris.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: `a ${input.type} client needs at least one redirect URI` });
+    }
+    if (grants.includes('refresh_token') && !browserFlow) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'refresh_token needs authorization_code' });
+    }
+    const isPublic = input.type === 'spa' || input.type === 'native';
+    if (isPublic && grants.includes('client_credentials')) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: `a ${input.type} client is public and cannot use client_credentials` });
+    }
+    if ((input.type === 'service' || input.type === 'resource-server') && browserFlow) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: `a ${input.type} client has no browser flow` });
+    }
+    if (input.type === 'resource-server' && grants.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'a resource-server client only introspects; it has no grants' });
+    }
+    for (const [index, uri] of [...input.redirectUris, ...input.postLogoutRedirectUris].entries()) {
+      const url = new URL(uri);
+      const web = url.protocol === 'https:' || url.protocol === 'http:';
+      if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+        ctx.addIssue({ code: 'custom', path: ['redirectUris', index], message: `${uri}: http is allowed only for localhost; use https` });
+      }
+      if (!web && input.type !== 'native') {
+        ctx.addIssue({ code: 'custom', path: ['redirectUris', index], message: `${uri}: custom schemes are for native clients only` });
+      }
+    }
+  });
+
+export type ClientInput = z.output<typeof clientInputSchema>;
+
+export function defaultGrantTypes(type: ClientTypeName): (typeof GRANT_TYPES)[number][] {
+  switch (type) {
+    case 'service':
+      return ['client_credentials'];
+    case 'resource-server':
+      return [];
+    default:
+      return ['authorization_code', 'refresh_token'];
+  }
+}
+
+export function defaultScopes(type: ClientTypeName): string[] {
+  return type === 'service' || type === 'resource-server' ? [] : ['openid', 'email', 'profile', 'offline_access'];
+}
+
+/** Flattens zod issues into one line per field, e.g. `redirectUris.0: must be an absolute URL`. */
+export function toValidationError(error: z.ZodError): ValidationError {
+  const lines = error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`);
+  return new ValidationError(lines.join('; '));
+}
+
+export function parseClientInput(raw: unknown): ClientInput {
+  const result = clientInputSchema.safeParse(raw);
+  if (!result.success) throw toValidationError(result.error);
+  return result.data;
+}
+
+export const clientIdSchema = clientId;

@@ -1,0 +1,92 @@
+import type { PrismaClient } from '../db/index.ts';
+import { withTranslatedErrors } from '../db/index.ts';
+import type { ClientTypeName } from './client-input.ts';
+
+/** A registered client as stored; the secret stays sealed until the provider needs it. */
+export interface ClientRecord {
+  readonly clientId: string;
+  readonly type: ClientTypeName;
+  readonly name: string;
+  readonly secretCiphertext: string | null;
+  readonly redirectUris: readonly string[];
+  readonly postLogoutRedirectUris: readonly string[];
+  readonly corsOrigins: readonly string[];
+  readonly grantTypes: readonly string[];
+  readonly scopes: readonly string[];
+  readonly resources: readonly string[];
+  readonly firstParty: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export type ClientData = Omit<ClientRecord, 'createdAt' | 'updatedAt'>;
+
+export interface ClientStore {
+  create(client: ClientData): Promise<ClientRecord>;
+  findById(clientId: string): Promise<ClientRecord | undefined>;
+  list(): Promise<ClientRecord[]>;
+  update(clientId: string, changes: Partial<Omit<ClientData, 'clientId'>>): Promise<ClientRecord>;
+  delete(clientId: string): Promise<void>;
+}
+
+// Prisma enum identifiers cannot hold a dash; the database value is 'resource-server'.
+type DbClientType = 'web' | 'spa' | 'native' | 'service' | 'resource_server';
+const toDb = (type: ClientTypeName): DbClientType => (type === 'resource-server' ? 'resource_server' : type);
+const fromDb = (type: DbClientType): ClientTypeName => (type === 'resource_server' ? 'resource-server' : type);
+
+function toRecord<T extends { type: DbClientType }>(row: T): Omit<T, 'type'> & { type: ClientTypeName } {
+  return { ...row, type: fromDb(row.type) };
+}
+
+function toData(changes: Partial<Omit<ClientData, 'clientId'>>) {
+  const { type, redirectUris, postLogoutRedirectUris, corsOrigins, grantTypes, scopes, resources, ...rest } = changes;
+  return {
+    ...rest,
+    ...(type && { type: toDb(type) }),
+    ...(redirectUris && { redirectUris: [...redirectUris] }),
+    ...(postLogoutRedirectUris && { postLogoutRedirectUris: [...postLogoutRedirectUris] }),
+    ...(corsOrigins && { corsOrigins: [...corsOrigins] }),
+    ...(grantTypes && { grantTypes: [...grantTypes] }),
+    ...(scopes && { scopes: [...scopes] }),
+    ...(resources && { resources: [...resources] }),
+  };
+}
+
+export function createClientStore(prisma: PrismaClient): ClientStore {
+  return {
+    async create(client) {
+      const row = await withTranslatedErrors(`client ${client.clientId}`, () =>
+        prisma.client.create({
+          data: {
+            ...client,
+            type: toDb(client.type),
+            redirectUris: [...client.redirectUris],
+            postLogoutRedirectUris: [...client.postLogoutRedirectUris],
+            corsOrigins: [...client.corsOrigins],
+            grantTypes: [...client.grantTypes],
+            scopes: [...client.scopes],
+            resources: [...client.resources],
+          },
+        }),
+      );
+      return toRecord(row);
+    },
+    async findById(clientId) {
+      const row = await withTranslatedErrors('client', () => prisma.client.findUnique({ where: { clientId } }));
+      return row ? toRecord(row) : undefined;
+    },
+    async list() {
+      const rows = await withTranslatedErrors('client', () => prisma.client.findMany({ orderBy: { createdAt: 'asc' } }));
+      return rows.map(toRecord);
+    },
+    async update(clientId, changes) {
+      const row = await withTranslatedErrors(`client ${clientId}`, () =>
+        prisma.client.update({ where: { clientId }, data: toData(changes) }),
+      );
+      return toRecord(row);
+    },
+    async delete(clientId) {
+      await withTranslatedErrors(`client ${clientId}`, () => prisma.client.delete({ where: { clientId } }));
+    },
+  };
+}

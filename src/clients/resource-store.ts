@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+import type { PrismaClient } from '../db/index.ts';
+import { withTranslatedErrors } from '../db/index.ts';
+import { toValidationError } from './client-input.ts';
+
+// Resource servers (APIs) are addressed by their RFC 8707 indicator, which is also the
+// audience of the tokens issued for them.
+
+export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
+
+export const resourceInputSchema = z
+  .object({
+    indicator: z
+      .string()
+      .max(2000)
+      .refine((value) => URL.canParse(value), 'must be an absolute URL')
+      .refine((value) => URL.canParse(value) && !new URL(value).hash, 'must not contain a fragment (RFC 8707)'),
+    name: z.string().trim().min(1, 'must not be empty').max(200),
+    scopes: z
+      .array(
+        z.object({
+          name: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes are 1-100 printable characters without spaces'),
+          description: z.string().max(500).default(''),
+        }).strict(),
+      )
+      .max(200)
+      .default([])
+      .refine((scopes) => new Set(scopes.map((scope) => scope.name)).size === scopes.length, 'scope names must be unique'),
+    accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
+    accessTokenTtl: z.number().int().min(30).max(24 * 3600).default(3600),
+    signingAlg: z.enum(SIGNING_ALGS).default('ES256'),
+  })
+  .strict();
+
+export type ResourceInput = z.output<typeof resourceInputSchema>;
+
+export function parseResourceInput(raw: unknown): ResourceInput {
+  const result = resourceInputSchema.safeParse(raw);
+  if (!result.success) throw toValidationError(result.error);
+  return result.data;
+}
+
+export interface ResourceServerRecord {
+  readonly indicator: string;
+  readonly name: string;
+  readonly accessTokenFormat: 'jwt' | 'opaque';
+  readonly accessTokenTtl: number;
+  readonly signingAlg: string;
+  readonly scopes: readonly { readonly name: string; readonly description: string }[];
+}
+
+export interface ResourceStore {
+  /** Creates or replaces the resource server and its whole scope list, atomically. */
+  put(resource: ResourceInput): Promise<ResourceServerRecord>;
+  find(indicator: string): Promise<ResourceServerRecord | undefined>;
+  list(): Promise<ResourceServerRecord[]>;
+}
+
+const include = { scopes: { orderBy: { name: 'asc' as const }, select: { name: true, description: true } } };
+
+export function createResourceStore(prisma: PrismaClient): ResourceStore {
+  return {
+    put: (resource) =>
+      withTranslatedErrors(`resource server ${resource.indicator}`, () => {
+        const { scopes, ...fields } = resource;
+        return prisma.$transaction(async (tx) => {
+          await tx.resourceServer.upsert({
+            where: { indicator: resource.indicator },
+            create: fields,
+            update: fields,
+          });
+          await tx.resourceScope.deleteMany({ where: { resourceIndicator: resource.indicator } });
+          await tx.resourceScope.createMany({
+            data: scopes.map((scope) => ({ resourceIndicator: resource.indicator, ...scope })),
+          });
+          return tx.resourceServer.findUniqueOrThrow({ where: { indicator: resource.indicator }, include });
+        });
+      }),
+    async find(indicator) {
+      const row = await withTranslatedErrors('resource server', () =>
+        prisma.resourceServer.findUnique({ where: { indicator }, include }),
+      );
+      return row ?? undefined;
+    },
+    list: () =>
+      withTranslatedErrors('resource server', () =>
+        prisma.resourceServer.findMany({ orderBy: { indicator: 'asc' }, include }),
+      ),
+  };
+}

@@ -1,0 +1,2 @@
+export { createSealer, SealedSecretError, type Sealer } from './sealer.ts';
+export { loadOrCreateDevMasterSecret } from './dev-master-secret.ts';

@@ -1,0 +1,46 @@
+import type { Middleware } from 'koa';
+
+import { isAppError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+
+export type RenderErrorPage = (model: { status: number; error: string; message: string; requestId: string }) => string;
+
+/**
+ * The one place our own routes' errors become responses: logged once, a stable code, a
+ * message only when it is safe to show, never a stack. JSON for API callers, a page for
+ * browsers. (The engine renders its own protocol errors; this sees only what escapes it.)
+ */
+export function errorHandler(options: { logger: Logger; renderPage: RenderErrorPage }): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (caught) {
+      const requestId = String(ctx.state.requestId ?? '');
+      const httpError = caught as { status?: unknown; expose?: unknown; message?: unknown; code?: unknown };
+      let status = 500;
+      let code = 'server_error';
+      let message = 'an unexpected error occurred';
+      if (isAppError(caught)) {
+        status = caught.status;
+        code = caught.code;
+        if (caught.expose) message = caught.message;
+      } else if (typeof httpError.status === 'number' && httpError.status >= 400 && httpError.status < 600) {
+        // koa/http-errors (ctx.throw, body parser): 4xx messages are meant for the caller.
+        status = httpError.status;
+        code = status === 413 ? 'request_too_large' : status === 415 ? 'unsupported_media_type' : status < 500 ? 'invalid_request' : 'server_error';
+        if (httpError.expose === true && typeof httpError.message === 'string') message = httpError.message;
+      }
+      if (status >= 500) options.logger.error({ err: caught, requestId }, 'request failed');
+      else options.logger.info({ requestId, status, code }, 'request rejected');
+
+      ctx.status = status;
+      ctx.set('Cache-Control', 'no-store');
+      if (ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'html';
+        ctx.body = options.renderPage({ status, error: code, message, requestId });
+      } else {
+        ctx.body = { error: code, error_description: message };
+      }
+    }
+  };
+}

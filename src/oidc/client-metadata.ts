@@ -1,0 +1,37 @@
+import type { ClientMetadata } from 'oidc-provider';
+
+import type { ClientRecord } from '../clients/index.ts';
+
+// How a registry client becomes oidc-provider client metadata. The engine validates the
+// result again when it builds the Client, so a bad row fails closed (invalid_client).
+
+/** Our own metadata, declared to the engine through extraClientMetadata. */
+export const EXTRA_CLIENT_METADATA = ['portcullis_type', 'portcullis_cors_origins', 'portcullis_resources', 'portcullis_first_party'] as const;
+
+export interface PortcullisClientFields {
+  portcullis_type: ClientRecord['type'];
+  portcullis_cors_origins: string[];
+  portcullis_resources: string[];
+  portcullis_first_party: boolean;
+}
+
+export function toProviderMetadata(client: ClientRecord, secret: string | undefined): ClientMetadata & PortcullisClientFields {
+  const browserFlow = client.grantTypes.includes('authorization_code');
+  const confidential = secret !== undefined;
+  return {
+    client_id: client.clientId,
+    client_name: client.name,
+    ...(confidential && { client_secret: secret }),
+    token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+    application_type: client.type === 'native' ? 'native' : 'web',
+    grant_types: [...client.grantTypes],
+    response_types: browserFlow ? ['code'] : [],
+    redirect_uris: [...client.redirectUris],
+    post_logout_redirect_uris: [...client.postLogoutRedirectUris],
+    scope: client.scopes.join(' ') || undefined,
+    portcullis_type: client.type,
+    portcullis_cors_origins: [...client.corsOrigins],
+    portcullis_resources: [...client.resources],
+    portcullis_first_party: client.firstParty,
+  };
+}

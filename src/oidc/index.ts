@@ -1,0 +1,4 @@
+export { createProvider } from './create-provider.ts';
+export { loadKeyMaterial, type KeyMaterial } from './signing-keys.ts';
+export { createPrismaAdapterFactory, PERSISTED_MODELS } from './prisma-adapter.ts';
+export type { ProviderDeps } from './provider-config.ts';

@@ -1,0 +1,68 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+
+import { calculateJwkThumbprint, type JWK } from 'jose';
+
+import type { Sealer } from '../crypto/index.ts';
+import type { PrismaClient } from '../db/index.ts';
+import { withTranslatedErrors } from '../db/index.ts';
+
+// Signing keys live in the database, sealed with the master secret, so every instance on
+// one database signs and publishes the same keys. The first instance to start creates
+// them; a transaction-scoped advisory lock makes that happen once when several start at
+// once.
+
+/** RS256 because OIDC requires it for ID tokens; ES256 for access tokens (fast, small). */
+export const REQUIRED_ALGS = ['RS256', 'ES256'] as const;
+const KEY_CREATION_LOCK = 72707370;
+
+export type PrivateJwk = JWK & { kid: string; alg: string; use: 'sig' };
+
+function generate(alg: (typeof REQUIRED_ALGS)[number]): Omit<PrivateJwk, 'kid'> {
+  const { privateKey } =
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { ...(privateKey.export({ format: 'jwk' }) as JWK), alg, use: 'sig' };
+}
+
+async function withKid(jwk: Omit<PrivateJwk, 'kid'>): Promise<PrivateJwk> {
+  // The RFC 7638 thumbprint is stable and unique; a random suffix is not needed.
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk) };
+}
+
+export interface KeyMaterial {
+  /** Private JWKs for the provider, active keys first (the first of each alg signs). */
+  readonly jwks: { keys: PrivateJwk[] };
+  /** Newest first: the first signs cookies, all verify. */
+  readonly cookieKeys: string[];
+}
+
+/**
+ * Loads the signing and cookie keys, creating whatever is missing. Throws
+ * SealedSecretError when MASTER_SECRET cannot open the stored keys.
+ */
+export async function loadKeyMaterial(prisma: PrismaClient, sealer: Sealer): Promise<KeyMaterial> {
+  await withTranslatedErrors('signing key', () =>
+    prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${KEY_CREATION_LOCK})`;
+      const active = await tx.signingKey.findMany({ where: { status: 'active' }, select: { alg: true } });
+      for (const alg of REQUIRED_ALGS) {
+        if (active.some((key) => key.alg === alg)) continue;
+        const jwk = await withKid(generate(alg));
+        await tx.signingKey.create({ data: { kid: jwk.kid, alg, privateJwkCiphertext: sealer.seal(JSON.stringify(jwk)) } });
+      }
+      if ((await tx.cookieKey.count()) === 0) {
+        await tx.cookieKey.create({ data: { secretCiphertext: sealer.seal(randomBytes(32).toString('base64url')) } });
+      }
+    }),
+  );
+
+  const [signing, cookies] = await Promise.all([
+    prisma.signingKey.findMany({ orderBy: [{ status: 'asc' }, { createdAt: 'desc' }] }),
+    prisma.cookieKey.findMany({ orderBy: { id: 'desc' } }),
+  ]);
+  return {
+    jwks: { keys: signing.map((row) => JSON.parse(sealer.open(row.privateJwkCiphertext)) as PrivateJwk) },
+    cookieKeys: cookies.map((row) => sealer.open(row.secretCiphertext)),
+  };
+}
