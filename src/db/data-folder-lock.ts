@@ -51,6 +51,19 @@ const RETRY_DELAY_MS = 25;
 const MAX_ATTEMPTS = 400; // about 10 s of contention before giving up
 
 export async function acquireDataFolderLock(dataDir: string): Promise<DataFolderLock> {
+  try {
+    return await acquire(dataDir);
+  } catch (error) {
+    if (error instanceof StartupError) throw error;
+    // File system trouble (permissions, read-only volume): say which folder and why.
+    throw new StartupError(`could not lock the data folder ${dataDir}: ${errorMessage(error)}`, {
+      cause: error,
+      details: { dataDir },
+    });
+  }
+}
+
+async function acquire(dataDir: string): Promise<DataFolderLock> {
   await mkdir(dataDir, { recursive: true });
   const lockPath = join(dataDir, LOCK_FILE_NAME);
   const owner: LockOwner = {
@@ -78,7 +91,7 @@ export async function acquireDataFolderLock(dataDir: string): Promise<DataFolder
       throw inUseError(dataDir, lockPath, holder);
     }
 
-    await removeStaleLock(lockPath, seen.raw);
+    await removeStaleLock(lockPath, seen);
   }
   throw new StartupError(
     `could not lock the data folder ${dataDir}: ${lockPath} keeps changing; is another Portcullis starting on it?`,
@@ -111,11 +124,12 @@ async function tryCreateLock(lockPath: string, owner: LockOwner): Promise<boolea
 }
 
 /**
- * Removes the lock at `lockPath` if it still holds exactly `staleRaw`. Runs under an
- * exclusive guard file so that of two processes judging the same lock stale, the second
- * re-reads after the first has replaced it and finds a live holder instead.
+ * Removes the lock at `lockPath` if it is still the very file judged stale (same content,
+ * inode and mtime: a freshly re-created lock, even an empty one mid-write, never matches).
+ * Runs under an exclusive guard file so that of two processes judging the same lock
+ * stale, the second re-reads after the first has replaced it and finds a live holder.
  */
-async function removeStaleLock(lockPath: string, staleRaw: string): Promise<void> {
+async function removeStaleLock(lockPath: string, stale: LockFileState): Promise<void> {
   const guardPath = `${lockPath}.takeover`;
   let guard;
   try {
@@ -134,7 +148,14 @@ async function removeStaleLock(lockPath: string, staleRaw: string): Promise<void
   try {
     await guard.close();
     const current = await readLockFile(lockPath);
-    if (current !== undefined && current.raw === staleRaw) await unlink(lockPath);
+    if (
+      current !== undefined &&
+      current.raw === stale.raw &&
+      current.ino === stale.ino &&
+      current.mtimeMs === stale.mtimeMs
+    ) {
+      await unlink(lockPath);
+    }
   } finally {
     await unlink(guardPath).catch(() => undefined);
   }
@@ -157,13 +178,27 @@ function createRelease(lockPath: string, token: string): DataFolderLock {
   };
 }
 
-async function readLockFile(lockPath: string): Promise<{ raw: string; mtimeMs: number } | undefined> {
+interface LockFileState {
+  raw: string;
+  ino: number;
+  mtimeMs: number;
+}
+
+async function readLockFile(lockPath: string): Promise<LockFileState | undefined> {
+  let handle;
   try {
-    const [raw, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
-    return { raw, mtimeMs: info.mtimeMs };
+    handle = await open(lockPath, 'r');
   } catch (error) {
     if (hasCode(error, 'ENOENT')) return undefined;
     throw error;
+  }
+  try {
+    // Content and identity from one open file, not from two lookups of the path.
+    const info = await handle.stat();
+    const raw = await handle.readFile('utf8');
+    return { raw, ino: info.ino, mtimeMs: info.mtimeMs };
+  } finally {
+    await handle.close();
   }
 }
 

@@ -28,6 +28,9 @@
 // Credentials and database name: PGlite runs a single-user backend that ignores the user,
 // database and password of the startup packet (any are accepted, no authentication is
 // asked) and always runs as user `postgres` in database `postgres`. The URL says so.
+// Hence: no authentication at all. Both listeners (the gate and, on a second port nobody
+// is told, pglite-socket's own) bind 127.0.0.1 only; any local process can still connect,
+// so the embedded database is for single-user machines and containers.
 
 import { mkdir } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -177,6 +180,8 @@ class ConnectionGate {
 
   async close(): Promise<void> {
     this.closing = true;
+    const wasListening = this.server.listening;
+    // Resolves once every accepted socket has closed, including refused ones.
     const closed = new Promise<void>((resolvePromise) => this.server.close(() => resolvePromise()));
     for (const { socket, timer } of this.waiting.splice(0)) {
       clearTimeout(timer);
@@ -184,7 +189,7 @@ class ConnectionGate {
     }
     this.active?.client.destroy();
     this.active?.backend.destroy();
-    if (this.server.listening) await closed;
+    if (wasListening) await closed;
   }
 
   private admit(socket: Socket): void {
