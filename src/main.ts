@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   });
   const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, ...runtime.services });
 
-  const server: Server = createServer(app.callback());
+  const handler = app.callback();
+  const server: Server = createServer((req, res) => void handler(req, res));
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -8,7 +8,10 @@ const STYLESHEET = new URL('../../public/portcullis.css', import.meta.url);
 export function serveAssets(): Middleware {
   const css = readFileSync(STYLESHEET);
   return async (ctx, next) => {
-    if (ctx.path !== '/assets/portcullis.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    if (ctx.path !== '/assets/portcullis.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) {
+      await next();
+      return;
+    }
     ctx.type = 'text/css; charset=utf-8';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;

@@ -1,17 +1,27 @@
 import type { ClientMetadata } from 'oidc-provider';
 
-import type { ClientRecord } from '../clients/index.ts';
+import { OIDC_SCOPES, type ClientRecord } from '../clients/index.ts';
+
+const OIDC_SCOPE_SET: ReadonlySet<string> = new Set(OIDC_SCOPES);
 
 // How a registry client becomes oidc-provider client metadata. The engine validates the
 // result again when it builds the Client, so a bad row fails closed (invalid_client).
 
 /** Our own metadata, declared to the engine through extraClientMetadata. */
-export const EXTRA_CLIENT_METADATA = ['portcullis_type', 'portcullis_cors_origins', 'portcullis_resources', 'portcullis_first_party'] as const;
+export const EXTRA_CLIENT_METADATA = [
+  'portcullis_type',
+  'portcullis_cors_origins',
+  'portcullis_resources',
+  'portcullis_resource_scopes',
+  'portcullis_first_party',
+] as const;
 
 export interface PortcullisClientFields {
   portcullis_type: ClientRecord['type'];
   portcullis_cors_origins: string[];
   portcullis_resources: string[];
+  /** Resource-server scopes the client may ask for; the engine's `scope` holds only OIDC ones. */
+  portcullis_resource_scopes: string[];
   portcullis_first_party: boolean;
 }
 
@@ -28,10 +38,12 @@ export function toProviderMetadata(client: ClientRecord, secret: string | undefi
     response_types: browserFlow ? ['code'] : [],
     redirect_uris: [...client.redirectUris],
     post_logout_redirect_uris: [...client.postLogoutRedirectUris],
-    scope: client.scopes.join(' ') || undefined,
+    // The engine checks `scope` against its own (OIDC) scopes; resource scopes are ours.
+    scope: client.scopes.filter((scope) => OIDC_SCOPE_SET.has(scope)).join(' ') || undefined,
     portcullis_type: client.type,
     portcullis_cors_origins: [...client.corsOrigins],
     portcullis_resources: [...client.resources],
+    portcullis_resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_SET.has(scope)),
     portcullis_first_party: client.firstParty,
   };
 }

@@ -75,8 +75,6 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: deps.renderError,
 
-    // Cast: @types/oidc-provider models features as a union keyed on experimental features
-    // that rejects a plain enabled introspection; the engine validates this at start.
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -104,7 +102,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
           const resource = await resources.find(indicator);
           if (!resource) throw new errors.InvalidTarget();
           // The token may carry only scopes the resource offers AND the client is registered for.
-          const allowed = new Set(client.scope?.split(' ') ?? []);
+          const allowed = new Set(client.portcullis_resource_scopes ?? []);
           const scope = resource.scopes.map((s) => s.name).filter((name) => allowed.has(name)).join(' ');
           return {
             scope,
@@ -115,7 +113,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
           };
         },
       },
-    } as Configuration['features'],
+    },
 
     ttl: {
       // Function forms: a number would override each resource server's own lifetime.
