@@ -1,0 +1,21 @@
+# Portcullis on Node 22 LTS. Build: docker build -t portcullis .
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY scripts/prisma.mjs scripts/prisma.mjs
+COPY prisma prisma
+COPY prisma.config.ts ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+# The Prisma client is generated at install; dev tools are not needed at run time.
+RUN npm prune --omit=dev --ignore-scripts
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
+WORKDIR /app
+COPY --from=build /app /app
+RUN mkdir -p /data && chown node:node /data
+USER node
+EXPOSE 3000
+VOLUME ["/data"]
+CMD ["node", "--import", "tsx", "src/main.ts"]
