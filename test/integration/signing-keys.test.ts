@@ -37,6 +37,9 @@ test(`instances starting at once on one database (${TEST_ENGINE}) all end with t
       ? createDatabase({ url: database.testDatabase.url, poolMax: database.testDatabase.poolMax })
       : { prisma: database.prisma, close: () => Promise.resolve() };
   try {
+    // Back to a first start: no keys yet.
+    await database.prisma.signingKey.deleteMany();
+    await database.prisma.cookieKey.deleteMany();
     const sealer = createSealer(SECRET);
     const loads = await Promise.all([
       loadKeyMaterial(database.prisma, sealer),
