@@ -20,10 +20,17 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
       let status = 500;
       let code = 'server_error';
       let message = 'an unexpected error occurred';
+      const oauthError = caught as { error?: unknown; error_description?: unknown };
       if (isAppError(caught)) {
         status = caught.status;
         code = caught.code;
         if (caught.expose) message = caught.message;
+      } else if (typeof oauthError.error === 'string' && typeof httpError.status === 'number') {
+        // oidc-provider errors thrown by its helpers inside our routes (interactionDetails,
+        // interactionFinished): keep the protocol's code and its safe description.
+        status = httpError.status;
+        code = oauthError.error;
+        if (httpError.expose === true && typeof oauthError.error_description === 'string') message = oauthError.error_description;
       } else if (typeof httpError.status === 'number' && httpError.status >= 400 && httpError.status < 600) {
         // koa/http-errors (ctx.throw, body parser): 4xx messages are meant for the caller.
         status = httpError.status;

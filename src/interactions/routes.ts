@@ -1,6 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
@@ -37,8 +37,14 @@ function field(body: unknown, name: string, max: number): string {
 export function createInteractionRouter(deps: InteractionDeps): Router {
   const { provider, accounts, clients, resources, render } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
-  // Forms only: urlencoded, small. Nothing else is parsed on these routes.
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+  // Forms only: urlencoded, small. Anything else is refused before it is read.
+  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+  const form: Middleware = async (ctx, next) => {
+    if (ctx.is('application/x-www-form-urlencoded') === false) {
+      ctx.throw(415, 'forms must be sent as application/x-www-form-urlencoded');
+    }
+    await parseForm(ctx, next);
+  };
 
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
