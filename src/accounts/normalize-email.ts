@@ -2,8 +2,9 @@ import { ValidationError } from '../errors.ts';
 
 export const MAX_EMAIL_LENGTH = 254;
 // Deliberately permissive (RFC 5322 is not a regex problem): one @, a dot in the domain,
-// no whitespace or control characters.
-const EMAIL_SHAPE = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
+// no whitespace, control or invisible format characters (a zero-width space would make a
+// second account that looks identical).
+const EMAIL_SHAPE = /^[^\s@\p{Cc}\p{Cf}]+@[^\s@\p{Cc}\p{Cf}]+\.[^\s@\p{Cc}\p{Cf}]+$/u;
 
 /**
  * The one form an email is stored and looked up in: NFKC, trimmed, lower-cased, so that

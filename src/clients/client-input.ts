@@ -22,8 +22,13 @@ const absoluteUrl = z
   .max(MAX_URI, `must be at most ${MAX_URI} characters`)
   .refine((value) => URL.canParse(value), 'must be an absolute URL');
 
-/** Redirect targets: no fragment; https unless loopback; custom schemes for native apps. */
-const redirectUri = absoluteUrl.refine((value) => !new URL(value).hash, 'must not contain a fragment');
+/** Schemes that would run code or read files in the user agent (oidc-provider refuses them too). */
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:']);
+
+/** Redirect targets: no fragment (not even an empty one), no script or file schemes. */
+const redirectUri = absoluteUrl
+  .refine((value) => !value.includes('#'), 'must not contain a fragment')
+  .refine((value) => !URL.canParse(value) || !FORBIDDEN_SCHEMES.has(new URL(value).protocol), 'this URI scheme is not allowed');
 
 const origin = z
   .string()
@@ -69,15 +74,18 @@ export const clientInputSchema = z
     if (input.type === 'resource-server' && grants.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'a resource-server client only introspects; it has no grants' });
     }
-    for (const [index, uri] of [...input.redirectUris, ...input.postLogoutRedirectUris].entries()) {
-      const url = new URL(uri);
-      const web = url.protocol === 'https:' || url.protocol === 'http:';
-      if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-        ctx.addIssue({ code: 'custom', path: ['redirectUris', index], message: `${uri}: http is allowed only for localhost; use https` });
-      }
-      if (!web && input.type !== 'native') {
-        ctx.addIssue({ code: 'custom', path: ['redirectUris', index], message: `${uri}: custom schemes are for native clients only` });
-      }
+    for (const list of ['redirectUris', 'postLogoutRedirectUris'] as const) {
+      input[list].forEach((uri, index) => {
+        if (!URL.canParse(uri)) return; // already reported by the field's own schema
+        const url = new URL(uri);
+        const web = url.protocol === 'https:' || url.protocol === 'http:';
+        if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+          ctx.addIssue({ code: 'custom', path: [list, index], message: `${uri}: http is allowed only for localhost; use https` });
+        }
+        if (!web && input.type !== 'native') {
+          ctx.addIssue({ code: 'custom', path: [list, index], message: `${uri}: custom schemes are for native clients only` });
+        }
+      });
     }
   });
 

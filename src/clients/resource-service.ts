@@ -20,18 +20,15 @@ export function createResourceService(deps: { store: ResourceStore }): ResourceS
     return resource;
   }
   return {
-    async create(raw) {
-      const input = parseResourceInput(raw);
-      if (await store.find(input.indicator)) throw new ValidationError(`indicator: ${input.indicator} is already registered`);
-      return store.put(input);
-    },
+    create: async (raw) => store.create(parseResourceInput(raw)),
     async update(indicator, raw) {
       const current = await get(indicator);
       if (typeof raw !== 'object' || raw === null) throw new ValidationError('input: must be an object');
       if ('indicator' in raw && raw.indicator !== indicator) throw new ValidationError('indicator: cannot be changed');
-      return store.put(parseResourceInput({ ...current, scopes: current.scopes.map((s) => ({ ...s })), ...raw }));
+      const { indicator: _same, ...fields } = current;
+      return store.put(parseResourceInput({ indicator, ...fields, scopes: current.scopes.map((s) => ({ ...s })), ...raw }));
     },
-    put: (raw) => store.put(parseResourceInput(raw)),
+    put: async (raw) => store.put(parseResourceInput(raw)),
     get,
     find: (indicator) => store.find(indicator),
     list: () => store.list(),

@@ -15,7 +15,7 @@ export const resourceInputSchema = z
       .string()
       .max(2000)
       .refine((value) => URL.canParse(value), 'must be an absolute URL')
-      .refine((value) => URL.canParse(value) && !new URL(value).hash, 'must not contain a fragment (RFC 8707)'),
+      .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707)'),
     name: z.string().trim().min(1, 'must not be empty').max(200),
     scopes: z
       .array(
@@ -51,16 +51,31 @@ export interface ResourceServerRecord {
 }
 
 export interface ResourceStore {
+  /** Creates a new resource server; ConflictError when the indicator is taken. */
+  create(resource: ResourceInput): Promise<ResourceServerRecord>;
   /** Creates or replaces the resource server and its whole scope list, atomically. */
   put(resource: ResourceInput): Promise<ResourceServerRecord>;
   find(indicator: string): Promise<ResourceServerRecord | undefined>;
   list(): Promise<ResourceServerRecord[]>;
 }
 
-const include = { scopes: { orderBy: { name: 'asc' as const }, select: { name: true, description: true } } };
+const select = {
+  indicator: true,
+  name: true,
+  accessTokenFormat: true,
+  accessTokenTtl: true,
+  signingAlg: true,
+  scopes: { orderBy: { name: 'asc' as const }, select: { name: true, description: true } },
+};
 
 export function createResourceStore(prisma: PrismaClient): ResourceStore {
   return {
+    create: (resource) =>
+      withTranslatedErrors(`resource server ${resource.indicator}`, () => {
+        const { scopes, ...fields } = resource;
+        // A plain insert: a concurrent create of the same indicator fails on the key.
+        return prisma.resourceServer.create({ data: { ...fields, scopes: { create: scopes } }, select });
+      }),
     put: (resource) =>
       withTranslatedErrors(`resource server ${resource.indicator}`, () => {
         const { scopes, ...fields } = resource;
@@ -74,18 +89,18 @@ export function createResourceStore(prisma: PrismaClient): ResourceStore {
           await tx.resourceScope.createMany({
             data: scopes.map((scope) => ({ resourceIndicator: resource.indicator, ...scope })),
           });
-          return tx.resourceServer.findUniqueOrThrow({ where: { indicator: resource.indicator }, include });
+          return tx.resourceServer.findUniqueOrThrow({ where: { indicator: resource.indicator }, select });
         });
       }),
     async find(indicator) {
       const row = await withTranslatedErrors('resource server', () =>
-        prisma.resourceServer.findUnique({ where: { indicator }, include }),
+        prisma.resourceServer.findUnique({ where: { indicator }, select }),
       );
       return row ?? undefined;
     },
     list: () =>
       withTranslatedErrors('resource server', () =>
-        prisma.resourceServer.findMany({ orderBy: { indicator: 'asc' }, include }),
+        prisma.resourceServer.findMany({ orderBy: { indicator: 'asc' }, select }),
       ),
   };
 }

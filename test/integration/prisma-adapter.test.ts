@@ -35,7 +35,7 @@ describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
     test(`${model}: upsert then find returns the payload; a second upsert replaces it`, async () => {
       const adapter = adapterFor(model);
       const id = randomUUID();
-      const first = payload({ uid: randomUUID(), grantId: 'g-x', accountId: 'a1', nested: { deep: [1, 'two'] } } as Partial<AdapterPayload>);
+      const first = payload({ uid: randomUUID(), grantId: 'g-x', accountId: 'a1', nested: { deep: [1, 'two'] } });
       await adapter.upsert(id, first, 60);
       assert.deepEqual(await adapter.find(id), first);
       const second = { ...first, scope: 'openid' };
@@ -88,8 +88,8 @@ describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
       await adapter.upsert(raced, payload(), 60);
       const results = await Promise.allSettled(Array.from({ length: 10 }, () => adapter.consume(raced)));
       assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
-      for (const result of results.filter((r) => r.status === 'rejected')) {
-        assert.ok((result as PromiseRejectedResult).reason instanceof errors.InvalidGrant);
+      for (const result of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
+        assert.ok(result.reason instanceof errors.InvalidGrant);
       }
     });
   }

@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { defaultGrantTypes, defaultScopes, parseClientInput } from '../../src/clients/client-input.ts';
+import { ValidationError } from '../../src/errors.ts';
+
+/** Asserts that `raw` is refused with a ValidationError whose message matches `pattern`. */
+function assertRefused(raw: unknown, pattern: RegExp): void {
+  assert.throws(
+    () => parseClientInput(raw),
+    (error: unknown) => {
+      assert.ok(error instanceof ValidationError, `expected ValidationError, got ${String(error)}`);
+      assert.equal(error.status, 400);
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
+}
+
+const web = { type: 'web', name: 'Web app', redirectUris: ['https://app.example.com/callback'] };
+
+describe('defaults per client type', () => {
+  test('a web client gets the code flow with refresh and the OIDC scopes', () => {
+    const input = parseClientInput(web);
+    assert.deepEqual(input.redirectUris, ['https://app.example.com/callback']);
+    assert.deepEqual(input.postLogoutRedirectUris, []);
+    assert.deepEqual(input.corsOrigins, []);
+    assert.deepEqual(input.resources, []);
+    assert.equal(input.firstParty, false);
+    assert.equal(input.grantTypes, undefined);
+    assert.equal(input.clientId, undefined);
+    assert.deepEqual(defaultGrantTypes('web'), ['authorization_code', 'refresh_token']);
+    assert.deepEqual(defaultScopes('web'), ['openid', 'email', 'profile', 'offline_access']);
+  });
+
+  test('spa and native clients default to the code flow with refresh and the OIDC scopes', () => {
+    for (const type of ['spa', 'native'] as const) {
+      assert.deepEqual(defaultGrantTypes(type), ['authorization_code', 'refresh_token']);
+      assert.deepEqual(defaultScopes(type), ['openid', 'email', 'profile', 'offline_access']);
+    }
+  });
+
+  test('a service client defaults to client_credentials only, with no OIDC scopes, and needs no redirect URI', () => {
+    const input = parseClientInput({ type: 'service', name: 'Batch job' });
+    assert.deepEqual(input.redirectUris, []);
+    assert.deepEqual(defaultGrantTypes('service'), ['client_credentials']);
+    assert.deepEqual(defaultScopes('service'), []);
+  });
+
+  test('a resource-server client defaults to no grants and no scopes', () => {
+    parseClientInput({ type: 'resource-server', name: 'Orders API' });
+    assert.deepEqual(defaultGrantTypes('resource-server'), []);
+    assert.deepEqual(defaultScopes('resource-server'), []);
+  });
+
+  test('the name is trimmed', () => {
+    assert.equal(parseClientInput({ ...web, name: '  Web app  ' }).name, 'Web app');
+  });
+});
+
+describe('redirect URIs', () => {
+  test('a web client needs at least one redirect URI', () => {
+    assertRefused({ type: 'web', name: 'Web app' }, /^redirectUris: a web client needs at least one redirect URI$/);
+  });
+
+  test('spa and native clients need a redirect URI too', () => {
+    assertRefused({ type: 'spa', name: 'SPA' }, /redirectUris: a spa client needs/);
+    assertRefused({ type: 'native', name: 'App' }, /redirectUris: a native client needs/);
+  });
+
+  test('http is allowed only for localhost, 127.0.0.1 and [::1]', () => {
+    for (const uri of ['http://localhost:8080/cb', 'http://127.0.0.1:8080/cb', 'http://[::1]:8080/cb']) {
+      assert.deepEqual(parseClientInput({ ...web, redirectUris: [uri] }).redirectUris, [uri]);
+    }
+    assertRefused({ ...web, redirectUris: ['http://app.example.com/cb'] }, /^redirectUris\.0: http:\/\/app\.example\.com\/cb: http is allowed only for localhost/);
+    assertRefused({ ...web, redirectUris: ['http://localhost.example.com/cb'] }, /redirectUris\.0: .*http is allowed only for localhost/);
+  });
+
+  test('the error names the index of the offending redirect URI', () => {
+    assertRefused(
+      { ...web, redirectUris: ['https://app.example.com/a', 'http://app.example.com/b'] },
+      /^redirectUris\.1: /,
+    );
+  });
+
+  test('a custom scheme is allowed for a native client', () => {
+    const uri = 'com.example.app:/oauth/callback';
+    assert.deepEqual(parseClientInput({ type: 'native', name: 'App', redirectUris: [uri] }).redirectUris, [uri]);
+  });
+
+  test('a custom scheme is refused for web and spa clients', () => {
+    for (const type of ['web', 'spa']) {
+      assertRefused({ type, name: 'x', redirectUris: ['com.example.app:/cb'] }, /redirectUris\.0: com\.example\.app:\/cb: custom schemes are for native clients only/);
+    }
+  });
+
+  test('a redirect URI with a fragment is refused', () => {
+    assertRefused({ ...web, redirectUris: ['https://app.example.com/cb#done'] }, /^redirectUris\.0: must not contain a fragment$/);
+  });
+
+  test('a redirect URI with an empty fragment ("#") is refused', () => {
+    // RFC 6749 section 3.1.2: the redirection endpoint URI MUST NOT include a fragment
+    // component; oidc-provider refuses any '#' in it, so the registry must too.
+    assertRefused({ ...web, redirectUris: ['https://app.example.com/cb#'] }, /redirectUris\.0: /);
+  });
+
+  test('a relative or unparsable redirect URI is refused', () => {
+    assertRefused({ ...web, redirectUris: ['/callback'] }, /^redirectUris\.0: must be an absolute URL/);
+    assertRefused({ ...web, redirectUris: ['not a uri'] }, /^redirectUris\.0: must be an absolute URL/);
+  });
+
+  test('a native client cannot register a javascript:, data: or file: redirect URI', () => {
+    // oidc-provider refuses these schemes for every client; accepting them here would
+    // register a client the provider cannot load.
+    for (const uri of ['javascript:alert(1)', 'data:text/html,hi', 'file:///etc/passwd']) {
+      assertRefused({ type: 'native', name: 'App', redirectUris: [uri] }, /redirectUris\.0: /);
+    }
+  });
+
+  test('an http post-logout redirect URI is refused with an error naming postLogoutRedirectUris', () => {
+    assertRefused(
+      { ...web, postLogoutRedirectUris: ['http://app.example.com/bye'] },
+      /^postLogoutRedirectUris\.0: .*http is allowed only for localhost/,
+    );
+  });
+
+  test('a post-logout redirect URI with a fragment is refused', () => {
+    assertRefused({ ...web, postLogoutRedirectUris: ['https://app.example.com/bye#x'] }, /^postLogoutRedirectUris\.0: must not contain a fragment/);
+  });
+
+  test('a URI longer than 2000 characters is refused', () => {
+    assertRefused({ ...web, redirectUris: [`https://app.example.com/${'a'.repeat(2000)}`] }, /^redirectUris\.0: must be at most 2000 characters/);
+  });
+});
+
+describe('grant types', () => {
+  test('a spa client cannot use client_credentials', () => {
+    assertRefused(
+      { type: 'spa', name: 'SPA', redirectUris: ['https://spa.example.com/cb'], grantTypes: ['authorization_code', 'client_credentials'] },
+      /^grantTypes: a spa client is public and cannot use client_credentials$/,
+    );
+  });
+
+  test('a native client cannot use client_credentials', () => {
+    assertRefused(
+      { type: 'native', name: 'App', redirectUris: ['com.example.app:/cb'], grantTypes: ['client_credentials'] },
+      /grantTypes: a native client is public/,
+    );
+  });
+
+  test('a service client has no browser flow', () => {
+    assertRefused(
+      { type: 'service', name: 'Job', redirectUris: ['https://job.example.com/cb'], grantTypes: ['authorization_code'] },
+      /grantTypes: a service client has no browser flow/,
+    );
+  });
+
+  test('a resource-server client has no grants', () => {
+    assertRefused({ type: 'resource-server', name: 'API', grantTypes: ['client_credentials'] }, /^grantTypes: a resource-server client only introspects; it has no grants$/);
+  });
+
+  test('refresh_token without authorization_code is refused', () => {
+    assertRefused({ type: 'service', name: 'Job', grantTypes: ['client_credentials', 'refresh_token'] }, /grantTypes: refresh_token needs authorization_code/);
+  });
+
+  test('an unknown grant type is refused, naming its index', () => {
+    assertRefused({ ...web, grantTypes: ['implicit'] }, /^grantTypes\.0: /);
+  });
+
+  test('a web client may add client_credentials to the code flow', () => {
+    const input = parseClientInput({ ...web, grantTypes: ['authorization_code', 'client_credentials'] });
+    assert.deepEqual(input.grantTypes, ['authorization_code', 'client_credentials']);
+  });
+});
+
+describe('CORS origins', () => {
+  test('a bare origin is accepted', () => {
+    const origins = ['https://app.example.com', 'http://localhost:5173'];
+    assert.deepEqual(parseClientInput({ ...web, corsOrigins: origins }).corsOrigins, origins);
+  });
+
+  test('an origin with a path, a trailing slash, a query or upper case is refused', () => {
+    for (const value of ['https://app.example.com/', 'https://app.example.com/path', 'https://app.example.com?x=1', 'https://App.example.com', '*', 'null']) {
+      assertRefused({ ...web, corsOrigins: [value] }, /^corsOrigins\.0: must be an origin like https:\/\/app\.example\.com/);
+    }
+  });
+});
+
+describe('strict shape', () => {
+  test('an unknown property is refused and named', () => {
+    assertRefused({ ...web, secret: 'x' }, /Unrecognized key.*"secret"/);
+  });
+
+  test('a missing or empty name is refused', () => {
+    assertRefused({ type: 'web', redirectUris: web.redirectUris }, /^name: /);
+    assertRefused({ ...web, name: '   ' }, /^name: must not be empty$/);
+  });
+
+  test('an unknown type is refused', () => {
+    assertRefused({ ...web, type: 'daemon' }, /^type: /);
+  });
+
+  test('input that is not an object is refused', () => {
+    assertRefused(null, /^input: /);
+    assertRefused('web', /^input: /);
+  });
+
+  test('scopes with spaces or quotes are refused, naming the index', () => {
+    assertRefused({ ...web, scopes: ['openid', 'read write'] }, /^scopes\.1: /);
+    assertRefused({ ...web, scopes: ['"quoted"'] }, /^scopes\.0: /);
+  });
+
+  test('several problems are all reported in one error', () => {
+    assertRefused({ ...web, name: '', corsOrigins: ['https://x.example.com/'] }, /name: .*; corsOrigins\.0: |corsOrigins\.0: .*; name: /);
+  });
+});
+
+describe('clientId', () => {
+  test('letters, digits and . _ ~ - of 3 to 100 characters are accepted', () => {
+    for (const clientId of ['abc', 'my-app_1.0~x', 'A'.repeat(100)]) {
+      assert.equal(parseClientInput({ ...web, clientId }).clientId, clientId);
+    }
+  });
+
+  test('other characters and other lengths are refused', () => {
+    for (const clientId of ['ab', 'A'.repeat(101), 'has space', 'slash/id', 'ünï', 'colon:id', '']) {
+      assertRefused({ ...web, clientId }, /^clientId: must be 3-100 characters of letters, digits and \. _ ~ -$/);
+    }
+  });
+});

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+
+import { loadConfig } from '../../src/config/index.ts';
+import { StartupError } from '../../src/errors.ts';
+
+const GOOD_SECRET = 'a-master-secret-of-at-least-32-characters-0123';
+
+/** Runs loadConfig on `env`, asserts a StartupError, and returns its message. */
+function refusal(env: Record<string, string | undefined>): string {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof StartupError, `expected a StartupError, got ${String(caught)}`);
+  assert.equal(caught.code, 'startup_failed');
+  return caught.message;
+}
+
+describe('defaults', () => {
+  test('an empty environment gives a development config on port 3000 with issuer http://localhost:3000', () => {
+    const config = loadConfig({});
+    assert.equal(config.env, 'development');
+    assert.equal(config.production, false);
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.issuer, 'http://localhost:3000');
+    assert.equal(config.masterSecret, undefined);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.trustProxy, false);
+  });
+
+  test('without DATABASE_URL the database is embedded under ./data, resolved to an absolute path', () => {
+    const config = loadConfig({});
+    assert.ok(path.isAbsolute(config.dataDir));
+    assert.equal(config.dataDir, path.resolve('data'));
+    assert.deepEqual(config.database, { kind: 'embedded', dataDir: path.resolve('data') });
+  });
+
+  test('a relative DATA_DIR is resolved to an absolute path', () => {
+    const config = loadConfig({ DATA_DIR: 'var/portcullis' });
+    assert.equal(config.dataDir, path.resolve('var/portcullis'));
+  });
+
+  test('the default issuer follows PORT', () => {
+    assert.equal(loadConfig({ PORT: '8080' }).issuer, 'http://localhost:8080');
+  });
+
+  test('a trailing slash on ISSUER is removed', () => {
+    assert.equal(loadConfig({ ISSUER: 'https://id.example.com/' }).issuer, 'https://id.example.com');
+    assert.equal(loadConfig({ ISSUER: 'https://example.com/auth/' }).issuer, 'https://example.com/auth');
+  });
+
+  test('the config is frozen, including its nested parts: assigning throws in strict mode', () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as { port: number }).port = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (config.ttl as { accessToken: number }).accessToken = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (config.database as { kind: string }).kind = 'postgres';
+    }, TypeError);
+    assert.equal(config.port, 3000);
+  });
+
+  test('TRUST_PROXY accepts true/false, 1/0 and yes/no', () => {
+    for (const [value, expected] of [
+      ['true', true],
+      ['1', true],
+      ['yes', true],
+      ['false', false],
+      ['0', false],
+      ['no', false],
+    ] as const) {
+      assert.equal(loadConfig({ TRUST_PROXY: value }).trustProxy, expected, value);
+    }
+  });
+});
+
+describe('database selection', () => {
+  test('DATABASE_URL switches to Postgres with the pool size from DATABASE_POOL_MAX', () => {
+    const url = 'postgresql://portcullis:pw@db.internal:5432/portcullis';
+    const config = loadConfig({ DATABASE_URL: url, DATABASE_POOL_MAX: '25' });
+    assert.deepEqual(config.database, { kind: 'postgres', url, poolMax: 25 });
+  });
+
+  test('a postgres:// URL is accepted as well as postgresql://', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://db/portcullis' });
+    assert.equal(config.database.kind, 'postgres');
+  });
+});
+
+describe('invalid values fail at start, naming the variable', () => {
+  const cases: [string, Record<string, string>][] = [
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '70000' }],
+    ['PORT', { PORT: '-1' }],
+    ['ISSUER', { ISSUER: 'ftp://x' }],
+    ['ISSUER', { ISSUER: 'not a url' }],
+    ['ISSUER', { ISSUER: 'https://id.example.com/?tenant=a' }],
+    ['ISSUER', { ISSUER: 'https://id.example.com/#top' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://root:hunter2@db/portcullis' }],
+    ['DATABASE_POOL_MAX', { DATABASE_POOL_MAX: '0' }],
+    ['MASTER_SECRET', { MASTER_SECRET: 'too-short-secret' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }],
+    ['NODE_ENV', { NODE_ENV: 'staging' }],
+    ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '0' }],
+  ];
+  for (const [variable, env] of cases) {
+    const value = Object.values(env)[0];
+    test(`${variable}=${value} throws a StartupError naming ${variable}`, () => {
+      const message = refusal(env);
+      assert.match(message, new RegExp(`\\b${variable}\\b`));
+    });
+  }
+
+  test('a too-short MASTER_SECRET is refused without its value appearing in the message', () => {
+    const secret = 'SuperSecretValue-29chars-long';
+    const message = refusal({ MASTER_SECRET: secret });
+    assert.match(message, /MASTER_SECRET/);
+    assert.ok(!message.includes(secret), message);
+  });
+
+  test('a non-Postgres DATABASE_URL is refused without echoing its password', () => {
+    const message = refusal({ DATABASE_URL: 'mysql://root:hunter2@db/portcullis' });
+    assert.ok(!message.includes('hunter2'), message);
+  });
+
+  test('every bad variable is named in one error, not only the first', () => {
+    const message = refusal({ PORT: 'abc', LOG_LEVEL: 'loud', TRUST_PROXY: 'maybe' });
+    assert.match(message, /PORT/);
+    assert.match(message, /LOG_LEVEL/);
+    assert.match(message, /TRUST_PROXY/);
+  });
+});
+
+describe('production', () => {
+  const https = { NODE_ENV: 'production', ISSUER: 'https://id.example.com', MASTER_SECRET: GOOD_SECRET };
+
+  test('production with an https issuer and a master secret is accepted', () => {
+    const config = loadConfig(https);
+    assert.equal(config.production, true);
+    assert.equal(config.env, 'production');
+    assert.equal(config.issuer, 'https://id.example.com');
+    assert.equal(config.masterSecret, GOOD_SECRET);
+  });
+
+  test('production refuses to start without MASTER_SECRET', () => {
+    const message = refusal({ NODE_ENV: 'production', ISSUER: 'https://id.example.com' });
+    assert.match(message, /MASTER_SECRET/);
+  });
+
+  test('production refuses an http issuer that is not localhost', () => {
+    const message = refusal({ ...https, ISSUER: 'http://id.example.com' });
+    assert.match(message, /ISSUER/);
+  });
+
+  test('production refuses http on a host that merely starts with localhost', () => {
+    const message = refusal({ ...https, ISSUER: 'http://localhost.example.com' });
+    assert.match(message, /ISSUER/);
+  });
+
+  test('production accepts the default issuer http://localhost:3000', () => {
+    const config = loadConfig({ NODE_ENV: 'production', MASTER_SECRET: GOOD_SECRET });
+    assert.equal(config.issuer, 'http://localhost:3000');
+  });
+
+  test('production accepts http on localhost, 127.0.0.1 and [::1]', () => {
+    for (const issuer of ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000']) {
+      assert.equal(loadConfig({ ...https, ISSUER: issuer }).issuer, issuer);
+    }
+  });
+
+  test('development accepts an http issuer on any host', () => {
+    assert.equal(loadConfig({ ISSUER: 'http://id.example.com' }).issuer, 'http://id.example.com');
+  });
+});
+
+describe('empty strings mean unset', () => {
+  test('empty values fall back to the defaults', () => {
+    const config = loadConfig({ PORT: '', ISSUER: '', DATABASE_URL: '', LOG_LEVEL: '', TRUST_PROXY: '', DATA_DIR: '' });
+    assert.equal(config.port, 3000);
+    assert.equal(config.issuer, 'http://localhost:3000');
+    assert.equal(config.database.kind, 'embedded');
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.trustProxy, false);
+    assert.equal(config.dataDir, path.resolve('data'));
+  });
+
+  test('an empty MASTER_SECRET counts as missing in production', () => {
+    const message = refusal({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', MASTER_SECRET: '' });
+    assert.match(message, /MASTER_SECRET: required in production/);
+  });
+
+  test('an empty MASTER_SECRET is unset in development rather than too short', () => {
+    assert.equal(loadConfig({ MASTER_SECRET: '' }).masterSecret, undefined);
+  });
+});
