@@ -26,7 +26,7 @@ export function createResourceService(deps: { store: ResourceStore }): ResourceS
       if (typeof raw !== 'object' || raw === null) throw new ValidationError('input: must be an object');
       if ('indicator' in raw && raw.indicator !== indicator) throw new ValidationError('indicator: cannot be changed');
       const { indicator: _same, ...fields } = current;
-      return store.put(parseResourceInput({ indicator, ...fields, scopes: current.scopes.map((s) => ({ ...s })), ...raw }));
+      return store.put(parseResourceInput({ indicator, ...fields, scopes: current.scopes.map((s) => ({ ...s, roles: [...s.roles] })), ...raw }));
     },
     put: async (raw) => store.put(parseResourceInput(raw)),
     get,

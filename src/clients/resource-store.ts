@@ -22,6 +22,8 @@ export const resourceInputSchema = z
         z.object({
           name: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes are 1-100 printable characters without spaces'),
           description: z.string().max(500).default(''),
+          // RBAC: roles allowed to be granted this scope; empty means every account.
+          roles: z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters')).max(50).default([]),
         }).strict(),
       )
       .max(200)
@@ -47,7 +49,7 @@ export interface ResourceServerRecord {
   readonly accessTokenFormat: 'jwt' | 'opaque';
   readonly accessTokenTtl: number;
   readonly signingAlg: string;
-  readonly scopes: readonly { readonly name: string; readonly description: string }[];
+  readonly scopes: readonly { readonly name: string; readonly description: string; readonly roles: readonly string[] }[];
 }
 
 export interface ResourceStore {
@@ -65,7 +67,7 @@ const select = {
   accessTokenFormat: true,
   accessTokenTtl: true,
   signingAlg: true,
-  scopes: { orderBy: { name: 'asc' as const }, select: { name: true, description: true } },
+  scopes: { orderBy: { name: 'asc' as const }, select: { name: true, description: true, roles: true } },
 };
 
 export function createResourceStore(prisma: PrismaClient): ResourceStore {

@@ -47,8 +47,8 @@ describe('creating resource servers', () => {
     assert.equal(created.accessTokenTtl, 3600);
     assert.equal(created.signingAlg, 'ES256');
     assert.deepEqual(created.scopes, [
-      { name: 'orders:read', description: '' },
-      { name: 'orders:write', description: 'Place orders' },
+      { name: 'orders:read', description: '', roles: [] },
+      { name: 'orders:write', description: 'Place orders', roles: [] },
     ]);
     assert.deepEqual(
       (await scopeRows(indicator)).map((scope) => scope.name),
@@ -132,8 +132,8 @@ describe('updating resource servers', () => {
     await resources.create({ indicator, name: 'API', scopes: [{ name: 'a' }, { name: 'b' }] });
     const updated = await resources.update(indicator, { scopes: [{ name: 'b', description: 'kept, described' }, { name: 'c' }] });
     assert.deepEqual(updated.scopes, [
-      { name: 'b', description: 'kept, described' },
-      { name: 'c', description: '' },
+      { name: 'b', description: 'kept, described', roles: [] },
+      { name: 'c', description: '', roles: [] },
     ]);
     assert.deepEqual((await scopeRows(indicator)).map((scope) => scope.name), ['b', 'c']);
   });
@@ -144,7 +144,7 @@ describe('updating resource servers', () => {
     const updated = await resources.update(indicator, { name: 'Renamed API', accessTokenTtl: 120 });
     assert.equal(updated.name, 'Renamed API');
     assert.equal(updated.accessTokenTtl, 120);
-    assert.deepEqual(updated.scopes, [{ name: 'a', description: 'first' }]);
+    assert.deepEqual(updated.scopes, [{ name: 'a', description: 'first', roles: [] }]);
   });
 
   test('an update with invalid scopes is refused and the old scopes stay', async () => {
@@ -179,8 +179,8 @@ describe('updating resource servers', () => {
         accessTokenTtl: 3600,
         signingAlg: 'ES256',
         scopes: [
-          { name: 'c', description: '' },
-          { name: 'c', description: '' },
+          { name: 'c', description: '', roles: [] },
+          { name: 'c', description: '', roles: [] },
         ],
       }),
     );
@@ -195,7 +195,7 @@ describe('put and list', () => {
     await resources.put({ indicator, name: 'Declared', scopes: [{ name: 'a' }] });
     const replaced = await resources.put({ indicator, name: 'Redeclared', scopes: [{ name: 'z' }] });
     assert.equal(replaced.name, 'Redeclared');
-    assert.deepEqual(replaced.scopes, [{ name: 'z', description: '' }]);
+    assert.deepEqual(replaced.scopes, [{ name: 'z', description: '', roles: [] }]);
     // put replaces the whole record: omitted settings go back to their defaults.
     assert.equal(replaced.accessTokenTtl, 3600);
   });
