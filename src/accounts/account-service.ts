@@ -1,14 +1,15 @@
 import { z } from 'zod';
 
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import type { AccountRecord, AccountStore } from './account-store.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 
-const nameSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');
+export const nameSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+export const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');
 
 export function checkPassword(password: string): void {
   if ([...password].length < MIN_PASSWORD_LENGTH) {
@@ -41,10 +42,18 @@ export interface AccountService {
   list(): Promise<AccountRecord[]>;
   setPassword(idOrEmail: string, password: string): Promise<AccountRecord>;
   setDisabled(idOrEmail: string, disabled: boolean): Promise<AccountRecord>;
+  /** Changes profile fields and roles (not the email, not the password). */
+  update(idOrEmail: string, changes: { name?: string; roles?: string[]; emailVerified?: boolean }): Promise<AccountRecord>;
 }
 
-export function createAccountService(deps: { store: AccountStore; hasher: PasswordHasher }): AccountService {
+export function createAccountService(deps: { store: AccountStore; hasher: PasswordHasher; audit?: AuditSink | undefined }): AccountService {
   const { store, hasher } = deps;
+  // Every change to an account is recorded here, whichever surface (CLI, API) made it.
+  const audit = deps.audit ?? discardAudit;
+  const recorded = (type: string, account: AccountRecord, data?: Record<string, unknown>) => {
+    audit.record({ type, accountId: account.id, ...(data && { data }) });
+    return account;
+  };
   // A real hash of a random password, made once: verifying against it costs what a real
   // verification costs.
   let dummyHash: Promise<string> | undefined;
@@ -68,7 +77,8 @@ export function createAccountService(deps: { store: AccountStore; hasher: Passwo
         checkPassword(input.password);
         passwordHash = await hasher.hash(input.password);
       }
-      return store.create({ email, name, passwordHash, roles, emailVerified: input.emailVerified ?? false });
+      const account = await store.create({ email, name, passwordHash, roles, emailVerified: input.emailVerified ?? false });
+      return recorded('user.created', account, { roles, emailVerified: account.emailVerified, hasPassword: passwordHash !== null });
     },
 
     async authenticate(rawEmail, password) {
@@ -98,12 +108,23 @@ export function createAccountService(deps: { store: AccountStore; hasher: Passwo
     async setPassword(idOrEmail, password) {
       checkPassword(password);
       const account = await get(idOrEmail);
-      return store.update(account.id, { passwordHash: await hasher.hash(password) });
+      return recorded('user.password_changed', await store.update(account.id, { passwordHash: await hasher.hash(password) }));
     },
 
     async setDisabled(idOrEmail, disabled) {
       const account = await get(idOrEmail);
-      return store.update(account.id, { disabled });
+      return recorded(disabled ? 'user.disabled' : 'user.enabled', await store.update(account.id, { disabled }));
+    },
+
+    async update(idOrEmail, changes) {
+      const account = await get(idOrEmail);
+      const updated = await store.update(account.id, {
+        ...(changes.name !== undefined && { name: parse(nameSchema, 'name', changes.name) }),
+        ...(changes.roles !== undefined && { roles: parse(z.array(roleSchema).max(50), 'roles', changes.roles) }),
+        ...(changes.emailVerified !== undefined && { emailVerified: changes.emailVerified }),
+      });
+      const fields = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined);
+      return recorded('user.updated', updated, { fields, ...(changes.roles !== undefined && { roles: updated.roles }) });
     },
   };
 }

@@ -1,4 +1,4 @@
 export { createDatabase, type Database, type PrismaClient } from './create-database.ts';
-export { migrate, pendingMigrations, readMigrations, MigrationError, type Migration } from './migrate.ts';
+export { migrate, pendingMigrations, readMigrations, MigrationError, type Migration, type MigrationReport } from './migrate.ts';
 export { translatePrismaError, withTranslatedErrors, DatabaseUnavailableError } from './translate-prisma-error.ts';
 export { Prisma } from './generated/client.ts';

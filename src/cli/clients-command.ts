@@ -1,0 +1,204 @@
+import { Option, type Command } from 'commander';
+
+import { CLIENT_TYPES, type ClientRecord, type ClientTypeName } from '../clients/index.ts';
+import { collect, definedOnly, type Runner } from './command-context.ts';
+import { list, yesNo, type Output } from './output.ts';
+
+interface ClientFlags {
+  name?: string;
+  redirectUri?: string[];
+  postLogoutRedirectUri?: string[];
+  corsOrigin?: string[];
+  grantType?: string[];
+  scope?: string[];
+  resource?: string[];
+  firstParty?: boolean;
+  backchannelLogoutUri?: string;
+  logoUri?: string;
+  clientUri?: string;
+  policyUri?: string;
+  tosUri?: string;
+}
+
+interface CreateFlags extends ClientFlags {
+  type: ClientTypeName;
+  id?: string;
+}
+
+export function addClientsCommand(program: Command, run: Runner): void {
+  const clients = program.command('clients').description('OAuth clients: applications and resource servers that call Portcullis');
+
+  const create = clients
+    .command('create')
+    .description('register a client; a confidential client\'s secret is printed once')
+    .addOption(new Option('--type <type>', 'the kind of client').choices(CLIENT_TYPES).makeOptionMandatory())
+    .requiredOption('--name <name>', 'the name shown on the consent page')
+    .option('--id <client-id>', 'the client_id (default: generated)');
+  addListFlags(create).option('--first-party', 'a client of this deployment itself: consent is not asked');
+  create.action((options: CreateFlags, command: Command) =>
+    run(command, async ({ services, out }) => {
+      const created = await services.clients.create({ type: options.type, clientId: options.id, ...toInput(options) });
+      printCredentials(out, `Created ${created.client.type} client "${created.client.name}"`, created.client, created.clientSecret);
+    }),
+  );
+
+  clients
+    .command('list')
+    .description('list clients')
+    .action((_options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        const all = await services.clients.list();
+        out.data(all.map(clientView));
+        out.table(
+          ['client_id', 'type', 'name', 'grants', 'resources'],
+          all.map((c) => [c.clientId, c.type, c.name, list(c.grantTypes), list(c.resources)]),
+        );
+      }),
+    );
+
+  clients
+    .command('show')
+    .description('show one client (never its secret)')
+    .argument('<client-id>')
+    .action((clientId: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        const client = await services.clients.get(clientId);
+        out.data(clientView(client));
+        printClient(out, client);
+      }),
+    );
+
+  const update = clients
+    .command('update')
+    .description('change a client; each list flag given replaces that whole list')
+    .argument('<client-id>')
+    .option('--name <name>', 'the name shown on the consent page');
+  addListFlags(update)
+    .option('--first-party', 'a client of this deployment itself: consent is not asked')
+    .option('--no-first-party', 'a third-party client: consent is asked');
+  update.action((clientId: string, options: ClientFlags, command: Command) =>
+    run(command, async ({ services, out }) => {
+      const client = await services.clients.update(clientId, toInput(options));
+      out.data(clientView(client));
+      out.line(`Updated client ${client.clientId}`);
+      printClient(out, client);
+    }),
+  );
+
+  clients
+    .command('rotate-secret')
+    .description('replace a confidential client\'s secret (the old one stops working at once); prints the new one once')
+    .argument('<client-id>')
+    .action((clientId: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        const rotated = await services.clients.rotateSecret(clientId);
+        printCredentials(out, `Rotated the secret of client "${rotated.client.name}"`, rotated.client, rotated.clientSecret);
+      }),
+    );
+
+  clients
+    .command('delete')
+    .description('delete a client; its tokens stop working')
+    .argument('<client-id>')
+    .action((clientId: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        await services.clients.delete(clientId);
+        out.data({ deleted: clientId });
+        out.line(`Deleted client ${clientId}`);
+      }),
+    );
+}
+
+function addListFlags(command: Command): Command {
+  return command
+    .option('--redirect-uri <uri>', 'an exact redirect URI (repeatable)', collect)
+    .option('--post-logout-redirect-uri <uri>', 'a post-logout redirect URI (repeatable)', collect)
+    .option('--cors-origin <origin>', 'a browser origin allowed to call the token endpoints (repeatable)', collect)
+    .option('--grant-type <grant>', 'authorization_code, refresh_token or client_credentials (repeatable)', collect)
+    .option('--scope <scope>', 'a scope the client may ask for (repeatable, or space separated)', collect)
+    .option('--resource <indicator>', 'a registered resource server the client may get tokens for (repeatable)', collect)
+    .option('--backchannel-logout-uri <uri>', 'told server to server when a user signs out (web clients; "" clears)')
+    .option('--logo-uri <uri>', 'https logo shown on the consent page ("" clears)')
+    .option('--client-uri <uri>', 'home page shown on the consent page ("" clears)')
+    .option('--policy-uri <uri>', 'privacy policy shown on the consent page ("" clears)')
+    .option('--tos-uri <uri>', 'terms of service shown on the consent page ("" clears)');
+}
+
+/** An optional URI flag: absent keeps the value, "" clears it. */
+const uriFlag = (value: string | undefined) => (value === undefined ? undefined : value === '' ? null : value);
+
+/** Flags as the client service's input: only what was given, so updates keep the rest. */
+function toInput(flags: ClientFlags) {
+  return definedOnly({
+    name: flags.name,
+    redirectUris: flags.redirectUri,
+    postLogoutRedirectUris: flags.postLogoutRedirectUri,
+    corsOrigins: flags.corsOrigin,
+    grantTypes: flags.grantType,
+    scopes: flags.scope?.flatMap((scope) => scope.split(/\s+/).filter(Boolean)),
+    resources: flags.resource,
+    firstParty: flags.firstParty,
+    backchannelLogoutUri: uriFlag(flags.backchannelLogoutUri),
+    logoUri: uriFlag(flags.logoUri),
+    clientUri: uriFlag(flags.clientUri),
+    policyUri: uriFlag(flags.policyUri),
+    tosUri: uriFlag(flags.tosUri),
+  });
+}
+
+/** What may be shown of a client: everything but its (sealed) secret. Field names match import files. */
+export function clientView(client: ClientRecord) {
+  return {
+    clientId: client.clientId,
+    type: client.type,
+    name: client.name,
+    confidential: client.secretCiphertext !== null,
+    redirectUris: [...client.redirectUris],
+    postLogoutRedirectUris: [...client.postLogoutRedirectUris],
+    corsOrigins: [...client.corsOrigins],
+    grantTypes: [...client.grantTypes],
+    scopes: [...client.scopes],
+    resources: [...client.resources],
+    firstParty: client.firstParty,
+    backchannelLogoutUri: client.backchannelLogoutUri,
+    logoUri: client.logoUri,
+    clientUri: client.clientUri,
+    policyUri: client.policyUri,
+    tosUri: client.tosUri,
+    createdAt: client.createdAt.toISOString(),
+    updatedAt: client.updatedAt.toISOString(),
+  };
+}
+
+function printClient(out: Output, client: ClientRecord): void {
+  out.fields([
+    ['client_id', client.clientId],
+    ['type', client.type],
+    ['name', client.name],
+    ['secret', client.secretCiphertext === null ? 'none (public client)' : 'set (shown only at creation or rotation)'],
+    ['redirect URIs', list(client.redirectUris)],
+    ['post-logout URIs', list(client.postLogoutRedirectUris)],
+    ['CORS origins', list(client.corsOrigins)],
+    ['grant types', list(client.grantTypes)],
+    ['scopes', list(client.scopes)],
+    ['resources', list(client.resources)],
+    ['first party', yesNo(client.firstParty)],
+    ['back-channel logout', client.backchannelLogoutUri ?? 'none'],
+    ['logo / home page', list([client.logoUri, client.clientUri].filter((uri): uri is string => uri !== null))],
+    ['created', client.createdAt.toISOString()],
+    ['updated', client.updatedAt.toISOString()],
+  ]);
+}
+
+/** The one place a client secret is printed: right after creation or rotation. */
+export function printCredentials(out: Output, heading: string, client: ClientRecord, secret: string | undefined): void {
+  out.data({ client_id: client.clientId, ...(secret !== undefined && { client_secret: secret }), client: clientView(client) });
+  out.line(heading);
+  out.fields([['client_id', client.clientId], ...(secret !== undefined ? [['client_secret', secret] as const] : [])], '  ');
+  if (secret !== undefined) out.note(secretNote(client.clientId));
+  else out.note('This is a public client: it has no secret and must use PKCE.');
+}
+
+export function secretNote(clientId: string): string {
+  return `The client secret is shown only this once and cannot be shown again: store it now. If it is lost, run \`portcullis clients rotate-secret ${clientId}\`.`;
+}

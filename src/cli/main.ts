@@ -1,0 +1,120 @@
+import { Command, CommanderError } from 'commander';
+
+import { openRuntime } from '../boot.ts';
+import { loadConfig } from '../config/index.ts';
+import { isAppError } from '../errors.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { addClientsCommand } from './clients-command.ts';
+import type { Runner } from './command-context.ts';
+import { addDemoCommand } from './demo-command.ts';
+import { addEventsCommand } from './events-command.ts';
+import { addGrantsCommand } from './grants-command.ts';
+import { addImportCommand } from './import-command.ts';
+import { stderrLogDestination } from './log-destination.ts';
+import { addMigrateCommand } from './migrate-command.ts';
+import { createOutput } from './output.ts';
+import { PromptCancelledError } from './read-password.ts';
+import { addResourcesCommand } from './resources-command.ts';
+import { addRevokeCommand } from './revoke-command.ts';
+import { addUsersCommand } from './users-command.ts';
+
+// The `portcullis` command. Exit status: 0 done; 2 bad input (nothing was changed);
+// 1 anything unexpected; 130 cancelled at a prompt. Every failure is one line on stderr
+// starting with "portcullis:", so scripts and people can both rely on it.
+
+const EXIT_OK = 0;
+const EXIT_UNEXPECTED = 1;
+const EXIT_BAD_INPUT = 2;
+const EXIT_CANCELLED = 130;
+
+function buildProgram(run: Runner): Command {
+  const program = new Command('portcullis')
+    .description('Administer a Portcullis authorization server: users, clients, resource servers and grants.')
+    .option('--json', 'print results as JSON on stdout')
+    // Settings below are inherited by every subcommand defined after them.
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void process.stdout.write(text),
+      writeErr: (text) => void process.stderr.write(text),
+      // Commander's own usage errors, as one line in our format.
+      outputError: (text, write) => write(`portcullis: ${commanderMessage(text)}\n`),
+    })
+    .allowExcessArguments(false)
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+The database and secrets come from the environment, as for the server: DATABASE_URL
+(or the embedded database under DATA_DIR), MASTER_SECRET, ISSUER, LOG_LEVEL (default warn).
+Exit status: 0 done, 2 bad input (nothing changed), 1 unexpected error.`,
+    );
+  addMigrateCommand(program, run);
+  addUsersCommand(program, run);
+  addClientsCommand(program, run);
+  addResourcesCommand(program, run);
+  addGrantsCommand(program, run);
+  addRevokeCommand(program, run);
+  addImportCommand(program, run);
+  addDemoCommand(program, run);
+  addEventsCommand(program, run);
+  return program;
+}
+
+async function runCli(argv: readonly string[]): Promise<number> {
+  let logger: Logger | undefined;
+  const run: Runner = async (command, action) => {
+    const json = command.optsWithGlobals<{ json?: boolean }>().json === true;
+    const config = loadConfig();
+    // Quiet by default: a command's output is its result, not the server's info logs.
+    logger = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : 'warn', destination: stderrLogDestination() });
+    // What the commands change is recorded in the audit trail with actor "cli".
+    const runtime = await openRuntime(config, logger, { auditActor: 'cli' });
+    try {
+      await action({ config, runtime, services: runtime.services, out: createOutput({ json }) });
+    } finally {
+      await runtime.close();
+    }
+  };
+
+  try {
+    await buildProgram(run).parseAsync([...argv]);
+    return EXIT_OK;
+  } catch (error) {
+    return reportError(error, logger);
+  }
+}
+
+function reportError(error: unknown, logger: Logger | undefined): number {
+  // Commander has already printed its message (or the help it was asked for).
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
+  if (error instanceof PromptCancelledError) {
+    console.error('portcullis: cancelled; nothing was changed');
+    return EXIT_CANCELLED;
+  }
+  if (isAppError(error) && error.expose) {
+    console.error(`portcullis: ${oneLine(error.message)}`);
+    return error.status < 500 ? EXIT_BAD_INPUT : EXIT_UNEXPECTED;
+  }
+  // Not known to be safe to show in full: the first line only; details at LOG_LEVEL=debug.
+  logger?.debug({ err: error }, 'unexpected error');
+  const summary = isAppError(error)
+    ? error.code
+    : (error instanceof Error ? error.message : String(error)).split('\n', 1)[0]?.slice(0, 200);
+  console.error(`portcullis: unexpected error: ${summary} (LOG_LEVEL=debug shows details)`);
+  return EXIT_UNEXPECTED;
+}
+
+function commanderMessage(text: string): string {
+  return text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+}
+
+/** `invalid configuration:\n  A: x\n  B: y` becomes `invalid configuration: A: x; B: y`. */
+function oneLine(message: string): string {
+  const [first = '', ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  return rest.length === 0 ? first : `${first} ${rest.join('; ')}`;
+}
+
+const code = await runCli(process.argv);
+// Let stdout drain (a pipe may be slow), then leave even if a stray handle lingers.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+process.exit(code);

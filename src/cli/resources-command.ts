@@ -1,0 +1,171 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import { parseResourceInput, SIGNING_ALGS, type ResourceServerRecord } from '../clients/index.ts';
+import { ValidationError } from '../errors.ts';
+import { collect, definedOnly, type Runner } from './command-context.ts';
+import { list, type Output } from './output.ts';
+
+interface ResourceFlags {
+  name?: string;
+  scope?: string[];
+  scopeRoles?: ScopeRoles[];
+  format?: 'jwt' | 'opaque';
+  ttl?: number;
+  alg?: (typeof SIGNING_ALGS)[number];
+}
+
+export function addResourcesCommand(program: Command, run: Runner): void {
+  const resources = program.command('resources').description('resource servers (APIs) that accept Portcullis access tokens');
+
+  const create = resources
+    .command('create')
+    .description('register a resource server')
+    .requiredOption('--indicator <url>', 'its RFC 8707 resource indicator, also the tokens\' audience')
+    .requiredOption('--name <name>', 'a name for people');
+  addResourceFlags(create).action((options: ResourceFlags & { indicator: string }, command: Command) => {
+    // Every field is known here, so all of it is checked before the database is opened.
+    const input = parseResourceInput({ indicator: options.indicator, ...toInput(options) });
+    return run(command, async ({ services, out }) => {
+      const resource = await services.resources.create(input);
+      out.data(resourceView(resource));
+      out.line(`Registered resource server ${resource.indicator}`);
+      printResource(out, resource);
+    });
+  });
+
+  resources
+    .command('list')
+    .description('list resource servers')
+    .action((_options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        const all = await services.resources.list();
+        out.data(all.map(resourceView));
+        out.table(
+          ['indicator', 'name', 'format', 'ttl', 'alg', 'scopes'],
+          all.map((r) => [r.indicator, r.name, r.accessTokenFormat, String(r.accessTokenTtl), r.signingAlg, list(r.scopes.map((s) => s.name))]),
+        );
+      }),
+    );
+
+  resources
+    .command('show')
+    .description('show one resource server')
+    .argument('<indicator>')
+    .action((indicator: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        const resource = await services.resources.get(indicator);
+        out.data(resourceView(resource));
+        printResource(out, resource);
+      }),
+    );
+
+  const update = resources
+    .command('update')
+    .description('change a resource server; --scope flags, when given, replace the whole scope list')
+    .argument('<indicator>')
+    .option('--name <name>', 'a name for people');
+  addResourceFlags(update).action((indicator: string, options: ResourceFlags, command: Command) => {
+    const input = toInput(options);
+    return run(command, async ({ services, out }) => {
+      const resource = await services.resources.update(indicator, input);
+      out.data(resourceView(resource));
+      out.line(`Updated resource server ${resource.indicator}`);
+      printResource(out, resource);
+    });
+  });
+}
+
+function addResourceFlags(command: Command): Command {
+  return command
+    .option('--scope <name[:description]>', 'a scope it offers (repeatable; the name ends at the first colon)', collect)
+    .option(
+      '--scope-roles <scope=role,...>',
+      'only accounts with one of these roles may be granted the scope, which must be one of the --scope names (repeatable)',
+      collectScopeRoles,
+    )
+    .addOption(new Option('--format <format>', 'access token format').choices(['jwt', 'opaque']))
+    .option('--ttl <seconds>', 'access token lifetime in seconds', parseSeconds)
+    .addOption(new Option('--alg <alg>', 'JWT access token signing algorithm').choices(SIGNING_ALGS));
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('must be a whole number of seconds');
+  return Number(value);
+}
+
+interface ScopeRoles {
+  readonly scope: string;
+  readonly roles: readonly string[];
+}
+
+/** `write=admin,editor`: split at the last `=`, since a role never contains one (a scope name may). */
+function collectScopeRoles(value: string, previous: ScopeRoles[] | undefined): ScopeRoles[] {
+  const equals = value.lastIndexOf('=');
+  const scope = value.slice(0, Math.max(equals, 0)).trim();
+  const roles = value.slice(equals + 1).split(',').map((role) => role.trim()).filter(Boolean);
+  if (equals === -1 || !scope || roles.length === 0) {
+    throw new InvalidArgumentError('expected a scope, = and a comma-separated list of roles, like write=admin,editor');
+  }
+  return [...(previous ?? []), { scope, roles }];
+}
+
+/** Flags as the resource service's input: only what was given, so updates keep the rest. */
+function toInput(flags: ResourceFlags) {
+  if (flags.scopeRoles && !flags.scope) {
+    throw new ValidationError('--scope-roles: give the --scope flags it refers to (the scope list is replaced whole)');
+  }
+  return definedOnly({
+    name: flags.name,
+    scopes: flags.scope && withRoles(flags.scope.map(parseScope), flags.scopeRoles ?? []),
+    accessTokenFormat: flags.format,
+    accessTokenTtl: flags.ttl,
+    signingAlg: flags.alg,
+  });
+}
+
+function parseScope(value: string): { name: string; description: string } {
+  const colon = value.indexOf(':');
+  return colon === -1 ? { name: value, description: '' } : { name: value.slice(0, colon), description: value.slice(colon + 1).trim() };
+}
+
+/**
+ * Puts each --scope-roles on its scope; repeating a scope adds roles. Roles go only on
+ * scopes named by --scope in the same command: the list is replaced whole, so a scope
+ * left out of it would be dropped, its roles with it.
+ */
+function withRoles(scopes: { name: string; description: string }[], bindings: readonly ScopeRoles[]) {
+  const roles = new Map<string, string[]>(scopes.map((scope) => [scope.name, []]));
+  for (const { scope, roles: more } of bindings) {
+    const current = roles.get(scope);
+    if (!current) throw new ValidationError(`--scope-roles: ${scope} is not one of the --scope names`);
+    for (const role of more) if (!current.includes(role)) current.push(role);
+  }
+  return scopes.map((scope) => ({ ...scope, roles: roles.get(scope.name) ?? [] }));
+}
+
+export function resourceView(resource: ResourceServerRecord) {
+  return {
+    indicator: resource.indicator,
+    name: resource.name,
+    accessTokenFormat: resource.accessTokenFormat,
+    accessTokenTtl: resource.accessTokenTtl,
+    signingAlg: resource.signingAlg,
+    scopes: resource.scopes.map((scope) => ({ name: scope.name, description: scope.description, roles: [...scope.roles] })),
+  };
+}
+
+function describeScope(scope: ResourceServerRecord['scopes'][number]): string {
+  const details = [scope.description, scope.roles.length > 0 ? `roles: ${scope.roles.join(' ')}` : ''].filter(Boolean);
+  return details.length > 0 ? `${scope.name} (${details.join('; ')})` : scope.name;
+}
+
+function printResource(out: Output, resource: ResourceServerRecord): void {
+  out.fields([
+    ['indicator', resource.indicator],
+    ['name', resource.name],
+    ['token format', resource.accessTokenFormat],
+    ['token ttl', `${resource.accessTokenTtl}s`],
+    ['signing alg', resource.signingAlg],
+    ['scopes', list(resource.scopes.map(describeScope))],
+  ]);
+}

@@ -1,0 +1,141 @@
+import type { Command } from 'commander';
+
+import { normalizeEmail, type AccountRecord } from '../accounts/index.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { Services } from '../services.ts';
+import { collect, type Runner } from './command-context.ts';
+import { list, yesNo, type Output } from './output.ts';
+import { readNewPassword } from './read-password.ts';
+
+// There is deliberately no --password option: see read-password.ts.
+
+interface CreateOptions {
+  email: string;
+  name: string;
+  role?: string[];
+  emailVerified?: boolean;
+  withoutPassword?: boolean;
+}
+
+export function addUsersCommand(program: Command, run: Runner): void {
+  const users = program.command('users').description('accounts of the people who log in');
+
+  users
+    .command('create')
+    .description('create an account; the password is the first line of stdin, or asked twice at a hidden prompt')
+    .requiredOption('--email <email>', 'the login email address')
+    .requiredOption('--name <name>', 'the display name')
+    .option('--role <role>', 'a role (repeatable)', collect)
+    .option('--email-verified', 'mark the email address as verified')
+    .option('--without-password', 'create an account that cannot log in until `users set-password`')
+    .action((options: CreateOptions, command: Command) => {
+      const email = normalizeEmail(options.email);
+      return run(command, async ({ services, out }) => {
+        if (await findAccount(services, email)) throw new ConflictError(`email: an account with ${email} already exists`);
+        const password = options.withoutPassword ? undefined : await readNewPassword();
+        const account = await services.accounts.create({
+          email,
+          name: options.name,
+          password,
+          emailVerified: options.emailVerified === true,
+          roles: options.role ?? [],
+        });
+        out.data(userView(account));
+        out.line(`Created account ${account.email}`);
+        printUser(out, account);
+      });
+    });
+
+  users
+    .command('list')
+    .description('list accounts')
+    .action((_options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        const accounts = await services.accounts.list();
+        out.data(accounts.map(userView));
+        out.table(
+          ['id', 'email', 'name', 'roles', 'verified', 'disabled'],
+          accounts.map((a) => [a.id, a.email, a.name, list(a.roles), yesNo(a.emailVerified), yesNo(a.disabled)]),
+        );
+      }),
+    );
+
+  users
+    .command('show')
+    .description('show one account')
+    .argument('<id-or-email>', 'the account id or email address')
+    .action((idOrEmail: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        const account = await services.accounts.get(idOrEmail);
+        out.data(userView(account));
+        printUser(out, account);
+      }),
+    );
+
+  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+    users
+      .command(name)
+      .description(disabled ? 'stop an account from logging in or getting tokens' : 'let a disabled account log in again')
+      .argument('<id-or-email>', 'the account id or email address')
+      .action((idOrEmail: string, _options: unknown, command: Command) =>
+        run(command, async ({ services, out }) => {
+          const account = await services.accounts.setDisabled(idOrEmail, disabled);
+          out.data(userView(account));
+          out.line(`${disabled ? 'Disabled' : 'Enabled'} account ${account.email}`);
+        }),
+      );
+  }
+
+  users
+    .command('set-password')
+    .description('set a new password: the first line of stdin, or asked twice at a hidden prompt')
+    .argument('<id-or-email>', 'the account id or email address')
+    .action((idOrEmail: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        // Looked up first, so nobody types a password for an account that does not exist.
+        const current = await services.accounts.get(idOrEmail);
+        const password = await readNewPassword();
+        const account = await services.accounts.setPassword(current.id, password);
+        out.data(userView(account));
+        out.line(`Set a new password for ${account.email}`);
+      }),
+    );
+}
+
+/** What may be shown of an account: everything but the password hash. */
+export function userView(account: AccountRecord) {
+  return {
+    id: account.id,
+    email: account.email,
+    emailVerified: account.emailVerified,
+    name: account.name,
+    roles: [...account.roles],
+    disabled: account.disabled,
+    hasPassword: account.passwordHash !== null,
+    createdAt: account.createdAt.toISOString(),
+    updatedAt: account.updatedAt.toISOString(),
+  };
+}
+
+function printUser(out: Output, account: AccountRecord): void {
+  out.fields([
+    ['id', account.id],
+    ['email', account.email],
+    ['email verified', yesNo(account.emailVerified)],
+    ['name', account.name],
+    ['roles', list(account.roles)],
+    ['password', account.passwordHash === null ? 'not set' : 'set'],
+    ['disabled', yesNo(account.disabled)],
+    ['created', account.createdAt.toISOString()],
+    ['updated', account.updatedAt.toISOString()],
+  ]);
+}
+
+export async function findAccount(services: Services, email: string): Promise<AccountRecord | undefined> {
+  try {
+    return await services.accounts.get(email);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}

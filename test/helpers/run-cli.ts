@@ -1,0 +1,57 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+// The `portcullis` command as an operator runs it: a real process, against a database
+// URL. (The embedded test database serves one connection: close other pools first.)
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CliEnvironment {
+  readonly databaseUrl: string;
+  readonly poolMax: number;
+  readonly masterSecret: string;
+  readonly dataDir: string;
+  readonly issuer?: string;
+}
+
+export function cliEnv(target: CliEnvironment, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: target.databaseUrl,
+    DATABASE_POOL_MAX: String(target.poolMax),
+    MASTER_SECRET: target.masterSecret,
+    DATA_DIR: target.dataDir,
+    ISSUER: target.issuer ?? 'http://localhost:3000',
+    NODE_ENV: 'test',
+    LOG_LEVEL: undefined,
+    ...extra,
+  };
+}
+
+/** Starts `portcullis <args>`; the caller reads its streams. */
+export function spawnCli(target: CliEnvironment, args: readonly string[]): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: PROJECT_ROOT, env: cliEnv(target) });
+}
+
+/** Runs `portcullis <args>` to its exit. */
+export async function runCli(target: CliEnvironment, args: readonly string[], input = ''): Promise<CliResult> {
+  const child = spawnCli(target, args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
