@@ -1,4 +1,6 @@
-export { createInteractionRouter, GENERIC_LOGIN_ERROR } from './routes.ts';
+export { createInteractionRouter, GENERIC_LOGIN_ERROR, type InteractionDeps } from './routes.ts';
 export { createPageRenderer, type RenderPage } from './render-page.ts';
-export { createRenderError, createLogoutSource } from './render-error.ts';
+export { createErrorPage, createRenderError } from './render-error.ts';
+export { createLogoutSource, createPostLogoutSuccessSource } from './logout-pages.ts';
+export { pageFormTargets } from './client-display.ts';
 export { serveAssets } from './serve-assets.ts';

@@ -1,46 +1,120 @@
-import type { Configuration, errors } from 'oidc-provider';
+import type { Context } from 'koa';
+import { errors, type Configuration } from 'oidc-provider';
 
-import type { RenderPage } from './render-page.ts';
+import { restartUrl } from './restart-link.ts';
+import { sendPage, type RenderPage } from './render-page.ts';
 
 type RenderError = NonNullable<Configuration['renderError']>;
 
-const HEADINGS: Record<string, string> = {
+// One error page for the engine's protocol errors and our own: a plain-words heading, a
+// message that is safe to show, the OAuth error code and the request id (what support
+// asks for). Never internals, never a stack.
+
+const HEADINGS: Readonly<Record<string, string>> = {
   invalid_request: 'This request is not valid',
   invalid_client: 'This application is not known',
+  invalid_client_metadata: 'This application is not set up correctly',
   invalid_redirect_uri: 'This application is not allowed to redirect here',
   unauthorized_client: 'This application may not do that',
+  unsupported_response_type: 'This application asked for something we do not offer',
+  invalid_scope: 'This application asked for access it may not have',
+  invalid_target: 'This application asked for an API it may not use',
   access_denied: 'Access denied',
-  session_not_found: 'Your sign-in took too long or was already finished',
+  login_required: 'You need to sign in',
+  consent_required: 'Your permission is needed',
+  invalid_csrf_token: 'This form could not be accepted',
+  request_too_large: 'That was more than this form accepts',
+  unsupported_media_type: 'This form was sent in a way we do not accept',
+  not_found: 'Not found',
+  too_many_requests: 'Too many attempts',
+  server_error: 'Something went wrong on our side',
+  temporarily_unavailable: 'Something went wrong on our side',
 };
 
-/**
- * The engine's error page (and ours): the OAuth error code and the request id, never
- * internals. Only error descriptions the engine marks as safe for the user are shown.
- */
-export function createRenderError(render: RenderPage): RenderError {
-  return (ctx, out, error) => {
-    const code = typeof out.error === 'string' ? out.error : 'server_error';
-    const oidcError = error as Partial<errors.OIDCProviderError>;
-    const safeDescription = oidcError.expose && typeof out.error_description === 'string' ? out.error_description : undefined;
-    ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = render('error', {
-      heading: HEADINGS[code] ?? 'Something went wrong',
-      message: safeDescription ?? 'The request could not be completed. Go back to the application and try again.',
-      error: code,
-      requestId: ctx.state.requestId as string | undefined,
-      restartUrl: undefined,
-    });
+const GENERIC_MESSAGE = 'The request could not be completed. Go back to the application and try again.';
+
+export interface ErrorPageModel {
+  readonly status: number;
+  readonly error: string;
+  readonly message: string;
+  readonly requestId: string | undefined;
+}
+
+/** The model of the error page for a code and a message already judged safe to show. */
+export function errorPage(model: ErrorPageModel): Record<string, unknown> {
+  return {
+    title: HEADINGS[model.error] ?? 'Something went wrong',
+    heading: HEADINGS[model.error] ?? 'Something went wrong',
+    message: model.status >= 500 ? 'Please try again in a moment. If it keeps happening, contact support with the details below.' : model.message,
+    error: model.error,
+    requestId: model.requestId,
+    restartUrl: undefined,
   };
 }
 
-type LogoutSource = (ctx: Parameters<RenderError>[0], form: string) => Promise<void>;
+/** The error page for our own errors (see http/error-handler.ts), as one HTML string. */
+export function createErrorPage(render: RenderPage): (model: ErrorPageModel) => string {
+  return (model) => render('error', { ...errorPage(model), nonce: '' });
+}
 
-export function createLogoutSource(render: RenderPage): LogoutSource {
-  return (ctx, form) => {
-    const client = ctx.oidc.client;
-    ctx.type = 'html';
-    ctx.body = render('logout', { host: ctx.host, clientName: client?.clientName ?? client?.clientId, form });
+/**
+ * An interaction that expired, was already finished, or never existed. Said in plain
+ * words with a way back in: the request the browser started from, when it is known.
+ */
+export function sendExpiredPage(ctx: Context, render: RenderPage, authorizationPath: string | undefined): void {
+  const restart = authorizationPath ? restartUrl(ctx, authorizationPath) : undefined;
+  sendPage(
+    ctx,
+    render,
+    'error',
+    {
+      title: 'This sign-in has expired',
+      heading: 'This sign-in has expired',
+      message: restart
+        ? 'The page you used is out of date: it was open too long or was already used. Start again to continue.'
+        : 'The page you used is out of date: it was open too long or was already used. Go back to the application you came from and sign in again.',
+      error: 'invalid_request',
+      requestId: ctx.state.requestId as string | undefined,
+      restartUrl: restart,
+    },
+    400,
+  );
+}
+
+/** The engine's error page (`renderError`): called for every protocol error shown to a browser. */
+export function createRenderError(render: RenderPage): RenderError {
+  return (ctx, out, error) => {
+    if (error instanceof errors.SessionNotFound) {
+      sendExpiredPage(ctx, render, ctx.oidc?.provider.pathFor('authorization'));
+      return Promise.resolve();
+    }
+    const code = typeof out.error === 'string' ? out.error : 'server_error';
+    const status = ctx.status >= 400 ? ctx.status : 400;
+    // The engine marks the descriptions written for the end-user (4xx) as exposable.
+    const exposed = (error as { expose?: unknown }).expose === true && typeof out.error_description === 'string';
+    sendPage(
+      ctx,
+      render,
+      'error',
+      errorPage({
+        status,
+        error: code,
+        message: exposed ? sentence(out.error_description as string) : GENERIC_MESSAGE,
+        requestId: ctx.state.requestId as string | undefined,
+      }),
+      status,
+    );
     return Promise.resolve();
   };
+}
+
+/**
+ * The engine writes descriptions in lower case without a full stop; pages use sentences.
+ * A leading parameter name (`redirect_uri ...`) keeps its spelling.
+ */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) return GENERIC_MESSAGE;
+  const capitalised = /^[a-z]+\b(?!_)/.test(trimmed) ? trimmed[0]!.toUpperCase() + trimmed.slice(1) : trimmed;
+  return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
 }

@@ -1,10 +1,13 @@
 import { fileURLToPath } from 'node:url';
 
 import { Eta } from 'eta';
+import type { Context } from 'koa';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
 
-export type RenderPage = (view: 'login' | 'consent' | 'error' | 'logout', model: Record<string, unknown>) => string;
+export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out';
+
+export type RenderPage = (view: PageName, model: Record<string, unknown>) => string;
 
 /**
  * Templates escape every `<%= %>` by default; `<%~ %>` (raw) is used only for markup we
@@ -13,4 +16,14 @@ export type RenderPage = (view: 'login' | 'consent' | 'error' | 'logout', model:
 export function createPageRenderer(options: { cache: boolean }): RenderPage {
   const eta = new Eta({ views: VIEWS_DIR, cache: options.cache, autoEscape: true, autoTrim: false });
   return (view, model) => eta.render(`./${view}`, model);
+}
+
+/**
+ * Answers with a page. The page gets this response's CSP nonce (set by the security
+ * headers middleware) for the few tags that need one; headers are that middleware's job.
+ */
+export function sendPage(ctx: Context, render: RenderPage, view: PageName, model: Record<string, unknown>, status = 200): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = render(view, { ...model, nonce: typeof ctx.state.cspNonce === 'string' ? ctx.state.cspNonce : '' });
 }

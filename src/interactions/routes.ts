@@ -1,25 +1,29 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import { errors, type Client, type InteractionResults } from 'oidc-provider';
+import { z } from 'zod';
 
-import type { AccountService } from '../accounts/index.ts';
+import { loginAttempt, refuseLogin, rememberDevice, type AccountService, type LoginThrottle } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
-import type { RenderPage } from './render-page.ts';
+import { discardAudit, requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import { auditLogouts } from './audit-logouts.ts';
+import { clientDisplay, clientFormTargets } from './client-display.ts';
+import { consentView, type ConsentPromptDetails } from './consent-view.ts';
+import { CSRF_FIELD, issueCsrfToken, requireCsrfToken } from './csrf.ts';
+import { parseForm } from './parse-form.ts';
+import { sendExpiredPage } from './render-error.ts';
+import { sendPage, type RenderPage } from './render-page.ts';
+import { rememberAuthorizationRequest } from './restart-link.ts';
 
-// The browser side of the authorization flow: the engine redirects to
-// /interaction/:uid with a prompt (login or consent); we answer it and hand the result
-// back with interactionFinished, which writes the redirect itself.
-
-const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: 'Know who you are',
-  profile: 'See your name',
-  email: 'See your email address',
-  offline_access: 'Stay signed in to your account while you are away',
-};
+// The browser side of the authorization flow: the engine redirects to /interaction/:uid
+// with a prompt (login or consent); we answer it and hand the result back with
+// interactionFinished, which writes the redirect itself.
 
 export const GENERIC_LOGIN_ERROR = 'Email or password is incorrect.';
+
+/** The first-party flag of a registry client, as the engine's client carries it. */
+const FIRST_PARTY = 'portcullis_first_party';
 
 export interface InteractionDeps {
   readonly provider: Provider;
@@ -27,53 +31,101 @@ export interface InteractionDeps {
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly render: RenderPage;
+  /** Where login, consent and logout events go; nothing is recorded without one. */
+  readonly audit?: AuditSink;
+  /** Password guessing throttle (accounts/login-throttle.ts); without one, logins are not throttled. */
+  readonly loginThrottle?: LoginThrottle;
 }
 
-function field(body: unknown, name: string, max: number): string {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value.slice(0, max) : '';
-}
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+// Unknown fields are dropped; a field sent twice or as a structure counts as empty.
+const loginForm = z.object({
+  email: z.string().catch(''),
+  password: z.string().catch(''),
+});
+
+const MAX_EMAIL_SHOWN = 254;
 
 export function createInteractionRouter(deps: InteractionDeps): Router {
-  const { provider, accounts, clients, resources, render } = deps;
+  const { provider, accounts, resources, render } = deps;
+  const audit = deps.audit ?? discardAudit;
+  auditLogouts(provider, audit);
   const router = new Router({ prefix: '/interaction/:uid' });
-  // Forms only: urlencoded, small. Anything else is refused before it is read.
-  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
-  const form: Middleware = async (ctx, next) => {
-    if (ctx.is('application/x-www-form-urlencoded') === false) {
-      ctx.throw(415, 'forms must be sent as application/x-www-form-urlencoded');
-    }
-    await parseForm(ctx, next);
-  };
+  const authorizationPath = () => provider.pathFor('authorization');
+  const formPost = [parseForm(), requireCsrfToken()];
 
+  // An interaction that expired, was finished already or never existed: a plain 400 page
+  // with a way to start again, whichever route noticed it.
   router.use(async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof errors.SessionNotFound)) throw error;
+      sendExpiredPage(ctx, render, authorizationPath());
+    }
   });
 
-  async function clientName(clientId: unknown): Promise<string> {
-    const client = typeof clientId === 'string' ? await clients.find(clientId) : undefined;
-    return client?.name ?? 'an application';
+  /** The interaction of this browser, and only if it is the one in the URL. */
+  async function loadInteraction(ctx: Context): Promise<Interaction> {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== (ctx.params as { uid?: string }).uid) throw new errors.SessionNotFound('interaction does not match the page');
+    return details;
+  }
+
+  async function loadClient(ctx: Context, details: Interaction): Promise<Client | undefined> {
+    const clientId = details.params.client_id;
+    const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+    // Our forms lead, through the engine's redirect, to this client's registered URIs.
+    ctx.state.formTargets = clientFormTargets(client);
+    return client;
+  }
+
+  function facts(ctx: Context, details: Interaction) {
+    const clientId = typeof details.params.client_id === 'string' ? details.params.client_id : undefined;
+    return { clientId, ...requestFacts(ctx) };
+  }
+
+  function sendLogin(ctx: Context, details: Interaction, client: Client | undefined, form: { email: string; error?: string }) {
+    const reasons = details.prompt.reasons;
+    sendPage(
+      ctx,
+      render,
+      'login',
+      {
+        title: 'Sign in',
+        uid: details.uid,
+        csrfField: CSRF_FIELD,
+        csrf: issueCsrfToken(ctx, details.uid),
+        client: clientDisplay(client),
+        email: form.email.slice(0, MAX_EMAIL_SHOWN),
+        error: form.error,
+        // prompt=login or max_age: the person is signed in, but must prove it again.
+        reauthenticate: Boolean(details.session?.accountId) && (reasons.includes('login_prompt') || reasons.includes('max_age')),
+      },
+      form.error ? 401 : 200,
+    );
   }
 
   /** Everything the user grants in one consent: missing OIDC scopes, claims and resource scopes. */
-  async function grantMissing(details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<string> {
+  async function grantMissing(details: Interaction): Promise<{ grantId: string; granted: string[] }> {
     const { prompt, params, session, grantId } = details;
-    const promptDetails = prompt.details as {
-      missingOIDCScope?: string[];
-      missingOIDCClaims?: string[];
-      missingResourceScopes?: Record<string, string[]>;
-    };
+    const missing = prompt.details as ConsentPromptDetails;
     const grant = grantId
       ? await provider.Grant.find(grantId)
       : new provider.Grant({ accountId: session?.accountId, clientId: params.client_id as string });
-    if (!grant) throw new Error('grant of the interaction disappeared');
-    if (promptDetails.missingOIDCScope) grant.addOIDCScope(promptDetails.missingOIDCScope.join(' '));
-    if (promptDetails.missingOIDCClaims) grant.addOIDCClaims(promptDetails.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(promptDetails.missingResourceScopes ?? {})) {
-      grant.addResourceScope(indicator, scopes.join(' '));
+    if (!grant) throw new errors.SessionNotFound('the grant of this interaction is gone');
+    const granted: string[] = [];
+    if (missing.missingOIDCScope?.length) {
+      grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      granted.push(...missing.missingOIDCScope);
     }
-    return grant.save();
+    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims([...missing.missingOIDCClaims]);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+      granted.push(...scopes);
+    }
+    return { grantId: await grant.save(), granted };
   }
 
   async function finish(ctx: Context, result: InteractionResults, merge: boolean): Promise<void> {
@@ -82,77 +134,90 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     ctx.respond = false;
   }
 
-  router.get('/', async (ctx) => {
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
-    const { prompt, params, uid } = details;
-    const client = typeof params.client_id === 'string' ? await clients.find(params.client_id) : undefined;
+  async function grantConsent(ctx: Context, details: Interaction, firstParty: boolean): Promise<void> {
+    const { grantId, granted } = await grantMissing(details);
+    audit.record({
+      type: 'consent.granted',
+      actor: firstParty ? 'system' : details.session?.accountId,
+      accountId: details.session?.accountId,
+      ...facts(ctx, details),
+      data: { scopes: granted, ...(firstParty && { firstParty: true }) },
+    });
+    // A new grant is handed over by id; an existing one was extended in place.
+    await finish(ctx, { consent: details.grantId ? {} : { grantId } }, true);
+  }
 
-    if (prompt.name === 'login') {
-      ctx.type = 'html';
-      ctx.body = render('login', { uid, clientName: client?.name ?? 'an application', email: '', error: undefined });
+  router.get('/', async (ctx) => {
+    const details = await loadInteraction(ctx);
+    const client = await loadClient(ctx, details);
+    rememberAuthorizationRequest(ctx, authorizationPath(), details.params);
+
+    if (details.prompt.name === 'login') {
+      const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
+      const current = details.session?.accountId ? await accounts.findById(details.session.accountId) : undefined;
+      sendLogin(ctx, details, client, { email: current?.email ?? hint });
       return;
     }
 
-    if (prompt.name === 'consent') {
+    if (details.prompt.name === 'consent') {
       // First-party clients are trusted by registration; their users are not asked.
-      if (client?.firstParty) {
-        const grantId = await grantMissing(details);
-        await finish(ctx, { consent: details.grantId ? {} : { grantId } }, true);
+      if (client?.[FIRST_PARTY] === true) {
+        await grantConsent(ctx, details, true);
         return;
       }
-      const promptDetails = prompt.details as {
-        missingOIDCScope?: string[];
-        missingResourceScopes?: Record<string, string[]>;
-      };
-      const scopes = (promptDetails.missingOIDCScope ?? [])
-        .filter((name) => name !== 'openid' || promptDetails.missingOIDCScope?.length === 1)
-        .map((name) => ({ name, description: OIDC_SCOPE_DESCRIPTIONS[name] ?? name }));
-      for (const [indicator, names] of Object.entries(promptDetails.missingResourceScopes ?? {})) {
-        const resource = await resources.find(indicator);
-        for (const name of names) {
-          scopes.push({ name, description: resource?.scopes.find((s) => s.name === name)?.description || name });
-        }
-      }
-      ctx.type = 'html';
-      ctx.body = render('consent', {
-        uid,
-        clientName: client?.name ?? 'an application',
-        scopes,
-        resources: Object.keys(promptDetails.missingResourceScopes ?? {}),
+      const accountId = details.session?.accountId;
+      const account = accountId ? await accounts.findById(accountId) : undefined;
+      sendPage(ctx, render, 'consent', {
+        title: 'Allow access',
+        uid: details.uid,
+        csrfField: CSRF_FIELD,
+        csrf: issueCsrfToken(ctx, details.uid),
+        client: clientDisplay(client),
+        email: account?.email,
+        ...(await consentView(details.prompt.details, resources)),
       });
       return;
     }
-    ctx.throw(400, `unsupported prompt ${prompt.name}`);
+    ctx.throw(400, `unsupported prompt ${details.prompt.name}`);
   });
 
-  router.post('/login', form, async (ctx) => {
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'login') ctx.throw(400, 'this interaction is not asking for a login');
-    const email = field(ctx.request.body, 'email', 254);
-    const password = field(ctx.request.body, 'password', 4096);
+  router.post('/login', ...formPost, async (ctx) => {
+    const { email, password } = loginForm.parse(ctx.request.body ?? {});
+    // Guessing is throttled before anything is read or hashed (429 and the error page).
+    const attempt = loginAttempt(ctx, email);
+    const verdict = (await deps.loginThrottle?.check(attempt)) ?? { allowed: true };
+    if (!verdict.allowed) refuseLogin(ctx, verdict);
+    const details = await loadInteraction(ctx);
+    if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in is not asking for a password');
     const result = await accounts.authenticate(email, password);
     if (!result.ok) {
-      ctx.status = 401;
-      ctx.type = 'html';
-      ctx.body = render('login', {
-        uid: details.uid,
-        clientName: await clientName(details.params.client_id),
-        email,
-        error: GENERIC_LOGIN_ERROR,
-      });
+      await deps.loginThrottle?.recordFailure(attempt);
+      // One message for unknown email, wrong password and disabled account alike.
+      audit.record({ type: 'login.failure', ...facts(ctx, details), data: { reason: result.reason } });
+      sendLogin(ctx, details, await loadClient(ctx, details), { email, error: GENERIC_LOGIN_ERROR });
       return;
     }
-    await finish(ctx, { login: { accountId: result.account.id } }, false);
+    // This address and this browser are now known for the account: never slowed for it.
+    await deps.loginThrottle?.recordSuccess({ ...attempt, device: rememberDevice(ctx) });
+    audit.record({ type: 'login.success', actor: result.account.id, accountId: result.account.id, ...facts(ctx, details) });
+    await finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
   });
 
-  router.post('/confirm', form, async (ctx) => {
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'consent') ctx.throw(400, 'this interaction is not asking for consent');
-    const grantId = await grantMissing(details);
-    await finish(ctx, { consent: details.grantId ? {} : { grantId } }, true);
+  router.post('/confirm', ...formPost, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    if (details.prompt.name !== 'consent') ctx.throw(400, 'this sign-in is not asking for permission');
+    await grantConsent(ctx, details, false);
   });
 
-  router.post('/abort', form, async (ctx) => {
+  router.post('/abort', ...formPost, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    audit.record({
+      type: 'consent.denied',
+      actor: details.session?.accountId,
+      accountId: details.session?.accountId,
+      ...facts(ctx, details),
+      data: { prompt: details.prompt.name },
+    });
     await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
   });
 

@@ -2,18 +2,25 @@ import { readFileSync } from 'node:fs';
 
 import type { Middleware } from 'koa';
 
-const STYLESHEET = new URL('../../public/portcullis.css', import.meta.url);
+const PUBLIC = new URL('../../public/', import.meta.url);
 
-/** The pages' one stylesheet, read once at build time and served from our origin. */
+/** Everything the pages load, all from our own origin: one stylesheet and one tiny script. */
+const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
+  '/assets/portcullis.css': { file: 'portcullis.css', type: 'text/css; charset=utf-8' },
+  '/assets/auto-submit.js': { file: 'auto-submit.js', type: 'text/javascript; charset=utf-8' },
+};
+
+/** Read once at build time and served from memory. */
 export function serveAssets(): Middleware {
-  const css = readFileSync(STYLESHEET);
+  const bodies = new Map(Object.entries(ASSETS).map(([path, asset]) => [path, { ...asset, body: readFileSync(new URL(asset.file, PUBLIC)) }]));
   return async (ctx, next) => {
-    if (ctx.path !== '/assets/portcullis.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) {
+    const asset = bodies.get(ctx.path);
+    if (!asset || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) {
       await next();
       return;
     }
-    ctx.type = 'text/css; charset=utf-8';
+    ctx.type = asset.type;
     ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = css;
+    ctx.body = asset.body;
   };
 }

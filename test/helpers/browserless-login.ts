@@ -2,6 +2,8 @@
 // redirects, form posts), for the protocol flow tests. The real-browser tests of the
 // pages themselves live in test/e2e.
 
+import { createHash, randomBytes } from 'node:crypto';
+
 export class CookieJar {
   readonly #cookies = new Map<string, string>();
 
@@ -21,6 +23,20 @@ export class CookieJar {
     return this.#cookies.get(name);
   }
 
+  set(name: string, value: string): void {
+    this.#cookies.set(name, value);
+  }
+
+  delete(name: string): void {
+    this.#cookies.delete(name);
+  }
+
+  copy(): CookieJar {
+    const copy = new CookieJar();
+    for (const [name, value] of this.#cookies) copy.set(name, value);
+    return copy;
+  }
+
   header(): string {
     return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }
@@ -31,6 +47,8 @@ export interface BrowserOptions {
   password?: string;
   /** What to answer on the consent page. */
   consent?: 'allow' | 'deny';
+  /** Sees every page's HTML before it is answered. */
+  onPage?: (html: string) => void;
   jar?: CookieJar;
 }
 
@@ -42,7 +60,8 @@ export interface BrowserResult {
   readonly jar: CookieJar;
 }
 
-async function send(jar: CookieJar, url: URL, init: RequestInit = {}): Promise<Response> {
+/** One request with the jar's cookies; redirects are not followed. */
+export async function send(jar: CookieJar, url: URL, init: RequestInit = {}): Promise<Response> {
   const response = await fetch(url, {
     ...init,
     redirect: 'manual',
@@ -50,6 +69,45 @@ async function send(jar: CookieJar, url: URL, init: RequestInit = {}): Promise<R
   });
   jar.store(response);
   return response;
+}
+
+export interface Page {
+  readonly response: Response;
+  readonly url: URL;
+  readonly html: string;
+}
+
+/** Follows redirects within the start URL's origin and returns the page they end on. */
+export async function openPage(jar: CookieJar, start: URL): Promise<Page> {
+  let url = start;
+  for (let step = 0; step < 10; step++) {
+    const response = await send(jar, url, { headers: { accept: 'text/html' } });
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      const next = new URL(location, url);
+      if (next.origin !== start.origin) return { response, url: next, html: '' };
+      url = next;
+      continue;
+    }
+    return { response, url, html: await response.text() };
+  }
+  throw new Error('too many redirects');
+}
+
+/** Posts an HTML form as a browser does. */
+export function postForm(jar: CookieJar, url: URL, fields: Record<string, string>): Promise<Response> {
+  return send(jar, url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** The CSRF token of a page's forms (every interaction form carries the same one). */
+export function csrfToken(html: string): string {
+  const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!token) throw new Error('the page has no CSRF token');
+  return token;
 }
 
 /**
@@ -70,6 +128,7 @@ export async function runBrowser(start: URL, options: BrowserOptions = {}): Prom
       continue;
     }
     const html = await response.text();
+    options.onPage?.(html);
     const form = (action: string, body: Record<string, string>) =>
       send(jar, new URL(action, current), {
         method: 'POST',
@@ -78,19 +137,46 @@ export async function runBrowser(start: URL, options: BrowserOptions = {}): Prom
       });
     const login = /action="(\/interaction\/[^"]+\/login)"/.exec(html);
     const confirm = /action="(\/interaction\/[^"]+\/confirm)"/.exec(html);
+    // Deny is a second submit button of the consent form (formaction) or a form of its own.
     const abort = /action="(\/interaction\/[^"]+\/abort)"/.exec(html);
+    const csrf = { csrf: csrfToken(html) };
     if (login?.[1]) {
       if (pages.includes('login-failed')) throw new Error('login failed');
       pages.push(response.status === 401 ? 'login-failed' : 'login');
       if (response.status === 401) return { url: current, pages, jar };
-      response = await form(login[1], { email: options.email ?? '', password: options.password ?? '' });
+      response = await form(login[1], { ...csrf, email: options.email ?? '', password: options.password ?? '' });
     } else if (confirm?.[1] && abort?.[1]) {
       pages.push('consent');
-      response = options.consent === 'deny' ? await form(abort[1], {}) : await form(confirm[1], {});
+      response = options.consent === 'deny' ? await form(abort[1], csrf) : await form(confirm[1], csrf);
     } else {
       throw new Error(`unexpected page ${response.status} at ${current.href}: ${html.slice(0, 500)}`);
     }
     current = new URL(response.url || current.href);
   }
   throw new Error('too many steps');
+}
+
+export interface AuthorizationRequest {
+  readonly url: URL;
+  readonly verifier: string;
+  readonly state: string;
+}
+
+/** A PKCE authorization request to the issuer's /auth, as a client would build it. */
+export function authorizationRequest(
+  issuer: string,
+  params: { client_id: string; redirect_uri: string; scope?: string } & Record<string, string>,
+): AuthorizationRequest {
+  const verifier = randomBytes(32).toString('base64url');
+  const state = randomBytes(8).toString('base64url');
+  const url = new URL('/auth', issuer);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    scope: 'openid',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    state,
+    ...params,
+  }).toString();
+  return { url, verifier, state };
 }

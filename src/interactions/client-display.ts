@@ -1,0 +1,51 @@
+import type { Client } from 'oidc-provider';
+
+// How a client introduces itself on our pages. Read from the engine's client (the same
+// metadata the protocol uses), so logo and links appear as soon as a client carries them.
+
+export interface ClientDisplay {
+  readonly name: string;
+  /** The first letter of the name, shown when there is no logo. */
+  readonly initial: string;
+  readonly logoUri: string | undefined;
+  readonly clientUri: string | undefined;
+  readonly policyUri: string | undefined;
+  readonly tosUri: string | undefined;
+}
+
+export const UNKNOWN_CLIENT_NAME = 'an application';
+
+/** Only web URLs become links or images; anything else (javascript:, data:) is dropped. */
+function webUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !URL.canParse(value)) return undefined;
+  const { protocol } = new URL(value);
+  return protocol === 'https:' || protocol === 'http:' ? value : undefined;
+}
+
+export function clientDisplay(client: Client | undefined): ClientDisplay {
+  const name = client?.clientName?.trim() || UNKNOWN_CLIENT_NAME;
+  return {
+    name,
+    initial: client?.clientName ? [...name][0]!.toUpperCase() : '?',
+    // A logo over plain http would be mixed content on an https page; https only.
+    logoUri: webUrl(client?.logoUri)?.startsWith('https:') ? client?.logoUri : undefined,
+    clientUri: webUrl(client?.clientUri),
+    policyUri: webUrl(client?.policyUri),
+    tosUri: webUrl(client?.tosUri),
+  };
+}
+
+/** Where forms on this client's pages may lead: its registered redirect targets. */
+export function clientFormTargets(client: Client | undefined): string[] {
+  return [...(client?.redirectUris ?? []), ...(client?.postLogoutRedirectUris ?? [])];
+}
+
+/**
+ * The form targets of whatever page this response is: set by our interaction routes, or
+ * the client of the engine's own page (logout confirmation, form_post, error).
+ */
+export function pageFormTargets(ctx: { state: Record<string, unknown>; oidc?: { client?: Client | undefined } }): string[] {
+  const fromRoute = ctx.state.formTargets;
+  if (Array.isArray(fromRoute)) return fromRoute.filter((uri): uri is string => typeof uri === 'string');
+  return clientFormTargets(ctx.oidc?.client);
+}

@@ -1,0 +1,133 @@
+import { mkdir } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+
+import * as oidc from 'openid-client';
+import type { Browser, Page } from 'playwright-core';
+
+import { launchChromium, newPerson, startClientApp, type ClientApp } from '../helpers/browser.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+// Pictures of every page for docs/screenshots/, desktop and phone. They change only when
+// the pages do, so they are taken on request, not on every run:
+//   SCREENSHOTS=1 node --import tsx --test test/e2e/screenshots.test.ts
+
+const OUT = new URL('../../docs/screenshots/', import.meta.url);
+const enabled = process.env.SCREENSHOTS === '1';
+const EMAIL = 'ada@example.com';
+const PASSWORD = 'correct horse battery staple';
+
+const VIEWPORTS = {
+  desktop: { viewport: { width: 1280, height: 860 } },
+  phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+} as const;
+
+let server: TestServer;
+let app: ClientApp;
+let browser: Browser;
+let client: oidc.Configuration;
+
+before(async () => {
+  if (!enabled) return;
+  [server, app, browser] = await Promise.all([startTestServer(), startClientApp(), launchChromium()]);
+  const { accounts, clients, resources } = server.services;
+  await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD });
+  await resources.create({
+    indicator: 'https://api.notes.example',
+    name: 'Notes API',
+    scopes: [
+      { name: 'notes:read', description: 'Read your notes' },
+      { name: 'notes:write', description: 'Create and edit your notes' },
+    ],
+  });
+  const created = await clients.create({
+    type: 'web',
+    name: 'Acme Notes',
+    redirectUris: [`${app.origin}/callback`],
+    postLogoutRedirectUris: [`${app.origin}/signed-out`],
+    resources: ['https://api.notes.example'],
+    scopes: ['openid', 'email', 'profile', 'offline_access', 'notes:read', 'notes:write'],
+  });
+  client = await oidc.discovery(new URL(server.issuer), created.client.clientId, undefined, oidc.ClientSecretBasic(created.clientSecret), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  await mkdir(OUT, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.close();
+  await server?.close();
+});
+
+async function authorizationUrl(extra: Record<string, string> = {}): Promise<string> {
+  return oidc.buildAuthorizationUrl(client, {
+    redirect_uri: `${app.origin}/callback`,
+    scope: 'openid email profile offline_access notes:read notes:write',
+    resource: 'https://api.notes.example',
+    prompt: 'consent',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: oidc.randomState(),
+    ...extra,
+  }).href;
+}
+
+async function shoot(page: Page, name: string, form: string): Promise<void> {
+  await page.screenshot({ path: new URL(`${name}-${form}.png`, OUT).pathname, fullPage: true });
+}
+
+for (const [form, contextOptions] of Object.entries(VIEWPORTS)) {
+  test(`every page, ${form}`, { skip: !enabled && 'set SCREENSHOTS=1' }, async () => {
+    const { context, page } = await newPerson(browser, { context: contextOptions });
+    await page.goto(await authorizationUrl());
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shoot(page, 'login', form);
+
+    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    await shoot(page, 'login-error', form);
+
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await shoot(page, 'consent', form);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((url) => url.origin === app.origin);
+
+    await page.goto(oidc.buildEndSessionUrl(client, { post_logout_redirect_uri: `${app.origin}/signed-out` }).href);
+    await page.getByRole('heading', { name: 'Sign out?' }).waitFor();
+    await shoot(page, 'logout', form);
+
+    await page.goto(`${server.issuer}/session/end`);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('heading', { name: 'You have signed out' }).waitFor();
+    await shoot(page, 'logged-out', form);
+
+    await page.goto(await authorizationUrl());
+    const expired = page.url();
+    await server.database.prisma.oidcInteraction.deleteMany({});
+    await page.goto(expired);
+    await shoot(page, 'error-expired', form);
+
+    await page.goto(await authorizationUrl({ redirect_uri: 'https://evil.example/callback' }));
+    await shoot(page, 'error', form);
+    await context.close();
+  });
+}
+
+test('the sign-in page in dark mode', { skip: !enabled && 'set SCREENSHOTS=1' }, async () => {
+  const { context, page } = await newPerson(browser, { context: { ...VIEWPORTS.desktop, colorScheme: 'dark' } });
+  await page.goto(await authorizationUrl());
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor();
+  await shoot(page, 'login-error', 'dark');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Allow' }).waitFor();
+  await shoot(page, 'consent', 'dark');
+  await context.close();
+});
