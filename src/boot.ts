@@ -1,8 +1,13 @@
 import type { Config } from './config/index.ts';
 import { createSealer, loadOrCreateDevMasterSecret, type Sealer } from './crypto/index.ts';
-import { createDatabase, migrate, type Database } from './db/index.ts';
+import { createDatabase, migrate, type Database, type MigrationReport } from './db/index.ts';
 import { EMBEDDED_POOL_MAX, startEmbeddedDatabase } from './db/embedded-database.ts';
+import { withAuditDefaults } from './observability/audit-sink.ts';
+import { createAuditWriter, type AuditWriter } from './observability/audit-writer.ts';
+import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { registerAccountApi } from './resources/index.ts';
 import { createServices, type Services } from './services.ts';
 
 // The impure start shared by the two entry points (the server and the CLI): open the
@@ -12,11 +17,22 @@ export interface Runtime {
   readonly database: Database;
   readonly sealer: Sealer;
   readonly services: Services;
-  /** Closes the pool, then the embedded server if there is one. Idempotent. */
+  /** What this start applied to the database. */
+  readonly migrations: MigrationReport;
+  /** The audit trail's buffered writer; close() flushes it before the pool closes. */
+  readonly audit: AuditWriter;
+  /** Flushes the audit trail, closes the pool, then the embedded server if there is one. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Query latency, pool usage and audit drops are reported here (the server passes its registry). */
+  readonly metrics?: Metrics;
+  /** Who the services' own events (client.*, user.*) name as actor: `cli` or `system` (default). */
+  readonly auditActor?: string;
+}
+
+export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   let stopEmbedded: (() => Promise<void>) | undefined;
   let database: Database;
   if (config.database.kind === 'embedded') {
@@ -27,10 +43,13 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   } else {
     database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   }
+  if (options.metrics) instrumentPool(database.pool, options.metrics);
 
+  let audit: AuditWriter | undefined;
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      await audit?.close();
       await database.close().catch(() => {});
       await stopEmbedded?.();
     })());
@@ -49,7 +68,14 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
       );
     }
     const sealer = createSealer(masterSecret);
-    return { database, sealer, services: createServices({ prisma: database.prisma, sealer }), close };
+    audit = createAuditWriter({ prisma: database.prisma, logger, metrics: options.metrics });
+    const services = createServices({
+      prisma: database.prisma,
+      sealer,
+      audit: withAuditDefaults(audit, { actor: options.auditActor ?? 'system' }),
+    });
+    await registerAccountApi(services.resources, config.issuer);
+    return { database, sealer, services, migrations: report, audit, close };
   } catch (error) {
     await close();
     throw error;

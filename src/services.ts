@@ -15,19 +15,24 @@ import {
 } from './clients/index.ts';
 import type { Sealer } from './crypto/index.ts';
 import type { PrismaClient } from './db/index.ts';
+import type { AuditSink } from './observability/audit-sink.ts';
+import { createGrantService, type GrantService } from './oidc/grant-service.ts';
 
 /** The core services, shared by the HTTP app and the CLI so both apply the same rules. */
 export interface Services {
   readonly accounts: AccountService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly grants: GrantService;
 }
 
-export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; hasher?: PasswordHasher }): Services {
+/** `audit` receives the services' own events (client.*, user.*); give it the acting party's defaults. */
+export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink }): Services {
   const resourceStore = createResourceStore(deps.prisma);
   return Object.freeze({
-    accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher() }),
-    clients: createClientService({ store: createClientStore(deps.prisma), resources: resourceStore, sealer: deps.sealer }),
+    accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit }),
+    clients: createClientService({ store: createClientStore(deps.prisma), resources: resourceStore, sealer: deps.sealer, audit: deps.audit }),
     resources: createResourceService({ store: resourceStore }),
+    grants: createGrantService(deps.prisma),
   });
 }

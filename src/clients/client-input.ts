@@ -30,6 +30,11 @@ const redirectUri = absoluteUrl
   .refine((value) => !value.includes('#'), 'must not contain a fragment')
   .refine((value) => !URL.canParse(value) || !FORBIDDEN_SCHEMES.has(new URL(value).protocol), 'this URI scheme is not allowed');
 
+/** A page about the client, shown to people: http(s) only. */
+const displayUrl = absoluteUrl
+  .refine((value) => /^https?:/i.test(value), 'must be an http or https URL')
+  .refine((value) => !value.includes('#'), 'must not contain a fragment');
+
 const origin = z
   .string()
   .max(MAX_URI)
@@ -37,7 +42,7 @@ const origin = z
 
 const clientId = z
   .string()
-  .regex(/^[A-Za-z0-9._~-]{3,100}$/, 'must be 3-100 characters of letters, digits and . _ ~ -');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._~-]{2,99}$/, 'must be 3-100 characters of letters, digits and . _ ~ -, starting with a letter or digit');
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes are 1-100 printable characters without spaces, quotes or backslashes');
 
@@ -53,6 +58,11 @@ export const clientInputSchema = z
     scopes: z.array(scopeToken).max(200).optional(),
     resources: z.array(absoluteUrl).max(MAX_LIST).default([]),
     firstParty: z.boolean().default(false),
+    backchannelLogoutUri: redirectUri.nullable().default(null),
+    logoUri: displayUrl.refine((value) => value.startsWith('https:'), 'must be an https URL').nullable().default(null),
+    clientUri: displayUrl.nullable().default(null),
+    policyUri: displayUrl.nullable().default(null),
+    tosUri: displayUrl.nullable().default(null),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -73,6 +83,16 @@ export const clientInputSchema = z
     }
     if (input.type === 'resource-server' && grants.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'a resource-server client only introspects; it has no grants' });
+    }
+    if (input.backchannelLogoutUri !== null) {
+      if (input.type !== 'web') {
+        ctx.addIssue({ code: 'custom', path: ['backchannelLogoutUri'], message: 'only web clients (with a server) receive back-channel logout' });
+      } else if (URL.canParse(input.backchannelLogoutUri)) {
+        const url = new URL(input.backchannelLogoutUri);
+        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+          ctx.addIssue({ code: 'custom', path: ['backchannelLogoutUri'], message: 'must be https (http only for localhost)' });
+        }
+      }
     }
     for (const list of ['redirectUris', 'postLogoutRedirectUris'] as const) {
       input[list].forEach((uri, index) => {

@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 
 import type { Sealer } from '../crypto/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import {
   defaultGrantTypes,
   defaultScopes,
@@ -19,8 +20,11 @@ export function hasSecret(type: ClientTypeName): boolean {
   return type === 'web' || type === 'service' || type === 'resource-server';
 }
 
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** 20 alphanumerics (~119 bits): no "-" or "_", so an id never reads as a CLI flag. */
 function newClientId(): string {
-  return randomBytes(12).toString('base64url');
+  return Array.from({ length: 20 }, () => ID_ALPHABET[randomInt(ID_ALPHABET.length)]).join('');
 }
 
 /** 256 bits; shown once at creation or rotation, sealed at rest. */
@@ -59,11 +63,23 @@ export function toClientInput(client: ClientRecord): ClientInput {
     scopes: [...client.scopes],
     resources: [...client.resources],
     firstParty: client.firstParty,
+    backchannelLogoutUri: client.backchannelLogoutUri,
+    logoUri: client.logoUri,
+    clientUri: client.clientUri,
+    policyUri: client.policyUri,
+    tosUri: client.tosUri,
   };
 }
 
-export function createClientService(deps: { store: ClientStore; resources: ResourceStore; sealer: Sealer }): ClientService {
+export function createClientService(deps: {
+  store: ClientStore;
+  resources: ResourceStore;
+  sealer: Sealer;
+  audit?: AuditSink | undefined;
+}): ClientService {
   const { store, resources, sealer } = deps;
+  // Every change to the registry is recorded here, whichever surface (CLI, API) made it.
+  const audit = deps.audit ?? discardAudit;
 
   /** Resources must be registered, and every non-OIDC scope must belong to one of them. */
   async function checkAgainstRegistry(input: ClientInput, scopes: readonly string[]): Promise<void> {
@@ -99,6 +115,11 @@ export function createClientService(deps: { store: ClientStore; resources: Resou
       scopes,
       resources: input.resources,
       firstParty: input.firstParty,
+      backchannelLogoutUri: input.backchannelLogoutUri,
+      logoUri: input.logoUri,
+      clientUri: input.clientUri,
+      policyUri: input.policyUri,
+      tosUri: input.tosUri,
     };
   }
 
@@ -112,6 +133,11 @@ export function createClientService(deps: { store: ClientStore; resources: Resou
         secretCiphertext: clientSecret ? sealer.seal(clientSecret) : null,
         ...data,
       });
+      audit.record({
+        type: 'client.created',
+        clientId: client.clientId,
+        data: { type: client.type, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty },
+      });
       return { client, clientSecret };
     },
 
@@ -121,7 +147,9 @@ export function createClientService(deps: { store: ClientStore; resources: Resou
       if ('clientId' in raw && raw.clientId !== clientId) throw new ValidationError('clientId: cannot be changed');
       if ('type' in raw && raw.type !== current.type) throw new ValidationError('type: cannot be changed; create a new client');
       const input = parseClientInput({ ...toClientInput(current), ...raw });
-      return store.update(clientId, await normalise(input));
+      const client = await store.update(clientId, await normalise(input));
+      audit.record({ type: 'client.updated', clientId, data: { fields: Object.keys(raw) } });
+      return client;
     },
 
     async rotateSecret(clientId) {
@@ -129,11 +157,13 @@ export function createClientService(deps: { store: ClientStore; resources: Resou
       if (!hasSecret(current.type)) throw new ValidationError(`a ${current.type} client is public and has no secret`);
       const clientSecret = newClientSecret();
       const client = await store.update(clientId, { secretCiphertext: sealer.seal(clientSecret) });
+      audit.record({ type: 'client.secret_rotated', clientId });
       return { client, clientSecret };
     },
 
     async delete(clientId) {
       await store.delete(clientId);
+      audit.record({ type: 'client.deleted', clientId });
     },
 
     get,

@@ -15,6 +15,11 @@ export interface ClientRecord {
   readonly scopes: readonly string[];
   readonly resources: readonly string[];
   readonly firstParty: boolean;
+  readonly backchannelLogoutUri: string | null;
+  readonly logoUri: string | null;
+  readonly clientUri: string | null;
+  readonly policyUri: string | null;
+  readonly tosUri: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }

@@ -39,6 +39,11 @@ export function toProviderMetadata(client: ClientRecord, secret: string | undefi
     redirect_uris: [...client.redirectUris],
     post_logout_redirect_uris: [...client.postLogoutRedirectUris],
     // The engine checks `scope` against its own (OIDC) scopes; resource scopes are ours.
+    ...(client.backchannelLogoutUri && { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }),
+    ...(client.logoUri && { logo_uri: client.logoUri }),
+    ...(client.clientUri && { client_uri: client.clientUri }),
+    ...(client.policyUri && { policy_uri: client.policyUri }),
+    ...(client.tosUri && { tos_uri: client.tosUri }),
     scope: client.scopes.filter((scope) => OIDC_SCOPE_SET.has(scope)).join(' ') || undefined,
     portcullis_type: client.type,
     portcullis_cors_origins: [...client.corsOrigins],

@@ -1,13 +1,57 @@
 import Provider from 'oidc-provider';
 
+import type { Sealer } from '../crypto/index.ts';
+import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { observeProvider } from '../observability/provider-events.ts';
+import { createAccessTokenVerifier } from './access-token-verifier.ts';
+import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
+import { createRefreshGrace, type RefreshGraceEvents } from './refresh-grace.ts';
 
-/** Builds the engine. No I/O: keys and clients come in through deps. */
-export function createProvider(deps: ProviderDeps & { logger: Logger }): Provider {
-  const provider = new Provider(deps.config.issuer, buildProviderConfiguration(deps));
+export interface CreateProviderDeps extends Omit<ProviderDeps, 'refreshGrace'> {
+  readonly logger: Logger;
+  readonly sealer: Sealer;
+  readonly audit?: AuditSink;
+  /** Hooks for metrics on grace-window replays and detected refresh-token reuse. */
+  readonly refreshEvents?: RefreshGraceEvents;
+  /** Tokens issued, OAuth errors, introspections, refresh reuse and grace hits are counted here. */
+  readonly metrics?: Metrics;
+}
+
+/** Builds the engine and our extensions around its token endpoints. No I/O. */
+export function createProvider(deps: CreateProviderDeps): Provider {
+  const audit = deps.audit ?? discardAudit;
+  const { metrics } = deps;
+  // Reuse is counted by observeProvider, from the engine's own revocation event.
+  const refreshEvents = deps.refreshEvents ?? (metrics && { onGraceHit: () => metrics.refreshGraceHits.inc() });
+  const refreshGrace = createRefreshGrace({
+    prisma: deps.prisma,
+    sealer: deps.sealer,
+    windowSeconds: deps.config.ttl.refreshGrace,
+    audit,
+    ...(refreshEvents && { events: refreshEvents }),
+  });
+  const provider = new Provider(deps.config.issuer, buildProviderConfiguration({ ...deps, refreshGrace }));
   // X-Forwarded-* is honoured only when an operator says a proxy sits in front.
   provider.proxy = deps.config.trustProxy;
+  // Only the entries our own proxies appended to X-Forwarded-For (as on the parent app).
+  provider.maxIpsCount = deps.config.trustProxyHops;
+  // Audit events and metrics from the engine's events; its middleware goes first (outermost)
+  // so that it sees the responses as the extensions below leave them.
+  observeProvider(provider, { audit, metrics, logger: deps.logger });
+
+  // Pre/post middleware around the engine's routes (they run inside its error handling).
+  provider.use(refreshGrace.middleware);
+  provider.use(
+    extendIntrospectionAndRevocation({
+      verifier: createAccessTokenVerifier({ provider, prisma: deps.prisma, issuer: deps.config.issuer, keys: deps.keys.jwks.keys }),
+      issuer: deps.config.issuer,
+      audit,
+    }),
+  );
+
   // The engine turns unexpected errors into a generic server_error response; log them here
   // with the request id so an operator can find what happened.
   provider.on('server_error', (ctx, error) => {

@@ -2,6 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import { translatePrismaError } from '../db/index.ts';
+import type { RefreshGraceHooks } from './refresh-grace.ts';
 
 // oidc-provider's storage seam over Prisma: one table per model (see schema.prisma).
 // Promised semantics, each covered by test/integration/prisma-adapter.test.ts:
@@ -10,7 +11,10 @@ import { translatePrismaError } from '../db/index.ts';
 // - consume is atomic: of two concurrent consumptions of one authorization code or refresh
 //   token exactly one succeeds, the other fails with invalid_grant (not a 500), so two
 //   parallel redemptions can never both yield tokens;
-// - revokeByGrantId deletes the model's rows of that grant (the engine calls it per model).
+// - revokeByGrantId deletes the model's rows of that grant (the engine calls it per model);
+// - a refresh token consumed inside the grace window is shown to the engine as not yet
+//   consumed, and the request flagged, so the engine does not mistake a retry for reuse
+//   (see refresh-grace.ts).
 
 interface Row {
   payload: unknown;
@@ -88,11 +92,13 @@ class PrismaModelAdapter implements Adapter {
   readonly #model: string;
   readonly #descriptor: ModelDescriptor;
   readonly #delegate: OidcDelegate;
+  readonly #grace: RefreshGraceHooks | undefined;
 
-  constructor(model: string, descriptor: ModelDescriptor, prisma: PrismaClient) {
+  constructor(model: string, descriptor: ModelDescriptor, prisma: PrismaClient, grace?: RefreshGraceHooks) {
     this.#model = model;
     this.#descriptor = descriptor;
     this.#delegate = descriptor.delegate(prisma);
+    this.#grace = model === 'RefreshToken' ? grace : undefined;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -105,7 +111,11 @@ class PrismaModelAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return toPayload(await translated(() => this.#delegate.findUnique({ where: { id } })));
+    const row = await translated(() => this.#delegate.findUnique({ where: { id } }));
+    if (row?.consumedAt && this.#grace?.isInGrace(id, row.consumedAt)) {
+      return toPayload({ ...row, consumedAt: null });
+    }
+    return toPayload(row);
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -122,6 +132,11 @@ class PrismaModelAdapter implements Adapter {
     const { count } = await translated(() =>
       this.#delegate.updateMany({ where: { id, consumedAt: null }, data: { consumedAt: new Date() } }),
     );
+    if (count === 0 && this.#grace) {
+      // Lost a race to a concurrent refresh: flag it for the grace window if it applies.
+      const row = await translated(() => this.#delegate.findUnique({ where: { id } }));
+      if (row?.consumedAt) this.#grace.isInGrace(id, row.consumedAt);
+    }
     if (count === 0 && this.#descriptor.replayIsInvalidGrant) {
       throw new errors.InvalidGrant(`${this.#model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
     }
@@ -172,11 +187,12 @@ export type AdapterFactory = (model: string) => Adapter;
 export function createPrismaAdapterFactory(deps: {
   prisma: PrismaClient;
   loadClient: (clientId: string) => Promise<AdapterPayload | undefined>;
+  refreshGrace?: RefreshGraceHooks;
 }): AdapterFactory {
   return (model: string) => {
     if (model === 'Client') return new RegistryClientAdapter(deps.loadClient);
     const descriptor = MODELS[model];
     if (!descriptor) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
-    return new PrismaModelAdapter(model, descriptor, deps.prisma);
+    return new PrismaModelAdapter(model, descriptor, deps.prisma, deps.refreshGrace);
   };
 }

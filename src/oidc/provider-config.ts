@@ -5,7 +5,10 @@ import { OIDC_SCOPES, type ClientService, type ResourceService } from '../client
 import type { Config } from '../config/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
+import { GRANT_ID_CLAIM } from './access-token-verifier.ts';
+import { mayIntrospect } from './extend-introspection-and-revocation.ts';
 import { createPrismaAdapterFactory } from './prisma-adapter.ts';
+import type { RefreshGraceHooks } from './refresh-grace.ts';
 import type { KeyMaterial } from './signing-keys.ts';
 
 export interface ProviderDeps {
@@ -15,11 +18,15 @@ export interface ProviderDeps {
   readonly accounts: AccountService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly refreshGrace?: RefreshGraceHooks;
   readonly renderError: NonNullable<Configuration['renderError']>;
   readonly logoutSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
+  readonly postLogoutSuccessSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
 }
 
 type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFields>;
+
+const OIDC_SCOPE_SET: ReadonlySet<string> = new Set(OIDC_SCOPES);
 
 /**
  * The engine's configuration. Every option set here is a decision; the engine's defaults
@@ -28,9 +35,27 @@ type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFie
 export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
+  /**
+   * The roles of the person a token is for: undefined when there is none (client
+   * credentials) or not yet (an authorization request before login; the engine asks
+   * again once the user has logged in). A missing or disabled account has no roles.
+   */
+  async function rolesOfSubject(ctx: KoaContextWithOIDC): Promise<ReadonlySet<string> | undefined> {
+    const { entities, route } = ctx.oidc;
+    const accountId =
+      entities.Account?.accountId ??
+      entities.AuthorizationCode?.accountId ??
+      entities.RefreshToken?.accountId ??
+      (route === 'authorization' || route === 'resume' ? ctx.oidc.session?.accountId : undefined);
+    if (!accountId) return undefined;
+    const account = await accounts.findById(accountId);
+    return new Set(account && !account.disabled ? account.roles : []);
+  }
+
   return {
     adapter: createPrismaAdapterFactory({
       prisma: deps.prisma,
+      ...(deps.refreshGrace && { refreshGrace: deps.refreshGrace }),
       async loadClient(clientId) {
         const client = await clients.find(clientId);
         return client ? toProviderMetadata(client, clients.revealSecret(client)) : undefined;
@@ -59,6 +84,29 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     responseTypes: ['code'],
     pkce: { required: () => true },
     rotateRefreshToken: true,
+    // Consent is remembered per account and client, not only per browser session: a new
+    // sign-in reuses the person's live grant for the client, so they are asked again only
+    // for scopes they have not granted yet.
+    async loadExistingGrant(ctx) {
+      const clientId = ctx.oidc.client?.clientId;
+      const grantId =
+        ctx.oidc.result?.consent?.grantId ?? (clientId ? ctx.oidc.session?.grantIdFor(clientId) : undefined);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId || !clientId) return undefined;
+      const latest = await deps.prisma.oidcGrant.findFirst({
+        where: { accountId, clientId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
+        orderBy: { expiresAt: 'desc' },
+        select: { id: true },
+      });
+      return latest ? ctx.oidc.provider.Grant.find(latest.id) : undefined;
+    },
+    // JWT access tokens name their grant, so revoking the grant denies them at once
+    // (access-token-verifier.ts). Opaque tokens are deleted with their grant instead.
+    extraTokenClaims(_ctx, token) {
+      const jwt = token.resourceServer?.accessTokenFormat === 'jwt';
+      return jwt && 'grantId' in token && token.grantId ? { [GRANT_ID_CLAIM]: token.grantId } : undefined;
+    },
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -72,6 +120,12 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       return client.portcullis_cors_origins?.includes(origin) ?? false;
     },
 
+    // The engine's own fetch refuses private and loopback addresses (SSRF guard); an
+    // operator whose clients live on a private network turns that off explicitly.
+    ...(config.outboundPrivateNetworks && {
+      fetch: (url: Parameters<typeof globalThis.fetch>[0], options?: RequestInit) =>
+        globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
+    }),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: deps.renderError,
 
@@ -80,10 +134,8 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // A resource server may introspect; any client may introspect its own tokens.
-        allowedPolicy(_ctx, client: Client, token) {
-          return client.portcullis_type === 'resource-server' || token.clientId === client.clientId;
-        },
+        // The owning client, or a resource-server client that serves the token's audience.
+        allowedPolicy: (_ctx, client: Client, token) => mayIntrospect(client, token),
       },
       revocation: {
         enabled: true,
@@ -92,18 +144,34 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
           return token.clientId === client.clientId;
         },
       },
-      rpInitiatedLogout: { enabled: true, ...(deps.logoutSource && { logoutSource: deps.logoutSource }) },
+      rpInitiatedLogout: {
+        enabled: true,
+        ...(deps.logoutSource && { logoutSource: deps.logoutSource }),
+        ...(deps.postLogoutSuccessSource && { postLogoutSuccessSource: deps.postLogoutSuccessSource }),
+      },
+      // Clients that register a backchannel_logout_uri are told, server to server, when a
+      // session they took part in ends.
+      backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
         useGrantedResource: () => true,
-        async getResourceServerInfo(_ctx, indicator, client: Client) {
+        async getResourceServerInfo(ctx, indicator, client: Client) {
           if (!client.portcullis_resources?.includes(indicator)) throw new errors.InvalidTarget();
           const resource = await resources.find(indicator);
           if (!resource) throw new errors.InvalidTarget();
-          // The token may carry only scopes the resource offers AND the client is registered for.
           const allowed = new Set(client.portcullis_resource_scopes ?? []);
-          const scope = resource.scopes.map((s) => s.name).filter((name) => allowed.has(name)).join(' ');
+          const requested = typeof ctx.oidc.params?.scope === 'string' ? ctx.oidc.params.scope.split(' ') : [];
+          const unregistered = requested.find((name) => name && !allowed.has(name) && !OIDC_SCOPE_SET.has(name));
+          if (unregistered) throw new errors.InvalidScope('requested scope is not allowed', unregistered);
+          // The token may carry only scopes the resource offers, the client is registered for,
+          // and (for a person) their roles permit. Consent therefore lists only grantable ones.
+          const roles = await rolesOfSubject(ctx);
+          const scope = resource.scopes
+            .filter((s) => allowed.has(s.name))
+            .filter((s) => roles === undefined || s.roles.length === 0 || s.roles.some((role) => roles.has(role)))
+            .map((s) => s.name)
+            .join(' ');
           return {
             scope,
             audience: resource.indicator,
@@ -123,7 +191,10 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       IdToken: config.ttl.idToken,
       Interaction: 3600,
       RefreshToken: config.ttl.refreshToken,
-      Session: config.ttl.session,
+      // A session nobody signed in to is only the logout page's CSRF state, which the engine
+      // stores for any anonymous GET /session/end: it lives 10 minutes, not SESSION_TTL,
+      // so unauthenticated requests cannot fill the database for two weeks.
+      Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(600, config.ttl.session)),
       Grant: config.ttl.grant,
     },
   };

@@ -5,6 +5,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Sealer } from '../crypto/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
+import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 
 // Signing keys live in the database, sealed with the master secret, so every instance on
 // one database signs and publishes the same keys. The first instance to start creates
@@ -39,9 +40,11 @@ export interface KeyMaterial {
 
 /**
  * Loads the signing and cookie keys, creating whatever is missing. Throws
- * SealedSecretError when MASTER_SECRET cannot open the stored keys.
+ * SealedSecretError when MASTER_SECRET cannot open the stored keys. Keys it creates are
+ * recorded as `key.created` once the transaction has committed.
  */
-export async function loadKeyMaterial(prisma: PrismaClient, sealer: Sealer): Promise<KeyMaterial> {
+export async function loadKeyMaterial(prisma: PrismaClient, sealer: Sealer, audit: AuditSink = discardAudit): Promise<KeyMaterial> {
+  const created: Record<string, unknown>[] = [];
   await withTranslatedErrors('signing key', () =>
     prisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${KEY_CREATION_LOCK})`;
@@ -50,12 +53,15 @@ export async function loadKeyMaterial(prisma: PrismaClient, sealer: Sealer): Pro
         if (active.some((key) => key.alg === alg)) continue;
         const jwk = await withKid(generate(alg));
         await tx.signingKey.create({ data: { kid: jwk.kid, alg, privateJwkCiphertext: sealer.seal(JSON.stringify(jwk)) } });
+        created.push({ use: 'signing', kid: jwk.kid, alg });
       }
       if ((await tx.cookieKey.count()) === 0) {
-        await tx.cookieKey.create({ data: { secretCiphertext: sealer.seal(randomBytes(32).toString('base64url')) } });
+        const row = await tx.cookieKey.create({ data: { secretCiphertext: sealer.seal(randomBytes(32).toString('base64url')) } });
+        created.push({ use: 'cookie', id: row.id });
       }
     }),
   );
+  for (const data of created) audit.record({ type: 'key.created', actor: 'system', data });
 
   const [signing, cookies] = await Promise.all([
     prisma.signingKey.findMany({ orderBy: [{ status: 'asc' }, { createdAt: 'desc' }] }),

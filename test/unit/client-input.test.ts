@@ -223,8 +223,8 @@ describe('clientId', () => {
   });
 
   test('other characters and other lengths are refused', () => {
-    for (const clientId of ['ab', 'A'.repeat(101), 'has space', 'slash/id', 'ünï', 'colon:id', '']) {
-      assertRefused({ ...web, clientId }, /^clientId: must be 3-100 characters of letters, digits and \. _ ~ -$/);
+    for (const clientId of ['ab', '-leading-dash', 'A'.repeat(101), 'has space', 'slash/id', 'ünï', 'colon:id', '']) {
+      assertRefused({ ...web, clientId }, /^clientId: must be 3-100 characters of letters, digits and \. _ ~ -, starting with a letter or digit$/);
     }
   });
 });

@@ -1,0 +1,88 @@
+import type { Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import { looksLikeJwt, type AccessTokenVerifier, type VerifiedAccessToken } from './access-token-verifier.ts';
+import type { PortcullisClientFields } from './client-metadata.ts';
+
+type Client = NonNullable<KoaContextWithOIDC['oidc']['client']> & Partial<PortcullisClientFields>;
+
+/**
+ * Who may see a token's facts: the client it was issued to, or a resource-server client
+ * that serves one of its audiences. Everyone else learns only `active: false`.
+ */
+export function mayIntrospect(client: Client, token: { clientId?: string | undefined; aud?: unknown }): boolean {
+  if (token.clientId === client.clientId) return true;
+  if (client.portcullis_type !== 'resource-server') return false;
+  const audiences = Array.isArray(token.aud) ? (token.aud as unknown[]) : [token.aud];
+  return audiences.some((aud) => typeof aud === 'string' && (client.portcullis_resources ?? []).includes(aud));
+}
+
+function introspectionBody(token: VerifiedAccessToken, issuer: string) {
+  return {
+    active: true,
+    client_id: token.clientId,
+    sub: token.sub,
+    aud: token.aud.length === 1 ? token.aud[0] : token.aud,
+    scope: token.scope || undefined,
+    exp: token.exp,
+    iat: token.iat,
+    iss: issuer,
+    jti: token.jti,
+    token_type: 'Bearer',
+  };
+}
+
+/**
+ * Runs after the engine's introspection and revocation endpoints and completes them for
+ * what the engine cannot handle: JWT access tokens, which it refuses with
+ * `unsupported_token_type` once it has authenticated the client. It also names refresh
+ * tokens' type in introspection responses.
+ */
+export function extendIntrospectionAndRevocation(deps: {
+  verifier: AccessTokenVerifier;
+  issuer: string;
+  audit: AuditSink;
+}): Middleware {
+  return async (koaCtx, next) => {
+    await next();
+    const ctx = koaCtx as unknown as KoaContextWithOIDC;
+    const route = ctx.oidc?.route;
+    if (route !== 'introspection' && route !== 'revocation') return;
+    const client = ctx.oidc.client;
+    const token = ctx.oidc.params?.token;
+    if (!client || typeof token !== 'string') return;
+    const body = ctx.body as { active?: boolean; token_type?: string; error?: string } | undefined;
+    const refusedJwt = body?.error === 'unsupported_token_type' && looksLikeJwt(token);
+    if (ctx.status !== 200 && !refusedJwt) return;
+
+    if (route === 'introspection') {
+      if (refusedJwt) {
+        const verified = await deps.verifier.verify(token);
+        ctx.status = 200;
+        ctx.body = verified && mayIntrospect(client, verified) ? introspectionBody(verified, deps.issuer) : { active: false };
+      } else if (body?.active && ctx.oidc.entities.RefreshToken) {
+        body.token_type = 'refresh_token';
+      }
+      return;
+    }
+
+    let revokedJwt = false;
+    if (refusedJwt) {
+      // RFC 7009: 200 whether or not the token was valid, or the caller's to revoke.
+      ctx.status = 200;
+      ctx.body = '';
+      revokedJwt = await deps.verifier.revokeJwt(token, client.clientId);
+    }
+    const engineRevoked = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.ClientCredentials;
+    if (revokedJwt || engineRevoked) {
+      deps.audit.record({
+        type: 'token.revoked',
+        actor: client.clientId,
+        clientId: client.clientId,
+        ...requestFacts(ctx),
+        data: { tokenType: revokedJwt ? 'jwt_access_token' : engineRevoked?.kind },
+      });
+    }
+  };
+}

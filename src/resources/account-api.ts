@@ -1,0 +1,118 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+
+import type { AccountService } from '../accounts/index.ts';
+import type { ClientService } from '../clients/index.ts';
+import { NotFoundError } from '../errors.ts';
+import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
+import { requireAccessToken, type AccessTokenState } from './require-access-token.ts';
+
+// The account API Portcullis serves to its own users' apps: who am I, which apps have I
+// authorized, and revoke one. It is itself a resource server (ACCOUNT_API below) and is
+// protected like any other.
+
+export const ACCOUNT_API_SCOPES = [
+  { name: 'account:read', description: 'See your profile and the apps you have authorized' },
+  { name: 'account:write', description: 'Revoke apps you have authorized' },
+] as const;
+
+export function accountApiIndicator(issuer: string): string {
+  return `${issuer}/api`;
+}
+
+export interface AccountApiDeps {
+  readonly issuer: string;
+  readonly verifier: AccessTokenVerifier;
+  readonly accounts: AccountService;
+  readonly clients: ClientService;
+  readonly grants: GrantService;
+  readonly audit: AuditSink;
+  /** The per-account request budget (rate limits), run once the token is verified. */
+  readonly perAccount?: Middleware<AccessTokenState> | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function createAccountApiRouter(deps: AccountApiDeps): Router<AccessTokenState> {
+  const audience = accountApiIndicator(deps.issuer);
+  const router = new Router<AccessTokenState>({ prefix: '/api' });
+  // Each route: the token first, then the per-account budget (it needs the token's subject).
+  const perAccount = deps.perAccount;
+  const withBudget = (check: Middleware<AccessTokenState>): Middleware<AccessTokenState> =>
+    perAccount
+      ? async (ctx, next) => {
+          await check(ctx, async () => {
+            await perAccount(ctx, next);
+          });
+        }
+      : check;
+  const read = withBudget(requireAccessToken({ verifier: deps.verifier, audience, scope: 'account:read' }));
+  const write = withBudget(requireAccessToken({ verifier: deps.verifier, audience, scope: 'account:write' }));
+
+  /** The person behind the token; a machine token (client credentials) has none. */
+  async function subject(state: AccessTokenState) {
+    const sub = state.accessToken.sub;
+    const account = sub && UUID.test(sub) ? await deps.accounts.findById(sub) : undefined;
+    if (!account || account.disabled) throw new NotFoundError('this token does not belong to an active account');
+    return account;
+  }
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
+  router.get('/me', read, async (ctx) => {
+    const account = await subject(ctx.state);
+    ctx.body = {
+      sub: account.id,
+      email: account.email,
+      email_verified: account.emailVerified,
+      name: account.name,
+      roles: account.roles,
+      created_at: account.createdAt.toISOString(),
+    };
+  });
+
+  router.get('/grants', read, async (ctx) => {
+    const account = await subject(ctx.state);
+    const grants = await deps.grants.listForAccount(account.id);
+    const names = new Map<string, string>();
+    for (const clientId of new Set(grants.map((grant) => grant.clientId))) {
+      names.set(clientId, (await deps.clients.find(clientId))?.name ?? clientId);
+    }
+    ctx.body = {
+      grants: grants.map((grant) => ({
+        id: grant.id,
+        client_id: grant.clientId,
+        client_name: names.get(grant.clientId),
+        scopes: grant.scopes,
+        resources: grant.resources,
+        created_at: grant.createdAt.toISOString(),
+        expires_at: grant.expiresAt?.toISOString() ?? null,
+      })),
+    };
+  });
+
+  router.delete('/grants/:id', write, async (ctx) => {
+    const account = await subject(ctx.state);
+    const id = ctx.params.id ?? '';
+    const grant = GRANT_ID.test(id) ? await deps.grants.find(id) : undefined;
+    // Someone else's grant is "not found" too: its existence is not ours to reveal.
+    if (!grant || grant.accountId !== account.id) throw new NotFoundError('no such grant');
+    await deps.grants.revokeGrant(grant.id);
+    deps.audit.record({
+      type: 'consent.revoked',
+      actor: account.id,
+      accountId: account.id,
+      clientId: grant.clientId,
+      ...requestFacts(ctx),
+      data: { grantId: grant.id, via: 'account_api' },
+    });
+    ctx.status = 204;
+  });
+
+  return router;
+}
