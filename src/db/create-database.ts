@@ -12,13 +12,13 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createDatabase(options: { url: string; poolMax: number }): Database {
+export function createDatabase(options: { url: string; poolMax: number; idleTimeoutMillis?: number }): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
     // Fail fast rather than queue forever when the database is gone.
     connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: options.idleTimeoutMillis ?? 30_000,
   });
   // An idle client losing its connection emits 'error' on the pool; unhandled, it would
   // crash the process. The next query reports the outage instead.

@@ -32,7 +32,7 @@
 // is told, pglite-socket's own) bind 127.0.0.1 only; any local process can still connect,
 // so the embedded database is for single-user machines and containers.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -74,6 +74,29 @@ export interface EmbeddedDatabaseOptions {
   connectionWaitMs?: number;
 }
 
+const ADDRESS_FILE_NAME = 'embedded-database.json';
+
+/**
+ * The URL of the embedded database a live Portcullis process is serving from this data
+ * folder, if any. The CLI uses it to work alongside a running server: the folder is
+ * locked to that process, but its one connection is shared through the gate.
+ */
+export async function findRunningEmbeddedDatabase(dataDir: string): Promise<string | undefined> {
+  let address: { pid?: unknown; url?: unknown };
+  try {
+    address = JSON.parse(await readFile(join(dataDir, ADDRESS_FILE_NAME), 'utf8')) as typeof address;
+  } catch {
+    return undefined;
+  }
+  if (typeof address.pid !== 'number' || typeof address.url !== 'string' || address.pid === process.pid) return undefined;
+  try {
+    process.kill(address.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined; // stale: the server is gone
+  }
+  return address.url;
+}
+
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const { dataDir } = options;
   const pgliteDir = join(resolve(dataDir), 'pglite');
@@ -110,11 +133,15 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     });
 
     const opened = { db, socketServer, gate };
+    const url = `postgresql://postgres:postgres@${HOST}:${port}/postgres`;
+    // Tells the CLI where the running server serves the folder (it cannot open it itself).
+    const addressFile = join(dataDir, ADDRESS_FILE_NAME);
+    await writeFile(addressFile, JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
     let stopped: Promise<void> | undefined;
     return {
-      url: `postgresql://postgres:postgres@${HOST}:${port}/postgres`,
+      url,
       stop() {
-        stopped ??= shutDown(opened, lock);
+        stopped ??= rm(addressFile, { force: true }).then(() => shutDown(opened, lock));
         return stopped;
       },
     };
