@@ -11,11 +11,13 @@ COPY . .
 RUN npm prune --omit=dev --ignore-scripts
 
 FROM node:22-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
+# The management listener (health, readiness, metrics) binds to all interfaces in the
+# container; publish it only on a private network.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/data MANAGEMENT_HOST=0.0.0.0 MANAGEMENT_PORT=9464
 WORKDIR /app
 COPY --from=build /app /app
 RUN mkdir -p /data && chown node:node /data
 USER node
-EXPOSE 3000
+EXPOSE 3000 9464
 VOLUME ["/data"]
 CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -51,7 +51,7 @@ function parseLimit(value: string): number {
 
 function quote(value: unknown): string {
   const list = Array.isArray(value) && value.every((item) => typeof item === 'string');
-  const text = typeof value === 'string' ? value : list ? (value as string[]).join(',') || '-' : JSON.stringify(value);
+  const text = typeof value === 'string' ? value : list ? value.join(',') || '-' : JSON.stringify(value);
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 

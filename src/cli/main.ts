@@ -68,7 +68,7 @@ async function runCli(argv: readonly string[]): Promise<number> {
     // Quiet by default: a command's output is its result, not the server's info logs.
     logger = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : 'warn', destination: stderrLogDestination() });
     // What the commands change is recorded in the audit trail with actor "cli".
-    const runtime = await openRuntime(config, logger, { auditActor: 'cli' });
+    const runtime = await openRuntime(config, logger, { auditActor: 'cli', shareRunningServer: true });
     try {
       await action({ config, runtime, services: runtime.services, out: createOutput({ json }) });
     } finally {

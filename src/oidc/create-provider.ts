@@ -30,7 +30,6 @@ export function createProvider(deps: CreateProviderDeps): Provider {
     prisma: deps.prisma,
     sealer: deps.sealer,
     windowSeconds: deps.config.ttl.refreshGrace,
-    audit,
     ...(refreshEvents && { events: refreshEvents }),
   });
   const provider = new Provider(deps.config.issuer, buildProviderConfiguration({ ...deps, refreshGrace }));

@@ -124,7 +124,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // operator whose clients live on a private network turns that off explicitly.
     ...(config.outboundPrivateNetworks && {
       fetch: (url: Parameters<typeof globalThis.fetch>[0], options?: RequestInit) =>
-        globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
+        globalThis.fetch(url, { ...options, dispatcher: undefined }),
     }),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: deps.renderError,

@@ -6,19 +6,19 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { Sealer } from '../crypto/index.ts';
 import type { PrismaClient } from '../db/index.ts';
-import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
 
 // The refresh-token grace window, beyond the engine. The engine rotates a refresh token on
 // every use and treats any second use as reuse (it revokes the whole grant). A browser
 // with two tabs, or a client retrying after a lost response, would then log its user out.
 // Inside the window a second refresh with the same token gets the very same response the
 // first one got (same successor refresh token, same access token); outside it, the
-// engine's reuse detection stands and is recorded.
+// engine's reuse detection stands.
 //
 // How: the adapter asks `isInGrace` when it reads or consumes a refresh token. Within the
 // window it hides `consumed` from the engine (so it does not revoke) and flags the request;
 // the engine's own atomic consume then fails, and this middleware answers with the
-// winner's stored response instead of that failure.
+// winner's stored response instead of that failure. (Reuse outside the window is the
+// engine's: it revokes the grant, and observability/provider-events.ts records it.)
 
 export interface RefreshGraceHooks {
   /** True (and the current request is flagged) when `consumedAt` lies inside the window. */
@@ -32,8 +32,6 @@ export interface RefreshGrace extends RefreshGraceHooks {
 export interface RefreshGraceEvents {
   /** A replay inside the window was answered with the stored response. */
   onGraceHit?(): void;
-  /** A rotated refresh token came back outside the window: the engine revoked its grant. */
-  onReuseDetected?(): void;
 }
 
 interface RequestState {
@@ -48,10 +46,9 @@ export function createRefreshGrace(deps: {
   prisma: PrismaClient;
   sealer: Sealer;
   windowSeconds: number;
-  audit: AuditSink;
   events?: RefreshGraceEvents;
 }): RefreshGrace {
-  const { prisma, sealer, windowSeconds, audit } = deps;
+  const { prisma, sealer, windowSeconds } = deps;
   const storage = new AsyncLocalStorage<RequestState>();
   const windowMs = windowSeconds * 1000;
 
@@ -98,17 +95,6 @@ export function createRefreshGrace(deps: {
         deps.events?.onGraceHit?.();
       }
       return;
-    }
-    if (body.error_description === 'refresh token already used') {
-      deps.events?.onReuseDetected?.();
-      audit.record({
-        type: 'token.refresh_reuse_detected',
-        actor: ctx.oidc.client?.clientId,
-        clientId: ctx.oidc.client?.clientId,
-        accountId: ctx.oidc.entities.RefreshToken?.accountId,
-        ...requestFacts(ctx),
-        data: { grantId: ctx.oidc.entities.RefreshToken?.grantId, familyRevoked: true },
-      });
     }
   };
 

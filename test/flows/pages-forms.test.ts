@@ -265,11 +265,14 @@ describe('stale and unknown interactions', () => {
 });
 
 describe('audit events', () => {
+  // Consent is remembered per account and client: each test signs in a person of its own.
   test('logins, failures, consent and denial are recorded with request facts and never a password', async () => {
+    const email = 'audited@example.com';
+    await server.services.accounts.create({ email, name: 'Audited', password: PASSWORD });
     const page = await loginPage();
     await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: 'nobody@example.com', password: 'guess-one' });
-    await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: 'guess-two' });
-    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    await postForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: 'guess-two' });
+    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: PASSWORD });
     const consent = await openPage(page.jar, new URL(loggedIn.headers.get('location')!));
     await postForm(page.jar, new URL(`${consent.url.pathname}/abort`, server.issuer), { csrf: csrfToken(consent.html) });
 
@@ -285,11 +288,13 @@ describe('audit events', () => {
   });
 
   test('a logout is recorded with the account and client', async () => {
+    const email = 'leaving@example.com';
+    await server.services.accounts.create({ email, name: 'Leaving', password: PASSWORD });
     const page = await loginPage();
-    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: PASSWORD });
     const consent = await openPage(page.jar, new URL(loggedIn.headers.get('location')!));
     await postForm(page.jar, new URL(`${consent.url.pathname}/confirm`, server.issuer), { csrf: csrfToken(consent.html) });
-    const account = await server.services.accounts.get(EMAIL);
+    const account = await server.services.accounts.get(email);
     const logoutUrl = new URL('/session/end', server.issuer);
     logoutUrl.searchParams.set('client_id', clientId);
     const confirm = await openPage(page.jar, logoutUrl);

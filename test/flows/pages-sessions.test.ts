@@ -44,13 +44,20 @@ after(async () => {
 const authorize = (clientId: string, params: Record<string, string> = {}) =>
   authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope: 'openid email', ...params }).url;
 
-/** A person with their own browser (cookie jar), signed in once. */
-async function signedIn(): Promise<CookieJar> {
+let people = 0;
+
+/**
+ * A new person with their own browser (cookie jar), signed in to the app once. Consent is
+ * remembered per account and client, so each test that checks consent needs its own person.
+ */
+async function signedIn(): Promise<CookieJar & { email: string }> {
+  const email = `person${++people}@example.com`;
+  await server.services.accounts.create({ email, name: `Person ${people}`, password: PASSWORD });
   const jar = new CookieJar();
-  const result = await runBrowser(authorize(appId), { jar, email: EMAIL, password: PASSWORD });
+  const result = await runBrowser(authorize(appId), { jar, email, password: PASSWORD });
   assert.deepEqual(result.pages, ['login', 'consent']);
   assert.ok(result.url.searchParams.get('code'));
-  return jar;
+  return Object.assign(jar, { email });
 }
 
 describe('single sign-on', () => {
@@ -87,6 +94,13 @@ describe('remembered consent', () => {
 
     const thenNothing = await runBrowser(authorize(appId, { scope: 'openid profile read', resource: API }), { jar });
     assert.deepEqual(thenNothing.pages, [], 'a subset of what was granted');
+  });
+
+  test('consent is remembered across browsers: a new sign-in elsewhere is not asked again', async () => {
+    const jar = await signedIn();
+    const elsewhere = await runBrowser(authorize(appId), { jar: new CookieJar(), email: jar.email, password: PASSWORD });
+    assert.deepEqual(elsewhere.pages, ['login']);
+    assert.ok(elsewhere.url.searchParams.get('code'));
   });
 
   test('consent belongs to the account and client: another client is asked', async () => {
@@ -127,10 +141,10 @@ describe('forcing or forbidding a login', () => {
   test('prompt=login asks for the password again, with the email filled in', async () => {
     const jar = await signedIn();
     const seen: string[] = [];
-    const result = await runBrowser(authorize(appId, { prompt: 'login' }), { jar, email: EMAIL, password: PASSWORD, onPage: (html) => seen.push(html) });
+    const result = await runBrowser(authorize(appId, { prompt: 'login' }), { jar, email: jar.email, password: PASSWORD, onPage: (html) => seen.push(html) });
     assert.deepEqual(result.pages, ['login']);
     assert.match(seen[0]!, /Confirm it’s you/);
-    assert.ok(seen[0]!.includes(`value="${EMAIL}"`));
+    assert.ok(seen[0]!.includes(`value="${jar.email}"`));
     assert.ok(result.url.searchParams.get('code'));
   });
 
@@ -139,7 +153,7 @@ describe('forcing or forbidding a login', () => {
     const fresh = await runBrowser(authorize(appId, { max_age: '60' }), { jar });
     assert.deepEqual(fresh.pages, [], 'signed in a moment ago: within max_age');
     await sleep(2100);
-    const stale = await runBrowser(authorize(appId, { max_age: '1' }), { jar, email: EMAIL, password: PASSWORD });
+    const stale = await runBrowser(authorize(appId, { max_age: '1' }), { jar, email: jar.email, password: PASSWORD });
     assert.deepEqual(stale.pages, ['login']);
     assert.ok(stale.url.searchParams.get('code'));
   });

@@ -33,7 +33,7 @@ function basic(name: string): string {
 
 async function configFor(name: string): Promise<oidc.Configuration> {
   const { id, secret } = ids[name]!;
-  return oidc.discovery(new URL(server.issuer), id, undefined, oidc.ClientSecretBasic(secret!), insecure);
+  return oidc.discovery(new URL(server.issuer), id, undefined, oidc.ClientSecretBasic(secret), insecure);
 }
 
 interface FlowOptions {

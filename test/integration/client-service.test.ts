@@ -105,9 +105,9 @@ describe('creating clients', () => {
     assert.deepEqual(rs.client.grantTypes, []);
   });
 
-  test('without a clientId, a random URL-safe one is generated', async () => {
+  test('without a clientId, a random alphanumeric one is generated (never read as a CLI flag)', async () => {
     const { client } = await clients.create(inputs.web);
-    assert.match(client.clientId, /^[A-Za-z0-9_-]{16}$/);
+    assert.match(client.clientId, /^[A-Za-z0-9]{20}$/);
     assert.ok(await row(client.clientId));
   });
 

@@ -1,0 +1,71 @@
+import type { Prisma, PrismaClient } from '../db/index.ts';
+
+// Reading the audit trail back (the `portcullis events` command). Every filter maps to an
+// index of audit_events: (type, time), (account_id, time), (client_id, time), (time).
+
+export interface AuditFilter {
+  /** Exact types, or prefixes written `login.*`. */
+  readonly types?: readonly string[];
+  readonly accountId?: string;
+  readonly clientId?: string;
+  readonly since?: Date;
+}
+
+export interface AuditRecord {
+  readonly id: string;
+  readonly time: string;
+  readonly type: string;
+  readonly actor: string | null;
+  readonly accountId: string | null;
+  readonly clientId: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly requestId: string | null;
+  readonly data: unknown;
+}
+
+function where(filter: AuditFilter): Prisma.AuditEventWhereInput {
+  const types = (filter.types ?? []).map((type) =>
+    type.endsWith('*') ? { type: { startsWith: type.slice(0, -1) } } : { type },
+  );
+  return {
+    ...(types.length > 0 && { OR: types }),
+    ...(filter.accountId && { accountId: filter.accountId }),
+    ...(filter.clientId && { clientId: filter.clientId }),
+    ...(filter.since && { time: { gte: filter.since } }),
+  };
+}
+
+function toRecord(row: Prisma.AuditEventGetPayload<object>): AuditRecord {
+  return {
+    // BIGSERIAL: a string, since JSON has no 64-bit integers.
+    id: row.id.toString(),
+    time: row.time.toISOString(),
+    type: row.type,
+    actor: row.actor,
+    accountId: row.accountId,
+    clientId: row.clientId,
+    ip: row.ip,
+    userAgent: row.userAgent,
+    requestId: row.requestId,
+    data: row.data,
+  };
+}
+
+/** The newest `limit` matching events, oldest first (as `tail` prints). */
+export async function listAuditEvents(prisma: PrismaClient, filter: AuditFilter, limit: number): Promise<AuditRecord[]> {
+  const rows = await prisma.auditEvent.findMany({ where: where(filter), orderBy: [{ time: 'desc' }, { id: 'desc' }], take: limit });
+  return rows.reverse().map(toRecord);
+}
+
+/** Matching events with an id above `afterId`, in id order (for --follow). */
+export async function auditEventsAfterId(prisma: PrismaClient, filter: AuditFilter, afterId: bigint, limit: number): Promise<AuditRecord[]> {
+  const rows = await prisma.auditEvent.findMany({ where: { ...where(filter), id: { gt: afterId } }, orderBy: { id: 'asc' }, take: limit });
+  return rows.map(toRecord);
+}
+
+/** The highest event id so far (0 for an empty trail). */
+export async function lastAuditEventId(prisma: PrismaClient): Promise<bigint> {
+  const { _max } = await prisma.auditEvent.aggregate({ _max: { id: true } });
+  return _max.id ?? 0n;
+}
