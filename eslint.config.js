@@ -25,6 +25,11 @@ export default tseslint.config(
     },
   },
   {
+    // Scripts served to the browser with the pages.
+    files: ['public/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly' } },
+  },
+  {
     files: ['test/**/*.ts', 'scripts/**', 'bench/**', 'src/cli/**', 'src/main.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -1,14 +1,24 @@
+import type { Redis } from 'ioredis';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 
+import { createAbuseLimits } from './abuse-limits.ts';
 import type { AccountService } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
+import { accessLog } from './http/access-log.ts';
 import { errorHandler } from './http/error-handler.ts';
+import { requestMetrics } from './http/metrics-middleware.ts';
 import { requestId } from './http/request-id.ts';
-import { createInteractionRouter, serveAssets, type RenderPage } from './interactions/index.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { checkProxyHeaders } from './http/tls-proxy-headers.ts';
+import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type RenderPage } from './interactions/index.ts';
+import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import type { AccessTokenVerifier, GrantService } from './oidc/index.ts';
+import { createAccountApiRouter } from './resources/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -19,6 +29,12 @@ export interface AppDeps {
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly render: RenderPage;
+  readonly accessTokens: AccessTokenVerifier;
+  readonly grants: GrantService;
+  readonly audit: AuditSink;
+  readonly metrics: Metrics;
+  /** REDIS_URL's connection: rate limits and login throttling shared by every instance. */
+  readonly redis?: Redis | undefined;
 }
 
 /**
@@ -29,29 +45,65 @@ export function createApp(deps: AppDeps): Koa {
   const { config, logger, provider } = deps;
   const app = new Koa({
     proxy: config.trustProxy,
+    // The client's address is this many X-Forwarded-For entries from the right: what our
+    // proxies appended, not what the client wrote to the left of it.
+    maxIpsCount: config.trustProxyHops,
     // Must equal the engine's cookie keys, or interactions end in SessionNotFound.
     keys: [...deps.cookieKeys],
   });
   app.silent = true; // errors are logged once, by errorHandler or the provider listener
+  const renderErrorPage = createErrorPage(deps.render);
+  const abuse = createAbuseLimits({ ...deps, renderPage: renderErrorPage });
 
+  // 0. A key already refused by a request budget is refused again before anything else is
+  //    made for it (a flood costs little more than a hello world); only counted, since its
+  //    first refusal in the window was logged and audited through the full path below.
+  app.use(abuse.repeatRefusals);
   // 1. Every request gets an id first, so every later log line and error page carries it.
   app.use(requestId({ trustProxy: config.trustProxy }));
+  //    Then one access-log line and one duration sample per request: outside the error
+  //    handler, so they see the final status, and the route (known only after next()).
+  app.use(accessLog({ logger }));
+  app.use(requestMetrics({ metrics: deps.metrics }));
   // 2. Our own routes' errors become safe responses (the engine handles its own).
   app.use(
     errorHandler({
       logger,
-      renderPage: ({ error, message, requestId: id }) =>
-        deps.render('error', { heading: 'Something went wrong', message, error, requestId: id }),
+      renderPage: renderErrorPage,
     }),
   );
-  // 3. The stylesheet of the pages.
+  //    The scheme and host the engine builds URLs from: X-Forwarded-Proto/-Host (with
+  //    TRUST_PROXY) and Host must make a URL; otherwise dropped, or 400 for a bad Host.
+  app.use(checkProxyHeaders({ trustProxy: config.trustProxy }));
+  // 3. Browser hardening on every response, the engine's own pages included: CSP with a
+  //    per-response nonce, no framing, nosniff, no referrer, no-store pages, HSTS on https.
+  app.use(securityHeaders({ hsts: new URL(config.issuer).protocol === 'https:', formTargets: pageFormTargets }));
+  //    Abuse limits before anything that costs: request budgets per address (every request,
+  //    and per endpoint, by path alone), then 413/415 before a body is read. A refusal is a
+  //    429 with Retry-After and RateLimit fields: no database, no argon2.
+  app.use(abuse.requests);
+  app.use(abuse.bodies);
+  // 4. The stylesheet and script of the pages.
   app.use(serveAssets());
-  // 4. Login and consent pages; they end in provider.interactionFinished.
-  const interactions = createInteractionRouter(deps);
+  // 5. Login and consent pages; they end in provider.interactionFinished. Password guessing
+  //    is throttled per account and address before the password is hashed.
+  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  // 5. Everything else is the protocol: discovery, authorize, token, userinfo, ...
+  // 6. Our protected resource API (/api/*): CORS for registered origins only, then bearer
+  //    tokens checked per route, then a budget per account.
+  app.use(abuse.apiCors);
+  const accountApi = createAccountApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, perAccount: abuse.accounts });
+  app.use(accountApi.routes());
+  app.use(accountApi.allowedMethods());
+  // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...
+  //    In front of it, by path: client-secret guessing throttled per client and address,
+  //    then a budget per client id (a wrong secret spends it too). Around it: the engine's
+  //    CORS answers kept only for registered origins.
   //    No body parser in front of it: the engine parses its own bodies.
+  app.use(abuse.clientAuthentication);
+  app.use(abuse.clients);
+  app.use(abuse.providerCors);
   app.use(mount(provider));
   return app;
 }

@@ -1,7 +1,7 @@
 import type { Config } from './config/index.ts';
 import { createSealer, loadOrCreateDevMasterSecret, type Sealer } from './crypto/index.ts';
 import { createDatabase, migrate, type Database, type MigrationReport } from './db/index.ts';
-import { EMBEDDED_POOL_MAX, startEmbeddedDatabase } from './db/embedded-database.ts';
+import { EMBEDDED_POOL_MAX, findRunningEmbeddedDatabase, startEmbeddedDatabase } from './db/embedded-database.ts';
 import { withAuditDefaults } from './observability/audit-sink.ts';
 import { createAuditWriter, type AuditWriter } from './observability/audit-writer.ts';
 import { instrumentPool } from './observability/instrument-pool.ts';
@@ -30,15 +30,28 @@ export interface RuntimeOptions {
   readonly metrics?: Metrics;
   /** Who the services' own events (client.*, user.*) name as actor: `cli` or `system` (default). */
   readonly auditActor?: string;
+  /** CLI: use the embedded database of a server already running on the data folder. */
+  readonly shareRunningServer?: boolean;
 }
+
+/**
+ * The embedded database serves one connection; an idle one is handed back within a
+ * second so that a CLI command can get in beside a running server, and vice versa.
+ */
+const EMBEDDED_IDLE_MS = 1_000;
 
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   let stopEmbedded: (() => Promise<void>) | undefined;
   let database: Database;
-  if (config.database.kind === 'embedded') {
+  const running = options.shareRunningServer && config.database.kind === 'embedded'
+    ? await findRunningEmbeddedDatabase(config.database.dataDir)
+    : undefined;
+  if (running) {
+    database = createDatabase({ url: running, poolMax: EMBEDDED_POOL_MAX, idleTimeoutMillis: EMBEDDED_IDLE_MS });
+  } else if (config.database.kind === 'embedded') {
     const embedded = await startEmbeddedDatabase({ dataDir: config.database.dataDir });
     stopEmbedded = () => embedded.stop();
-    database = createDatabase({ url: embedded.url, poolMax: EMBEDDED_POOL_MAX });
+    database = createDatabase({ url: embedded.url, poolMax: EMBEDDED_POOL_MAX, idleTimeoutMillis: EMBEDDED_IDLE_MS });
     logger.info({ dataDir: config.database.dataDir }, 'using the embedded database (set DATABASE_URL for Postgres)');
   } else {
     database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });

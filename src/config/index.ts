@@ -1,1 +1,8 @@
-export { loadConfig, type Config } from './load-config.ts';
+export {
+  loadConfig,
+  RATE_LIMIT_TIERS,
+  type AuthThrottleConfig,
+  type Config,
+  type RateLimitBudget,
+  type RateLimitTier,
+} from './load-config.ts';

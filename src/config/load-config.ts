@@ -17,14 +17,61 @@ export interface Config {
   /** Absent only in development/test: then main.ts generates one into DATA_DIR. */
   readonly masterSecret: string | undefined;
   readonly logLevel: string;
+  readonly logFormat: 'json' | 'pretty';
+  readonly management: { readonly host: string; readonly port: number };
+  readonly eventRetentionDays: number;
+  /** Seconds. */
+  readonly housekeepingInterval: number;
+  /** Seconds. */
+  readonly shutdownTimeout: number;
+  readonly sentryDsn: string | undefined;
   readonly trustProxy: boolean;
+  /** Off: the engine's SSRF guard refuses outbound calls to non-public addresses. */
+  readonly outboundPrivateNetworks: boolean;
+  /** With trustProxy: how many proxies append to X-Forwarded-For (Koa's maxIpsCount). */
+  readonly trustProxyHops: number;
+  /** Serve https directly (TLS_CERT_FILE, TLS_KEY_FILE); main.ts reads the files. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** Shared state for rate limits and the login throttle; without it, per-instance memory. */
+  readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
+  readonly rateLimits: {
+    /** Per tier: the budget, or undefined when the tier is off. */
+    readonly tiers: Readonly<Record<RateLimitTier, RateLimitBudget | undefined>>;
+    readonly memoryKeys: number;
+  };
+  readonly authThrottle: AuthThrottleConfig;
   readonly ttl: {
     readonly accessToken: number;
     readonly idToken: number;
     readonly refreshToken: number;
     readonly session: number;
     readonly grant: number;
+    readonly refreshGrace: number;
   };
+}
+
+/** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
+export const RATE_LIMIT_TIERS = ['ip', 'client', 'account', 'login', 'token', 'introspection', 'revocation', 'api'] as const;
+export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
+export interface RateLimitBudget {
+  readonly max: number;
+  readonly windowSeconds: number;
+}
+
+/** Failed password logins and client authentications (src/accounts/login-throttle.ts). */
+export interface AuthThrottleConfig {
+  /** Failures of one account (or client) from one address before delays start. */
+  readonly freeFailures: number;
+  /** Failures and too-early attempts of one account from one address that block the pair. */
+  readonly blockAfter: number;
+  readonly ipFreeFailures: number;
+  readonly ipBlockAfter: number;
+  /** Failures of one account across all addresses before unknown devices must wait between tries. */
+  readonly subjectFreeFailures: number;
+  /** Seconds; delays double from 1 s up to this. */
+  readonly maxDelay: number;
+  /** Seconds failures are remembered after the last one; also the length of a block. */
+  readonly window: number;
 }
 
 function isLocalhost(hostname: string): boolean {
@@ -48,7 +95,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const env = parsed.data;
   const production = env.NODE_ENV === 'production';
-  const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+  const tls = env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined;
+  const issuer = (env.ISSUER ?? `${tls ? 'https' : 'http'}://localhost:${env.PORT}`).replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
 
   const refusals: string[] = [];
@@ -60,6 +108,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (issuerUrl.search || issuerUrl.hash) {
     refusals.push('  ISSUER: must not have a query or fragment');
+  }
+  if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
+    refusals.push('  TLS_CERT_FILE, TLS_KEY_FILE: set both, or neither');
+  }
+  if (tls && issuerUrl.protocol !== 'https:') {
+    refusals.push('  ISSUER: must be https when TLS_CERT_FILE and TLS_KEY_FILE are set');
+  }
+  if (env.AUTH_THROTTLE_BLOCK_AFTER <= env.AUTH_THROTTLE_FREE_FAILURES || env.AUTH_THROTTLE_IP_BLOCK_AFTER <= env.AUTH_THROTTLE_IP_FREE_FAILURES) {
+    refusals.push('  AUTH_THROTTLE_*_BLOCK_AFTER: must be larger than the matching *_FREE_FAILURES');
   }
   if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
@@ -80,13 +137,46 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dataDir,
     masterSecret: env.MASTER_SECRET,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json'),
+    management: Object.freeze({ host: env.MANAGEMENT_HOST, port: env.MANAGEMENT_PORT }),
+    eventRetentionDays: env.EVENT_RETENTION_DAYS,
+    housekeepingInterval: env.HOUSEKEEPING_INTERVAL,
+    shutdownTimeout: env.SHUTDOWN_TIMEOUT,
+    sentryDsn: env.SENTRY_DSN,
     trustProxy: env.TRUST_PROXY,
+    outboundPrivateNetworks: env.OUTBOUND_PRIVATE_NETWORKS,
+    trustProxyHops: env.TRUST_PROXY_HOPS,
+    tls: tls && Object.freeze(tls),
+    redis: env.REDIS_URL ? Object.freeze({ url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX }) : undefined,
+    rateLimits: Object.freeze({
+      tiers: Object.freeze({
+        ip: env.RATE_LIMIT_IP,
+        client: env.RATE_LIMIT_CLIENT,
+        account: env.RATE_LIMIT_ACCOUNT,
+        login: env.RATE_LIMIT_LOGIN,
+        token: env.RATE_LIMIT_TOKEN,
+        introspection: env.RATE_LIMIT_INTROSPECTION,
+        revocation: env.RATE_LIMIT_REVOCATION,
+        api: env.RATE_LIMIT_API,
+      }),
+      memoryKeys: env.RATE_LIMIT_MEMORY_KEYS,
+    }),
+    authThrottle: Object.freeze({
+      freeFailures: env.AUTH_THROTTLE_FREE_FAILURES,
+      blockAfter: env.AUTH_THROTTLE_BLOCK_AFTER,
+      ipFreeFailures: env.AUTH_THROTTLE_IP_FREE_FAILURES,
+      ipBlockAfter: env.AUTH_THROTTLE_IP_BLOCK_AFTER,
+      subjectFreeFailures: env.AUTH_THROTTLE_SUBJECT_FREE_FAILURES,
+      maxDelay: env.AUTH_THROTTLE_MAX_DELAY,
+      window: env.AUTH_THROTTLE_WINDOW,
+    }),
     ttl: Object.freeze({
       accessToken: env.ACCESS_TOKEN_TTL,
       idToken: env.ID_TOKEN_TTL,
       refreshToken: env.REFRESH_TOKEN_TTL,
       session: env.SESSION_TTL,
       grant: env.GRANT_TTL,
+      refreshGrace: env.REFRESH_GRACE_SECONDS,
     }),
   });
 }

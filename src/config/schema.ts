@@ -9,6 +9,19 @@ const bool = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
+const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const WINDOW_UNITS = { s: 1, m: 60, h: 3600 } as const;
+/** A request budget: `<max>/<window>` (`1200/1m`, `30/10s`, `5000/h`), or `off`. */
+const rateLimit = z
+  .string()
+  .regex(/^(off|\d{1,9}\/\d{0,6}[smh])$/, 'must be <max>/<window> like 1200/1m, 30/10s or 5000/1h, or off')
+  .transform((value) => {
+    if (value === 'off') return undefined;
+    const [, max = '', amount = '', unit = 's'] = /^(\d+)\/(\d*)([smh])$/.exec(value) ?? [];
+    return { max: Number(max), windowSeconds: Number(amount || 1) * WINDOW_UNITS[unit as keyof typeof WINDOW_UNITS] };
+  })
+  .refine((limit) => limit === undefined || (limit.max > 0 && limit.windowSeconds > 0), 'max and window must be positive (or use off)');
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -26,13 +39,57 @@ export const envSchema = z.object({
   /** Seals signing keys, cookie keys and client secrets at rest. At least 32 characters. */
   MASTER_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** json (one object per line) or pretty (for a person); default pretty in development only. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** The management listener: /metrics, /healthz, /readyz. Keep it off the public network. */
+  MANAGEMENT_HOST: z.string().min(1).default('127.0.0.1'),
+  MANAGEMENT_PORT: port.default(9464),
+  /** Audit events older than this are purged. */
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
+  /** Seconds between housekeeping rounds (expired records, old events). */
+  HOUSEKEEPING_INTERVAL: seconds.default(900),
+  /** Seconds in-flight requests get to finish on SIGTERM before connections are cut. */
+  SHUTDOWN_TIMEOUT: seconds.default(10),
+  /** Sentry DSN; when set, unexpected errors are reported there (scrubbed like the logs). */
+  SENTRY_DSN: z.url({ protocol: /^https?$/ }).optional(),
   /** Trust X-Forwarded-* from a TLS-terminating proxy in front of Portcullis. */
   TRUST_PROXY: bool.default(false),
+  /** How many proxies append to X-Forwarded-For; the client address is read that many entries from the right. */
+  TRUST_PROXY_HOPS: count(1, 10).default(1),
+  /** PEM certificate chain and private key: serve https directly (both or neither). */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Redis shared by every instance for rate limits and login throttling; without it, per-instance memory. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:._-]{0,64}$/, 'letters, digits and : . _ - (at most 64)').default('portcullis:'),
+  /** Request budgets (see README "Abuse limits and HTTPS"). */
+  RATE_LIMIT_IP: rateLimit.prefault('1200/1m'),
+  RATE_LIMIT_CLIENT: rateLimit.prefault('3000/1m'),
+  RATE_LIMIT_ACCOUNT: rateLimit.prefault('300/1m'),
+  RATE_LIMIT_LOGIN: rateLimit.prefault('60/1m'),
+  RATE_LIMIT_TOKEN: rateLimit.prefault('600/1m'),
+  RATE_LIMIT_INTROSPECTION: rateLimit.prefault('1200/1m'),
+  RATE_LIMIT_REVOCATION: rateLimit.prefault('600/1m'),
+  RATE_LIMIT_API: rateLimit.prefault('600/1m'),
+  /** Largest number of budgets kept in memory per instance (without REDIS_URL); least recently used go first. */
+  RATE_LIMIT_MEMORY_KEYS: count(100, 10_000_000).default(100_000),
+  /** Failed logins and client authentications: see README "Abuse limits and HTTPS". */
+  AUTH_THROTTLE_FREE_FAILURES: count(0, 1000).default(3),
+  AUTH_THROTTLE_BLOCK_AFTER: count(1, 10_000).default(10),
+  AUTH_THROTTLE_IP_FREE_FAILURES: count(0, 10_000).default(20),
+  AUTH_THROTTLE_IP_BLOCK_AFTER: count(1, 100_000).default(100),
+  AUTH_THROTTLE_SUBJECT_FREE_FAILURES: count(0, 100_000).default(20),
+  AUTH_THROTTLE_MAX_DELAY: count(1, 86_400).default(60),
+  AUTH_THROTTLE_WINDOW: count(1, 7 * 86_400).default(900),
   ACCESS_TOKEN_TTL: seconds.default(600),
   ID_TOKEN_TTL: seconds.default(3600),
   REFRESH_TOKEN_TTL: seconds.default(14 * 24 * 3600),
   SESSION_TTL: seconds.default(14 * 24 * 3600),
   GRANT_TTL: seconds.default(365 * 24 * 3600),
+  /** Two refreshes with one refresh token this close together both succeed; 0 disables. */
+  /** Let server-to-server calls (back-channel logout) reach private and loopback addresses. */
+  OUTBOUND_PRIVATE_NETWORKS: bool.default(false),
+  REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { loginAttempt, refuseLogin, rememberDevice, type AccountService, type LoginThrottle } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import { discardAudit, requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { auditLogouts } from './audit-logouts.ts';
 import { clientDisplay, clientFormTargets } from './client-display.ts';
 import { consentView, type ConsentPromptDetails } from './consent-view.ts';
@@ -35,6 +36,8 @@ export interface InteractionDeps {
   readonly audit?: AuditSink;
   /** Password guessing throttle (accounts/login-throttle.ts); without one, logins are not throttled. */
   readonly loginThrottle?: LoginThrottle;
+  /** Logins by outcome, for the operator's dashboards. */
+  readonly metrics?: Pick<Metrics, 'loginAttempts'>;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -190,6 +193,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const details = await loadInteraction(ctx);
     if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in is not asking for a password');
     const result = await accounts.authenticate(email, password);
+    deps.metrics?.loginAttempts.inc({ outcome: result.ok ? 'success' : 'failure' });
     if (!result.ok) {
       await deps.loginThrottle?.recordFailure(attempt);
       // One message for unknown email, wrong password and disabled account alike.

@@ -2,13 +2,29 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 
+import type { Redis } from 'ioredis';
+
 import { createArgon2Hasher } from '../../src/accounts/index.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createSealer } from '../../src/crypto/index.ts';
-import { createLogoutSource, createPageRenderer, createRenderError } from '../../src/interactions/index.ts';
+import {
+  createLogoutSource,
+  createPageRenderer,
+  createPostLogoutSuccessSource,
+  createRenderError,
+} from '../../src/interactions/index.ts';
+import { createHealth, type Health } from '../../src/http/health.ts';
+import { createManagementApp } from '../../src/http/management-app.ts';
+import { connectLimitRedis, createLimitRedis } from '../../src/http/limit-store.ts';
+import { createPublicServer } from '../../src/http/tls.ts';
+import { withAuditDefaults, type AuditSink } from '../../src/observability/audit-sink.ts';
+import { createAuditWriter, type AuditWriter } from '../../src/observability/audit-writer.ts';
+import { instrumentPool } from '../../src/observability/instrument-pool.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { createProvider, loadKeyMaterial } from '../../src/oidc/index.ts';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
+import { createAccessTokenVerifier, createProvider, loadKeyMaterial } from '../../src/oidc/index.ts';
+import { registerAccountApi } from '../../src/resources/index.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { createMigratedDatabase } from './test-database.ts';
 
@@ -21,6 +37,14 @@ export interface TestServer {
   readonly database: Awaited<ReturnType<typeof createMigratedDatabase>>;
   /** Everything the server logged, as text. */
   logs(): string;
+  /** The real audit writer (audit_events); flush() before reading the table. */
+  readonly auditWriter: AuditWriter;
+  readonly metrics: Metrics;
+  readonly health: Health;
+  /** The management listener: /metrics, /healthz, /readyz. */
+  readonly managementUrl: string;
+  /** The limits' Redis connection, with REDIS_URL. */
+  readonly redis: Redis | undefined;
   close(): Promise<void>;
 }
 
@@ -29,16 +53,18 @@ export interface TestServer {
  * test-database.ts). The issuer is the bound address, so openid-client talks to it as to
  * any deployment.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { audit?: AuditSink } = {}): Promise<TestServer> {
   const database = await createMigratedDatabase();
-  const server: Server = createServer();
+  // TLS_CERT_FILE + TLS_KEY_FILE: https on the port itself, as main.ts does.
+  const tls = env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined;
+  const server: Server = createPublicServer(tls);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
-    ISSUER: `http://127.0.0.1:${port}`,
+    ISSUER: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     DATABASE_URL: database.testDatabase.url,
     MASTER_SECRET: TEST_MASTER_SECRET,
     LOG_LEVEL: 'info',
@@ -52,27 +78,46 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
   });
   const logger = createLogger({ level: config.logLevel, destination });
+  const metrics = createMetrics();
+  instrumentPool(database.pool, metrics);
+  const auditWriter = createAuditWriter({ prisma: database.prisma, logger, metrics });
+  // A test may watch the events itself; by default they go to audit_events, as in production.
+  const audit = options.audit ?? auditWriter;
   const sealer = createSealer(TEST_MASTER_SECRET);
   // Cheaper argon2 than production's: the flows test the protocol, not the hash cost.
   const services = createServices({
     prisma: database.prisma,
     sealer,
     hasher: createArgon2Hasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
+    audit: withAuditDefaults(audit, { actor: 'system' }),
   });
-  const keys = await loadKeyMaterial(database.prisma, sealer);
+  await registerAccountApi(services.resources, config.issuer);
+  const keys = await loadKeyMaterial(database.prisma, sealer, audit);
   const render = createPageRenderer({ cache: true });
   const provider = createProvider({
     config,
     logger,
     prisma: database.prisma,
+    sealer,
     keys,
     ...services,
     renderError: createRenderError(render),
-    logoutSource: createLogoutSource(render),
+    logoutSource: createLogoutSource(render, services.accounts),
+    postLogoutSuccessSource: createPostLogoutSuccessSource(render),
+    audit,
+    metrics,
   });
-  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, ...services });
+  const accessTokens = createAccessTokenVerifier({ provider, prisma: database.prisma, issuer: config.issuer, keys: keys.jwks.keys });
+  // REDIS_URL: shared limits, as main.ts opens them (test/redis runs two servers on one).
+  const redis = config.redis ? createLimitRedis(config.redis.url, logger) : undefined;
+  if (redis) await connectLimitRedis(redis);
+  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, audit, metrics, redis, ...services });
   const handler = app.callback();
   server.on('request', (req, res) => void handler(req, res));
+  const health = createHealth({ pool: database.pool, keysLoaded: () => keys.jwks.keys.length > 0 });
+  const managementHandler = createManagementApp({ metrics, health }).callback();
+  const management = createServer((req, res) => void managementHandler(req, res));
+  await new Promise<void>((resolve) => management.listen(0, '127.0.0.1', resolve));
 
   return {
     issuer: config.issuer,
@@ -80,9 +125,19 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     services,
     database,
     logs: () => logText,
+    auditWriter,
+    metrics,
+    health,
+    managementUrl: `http://127.0.0.1:${(management.address() as AddressInfo).port}`,
+    redis,
     async close() {
+      health.beginShutdown();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await auditWriter.close();
+      management.closeAllConnections();
+      await new Promise<void>((resolve) => management.close(() => resolve()));
+      await redis?.quit().catch(() => redis.disconnect());
       await database.destroy();
     },
   };

@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+
+import {
+  createLoginThrottle,
+  createMemoryThrottleStore,
+  createRedisThrottleStore,
+  type AuthAttempt,
+  type LoginThrottle,
+  type ThrottleStore,
+} from './accounts/index.ts';
+import type { ClientService } from './clients/index.ts';
+import type { Config } from './config/index.ts';
+import { apiCors, createOriginAllowlist, enforceProviderCors } from './http/cors.ts';
+import type { RenderErrorPage } from './http/error-handler.ts';
+import type { LimitBackend } from './http/limit-store.ts';
+import { createRateLimits } from './http/rate-limit.ts';
+import { guardClientAuthentication } from './http/rate-limit-client-auth.ts';
+import type { RefusalOptions } from './http/rate-limit-response.ts';
+import { limitRequestBodies } from './http/request-limits.ts';
+import type { AuditSink } from './observability/audit-sink.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+
+// Everything that holds Portcullis against abuse, built once from the config: request
+// budgets, the failed-authentication throttles, body limits and the CORS allowlist. app.ts
+// decides where each goes in the request path. Pure: no I/O until a request arrives (the
+// Redis connection, when there is one, is opened by main.ts).
+
+export interface AbuseLimitDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly provider: Provider;
+  readonly clients: ClientService;
+  readonly renderPage: RenderErrorPage;
+  readonly audit?: AuditSink | undefined;
+  readonly metrics?: Pick<Metrics, 'rateLimited' | 'loginAttempts'> | undefined;
+  /** Shared budgets and counts for every instance (REDIS_URL); without it, memory. */
+  readonly redis?: Redis | undefined;
+}
+
+export interface AbuseLimits {
+  /** Repeat refusals of a key already over budget: first of all, a lean 429 (rate-limit.ts). */
+  readonly repeatRefusals: Middleware;
+  /** Per-address budgets (every request, and per endpoint): first, before anything costs. */
+  readonly requests: Middleware;
+  /** 413 / 415 before a request body is read. */
+  readonly bodies: Middleware;
+  /** Password guessing at the login form (used by the interaction routes). */
+  readonly loginThrottle: LoginThrottle;
+  /** Client-secret guessing at the token endpoints, in front of the engine. */
+  readonly clientAuthentication: Middleware;
+  /** Per-client budgets at the token endpoints, in front of the engine. */
+  readonly clients: Middleware;
+  /** Per-account budgets of the account API, after the access token is verified. */
+  readonly accounts: Middleware;
+  /** CORS of /api/*: registered origins only. */
+  readonly apiCors: Middleware;
+  /** Removes the engine's CORS answers to origins no client registered. */
+  readonly providerCors: Middleware;
+}
+
+/** The largest request body anyone may send (the engine reads at most 56 kB). */
+const MAX_BODY_BYTES = 56 * 1024;
+
+export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
+  const { config, logger, provider, audit, metrics } = deps;
+  const backend: LimitBackend =
+    deps.redis && config.redis
+      ? { kind: 'redis', client: deps.redis, keyPrefix: config.redis.keyPrefix }
+      : { kind: 'memory', maxKeys: config.rateLimits.memoryKeys };
+
+  const allowlist = createOriginAllowlist({
+    load: async () => (await deps.clients.list()).flatMap((client) => client.corsOrigins),
+  });
+  const refusal: RefusalOptions = {
+    renderPage: deps.renderPage,
+    allowOrigin: (origin) => allowlist.has(origin),
+    hsts: new URL(config.issuer).protocol === 'https:',
+  };
+  const paths = {
+    token: provider.pathFor('token'),
+    introspection: provider.pathFor('introspection'),
+    revocation: provider.pathFor('revocation'),
+  };
+
+  const store = (): ThrottleStore =>
+    backend.kind === 'redis'
+      ? createRedisThrottleStore({ client: backend.client, keyPrefix: backend.keyPrefix })
+      : createMemoryThrottleStore({ maxKeys: config.rateLimits.memoryKeys });
+  let lastStoreError = 0;
+  const onStoreError = (error: unknown) => {
+    if (Date.now() - lastStoreError < 10_000) return;
+    lastStoreError = Date.now();
+    logger.error({ err: error }, 'login throttle store failed: attempts go ahead unthrottled until it is back');
+  };
+
+  const loginThrottle = createLoginThrottle({
+    policy: config.authThrottle,
+    store: store(),
+    namespace: 'login',
+    onStoreError,
+    onBlocked(attempt: AuthAttempt, block) {
+      audit?.record({
+        type: 'login.blocked',
+        ip: attempt.ip,
+        data: { scope: block.scope === 'pair' ? 'account_address' : 'address', email: block.scope === 'pair' ? attempt.subject.slice(0, 254) : undefined, failures: block.failures, seconds: block.seconds },
+      });
+    },
+  });
+  const clientThrottle = createLoginThrottle({
+    policy: config.authThrottle,
+    store: store(),
+    namespace: 'client',
+    onStoreError,
+    onBlocked(attempt: AuthAttempt, block) {
+      audit?.record({
+        type: 'rate_limit.blocked',
+        ip: attempt.ip,
+        ...(block.scope === 'pair' && { clientId: attempt.subject }),
+        data: { tier: 'client_authentication', scope: block.scope === 'pair' ? 'client_address' : 'address', failures: block.failures, seconds: block.seconds },
+      });
+    },
+  });
+
+  const rateLimits = createRateLimits({ tiers: config.rateLimits.tiers, backend, logger, refusal, audit, metrics, paths });
+
+  return {
+    repeatRefusals: rateLimits.repeatRefusals,
+    requests: rateLimits.requests,
+    bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/'] }),
+    loginThrottle: {
+      async check(attempt) {
+        const verdict = await loginThrottle.check(attempt);
+        if (!verdict.allowed) {
+          metrics?.loginAttempts.inc({ outcome: 'locked' });
+          metrics?.rateLimited.inc({ tier: 'login_throttle' });
+        }
+        return verdict;
+      },
+      recordFailure: (attempt) => loginThrottle.recordFailure(attempt),
+      recordSuccess: (attempt) => loginThrottle.recordSuccess(attempt),
+    },
+    clientAuthentication: guardClientAuthentication({
+      throttle: clientThrottle,
+      paths: Object.values(paths),
+      refusal,
+      onRefused: () => metrics?.rateLimited.inc({ tier: 'client_auth_throttle' }),
+    }),
+    clients: rateLimits.clients,
+    accounts: rateLimits.accounts,
+    apiCors: apiCors({ allowlist, prefix: '/api' }),
+    providerCors: enforceProviderCors({ allowlist }),
+  };
+}

@@ -1,0 +1,82 @@
+import type { Context } from 'koa';
+
+import type { RenderErrorPage } from './error-handler.ts';
+
+// How every abuse limit answers (request budgets and the failed-authentication throttle):
+// HTTP 429, Retry-After, the IETF RateLimit fields, in the shape the endpoint speaks.
+//
+// The OAuth error code is `too_many_requests`. RFC 6749 registers no code for this:
+// `temporarily_unavailable` is defined for the authorization endpoint and reads as an
+// outage of the server, `slow_down` belongs to the device flow. Clients act on the status
+// and Retry-After; the code names the cause for people and logs.
+
+export const RATE_LIMITED_ERROR = 'too_many_requests';
+
+/** One budget as it applied to a request (draft-ietf-httpapi-ratelimit-headers). */
+export interface AppliedLimit {
+  /** The policy name: a tier such as `ip`, `token`, `login`. */
+  readonly policy: string;
+  readonly quota: number;
+  readonly windowSeconds: number;
+  readonly remaining: number;
+  /** Seconds until the budget refills. */
+  readonly resetSeconds: number;
+}
+
+const APPLIED = Symbol('portcullis.appliedLimits');
+
+/** Records a budget a request spent from and rewrites the RateLimit fields for all of them. */
+export function noteAppliedLimit(ctx: Context, limit: AppliedLimit): void {
+  const state = ctx.state as { [APPLIED]?: AppliedLimit[] };
+  const applied = (state[APPLIED] ??= []);
+  applied.push(limit);
+  ctx.set('RateLimit-Policy', applied.map((l) => `"${l.policy}";q=${l.quota};w=${l.windowSeconds}`).join(', '));
+  // The draft: report the policy closest to its limit.
+  let lowest = applied[0]!;
+  for (const l of applied) if (l.remaining < lowest.remaining) lowest = l;
+  ctx.set('RateLimit', `"${lowest.policy}";r=${lowest.remaining};t=${lowest.resetSeconds}`);
+}
+
+/** Endpoints that always answer in OAuth's JSON error shape, whatever the Accept header says. */
+export const JSON_ONLY = /^\/(token|api\/|me$|jwks$|\.well-known\/|reg\b|request$)/;
+
+/** "<message> Try again in N seconds." */
+export function withWait(message: string, seconds: number): string {
+  return `${message} Try again in ${seconds === 1 ? '1 second' : `${seconds} seconds`}.`;
+}
+
+export interface RefusalOptions {
+  readonly renderPage: RenderErrorPage;
+  /** The issuer is https: repeat-refusal pages (answered before the security headers) send HSTS too. */
+  readonly hsts?: boolean;
+  /** A registered origin may read the refusal cross-origin (else a browser app sees a network error). */
+  readonly allowOrigin?: ((origin: string) => boolean | Promise<boolean>) | undefined;
+}
+
+/**
+ * Answers 429 without touching anything downstream: no database, no password hashing.
+ * `message` is shown to the caller; the time to wait is appended.
+ */
+export async function sendTooManyRequests(
+  ctx: Context,
+  options: RefusalOptions,
+  refusal: { retryAfterSeconds: number; message: string },
+): Promise<void> {
+  const wait = Math.max(1, Math.ceil(refusal.retryAfterSeconds));
+  const message = withWait(refusal.message, wait);
+  ctx.status = 429;
+  ctx.set('Retry-After', String(wait));
+  ctx.set('Cache-Control', 'no-store');
+  const origin = ctx.get('Origin');
+  if (origin && options.allowOrigin && (await options.allowOrigin(origin))) {
+    ctx.set('Access-Control-Allow-Origin', origin);
+    ctx.set('Access-Control-Expose-Headers', 'Retry-After, RateLimit, RateLimit-Policy');
+  }
+  ctx.vary('Origin');
+  if (!JSON_ONLY.test(ctx.path) && ctx.accepts('json', 'html') === 'html') {
+    ctx.type = 'html';
+    ctx.body = options.renderPage({ status: 429, error: RATE_LIMITED_ERROR, message, requestId: String(ctx.state.requestId ?? '') });
+  } else {
+    ctx.body = { error: RATE_LIMITED_ERROR, error_description: message };
+  }
+}

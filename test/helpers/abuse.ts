@@ -1,0 +1,79 @@
+// Helpers for the abuse-limit tests: requests "from" many addresses (X-Forwarded-For behind
+// a trusted proxy: TRUST_PROXY=true), the login form, events and database query counts.
+
+import type { AuditEvent, AuditSink } from '../../src/observability/audit-sink.ts';
+import type { Metrics } from '../../src/observability/metrics.ts';
+import { authorizationRequest, CookieJar, csrfToken, send } from './browserless-login.ts';
+
+/** An audit sink that keeps events in memory (nothing reaches audit_events). */
+export function captureAudit(): AuditSink & { events: AuditEvent[] } {
+  const events: AuditEvent[] = [];
+  return {
+    events,
+    record(event) {
+      events.push(event);
+    },
+  };
+}
+
+/** Every database round trip the server has made so far (metrics.dbQueryDuration). */
+export async function queryCount(metrics: Metrics): Promise<number> {
+  const { values } = await metrics.dbQueryDuration.get();
+  return values.filter((value) => value.metricName?.endsWith('_count')).reduce((sum, value) => sum + value.value, 0);
+}
+
+export interface LoginForm {
+  readonly jar: CookieJar;
+  readonly action: URL;
+  readonly csrf: string;
+}
+
+/** Starts an authorization request from `ip` and follows it to the login form. */
+export async function openLoginForm(
+  issuer: string,
+  client: { clientId: string; redirectUri: string },
+  ip: string,
+  jar = new CookieJar(),
+): Promise<LoginForm> {
+  let url = authorizationRequest(issuer, { client_id: client.clientId, redirect_uri: client.redirectUri }).url;
+  for (let step = 0; step < 10; step++) {
+    const response = await send(jar, url, { headers: { accept: 'text/html', 'x-forwarded-for': ip } });
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      url = new URL(location, url);
+      continue;
+    }
+    const html = await response.text();
+    const action = /action="(\/interaction\/[^"]+\/login)"/.exec(html)?.[1];
+    if (!action) throw new Error(`no login form (${response.status}): ${html.slice(0, 300)}`);
+    return { jar, action: new URL(action, url), csrf: csrfToken(html) };
+  }
+  throw new Error('too many redirects');
+}
+
+/** Posts the login form from `ip`. */
+export function postLogin(form: LoginForm, email: string, password: string, ip: string): Promise<Response> {
+  return send(form.jar, form.action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', 'x-forwarded-for': ip },
+    body: new URLSearchParams({ csrf: form.csrf, email, password }).toString(),
+  });
+}
+
+/** A distinct address for the n-th simulated client (10.x.y.z). */
+export function address(n: number, net = 10): string {
+  return `${net}.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+export function basic(clientId: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+/** A client credentials request from `ip`. */
+export function clientCredentials(issuer: string, authorization: string, ip: string, body: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+    body: new URLSearchParams({ grant_type: 'client_credentials', ...body }),
+  });
+}
