@@ -10,22 +10,19 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 // A person in a real Chromium against a real Portcullis: sign in, consent, deny, SSO,
 // logout, and a relying party (openid-client) that redeems what the browser brings back.
 
-const EMAIL = 'grace@example.com';
 const PASSWORD = 'a long and correct password';
 const API = 'https://api.example.com';
 
 let server: TestServer;
 let app: ClientApp;
 let browser: Browser;
-let accountId: string;
 let first: oidc.Configuration;
 let second: oidc.Configuration;
 const violations: CspViolation[] = [];
 
 before(async () => {
   [server, app, browser] = await Promise.all([startTestServer(), startClientApp(), launchChromium()]);
-  const { accounts, clients, resources } = server.services;
-  accountId = (await accounts.create({ email: EMAIL, name: 'Grace Hopper', password: PASSWORD, emailVerified: true })).id;
+  const { clients, resources } = server.services;
   await resources.create({ indicator: API, name: 'Example API', scopes: [{ name: 'read', description: 'Read your documents' }] });
   const registration = {
     type: 'web',
@@ -68,11 +65,23 @@ async function authorization(configuration: oidc.Configuration, extra: Record<st
   return { url, verifier, state };
 }
 
-/** A fresh browser profile whose CSP reports are collected for the final check. */
+const people = new WeakMap<Page, { email: string; accountId: string }>();
+
+/**
+ * A new person (account) in a fresh browser profile whose CSP reports are collected for
+ * the final check. Consent is remembered per account and client, so every test that
+ * expects a consent page needs a person who has not consented yet.
+ */
 async function person(): Promise<Page> {
   const { page } = await newPerson(browser, { violations });
+  const email = `grace.${Math.random().toString(36).slice(2, 10)}@example.com`;
+  const account = await server.services.accounts.create({ email, name: 'Grace Hopper', password: PASSWORD, emailVerified: true });
+  people.set(page, { email, accountId: account.id });
   return page;
 }
+
+const emailOf = (page: Page) => people.get(page)!.email;
+const accountOf = (page: Page) => people.get(page)!.accountId;
 
 async function arrivedAt(page: Page, path: string): Promise<URL> {
   await page.waitForURL((url) => url.origin === app.origin && url.pathname === path);
@@ -81,7 +90,7 @@ async function arrivedAt(page: Page, path: string): Promise<URL> {
 
 async function signIn(page: Page, password = PASSWORD): Promise<void> {
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Email').fill(emailOf(page));
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
@@ -114,7 +123,7 @@ describe('signing in', () => {
     await page.getByText('Read your documents').waitFor();
     await allow(page);
     const tokens = await redeem(first, await arrivedAt(page, '/callback'), request);
-    assert.equal(tokens.claims()?.sub, accountId);
+    assert.equal(tokens.claims()?.sub, accountOf(page));
     assert.ok(tokens.access_token);
     assert.ok(tokens.refresh_token, 'offline_access was granted');
     await page.context().close();
@@ -138,7 +147,7 @@ describe('signing in', () => {
     await page.goto(request.url.href);
     await signIn(page, 'not the password');
     await page.getByRole('alert').filter({ hasText: 'Email or password is incorrect.' }).waitFor();
-    assert.equal(await page.getByLabel('Email').inputValue(), EMAIL);
+    assert.equal(await page.getByLabel('Email').inputValue(), emailOf(page));
     assert.equal(await page.getByLabel('Password').inputValue(), '');
     assert.match(new URL(page.url()).pathname, /^\/interaction\//);
     await page.getByLabel('Password').fill(PASSWORD);
@@ -157,7 +166,7 @@ describe('signing in', () => {
     assert.equal(await page.getByLabel('Password').count(), 0, 'no login form on the way');
     await allow(page);
     const tokens = await redeem(second, await arrivedAt(page, '/callback'), request);
-    assert.equal(tokens.claims()?.sub, accountId);
+    assert.equal(tokens.claims()?.sub, accountOf(page));
     await page.context().close();
   });
 
@@ -203,7 +212,7 @@ describe('signing out', () => {
     const logout = oidc.buildEndSessionUrl(first, { post_logout_redirect_uri: `${app.origin}/signed-out`, state: 'asked' });
     await page.goto(logout.href);
     await page.getByRole('heading', { name: 'Sign out?' }).waitFor();
-    await page.getByText(EMAIL).waitFor();
+    await page.getByText(emailOf(page)).waitFor();
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     const back = await arrivedAt(page, '/signed-out');
     assert.equal(back.searchParams.get('state'), 'asked');

@@ -1,18 +1,17 @@
 import { mkdir } from 'node:fs/promises';
-import { after, before, test } from 'node:test';
 
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 
-import { launchChromium, newPerson, startClientApp, type ClientApp } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { launchChromium, newPerson, startClientApp, type ClientApp } from '../test/helpers/browser.ts';
+import { startTestServer, type TestServer } from '../test/helpers/test-server.ts';
 
-// Pictures of every page for docs/screenshots/, desktop and phone. They change only when
-// the pages do, so they are taken on request, not on every run:
-//   SCREENSHOTS=1 node --import tsx --test test/e2e/screenshots.test.ts
+// Pictures of every page for docs/screenshots/, desktop, phone and dark mode, taken with
+// Debian's Chromium against a real server. They change only when the pages do, so they
+// are taken on request (the e2e tests check the pages' behaviour on every run):
+//   npm run screenshots
 
-const OUT = new URL('../../docs/screenshots/', import.meta.url);
-const enabled = process.env.SCREENSHOTS === '1';
+const OUT = new URL('../docs/screenshots/', import.meta.url);
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'correct horse battery staple';
 
@@ -26,8 +25,7 @@ let app: ClientApp;
 let browser: Browser;
 let client: oidc.Configuration;
 
-before(async () => {
-  if (!enabled) return;
+async function setUp(): Promise<void> {
   [server, app, browser] = await Promise.all([startTestServer(), startClientApp(), launchChromium()]);
   const { accounts, clients, resources } = server.services;
   await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD });
@@ -51,13 +49,13 @@ before(async () => {
     execute: [oidc.allowInsecureRequests],
   });
   await mkdir(OUT, { recursive: true });
-});
+}
 
-after(async () => {
+async function tearDown(): Promise<void> {
   await browser?.close();
   await app?.close();
   await server?.close();
-});
+}
 
 async function authorizationUrl(extra: Record<string, string> = {}): Promise<string> {
   return oidc.buildAuthorizationUrl(client, {
@@ -76,8 +74,8 @@ async function shoot(page: Page, name: string, form: string): Promise<void> {
   await page.screenshot({ path: new URL(`${name}-${form}.png`, OUT).pathname, fullPage: true });
 }
 
-for (const [form, contextOptions] of Object.entries(VIEWPORTS)) {
-  test(`every page, ${form}`, { skip: !enabled && 'set SCREENSHOTS=1' }, async () => {
+async function everyPage(form: string, contextOptions: (typeof VIEWPORTS)[keyof typeof VIEWPORTS]): Promise<void> {
+  {
     const { context, page } = await newPerson(browser, { context: contextOptions });
     await page.goto(await authorizationUrl());
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -114,10 +112,10 @@ for (const [form, contextOptions] of Object.entries(VIEWPORTS)) {
     await page.goto(await authorizationUrl({ redirect_uri: 'https://evil.example/callback' }));
     await shoot(page, 'error', form);
     await context.close();
-  });
+  }
 }
 
-test('the sign-in page in dark mode', { skip: !enabled && 'set SCREENSHOTS=1' }, async () => {
+async function darkMode(): Promise<void> {
   const { context, page } = await newPerson(browser, { context: { ...VIEWPORTS.desktop, colorScheme: 'dark' } });
   await page.goto(await authorizationUrl());
   await page.getByLabel('Email').fill(EMAIL);
@@ -130,4 +128,13 @@ test('the sign-in page in dark mode', { skip: !enabled && 'set SCREENSHOTS=1' },
   await page.getByRole('button', { name: 'Allow' }).waitFor();
   await shoot(page, 'consent', 'dark');
   await context.close();
-});
+}
+
+try {
+  await setUp();
+  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await everyPage(form, contextOptions);
+  await darkMode();
+  console.log(`screenshots written to ${OUT.pathname}`);
+} finally {
+  await tearDown();
+}
