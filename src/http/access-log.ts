@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 
 import type { Logger } from '../observability/logger.ts';
 import { stripQuery } from '../observability/redact.ts';
-import { routeLabel, statusOf } from './route-label.ts';
+import { afterEachRequest, routeLabel } from './route-label.ts';
 
 /**
  * One line per request: method, route, status, duration, client, request id. Only these
@@ -11,31 +11,21 @@ import { routeLabel, statusOf } from './route-label.ts';
  */
 export function accessLog(options: { logger: Logger }): Middleware {
   const { logger } = options;
-  return async (ctx, next) => {
-    const started = performance.now();
-    let failure: unknown;
-    try {
-      await next();
-    } catch (error) {
-      failure = error ?? new Error('unknown');
-      throw error;
-    } finally {
-      const status = statusOf(ctx, failure);
-      const oidc = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc;
-      const clientId = oidc?.client?.clientId ?? (typeof ctx.state.clientId === 'string' ? ctx.state.clientId : undefined);
-      const line = {
-        requestId: ctx.state.requestId as unknown,
-        method: ctx.method,
-        route: routeLabel(ctx),
-        path: stripQuery(ctx.path).slice(0, 200),
-        status,
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-        clientId,
-        ip: ctx.ip,
-        ...(typeof ctx.state.oauthError === 'string' && { error: ctx.state.oauthError }),
-      };
-      if (status >= 500) logger.warn(line, 'request');
-      else logger.info(line, 'request');
-    }
-  };
+  return afterEachRequest((ctx, status, durationMs) => {
+    const oidc = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc;
+    const clientId = oidc?.client?.clientId ?? (typeof ctx.state.clientId === 'string' ? ctx.state.clientId : undefined);
+    const line = {
+      requestId: ctx.state.requestId as unknown,
+      method: ctx.method,
+      route: routeLabel(ctx),
+      path: stripQuery(ctx.path).slice(0, 200),
+      status,
+      durationMs: Math.round(durationMs * 10) / 10,
+      clientId,
+      ip: ctx.ip,
+      ...(typeof ctx.state.oauthError === 'string' && { error: ctx.state.oauthError }),
+    };
+    if (status >= 500) logger.warn(line, 'request');
+    else logger.info(line, 'request');
+  });
 }

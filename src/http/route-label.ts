@@ -1,4 +1,4 @@
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 
 // How a request is named in logs and metrics: bounded, never the raw path (which carries
 // interaction ids and, for a bad client, anything at all).
@@ -29,4 +29,23 @@ export function statusOf(ctx: Context, error: unknown): number {
   if (error === undefined) return ctx.status;
   const status = typeof error === 'object' && error !== null && 'status' in error ? error.status : undefined;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}
+
+/**
+ * Middleware that reports every request once it is over, with the status the client got
+ * (also when an error escapes) and the milliseconds it took.
+ */
+export function afterEachRequest(report: (ctx: Context, status: number, durationMs: number) => void): Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    let failure: unknown;
+    try {
+      await next();
+    } catch (error) {
+      failure = error ?? new Error('unknown');
+      throw error;
+    } finally {
+      report(ctx, statusOf(ctx, failure), performance.now() - started);
+    }
+  };
 }

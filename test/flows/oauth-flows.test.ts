@@ -29,6 +29,19 @@ async function webClient(): Promise<oidc.Configuration> {
   return oidc.discovery(new URL(server.issuer), webClientId, undefined, oidc.ClientSecretBasic(webSecret), insecure);
 }
 
+/** Signs the user in through the pages and returns where the browser landed, and the PKCE verifier. */
+async function signInFor(configuration: oidc.Configuration, scope = 'openid') {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(configuration, {
+    redirect_uri: REDIRECT,
+    scope,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  const browser = await runBrowser(url, { email: EMAIL, password: PASSWORD });
+  return { browser, verifier };
+}
+
 async function codeFlow(configuration: oidc.Configuration, scope = 'openid email profile offline_access') {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
@@ -187,14 +200,7 @@ describe('authorization code with PKCE', () => {
 
   test('an authorization code redeemed twice fails the second time with invalid_grant', async () => {
     const configuration = await webClient();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const browser = await runBrowser(url, { email: EMAIL, password: PASSWORD });
+    const { browser, verifier } = await signInFor(configuration);
     await oidc.authorizationCodeGrant(configuration, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
     await assert.rejects(
       oidc.authorizationCodeGrant(configuration, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck }),
@@ -204,14 +210,7 @@ describe('authorization code with PKCE', () => {
 
   test('two parallel redemptions of one code yield exactly one token set and no 5xx', async () => {
     const configuration = await webClient();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const browser = await runBrowser(url, { email: EMAIL, password: PASSWORD });
+    const { browser, verifier } = await signInFor(configuration);
     const code = browser.url.searchParams.get('code')!;
     const redeem = () =>
       postForm(`${server.issuer}/token`, basicAuth(webClientId, webSecret), { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
