@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 
-import { CLIENT_TYPES, type ClientRecord, type ClientTypeName } from '../clients/index.ts';
+import { CLIENT_TYPES, toClientInput, type ClientRecord, type ClientTypeName } from '../clients/index.ts';
 import { collect, definedOnly, type Runner } from './command-context.ts';
 import { list, yesNo, type Output } from './output.ts';
 
@@ -149,22 +149,8 @@ function toInput(flags: ClientFlags) {
 /** What may be shown of a client: everything but its (sealed) secret. Field names match import files. */
 export function clientView(client: ClientRecord) {
   return {
-    clientId: client.clientId,
-    type: client.type,
-    name: client.name,
+    ...toClientInput(client),
     confidential: client.secretCiphertext !== null,
-    redirectUris: [...client.redirectUris],
-    postLogoutRedirectUris: [...client.postLogoutRedirectUris],
-    corsOrigins: [...client.corsOrigins],
-    grantTypes: [...client.grantTypes],
-    scopes: [...client.scopes],
-    resources: [...client.resources],
-    firstParty: client.firstParty,
-    backchannelLogoutUri: client.backchannelLogoutUri,
-    logoUri: client.logoUri,
-    clientUri: client.clientUri,
-    policyUri: client.policyUri,
-    tosUri: client.tosUri,
     createdAt: client.createdAt.toISOString(),
     updatedAt: client.updatedAt.toISOString(),
   };
