@@ -9,7 +9,7 @@ import * as oidc from 'openid-client';
 import { createDatabase } from '../../src/db/index.ts';
 import { createAuditWriter } from '../../src/observability/audit-writer.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { runBrowser, type CookieJar } from '../helpers/browserless-login.ts';
+import { confirmLogout, runBrowser, type CookieJar } from '../helpers/browserless-login.ts';
 import { runCli, spawnCli, type CliEnvironment } from '../helpers/run-cli.ts';
 import { TEST_ENGINE } from '../helpers/test-database.ts';
 import { startTestServer, TEST_MASTER_SECRET, type TestServer } from '../helpers/test-server.ts';
@@ -110,20 +110,10 @@ before(async () => {
   const second = await codeFlow(configuration, first.browser.jar);
   await oidc.tokenRevocation(configuration, second.tokens.refresh_token!);
   // 4. Logout from that session.
-  const page = await fetch(
+  const done = await confirmLogout(
+    first.browser.jar,
     oidc.buildEndSessionUrl(configuration, { id_token_hint: second.tokens.id_token!, post_logout_redirect_uri: LOGOUT_REDIRECT }),
-    { headers: { cookie: first.browser.jar.header() } },
   );
-  const html = await page.text();
-  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
-  assert.ok(action && xsrf, 'the logout page holds a confirmation form');
-  const done = await fetch(new URL(action.replaceAll('&amp;', '&'), server.issuer), {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: first.browser.jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ xsrf, logout: 'yes' }),
-  });
   assert.equal(done.status, 303);
 
   // The events are buffered: write them, then free the database for the CLI (the embedded

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 
-import { postForm, runBrowser } from '../helpers/browserless-login.ts';
+import { confirmLogout, runBrowser } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Consent remembered per account and client across sign-ins, and OIDC Back-Channel
@@ -85,12 +85,7 @@ describe('back-channel logout', () => {
     logoutTokens.length = 0;
     const url = oidc.buildEndSessionUrl(configuration, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: LOGOUT_REDIRECT });
     // Confirm the logout the way the page's form does (the engine's own xsrf field).
-    const page = await fetch(url, { headers: { cookie: browser.jar.header() } });
-    const html = await page.text();
-    const target = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
-    assert.ok(target && xsrf, 'the logout page carries the engine\'s form');
-    const done = await postForm(browser.jar, new URL(target.replaceAll('&amp;', '&'), server.issuer), { xsrf, logout: 'yes' });
+    const done = await confirmLogout(browser.jar, url);
     assert.equal(done.status, 303);
     for (let waited = 0; logoutTokens.length === 0 && waited < 5000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));

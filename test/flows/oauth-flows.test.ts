@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
 
-import { runBrowser } from '../helpers/browserless-login.ts';
+import { confirmLogout, runBrowser } from '../helpers/browserless-login.ts';
 import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -24,6 +24,10 @@ let serviceSecret: string;
 let accountId: string;
 
 const insecure = { execute: [oidc.allowInsecureRequests] };
+
+async function serviceClient(): Promise<oidc.Configuration> {
+  return oidc.discovery(new URL(server.issuer), serviceClientId, undefined, oidc.ClientSecretBasic(serviceSecret), insecure);
+}
 
 async function webClient(): Promise<oidc.Configuration> {
   return oidc.discovery(new URL(server.issuer), webClientId, undefined, oidc.ClientSecretBasic(webSecret), insecure);
@@ -250,13 +254,7 @@ describe('refresh tokens', () => {
 
 describe('client credentials', () => {
   test('a service client gets a token for its registered resource and scope', async () => {
-    const configuration = await oidc.discovery(
-      new URL(server.issuer),
-      serviceClientId,
-      undefined,
-      oidc.ClientSecretBasic(serviceSecret),
-      insecure,
-    );
+    const configuration = await serviceClient();
     const tokens = await oidc.clientCredentialsGrant(configuration, { scope: 'read', resource: 'https://api.example.com' });
     assert.ok(tokens.access_token);
     assert.equal(tokens.scope, 'read');
@@ -269,13 +267,7 @@ describe('client credentials', () => {
   });
 
   test('a resource the client is not registered for is refused with invalid_target', async () => {
-    const configuration = await oidc.discovery(
-      new URL(server.issuer),
-      serviceClientId,
-      undefined,
-      oidc.ClientSecretBasic(serviceSecret),
-      insecure,
-    );
+    const configuration = await serviceClient();
     await assert.rejects(
       oidc.clientCredentialsGrant(configuration, { scope: 'read', resource: 'https://other.example.com' }),
       (error: oidc.ResponseBodyError) => error.error === 'invalid_target',
@@ -321,17 +313,7 @@ describe('logout', () => {
       state: 'bye',
     });
     // The engine asks for confirmation with a form it renders; submit it as the browser would.
-    const page = await fetch(url, { headers: { cookie: browser.jar.header() } });
-    const html = await page.text();
-    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
-    assert.ok(action && xsrf, 'the logout page holds a confirmation form');
-    const done = await fetch(new URL(action.replaceAll('&amp;', '&'), server.issuer), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: browser.jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ xsrf, logout: 'yes' }),
-    });
+    const done = await confirmLogout(browser.jar, url);
     assert.equal(done.status, 303);
     const location = new URL(done.headers.get('location')!, server.issuer);
     assert.equal(`${location.origin}${location.pathname}`, LOGOUT_REDIRECT);

@@ -103,6 +103,18 @@ export function postForm(jar: CookieJar, url: URL, fields: Record<string, string
   });
 }
 
+/**
+ * Opens an end-session URL and answers the engine's confirmation form "yes, sign me out"
+ * (its own xsrf field), as the page's button does. Returns the confirmation's response.
+ */
+export async function confirmLogout(jar: CookieJar, endSession: URL): Promise<Response> {
+  const html = await (await send(jar, endSession)).text();
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!action || !xsrf) throw new Error('the logout page holds no confirmation form');
+  return postForm(jar, new URL(action.replaceAll('&amp;', '&'), endSession), { xsrf, logout: 'yes' });
+}
+
 /** The CSRF token of a page's forms (every interaction form carries the same one). */
 export function csrfToken(html: string): string {
   const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
