@@ -16,7 +16,10 @@ import {
 import type { Sealer } from './crypto/index.ts';
 import type { PrismaClient } from './db/index.ts';
 import type { AuditSink } from './observability/audit-sink.ts';
+// Not through oidc/index.ts: that loads the engine, which the CLI does not need.
 import { createGrantService, type GrantService } from './oidc/grant-service.ts';
+import { createPrismaTokenStore } from './oidc/prisma-token-store.ts';
+import type { TokenStore } from './oidc/token-store.ts';
 
 /** The core services, shared by the HTTP app and the CLI so both apply the same rules. */
 export interface Services {
@@ -24,15 +27,19 @@ export interface Services {
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly grants: GrantService;
+  /** What the engine's models do not hold: rotation, consent, grants as people see them. */
+  readonly tokenStore: TokenStore;
 }
 
 /** `audit` receives the services' own events (client.*, user.*); give it the acting party's defaults. */
 export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink }): Services {
   const resourceStore = createResourceStore(deps.prisma);
+  const tokenStore = createPrismaTokenStore(deps.prisma);
   return Object.freeze({
     accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit }),
     clients: createClientService({ store: createClientStore(deps.prisma), resources: resourceStore, sealer: deps.sealer, audit: deps.audit }),
     resources: createResourceService({ store: resourceStore }),
-    grants: createGrantService(deps.prisma),
+    grants: createGrantService(tokenStore),
+    tokenStore,
   });
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { loginAttempt, refuseLogin, rememberDevice, type AccountService, type LoginThrottle } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
+import { consentOf, type GrantService } from '../oidc/index.ts';
 import { discardAudit, requestFacts, type AuditSink } from '../observability/audit-sink.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { auditLogouts } from './audit-logouts.ts';
@@ -31,6 +32,8 @@ export interface InteractionDeps {
   readonly accounts: AccountService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  /** Remembers what people allow, so their next grant for the client starts from it. */
+  readonly grants: GrantService;
   readonly render: RenderPage;
   /** Where login, consent and logout events go; nothing is recorded without one. */
   readonly audit?: AuditSink;
@@ -128,7 +131,9 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       grant.addResourceScope(indicator, scopes.join(' '));
       granted.push(...scopes);
     }
-    return { grantId: await grant.save(), granted };
+    const saved = await grant.save();
+    if (grant.accountId && grant.clientId) await deps.grants.rememberConsent(grant.accountId, grant.clientId, consentOf(grant));
+    return { grantId: saved, granted };
   }
 
   async function finish(ctx: Context, result: InteractionResults, merge: boolean): Promise<void> {

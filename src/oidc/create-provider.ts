@@ -8,14 +8,14 @@ import { observeProvider } from '../observability/provider-events.ts';
 import { createAccessTokenVerifier } from './access-token-verifier.ts';
 import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
-import { createRefreshGrace, type RefreshGraceEvents } from './refresh-grace.ts';
+import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
 
-export interface CreateProviderDeps extends Omit<ProviderDeps, 'refreshGrace'> {
+export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation'> {
   readonly logger: Logger;
   readonly sealer: Sealer;
   readonly audit?: AuditSink;
-  /** Hooks for metrics on grace-window replays and detected refresh-token reuse. */
-  readonly refreshEvents?: RefreshGraceEvents;
+  /** Hooks for metrics on grace-window replays. */
+  readonly refreshEvents?: RefreshRotationEvents;
   /** Tokens issued, OAuth errors, introspections, refresh reuse and grace hits are counted here. */
   readonly metrics?: Metrics;
 }
@@ -26,13 +26,19 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   const { metrics } = deps;
   // Reuse is counted by observeProvider, from the engine's own revocation event.
   const refreshEvents = deps.refreshEvents ?? (metrics && { onGraceHit: () => metrics.refreshGraceHits.inc() });
-  const refreshGrace = createRefreshGrace({
-    prisma: deps.prisma,
+  const rotation = createRefreshRotation({
+    store: deps.tokenStore,
     sealer: deps.sealer,
     windowSeconds: deps.config.ttl.refreshGrace,
+    // A detected reuse ends the token family, as the engine does, and is told the same way
+    // (grant.revoked at the token endpoint: observeProvider records the reuse).
+    async revokeFamily(ctx, grantId) {
+      await deps.tokenStore.revokeGrants([grantId]);
+      ctx.oidc.provider.emit('grant.revoked', ctx, grantId);
+    },
     ...(refreshEvents && { events: refreshEvents }),
   });
-  const provider = new Provider(deps.config.issuer, buildProviderConfiguration({ ...deps, refreshGrace }));
+  const provider = new Provider(deps.config.issuer, buildProviderConfiguration({ ...deps, rotation }));
   // X-Forwarded-* is honoured only when an operator says a proxy sits in front.
   provider.proxy = deps.config.trustProxy;
   // Only the entries our own proxies appended to X-Forwarded-For (as on the parent app).
@@ -42,7 +48,7 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   observeProvider(provider, { audit, metrics, logger: deps.logger });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
-  provider.use(refreshGrace.middleware);
+  provider.use(rotation.middleware);
   provider.use(
     extendIntrospectionAndRevocation({
       verifier: createAccessTokenVerifier({ provider, prisma: deps.prisma, issuer: deps.config.issuer, keys: deps.keys.jwks.keys }),

@@ -1,9 +1,11 @@
-import type { PrismaClient } from '../db/index.ts';
-import { withTranslatedErrors } from '../db/index.ts';
+import type { ConsentRecord, GrantRow, RevocationCount, TokenStore } from './token-store.ts';
 
-// What people granted to apps, and taking it back. Revoking a grant deletes it and every
+export type { RevocationCount } from './token-store.ts';
+
+// What people granted to apps, and taking it back. A grant is one authorization (one
+// sign-in to one app on one device, see consent-reuse.ts); revoking it deletes it and every
 // code, access and refresh token stored under it, in one transaction, so it is gone for
-// every instance at once; JWT access tokens name their grant (access-token-verifier.ts)
+// every instance at once. JWT access tokens name their grant (access-token-verifier.ts)
 // and stop verifying the moment the grant row is gone.
 
 export interface GrantSummary {
@@ -18,19 +20,19 @@ export interface GrantSummary {
   readonly expiresAt: Date | null;
 }
 
-export interface RevocationCount {
-  readonly grants: number;
-  readonly tokens: number;
-}
-
 export interface GrantService {
   listForAccount(accountId: string): Promise<GrantSummary[]>;
   find(grantId: string): Promise<GrantSummary | undefined>;
+  /** One authorization: one device's tokens. */
   revokeGrant(grantId: string): Promise<RevocationCount>;
-  /** Every grant, token and browser session of the account. */
+  /** Every authorization a person gave one client, and the consent remembered for it. */
+  revokeClientForAccount(accountId: string, clientId: string): Promise<RevocationCount>;
+  /** Every grant, token, browser session and remembered consent of the account. */
   revokeAccount(accountId: string): Promise<RevocationCount>;
-  /** Every grant and token of the client, including client-credentials tokens. */
+  /** Every grant and token of the client (client-credentials tokens included) and the consent people gave it. */
   revokeClient(clientId: string): Promise<RevocationCount>;
+  /** Adds to what the person is remembered to have allowed the client. */
+  rememberConsent(accountId: string, clientId: string, consent: ConsentRecord): Promise<void>;
 }
 
 interface GrantPayload {
@@ -39,7 +41,7 @@ interface GrantPayload {
   resources?: Record<string, string>;
 }
 
-function toSummary(row: { id: string; accountId: string | null; clientId: string | null; payload: unknown; expiresAt: Date | null }): GrantSummary {
+function toSummary(row: GrantRow): GrantSummary {
   const payload = row.payload as GrantPayload;
   const split = (scope: string | undefined) => (scope ?? '').split(' ').filter(Boolean);
   return {
@@ -53,48 +55,34 @@ function toSummary(row: { id: string; accountId: string | null; clientId: string
   };
 }
 
-const live = () => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] });
-
-export function createGrantService(prisma: PrismaClient): GrantService {
-  async function revokeGrants(grantIds: string[]): Promise<RevocationCount> {
-    if (grantIds.length === 0) return { grants: 0, tokens: 0 };
-    const where = { grantId: { in: grantIds } };
-    const [codes, accessTokens, refreshTokens, grants] = await prisma.$transaction([
-      prisma.oidcAuthorizationCode.deleteMany({ where }),
-      prisma.oidcAccessToken.deleteMany({ where }),
-      prisma.oidcRefreshToken.deleteMany({ where }),
-      prisma.oidcGrant.deleteMany({ where: { id: { in: grantIds } } }),
-    ]);
-    return { grants: grants.count, tokens: codes.count + accessTokens.count + refreshTokens.count };
-  }
-
+export function createGrantService(store: TokenStore): GrantService {
   return {
-    listForAccount: (accountId) =>
-      withTranslatedErrors('grant', async () => {
-        const rows = await prisma.oidcGrant.findMany({ where: { accountId, ...live() }, orderBy: { id: 'asc' } });
-        return rows.map(toSummary).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-      }),
-    find: (grantId) =>
-      withTranslatedErrors('grant', async () => {
-        const row = await prisma.oidcGrant.findFirst({ where: { id: grantId, ...live() } });
-        return row ? toSummary(row) : undefined;
-      }),
-    revokeGrant: (grantId) => withTranslatedErrors('grant', () => revokeGrants([grantId])),
-    revokeAccount: (accountId) =>
-      withTranslatedErrors('grant', async () => {
-        const grants = await prisma.oidcGrant.findMany({ where: { accountId }, select: { id: true } });
-        const result = await revokeGrants(grants.map((grant) => grant.id));
-        await prisma.oidcSession.deleteMany({ where: { accountId } });
-        return result;
-      }),
-    revokeClient: (clientId) =>
-      withTranslatedErrors('grant', async () => {
-        const grants = await prisma.oidcGrant.findMany({ where: { clientId }, select: { id: true } });
-        const result = await revokeGrants(grants.map((grant) => grant.id));
-        const machineTokens = await prisma.oidcClientCredentials.deleteMany({
-          where: { payload: { path: ['clientId'], equals: clientId } },
-        });
-        return { grants: result.grants, tokens: result.tokens + machineTokens.count };
-      }),
+    async listForAccount(accountId) {
+      const rows = await store.listGrants({ accountId });
+      return rows.map(toSummary).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+    },
+    async find(grantId) {
+      const row = await store.findGrant(grantId);
+      return row ? toSummary(row) : undefined;
+    },
+    revokeGrant: (grantId) => store.revokeGrants([grantId]),
+    async revokeClientForAccount(accountId, clientId) {
+      const result = await store.revokeGrants(await store.grantIds({ accountId, clientId }));
+      await store.forgetConsent({ accountId, clientId });
+      return result;
+    },
+    async revokeAccount(accountId) {
+      const result = await store.revokeGrants(await store.grantIds({ accountId }));
+      await store.deleteSessions(accountId);
+      await store.forgetConsent({ accountId });
+      return result;
+    },
+    async revokeClient(clientId) {
+      const result = await store.revokeGrants(await store.grantIds({ clientId }));
+      const machineTokens = await store.deleteClientCredentials(clientId);
+      await store.forgetConsent({ clientId });
+      return { grants: result.grants, tokens: result.tokens + machineTokens };
+    },
+    rememberConsent: (accountId, clientId, consent) => store.rememberConsent(accountId, clientId, consent),
   };
 }

@@ -4,3 +4,7 @@ export { createPrismaAdapterFactory, PERSISTED_MODELS } from './prisma-adapter.t
 export type { ProviderDeps } from './provider-config.ts';
 export { createAccessTokenVerifier, looksLikeJwt, type AccessTokenVerifier, type VerifiedAccessToken } from './access-token-verifier.ts';
 export { createGrantService, type GrantService, type GrantSummary } from './grant-service.ts';
+export { createPrismaTokenStore } from './prisma-token-store.ts';
+export type { TokenStore, ConsentRecord } from './token-store.ts';
+export { hashTokenId } from './token-id.ts';
+export { consentOf } from './consent-reuse.ts';

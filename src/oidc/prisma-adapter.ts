@@ -2,19 +2,22 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import { translatePrismaError } from '../db/index.ts';
-import type { RefreshGraceHooks } from './refresh-grace.ts';
+import type { RefreshRotationHooks } from './refresh-rotation.ts';
+import { HASHED_MODELS, storedId } from './token-id.ts';
+import type { RefreshRotationStore } from './token-store.ts';
 
 // oidc-provider's storage seam over Prisma: one table per model (see schema.prisma).
 // Promised semantics, each covered by test/integration/prisma-adapter.test.ts:
-// - find/findByUid return undefined for a missing or expired row;
+// - find/findByUid return undefined for a missing or expired row, and for an id that
+//   cannot exist (NUL), never a database error;
+// - bearer values (tokens, codes, session ids) are stored only as their
+//   SHA-256 (token-id.ts), and their payloads without the value itself (the engine's
+//   `jti`): find puts the value it was asked for back;
 // - after consume, find returns the payload with `consumed` (epoch seconds);
-// - consume is atomic: of two concurrent consumptions of one authorization code or refresh
-//   token exactly one succeeds, the other fails with invalid_grant (not a 500), so two
-//   parallel redemptions can never both yield tokens;
-// - revokeByGrantId deletes the model's rows of that grant (the engine calls it per model);
-// - a refresh token consumed inside the grace window is shown to the engine as not yet
-//   consumed, and the request flagged, so the engine does not mistake a retry for reuse
-//   (see refresh-grace.ts).
+// - consume is atomic: of two concurrent consumptions of one authorization code exactly
+//   one succeeds, the other fails with invalid_grant (not a 500); refresh tokens are
+//   consumed through their rotation (refresh-rotation.ts), with the same guarantee;
+// - revokeByGrantId deletes the model's rows of that grant (the engine calls it per model).
 
 interface Row {
   payload: unknown;
@@ -30,44 +33,42 @@ interface OidcDelegate {
   deleteMany(args: { where: object }): Promise<{ count: number }>;
 }
 
+type Columns = (payload: AdapterPayload) => Record<string, string | null | undefined>;
+
 interface ModelDescriptor {
   delegate(prisma: PrismaClient): OidcDelegate;
   /** Lookup columns copied out of the payload. */
-  columns(payload: AdapterPayload): Record<string, string | null | undefined>;
-  /** Consumed twice means a replay: fail the second with invalid_grant. */
-  replayIsInvalidGrant?: boolean;
+  columns: Columns;
+  /** Rows of a grant: deleted with it. */
+  byGrant?: boolean;
 }
 
-const none = () => ({});
-const byGrant = (payload: AdapterPayload) => ({ grantId: payload.grantId ?? null });
+const none: Columns = () => ({});
+const grantColumn: Columns = (payload) => ({ grantId: payload.grantId ?? null });
 
-const MODELS: Record<string, ModelDescriptor> = {
-  Session: {
-    delegate: (prisma) => prisma.oidcSession as unknown as OidcDelegate,
-    columns: (payload) => ({ uid: payload.uid, accountId: payload.accountId ?? null }),
-  },
-  Interaction: { delegate: (prisma) => prisma.oidcInteraction as unknown as OidcDelegate, columns: none },
-  Grant: {
-    delegate: (prisma) => prisma.oidcGrant as unknown as OidcDelegate,
-    columns: (payload) => ({ accountId: payload.accountId ?? null, clientId: payload.clientId ?? null }),
-  },
-  AuthorizationCode: {
-    delegate: (prisma) => prisma.oidcAuthorizationCode as unknown as OidcDelegate,
-    columns: byGrant,
-    replayIsInvalidGrant: true,
-  },
-  AccessToken: { delegate: (prisma) => prisma.oidcAccessToken as unknown as OidcDelegate, columns: byGrant },
-  RefreshToken: {
-    delegate: (prisma) => prisma.oidcRefreshToken as unknown as OidcDelegate,
-    columns: byGrant,
-    replayIsInvalidGrant: true,
-  },
-  ClientCredentials: { delegate: (prisma) => prisma.oidcClientCredentials as unknown as OidcDelegate, columns: none },
-  PushedAuthorizationRequest: {
-    delegate: (prisma) => prisma.oidcPushedAuthorizationRequest as unknown as OidcDelegate,
-    columns: none,
-  },
-  ReplayDetection: { delegate: (prisma) => prisma.oidcReplayDetection as unknown as OidcDelegate, columns: none },
+// Prisma's generated delegates differ in their argument types, not in the shape used here.
+const delegates = (prisma: PrismaClient): Record<string, unknown> => ({
+  Session: prisma.oidcSession,
+  Interaction: prisma.oidcInteraction,
+  Grant: prisma.oidcGrant,
+  AuthorizationCode: prisma.oidcAuthorizationCode,
+  AccessToken: prisma.oidcAccessToken,
+  RefreshToken: prisma.oidcRefreshToken,
+  ClientCredentials: prisma.oidcClientCredentials,
+  PushedAuthorizationRequest: prisma.oidcPushedAuthorizationRequest,
+  ReplayDetection: prisma.oidcReplayDetection,
+});
+
+const MODELS: Record<string, Omit<ModelDescriptor, 'delegate'>> = {
+  Session: { columns: (payload) => ({ uid: payload.uid, accountId: payload.accountId ?? null }) },
+  Interaction: { columns: none },
+  Grant: { columns: (payload) => ({ accountId: payload.accountId ?? null, clientId: payload.clientId ?? null }) },
+  AuthorizationCode: { columns: grantColumn, byGrant: true },
+  AccessToken: { columns: grantColumn, byGrant: true },
+  RefreshToken: { columns: grantColumn, byGrant: true },
+  ClientCredentials: { columns: none },
+  PushedAuthorizationRequest: { columns: none },
+  ReplayDetection: { columns: none },
 };
 
 export const PERSISTED_MODELS = Object.freeze(Object.keys(MODELS));
@@ -80,47 +81,73 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function toPayload(row: Row | null): AdapterPayload | undefined {
-  if (!row) return undefined;
-  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return undefined;
-  const payload = row.payload as AdapterPayload;
-  if (row.consumedAt) return { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) };
-  return payload;
+/** A lease no claim outlives: without rotation hooks a consumed refresh token stays consumed. */
+const NEVER_MS = 100 * 365 * 24 * 3600 * 1000;
+
+/** Postgres refuses NUL in text: an id holding one cannot exist (hashed ids never do). */
+const impossible = (id: string) => id.includes('\u0000');
+
+function live(row: { expiresAt: Date | null } | null | undefined): boolean {
+  return row !== null && row !== undefined && !(row.expiresAt && row.expiresAt.getTime() <= Date.now());
 }
 
 class PrismaModelAdapter implements Adapter {
   readonly #model: string;
   readonly #descriptor: ModelDescriptor;
   readonly #delegate: OidcDelegate;
-  readonly #grace: RefreshGraceHooks | undefined;
+  readonly #hashed: boolean;
 
-  constructor(model: string, descriptor: ModelDescriptor, prisma: PrismaClient, grace?: RefreshGraceHooks) {
+  constructor(model: string, descriptor: ModelDescriptor, prisma: PrismaClient) {
     this.#model = model;
     this.#descriptor = descriptor;
     this.#delegate = descriptor.delegate(prisma);
-    this.#grace = model === 'RefreshToken' ? grace : undefined;
+    this.#hashed = HASHED_MODELS.has(model);
+  }
+
+  protected key(id: string): string {
+    return storedId(this.#model, id);
+  }
+
+  /** The payload as the engine stored it, with the value it was found by as `jti`. */
+  protected toPayload(stored: unknown, value: string | undefined, consumedAt?: Date | null): AdapterPayload {
+    const payload = { ...(stored as AdapterPayload) };
+    if (this.#hashed && value !== undefined) payload.jti = value;
+    if (consumedAt) payload.consumed = Math.floor(consumedAt.getTime() / 1000);
+    return payload;
+  }
+
+  protected extraColumns(): Record<string, string | undefined> {
+    return {};
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const key = this.key(id);
+    let stored: AdapterPayload = payload;
+    if (this.#hashed) {
+      const { jti: _value, ...rest } = payload;
+      stored = rest;
+    }
     const data = {
-      payload: payload as Prisma.InputJsonValue,
+      payload: stored as Prisma.InputJsonValue,
       expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       ...this.#descriptor.columns(payload),
+      ...this.extraColumns(),
     };
-    await translated(() => this.#delegate.upsert({ where: { id }, create: { id, ...data }, update: data }));
+    await translated(() => this.#delegate.upsert({ where: { id: key }, create: { id: key, ...data }, update: data }));
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const row = await translated(() => this.#delegate.findUnique({ where: { id } }));
-    if (row?.consumedAt && this.#grace?.isInGrace(id, row.consumedAt)) {
-      return toPayload({ ...row, consumedAt: null });
-    }
-    return toPayload(row);
+    if (!this.#hashed && impossible(id)) return undefined;
+    const row = await translated(() => this.#delegate.findUnique({ where: { id: this.key(id) } }));
+    return live(row) ? this.toPayload(row!.payload, id, row!.consumedAt) : undefined;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    if (this.#model !== 'Session') return undefined;
-    return toPayload(await translated(() => this.#delegate.findUnique({ where: { uid } })));
+    if (this.#model !== 'Session' || impossible(uid)) return undefined;
+    const row = await translated(() => this.#delegate.findUnique({ where: { uid } }));
+    // Found by uid, the session's own id (its cookie value) is unknown: only its hash is
+    // stored. The engine reads such a session and never saves it.
+    return live(row) ? this.toPayload(row!.payload, undefined) : undefined;
   }
 
   findByUserCode(): Promise<AdapterPayload | undefined> {
@@ -130,26 +157,58 @@ class PrismaModelAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const { count } = await translated(() =>
-      this.#delegate.updateMany({ where: { id, consumedAt: null }, data: { consumedAt: new Date() } }),
+      this.#delegate.updateMany({ where: { id: this.key(id), consumedAt: null }, data: { consumedAt: new Date() } }),
     );
-    if (count === 0 && this.#grace) {
-      // Lost a race to a concurrent refresh: flag it for the grace window if it applies.
-      const row = await translated(() => this.#delegate.findUnique({ where: { id } }));
-      if (row?.consumedAt) this.#grace.isInGrace(id, row.consumedAt);
-    }
-    if (count === 0 && this.#descriptor.replayIsInvalidGrant) {
-      throw new errors.InvalidGrant(`${this.#model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
-    }
+    if (count === 0 && this.#model === 'AuthorizationCode') throw new errors.InvalidGrant('authorization code already used');
   }
 
   async destroy(id: string): Promise<void> {
-    await translated(() => this.#delegate.deleteMany({ where: { id } }));
+    if (!this.#hashed && impossible(id)) return;
+    await translated(() => this.#delegate.deleteMany({ where: { id: this.key(id) } }));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    if (this.#descriptor.columns === byGrant) {
+    if (this.#descriptor.byGrant && !impossible(grantId)) {
       await translated(() => this.#delegate.deleteMany({ where: { grantId } }));
     }
+  }
+}
+
+/**
+ * Refresh tokens: read with where their rotation stands, and consumed through the
+ * rotation's claim (refresh-rotation.ts) instead of a plain update.
+ */
+class RefreshTokenAdapter extends PrismaModelAdapter {
+  readonly #store: RefreshRotationStore;
+  readonly #rotation: RefreshRotationHooks | undefined;
+
+  constructor(descriptor: ModelDescriptor, prisma: PrismaClient, store: RefreshRotationStore, rotation: RefreshRotationHooks | undefined) {
+    super('RefreshToken', descriptor, prisma);
+    this.#store = store;
+    this.#rotation = rotation;
+  }
+
+  protected override extraColumns(): Record<string, string | undefined> {
+    const from = this.#rotation?.rotatedFrom();
+    return from ? { rotatedFrom: from } : {};
+  }
+
+  override async find(id: string): Promise<AdapterPayload | undefined> {
+    const key = this.key(id);
+    const row = await this.#store.findRefreshToken(key);
+    if (!row || !live(row)) return undefined;
+    if (row.claimAgeMs === undefined || this.#rotation?.presentAsUnused(key, row.grantId, row)) return this.toPayload(row.payload, id);
+    return this.toPayload(row.payload, id, new Date(Date.now() - row.claimAgeMs));
+  }
+
+  override async consume(id: string): Promise<void> {
+    const key = this.key(id);
+    if (this.#rotation) {
+      await this.#rotation.consume(key);
+      return;
+    }
+    const outcome = await this.#store.claimRefreshToken(key, 'unrotated', NEVER_MS);
+    if (outcome === 'refused') throw new errors.InvalidGrant('refresh token already used');
   }
 }
 
@@ -186,13 +245,17 @@ export type AdapterFactory = (model: string) => Adapter;
 
 export function createPrismaAdapterFactory(deps: {
   prisma: PrismaClient;
+  store: RefreshRotationStore;
   loadClient: (clientId: string) => Promise<AdapterPayload | undefined>;
-  refreshGrace?: RefreshGraceHooks;
+  rotation?: RefreshRotationHooks;
 }): AdapterFactory {
+  const table = delegates(deps.prisma);
   return (model: string) => {
     if (model === 'Client') return new RegistryClientAdapter(deps.loadClient);
-    const descriptor = MODELS[model];
-    if (!descriptor) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
-    return new PrismaModelAdapter(model, descriptor, deps.prisma, deps.refreshGrace);
+    const known = MODELS[model];
+    if (!known) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
+    const descriptor: ModelDescriptor = { ...known, delegate: () => table[model] as OidcDelegate };
+    if (model === 'RefreshToken') return new RefreshTokenAdapter(descriptor, deps.prisma, deps.store, deps.rotation);
+    return new PrismaModelAdapter(model, descriptor, deps.prisma);
   };
 }

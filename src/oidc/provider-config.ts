@@ -8,8 +8,10 @@ import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields 
 import { GRANT_ID_CLAIM } from './access-token-verifier.ts';
 import { mayIntrospect } from './extend-introspection-and-revocation.ts';
 import { createPrismaAdapterFactory } from './prisma-adapter.ts';
-import type { RefreshGraceHooks } from './refresh-grace.ts';
+import { createLoadExistingGrant } from './consent-reuse.ts';
+import type { RefreshRotationHooks } from './refresh-rotation.ts';
 import type { KeyMaterial } from './signing-keys.ts';
+import type { TokenStore } from './token-store.ts';
 
 export interface ProviderDeps {
   readonly config: Config;
@@ -18,7 +20,8 @@ export interface ProviderDeps {
   readonly accounts: AccountService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
-  readonly refreshGrace?: RefreshGraceHooks;
+  readonly tokenStore: TokenStore;
+  readonly rotation?: RefreshRotationHooks;
   readonly renderError: NonNullable<Configuration['renderError']>;
   readonly logoutSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   readonly postLogoutSuccessSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
@@ -55,7 +58,8 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   return {
     adapter: createPrismaAdapterFactory({
       prisma: deps.prisma,
-      ...(deps.refreshGrace && { refreshGrace: deps.refreshGrace }),
+      store: deps.tokenStore,
+      ...(deps.rotation && { rotation: deps.rotation }),
       async loadClient(clientId) {
         const client = await clients.find(clientId);
         return client ? toProviderMetadata(client, clients.revealSecret(client)) : undefined;
@@ -84,23 +88,9 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     responseTypes: ['code'],
     pkce: { required: () => true },
     rotateRefreshToken: true,
-    // Consent is remembered per account and client, not only per browser session: a new
-    // sign-in reuses the person's live grant for the client, so they are asked again only
-    // for scopes they have not granted yet.
-    async loadExistingGrant(ctx) {
-      const clientId = ctx.oidc.client?.clientId;
-      const grantId =
-        ctx.oidc.result?.consent?.grantId ?? (clientId ? ctx.oidc.session?.grantIdFor(clientId) : undefined);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      const accountId = ctx.oidc.session?.accountId;
-      if (!accountId || !clientId) return undefined;
-      const latest = await deps.prisma.oidcGrant.findFirst({
-        where: { accountId, clientId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
-        orderBy: { expiresAt: 'desc' },
-        select: { id: true },
-      });
-      return latest ? ctx.oidc.provider.Grant.find(latest.id) : undefined;
-    },
+    // One grant per authorization (device); consent is remembered apart from it, so a
+    // new sign-in starts from what the person already allowed (consent-reuse.ts).
+    loadExistingGrant: createLoadExistingGrant(deps.tokenStore),
     // JWT access tokens name their grant, so revoking the grant denies them at once
     // (access-token-verifier.ts). Opaque tokens are deleted with their grant instead.
     extraTokenClaims(_ctx, token) {
@@ -139,9 +129,12 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       },
       revocation: {
         enabled: true,
-        // Only the owning client revokes; others get the RFC 7009 200 without effect.
+        // Only the owning client revokes; another client is refused (RFC 7009 section 2.1),
+        // never answered as if something had happened. Tokens are random beyond guessing,
+        // so the refusal tells a client nothing it could use.
         allowedPolicy(_ctx, client, token) {
-          return token.clientId === client.clientId;
+          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          return true;
         },
       },
       rpInitiatedLogout: {

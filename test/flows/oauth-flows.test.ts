@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
 
+import { hashTokenId } from '../../src/oidc/index.ts';
 import { confirmLogout, runBrowser } from '../helpers/browserless-login.ts';
 import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -306,7 +307,7 @@ describe('logout', () => {
     const configuration = await webClient();
     const { tokens, browser } = await codeFlow(configuration);
     const sessionId = browser.jar.get('_session')!;
-    assert.ok(await server.database.prisma.oidcSession.findUnique({ where: { id: sessionId } }));
+    assert.ok(await server.database.prisma.oidcSession.findUnique({ where: { id: hashTokenId(sessionId) } }));
     const url = oidc.buildEndSessionUrl(configuration, {
       id_token_hint: tokens.id_token!,
       post_logout_redirect_uri: LOGOUT_REDIRECT,
@@ -318,6 +319,6 @@ describe('logout', () => {
     const location = new URL(done.headers.get('location')!, server.issuer);
     assert.equal(`${location.origin}${location.pathname}`, LOGOUT_REDIRECT);
     assert.equal(location.searchParams.get('state'), 'bye');
-    assert.equal(await server.database.prisma.oidcSession.findUnique({ where: { id: sessionId } }), null);
+    assert.equal(await server.database.prisma.oidcSession.findUnique({ where: { id: hashTokenId(sessionId) } }), null);
   });
 });

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 
+import { hashTokenId } from '../../src/oidc/index.ts';
 import { runBrowser } from '../helpers/browserless-login.ts';
 import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -250,17 +251,17 @@ describe('refresh token rotation, reuse detection and the grace window', () => {
     const successors = new Set(bodies.map((body) => body.refresh_token));
     assert.equal(successors.size, 1, 'every success carries the same successor');
     const [successor] = successors;
-    const original = await server.database.prisma.oidcRefreshToken.findUniqueOrThrow({ where: { id: tokens.refresh_token! } });
+    const original = await server.database.prisma.oidcRefreshToken.findUniqueOrThrow({ where: { id: hashTokenId(tokens.refresh_token!) } });
     assert.ok(original.consumedAt, 'the presented token is used up');
-    const next = await server.database.prisma.oidcRefreshToken.findUniqueOrThrow({ where: { id: successor! } });
+    const next = await server.database.prisma.oidcRefreshToken.findUniqueOrThrow({ where: { id: hashTokenId(successor!) } });
     assert.equal(next.consumedAt, null, 'its one successor is live');
     // Only one rotation happened: the successor is a first rotation of the original.
     assert.equal((next.payload as { rotations?: number }).rotations, ((original.payload as { rotations?: number }).rotations ?? 0) + 1);
   });
 
   test('a rotated refresh token presented after the window revokes its grant’s family, and only that grant', async () => {
-    // Consent is remembered per account and client, so one person's sign-ins to one app
-    // share a grant; the bystander is another person using the same app.
+    // A grant is one authorization (see refresh-rotation.test.ts for one person's two
+    // devices); the bystander is another person using the same app.
     const victim = await codeFlow({ user: BOB, scope: 'openid offline_access read' });
     const bystander = await codeFlow({ scope: 'openid offline_access read' });
     const rotated = await oidc.refreshTokenGrant(victim.configuration, victim.tokens.refresh_token!);

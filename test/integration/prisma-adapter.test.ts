@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { errors, type AdapterPayload } from 'oidc-provider';
 
-import { createPrismaAdapterFactory, PERSISTED_MODELS } from '../../src/oidc/index.ts';
+import { createPrismaAdapterFactory, createPrismaTokenStore, hashTokenId, PERSISTED_MODELS } from '../../src/oidc/index.ts';
 import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts';
 
 // The adapter contract oidc-provider relies on (example/my_adapter.js in its repository),
@@ -18,6 +18,7 @@ before(async () => {
   database = await createMigratedDatabase();
   adapterFor = createPrismaAdapterFactory({
     prisma: database.prisma,
+    store: createPrismaTokenStore(database.prisma),
     loadClient: (id) => Promise.resolve(id === registryClient.client_id ? { ...registryClient } : undefined),
   });
 });
@@ -25,6 +26,15 @@ before(async () => {
 after(async () => {
   await database?.destroy();
 });
+
+const TABLES: Record<string, string> = {
+  Session: 'oidc_sessions',
+  AuthorizationCode: 'oidc_authorization_codes',
+  AccessToken: 'oidc_access_tokens',
+  RefreshToken: 'oidc_refresh_tokens',
+  ClientCredentials: 'oidc_client_credentials',
+  PushedAuthorizationRequest: 'oidc_pushed_authorization_requests',
+};
 
 function payload(extra: Partial<AdapterPayload> = {}): AdapterPayload {
   return { jti: randomUUID(), kind: 'Test', iat: Math.floor(Date.now() / 1000), clientId: 'c1', ...extra };
@@ -35,7 +45,8 @@ describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
     test(`${model}: upsert then find returns the payload; a second upsert replaces it`, async () => {
       const adapter = adapterFor(model);
       const id = randomUUID();
-      const first = payload({ uid: randomUUID(), grantId: 'g-x', accountId: 'a1', nested: { deep: [1, 'two'] } });
+      // The engine stores every model under its jti.
+      const first = payload({ jti: id, uid: randomUUID(), grantId: 'g-x', accountId: 'a1', nested: { deep: [1, 'two'] } });
       await adapter.upsert(id, first, 60);
       assert.deepEqual(await adapter.find(id), first);
       const second = { ...first, scope: 'openid' };
@@ -52,7 +63,7 @@ describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
     const adapter = adapterFor('AccessToken');
     const id = randomUUID();
     await adapter.upsert(id, payload(), 60);
-    await database.prisma.oidcAccessToken.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await database.prisma.oidcAccessToken.update({ where: { id: hashTokenId(id) }, data: { expiresAt: new Date(Date.now() - 1000) } });
     assert.equal(await adapter.find(id), undefined);
   });
 
@@ -106,10 +117,12 @@ describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
     const adapter = adapterFor('Session');
     const id = randomUUID();
     const uid = randomUUID();
-    const session = payload({ uid, accountId: 'acc' });
+    const session = payload({ jti: id, uid, accountId: 'acc' });
     await adapter.upsert(id, session, 60);
-    assert.deepEqual(await adapter.findByUid(uid), session);
-    await database.prisma.oidcSession.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1) } });
+    // Found by uid, the session id (its cookie value) cannot be told: only its hash is kept.
+    const { jti: _id, ...withoutId } = session;
+    assert.deepEqual(await adapter.findByUid(uid), withoutId);
+    await database.prisma.oidcSession.update({ where: { id: hashTokenId(id) }, data: { expiresAt: new Date(Date.now() - 1) } });
     assert.equal(await adapter.findByUid(uid), undefined);
   });
 
@@ -138,6 +151,30 @@ describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
     assert.deepEqual(await adapter.find('registry-client'), registryClient);
     assert.equal(await adapter.find('unknown'), undefined);
     await assert.rejects(adapter.upsert('x', payload(), 60));
+  });
+
+  test('bearer values are stored only as their SHA-256: neither the row id nor the payload holds them', async () => {
+    const hashed = ['Session', 'AuthorizationCode', 'AccessToken', 'RefreshToken', 'ClientCredentials', 'PushedAuthorizationRequest'];
+    for (const model of hashed) {
+      const value = `secret-${randomUUID()}`;
+      await adapterFor(model).upsert(value, payload({ jti: value, uid: randomUUID() }), 60);
+      const dump = JSON.stringify(
+        await database.prisma.$queryRawUnsafe(`SELECT * FROM ${TABLES[model]} WHERE id = $1`, hashTokenId(value)),
+      );
+      assert.match(dump, new RegExp(hashTokenId(value)), `${model} is stored under the hash`);
+      assert.doesNotMatch(dump, new RegExp(value), `${model} keeps no copy of the value`);
+      assert.equal((await adapterFor(model).find(value))?.jti, value, `${model} is found by its value`);
+    }
+  });
+
+  test('an id holding a NUL byte is simply not found, in every model, never a database error', async () => {
+    for (const model of PERSISTED_MODELS) {
+      const adapter = adapterFor(model);
+      assert.equal(await adapter.find('bad\u0000id'), undefined, model);
+      await adapter.destroy('bad\u0000id');
+      await adapter.revokeByGrantId('bad\u0000id');
+    }
+    assert.equal(await adapterFor('Session').findByUid('bad\u0000uid'), undefined);
   });
 
   test('a model without a table is refused when the engine asks for it', () => {

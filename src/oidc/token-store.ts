@@ -1,0 +1,94 @@
+import type { AdapterPayload } from 'oidc-provider';
+
+// The one store of what Portcullis keeps about tokens beyond the engine's own models:
+// refresh-token rotation (claims, sealed successors), remembered consent, grants as people
+// see them, and their revocation. The engine's models themselves go through the adapter
+// (prisma-adapter.ts). Every id here is the stored id (token-id.ts), never a bearer value.
+// Implementations: prisma-token-store.ts (both databases), and an in-memory fake for unit
+// tests of the rules built on it (test/fakes/). The contract below is what they share.
+
+/** Where a refresh token stands in its one rotation. */
+export interface RotationState {
+  /** Milliseconds since a rotation claimed the token (database clock); undefined while unused. */
+  readonly claimAgeMs: number | undefined;
+  /** The rotation completed: its response was stored, and the token is spent for good. */
+  readonly rotated: boolean;
+  /** The sealed successor (response and binding) of the completed rotation, while kept. */
+  readonly successor: string | undefined;
+}
+
+export interface StoredRefreshToken extends RotationState {
+  readonly payload: AdapterPayload;
+  readonly expiresAt: Date | null;
+  readonly grantId: string | null;
+}
+
+export type ClaimOutcome =
+  /** The token was unused: this claim rotates it. */
+  | 'claimed'
+  /** An earlier claim never completed within its lease (its instance died, the database failed): this claim replaces it, and what the earlier one stored is gone. */
+  | 'taken_over'
+  /** Claimed by another rotation that is running or completed, or the token is gone. */
+  | 'refused';
+
+/** What a person allowed a client; the starting point of every new grant for them. */
+export interface ConsentRecord {
+  /** Space-separated OIDC scopes. */
+  readonly oidcScope: string;
+  readonly oidcClaims: readonly string[];
+  /** Resource indicator -> space-separated scopes. */
+  readonly resourceScopes: Readonly<Record<string, string>>;
+}
+
+export interface GrantRow {
+  readonly id: string;
+  readonly accountId: string | null;
+  readonly clientId: string | null;
+  readonly payload: unknown;
+  readonly expiresAt: Date | null;
+}
+
+export interface RevocationCount {
+  readonly grants: number;
+  readonly tokens: number;
+}
+
+export interface RefreshRotationStore {
+  /** One read: the refresh token and where its rotation stands; undefined when missing. */
+  findRefreshToken(id: string): Promise<StoredRefreshToken | undefined>;
+  /**
+   * Atomically claims the token for one rotation. Of any number of concurrent claims at
+   * most one gets 'claimed' or 'taken_over'. 'taken_over' (a claim older than `leaseMs`
+   * that never completed) also removes the refresh tokens the abandoned claim stored.
+   */
+  claimRefreshToken(id: string, claim: string, leaseMs: number): Promise<ClaimOutcome>;
+  /** Stores the successor and makes the rotation final; false when `claim` no longer holds the token. */
+  completeRotation(id: string, claim: string, successor: string): Promise<boolean>;
+  /** Gives up a claim that did not complete (the request failed), so a retry may claim at once. */
+  releaseClaim(id: string, claim: string): Promise<void>;
+  readRotation(id: string): Promise<RotationState | undefined>;
+}
+
+export interface ConsentStore {
+  findConsent(accountId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  /** Adds to what is remembered (never narrows it). */
+  rememberConsent(accountId: string, clientId: string, consent: ConsentRecord): Promise<void>;
+}
+
+export interface GrantStore {
+  /** Live grants (not expired) of an account, or one live grant. */
+  listGrants(where: { accountId: string }): Promise<GrantRow[]>;
+  findGrant(grantId: string): Promise<GrantRow | undefined>;
+  /** Ids of every grant (live or not) of an account, a client, or both. */
+  grantIds(where: { accountId?: string; clientId?: string }): Promise<string[]>;
+  /** Deletes the grants and every code, access and refresh token under them, in one transaction. */
+  revokeGrants(grantIds: readonly string[]): Promise<RevocationCount>;
+  /** Forgets consent: of one person for one client, of every client of a person, or of everyone for a client. */
+  forgetConsent(where: { accountId?: string; clientId?: string }): Promise<number>;
+  /** Ends every browser session of an account. */
+  deleteSessions(accountId: string): Promise<number>;
+  /** Deletes a client's client-credentials tokens. */
+  deleteClientCredentials(clientId: string): Promise<number>;
+}
+
+export interface TokenStore extends RefreshRotationStore, ConsentStore, GrantStore {}
