@@ -17,7 +17,7 @@ import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets,
 import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
-import type { AccessTokenVerifier, GrantService } from './oidc/index.ts';
+import type { AccessTokenVerifier, DpopReplayStore, GrantService } from './oidc/index.ts';
 import { createAccountApiRouter } from './resources/index.ts';
 
 export interface AppDeps {
@@ -30,6 +30,7 @@ export interface AppDeps {
   readonly resources: ResourceService;
   readonly render: RenderPage;
   readonly accessTokens: AccessTokenVerifier;
+  readonly dpopReplays: DpopReplayStore;
   readonly grants: GrantService;
   readonly audit: AuditSink;
   readonly metrics: Metrics;
@@ -90,10 +91,10 @@ export function createApp(deps: AppDeps): Koa {
   const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  // 6. Our protected resource API (/api/*): CORS for registered origins only, then bearer
-  //    tokens checked per route, then a budget per account.
+  // 6. Our protected resource API (/api/*): CORS for registered origins only, then access
+  //    tokens (Bearer, or DPoP with a proof) checked per route, then a budget per account.
   app.use(abuse.apiCors);
-  const accountApi = createAccountApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, perAccount: abuse.accounts });
+  const accountApi = createAccountApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.dpopReplays, perAccount: abuse.accounts });
   app.use(accountApi.routes());
   app.use(accountApi.allowedMethods());
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...

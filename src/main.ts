@@ -19,7 +19,7 @@ import { createPublicServer } from './http/tls.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
 import { createLogger, createPrettyDestination } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
-import { createAccessTokenVerifier, createProvider, loadKeyMaterial } from './oidc/index.ts';
+import { createAccessTokenVerifier, createDpopReplayStore, createProvider, loadKeyMaterial } from './oidc/index.ts';
 
 // The only impure entry of the server: config -> database -> keys -> app -> listen ->
 // graceful shutdown. Two listeners: the public one (HOST:PORT) and the management one
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   if (config.production && !config.trustProxy && !config.tls && !['localhost', '127.0.0.1', '[::1]'].includes(new URL(config.issuer).hostname)) {
     logger.warn('the issuer is https but requests arrive over plain http: set TRUST_PROXY=true behind a TLS-terminating proxy, or TLS_CERT_FILE and TLS_KEY_FILE; until then cookies are not marked Secure');
   }
-  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, audit: runtime.audit, metrics, redis, ...runtime.services });
+  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, dpopReplays: createDpopReplayStore(runtime.database.prisma), audit: runtime.audit, metrics, redis, ...runtime.services });
 
   const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });
   const managementHandler = createManagementApp({ metrics, health }).callback();

@@ -12,7 +12,8 @@ import type { Context, Middleware } from 'koa';
 //     endpoints whose client authentication failed: it echoes any Origin. We keep the
 //     echo only for an origin registered on some client.
 // Our own API (/api/*) uses @koa/cors with the same allowlist. Credentials (cookies) are
-// never allowed cross-origin; bearer tokens travel in the Authorization header.
+// never allowed cross-origin; access tokens travel in the Authorization header, DPoP
+// proofs in the DPoP header.
 
 export interface OriginAllowlist {
   /** Whether some registered client lists this exact origin. */
@@ -122,7 +123,7 @@ export function apiCors(options: { allowlist: OriginAllowlist; prefix: string })
       return (await options.allowlist.has(origin)) ? origin : '';
     },
     allowMethods: ['GET', 'DELETE'],
-    allowHeaders: ['Authorization'],
+    allowHeaders: ['Authorization', 'DPoP'],
     exposeHeaders: ['WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
     maxAge: 600,
     credentials: false,

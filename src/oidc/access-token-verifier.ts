@@ -4,7 +4,8 @@ import type Provider from 'oidc-provider';
 import type { PrismaClient } from '../db/index.ts';
 import type { PrivateJwk } from './signing-keys.ts';
 
-// One answer to "is this access token good, and what does it grant?", for both formats:
+// One answer to "is this access token good, what does it grant, to whom, and which key
+// must go with it?", for both formats:
 // opaque tokens are looked up in the store; JWT access tokens (RFC 9068) are verified
 // locally against our own keys, then checked against the jti deny-list and the grant they
 // came from, which the engine alone cannot do. Used by introspection, revocation and the
@@ -13,8 +14,25 @@ import type { PrivateJwk } from './signing-keys.ts';
 /** JWT claim naming the grant a JWT access token stems from, so revoking the grant denies it. */
 export const GRANT_ID_CLAIM = 'gid';
 
+/**
+ * The key a token is bound to (RFC 7800 `cnf`): `jkt`, the SHA-256 JWK thumbprint of a DPoP
+ * key (RFC 9449), or `x5t#S256`, a client certificate's thumbprint (RFC 8705). A bound token
+ * is good only with proof of that key.
+ */
+export interface TokenBinding {
+  readonly jkt?: string;
+  readonly 'x5t#S256'?: string;
+}
+
 export interface VerifiedAccessToken {
   readonly format: 'jwt' | 'opaque';
+  /**
+   * Whom the token acts for: a person, through the grant they gave a client, or the client
+   * itself (client credentials). Never inferred from `sub`: a client id may look like anything.
+   */
+  readonly issuedTo: 'person' | 'client';
+  /** The key the token is bound to; undefined for a bearer token. */
+  readonly cnf: TokenBinding | undefined;
   readonly jti: string;
   readonly sub: string | undefined;
   readonly clientId: string;
@@ -42,6 +60,14 @@ export function toPublicJwk(jwk: PrivateJwk): JWK {
 
 export function looksLikeJwt(token: string): boolean {
   return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
+}
+
+function bindingOf(jkt: unknown, x5t: unknown): TokenBinding | undefined {
+  const binding = {
+    ...(typeof jkt === 'string' && { jkt }),
+    ...(typeof x5t === 'string' && { 'x5t#S256': x5t }),
+  };
+  return Object.keys(binding).length > 0 ? binding : undefined;
 }
 
 const asArray = (value: unknown): string[] =>
@@ -73,8 +99,12 @@ export function createAccessTokenVerifier(deps: {
     ]);
     if (denied) return undefined;
     if (grantId && (!grant || (grant.expiresAt && grant.expiresAt.getTime() <= Date.now()))) return undefined;
+    const cnf = (typeof payload.cnf === 'object' && payload.cnf !== null ? payload.cnf : {}) as Record<string, unknown>;
     return {
       format: 'jwt',
+      // Only tokens from a grant carry its id (extraTokenClaims); client credentials have none.
+      issuedTo: grantId ? 'person' : 'client',
+      cnf: bindingOf(cnf.jkt, cnf['x5t#S256']),
       jti,
       sub: payload.sub,
       clientId: payload.client_id as string,
@@ -92,6 +122,8 @@ export function createAccessTokenVerifier(deps: {
     const grantId = 'grantId' in found ? found.grantId : undefined;
     return {
       format: 'opaque',
+      issuedTo: found.kind === 'AccessToken' ? 'person' : 'client',
+      cnf: bindingOf(found.jkt, found['x5t#S256']),
       jti: found.jti,
       sub: 'accountId' in found ? found.accountId : undefined,
       clientId: found.clientId!,

@@ -29,7 +29,9 @@ function introspectionBody(token: VerifiedAccessToken, issuer: string) {
     iat: token.iat,
     iss: issuer,
     jti: token.jti,
-    token_type: 'Bearer',
+    // RFC 9449 section 6.2 and RFC 7662: a bound token says so, as the engine does for opaque ones.
+    cnf: token.cnf,
+    token_type: token.cnf?.jkt ? 'DPoP' : 'Bearer',
   };
 }
 

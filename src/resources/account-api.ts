@@ -5,7 +5,7 @@ import type { AccountService } from '../accounts/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import { NotFoundError } from '../errors.ts';
 import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
-import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
+import type { AccessTokenVerifier, DpopReplayStore, GrantService } from '../oidc/index.ts';
 import { requireAccessToken, type AccessTokenState } from './require-access-token.ts';
 
 // The account API Portcullis serves to its own users' apps: who am I, which apps have I
@@ -24,6 +24,8 @@ export function accountApiIndicator(issuer: string): string {
 export interface AccountApiDeps {
   readonly issuer: string;
   readonly verifier: AccessTokenVerifier;
+  /** DPoP proofs already spent, shared by every instance. */
+  readonly replays: DpopReplayStore;
   readonly accounts: AccountService;
   readonly clients: ClientService;
   readonly grants: GrantService;
@@ -48,10 +50,14 @@ export function createAccountApiRouter(deps: AccountApiDeps): Router<AccessToken
           });
         }
       : check;
-  const read = withBudget(requireAccessToken({ verifier: deps.verifier, audience, scope: 'account:read' }));
-  const write = withBudget(requireAccessToken({ verifier: deps.verifier, audience, scope: 'account:write' }));
+  // Every route acts for the person who granted the token: a client's own token (client
+  // credentials) is refused before the budget, so it never spends a person's.
+  const protect = (scope: string) =>
+    withBudget(requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'person' }));
+  const read = protect('account:read');
+  const write = protect('account:write');
 
-  /** The person behind the token; a machine token (client credentials) has none. */
+  /** The person behind the token. */
   async function subject(state: AccessTokenState) {
     const sub = state.accessToken.sub;
     const account = sub && UUID.test(sub) ? await deps.accounts.findById(sub) : undefined;

@@ -1,57 +1,130 @@
 import type { Middleware } from 'koa';
 
-import type { AccessTokenVerifier, VerifiedAccessToken } from '../oidc/index.ts';
+import type { AccessTokenVerifier, DpopReplayStore, VerifiedAccessToken } from '../oidc/index.ts';
+import { DPOP_PROOF_WINDOW_SECONDS, DPOP_SIGNING_ALGS, verifyDpopProof, type DpopProofResult } from './verify-dpop-proof.ts';
 
-// RFC 6750 bearer-token protection for our own APIs. Only the Authorization header is
-// accepted (a token in a query string ends up in logs and Referer headers). The token
-// must be active, meant for this API (audience) and carry every required scope.
+// Access-token protection for our own APIs: RFC 6750 bearer tokens and RFC 9449 DPoP.
+// Only the Authorization header is accepted (a token in a query string ends up in logs and
+// Referer headers). The token must be active, meant for this API (audience), carry every
+// required scope, and be presented as what it is: a DPoP-bound token only with the DPoP
+// scheme and a fresh, unused proof of its key; a bearer token only as Bearer. A token bound
+// to a client certificate is refused, since mTLS is not enabled to check it.
 
 export interface AccessTokenState {
   accessToken: VerifiedAccessToken;
 }
 
-function challenge(fields: Record<string, string>): string {
-  // Values are our own constants or scope names (no quotes or backslashes by validation).
-  return `Bearer ${Object.entries(fields)
-    .map(([key, value]) => `${key}="${value}"`)
+type Scheme = 'Bearer' | 'DPoP';
+
+const ALGS = DPOP_SIGNING_ALGS.join(' ');
+
+function challenge(scheme: Scheme, fields: Record<string, string | undefined>): string {
+  const all = scheme === 'DPoP' ? { ...fields, algs: ALGS } : fields;
+  // Values are our own constants or scope names; quotes and backslashes are dropped anyway.
+  return `${scheme} ${Object.entries(all)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([key, value]) => `${key}="${value.replace(/["\\]/g, '')}"`)
     .join(', ')}`;
 }
 
 export function requireAccessToken(options: {
   verifier: AccessTokenVerifier;
+  /** Spent DPoP proofs, shared by every instance. */
+  replays: DpopReplayStore;
+  /** The configured issuer: a DPoP proof names a URL under it (htu), whatever Host says. */
+  issuer: string;
   /** This API's resource indicator: tokens for other audiences are refused. */
   audience: string;
   scope?: string | readonly string[];
+  /** 'person': only a token a person granted (never client credentials, whatever its sub). */
+  subject?: 'person' | 'any';
   realm?: string;
 }): Middleware<AccessTokenState> {
   const required = typeof options.scope === 'string' ? [options.scope] : [...(options.scope ?? [])];
   const realm = options.realm ?? 'portcullis';
 
   return async (ctx, next) => {
-    const refuse = (status: 401 | 403, fields: Record<string, string>, description: string) => {
+    const refuse = (status: 401 | 403, scheme: Scheme, error: string, description: string, scope?: string) => {
       ctx.status = status;
-      ctx.set('WWW-Authenticate', challenge({ realm, ...fields }));
+      ctx.set('WWW-Authenticate', challenge(scheme, { realm, error, scope, error_description: description }));
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: fields.error ?? 'invalid_request', error_description: description };
+      ctx.body = { error, error_description: description };
     };
 
     const header = ctx.get('Authorization');
-    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header);
-    if (!match?.[1]) {
-      // No credentials at all: a bare challenge (RFC 6750 section 3.1), no error code.
-      if (!header) refuse(401, {}, 'an access token is required in the Authorization header');
-      else refuse(401, { error: 'invalid_request' }, 'the Authorization header must be "Bearer <token>"');
+    if (!header) {
+      // No credentials at all: bare challenges for both schemes (RFC 6750 3.1, RFC 9449 7.1).
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', [challenge('Bearer', { realm }), challenge('DPoP', { realm })]);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'invalid_request', error_description: 'an access token is required in the Authorization header' };
       return;
     }
-    const token = await options.verifier.verify(match[1]);
+    const match = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+    if (!match?.[1] || !match[2]) {
+      refuse(401, 'Bearer', 'invalid_request', 'the Authorization header must be "Bearer <token>" or "DPoP <token>"');
+      return;
+    }
+    const scheme: Scheme = match[1].toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+    const value = match[2];
+    const proofs = ctx.req.headersDistinct.dpop ?? [];
+
+    let proof: Extract<DpopProofResult, { valid: true }> | undefined;
+    if (scheme === 'Bearer' && proofs.length > 0) {
+      refuse(401, 'DPoP', 'invalid_request', 'a DPoP proof goes with the DPoP authorization scheme');
+      return;
+    }
+    if (scheme === 'DPoP') {
+      if (proofs.length !== 1) {
+        refuse(401, 'DPoP', 'invalid_dpop_proof', 'the DPoP scheme needs exactly one DPoP header');
+        return;
+      }
+      const result = await verifyDpopProof(proofs[0]!, { method: ctx.method, url: `${options.issuer}${ctx.path}`, accessToken: value });
+      if (!result.valid) {
+        refuse(401, 'DPoP', 'invalid_dpop_proof', result.description);
+        return;
+      }
+      proof = result;
+    }
+
+    const token = await options.verifier.verify(value);
     if (!token || !token.aud.includes(options.audience)) {
-      refuse(401, { error: 'invalid_token' }, 'the access token is invalid, expired, revoked or not meant for this API');
+      refuse(401, scheme, 'invalid_token', 'the access token is invalid, expired, revoked or not meant for this API');
+      return;
+    }
+    if (token.cnf?.['x5t#S256']) {
+      refuse(401, scheme, 'invalid_token', 'certificate-bound access tokens are not accepted here');
+      return;
+    }
+    if (token.cnf?.jkt) {
+      if (!proof) {
+        refuse(401, 'DPoP', 'invalid_token', 'this access token is DPoP-bound: present it with the DPoP scheme and a proof');
+        return;
+      }
+      if (proof.jkt !== token.cnf.jkt) {
+        refuse(401, 'DPoP', 'invalid_dpop_proof', 'the DPoP proof is not signed by the key the access token is bound to');
+        return;
+      }
+    } else if (proof) {
+      refuse(401, 'DPoP', 'invalid_token', 'this access token is not DPoP-bound: present it with the Bearer scheme');
+      return;
+    }
+
+    if (options.subject === 'person' && token.issuedTo !== 'person') {
+      // A valid token without the authority asked for (RFC 6750 3.1): no new token of the
+      // same kind helps, so 403 rather than invalid_token's "get another and retry".
+      refuse(403, scheme, 'insufficient_scope', 'this API acts for a person: it needs a token a person granted, not client credentials', required.join(' ') || undefined);
       return;
     }
     const granted = new Set(token.scope.split(' '));
-    const missing = required.filter((scope) => !granted.has(scope));
-    if (missing.length > 0) {
-      refuse(403, { error: 'insufficient_scope', scope: required.join(' ') }, `this request needs the scope ${required.join(' ')}`);
+    if (required.some((scope) => !granted.has(scope))) {
+      refuse(403, scheme, 'insufficient_scope', `this request needs the scope ${required.join(' ')}`, required.join(' '));
+      return;
+    }
+    // Last, once everything else holds: a proof is spent only by a request it authorizes.
+    // Remembered until its iat leaves the window, after which the iat check refuses it.
+    if (proof && !(await options.replays.firstUse(proof.jkt, proof.jti, new Date((proof.iat + DPOP_PROOF_WINDOW_SECONDS + 1) * 1000)))) {
+      refuse(401, 'DPoP', 'invalid_dpop_proof', 'this DPoP proof was already used');
       return;
     }
     ctx.state.accessToken = token;

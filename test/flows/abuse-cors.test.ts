@@ -154,12 +154,12 @@ describe('CORS at the account API', () => {
     assert.equal(refused.headers.get('access-control-allow-methods'), null);
   });
 
-  test('a registered origin’s preflight names the methods and the Authorization header', async () => {
+  test('a registered origin’s preflight names the methods and the Authorization and DPoP headers', async () => {
     const allowed = await preflight('/api/grants/x', SPA_ORIGIN, 'DELETE');
     assert.equal(allowed.status, 204);
     assert.equal(acao(allowed), SPA_ORIGIN);
     assert.equal(allowed.headers.get('access-control-allow-methods'), 'GET,DELETE');
-    assert.equal(allowed.headers.get('access-control-allow-headers'), 'Authorization');
+    assert.equal(allowed.headers.get('access-control-allow-headers'), 'Authorization,DPoP');
     assert.equal(allowed.headers.get('access-control-allow-credentials'), null);
   });
 

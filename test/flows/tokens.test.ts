@@ -357,10 +357,10 @@ describe('revocation', () => {
 });
 
 describe('the protected account API', () => {
-  test('no token gets 401 with a bare Bearer challenge; a query-string token is not accepted', async () => {
+  test('no token gets 401 with bare Bearer and DPoP challenges; a query-string token is not accepted', async () => {
     const none = await api('/api/me');
     assert.equal(none.status, 401);
-    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer realm="portcullis"$/);
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer realm="portcullis", DPoP realm="portcullis", algs="[^"]+"$/);
     const { tokens } = await codeFlow({ resource: accountApi, scope: 'openid account:read' });
     const query = await fetch(`${server.issuer}/api/me?access_token=${tokens.access_token}`);
     assert.equal(query.status, 401);
