@@ -17,7 +17,7 @@ import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets,
 import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
-import type { AccessTokenVerifier, DpopReplayStore, GrantService } from './oidc/index.ts';
+import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
 import { createAccountApiRouter } from './resources/index.ts';
 
 export interface AppDeps {
@@ -30,7 +30,8 @@ export interface AppDeps {
   readonly resources: ResourceService;
   readonly render: RenderPage;
   readonly accessTokens: AccessTokenVerifier;
-  readonly dpopReplays: DpopReplayStore;
+  /** Spent DPoP proofs of the account API, and the rest of what tokens need beyond the engine. */
+  readonly tokenStore: TokenStore;
   readonly grants: GrantService;
   readonly audit: AuditSink;
   readonly metrics: Metrics;
@@ -94,7 +95,7 @@ export function createApp(deps: AppDeps): Koa {
   // 6. Our protected resource API (/api/*): CORS for registered origins only, then access
   //    tokens (Bearer, or DPoP with a proof) checked per route, then a budget per account.
   app.use(abuse.apiCors);
-  const accountApi = createAccountApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.dpopReplays, perAccount: abuse.accounts });
+  const accountApi = createAccountApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.tokenStore, perAccount: abuse.accounts });
   app.use(accountApi.routes());
   app.use(accountApi.allowedMethods());
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...

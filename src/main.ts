@@ -19,7 +19,7 @@ import { createPublicServer } from './http/tls.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
 import { createLogger, createPrettyDestination } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
-import { createAccessTokenVerifier, createDpopReplayStore, createProvider, loadKeyMaterial } from './oidc/index.ts';
+import { createProvider, loadKeyMaterial } from './oidc/index.ts';
 
 // The only impure entry of the server: config -> database -> keys -> app -> listen ->
 // graceful shutdown. Two listeners: the public one (HOST:PORT) and the management one
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const keys = await loadKeyMaterial(runtime.database.prisma, runtime.sealer, runtime.audit);
 
   const render = createPageRenderer({ cache: config.production });
-  const provider = createProvider({
+  const { provider, accessTokens } = createProvider({
     config,
     logger,
     prisma: runtime.database.prisma,
@@ -67,7 +67,6 @@ async function main(): Promise<void> {
     audit: runtime.audit,
     metrics,
   });
-  const accessTokens = createAccessTokenVerifier({ provider, prisma: runtime.database.prisma, issuer: config.issuer, keys: keys.jwks.keys });
   // REDIS_URL: every instance spends from one set of budgets. One that does not answer at
   // start stops the start; later outages make the limits fail open (logged).
   const redis = config.redis ? createLimitRedis(config.redis.url, logger) : undefined;
@@ -81,7 +80,7 @@ async function main(): Promise<void> {
   if (config.production && !config.trustProxy && !config.tls && !['localhost', '127.0.0.1', '[::1]'].includes(new URL(config.issuer).hostname)) {
     logger.warn('the issuer is https but requests arrive over plain http: set TRUST_PROXY=true behind a TLS-terminating proxy, or TLS_CERT_FILE and TLS_KEY_FILE; until then cookies are not marked Secure');
   }
-  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, dpopReplays: createDpopReplayStore(runtime.database.prisma), audit: runtime.audit, metrics, redis, ...runtime.services });
+  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, audit: runtime.audit, metrics, redis, ...runtime.services });
 
   const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });
   const managementHandler = createManagementApp({ metrics, health }).callback();

@@ -35,11 +35,13 @@ export interface Services {
 export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink }): Services {
   const resourceStore = createResourceStore(deps.prisma);
   const tokenStore = createPrismaTokenStore(deps.prisma);
+  // Deleting a client or disabling a person ends what they hold: the grant service does it.
+  const grants = createGrantService(tokenStore, deps.audit);
   return Object.freeze({
-    accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit }),
-    clients: createClientService({ store: createClientStore(deps.prisma), resources: resourceStore, sealer: deps.sealer, audit: deps.audit }),
+    accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants }),
+    clients: createClientService({ store: createClientStore(deps.prisma), resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
     resources: createResourceService({ store: resourceStore }),
-    grants: createGrantService(tokenStore),
+    grants,
     tokenStore,
   });
 }

@@ -30,6 +30,14 @@ export type AuthenticationResult =
   | { readonly ok: true; readonly account: AccountRecord }
   | { readonly ok: false; readonly reason: 'invalid_credentials' | 'disabled' };
 
+/**
+ * Ends what a person holds (grants, tokens, browser sessions, remembered consent);
+ * provided by oidc/ (the grant service), handed in by the assembly.
+ */
+export interface AccountTokenRevoker {
+  revokeAccount(accountId: string): Promise<{ readonly grants: number; readonly tokens: number }>;
+}
+
 export interface AccountService {
   create(input: { email: string; name: string; password?: string; emailVerified?: boolean; roles?: string[] }): Promise<AccountRecord>;
   /**
@@ -41,12 +49,21 @@ export interface AccountService {
   get(idOrEmail: string): Promise<AccountRecord>;
   list(): Promise<AccountRecord[]>;
   setPassword(idOrEmail: string, password: string): Promise<AccountRecord>;
+  /** Ends every grant, token, browser session and remembered consent of the account; it stays enabled. */
+  revokeTokens(idOrEmail: string): Promise<{ account: AccountRecord; grants: number; tokens: number }>;
+  /** Disabling also ends every grant, token and browser session of the account, at once. */
   setDisabled(idOrEmail: string, disabled: boolean): Promise<AccountRecord>;
   /** Changes profile fields and roles (not the email, not the password). */
   update(idOrEmail: string, changes: { name?: string; roles?: string[]; emailVerified?: boolean }): Promise<AccountRecord>;
 }
 
-export function createAccountService(deps: { store: AccountStore; hasher: PasswordHasher; audit?: AuditSink | undefined }): AccountService {
+export function createAccountService(deps: {
+  store: AccountStore;
+  hasher: PasswordHasher;
+  audit?: AuditSink | undefined;
+  /** Without one (tests of accounts alone), a disabled account's tokens are refused only where the account is looked up. */
+  tokens?: AccountTokenRevoker | undefined;
+}): AccountService {
   const { store, hasher } = deps;
   // Every change to an account is recorded here, whichever surface (CLI, API) made it.
   const audit = deps.audit ?? discardAudit;
@@ -111,9 +128,20 @@ export function createAccountService(deps: { store: AccountStore; hasher: Passwo
       return recorded('user.password_changed', await store.update(account.id, { passwordHash: await hasher.hash(password) }));
     },
 
+    async revokeTokens(idOrEmail) {
+      const account = await get(idOrEmail);
+      const count = (await deps.tokens?.revokeAccount(account.id)) ?? { grants: 0, tokens: 0 };
+      recorded('user.tokens_revoked', account, { grants: count.grants, tokens: count.tokens });
+      return { account, ...count };
+    },
+
     async setDisabled(idOrEmail, disabled) {
       const account = await get(idOrEmail);
-      return recorded(disabled ? 'user.disabled' : 'user.enabled', await store.update(account.id, { disabled }));
+      const updated = await store.update(account.id, { disabled });
+      if (!disabled) return recorded('user.enabled', updated);
+      // Disabled first, so nothing new is issued while the old is revoked.
+      const count = (await deps.tokens?.revokeAccount(account.id)) ?? { grants: 0, tokens: 0 };
+      return recorded('user.disabled', updated, { grants: count.grants, tokens: count.tokens });
     },
 
     async update(idOrEmail, changes) {

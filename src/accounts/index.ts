@@ -5,6 +5,7 @@ export {
   nameSchema,
   roleSchema,
   type AccountService,
+  type AccountTokenRevoker,
   type AuthenticationResult,
 } from './account-service.ts';
 export { createArgon2Hasher, OWASP_ARGON2ID, MAX_PASSWORD_BYTES, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';

@@ -57,18 +57,16 @@ async function revoke(
   switch (target.kind) {
     case 'user': {
       // By id or email; an unknown one is refused rather than reported as nothing revoked.
-      const account = await services.accounts.get(target.value);
-      const count = await services.grants.revokeAccount(account.id);
-      return { subject: account.email, view: { user: { id: account.id, email: account.email } }, count };
+      const { account, grants, tokens } = await services.accounts.revokeTokens(target.value);
+      return { subject: account.email, view: { user: { id: account.id, email: account.email } }, count: { grants, tokens } };
     }
     case 'client': {
-      const client = await services.clients.get(target.value);
-      const count = await services.grants.revokeClient(client.clientId);
-      return { subject: `client ${client.clientId}`, view: { client: client.clientId }, count };
+      const count = await services.clients.revokeTokens(target.value);
+      return { subject: `client ${target.value}`, view: { client: target.value }, count };
     }
     case 'grant': {
       // Looked up by deleting: an expired grant that is still stored is revoked too.
-      const count = await services.grants.revokeGrant(target.value);
+      const count = await services.grants.revokeGrant(target.value, 'operator');
       if (count.grants === 0 && count.tokens === 0) throw new NotFoundError(`no grant ${target.value}`);
       return { subject: `grant ${target.value}`, view: { grant: target.value }, count };
     }

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 
 import type { Sealer } from '../crypto/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -38,11 +38,25 @@ export interface CreatedClient {
   readonly clientSecret: string | undefined;
 }
 
+/**
+ * Ends what a client holds (grants, tokens, remembered consent); provided by oidc/ (the
+ * grant service), handed in by the assembly so that clients/ does not depend on the engine.
+ */
+export interface ClientTokenRevoker {
+  revokeClient(clientId: string): Promise<{ readonly grants: number; readonly tokens: number }>;
+}
+
 export interface ClientService {
   create(raw: unknown): Promise<CreatedClient>;
   /** Applies a partial change, re-validating the whole resulting registration. */
   update(clientId: string, raw: unknown): Promise<ClientRecord>;
   rotateSecret(clientId: string): Promise<CreatedClient>;
+  /**
+   * Ends every grant, token and remembered consent of the client, client-credentials JWTs
+   * included (they name the client's token generation, which is replaced). The client stays.
+   */
+  revokeTokens(clientId: string): Promise<{ readonly grants: number; readonly tokens: number }>;
+  /** Deletes the client after ending everything it holds, as revokeTokens does. */
   delete(clientId: string): Promise<void>;
   get(clientId: string): Promise<ClientRecord>;
   find(clientId: string): Promise<ClientRecord | undefined>;
@@ -76,6 +90,8 @@ export function createClientService(deps: {
   resources: ResourceStore;
   sealer: Sealer;
   audit?: AuditSink | undefined;
+  /** Without one (tests of the registry alone), deleting a client leaves its tokens to expire. */
+  tokens?: ClientTokenRevoker | undefined;
 }): ClientService {
   const { store, resources, sealer } = deps;
   // Every change to the registry is recorded here, whichever surface (CLI, API) made it.
@@ -131,6 +147,7 @@ export function createClientService(deps: {
       const client = await store.create({
         clientId: input.clientId ?? newClientId(),
         secretCiphertext: clientSecret ? sealer.seal(clientSecret) : null,
+        tokenGeneration: randomUUID(),
         ...data,
       });
       audit.record({
@@ -161,9 +178,23 @@ export function createClientService(deps: {
       return { client, clientSecret };
     },
 
+    async revokeTokens(clientId) {
+      await get(clientId);
+      // The new generation first: from here on no earlier client-credentials JWT verifies.
+      await store.update(clientId, { tokenGeneration: randomUUID() });
+      const count = (await deps.tokens?.revokeClient(clientId)) ?? { grants: 0, tokens: 0 };
+      audit.record({ type: 'client.tokens_revoked', clientId, data: { grants: count.grants, tokens: count.tokens } });
+      return count;
+    },
+
     async delete(clientId) {
+      await get(clientId);
+      // Tokens first: a failure leaves the client in place to delete again, never tokens
+      // of a client that is gone. A client registered later under this id starts afresh
+      // (its own token generation; no grants, consent or tokens of this one).
+      const count = (await deps.tokens?.revokeClient(clientId)) ?? { grants: 0, tokens: 0 };
       await store.delete(clientId);
-      audit.record({ type: 'client.deleted', clientId });
+      audit.record({ type: 'client.deleted', clientId, data: { grants: count.grants, tokens: count.tokens } });
     },
 
     get,

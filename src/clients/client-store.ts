@@ -20,11 +20,13 @@ export interface ClientRecord {
   readonly clientUri: string | null;
   readonly policyUri: string | null;
   readonly tosUri: string | null;
+  /** Named in the client's client-credentials JWTs: a new one makes all earlier ones fail. */
+  readonly tokenGeneration: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
 
-export type ClientData = Omit<ClientRecord, 'createdAt' | 'updatedAt'>;
+export type ClientData = Omit<ClientRecord, 'createdAt' | 'updatedAt' | 'tokenGeneration'> & { readonly tokenGeneration?: string };
 
 export interface ClientStore {
   create(client: ClientData): Promise<ClientRecord>;

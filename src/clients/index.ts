@@ -1,5 +1,5 @@
 export { createClientStore, type ClientStore, type ClientRecord } from './client-store.ts';
-export { createClientService, hasSecret, OIDC_SCOPES, toClientInput, type ClientService, type CreatedClient } from './client-service.ts';
+export { createClientService, hasSecret, OIDC_SCOPES, toClientInput, type ClientService, type ClientTokenRevoker, type CreatedClient } from './client-service.ts';
 export {
   createResourceStore,
   resourceInputSchema,
@@ -14,6 +14,7 @@ export {
   CLIENT_TYPES,
   GRANT_TYPES,
   clientInputSchema,
+  clientIdSchema,
   defaultGrantTypes,
   defaultScopes,
   parseClientInput,

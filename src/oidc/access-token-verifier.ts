@@ -1,8 +1,9 @@
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK } from 'jose';
 import type Provider from 'oidc-provider';
 
-import type { PrismaClient } from '../db/index.ts';
+import type { ClientRecord } from '../clients/index.ts';
 import type { PrivateJwk } from './signing-keys.ts';
+import type { JwtStore } from './token-store.ts';
 
 // One answer to "is this access token good, what does it grant, to whom, and which key
 // must go with it?", for both formats:
@@ -13,6 +14,13 @@ import type { PrivateJwk } from './signing-keys.ts';
 
 /** JWT claim naming the grant a JWT access token stems from, so revoking the grant denies it. */
 export const GRANT_ID_CLAIM = 'gid';
+
+/**
+ * JWT claim of a client-credentials token naming its client's token generation: deleting
+ * the client, registering a new one under its id, or revoking its tokens replaces the
+ * generation, and every earlier token stops verifying.
+ */
+export const CLIENT_GENERATION_CLAIM = 'cgen';
 
 /**
  * The key a token is bound to (RFC 7800 `cnf`): `jkt`, the SHA-256 JWK thumbprint of a DPoP
@@ -46,8 +54,8 @@ export interface VerifiedAccessToken {
 export interface AccessTokenVerifier {
   /** The token's facts, or undefined when it is unknown, expired, revoked or malformed. */
   verify(token: string): Promise<VerifiedAccessToken | undefined>;
-  /** Denies a JWT access token until it expires. False when it is not one of ours. */
-  revokeJwt(token: string, byClientId: string): Promise<boolean>;
+  /** Denies a JWT access token of `byClientId` until it expires; `unknown` when it is not a valid one of ours. */
+  revokeJwt(token: string, byClientId: string): Promise<'revoked' | 'not_owner' | 'unknown'>;
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
@@ -75,11 +83,13 @@ const asArray = (value: unknown): string[] =>
 
 export function createAccessTokenVerifier(deps: {
   provider: Provider;
-  prisma: PrismaClient;
+  tokenStore: JwtStore;
+  /** The registry: a client-credentials JWT lives only as long as its client's token generation. */
+  clients: { find(clientId: string): Promise<Pick<ClientRecord, 'tokenGeneration'> | undefined> };
   issuer: string;
   keys: readonly PrivateJwk[];
 }): AccessTokenVerifier {
-  const { provider, prisma, issuer } = deps;
+  const { provider, tokenStore, issuer } = deps;
   const jwks = createLocalJWKSet({ keys: deps.keys.map(toPublicJwk) });
   const algorithms = [...new Set(deps.keys.map((key) => key.alg))];
 
@@ -93,12 +103,17 @@ export function createAccessTokenVerifier(deps: {
     }
     const jti = payload.jti!;
     const grantId = typeof payload[GRANT_ID_CLAIM] === 'string' ? payload[GRANT_ID_CLAIM] : undefined;
-    const [denied, grant] = await Promise.all([
-      prisma.revokedAccessToken.findUnique({ where: { jti }, select: { jti: true } }),
-      grantId ? prisma.oidcGrant.findUnique({ where: { id: grantId }, select: { expiresAt: true } }) : undefined,
+    const generation = payload[CLIENT_GENERATION_CLAIM];
+    // A person's token lives with its grant; a client's with its client's token generation
+    // (gone with the client, replaced when its tokens are revoked). A token naming neither
+    // was not issued by this version, or not for either: refused.
+    if (!grantId && typeof generation !== 'string') return undefined;
+    const [standing, client] = await Promise.all([
+      tokenStore.jwtStanding(jti, grantId),
+      grantId ? undefined : deps.clients.find(payload.client_id as string),
     ]);
-    if (denied) return undefined;
-    if (grantId && (!grant || (grant.expiresAt && grant.expiresAt.getTime() <= Date.now()))) return undefined;
+    if (standing.denied || !standing.grantLive) return undefined;
+    if (!grantId && client?.tokenGeneration !== generation) return undefined;
     const cnf = (typeof payload.cnf === 'object' && payload.cnf !== null ? payload.cnf : {}) as Record<string, unknown>;
     return {
       format: 'jwt',
@@ -141,15 +156,12 @@ export function createAccessTokenVerifier(deps: {
       return looksLikeJwt(token) ? verifyJwt(token) : verifyOpaque(token);
     },
     async revokeJwt(token, byClientId) {
-      if (!looksLikeJwt(token)) return false;
+      if (!looksLikeJwt(token)) return 'unknown';
       const verified = await verifyJwt(token);
-      if (!verified || verified.clientId !== byClientId) return false;
-      await prisma.revokedAccessToken.upsert({
-        where: { jti: verified.jti },
-        create: { jti: verified.jti, expiresAt: new Date(verified.exp * 1000) },
-        update: {},
-      });
-      return true;
+      if (!verified) return 'unknown';
+      if (verified.clientId !== byClientId) return 'not_owner';
+      await tokenStore.denyJwt(verified.jti, new Date(verified.exp * 1000));
+      return 'revoked';
     },
   };
 }

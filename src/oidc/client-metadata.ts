@@ -14,6 +14,7 @@ export const EXTRA_CLIENT_METADATA = [
   'portcullis_resources',
   'portcullis_resource_scopes',
   'portcullis_first_party',
+  'portcullis_token_generation',
 ] as const;
 
 export interface PortcullisClientFields {
@@ -23,6 +24,8 @@ export interface PortcullisClientFields {
   /** Resource-server scopes the client may ask for; the engine's `scope` holds only OIDC ones. */
   portcullis_resource_scopes: string[];
   portcullis_first_party: boolean;
+  /** Named in the client's client-credentials JWTs (access-token-verifier.ts). */
+  portcullis_token_generation: string;
 }
 
 export function toProviderMetadata(client: ClientRecord, secret: string | undefined): ClientMetadata & PortcullisClientFields {
@@ -50,5 +53,6 @@ export function toProviderMetadata(client: ClientRecord, secret: string | undefi
     portcullis_resources: [...client.resources],
     portcullis_resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_SET.has(scope)),
     portcullis_first_party: client.firstParty,
+    portcullis_token_generation: client.tokenGeneration,
   };
 }

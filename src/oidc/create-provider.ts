@@ -5,7 +5,7 @@ import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observeProvider } from '../observability/provider-events.ts';
-import { createAccessTokenVerifier } from './access-token-verifier.ts';
+import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
 import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
@@ -20,8 +20,14 @@ export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation'> {
   readonly metrics?: Metrics;
 }
 
+export interface BuiltProvider {
+  readonly provider: Provider;
+  /** The one verifier of access tokens: introspection, revocation and our own APIs share it. */
+  readonly accessTokens: AccessTokenVerifier;
+}
+
 /** Builds the engine and our extensions around its token endpoints. No I/O. */
-export function createProvider(deps: CreateProviderDeps): Provider {
+export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   const audit = deps.audit ?? discardAudit;
   const { metrics } = deps;
   // Reuse is counted by observeProvider, from the engine's own revocation event.
@@ -48,19 +54,20 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   observeProvider(provider, { audit, metrics, logger: deps.logger });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
+  const accessTokens = createAccessTokenVerifier({
+    provider,
+    tokenStore: deps.tokenStore,
+    clients: deps.clients,
+    issuer: deps.config.issuer,
+    keys: deps.keys.jwks.keys,
+  });
   provider.use(rotation.middleware);
-  provider.use(
-    extendIntrospectionAndRevocation({
-      verifier: createAccessTokenVerifier({ provider, prisma: deps.prisma, issuer: deps.config.issuer, keys: deps.keys.jwks.keys }),
-      issuer: deps.config.issuer,
-      audit,
-    }),
-  );
+  provider.use(extendIntrospectionAndRevocation({ verifier: accessTokens, issuer: deps.config.issuer, audit }));
 
   // The engine turns unexpected errors into a generic server_error response; log them here
   // with the request id so an operator can find what happened.
   provider.on('server_error', (ctx, error) => {
     deps.logger.error({ err: error, requestId: ctx.state.requestId as unknown, route: ctx.oidc?.route }, 'provider error');
   });
-  return provider;
+  return { provider, accessTokens };
 }

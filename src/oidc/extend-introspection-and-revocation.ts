@@ -71,10 +71,17 @@ export function extendIntrospectionAndRevocation(deps: {
 
     let revokedJwt = false;
     if (refusedJwt) {
-      // RFC 7009: 200 whether or not the token was valid, or the caller's to revoke.
+      // RFC 7009 section 2.1: another client's token is refused with an error, as the
+      // engine's allowedPolicy does for opaque ones; an invalid or expired one is a 200.
+      const outcome = await deps.verifier.revokeJwt(token, client.clientId);
+      if (outcome === 'not_owner') {
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' };
+        return;
+      }
       ctx.status = 200;
       ctx.body = '';
-      revokedJwt = await deps.verifier.revokeJwt(token, client.clientId);
+      revokedJwt = outcome === 'revoked';
     }
     const engineRevoked = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.ClientCredentials;
     if (revokedJwt || engineRevoked) {

@@ -1,3 +1,4 @@
+import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import type { ConsentRecord, GrantRow, RevocationCount, TokenStore } from './token-store.ts';
 
 export type { RevocationCount } from './token-store.ts';
@@ -23,8 +24,11 @@ export interface GrantSummary {
 export interface GrantService {
   listForAccount(accountId: string): Promise<GrantSummary[]>;
   find(grantId: string): Promise<GrantSummary | undefined>;
-  /** One authorization: one device's tokens. */
-  revokeGrant(grantId: string): Promise<RevocationCount>;
+  /**
+   * One authorization: one device's tokens. With a reason (`operator`, ...) it is recorded
+   * as `grant.revoked`; callers that record the act in their own words pass none.
+   */
+  revokeGrant(grantId: string, reason?: string): Promise<RevocationCount>;
   /** Every authorization a person gave one client, and the consent remembered for it. */
   revokeClientForAccount(accountId: string, clientId: string): Promise<RevocationCount>;
   /** Every grant, token, browser session and remembered consent of the account. */
@@ -55,7 +59,7 @@ function toSummary(row: GrantRow): GrantSummary {
   };
 }
 
-export function createGrantService(store: TokenStore): GrantService {
+export function createGrantService(store: TokenStore, audit: AuditSink = discardAudit): GrantService {
   return {
     async listForAccount(accountId) {
       const rows = await store.listGrants({ accountId });
@@ -65,7 +69,19 @@ export function createGrantService(store: TokenStore): GrantService {
       const row = await store.findGrant(grantId);
       return row ? toSummary(row) : undefined;
     },
-    revokeGrant: (grantId) => store.revokeGrants([grantId]),
+    async revokeGrant(grantId, reason) {
+      const row = reason ? await store.findGrant(grantId) : undefined;
+      const count = await store.revokeGrants([grantId]);
+      if (reason && count.grants > 0) {
+        audit.record({
+          type: 'grant.revoked',
+          accountId: row?.accountId ?? undefined,
+          clientId: row?.clientId ?? undefined,
+          data: { grantId, reason, tokens: count.tokens },
+        });
+      }
+      return count;
+    },
     async revokeClientForAccount(accountId, clientId) {
       const result = await store.revokeGrants(await store.grantIds({ accountId, clientId }));
       await store.forgetConsent({ accountId, clientId });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import type { AdapterPayload } from 'oidc-provider';
 
 import type { Prisma, PrismaClient } from '../db/index.ts';
@@ -147,15 +149,16 @@ export function createPrismaTokenStore(prisma: PrismaClient): TokenStore {
         return rows.map((row) => row.id);
       }),
 
-    revokeGrants: (grantIds) =>
+    revokeGrants: (requested) =>
       db(async () => {
+        const grantIds = requested.filter((id) => !impossible(id));
         if (grantIds.length === 0) return { grants: 0, tokens: 0 };
-        const where = { grantId: { in: [...grantIds] } };
+        const where = { grantId: { in: grantIds } };
         const [codes, accessTokens, refreshTokens, grants] = await prisma.$transaction([
           prisma.oidcAuthorizationCode.deleteMany({ where }),
           prisma.oidcAccessToken.deleteMany({ where }),
           prisma.oidcRefreshToken.deleteMany({ where }),
-          prisma.oidcGrant.deleteMany({ where: { id: { in: [...grantIds] } } }),
+          prisma.oidcGrant.deleteMany({ where: { id: { in: grantIds } } }),
         ]);
         return { grants: grants.count, tokens: codes.count + accessTokens.count + refreshTokens.count };
       }),
@@ -165,6 +168,34 @@ export function createPrismaTokenStore(prisma: PrismaClient): TokenStore {
 
     deleteSessions: (accountId) =>
       db(async () => (await prisma.oidcSession.deleteMany({ where: { accountId } })).count),
+
+    jwtStanding: (jti, grantId) =>
+      db(async () => {
+        const [row] = await prisma.$queryRaw<{ denied: boolean; grant_live: boolean }[]>`
+          SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ${jti}) AS denied,
+                 (${grantId ?? null}::text IS NULL OR EXISTS (
+                    SELECT 1 FROM oidc_grants WHERE id = ${grantId ?? null} AND (expires_at IS NULL OR expires_at > now()))) AS grant_live`;
+        return { denied: row?.denied ?? true, grantLive: row?.grant_live ?? false };
+      }),
+
+    denyJwt: (jti, expiresAt) =>
+      db(async () => {
+        await prisma.revokedAccessToken.upsert({ where: { jti }, create: { jti, expiresAt }, update: {} });
+      }),
+
+    firstUse: (jkt, jti, until) =>
+      db(async () => {
+        // One atomic insert in the engine's replay table, shared by every instance: of two
+        // concurrent requests with one proof exactly one wins. (The engine's own
+        // ReplayDetection.unique reads, then writes.) Namespaced apart from the engine's ids;
+        // rows expire when the proof's iat could no longer pass, and housekeeping deletes them.
+        const id = createHash('sha256').update(`resource-dpop:${jkt}:${jti}`).digest('base64url');
+        const { count } = await prisma.oidcReplayDetection.createMany({
+          data: [{ id, payload: { kind: 'ReplayDetection', iss: 'resource-dpop' }, expiresAt: until }],
+          skipDuplicates: true,
+        });
+        return count === 1;
+      }),
 
     deleteClientCredentials: (clientId) =>
       db(async () => (await prisma.oidcClientCredentials.deleteMany({ where: { payload: { path: ['clientId'], equals: clientId } } })).count),

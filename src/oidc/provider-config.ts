@@ -5,7 +5,7 @@ import { OIDC_SCOPES, type ClientService, type ResourceService } from '../client
 import type { Config } from '../config/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
-import { GRANT_ID_CLAIM } from './access-token-verifier.ts';
+import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
 import { mayIntrospect } from './extend-introspection-and-revocation.ts';
 import { createPrismaAdapterFactory } from './prisma-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
@@ -91,11 +91,14 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // One grant per authorization (device); consent is remembered apart from it, so a
     // new sign-in starts from what the person already allowed (consent-reuse.ts).
     loadExistingGrant: createLoadExistingGrant(deps.tokenStore),
-    // JWT access tokens name their grant, so revoking the grant denies them at once
-    // (access-token-verifier.ts). Opaque tokens are deleted with their grant instead.
-    extraTokenClaims(_ctx, token) {
-      const jwt = token.resourceServer?.accessTokenFormat === 'jwt';
-      return jwt && 'grantId' in token && token.grantId ? { [GRANT_ID_CLAIM]: token.grantId } : undefined;
+    // JWT access tokens cannot be deleted, so they name what revoking them goes through:
+    // a person's token its grant, a client-credentials token its client's token generation
+    // (access-token-verifier.ts). Opaque tokens are deleted with either instead.
+    extraTokenClaims(ctx, token) {
+      if (token.resourceServer?.accessTokenFormat !== 'jwt') return undefined;
+      if ('grantId' in token && token.grantId) return { [GRANT_ID_CLAIM]: token.grantId };
+      const generation = (ctx.oidc.client)?.portcullis_token_generation;
+      return generation ? { [CLIENT_GENERATION_CLAIM]: generation } : undefined;
     },
     clientDefaults: {
       grant_types: ['authorization_code'],

@@ -73,8 +73,8 @@ interface Successor {
 
 interface RequestState {
   readonly ctx: KoaContextWithOIDC;
-  /** This request holds the claim on this (stored) token id. */
-  claim?: { id: string; claim: string };
+  /** This request holds the claim on this (stored) token id; `finished` is told when it is over. */
+  claim?: { id: string; claim: string; finished: () => void };
   /** A used token was shown to the engine as unused: a refusal from here on is reuse. */
   hidden?: { id: string; grantId: string | null };
   /** The engine passed every check and only the consume lost: repeat this successor if the binding matches. */
@@ -114,6 +114,31 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
   const windowMs = options.windowSeconds * 1000;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const requests = new AsyncLocalStorage<RequestState>();
+  /**
+   * Rotations this process is running, by token id: a concurrent refresh of the same token
+   * here waits for it directly instead of polling the database (other instances poll).
+   */
+  const running = new Map<string, Promise<void>>();
+
+  function hold(id: string, claim: string): RequestState['claim'] {
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    running.set(id, done);
+    return {
+      id,
+      claim,
+      finished: () => {
+        if (running.get(id) === done) running.delete(id);
+        finished();
+      },
+    };
+  }
+
+  /** Waits for this process's own rotation of the token, if one is running (at most a lease). */
+  async function awaitLocal(id: string): Promise<void> {
+    const local = running.get(id);
+    if (local) await Promise.race([local, sleep(leaseMs)]);
+  }
 
   async function complete(ctx: KoaContextWithOIDC, held: { id: string; claim: string }): Promise<void> {
     const successor: Successor = {
@@ -154,13 +179,16 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
     }
     const ctx = koaCtx as unknown as KoaContextWithOIDC;
     const state: RequestState = { ctx };
-    await requests.run(state, next);
-    if (!isRefresh(state)) return;
-
-    if (state.claim) {
-      if (ctx.status === 200) await complete(ctx, state.claim);
-      else await store.releaseClaim(state.claim.id, state.claim.claim).catch(() => {});
-      return;
+    try {
+      await requests.run(state, next);
+      if (!isRefresh(state)) return;
+      if (state.claim) {
+        if (ctx.status === 200) await complete(ctx, state.claim);
+        else await store.releaseClaim(state.claim.id, state.claim.claim).catch(() => {});
+        return;
+      }
+    } finally {
+      state.claim?.finished();
     }
     if (state.replay && (await repeat(ctx, state.replay))) return;
     if (state.hidden?.grantId && ctx.status >= 400 && ctx.status < 500) {
@@ -189,15 +217,28 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       const current = requests.getStore();
       const state = isRefresh(current) ? current : undefined;
       const claim = randomUUID();
-      const deadline = Date.now() + leaseMs + MAX_POLL_MS * 4;
-      let poll = FIRST_POLL_MS;
+      const deadline = Date.now() + 2 * leaseMs;
       for (;;) {
         const outcome = await store.claimRefreshToken(id, claim, leaseMs);
         if (outcome !== 'refused') {
-          if (state) state.claim = { id, claim };
+          if (state) state.claim = hold(id, claim);
           return;
         }
-        const rotation = await store.readRotation(id);
+        // Another rotation holds the token: wait until it completed, was given up, or
+        // outlived its lease (then the claim above takes it over).
+        let poll = FIRST_POLL_MS;
+        await awaitLocal(id);
+        let rotation = await store.readRotation(id);
+        while (rotation && !rotation.rotated && rotation.claimAgeMs !== undefined && rotation.claimAgeMs < leaseMs) {
+          if (Date.now() > deadline) {
+            state?.ctx.set('Retry-After', '1');
+            throw retryLater('another refresh with this token is still running');
+          }
+          await sleep(Math.min(poll, leaseMs - rotation.claimAgeMs + 1));
+          poll = Math.min(poll * 2, MAX_POLL_MS);
+          await awaitLocal(id);
+          rotation = await store.readRotation(id);
+        }
         if (!rotation) throw new errors.InvalidGrant('refresh token not found');
         if (rotation.rotated) {
           if (state && rotation.successor && windowMs > 0 && (rotation.claimAgeMs ?? Infinity) <= windowMs) {
@@ -205,13 +246,6 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
           }
           throw new errors.InvalidGrant('refresh token already used');
         }
-        // Another rotation holds it: wait for it to complete, or for its lease to run out.
-        if (Date.now() > deadline) {
-          state?.ctx.set('Retry-After', '1');
-          throw retryLater('another refresh with this token is still running');
-        }
-        await sleep(poll);
-        poll = Math.min(poll * 2, MAX_POLL_MS);
       }
     },
 

@@ -91,4 +91,28 @@ export interface GrantStore {
   deleteClientCredentials(clientId: string): Promise<number>;
 }
 
-export interface TokenStore extends RefreshRotationStore, ConsentStore, GrantStore {}
+/** Where a JWT access token stands beyond its signature. */
+export interface JwtStanding {
+  /** Its jti is on the deny-list (revoked before it expires). */
+  readonly denied: boolean;
+  /** The grant it names exists and has not expired (true when it names none). */
+  readonly grantLive: boolean;
+}
+
+export interface JwtStore {
+  /** One round trip: the deny-list and, for a person's token, its grant. */
+  jwtStanding(jti: string, grantId: string | undefined): Promise<JwtStanding>;
+  /** Denies a JWT access token by its jti until it expires. */
+  denyJwt(jti: string, expiresAt: Date): Promise<void>;
+}
+
+/**
+ * The memory of DPoP proofs spent at our resource endpoints (RFC 9449 section 11.1): a
+ * proof's jti is accepted once per key, by whichever instance sees it first.
+ */
+export interface DpopReplayStore {
+  /** True the first time this key's proof id is presented; false for every replay. Kept until `until`. */
+  firstUse(jkt: string, jti: string, until: Date): Promise<boolean>;
+}
+
+export interface TokenStore extends RefreshRotationStore, ConsentStore, GrantStore, JwtStore, DpopReplayStore {}

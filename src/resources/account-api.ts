@@ -2,8 +2,8 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 
 import type { AccountService } from '../accounts/index.ts';
-import type { ClientService } from '../clients/index.ts';
-import { NotFoundError } from '../errors.ts';
+import { clientIdSchema, type ClientService } from '../clients/index.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
 import type { AccessTokenVerifier, DpopReplayStore, GrantService } from '../oidc/index.ts';
 import { requireAccessToken, type AccessTokenState } from './require-access-token.ts';
@@ -100,6 +100,24 @@ export function createAccountApiRouter(deps: AccountApiDeps): Router<AccessToken
         expires_at: grant.expiresAt?.toISOString() ?? null,
       })),
     };
+  });
+
+  // Every authorization of one app, on every device, and the consent remembered for it:
+  // the app will have to ask again.
+  router.delete('/grants', write, async (ctx) => {
+    const account = await subject(ctx.state);
+    const clientId = clientIdSchema.safeParse(ctx.query.client_id);
+    if (!clientId.success) throw new ValidationError('client_id: give the client_id of the app whose access to revoke, once');
+    const count = await deps.grants.revokeClientForAccount(account.id, clientId.data);
+    deps.audit.record({
+      type: 'consent.revoked',
+      actor: account.id,
+      accountId: account.id,
+      clientId: clientId.data,
+      ...requestFacts(ctx),
+      data: { all: true, grants: count.grants, via: 'account_api' },
+    });
+    ctx.status = 204;
   });
 
   router.delete('/grants/:id', write, async (ctx) => {

@@ -42,6 +42,7 @@ let dataDir: string;
 let accountId: string;
 let clientId: string;
 let clientSecret: string;
+const spareGrantId = `spare-grant-${Date.now()}`;
 const secrets: string[] = [PASSWORD, TEST_MASTER_SECRET];
 
 async function events(...args: string[]): Promise<Event[]> {
@@ -115,6 +116,12 @@ before(async () => {
     oidc.buildEndSessionUrl(configuration, { id_token_hint: second.tokens.id_token!, post_logout_redirect_uri: LOGOUT_REDIRECT }),
   );
   assert.equal(done.status, 303);
+
+  // A grant for the CLI to revoke (the scenario's own are all revoked by now), stored as
+  // the engine stores one.
+  await server.database.prisma.oidcGrant.create({
+    data: { id: spareGrantId, accountId, clientId, payload: { accountId, clientId, openid: { scope: 'openid' } } },
+  });
 
   // The events are buffered: write them, then free the database for the CLI (the embedded
   // database serves one connection at a time).
@@ -225,21 +232,37 @@ describe('the event trail of a complete scenario, read back with `portcullis eve
     const created = await runCli(cli, ['clients', 'create', '--type', 'service', '--name', 'Batch', '--json']);
     assert.equal(created.code, 0, created.stderr);
     const { client_id: batchId } = JSON.parse(created.stdout) as { client_id: string };
-    for (const args of [['clients', 'rotate-secret', batchId], ['clients', 'delete', batchId], ['users', 'disable', EMAIL]]) {
+    const grant = { id: spareGrantId };
+    for (const args of [
+      ['clients', 'rotate-secret', batchId],
+      ['revoke', '--client', batchId],
+      ['clients', 'delete', batchId],
+      ['revoke', '--grant', grant.id],
+      ['revoke', '--user', EMAIL],
+      ['users', 'disable', EMAIL],
+    ]) {
       const result = await runCli(cli, args);
       assert.equal(result.code, 0, `portcullis ${args.join(' ')}: ${result.stderr}`);
     }
     const trail = await events('--since', since, '--limit', '100');
-    const mine = trail.filter((event) => event.clientId === batchId || (event.type.startsWith('user.') && event.accountId === accountId));
+    const mine = trail.filter(
+      (event) => event.clientId === batchId || (event.accountId === accountId && (event.type.startsWith('user.') || event.type === 'grant.revoked')),
+    );
     assert.deepEqual(
       mine.map((event) => [event.type, event.actor]),
       [
         ['client.created', 'cli'],
         ['client.secret_rotated', 'cli'],
+        ['client.tokens_revoked', 'cli'],
         ['client.deleted', 'cli'],
+        ['grant.revoked', 'cli'],
+        ['user.tokens_revoked', 'cli'],
         ['user.disabled', 'cli'],
       ],
     );
+    const revoked = mine.find((event) => event.type === 'grant.revoked');
+    assert.equal(revoked?.data.grantId, grant.id);
+    assert.equal(revoked?.data.reason, 'operator');
   });
 
   test('--follow prints events as they are recorded, one JSON object per line', { skip: TEST_ENGINE === 'embedded' && 'the embedded database serves one connection, and the follower holds it' }, async () => {

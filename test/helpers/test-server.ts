@@ -23,7 +23,7 @@ import { createAuditWriter, type AuditWriter } from '../../src/observability/aud
 import { instrumentPool } from '../../src/observability/instrument-pool.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
-import { createAccessTokenVerifier, createDpopReplayStore, createProvider, loadKeyMaterial } from '../../src/oidc/index.ts';
+import { createProvider, loadKeyMaterial } from '../../src/oidc/index.ts';
 import { registerAccountApi } from '../../src/resources/index.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { createMigratedDatabase } from './test-database.ts';
@@ -94,7 +94,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   await registerAccountApi(services.resources, config.issuer);
   const keys = await loadKeyMaterial(database.prisma, sealer, audit);
   const render = createPageRenderer({ cache: true });
-  const provider = createProvider({
+  const { provider, accessTokens } = createProvider({
     config,
     logger,
     prisma: database.prisma,
@@ -107,11 +107,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     audit,
     metrics,
   });
-  const accessTokens = createAccessTokenVerifier({ provider, prisma: database.prisma, issuer: config.issuer, keys: keys.jwks.keys });
   // REDIS_URL: shared limits, as main.ts opens them (test/redis runs two servers on one).
   const redis = config.redis ? createLimitRedis(config.redis.url, logger) : undefined;
   if (redis) await connectLimitRedis(redis);
-  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, dpopReplays: createDpopReplayStore(database.prisma), audit, metrics, redis, ...services });
+  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, audit, metrics, redis, ...services });
   const handler = app.callback();
   server.on('request', (req, res) => void handler(req, res));
   const health = createHealth({ pool: database.pool, keysLoaded: () => keys.jwks.keys.length > 0 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { createDpopReplayStore, type DpopReplayStore } from '../../src/oidc/index.ts';
+import { createPrismaTokenStore, type DpopReplayStore } from '../../src/oidc/index.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
 
 // The spent-proof memory of the resource endpoints, on the real database. Two stores stand
@@ -15,8 +15,8 @@ const inAMinute = () => new Date(Date.now() + 60_000);
 
 before(async () => {
   database = await createMigratedDatabase();
-  one = createDpopReplayStore(database.prisma);
-  two = createDpopReplayStore(database.prisma);
+  one = createPrismaTokenStore(database.prisma);
+  two = createPrismaTokenStore(database.prisma);
 });
 
 after(async () => {
