@@ -301,7 +301,10 @@ describe('introspection', () => {
     assert.deepEqual((await introspect('jwtApi', opaque.access_token)).body, { active: false });
     assert.equal((await introspect('web', jwt.access_token)).body.active, true, 'the owner sees its JWT');
     assert.equal((await introspect('web', opaque.refresh_token!)).body.active, true, 'the owner sees its refresh token');
-    assert.equal((await introspect('web', opaque.refresh_token!)).body.token_type, 'refresh_token');
+    // RFC 7662 §2.2: token_type is an access-token type (RFC 6749 §7.1); a refresh token has none.
+    const refreshBody = (await introspect('web', opaque.refresh_token!)).body;
+    assert.equal(refreshBody.token_type, undefined, 'a refresh token is not reported as an access-token type');
+    assert.equal(refreshBody.client_id, ids.web!.id);
     assert.deepEqual((await introspect('other', jwt.access_token)).body, { active: false });
     assert.deepEqual((await introspect('jwtApi', opaque.refresh_token!)).body, { active: false });
 
