@@ -139,3 +139,12 @@ export function parseClientInput(raw: unknown): ClientInput {
 }
 
 export const clientIdSchema = clientId;
+
+/**
+ * Whether a registered client could have this id: every id was checked against the rule
+ * above when it was registered, so any other value (a NUL, a control character, 10 kB of
+ * text) names no client and need not be looked up (Postgres refuses a NUL in text).
+ */
+export function isPossibleClientId(value: string): boolean {
+  return clientIdSchema.safeParse(value).success;
+}

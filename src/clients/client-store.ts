@@ -1,6 +1,6 @@
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
-import type { ClientTypeName } from './client-input.ts';
+import { isPossibleClientId, type ClientTypeName } from './client-input.ts';
 
 /** A registered client as stored; the secret stays sealed until the provider needs it. */
 export interface ClientRecord {
@@ -77,6 +77,8 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
       return toRecord(row);
     },
     async findById(clientId) {
+      // An id no client can have is simply not found (the engine then says invalid_client).
+      if (!isPossibleClientId(clientId)) return undefined;
       const row = await withTranslatedErrors('client', () => prisma.client.findUnique({ where: { clientId } }));
       return row ? toRecord(row) : undefined;
     },
