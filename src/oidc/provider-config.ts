@@ -1,7 +1,7 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
 import { claimsFor, SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { OIDC_SCOPES, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
@@ -128,8 +128,13 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       id_token_signed_response_alg: 'RS256',
       token_endpoint_auth_method: 'client_secret_basic',
     },
-    // Registry clients authenticate with a secret (basic) or are public with PKCE.
-    clientAuthMethods: ['client_secret_basic', 'none'],
+    // What registry clients may register (clients/client-input.ts), and so exactly what
+    // discovery advertises: a secret in the Basic header or the body, a JWT signed with the
+    // client's own key, or nothing but PKCE (public clients). Not client_secret_jwt: no
+    // client asked for it, and it would bring the HS* algorithms into client assertions.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    // Client assertions: asymmetric algorithms only (the HS* ones belong to client_secret_jwt).
+    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
     clientBasedCORS(_ctx, origin, client: Client) {
       return client.portcullis_cors_origins?.includes(origin) ?? false;
