@@ -6,6 +6,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observeProvider } from '../observability/provider-events.ts';
 import { createAccessTokenVerifier } from './access-token-verifier.ts';
+import { answerRevocationInJson } from './answer-revocation-in-json.ts';
+import { cachePublishedMetadata } from './cache-published-metadata.ts';
 import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshGrace, type RefreshGraceEvents } from './refresh-grace.ts';
@@ -42,6 +44,9 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   observeProvider(provider, { audit, metrics, logger: deps.logger });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
+  provider.use(cachePublishedMetadata());
+  // Outside the extensions below: it sees their revocation answers too.
+  provider.use(answerRevocationInJson());
   provider.use(refreshGrace.middleware);
   provider.use(
     extendIntrospectionAndRevocation({
