@@ -12,7 +12,8 @@ import { errorHandler } from './http/error-handler.ts';
 import { requestMetrics } from './http/metrics-middleware.ts';
 import { requestId } from './http/request-id.ts';
 import { securityHeaders } from './http/security-headers.ts';
-import { checkProxyHeaders } from './http/tls-proxy-headers.ts';
+import { pinIssuerOrigin } from './http/pin-issuer-origin.ts';
+import { checkProxyHeaders, dropMalformedForwardedFor } from './http/tls-proxy-headers.ts';
 import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type RenderPage } from './interactions/index.ts';
 import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
@@ -57,6 +58,9 @@ export function createApp(deps: AppDeps): Koa {
   const renderErrorPage = createErrorPage(deps.render);
   const abuse = createAbuseLimits({ ...deps, renderPage: renderErrorPage });
 
+  //    The client's address: X-Forwarded-For (with TRUST_PROXY) only when what our proxies
+  //    appended are IP addresses. First, since Koa remembers ctx.ip from its first read.
+  app.use(dropMalformedForwardedFor({ trustProxy: config.trustProxy, hops: config.trustProxyHops }));
   // 0. A key already refused by a request budget is refused again before anything else is
   //    made for it (a flood costs little more than a hello world); only counted, since its
   //    first refusal in the window was logged and audited through the full path below.
@@ -74,9 +78,12 @@ export function createApp(deps: AppDeps): Koa {
       renderPage: renderErrorPage,
     }),
   );
-  //    The scheme and host the engine builds URLs from: X-Forwarded-Proto/-Host (with
-  //    TRUST_PROXY) and Host must make a URL; otherwise dropped, or 400 for a bad Host.
+  //    X-Forwarded-Proto (with TRUST_PROXY) only http or https, else dropped; a bad Host is
+  //    a 400. Then every URL the engine writes names the configured issuer, whatever the
+  //    Host, X-Forwarded-Host or request target said (the scheme the request came in with
+  //    still decides Secure cookies).
   app.use(checkProxyHeaders({ trustProxy: config.trustProxy }));
+  app.use(pinIssuerOrigin({ issuer: config.issuer }));
   // 3. Browser hardening on every response, the engine's own pages included: CSP with a
   //    per-response nonce, no framing, nosniff, no referrer, no-store pages, HSTS on https.
   app.use(securityHeaders({ hsts: new URL(config.issuer).protocol === 'https:', formTargets: pageFormTargets }));

@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     eventRetentionDays: config.eventRetentionDays,
+    refreshGraceSeconds: config.ttl.refreshGrace,
     intervalMs: config.housekeepingInterval * 1000,
   });
   housekeeping.start();

@@ -1,8 +1,10 @@
 import { checkPassword, type AccountRecord } from '../accounts/index.ts';
 import {
+  defaultAuthMethod,
   defaultGrantTypes,
   defaultScopes,
   OIDC_SCOPES,
+  usesSecret,
   type ClientRecord,
   type ResourceServerRecord,
 } from '../clients/index.ts';
@@ -129,6 +131,14 @@ async function planClients(deps: PlanDeps, declaration: Declaration, problems: s
       problems.push(`${at}.type: ${clientId} is a ${existing.type} client and a type cannot change; delete the client first`);
       continue;
     }
+    // A secret is shown only when it is made: a client that signs with its key gets one by
+    // rotation, never by an import.
+    if (existing && existing.secretCiphertext === null && wanted.authMethod !== existing.authMethod && usesSecret(wanted.authMethod)) {
+      problems.push(
+        `${at}.authMethod: ${clientId} has no secret to send with ${wanted.authMethod}; run \`portcullis clients rotate-secret ${clientId} --auth-method ${wanted.authMethod}\` first`,
+      );
+      continue;
+    }
     if (existing && sameClient(existing, wanted)) {
       plan.push(unchanged('client', clientId));
     } else if (existing) {
@@ -156,12 +166,13 @@ async function planClients(deps: PlanDeps, declaration: Declaration, problems: s
   return plan;
 }
 
-/** The client as the file declares it in full: an omitted grant or scope list means the type's default. */
+/** The client as the file declares it in full: an omitted grant or scope list or method means the type's default. */
 function completeClient(client: DeclaredClient) {
   return {
     ...client,
     grantTypes: client.grantTypes ?? defaultGrantTypes(client.type),
     scopes: client.scopes ?? defaultScopes(client.type),
+    authMethod: client.authMethod ?? defaultAuthMethod(client.type),
   };
 }
 
@@ -175,12 +186,24 @@ function sameClient(existing: ClientRecord, wanted: ReturnType<typeof completeCl
     existing.clientUri === wanted.clientUri &&
     existing.policyUri === wanted.policyUri &&
     existing.tosUri === wanted.tosUri &&
+    existing.authMethod === wanted.authMethod &&
+    existing.jwksUri === wanted.jwksUri &&
+    canonicalJson(existing.jwks) === canonicalJson(wanted.jwks) &&
     same(existing.redirectUris, wanted.redirectUris) &&
     same(existing.postLogoutRedirectUris, wanted.postLogoutRedirectUris) &&
     same(existing.corsOrigins, wanted.corsOrigins) &&
     same(existing.grantTypes, wanted.grantTypes) &&
     same(existing.scopes, wanted.scopes) &&
     same(existing.resources, wanted.resources)
+  );
+}
+
+/** JSON with object members in one order (jsonb columns give them back in their own). */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, member: unknown) =>
+    member !== null && typeof member === 'object' && !Array.isArray(member)
+      ? Object.fromEntries(Object.entries(member).sort(([a], [b]) => a.localeCompare(b)))
+      : member,
   );
 }
 

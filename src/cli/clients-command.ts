@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
+
 import { Option, type Command } from 'commander';
 
-import { CLIENT_TYPES, toClientInput, type ClientRecord, type ClientTypeName } from '../clients/index.ts';
+import { AUTH_METHODS, CLIENT_TYPES, toClientInput, type AuthMethodName, type ClientRecord, type ClientTypeName } from '../clients/index.ts';
+import { ValidationError } from '../errors.ts';
 import { collect, definedOnly, type Runner } from './command-context.ts';
 import { list, yesNo, type Output } from './output.ts';
 
@@ -18,6 +21,9 @@ interface ClientFlags {
   clientUri?: string;
   policyUri?: string;
   tosUri?: string;
+  authMethod?: AuthMethodName;
+  jwksFile?: string;
+  jwksUri?: string;
 }
 
 interface CreateFlags extends ClientFlags {
@@ -37,7 +43,7 @@ export function addClientsCommand(program: Command, run: Runner): void {
   addListFlags(create).option('--first-party', 'a client of this deployment itself: consent is not asked');
   create.action((options: CreateFlags, command: Command) =>
     run(command, async ({ services, out }) => {
-      const created = await services.clients.create({ type: options.type, clientId: options.id, ...toInput(options) });
+      const created = await services.clients.create({ type: options.type, clientId: options.id, ...(await toInput(options)) });
       printCredentials(out, `Created ${created.client.type} client "${created.client.name}"`, created.client, created.clientSecret);
     }),
   );
@@ -78,7 +84,7 @@ export function addClientsCommand(program: Command, run: Runner): void {
     .option('--no-first-party', 'a third-party client: consent is asked');
   update.action((clientId: string, options: ClientFlags, command: Command) =>
     run(command, async ({ services, out }) => {
-      const client = await services.clients.update(clientId, toInput(options));
+      const client = await services.clients.update(clientId, await toInput(options));
       out.data(clientView(client));
       out.line(`Updated client ${client.clientId}`);
       printClient(out, client);
@@ -89,9 +95,15 @@ export function addClientsCommand(program: Command, run: Runner): void {
     .command('rotate-secret')
     .description('replace a confidential client\'s secret (the old one stops working at once); prints the new one once')
     .argument('<client-id>')
-    .action((clientId: string, _options: unknown, command: Command) =>
+    .addOption(
+      new Option('--auth-method <method>', 'also switch the client to this secret method (a private_key_jwt client must say which; its keys are removed)').choices([
+        'client_secret_basic',
+        'client_secret_post',
+      ]),
+    )
+    .action((clientId: string, options: { authMethod?: AuthMethodName }, command: Command) =>
       run(command, async ({ services, out }) => {
-        const rotated = await services.clients.rotateSecret(clientId);
+        const rotated = await services.clients.rotateSecret(clientId, definedOnly({ authMethod: options.authMethod }));
         printCredentials(out, `Rotated the secret of client "${rotated.client.name}"`, rotated.client, rotated.clientSecret);
       }),
     );
@@ -121,14 +133,42 @@ function addListFlags(command: Command): Command {
     .option('--logo-uri <uri>', 'https logo shown on the consent page ("" clears)')
     .option('--client-uri <uri>', 'home page shown on the consent page ("" clears)')
     .option('--policy-uri <uri>', 'privacy policy shown on the consent page ("" clears)')
-    .option('--tos-uri <uri>', 'terms of service shown on the consent page ("" clears)');
+    .option('--tos-uri <uri>', 'terms of service shown on the consent page ("" clears)')
+    .addOption(
+      new Option('--auth-method <method>', 'how a confidential client authenticates (default client_secret_basic; spa and native: none)').choices(AUTH_METHODS),
+    )
+    .option('--jwks-file <path>', 'private_key_jwt: a JSON file with the client\'s public JWK Set (or one public JWK)')
+    .option('--jwks-uri <url>', 'private_key_jwt: where the client publishes its public JWK Set ("" clears)');
+}
+
+/**
+ * The keys of a --jwks-file: a JWK Set, or one JWK made a set of one. Its text never
+ * reaches a message (it may be a private key given by mistake).
+ */
+async function readJwksFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ValidationError(`--jwks-file ${path}: ${code === 'ENOENT' ? 'no such file' : 'cannot be read'}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ValidationError(`--jwks-file ${path}: not valid JSON`);
+  }
+  return parsed !== null && typeof parsed === 'object' && 'kty' in parsed ? { keys: [parsed] } : parsed;
 }
 
 /** An optional URI flag: absent keeps the value, "" clears it. */
 const uriFlag = (value: string | undefined) => (value === undefined ? undefined : value === '' ? null : value);
 
 /** Flags as the client service's input: only what was given, so updates keep the rest. */
-function toInput(flags: ClientFlags) {
+async function toInput(flags: ClientFlags) {
+  const jwks = flags.jwksFile === undefined ? undefined : await readJwksFile(flags.jwksFile);
+  const jwksUri = uriFlag(flags.jwksUri);
   return definedOnly({
     name: flags.name,
     redirectUris: flags.redirectUri,
@@ -143,6 +183,10 @@ function toInput(flags: ClientFlags) {
     clientUri: uriFlag(flags.clientUri),
     policyUri: uriFlag(flags.policyUri),
     tosUri: uriFlag(flags.tosUri),
+    authMethod: flags.authMethod,
+    // Keys come inline or from a URL: giving one replaces the other.
+    jwks: jwks ?? (typeof jwksUri === 'string' ? null : undefined),
+    jwksUri: jwksUri !== undefined ? jwksUri : jwks !== undefined ? null : undefined,
   });
 }
 
@@ -150,7 +194,7 @@ function toInput(flags: ClientFlags) {
 export function clientView(client: ClientRecord) {
   return {
     ...toClientInput(client),
-    confidential: client.secretCiphertext !== null,
+    confidential: client.authMethod !== 'none',
     createdAt: client.createdAt.toISOString(),
     updatedAt: client.updatedAt.toISOString(),
   };
@@ -161,7 +205,9 @@ function printClient(out: Output, client: ClientRecord): void {
     ['client_id', client.clientId],
     ['type', client.type],
     ['name', client.name],
-    ['secret', client.secretCiphertext === null ? 'none (public client)' : 'set (shown only at creation or rotation)'],
+    ['authentication', client.authMethod],
+    ['secret', client.secretCiphertext !== null ? 'set (shown only at creation or rotation)' : client.authMethod === 'none' ? 'none (public client)' : 'none (signs with its own key)'],
+    ['keys', client.jwksUri ?? (client.jwks ? client.jwks.keys.map((key) => `${key.kty}${key.kid ? ` ${key.kid}` : ''}`).join(', ') : '-')],
     ['redirect URIs', list(client.redirectUris)],
     ['post-logout URIs', list(client.postLogoutRedirectUris)],
     ['CORS origins', list(client.corsOrigins)],
@@ -182,6 +228,7 @@ export function printCredentials(out: Output, heading: string, client: ClientRec
   out.line(heading);
   out.fields([['client_id', client.clientId], ...(secret !== undefined ? [['client_secret', secret] as const] : [])], '  ');
   if (secret !== undefined) out.note(secretNote(client.clientId));
+  else if (client.authMethod === 'private_key_jwt') out.note('This client has no secret: it authenticates with JWTs signed by its own private key (private_key_jwt).');
   else out.note('This is a public client: it has no secret and must use PKCE.');
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../observability/audit-query.ts';
 import { AUDIT_EVENT_TYPES } from '../observability/audit-sink.ts';
 import { collect, type Runner } from './command-context.ts';
-import type { Output } from './output.ts';
+import { escapeControls, quoteValue, type Output } from './output.ts';
 
 // `portcullis events`: the audit trail, filtered, newest last; --follow keeps printing.
 
@@ -52,10 +52,14 @@ function parseLimit(value: string): number {
 function quote(value: unknown): string {
   const list = Array.isArray(value) && value.every((item) => typeof item === 'string');
   const text = typeof value === 'string' ? value : list ? value.join(',') || '-' : JSON.stringify(value);
-  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+  return quoteValue(text);
 }
 
-/** One line per event: time, type, then who/what/where and the event's facts as key=value. */
+/**
+ * One line per event: time, type, then who/what/where and the event's facts as key=value.
+ * Much of it was written by whoever sent the request (user agent, client id, email), so
+ * every value is escaped: a forged event cannot erase, reorder or fake the lines around it.
+ */
 export function formatEvent(event: AuditRecord): string {
   const fields: string[] = [];
   const add = (key: string, value: unknown) => {
@@ -68,8 +72,9 @@ export function formatEvent(event: AuditRecord): string {
   if (event.data !== null && typeof event.data === 'object') {
     for (const [key, value] of Object.entries(event.data)) add(key, value);
   }
+  add('ua', event.userAgent);
   add('request', event.requestId);
-  return `${event.time}  ${event.type.padEnd(28)}  ${fields.join(' ')}`.trimEnd();
+  return `${escapeControls(event.time)}  ${escapeControls(event.type).padEnd(28)}  ${fields.join(' ')}`.trimEnd();
 }
 
 function print(out: Output, events: readonly AuditRecord[], stream: boolean): void {

@@ -34,7 +34,7 @@ export function createOutput(options: { json: boolean }): Output {
     fields(pairs, indent = '') {
       if (json) return;
       const width = Math.max(0, ...pairs.map(([label]) => label.length + 1));
-      for (const [label, value] of pairs) out(`${indent}${`${label}:`.padEnd(width)} ${value}`);
+      for (const [label, value] of pairs) out(`${indent}${`${label}:`.padEnd(width)} ${escapeControls(value)}`);
     },
     table(columns, rows) {
       if (json) return;
@@ -42,13 +42,39 @@ export function createOutput(options: { json: boolean }): Output {
         out('(none)');
         return;
       }
-      const widths = columns.map((column, index) => Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)));
+      const safeRows = rows.map((row) => row.map(escapeControls));
+      const widths = columns.map((column, index) => Math.max(column.length, ...safeRows.map((row) => (row[index] ?? '').length)));
       const format = (cells: readonly string[]) =>
         cells.map((cell, index) => (index === cells.length - 1 ? cell : cell.padEnd(widths[index] ?? 0))).join('  ');
       out(format(columns.map((column) => column.toUpperCase())));
-      for (const row of rows) out(format(row));
+      for (const row of safeRows) out(format(row));
     },
   };
+}
+
+/**
+ * What a terminal acts on instead of printing: C0 controls (ESC starts a sequence that can
+ * erase or rewrite lines, CR returns to the line's start), DEL, C1 controls (U+009B is a
+ * one-byte CSI), the bidirectional overrides, embeddings and isolates (they reorder what
+ * follows), and the Unicode line and paragraph separators.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const TERMINAL_CONTROLS = new RegExp(TERMINAL_CONTROL.source, 'gu');
+
+/** Text stored from outside (a user agent, a name, a client id) as a terminal may show it: controls as `\uXXXX`. */
+export function escapeControls(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A value for `key=value` output: bare when it is plainly one word, else in double quotes
+ * with backslashes, quotes and every control escaped, so a value can neither act on the
+ * terminal nor pass for another field.
+ */
+export function quoteValue(text: string): string {
+  if (/^[^\s"=\\]+$/u.test(text) && !TERMINAL_CONTROL.test(text)) return text;
+  return `"${escapeControls(text.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t'))}"`;
 }
 
 /** A list for a table cell or a field: comma separated, or a dash when empty. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { ValidationError } from '../errors.ts';
+import { jwkSetSchema } from './client-jwks.ts';
 
 // The validated shape of a client registration, whether it comes from the CLI, an import
 // file or (later) an admin API. Each rule is here once.
@@ -9,6 +10,28 @@ export const CLIENT_TYPES = ['web', 'spa', 'native', 'service', 'resource-server
 export type ClientTypeName = (typeof CLIENT_TYPES)[number];
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+
+/**
+ * How a client authenticates (RFC 7591 token_endpoint_auth_method): confidential clients
+ * with a secret in the Basic header (the default), a secret in the body (what
+ * requests-oauthlib, Go's x/oauth2 and many MCP clients send by default), or a JWT signed
+ * with their own key (RFC 7523); public clients (spa, native) with nothing but PKCE.
+ */
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export type AuthMethodName = (typeof AUTH_METHODS)[number];
+
+export function isPublicType(type: ClientTypeName): boolean {
+  return type === 'spa' || type === 'native';
+}
+
+export function defaultAuthMethod(type: ClientTypeName): AuthMethodName {
+  return isPublicType(type) ? 'none' : 'client_secret_basic';
+}
+
+/** The methods that present the client secret (the others hold none). */
+export function usesSecret(method: AuthMethodName): boolean {
+  return method === 'client_secret_basic' || method === 'client_secret_post';
+}
 
 const MAX_URI = 2000;
 const MAX_LIST = 50;
@@ -63,9 +86,37 @@ export const clientInputSchema = z
     clientUri: displayUrl.nullable().default(null),
     policyUri: displayUrl.nullable().default(null),
     tosUri: displayUrl.nullable().default(null),
+    authMethod: z.enum(AUTH_METHODS).optional(),
+    /** private_key_jwt: the client's public keys, inline (a JWK Set) or... */
+    jwks: jwkSetSchema.nullable().default(null),
+    /** ...the URL where it publishes them (the engine fetches and caches them per Cache-Control). */
+    jwksUri: absoluteUrl.refine((value) => !value.includes('#'), 'must not contain a fragment').nullable().default(null),
   })
   .strict()
   .superRefine((input, ctx) => {
+    const method = input.authMethod ?? defaultAuthMethod(input.type);
+    if (isPublicType(input.type) && method !== 'none') {
+      ctx.addIssue({ code: 'custom', path: ['authMethod'], message: `a ${input.type} client is public: it authenticates with none (PKCE), not ${method}` });
+    }
+    if (!isPublicType(input.type) && method === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['authMethod'], message: `a ${input.type} client is confidential: it authenticates with client_secret_basic, client_secret_post or private_key_jwt` });
+    }
+    if (method === 'private_key_jwt') {
+      if (input.jwks === null && input.jwksUri === null) {
+        ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'a private_key_jwt client needs its public keys: a JWK Set (jwks) or the URL where it publishes them (jwksUri)' });
+      }
+      if (input.jwks !== null && input.jwksUri !== null) {
+        ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'give either jwks or jwksUri, not both' });
+      }
+    } else if (input.jwks !== null || input.jwksUri !== null) {
+      ctx.addIssue({ code: 'custom', path: [input.jwks !== null ? 'jwks' : 'jwksUri'], message: 'only a private_key_jwt client has keys' });
+    }
+    if (input.jwksUri !== null && URL.canParse(input.jwksUri)) {
+      const url = new URL(input.jwksUri);
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+        ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'must be https (http only for localhost)' });
+      }
+    }
     const grants = input.grantTypes ?? defaultGrantTypes(input.type);
     const browserFlow = grants.includes('authorization_code');
     if (browserFlow && input.redirectUris.length === 0) {
@@ -139,3 +190,12 @@ export function parseClientInput(raw: unknown): ClientInput {
 }
 
 export const clientIdSchema = clientId;
+
+/**
+ * Whether a registered client could have this id: every id was checked against the rule
+ * above when it was registered, so any other value (a NUL, a control character, 10 kB of
+ * text) names no client and need not be looked up (Postgres refuses a NUL in text).
+ */
+export function isPossibleClientId(value: string): boolean {
+  return clientIdSchema.safeParse(value).success;
+}

@@ -4,9 +4,13 @@ import type { Sealer } from '../crypto/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import {
+  defaultAuthMethod,
   defaultGrantTypes,
   defaultScopes,
+  isPublicType,
   parseClientInput,
+  usesSecret,
+  type AuthMethodName,
   type ClientInput,
   type ClientTypeName,
 } from './client-input.ts';
@@ -34,7 +38,7 @@ function newClientSecret(): string {
 
 export interface CreatedClient {
   readonly client: ClientRecord;
-  /** Present for confidential clients: the only time the plain secret is available. */
+  /** Present for clients that authenticate with a secret: the only time it is available. */
   readonly clientSecret: string | undefined;
 }
 
@@ -46,11 +50,16 @@ export interface ClientTokenRevoker {
   revokeClient(clientId: string): Promise<{ readonly grants: number; readonly tokens: number }>;
 }
 
+export interface RotateOptions {
+  /** Switch to this secret method (required for a private_key_jwt client, which has no secret yet). */
+  readonly authMethod?: AuthMethodName;
+}
+
 export interface ClientService {
   create(raw: unknown): Promise<CreatedClient>;
   /** Applies a partial change, re-validating the whole resulting registration. */
   update(clientId: string, raw: unknown): Promise<ClientRecord>;
-  rotateSecret(clientId: string): Promise<CreatedClient>;
+  rotateSecret(clientId: string, options?: RotateOptions): Promise<CreatedClient>;
   /**
    * Ends every grant, token and remembered consent of the client, client-credentials JWTs
    * included (they name the client's token generation, which is replaced). The client stays.
@@ -82,6 +91,9 @@ export function toClientInput(client: ClientRecord): ClientInput {
     clientUri: client.clientUri,
     policyUri: client.policyUri,
     tosUri: client.tosUri,
+    authMethod: client.authMethod,
+    jwks: client.jwks,
+    jwksUri: client.jwksUri,
   };
 }
 
@@ -136,6 +148,9 @@ export function createClientService(deps: {
       clientUri: input.clientUri,
       policyUri: input.policyUri,
       tosUri: input.tosUri,
+      authMethod: input.authMethod ?? defaultAuthMethod(input.type),
+      jwks: input.jwks,
+      jwksUri: input.jwksUri,
     };
   }
 
@@ -143,7 +158,7 @@ export function createClientService(deps: {
     async create(raw) {
       const input = parseClientInput(raw);
       const data = await normalise(input);
-      const clientSecret = hasSecret(input.type) ? newClientSecret() : undefined;
+      const clientSecret = usesSecret(data.authMethod) ? newClientSecret() : undefined;
       const client = await store.create({
         clientId: input.clientId ?? newClientId(),
         secretCiphertext: clientSecret ? sealer.seal(clientSecret) : null,
@@ -153,7 +168,7 @@ export function createClientService(deps: {
       audit.record({
         type: 'client.created',
         clientId: client.clientId,
-        data: { type: client.type, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty },
+        data: { type: client.type, authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty },
       });
       return { client, clientSecret };
     },
@@ -163,18 +178,39 @@ export function createClientService(deps: {
       if (typeof raw !== 'object' || raw === null) throw new ValidationError('input: must be an object');
       if ('clientId' in raw && raw.clientId !== clientId) throw new ValidationError('clientId: cannot be changed');
       if ('type' in raw && raw.type !== current.type) throw new ValidationError('type: cannot be changed; create a new client');
+      // A secret is issued only at creation and by rotate-secret, where it is shown once.
+      const wanted = 'authMethod' in raw && typeof raw.authMethod === 'string' ? raw.authMethod : current.authMethod;
+      if (!isPublicType(current.type) && current.secretCiphertext === null && usesSecret(wanted as AuthMethodName)) {
+        throw new ValidationError(
+          `authMethod: client ${clientId} has no secret to send with ${wanted}; \`portcullis clients rotate-secret ${clientId} --auth-method ${wanted}\` issues one and switches to it`,
+        );
+      }
       const input = parseClientInput({ ...toClientInput(current), ...raw });
-      const client = await store.update(clientId, await normalise(input));
+      const data = await normalise(input);
+      // Moving to keys drops the secret: it must stop working.
+      const client = await store.update(clientId, { ...data, ...(!usesSecret(data.authMethod) && { secretCiphertext: null }) });
       audit.record({ type: 'client.updated', clientId, data: { fields: Object.keys(raw) } });
       return client;
     },
 
-    async rotateSecret(clientId) {
+    async rotateSecret(clientId, options = {}) {
       const current = await get(clientId);
       if (!hasSecret(current.type)) throw new ValidationError(`a ${current.type} client is public and has no secret`);
+      const authMethod = options.authMethod ?? current.authMethod;
+      if (!usesSecret(authMethod)) {
+        throw new ValidationError(
+          options.authMethod
+            ? `authMethod: a secret is sent with client_secret_basic or client_secret_post, not ${authMethod}`
+            : `client ${clientId} authenticates with ${authMethod} and has no secret; give --auth-method client_secret_basic or client_secret_post to switch it to a secret`,
+        );
+      }
       const clientSecret = newClientSecret();
-      const client = await store.update(clientId, { secretCiphertext: sealer.seal(clientSecret) });
-      audit.record({ type: 'client.secret_rotated', clientId });
+      // A client switched to a secret no longer has keys.
+      const client = await store.update(clientId, {
+        secretCiphertext: sealer.seal(clientSecret),
+        ...(authMethod !== current.authMethod && { authMethod, jwks: null, jwksUri: null }),
+      });
+      audit.record({ type: 'client.secret_rotated', clientId, ...(authMethod !== current.authMethod && { data: { authMethod } }) });
       return { client, clientSecret };
     },
 

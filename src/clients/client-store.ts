@@ -1,6 +1,6 @@
-import type { PrismaClient } from '../db/index.ts';
-import { withTranslatedErrors } from '../db/index.ts';
-import type { ClientTypeName } from './client-input.ts';
+import { Prisma, withTranslatedErrors, type PrismaClient } from '../db/index.ts';
+import { isPossibleClientId, type AuthMethodName, type ClientTypeName } from './client-input.ts';
+import type { JwkSet } from './client-jwks.ts';
 
 /** A registered client as stored; the secret stays sealed until the provider needs it. */
 export interface ClientRecord {
@@ -8,6 +8,10 @@ export interface ClientRecord {
   readonly type: ClientTypeName;
   readonly name: string;
   readonly secretCiphertext: string | null;
+  readonly authMethod: AuthMethodName;
+  /** private_key_jwt: the public keys inline, or the URL they are published at. */
+  readonly jwks: JwkSet | null;
+  readonly jwksUri: string | null;
   readonly redirectUris: readonly string[];
   readonly postLogoutRedirectUris: readonly string[];
   readonly corsOrigins: readonly string[];
@@ -41,15 +45,22 @@ type DbClientType = 'web' | 'spa' | 'native' | 'service' | 'resource_server';
 const toDb = (type: ClientTypeName): DbClientType => (type === 'resource-server' ? 'resource_server' : type);
 const fromDb = (type: DbClientType): ClientTypeName => (type === 'resource_server' ? 'resource-server' : type);
 
-function toRecord<T extends { type: DbClientType }>(row: T): Omit<T, 'type'> & { type: ClientTypeName } {
-  return { ...row, type: fromDb(row.type) };
+function toRecord<T extends { type: DbClientType; jwks: Prisma.JsonValue }>(row: T): Omit<T, 'type' | 'jwks'> & { type: ClientTypeName; jwks: JwkSet | null } {
+  // Written only through the registry's validated input (client-jwks.ts).
+  return { ...row, type: fromDb(row.type), jwks: row.jwks as unknown as JwkSet | null };
+}
+
+/** A JWK Set as a JSON column value; null clears it. */
+function jwksColumn(jwks: JwkSet | null): Prisma.InputJsonValue | typeof Prisma.DbNull {
+  return jwks === null ? Prisma.DbNull : (jwks as unknown as Prisma.InputJsonValue);
 }
 
 function toData(changes: Partial<Omit<ClientData, 'clientId'>>) {
-  const { type, redirectUris, postLogoutRedirectUris, corsOrigins, grantTypes, scopes, resources, ...rest } = changes;
+  const { type, redirectUris, postLogoutRedirectUris, corsOrigins, grantTypes, scopes, resources, jwks, ...rest } = changes;
   return {
     ...rest,
     ...(type && { type: toDb(type) }),
+    ...(jwks !== undefined && { jwks: jwksColumn(jwks) }),
     ...(redirectUris && { redirectUris: [...redirectUris] }),
     ...(postLogoutRedirectUris && { postLogoutRedirectUris: [...postLogoutRedirectUris] }),
     ...(corsOrigins && { corsOrigins: [...corsOrigins] }),
@@ -67,6 +78,7 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
           data: {
             ...client,
             type: toDb(client.type),
+            jwks: jwksColumn(client.jwks),
             redirectUris: [...client.redirectUris],
             postLogoutRedirectUris: [...client.postLogoutRedirectUris],
             corsOrigins: [...client.corsOrigins],
@@ -79,6 +91,8 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
       return toRecord(row);
     },
     async findById(clientId) {
+      // An id no client can have is simply not found (the engine then says invalid_client).
+      if (!isPossibleClientId(clientId)) return undefined;
       const row = await withTranslatedErrors('client', () => prisma.client.findUnique({ where: { clientId } }));
       return row ? toRecord(row) : undefined;
     },

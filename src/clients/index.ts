@@ -1,5 +1,14 @@
 export { createClientStore, type ClientStore, type ClientRecord } from './client-store.ts';
-export { createClientService, hasSecret, OIDC_SCOPES, toClientInput, type ClientService, type ClientTokenRevoker, type CreatedClient } from './client-service.ts';
+export {
+  createClientService,
+  hasSecret,
+  OIDC_SCOPES,
+  toClientInput,
+  type ClientService,
+  type ClientTokenRevoker,
+  type CreatedClient,
+  type RotateOptions,
+} from './client-service.ts';
 export {
   createResourceStore,
   resourceInputSchema,
@@ -11,14 +20,19 @@ export {
 } from './resource-store.ts';
 export { createResourceService, type ResourceService } from './resource-service.ts';
 export {
+  AUTH_METHODS,
   CLIENT_TYPES,
   GRANT_TYPES,
   clientInputSchema,
   clientIdSchema,
+  defaultAuthMethod,
   defaultGrantTypes,
   defaultScopes,
   parseClientInput,
   toValidationError,
+  usesSecret,
+  type AuthMethodName,
   type ClientTypeName,
   type ClientInput,
 } from './client-input.ts';
+export { CLIENT_ASSERTION_ALGS, jwkSetSchema, type JwkSet, type PublicJwk } from './client-jwks.ts';

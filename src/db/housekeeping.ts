@@ -6,7 +6,9 @@ import type { Metrics } from '../observability/metrics.ts';
 // Keeps the tables flat under steady load with no manual janitor: expired oidc-provider
 // records (the adapter already treats them as absent, so deleting them changes nothing a
 // client can see), expired entries of the JWT deny-list (a revoked JWT past its `exp` is
-// refused by its own expiry), and audit events older than the retention.
+// refused by its own expiry), audit events older than the retention, and the sealed
+// responses of refresh-token rotations once their grace window is over (they hold live
+// tokens, and only a retry inside the window may see them).
 //
 // Every instance schedules it; a session-level advisory lock makes exactly one of them
 // run a round while the others skip it. Rows go in small batches so no statement holds
@@ -53,6 +55,8 @@ export interface HousekeepingOptions {
   readonly metrics?: Metrics | undefined;
   /** Audit events older than this many days are deleted. */
   readonly eventRetentionDays: number;
+  /** REFRESH_GRACE_SECONDS: a rotation's stored response is cleared this long after it. */
+  readonly refreshGraceSeconds?: number;
   readonly intervalMs: number;
   /** Rows per DELETE (default 1,000). */
   readonly batchSize?: number;
@@ -99,6 +103,14 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
           batchSize,
         );
         if (events > 0) deleted[AUDIT_TABLE] = events;
+        const successors = await deleteInBatches(
+          client,
+          `UPDATE oidc_refresh_tokens SET successor_ciphertext = NULL WHERE ctid IN (SELECT ctid FROM oidc_refresh_tokens
+             WHERE successor_ciphertext IS NOT NULL AND rotated_at < now() - make_interval(secs => $1) LIMIT $2)`,
+          [options.refreshGraceSeconds ?? 0],
+          batchSize,
+        );
+        if (successors > 0) deleted.refresh_successors = successors;
         return { ran: true, deleted };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [HOUSEKEEPING_LOCK]);

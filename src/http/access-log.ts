@@ -2,10 +2,12 @@ import type { Middleware } from 'koa';
 
 import type { Logger } from '../observability/logger.ts';
 import { stripQuery } from '../observability/redact.ts';
+import { responseError } from './response-error.ts';
 import { afterEachRequest, routeLabel } from './route-label.ts';
 
 /**
- * One line per request: method, route, status, duration, client, request id. Only these
+ * One line per request: method, route, status, duration, client, request id, and the
+ * OAuth error the response carries (response-error.ts). Only these
  * chosen fields are logged (never headers, query strings or bodies), so a code or token
  * in a URL cannot reach the log. Mount right after the request id.
  */
@@ -14,6 +16,7 @@ export function accessLog(options: { logger: Logger }): Middleware {
   return afterEachRequest((ctx, status, durationMs) => {
     const oidc = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc;
     const clientId = oidc?.client?.clientId ?? (typeof ctx.state.clientId === 'string' ? ctx.state.clientId : undefined);
+    const error = responseError(ctx, status);
     const line = {
       requestId: ctx.state.requestId as unknown,
       method: ctx.method,
@@ -23,7 +26,7 @@ export function accessLog(options: { logger: Logger }): Middleware {
       durationMs: Math.round(durationMs * 10) / 10,
       clientId,
       ip: ctx.ip,
-      ...(typeof ctx.state.oauthError === 'string' && { error: ctx.state.oauthError }),
+      ...(error !== undefined && { error }),
     };
     if (status >= 500) logger.warn(line, 'request');
     else logger.info(line, 'request');

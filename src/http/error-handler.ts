@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import { markPageError } from './response-error.ts';
 
 export type RenderErrorPage = (model: { status: number; error: string; message: string; requestId: string }) => string;
 
@@ -45,6 +46,7 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html';
         ctx.body = options.renderPage({ status, error: code, message, requestId });
+        markPageError(ctx, code);
       } else {
         ctx.body = { error: code, error_description: message };
       }

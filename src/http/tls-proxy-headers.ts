@@ -1,12 +1,29 @@
+import { isIP } from 'node:net';
+
 import type { Middleware } from 'koa';
 
-// The request's own idea of where it was sent (scheme and host) becomes URLs the engine
-// writes (discovery, redirects, form actions). Whatever a proxy or a client put there must
-// make a URL, or the engine fails with a 500 building one:
+// What a proxy or a client says about the request, checked before anyone reads it:
+// - X-Forwarded-For (honoured with TRUST_PROXY): the entries our own proxies appended (the
+//   last TRUST_PROXY_HOPS) must be IP addresses, or the whole header is dropped and the
+//   socket address is the client's. Anything else would let text of the client's choosing
+//   stand for its address in logs, audit events and budgets.
 // - X-Forwarded-Proto (honoured with TRUST_PROXY): only http or https; anything else is
 //   dropped, as if the proxy had not sent it.
-// - X-Forwarded-Host (honoured with TRUST_PROXY) and Host: must form a URL with the scheme;
-//   a bad forwarded host is dropped, a bad Host is the client's error (400).
+// - Host: must be a host, or the request is the client's error (400). The URLs the engine
+//   writes never come from it (pin-issuer-origin.ts).
+
+/** First of all: Koa remembers `ctx.ip` from the first read, and the repeat-refusal check reads it. */
+export function dropMalformedForwardedFor(options: { trustProxy: boolean; hops: number }): Middleware {
+  return async (ctx, next) => {
+    const headers = ctx.req.headers;
+    const forwardedFor = headers['x-forwarded-for'];
+    if (options.trustProxy && forwardedFor !== undefined) {
+      const appended = String(forwardedFor).split(',').slice(-options.hops);
+      if (appended.some((entry) => isIP(entry.trim()) === 0)) delete headers['x-forwarded-for'];
+    }
+    await next();
+  };
+}
 
 export function checkProxyHeaders(options: { trustProxy: boolean }): Middleware {
   return async (ctx, next) => {
@@ -14,10 +31,8 @@ export function checkProxyHeaders(options: { trustProxy: boolean }): Middleware 
     if (options.trustProxy) {
       const proto = headers['x-forwarded-proto'];
       if (proto !== undefined && !/^\s*https?\s*(,|$)/i.test(String(proto))) delete headers['x-forwarded-proto'];
-      const host = headers['x-forwarded-host'];
-      if (host !== undefined && !validHost(String(host).split(',')[0]!.trim())) delete headers['x-forwarded-host'];
     }
-    if (!validHost(ctx.host)) ctx.throw(400, 'the Host header is not a valid host');
+    if (!validHost(headers.host ?? '')) ctx.throw(400, 'the Host header is not a valid host');
     await next();
   };
 }

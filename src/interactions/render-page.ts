@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
 
+import { markPageError } from '../http/response-error.ts';
+
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
 
 export type PageName = 'login' | 'consent' | 'error' | 'logout' | 'logged-out';
@@ -23,6 +25,8 @@ export function createPageRenderer(options: { cache: boolean }): RenderPage {
  * headers middleware) for the few tags that need one; headers are that middleware's job.
  */
 export function sendPage(ctx: Context, render: RenderPage, view: PageName, model: Record<string, unknown>, status = 200): void {
+  // The access log and the error metric read the code of an error page from here.
+  if (view === 'error' && typeof model.error === 'string') markPageError(ctx, model.error);
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = render(view, { ...model, nonce: typeof ctx.state.cspNonce === 'string' ? ctx.state.cspNonce : '' });

@@ -6,36 +6,15 @@ import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
 // What the engine tells us, turned into audit events and metrics: tokens issued, whole
-// grants revoked (and why), OAuth errors, introspection results. (Logins, consent,
-// logout, single-token revocation and refresh reuse are recorded where they are decided:
-// interactions/ and oidc/refresh-grace.ts, extend-introspection-and-revocation.ts.)
+// grants revoked (and why), introspection results. (Logins, consent, logout, single-token
+// revocation and refresh reuse are recorded where they are decided: interactions/ and
+// oidc/refresh-grace.ts, extend-introspection-and-revocation.ts. OAuth errors are counted
+// from the final response, http/response-error.ts: the engine's error events fire before
+// our extensions may still answer successfully.)
 // The engine emits its events synchronously inside the request, so every listener here
 // is wrapped: a bug in observing must never fail a token request. Nothing recorded is a
 // token, a code or a jti (an opaque token's jti IS the token); grant ids are internal
 // and safe, and tie a token family's events together.
-
-/** Every `*.error` event of the endpoints this deployment enables (docs/events.md). */
-const ERROR_EVENTS = [
-  'authorization.error',
-  'grant.error',
-  'introspection.error',
-  'revocation.error',
-  'userinfo.error',
-  'end_session.error',
-  'end_session_confirm.error',
-  'end_session_success.error',
-  'jwks.error',
-  'discovery.error',
-  'pushed_authorization_request.error',
-  'backchannel_authentication.error',
-  'device_authorization.error',
-  'code_verification.error',
-  'device_resume.error',
-  'registration_create.error',
-  'registration_read.error',
-  'registration_update.error',
-  'registration_delete.error',
-] as const;
 
 interface TokenLike {
   readonly kind?: string;
@@ -54,13 +33,6 @@ interface GrantLike {
 }
 
 type Entities = Partial<Record<string, TokenLike & GrantLike>>;
-
-const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
-
-/** A bounded label: the engine's error codes are a fixed set; anything else is "other". */
-export function errorLabel(code: unknown): string {
-  return typeof code === 'string' && ERROR_CODE.test(code) ? code : 'other';
-}
 
 function entitiesOf(ctx: KoaContextWithOIDC): Entities {
   return ctx.oidc.entities as unknown as Entities;
@@ -103,25 +75,6 @@ export function observeProvider(provider: Provider, deps: { audit: AuditSink; me
       }
     };
   }
-
-  for (const event of ERROR_EVENTS) {
-    provider.on(
-      event as 'grant.error',
-      safely(event, (ctx: KoaContextWithOIDC, error: { error?: unknown }) => {
-        const code = errorLabel(error.error);
-        // The access log line of this request names the error too.
-        ctx.state.oauthError = code;
-        metrics?.oauthErrors.inc({ error: code, route: ctx.oidc?.route ?? 'unknown' });
-      }),
-    );
-  }
-  provider.on(
-    'server_error',
-    safely('server_error', (ctx: KoaContextWithOIDC) => {
-      ctx.state.oauthError = 'server_error';
-      metrics?.oauthErrors.inc({ error: 'server_error', route: ctx.oidc?.route ?? 'unknown' });
-    }),
-  );
 
   provider.on(
     'grant.success',

@@ -1,6 +1,6 @@
 import type { ClientMetadata } from 'oidc-provider';
 
-import { OIDC_SCOPES, type ClientRecord } from '../clients/index.ts';
+import { OIDC_SCOPES, usesSecret, type ClientRecord } from '../clients/index.ts';
 
 const OIDC_SCOPE_SET: ReadonlySet<string> = new Set(OIDC_SCOPES);
 
@@ -30,12 +30,15 @@ export interface PortcullisClientFields {
 
 export function toProviderMetadata(client: ClientRecord, secret: string | undefined): ClientMetadata & PortcullisClientFields {
   const browserFlow = client.grantTypes.includes('authorization_code');
-  const confidential = secret !== undefined;
   return {
     client_id: client.clientId,
     client_name: client.name,
-    ...(confidential && { client_secret: secret }),
-    token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+    // The engine accepts exactly the registered method: a secret sent another way, or a
+    // secret from a private_key_jwt client, is invalid_client.
+    token_endpoint_auth_method: client.authMethod,
+    ...(usesSecret(client.authMethod) && secret !== undefined && { client_secret: secret }),
+    ...(client.authMethod === 'private_key_jwt' && client.jwks && { jwks: { keys: client.jwks.keys.map((key) => ({ ...key })) } }),
+    ...(client.authMethod === 'private_key_jwt' && client.jwksUri && { jwks_uri: client.jwksUri }),
     application_type: client.type === 'native' ? 'native' : 'web',
     grant_types: [...client.grantTypes],
     response_types: browserFlow ? ['code'] : [],

@@ -6,6 +6,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observeProvider } from '../observability/provider-events.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
+import { answerRevocationInJson } from './answer-revocation-in-json.ts';
+import { cachePublishedMetadata } from './cache-published-metadata.ts';
 import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
@@ -61,6 +63,9 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
     issuer: deps.config.issuer,
     keys: deps.keys.jwks.keys,
   });
+  provider.use(cachePublishedMetadata());
+  // Outside the extensions below: it sees their revocation answers too.
+  provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
   provider.use(extendIntrospectionAndRevocation({ verifier: accessTokens, issuer: deps.config.issuer, audit }));
 

@@ -38,8 +38,8 @@ function introspectionBody(token: VerifiedAccessToken, issuer: string) {
 /**
  * Runs after the engine's introspection and revocation endpoints and completes them for
  * what the engine cannot handle: JWT access tokens, which it refuses with
- * `unsupported_token_type` once it has authenticated the client. It also names refresh
- * tokens' type in introspection responses.
+ * `unsupported_token_type` once it has authenticated the client. It also keeps refresh
+ * tokens' introspection free of a token_type.
  */
 export function extendIntrospectionAndRevocation(deps: {
   verifier: AccessTokenVerifier;
@@ -64,7 +64,7 @@ export function extendIntrospectionAndRevocation(deps: {
         ctx.status = 200;
         ctx.body = verified && mayIntrospect(client, verified) ? introspectionBody(verified, deps.issuer) : { active: false };
       } else if (body?.active && ctx.oidc.entities.RefreshToken) {
-        body.token_type = 'refresh_token';
+        delete body.token_type; // RFC 7662 §2.2: a refresh token has no access-token type (RFC 6749 §7.1)
       }
       return;
     }

@@ -1,12 +1,13 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
 import { claimsFor, SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { OIDC_SCOPES, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
 import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
 import { mayIntrospect } from './extend-introspection-and-revocation.ts';
+import { defaultResourceFor, refuseUngrantableScopes } from './default-resource.ts';
 import { createPrismaAdapterFactory } from './prisma-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
@@ -54,6 +55,20 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     const account = await accounts.findById(accountId);
     return new Set(account && !account.disabled ? account.roles : []);
   }
+
+  // Resource servers looked up for one request: the default-resource rule and each
+  // resource's info read the same records.
+  type Lookup = ReturnType<ResourceService['find']>;
+  const resourcesOfRequest = new WeakMap<object, Map<string, Lookup>>();
+  function findResource(ctx: KoaContextWithOIDC, indicator: string): Lookup {
+    let cached = resourcesOfRequest.get(ctx);
+    if (!cached) resourcesOfRequest.set(ctx, (cached = new Map<string, Lookup>()));
+    let found = cached.get(indicator);
+    if (!found) cached.set(indicator, (found = resources.find(indicator)));
+    return found;
+  }
+
+  const scopeRules = { findResource, oidcScopes: OIDC_SCOPE_SET };
 
   return {
     adapter: createPrismaAdapterFactory({
@@ -106,8 +121,13 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       id_token_signed_response_alg: 'RS256',
       token_endpoint_auth_method: 'client_secret_basic',
     },
-    // Registry clients authenticate with a secret (basic) or are public with PKCE.
-    clientAuthMethods: ['client_secret_basic', 'none'],
+    // What registry clients may register (clients/client-input.ts), and so exactly what
+    // discovery advertises: a secret in the Basic header or the body, a JWT signed with the
+    // client's own key, or nothing but PKCE (public clients). Not client_secret_jwt: no
+    // client asked for it, and it would bring the HS* algorithms into client assertions.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    // Client assertions: asymmetric algorithms only (the HS* ones belong to client_secret_jwt).
+    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
     clientBasedCORS(_ctx, origin, client: Client) {
       return client.portcullis_cors_origins?.includes(origin) ?? false;
@@ -150,16 +170,16 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
+        // Without `resource`: the one resource server the requested scopes belong to, or a
+        // refusal naming the scope (default-resource.ts). Never a silently dropped scope.
+        defaultResource: async (ctx, client: Client, oneOf) => oneOf ?? (await defaultResourceFor(ctx, client, scopeRules)),
         useGrantedResource: () => true,
         async getResourceServerInfo(ctx, indicator, client: Client) {
           if (!client.portcullis_resources?.includes(indicator)) throw new errors.InvalidTarget();
-          const resource = await resources.find(indicator);
+          const resource = await findResource(ctx, indicator);
           if (!resource) throw new errors.InvalidTarget();
           const allowed = new Set(client.portcullis_resource_scopes ?? []);
-          const requested = typeof ctx.oidc.params?.scope === 'string' ? ctx.oidc.params.scope.split(' ') : [];
-          const unregistered = requested.find((name) => name && !allowed.has(name) && !OIDC_SCOPE_SET.has(name));
-          if (unregistered) throw new errors.InvalidScope('requested scope is not allowed', unregistered);
+          await refuseUngrantableScopes(ctx, client, scopeRules);
           // The token may carry only scopes the resource offers, the client is registered for,
           // and (for a person) their roles permit. Consent therefore lists only grantable ones.
           const roles = await rolesOfSubject(ctx);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
 import { captureAudit } from '../helpers/abuse.ts';
 import { authorizationRequest, CookieJar, csrfToken, send } from '../helpers/browserless-login.ts';
@@ -402,4 +402,151 @@ test(`${COUNT} malformed requests to every route: no 5xx, no hang, the database 
   )).rows;
   assert.ok(stored.every((row) => !row.signed_in && row.minutes <= 10), 'anonymous and short-lived');
   assert.ok(!audit.events.some((event) => event.type === 'login.success'), 'nobody signed in');
+});
+
+// --- control characters in the values that are looked up -------------------------------
+//
+// Postgres refuses a NUL in text, so a NUL in any value the server looks up in the
+// database (a client id, a token, a code, a request_uri) used to surface as a 500 with a
+// stack in the log. Each must be an answer in the protocol's shape (a 4xx with `error`, or
+// what the endpoint says of an unknown token), logged without a stack. Other control
+// characters ride along: they must be just as harmless.
+
+describe('control characters in looked-up values', () => {
+  const CONTROLS = ['\u0000', 'a\u0000b', '\u0001', '\u001b[2K', '\u007f', '\u0085', '\r\n'];
+  let target: TestServer;
+  let spa: string;
+  let web: { id: string; secret: string };
+
+  before(async () => {
+    target = await startTestServer({ LOG_LEVEL: 'info' });
+    const { clients } = target.services;
+    spa = (await clients.create({ type: 'spa', name: 'SPA', redirectUris: [REDIRECT] })).client.clientId;
+    const created = await clients.create({ type: 'web', name: 'Web', redirectUris: [REDIRECT] });
+    web = { id: created.client.clientId, secret: created.clientSecret! };
+  });
+  after(async () => {
+    await target?.close();
+  });
+
+  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const rawBasic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+  interface Probe {
+    readonly name: string;
+    readonly method: 'GET' | 'POST';
+    readonly path: string;
+    readonly fields: Record<string, string>;
+    readonly authorization?: string;
+  }
+
+  async function ask(probe: Probe): Promise<{ status: number; body: unknown; location: string | null }> {
+    const query = new URLSearchParams(probe.fields).toString();
+    const response = await fetch(`${target.issuer}${probe.path}${probe.method === 'GET' ? `?${query}` : ''}`, {
+      method: probe.method,
+      redirect: 'manual',
+      headers: {
+        accept: 'application/json',
+        ...(probe.method === 'POST' && { 'content-type': 'application/x-www-form-urlencoded' }),
+        ...(probe.authorization && { authorization: probe.authorization }),
+      },
+      ...(probe.method === 'POST' && { body: query }),
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // a page or an empty body
+    }
+    return { status: response.status, body, location: response.headers.get('location') };
+  }
+
+  /**
+   * An error in the protocol's shape: JSON with `error`; for the authorization endpoint
+   * (which shows people pages) an error page, or a redirect carrying `error` to the
+   * client's registered redirect URI; or what introspection and revocation answer for a
+   * token they do not know.
+   */
+  function inProtocolShape(probe: Probe, answer: { status: number; body: unknown; location: string | null }): boolean {
+    const { status, body, location } = answer;
+    if (status >= 400 && status < 500 && typeof (body as { error?: unknown } | null)?.error === 'string') return true;
+    if (probe.path === '/auth' && status >= 400 && status < 500 && typeof body === 'string' && body.includes('<html')) return true;
+    if (probe.path === '/auth' && status === 303 && location?.startsWith(`${REDIRECT}?`) && new URL(location).searchParams.has('error')) return true;
+    if (probe.path === '/token/introspection' && status === 200 && (body as { active?: unknown } | null)?.active === false) return true;
+    return probe.path === '/token/revocation' && status === 200;
+  }
+
+  /** What the server logged with a stack (an error it did not expect). */
+  function stacks(since: number): string[] {
+    return target
+      .logs()
+      .slice(since)
+      .split('\n')
+      .filter((line) => /"stack"|\\n\s+at /.test(line));
+  }
+
+  function authorizationFields(clientId: string): Record<string, string> {
+    return { client_id: clientId, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', code_challenge: 'c'.repeat(43), code_challenge_method: 'S256' };
+  }
+
+  /** Every endpoint that looks a client up by an id the request names. */
+  function clientIdProbes(bad: string): Probe[] {
+    return [
+      { name: 'authorization client_id (GET)', method: 'GET', path: '/auth', fields: authorizationFields(bad) },
+      { name: 'PAR client_id', method: 'POST', path: '/request', fields: authorizationFields(bad) },
+      { name: 'PAR Basic', method: 'POST', path: '/request', fields: authorizationFields(bad), authorization: basic(bad, 'secret') },
+      { name: 'token client_id', method: 'POST', path: '/token', fields: { grant_type: 'authorization_code', code: 'x', client_id: bad, code_verifier: 'v'.repeat(43), redirect_uri: REDIRECT } },
+      { name: 'token client_id and secret', method: 'POST', path: '/token', fields: { grant_type: 'client_credentials', client_id: bad, client_secret: 'secret' } },
+      { name: 'token Basic', method: 'POST', path: '/token', fields: { grant_type: 'client_credentials' }, authorization: basic(bad, 'secret') },
+      { name: 'token Basic, not form-encoded', method: 'POST', path: '/token', fields: { grant_type: 'client_credentials' }, authorization: rawBasic(bad, 'secret') },
+      { name: 'introspection Basic', method: 'POST', path: '/token/introspection', fields: { token: 'x' }, authorization: basic(bad, 'secret') },
+      { name: 'introspection client_id', method: 'POST', path: '/token/introspection', fields: { token: 'x', client_id: bad } },
+      { name: 'revocation Basic', method: 'POST', path: '/token/revocation', fields: { token: 'x' }, authorization: basic(bad, 'secret') },
+      { name: 'end session client_id', method: 'GET', path: '/session/end', fields: { client_id: bad } },
+    ];
+  }
+
+  /** Every endpoint that looks up a token, a code or a pushed request by its value. */
+  function tokenProbes(bad: string): Probe[] {
+    const asWeb = basic(web.id, web.secret);
+    return [
+      { name: 'token code', method: 'POST', path: '/token', fields: { grant_type: 'authorization_code', code: bad, redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43) }, authorization: asWeb },
+      { name: 'token refresh_token', method: 'POST', path: '/token', fields: { grant_type: 'refresh_token', refresh_token: bad }, authorization: asWeb },
+      { name: 'introspection token', method: 'POST', path: '/token/introspection', fields: { token: bad }, authorization: asWeb },
+      { name: 'introspection token with a hint', method: 'POST', path: '/token/introspection', fields: { token: bad, token_type_hint: 'refresh_token' }, authorization: asWeb },
+      { name: 'revocation token', method: 'POST', path: '/token/revocation', fields: { token: bad }, authorization: asWeb },
+      { name: 'userinfo access_token', method: 'POST', path: '/me', fields: { access_token: bad } },
+      { name: 'authorization request_uri', method: 'GET', path: '/auth', fields: { client_id: spa, request_uri: `urn:ietf:params:oauth:request_uri:${bad}` } },
+    ];
+  }
+
+  test('in a client id, at every endpoint that looks one up: a 4xx in the protocol\'s shape, and no stack in the log', async () => {
+    const since = target.logs().length;
+    const failures: string[] = [];
+    for (const control of CONTROLS) {
+      for (const probe of clientIdProbes(`${ids.web}${control}`)) {
+        const answer = await ask(probe);
+        const refused = answer.status >= 400 && answer.status < 500 && inProtocolShape(probe, answer);
+        if (!refused) failures.push(`${probe.name} ${JSON.stringify(control)}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 120)}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.deepEqual(stacks(since), []);
+  });
+
+  // Fails until the storage adapter looks values up by their hash (the lead's change to
+  // src/oidc/prisma-adapter.ts): a hash holds no NUL. Kept apart so it is seen going green.
+  test('in a token, code, refresh token or request_uri, looked up by the storage adapter: an answer in the protocol\'s shape, and no stack in the log', async () => {
+    const since = target.logs().length;
+    const failures: string[] = [];
+    for (const control of CONTROLS) {
+      for (const probe of tokenProbes(`${'t'.repeat(20)}${control}${'t'.repeat(20)}`)) {
+        const answer = await ask(probe);
+        if (!inProtocolShape(probe, answer)) failures.push(`${probe.name} ${JSON.stringify(control)}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 120)}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.deepEqual(stacks(since), []);
+  });
 });

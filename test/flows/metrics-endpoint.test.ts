@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const REDIRECT = 'http://localhost:8080/callback';
 const API = 'https://metrics-api.example.com';
+const JWT_API = 'https://metrics-jwt-api.example.com';
 const EMAIL = 'metrics@example.com';
 const PASSWORD = 'metrics password 99';
 const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -25,6 +26,8 @@ let metricsText: string;
 let serviceId: string;
 let webId: string;
 const tokens: string[] = [];
+/** Request ids of requests whose access-log lines are checked. */
+const requestIds: Record<string, string> = {};
 
 function basic(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -49,9 +52,10 @@ before(async () => {
   const { accounts, clients, resources } = server.services;
   await accounts.create({ email: EMAIL, name: 'Metric Person', password: PASSWORD });
   await resources.create({ indicator: API, name: 'API', scopes: [{ name: 'read' }], accessTokenFormat: 'opaque' });
-  const service = await clients.create({ type: 'service', name: 'Batch', resources: [API], scopes: ['read'] });
+  await resources.create({ indicator: JWT_API, name: 'JWT API', scopes: [{ name: 'write' }], accessTokenFormat: 'jwt' });
+  const service = await clients.create({ type: 'service', name: 'Batch', resources: [API, JWT_API], scopes: ['read', 'write'] });
   serviceId = service.client.clientId;
-  const introspector = await clients.create({ type: 'resource-server', name: 'API', resources: [API] });
+  const introspector = await clients.create({ type: 'resource-server', name: 'API', resources: [API, JWT_API] });
   const web = await clients.create({ type: 'web', name: 'Web', redirectUris: [REDIRECT], scopes: ['openid', 'email', 'offline_access'] });
   webId = web.client.clientId;
 
@@ -68,14 +72,24 @@ before(async () => {
     assert.equal(response.status, 200);
     tokens.push(((await response.json()) as { access_token: string }).access_token);
   }
-  assert.equal((await token(basic(serviceId, 'wrong-secret'), { grant_type: 'client_credentials' })).status, 401);
-  for (const candidate of [tokens[0]!, 'not-a-token-at-all']) {
+  const refused = await token(basic(serviceId, 'wrong-secret'), { grant_type: 'client_credentials' });
+  assert.equal(refused.status, 401);
+  requestIds.invalidClient = refused.headers.get('x-request-id')!;
+  // A JWT access token: the engine cannot introspect it and emits an error event before
+  // Portcullis answers the introspection itself, successfully.
+  const jwtResponse = await token(basic(serviceId, service.clientSecret!), { grant_type: 'client_credentials', scope: 'write', resource: JWT_API });
+  assert.equal(jwtResponse.status, 200);
+  const jwt = ((await jwtResponse.json()) as { access_token: string }).access_token;
+  tokens.push(jwt);
+  for (const candidate of [tokens[0]!, 'not-a-token-at-all', jwt]) {
     const response = await fetch(`${server.issuer}/token/introspection`, {
       method: 'POST',
       headers: { authorization: basic(introspector.client.clientId, introspector.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: candidate }),
     });
-    assert.equal(((await response.json()) as { active: boolean }).active, candidate === tokens[0]);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { active: boolean }).active, candidate !== 'not-a-token-at-all');
+    if (candidate === jwt) requestIds.jwtIntrospection = response.headers.get('x-request-id')!;
   }
   const configuration = await oidc.discovery(new URL(server.issuer), webId, undefined, oidc.ClientSecretBasic(web.clientSecret), insecure);
   const verifier = oidc.randomPKCECodeVerifier();
@@ -117,10 +131,10 @@ describe('/metrics after known traffic', () => {
   test('times requests by method, route name and status, never by raw path', () => {
     const histogram = family('portcullis_http_request_duration_seconds');
     assert.equal(histogram.type, 'HISTOGRAM');
-    assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'token', status: '200' }), 4);
+    assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'token', status: '200' }), 5);
     assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'token', status: '401' }), 1);
     assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'token', status: '400' }), 1);
-    assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'introspection', status: '200' }), 2);
+    assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'introspection', status: '200' }), 3);
     assert.ok(value('portcullis_http_request_duration_seconds', { method: 'GET', route: 'discovery', status: '200' }) >= 2);
     assert.equal(value('portcullis_http_request_duration_seconds', { method: 'GET', route: 'unmatched', status: '404' }), 1);
     assert.ok(value('portcullis_http_request_duration_seconds', { method: 'POST', route: '/interaction/:uid/login', status: '303' }) >= 1);
@@ -130,20 +144,40 @@ describe('/metrics after known traffic', () => {
   });
 
   test('counts tokens issued by grant type and client', () => {
-    assert.equal(value('portcullis_tokens_issued_total', { grant_type: 'client_credentials', client_id: serviceId }), 2);
+    assert.equal(value('portcullis_tokens_issued_total', { grant_type: 'client_credentials', client_id: serviceId }), 3);
     assert.equal(value('portcullis_tokens_issued_total', { grant_type: 'authorization_code', client_id: webId }), 1);
     assert.equal(value('portcullis_tokens_issued_total', { grant_type: 'refresh_token', client_id: webId }), 1);
   });
 
-  test('counts OAuth errors by error code and route', () => {
-    assert.equal(value('portcullis_oauth_errors_total', { error: 'invalid_client', route: 'token' }), 1);
-    assert.equal(value('portcullis_oauth_errors_total', { error: 'invalid_grant', route: 'token' }), 1);
+  test('counts OAuth errors by error code and route: the error responses sent, and nothing else', () => {
+    const samples = family('portcullis_oauth_errors_total').metrics.map((sample) => ({ error: sample.labels?.error, route: sample.labels?.route, value: Number(sample.value) }));
+    assert.deepEqual(
+      samples.filter((sample) => sample.value > 0).sort((a, b) => String(a.error).localeCompare(String(b.error))),
+      [
+        { error: 'invalid_client', route: 'token', value: 1 },
+        { error: 'invalid_grant', route: 'token', value: 1 },
+      ],
+      'a successful JWT introspection is not an unsupported_token_type error',
+    );
+  });
+
+  test('the access log names an error only for a response that is one', () => {
+    const lines = server
+      .logs()
+      .split('\n')
+      .filter(Boolean)
+      .map((text) => JSON.parse(text) as { requestId?: string; msg?: string; status?: number; error?: string });
+    const line = (requestId: string) => lines.find((entry) => entry.msg === 'request' && entry.requestId === requestId);
+    assert.equal(line(requestIds.jwtIntrospection!)?.status, 200);
+    assert.equal(line(requestIds.jwtIntrospection!)?.error, undefined);
+    assert.equal(line(requestIds.invalidClient!)?.status, 401);
+    assert.equal(line(requestIds.invalidClient!)?.error, 'invalid_client');
   });
 
   test('counts refresh token reuse, grace-window hits, introspections by result, logins and rate limits', () => {
     assert.equal(value('portcullis_refresh_token_reuse_total'), 1);
     assert.equal(value('portcullis_refresh_token_grace_hits_total'), 0);
-    assert.equal(value('portcullis_introspections_total', { result: 'active' }), 1);
+    assert.equal(value('portcullis_introspections_total', { result: 'active' }), 2);
     assert.equal(value('portcullis_introspections_total', { result: 'inactive' }), 1);
     assert.equal(value('portcullis_introspections_total', { result: 'error' }), 0);
     for (const outcome of ['success', 'failure', 'locked']) assert.ok(value('portcullis_login_attempts_total', { outcome }) >= 0);

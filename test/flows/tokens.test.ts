@@ -302,7 +302,10 @@ describe('introspection', () => {
     assert.deepEqual((await introspect('jwtApi', opaque.access_token)).body, { active: false });
     assert.equal((await introspect('web', jwt.access_token)).body.active, true, 'the owner sees its JWT');
     assert.equal((await introspect('web', opaque.refresh_token!)).body.active, true, 'the owner sees its refresh token');
-    assert.equal((await introspect('web', opaque.refresh_token!)).body.token_type, 'refresh_token');
+    // RFC 7662 §2.2: token_type is an access-token type (RFC 6749 §7.1); a refresh token has none.
+    const refreshBody = (await introspect('web', opaque.refresh_token!)).body;
+    assert.equal(refreshBody.token_type, undefined, 'a refresh token is not reported as an access-token type');
+    assert.equal(refreshBody.client_id, ids.web!.id);
     assert.deepEqual((await introspect('other', jwt.access_token)).body, { active: false });
     assert.deepEqual((await introspect('jwtApi', opaque.refresh_token!)).body, { active: false });
 
@@ -423,12 +426,13 @@ describe('discovery', () => {
     assert.deepEqual([...(metadata.grant_types_supported as string[])].sort(), ['authorization_code', 'client_credentials', 'refresh_token']);
     assert.equal(metadata.introspection_endpoint, `${server.issuer}/token/introspection`);
     assert.equal(metadata.revocation_endpoint, `${server.issuer}/token/revocation`);
-    assert.deepEqual(metadata.token_endpoint_auth_methods_supported, ['client_secret_basic', 'none']);
+    const registrable = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+    assert.deepEqual(metadata.token_endpoint_auth_methods_supported, registrable);
     // RFC 8414: omitted means the same methods as the token endpoint's defaults apply.
     for (const endpoint of ['introspection', 'revocation']) {
       const methods = (metadata[`${endpoint}_endpoint_auth_methods_supported`] as string[] | undefined) ?? ['client_secret_basic'];
       assert.ok(methods.includes('client_secret_basic'), endpoint);
-      assert.ok(!methods.some((method) => method.includes('jwt')), `${endpoint} offers only what clients are registered with`);
+      assert.ok(methods.every((method) => registrable.includes(method)), `${endpoint} offers only what clients are registered with`);
     }
     assert.equal(metadata.authorization_response_iss_parameter_supported, true);
   });

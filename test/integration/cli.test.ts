@@ -250,7 +250,8 @@ void describe('portcullis clients', () => {
     for (const output of [shown.stdout, JSON.stringify(shownJson)]) {
       assert.ok(!output.includes(rotated.client_secret ?? ''));
       assert.ok(!output.includes(web.client_secret));
-      assert.doesNotMatch(output, /secretCiphertext|client_secret/);
+      // No secret field (the method's name, client_secret_basic, may be shown).
+      assert.doesNotMatch(output, /secretCiphertext|"client_secret"\s*:|client_secret:\s/);
     }
     const spa = created.get('spa');
     assert.ok(spa);

@@ -77,6 +77,20 @@ describe('housekeeping', () => {
     assert.deepEqual((await housekeeping.runOnce()).deleted, {});
   });
 
+  test('clears the sealed response of a rotation once its grace window is over, and keeps the token', async () => {
+    await database.pool.query(`INSERT INTO oidc_refresh_tokens (id, payload, expires_at, consumed_at, rotated_at, successor_ciphertext) VALUES
+      ('rotated-long-ago', '{}', now() + interval '1 day', now() - interval '1 minute', now() - interval '1 minute', 'sealed-old'),
+      ('rotated-just-now', '{}', now() + interval '1 day', now(), now(), 'sealed-new')`);
+    await createHousekeeping({ pool: database.pool, logger, eventRetentionDays: 90, intervalMs: 60_000, refreshGraceSeconds: 10 }).runOnce();
+    const { rows } = await database.pool.query<{ id: string; successor_ciphertext: string | null }>(
+      "SELECT id, successor_ciphertext FROM oidc_refresh_tokens WHERE id LIKE 'rotated-%' ORDER BY id",
+    );
+    assert.deepEqual(rows, [
+      { id: 'rotated-just-now', successor_ciphertext: 'sealed-new' },
+      { id: 'rotated-long-ago', successor_ciphertext: null },
+    ]);
+  });
+
   test('deletes in small batches until nothing expired is left', async () => {
     const housekeeping = createHousekeeping({ pool: database.pool, logger, eventRetentionDays: 90, intervalMs: 60_000, batchSize: 1 });
     const report = await housekeeping.runOnce();

@@ -228,3 +228,67 @@ describe('clientId', () => {
     }
   });
 });
+
+describe('client authentication methods', () => {
+  const service = { type: 'service', name: 'Batch' };
+  /** A real P-256 public key, and its private part. */
+  const publicJwk = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+    y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+    kid: 'k1',
+  };
+  const privateJwk = { ...publicJwk, d: 'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI' };
+
+  test('a confidential client defaults to client_secret_basic, a public one to none', () => {
+    assert.equal(parseClientInput(service).authMethod, undefined);
+    assert.equal(parseClientInput({ ...service, authMethod: 'client_secret_post' }).authMethod, 'client_secret_post');
+    assert.equal(parseClientInput({ type: 'spa', name: 'SPA', redirectUris: ['https://app.example.com/cb'], authMethod: 'none' }).authMethod, 'none');
+  });
+
+  test('a public client cannot have a secret method, a confidential one cannot have none', () => {
+    assertRefused({ type: 'spa', name: 'SPA', redirectUris: ['https://app.example.com/cb'], authMethod: 'client_secret_post' }, /^authMethod: a spa client is public/);
+    assertRefused({ ...service, authMethod: 'none' }, /^authMethod: a service client is confidential/);
+    assertRefused({ ...service, authMethod: 'client_secret_jwt' }, /^authMethod: /);
+  });
+
+  test('private_key_jwt takes an inline public JWK Set or a jwks_uri, exactly one', () => {
+    const inline = parseClientInput({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [{ ...publicJwk, alg: 'ES256', use: 'sig', x5t: 'dropped' }] } });
+    assert.deepEqual(inline.jwks, { keys: [{ ...publicJwk, alg: 'ES256', use: 'sig' }] }, 'only the members that matter are kept');
+    assert.equal(parseClientInput({ ...service, authMethod: 'private_key_jwt', jwksUri: 'https://batch.example.com/jwks.json' }).jwksUri, 'https://batch.example.com/jwks.json');
+    assertRefused({ ...service, authMethod: 'private_key_jwt' }, /^jwks: a private_key_jwt client needs its public keys/);
+    assertRefused({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [publicJwk] }, jwksUri: 'https://batch.example.com/jwks.json' }, /^jwksUri: give either jwks or jwksUri/);
+    assertRefused({ ...service, jwks: { keys: [publicJwk] } }, /^jwks: only a private_key_jwt client has keys/);
+    assertRefused({ ...service, authMethod: 'private_key_jwt', jwksUri: 'http://batch.example.com/jwks.json' }, /^jwksUri: must be https/);
+    assertRefused({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [] } }, /^jwks\.keys: must hold at least one public key/);
+  });
+
+  test('a private key is refused without its private part appearing in the message', () => {
+    assert.throws(
+      () => parseClientInput({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [privateJwk] } }),
+      (error: unknown) => {
+        assert.ok(error instanceof ValidationError);
+        assert.match(error.message, /^jwks\.keys\.0: is a private key \(it has "d"\)/);
+        assert.ok(!error.message.includes(privateJwk.d));
+        return true;
+      },
+    );
+    for (const member of ['p', 'q', 'dp', 'dq', 'qi']) {
+      assertRefused({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB', [member]: 'AQAB' }] } }, /is a private key/);
+    }
+  });
+
+  test('symmetric keys, other curves, weak RSA keys, bad material and wrong algorithms are refused', () => {
+    const refusedKey = (key: Record<string, unknown>, pattern: RegExp) =>
+      assertRefused({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [key] } }, pattern);
+    refusedKey({ kty: 'oct', k: 'c2VjcmV0' }, /is a symmetric key/);
+    refusedKey({ ...publicJwk, crv: 'P-384' }, /curve P-256/);
+    refusedKey({ kty: 'OKP', crv: 'X25519', x: publicJwk.x }, /must be Ed25519/);
+    refusedKey({ kty: 'RSA', n: Buffer.alloc(128, 0xff).toString('base64url'), e: 'AQAB' }, /at least 2048 bits/);
+    refusedKey({ ...publicJwk, x: 'AAAA' }, /is not a valid public key/);
+    refusedKey({ ...publicJwk, alg: 'HS256' }, /alg HS256 is not accepted/);
+    refusedKey({ ...publicJwk, use: 'enc' }, /use must be "sig"/);
+    assertRefused({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [publicJwk, publicJwk] } }, /two keys share a kid/);
+  });
+});
