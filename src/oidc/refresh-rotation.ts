@@ -73,6 +73,8 @@ interface Successor {
 
 interface RequestState {
   readonly ctx: KoaContextWithOIDC;
+  /** When the request arrived: the window is judged by when a retry was sent, not by how long it queued. */
+  readonly arrivedAt: number;
   /** This request holds the claim on this (stored) token id; `finished` is told when it is over. */
   claim?: { id: string; claim: string; finished: () => void };
   /** A used token was shown to the engine as unused: a refusal from here on is reuse. */
@@ -90,6 +92,15 @@ function retryLater(description: string): Error {
   const error = new errors.TemporarilyUnavailable(description);
   Object.assign(error, { status: 503, statusCode: 503, expose: true });
   return error;
+}
+
+/**
+ * Whether a request arrived within the window after the token was claimed. Ages come from
+ * the database clock; the request's own wait since it arrived is taken off, so that
+ * concurrent refreshes stay inside the window however long they queued under load.
+ */
+function arrivedWithin(state: RequestState, claimAgeMs: number, windowMs: number): boolean {
+  return windowMs > 0 && claimAgeMs - (Date.now() - state.arrivedAt) <= windowMs;
 }
 
 function isRefresh(state: RequestState | undefined): state is RequestState {
@@ -178,7 +189,7 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       return;
     }
     const ctx = koaCtx as unknown as KoaContextWithOIDC;
-    const state: RequestState = { ctx };
+    const state: RequestState = { ctx, arrivedAt: Date.now() };
     try {
       await requests.run(state, next);
       if (!isRefresh(state)) return;
@@ -208,7 +219,7 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       if (!isRefresh(state)) return false;
       // Claimed but not completed: in flight, or abandoned and waiting to be taken over.
       // Completed: a retry inside the window may get its response repeated.
-      const unused = !rotation.rotated || (windowMs > 0 && rotation.claimAgeMs <= windowMs);
+      const unused = !rotation.rotated || arrivedWithin(state, rotation.claimAgeMs, windowMs);
       if (unused) state.hidden = { id, grantId };
       return unused;
     },
@@ -241,7 +252,7 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
         }
         if (!rotation) throw new errors.InvalidGrant('refresh token not found');
         if (rotation.rotated) {
-          if (state && rotation.successor && windowMs > 0 && (rotation.claimAgeMs ?? Infinity) <= windowMs) {
+          if (state && rotation.successor && rotation.claimAgeMs !== undefined && arrivedWithin(state, rotation.claimAgeMs, windowMs)) {
             state.replay = rotation.successor;
           }
           throw new errors.InvalidGrant('refresh token already used');

@@ -169,6 +169,19 @@ describe('refresh rotation (unit, fake store)', () => {
     assert.equal(new Set(results.map((r) => r.body.refresh_token)).size, 1);
   });
 
+  test('a retry sent inside the window is answered from it even when it is served after the window (a queue under load)', async () => {
+    const s = ready({ windowSeconds: 0.05 });
+    const slow = { beforeIssue: () => new Promise<void>((resolve) => setTimeout(resolve, 150)) };
+    const [first, second] = await Promise.all([refresh(s, 'rt-0', web, slow), refresh(s, 'rt-0', web, slow)]);
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.deepEqual(second.body, first.body);
+    assert.deepEqual(s.revoked, []);
+    // Sent after the window: reuse.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal((await refresh(s, 'rt-0', web)).status, 400);
+  });
+
   test('a failed rotation gives its claim back at once, and removes what it stored', async () => {
     const s = ready();
     const failed = await refresh(s, 'rt-0', web, {
