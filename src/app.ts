@@ -3,7 +3,7 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 
-import { createAbuseLimits } from './abuse-limits.ts';
+import { createAbuseLimits } from './abuse/index.ts';
 import type { AccountService } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';

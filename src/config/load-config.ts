@@ -58,7 +58,7 @@ export interface RateLimitBudget {
   readonly windowSeconds: number;
 }
 
-/** Failed password logins and client authentications (src/accounts/login-throttle.ts). */
+/** Failed password logins and client authentications (src/abuse/credential-throttle.ts). */
 export interface AuthThrottleConfig {
   /** Failures of one account (or client) from one address before delays start. */
   readonly freeFailures: number;

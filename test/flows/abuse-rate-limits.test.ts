@@ -83,7 +83,7 @@ describe('request budgets', () => {
       assert.match(body.error_description!, /Try again in \d+ seconds?\./);
     }
     // The first refusal went through the whole stack (request id, logs, audit); the repeats
-    // were answered before it (rate-limit.ts repeatRefusals), with the same fields.
+    // were answered before it (abuse/repeat-refusals.ts), with the same fields.
     const first = await tokenRequest('10.1.0.30');
     for (let i = 0; i < 7; i++) await (await tokenRequest('10.1.0.30')).body?.cancel();
     const firstRefusal = await tokenRequest('10.1.0.30');

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 
 import type { Redis } from 'ioredis';
 
+import { connectLimitRedis, createLimitRedis } from '../../src/abuse/index.ts';
 import { createArgon2Hasher } from '../../src/accounts/index.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
@@ -16,7 +17,6 @@ import {
 } from '../../src/interactions/index.ts';
 import { createHealth, type Health } from '../../src/http/health.ts';
 import { createManagementApp } from '../../src/http/management-app.ts';
-import { connectLimitRedis, createLimitRedis } from '../../src/http/limit-store.ts';
 import { createPublicServer } from '../../src/http/tls.ts';
 import { withAuditDefaults, type AuditSink } from '../../src/observability/audit-sink.ts';
 import { createAuditWriter, type AuditWriter } from '../../src/observability/audit-writer.ts';

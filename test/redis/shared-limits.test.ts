@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { Redis } from 'ioredis';
 
-import { connectLimitRedis, createLimitRedis } from '../../src/http/limit-store.ts';
+import { connectLimitRedis, createLimitRedis } from '../../src/abuse/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { address, basic, captureAudit, clientCredentials, openLoginForm, postLogin } from '../helpers/abuse.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { createLoginThrottle, createMemoryThrottleStore, type AuthAttempt, type ThrottleVerdict } from '../../src/accounts/index.ts';
-import { delayMs } from '../../src/accounts/login-throttle.ts';
+import { createCredentialThrottle as createLoginThrottle, delayMs, type AuthAttempt, type ThrottleVerdict } from '../../src/abuse/credential-throttle.ts';
+import { createMemoryThrottleStore } from '../../src/abuse/credential-throttle-store.ts';
 import type { AuthThrottleConfig } from '../../src/config/index.ts';
 
 const POLICY: AuthThrottleConfig = {

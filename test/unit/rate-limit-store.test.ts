@@ -9,8 +9,9 @@ import ratelimit from 'koa-ratelimit';
 import { LRUCache } from 'lru-cache';
 
 import { loadConfig } from '../../src/config/index.ts';
-import { BoundedMap } from '../../src/http/limit-store.ts';
-import { addressKey, basicClientId } from '../../src/http/rate-limit-keys.ts';
+import { addressKey } from '../../src/abuse/address-key.ts';
+import { basicClientId } from '../../src/abuse/client-credentials.ts';
+import { BoundedMap } from '../../src/abuse/limit-backend.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -1,26 +1,16 @@
 import type { Context, Middleware } from 'koa';
 
-import { basicClientId } from './rate-limit-keys.ts';
-import { sendTooManyRequests, type RefusalOptions } from './rate-limit-response.ts';
+import { claimedClientId } from './client-credentials.ts';
+import type { CredentialThrottle } from './credential-throttle.ts';
+import { sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
 
 // Client-secret guessing at the token, introspection and revocation endpoints, throttled
-// like password guessing (accounts/login-throttle.ts): per client id and address, per
-// address, and per client across addresses without slowing the client's own servers.
+// like password guessing (credential-throttle.ts): per client id and address, per address,
+// and per client across addresses without slowing the client's own servers.
 //
 // In front of the engine the client id is only claimed (HTTP Basic); whether the secret was
 // right is known once the engine answered: its 401 invalid_client is a wrong secret or an
 // unknown client; any other answer for the client it loaded (ctx.oidc.client) is a success.
-
-type Verdict =
-  | { readonly allowed: true; readonly known: boolean }
-  | { readonly allowed: false; readonly blocked: boolean; readonly retryAfterSeconds: number; readonly scope: string };
-
-/** What this middleware needs of the throttle (accounts/login-throttle.ts fits). */
-export interface CredentialThrottle {
-  check(attempt: { subject: string; ip: string }): Promise<Verdict>;
-  recordFailure(attempt: { subject: string; ip: string }): Promise<void>;
-  recordSuccess(attempt: { subject: string; ip: string }): Promise<void>;
-}
 
 export interface ClientAuthGuardOptions {
   readonly throttle: CredentialThrottle;
@@ -41,7 +31,7 @@ export function guardClientAuthentication(options: ClientAuthGuardOptions): Midd
   const paths = new Set(options.paths);
   const { throttle } = options;
   return async (ctx, next) => {
-    const clientId = ctx.method === 'POST' && paths.has(ctx.path) ? basicClientId(ctx.get('Authorization')) : undefined;
+    const clientId = ctx.method === 'POST' && paths.has(ctx.path) ? claimedClientId(ctx) : undefined;
     if (!clientId) {
       await next();
       return;

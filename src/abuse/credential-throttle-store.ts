@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
-import type { ThrottleRecord, ThrottleStore } from './login-throttle.ts';
+import type { ThrottleRecord, ThrottleStore } from './credential-throttle.ts';
 
 // The two homes of the failed-authentication counts, behind one interface: memory for one
 // instance (bounded: least recently used records go first when it is full; every record

@@ -2,26 +2,22 @@ import type { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
-import {
-  createLoginThrottle,
-  createMemoryThrottleStore,
-  createRedisThrottleStore,
-  type AuthAttempt,
-  type LoginThrottle,
-  type ThrottleStore,
-} from './accounts/index.ts';
-import type { ClientService } from './clients/index.ts';
-import type { Config } from './config/index.ts';
-import { apiCors, createOriginAllowlist, enforceProviderCors } from './http/cors.ts';
-import type { RenderErrorPage } from './http/error-handler.ts';
-import type { LimitBackend } from './http/limit-store.ts';
-import { createRateLimits } from './http/rate-limit.ts';
-import { guardClientAuthentication } from './http/rate-limit-client-auth.ts';
-import type { RefusalOptions } from './http/rate-limit-response.ts';
-import { limitRequestBodies } from './http/request-limits.ts';
-import type { AuditSink } from './observability/audit-sink.ts';
-import type { Logger } from './observability/logger.ts';
-import type { Metrics } from './observability/metrics.ts';
+import type { ClientService } from '../clients/index.ts';
+import type { Config } from '../config/index.ts';
+import { apiCors, createOriginAllowlist, enforceProviderCors } from '../http/cors.ts';
+import type { RenderErrorPage } from '../http/error-handler.ts';
+import type { LoginThrottle } from '../interactions/index.ts';
+import type { AuditSink } from '../observability/audit-sink.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { guardClientAuthentication } from './client-authentication.ts';
+import { createCredentialThrottle, type AuthAttempt, type ThrottleStore } from './credential-throttle.ts';
+import { createMemoryThrottleStore, createRedisThrottleStore } from './credential-throttle-store.ts';
+import type { LimitBackend } from './limit-backend.ts';
+import { createLoginThrottle } from './login-throttle.ts';
+import { createRateLimits } from './rate-limit.ts';
+import { limitRequestBodies } from './request-limits.ts';
+import type { RefusalOptions } from './too-many-requests.ts';
 
 // Everything that holds Portcullis against abuse, built once from the config: request
 // budgets, the failed-authentication throttles, body limits and the CORS allowlist. app.ts
@@ -41,13 +37,13 @@ export interface AbuseLimitDeps {
 }
 
 export interface AbuseLimits {
-  /** Repeat refusals of a key already over budget: first of all, a lean 429 (rate-limit.ts). */
+  /** Repeat refusals of a key already over budget: first of all, a lean 429 (repeat-refusals.ts). */
   readonly repeatRefusals: Middleware;
   /** Per-address budgets (every request, and per endpoint): first, before anything costs. */
   readonly requests: Middleware;
   /** 413 / 415 before a request body is read. */
   readonly bodies: Middleware;
-  /** Password guessing at the login form (used by the interaction routes). */
+  /** Password guessing at the login form (handed to the interaction routes). */
   readonly loginThrottle: LoginThrottle;
   /** Client-secret guessing at the token endpoints, in front of the engine. */
   readonly clientAuthentication: Middleware;
@@ -96,7 +92,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     logger.error({ err: error }, 'login throttle store failed: attempts go ahead unthrottled until it is back');
   };
 
-  const loginThrottle = createLoginThrottle({
+  const passwords = createCredentialThrottle({
     policy: config.authThrottle,
     store: store(),
     namespace: 'login',
@@ -109,7 +105,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
       });
     },
   });
-  const clientThrottle = createLoginThrottle({
+  const clientSecrets = createCredentialThrottle({
     policy: config.authThrottle,
     store: store(),
     namespace: 'client',
@@ -130,20 +126,9 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     repeatRefusals: rateLimits.repeatRefusals,
     requests: rateLimits.requests,
     bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/'] }),
-    loginThrottle: {
-      async check(attempt) {
-        const verdict = await loginThrottle.check(attempt);
-        if (!verdict.allowed) {
-          metrics?.loginAttempts.inc({ outcome: 'locked' });
-          metrics?.rateLimited.inc({ tier: 'login_throttle' });
-        }
-        return verdict;
-      },
-      recordFailure: (attempt) => loginThrottle.recordFailure(attempt),
-      recordSuccess: (attempt) => loginThrottle.recordSuccess(attempt),
-    },
+    loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     clientAuthentication: guardClientAuthentication({
-      throttle: clientThrottle,
+      throttle: clientSecrets,
       paths: Object.values(paths),
       refusal,
       onRefused: () => metrics?.rateLimited.inc({ tier: 'client_auth_throttle' }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 import type { AuthThrottleConfig } from '../config/index.ts';
-import { addressKey } from '../http/rate-limit-keys.ts';
+import { addressKey } from './address-key.ts';
 
 // Password (and client secret) guessing, slowed without letting anyone lock the owner out.
 //
@@ -18,13 +18,16 @@ import { addressKey } from '../http/rate-limit-keys.ts';
 //   Never a block: the owner's own address or device (a success in the last 90 days, or a
 //   device cookie from one) is not slowed at all, whatever happens elsewhere.
 //
+// Used twice: for passwords at the login form (login-throttle.ts) and for client secrets at
+// the engine's endpoints (client-authentication.ts).
+//
 // Checks happen before the password is hashed or the database asked; a refused attempt
 // costs a few store reads. Failures are forgotten `window` seconds after the last one.
 
 export interface AuthAttempt {
   /** Whose credentials: an email as typed, or a client id. Normalised and hashed before use. */
   readonly subject: string;
-  /** The client's address (ctx.ip); IPv6 counts per /64 (http/rate-limit-keys.ts). */
+  /** The client's address (ctx.ip); IPv6 counts per /64 (address-key.ts). */
   readonly ip: string;
   /** A device id from the device cookie, when the browser has one. */
   readonly device?: string | undefined;
@@ -53,7 +56,7 @@ export interface ThrottleRecord {
   readonly last: number;
 }
 
-/** Where counts live: memory for one instance, Redis for many (login-throttle-store.ts). */
+/** Where counts live: memory for one instance, Redis for many (credential-throttle-store.ts). */
 export interface ThrottleStore {
   /** The records and flags under these keys (undefined / false when absent or expired). */
   read(recordKeys: readonly string[], flagKeys: readonly string[]): Promise<{ records: (ThrottleRecord | undefined)[]; flags: boolean[] }>;
@@ -63,7 +66,7 @@ export interface ThrottleStore {
   setFlag(key: string, ttlMs: number): Promise<void>;
 }
 
-export interface LoginThrottle {
+export interface CredentialThrottle {
   /** Before any credential is checked: may this attempt go ahead? */
   check(attempt: AuthAttempt): Promise<ThrottleVerdict>;
   /** The credentials were wrong (or the subject unknown: counted alike). */
@@ -75,7 +78,7 @@ export interface LoginThrottle {
   recordSuccess(attempt: AuthAttempt): Promise<void>;
 }
 
-export interface LoginThrottleOptions {
+export interface CredentialThrottleOptions {
   readonly policy: AuthThrottleConfig;
   readonly store: ThrottleStore;
   /** Separates the counts of different credentials: `login`, `client`. */
@@ -98,7 +101,7 @@ export function delayMs(beyond: number, maxDelaySeconds: number): number {
   return Math.min(1000 * 2 ** Math.min(beyond - 1, 30), maxDelaySeconds * 1000);
 }
 
-export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {
+export function createCredentialThrottle(options: CredentialThrottleOptions): CredentialThrottle {
   const { policy, store, namespace: ns } = options;
   const now = options.now ?? Date.now;
   const windowMs = policy.window * 1000;
