@@ -1,43 +1,53 @@
 import type { Context, Middleware } from 'koa';
 
-import { claimedClientId } from './client-credentials.ts';
+import { readClientClaim } from './client-credentials.ts';
 import type { CredentialThrottle } from './credential-throttle.ts';
 import { sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
 
-// Client-secret guessing at the token, introspection and revocation endpoints, throttled
+// Client-secret guessing at every endpoint where the engine authenticates clients, throttled
 // like password guessing (credential-throttle.ts): per client id and address, per address,
 // and per client across addresses without slowing the client's own servers.
 //
-// In front of the engine the client id is only claimed (HTTP Basic); whether the secret was
-// right is known once the engine answered: its 401 invalid_client is a wrong secret or an
-// unknown client; any other answer for the client it loaded (ctx.oidc.client) is a success.
+// In front of the engine the client id is only claimed (client-credentials.ts); the attempt
+// is reserved then, and settled once the engine answered: its 401 invalid_client is a wrong
+// credential or an unknown client (a failure); any other answer for the client it loaded
+// (ctx.oidc.client), with a credential, is a success; anything else (a 400 before the
+// engine looked at the credential, a 5xx) gives the attempt back.
 
 export interface ClientAuthGuardOptions {
   readonly throttle: CredentialThrottle;
   /** The engine's endpoints where clients authenticate. */
-  readonly paths: readonly string[];
+  readonly paths: ReadonlySet<string>;
   readonly refusal: RefusalOptions;
   /** Each refused request (a metric). */
   readonly onRefused?: (ctx: Context, scope: string) => void;
 }
 
-function authenticatedClientId(ctx: Context): string | undefined {
-  const oidc = (ctx as { oidc?: { client?: { clientId?: unknown } } }).oidc;
-  const id = oidc?.client?.clientId;
-  return typeof id === 'string' ? id : undefined;
+const AUTHENTICATED = Symbol('portcullis.authenticatedClient');
+
+/** The client the engine authenticated with a credential (not `none`) on this request. */
+export function authenticatedClient(ctx: Context): string | undefined {
+  return (ctx.state as { [AUTHENTICATED]?: string })[AUTHENTICATED];
+}
+
+/** What the engine's answer says about the claimed client's credential. */
+function outcome(ctx: Context, clientId: string): 'failed' | 'authenticated' | 'unchecked' {
+  const error = (ctx.body as { error?: unknown } | undefined)?.error;
+  if (error === 'invalid_client') return ctx.status === 401 ? 'failed' : 'unchecked';
+  // The engine loads the client before it checks the credential; a 401 above is the check failing.
+  const client = (ctx as { oidc?: { client?: { clientId?: unknown; clientAuthMethod?: unknown } } }).oidc?.client;
+  return client?.clientId === clientId && client.clientAuthMethod !== 'none' && ctx.status < 500 ? 'authenticated' : 'unchecked';
 }
 
 export function guardClientAuthentication(options: ClientAuthGuardOptions): Middleware {
-  const paths = new Set(options.paths);
-  const { throttle } = options;
+  const { throttle, paths } = options;
   return async (ctx, next) => {
-    const clientId = ctx.method === 'POST' && paths.has(ctx.path) ? claimedClientId(ctx) : undefined;
-    if (!clientId) {
+    const claim = ctx.method === 'POST' && paths.has(ctx.path) ? await readClientClaim(ctx) : undefined;
+    if (claim?.kind !== 'credential') {
       await next();
       return;
     }
-    const attempt = { subject: clientId, ip: ctx.ip };
-    const verdict = await throttle.check(attempt);
+    const verdict = await throttle.reserve({ subject: claim.clientId, ip: ctx.ip });
     if (!verdict.allowed) {
       options.onRefused?.(ctx, verdict.scope);
       await sendTooManyRequests(ctx, options.refusal, {
@@ -48,13 +58,19 @@ export function guardClientAuthentication(options: ClientAuthGuardOptions): Midd
       });
       return;
     }
-    await next();
-    // The engine loads the client before it compares the secret, so ctx.oidc.client is set
-    // on a wrong secret too: the 401 invalid_client decides.
-    if (ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client') {
-      await throttle.recordFailure(attempt);
-    } else if (authenticatedClientId(ctx) === clientId && ctx.status < 500) {
-      if (!verdict.known) await throttle.recordSuccess(attempt);
+    const { reservation } = verdict;
+    try {
+      await next();
+    } catch (error) {
+      await reservation.released();
+      throw error;
+    }
+    const result = outcome(ctx, claim.clientId);
+    if (result === 'failed') await reservation.failed();
+    else if (result === 'unchecked') await reservation.released();
+    else {
+      await reservation.succeeded();
+      (ctx.state as { [AUTHENTICATED]?: string })[AUTHENTICATED] = claim.clientId;
     }
   };
 }

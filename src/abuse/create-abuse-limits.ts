@@ -11,8 +11,9 @@ import type { AuditSink } from '../observability/audit-sink.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { guardClientAuthentication } from './client-authentication.ts';
-import { createCredentialThrottle, type AuthAttempt, type ThrottleStore } from './credential-throttle.ts';
-import { createMemoryThrottleStore, createRedisThrottleStore } from './credential-throttle-store.ts';
+import { createRedisThrottleStore } from './credential-throttle-redis.ts';
+import { createCredentialThrottle, type AuthAttempt, type BlockScope } from './credential-throttle.ts';
+import { createMemoryThrottleStore, type ThrottleStore } from './credential-throttle-store.ts';
 import type { LimitBackend } from './limit-backend.ts';
 import { createLoginThrottle } from './login-throttle.ts';
 import { createRateLimits } from './rate-limit.ts';
@@ -45,9 +46,9 @@ export interface AbuseLimits {
   readonly bodies: Middleware;
   /** Password guessing at the login form (handed to the interaction routes). */
   readonly loginThrottle: LoginThrottle;
-  /** Client-secret guessing at the token endpoints, in front of the engine. */
+  /** Client-secret guessing wherever clients authenticate, in front of the engine. */
   readonly clientAuthentication: Middleware;
-  /** Per-client budgets at the token endpoints, in front of the engine. */
+  /** Per-client budgets wherever clients authenticate, around the client-secret throttle. */
   readonly clients: Middleware;
   /** Per-account budgets of the account API, after the access token is verified. */
   readonly accounts: Middleware;
@@ -60,12 +61,29 @@ export interface AbuseLimits {
 /** The largest request body anyone may send (the engine reads at most 56 kB). */
 const MAX_BODY_BYTES = 56 * 1024;
 
+/** The engine's routes where clients authenticate (lib/shared/client_auth.js), as far as enabled. */
+const CLIENT_AUTH_ROUTES = ['token', 'introspection', 'revocation', 'pushed_authorization_request', 'device_authorization', 'backchannel_authentication'];
+
+function clientAuthPaths(provider: Provider): Set<string> {
+  const paths = new Set<string>();
+  for (const route of CLIENT_AUTH_ROUTES) {
+    try {
+      paths.add(provider.pathFor(route));
+    } catch {
+      // A feature that is not enabled has no route.
+    }
+  }
+  return paths;
+}
+
+const BLOCK_SCOPE_NAMES: Record<BlockScope, string> = { pair: 'account_address', ip: 'address', device: 'account_device' };
+
 export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   const { config, logger, provider, audit, metrics } = deps;
   const backend: LimitBackend =
     deps.redis && config.redis
       ? { kind: 'redis', client: deps.redis, keyPrefix: config.redis.keyPrefix }
-      : { kind: 'memory', maxKeys: config.rateLimits.memoryKeys };
+      : { kind: 'memory', maxKeys: config.rateLimits.memoryKeys, maxBlocked: config.rateLimits.memoryBlocks };
 
   const allowlist = createOriginAllowlist({
     load: async () => (await deps.clients.list()).flatMap((client) => client.corsOrigins),
@@ -80,16 +98,17 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     introspection: provider.pathFor('introspection'),
     revocation: provider.pathFor('revocation'),
   };
+  const clientPaths = clientAuthPaths(provider);
 
   const store = (): ThrottleStore =>
     backend.kind === 'redis'
       ? createRedisThrottleStore({ client: backend.client, keyPrefix: backend.keyPrefix })
-      : createMemoryThrottleStore({ maxKeys: config.rateLimits.memoryKeys });
+      : createMemoryThrottleStore({ maxKeys: config.rateLimits.memoryKeys, maxKept: config.rateLimits.memoryBlocks });
   let lastStoreError = 0;
   const onStoreError = (error: unknown) => {
     if (Date.now() - lastStoreError < 10_000) return;
     lastStoreError = Date.now();
-    logger.error({ err: error }, 'login throttle store failed: attempts go ahead unthrottled until it is back');
+    logger.error({ err: error }, 'credential throttle store failed: attempts go ahead unthrottled (fail open) until it is back');
   };
 
   const passwords = createCredentialThrottle({
@@ -101,7 +120,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
       audit?.record({
         type: 'login.blocked',
         ip: attempt.ip,
-        data: { scope: block.scope === 'pair' ? 'account_address' : 'address', email: block.scope === 'pair' ? attempt.subject.slice(0, 254) : undefined, failures: block.failures, seconds: block.seconds },
+        data: { scope: BLOCK_SCOPE_NAMES[block.scope], email: block.scope === 'ip' ? undefined : attempt.subject.slice(0, 254), failures: block.failures, seconds: block.seconds },
       });
     },
   });
@@ -109,6 +128,8 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     policy: config.authThrottle,
     store: store(),
     namespace: 'client',
+    // A client's own servers authenticate in parallel: not held back by their own attempts.
+    concurrentWhenTrusted: true,
     onStoreError,
     onBlocked(attempt: AuthAttempt, block) {
       audit?.record({
@@ -120,7 +141,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     },
   });
 
-  const rateLimits = createRateLimits({ tiers: config.rateLimits.tiers, backend, logger, refusal, audit, metrics, paths });
+  const rateLimits = createRateLimits({ tiers: config.rateLimits.tiers, backend, logger, refusal, audit, metrics, paths, clientPaths });
 
   return {
     repeatRefusals: rateLimits.repeatRefusals,
@@ -129,7 +150,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     clientAuthentication: guardClientAuthentication({
       throttle: clientSecrets,
-      paths: Object.values(paths),
+      paths: clientPaths,
       refusal,
       onRefused: () => metrics?.rateLimited.inc({ tier: 'client_auth_throttle' }),
     }),

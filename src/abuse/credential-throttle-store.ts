@@ -1,86 +1,132 @@
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
-import type { ThrottleRecord, ThrottleStore } from './credential-throttle.ts';
+import { isBlock, judge, reserved, settled, failuresOf, type CounterRule, type CounterState, type Kept, type Settlement } from './throttle-rules.ts';
 
-// The two homes of the failed-authentication counts, behind one interface: memory for one
-// instance (bounded: least recently used records go first when it is full; every record
-// expires on its own), Redis for several instances (one round trip per operation).
+// Where the credential throttle keeps its counts: memory for one instance (here), Redis for
+// many (credential-throttle-redis.ts). Both reserve atomically: reading the trust flags,
+// judging every count and writing them happen in one step (a synchronous section here, one
+// Lua script in Redis), so concurrent attempts cannot all pass the same check.
 
-export function createMemoryThrottleStore(options: { maxKeys: number }): ThrottleStore {
-  const records = new LRUCache<string, ThrottleRecord | true>({ max: options.maxKeys });
-  return {
-    read(recordKeys, flagKeys) {
-      return Promise.resolve({
-        records: recordKeys.map((key) => {
-          const value = records.get(key);
-          return value === true ? undefined : value;
-        }),
-        flags: flagKeys.map((key) => records.get(key) === true),
-      });
-    },
-    add(recordKeys, now, ttlMs) {
-      return Promise.resolve(
-        recordKeys.map((key) => {
-          const previous = records.get(key);
-          const next = { failures: (previous === true || !previous ? 0 : previous.failures) + 1, last: now };
-          records.set(key, next, { ttl: ttlMs });
-          return next;
-        }),
-      );
-    },
-    remove(keys) {
-      for (const key of keys) records.delete(key);
-      return Promise.resolve();
-    },
-    setFlag(key, ttlMs) {
-      records.set(key, true, { ttl: ttlMs });
-      return Promise.resolve();
-    },
-  };
+/** When a count applies to an attempt, given what is trusted for its subject. */
+export type Applies = 'always' | 'trusted-device' | 'untrusted-device' | 'untrusted';
+
+export interface Counter {
+  readonly key: string;
+  readonly rule: CounterRule;
+  readonly applies: Applies;
 }
 
-/** Records are hashes {f: failures, l: last}; flags are plain keys; everything expires. */
-export function createRedisThrottleStore(options: { client: Redis; keyPrefix: string }): ThrottleStore {
-  const { client } = options;
-  const prefix = `${options.keyPrefix}th:`;
+export interface ReserveRequest {
+  readonly now: number;
+  readonly trustedAddressKey: string;
+  /** Absent when the attempt carries no device. */
+  readonly trustedDeviceKey: string | undefined;
+  /** From a trusted address, attempts in flight do not hold this one back (credential-throttle.ts). */
+  readonly concurrentWhenTrusted: boolean;
+  readonly counters: readonly Counter[];
+}
 
-  async function run(batch: { exec(): Promise<[Error | null, unknown][] | null> }): Promise<unknown[]> {
-    const results = (await batch.exec()) ?? [];
-    for (const [error] of results) if (error) throw error;
-    return results.map(([, value]) => value);
+export type CounterOutcome =
+  | { readonly status: 'skipped' }
+  /** `pending`: counted in flight, to be taken out when settled. */
+  | { readonly status: 'reserved'; readonly pending: boolean }
+  /** Allowed only if the attempts in flight succeed: ask again once they settled. */
+  | { readonly status: 'busy' }
+  | { readonly status: 'refused'; readonly blocked: boolean; readonly retryMs: number };
+
+export interface ReserveResult {
+  readonly trusted: { readonly address: boolean; readonly device: boolean };
+  /** One per counter. Written only when every one was reserved or skipped: all or nothing. */
+  readonly outcomes: readonly CounterOutcome[];
+}
+
+export interface SettleRequest {
+  readonly now: number;
+  readonly counters: readonly {
+    readonly key: string;
+    readonly rule: CounterRule;
+    readonly pending: boolean;
+    readonly outcome: Settlement;
+    /** On success: start this ladder over (the pair, the device). */
+    readonly clear: boolean;
+  }[];
+  /** Trust flags to set, each for `trustMs`. */
+  readonly trust: readonly string[];
+  readonly trustMs: number;
+}
+
+export interface ThrottleStore {
+  reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /** Settles a reservation; answers each ladder's failures afterwards (0 for a pace). */
+  settle(request: SettleRequest): Promise<number[]>;
+}
+
+/** Whether a counter applies, given the trust flags (the Lua script has the same table). */
+export function applies(when: Applies, trusted: ReserveResult['trusted']): boolean {
+  switch (when) {
+    case 'always':
+      return true;
+    case 'trusted-device':
+      return trusted.device;
+    case 'untrusted-device':
+      return !trusted.device;
+    case 'untrusted':
+      return !trusted.device && !trusted.address;
+  }
+}
+
+export interface MemoryThrottleStoreOptions {
+  /** Ordinary counts (failures below a block, paces): the least recently used go first. */
+  readonly maxKeys: number;
+  /** Blocks, and apart from them trust flags: a flood of ordinary counts cannot push these out. */
+  readonly maxKept: number;
+}
+
+export function createMemoryThrottleStore(options: MemoryThrottleStoreOptions): ThrottleStore {
+  const counts = new LRUCache<string, CounterState>({ max: options.maxKeys });
+  const blocks = new LRUCache<string, CounterState>({ max: options.maxKept });
+  const trusted = new LRUCache<string, true>({ max: options.maxKept });
+
+  const read = (key: string) => blocks.get(key) ?? counts.get(key);
+  function write(key: string, rule: CounterRule, kept: Kept): void {
+    if (!kept) {
+      counts.delete(key);
+      blocks.delete(key);
+    } else if (isBlock(rule, kept.state) || blocks.has(key)) {
+      blocks.set(key, kept.state, { ttl: kept.ttlMs });
+      counts.delete(key);
+    } else {
+      counts.set(key, kept.state, { ttl: kept.ttlMs });
+    }
   }
 
   return {
-    async read(recordKeys, flagKeys) {
-      const batch = client.pipeline();
-      for (const key of recordKeys) batch.hmget(prefix + key, 'f', 'l');
-      for (const key of flagKeys) batch.exists(prefix + key);
-      const values = await run(batch);
-      return {
-        records: values.slice(0, recordKeys.length).map((value) => {
-          const [failures, last] = value as [string | null, string | null];
-          return failures === null || last === null ? undefined : { failures: Number(failures), last: Number(last) };
-        }),
-        flags: values.slice(recordKeys.length).map((value) => value === 1),
-      };
-    },
-    async add(recordKeys, now, ttlMs) {
-      // One transaction: the counts of one attempt move together.
-      const batch = client.multi();
-      for (const key of recordKeys) {
-        batch.hincrby(prefix + key, 'f', 1);
-        batch.hset(prefix + key, 'l', now);
-        batch.pexpire(prefix + key, ttlMs);
+    // Synchronous from the first read to the last write: nothing can interleave.
+    reserve({ now, trustedAddressKey, trustedDeviceKey, concurrentWhenTrusted, counters }) {
+      const trust = { address: trusted.has(trustedAddressKey), device: trustedDeviceKey !== undefined && trusted.has(trustedDeviceKey) };
+      const exempt = concurrentWhenTrusted && trust.address;
+      const outcomes = counters.map((counter): CounterOutcome => {
+        if (!applies(counter.applies, trust)) return { status: 'skipped' };
+        const judgement = judge(counter.rule, read(counter.key), now, exempt);
+        if (judgement.verdict === 'refused') return { status: 'refused', blocked: judgement.blocked, retryMs: judgement.retryMs };
+        if (judgement.verdict === 'busy') return { status: 'busy' };
+        return { status: 'reserved', pending: !exempt };
+      });
+      if (outcomes.every((outcome) => outcome.status === 'reserved' || outcome.status === 'skipped')) {
+        counters.forEach((counter, index) => {
+          if (outcomes[index]!.status === 'reserved' && !exempt) write(counter.key, counter.rule, reserved(counter.rule, read(counter.key), now, exempt));
+        });
       }
-      const values = await run(batch);
-      return recordKeys.map((_, index) => ({ failures: Number(values[index * 3]), last: now }));
+      return Promise.resolve({ trusted: trust, outcomes });
     },
-    async remove(keys) {
-      if (keys.length > 0) await client.del(...keys.map((key) => prefix + key));
-    },
-    async setFlag(key, ttlMs) {
-      await client.set(prefix + key, '1', 'PX', ttlMs);
+    settle({ now, counters, trust, trustMs }) {
+      const after = counters.map(({ key, rule, pending, outcome, clear }) => {
+        const kept = settled(rule, read(key), now, pending, outcome, clear);
+        write(key, rule, kept);
+        return failuresOf(rule, kept);
+      });
+      for (const key of trust) trusted.set(key, true, { ttl: trustMs });
+      return Promise.resolve(after);
     },
   };
 }

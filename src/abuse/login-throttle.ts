@@ -14,27 +14,28 @@ export interface LoginThrottleDeps {
 }
 
 export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
-  const { throttle } = deps;
   return {
     async reserve(ctx, { email, ip, device }) {
-      const attempt = { subject: email, ip, device };
-      const verdict = await throttle.check(attempt);
-      if (!verdict.allowed) {
-        deps.metrics?.loginAttempts.inc({ outcome: 'locked' });
-        deps.metrics?.rateLimited.inc({ tier: 'login_throttle' });
-        await sendTooManyRequests(ctx, deps.refusal, {
-          retryAfterSeconds: verdict.retryAfterSeconds,
-          message: verdict.blocked
-            ? (wait) => `Too many failed sign-ins for this account from your network. Try again in ${wait}.`
-            : (wait) => `Too many failed sign-ins. Wait ${wait} before trying again.`,
-        });
-        return undefined;
+      const verdict = await deps.throttle.reserve({ subject: email, ip, device });
+      if (verdict.allowed) {
+        const { reservation } = verdict;
+        return {
+          failed: () => reservation.failed(),
+          succeeded: (trustedDevice) => reservation.succeeded({ device: trustedDevice }),
+          released: () => reservation.released(),
+        };
       }
-      return {
-        failed: () => throttle.recordFailure(attempt),
-        succeeded: (trustedDevice) => throttle.recordSuccess({ ...attempt, device: trustedDevice }),
-        released: () => Promise.resolve(),
-      };
+      deps.metrics?.loginAttempts.inc({ outcome: 'locked' });
+      deps.metrics?.rateLimited.inc({ tier: 'login_throttle' });
+      await sendTooManyRequests(ctx, deps.refusal, {
+        retryAfterSeconds: verdict.retryAfterSeconds,
+        message: !verdict.blocked
+          ? (wait) => `Too many failed sign-ins. Wait ${wait} before trying again.`
+          : verdict.scope === 'device'
+            ? (wait) => `Too many failed sign-ins for this account from this browser. Try again in ${wait}.`
+            : (wait) => `Too many failed sign-ins for this account from your network. Try again in ${wait}.`,
+      });
+      return undefined;
     },
   };
 }

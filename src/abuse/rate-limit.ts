@@ -6,7 +6,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { addressKey } from './address-key.ts';
 import { createClassifier, type EndpointPaths } from './classify.ts';
-import { claimedClientId } from './client-credentials.ts';
+import { authenticatedClient } from './client-authentication.ts';
+import { readClientClaim } from './client-credentials.ts';
 import type { LimitBackend } from './limit-backend.ts';
 import { createRefusalMemo, repeatRefusals } from './repeat-refusals.ts';
 import { createTiers, type Consume } from './tier.ts';
@@ -21,14 +22,16 @@ import { noteAppliedLimit, sendTooManyRequests, type RefusalOptions } from './to
 //   introspection  POST /token/introspection                       per client address
 //   revocation     POST /token/revocation                          per client address
 //   api            /api/*                                          per client address
-//   client         POST /token, /token/introspection, /revocation  per client id (HTTP Basic)
+//   client         every endpoint where clients authenticate       per authenticated client
 //   account        /api/* once the access token is verified         per account (token sub)
 //
-// Everything but `account` is decided from the path, the address and the Authorization
-// header alone, before any body is read, any database is asked or any hash is computed.
-// The client id is read from Basic auth before the engine checks the secret, so a request
-// with a wrong secret spends from that client's budget too (guessing is also throttled per
-// address by the failed-authentication throttle, which runs first).
+// The per-address budgets are decided from the path and the address alone, before any body
+// is read, any database is asked or any hash is computed. A client's budget is spent only
+// once the engine authenticated it with its secret or key: someone who knows only a client
+// id (a wrong secret, a malformed header) spends nothing of it, and is counted by address
+// instead. A client that has spent its budget is refused by the id it claims, before the
+// engine, until the budget refills. Public clients have no client budget: anyone can name
+// them, so their traffic is counted by address.
 //
 // The stages: tier.ts (one budget over koa-ratelimit), classify.ts (path -> endpoint
 // budget), repeat-refusals.ts (the lean gate in front of everything).
@@ -42,6 +45,8 @@ export interface RateLimitDeps {
   readonly audit?: AuditSink | undefined;
   readonly metrics?: Pick<Metrics, 'rateLimited'> | undefined;
   readonly paths: EndpointPaths;
+  /** The engine's endpoints where clients authenticate (provider.pathFor). */
+  readonly clientPaths: ReadonlySet<string>;
 }
 
 export interface RateLimits {
@@ -49,7 +54,7 @@ export interface RateLimits {
   readonly repeatRefusals: Middleware;
   /** `ip` and the per-address endpoint budgets: mount before anything that costs. */
   readonly requests: Middleware;
-  /** `client`: mount in front of the engine, after the failed-authentication throttle. */
+  /** `client`: around the client-secret throttle, in front of the engine. */
   readonly clients: Middleware;
   /** `account`: runs after require-access-token on each /api route. */
   readonly accounts: Middleware;
@@ -70,7 +75,6 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     login: budget('login'),
   } as const;
   const classify = createClassifier(deps.paths);
-  const tokenPaths = new Set([deps.paths.token, deps.paths.introspection, deps.paths.revocation]);
 
   /** Spends from each budget in turn; the first one that is out answers 429. */
   async function spend(ctx: Context, steps: ReadonlyArray<readonly [Consume | undefined, string]>): Promise<boolean> {
@@ -87,16 +91,36 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     return true;
   }
 
+  /** A client whose budget ran out, refused by the id it claims (no engine, no database). */
+  async function refuseSpentClient(ctx: Context): Promise<boolean> {
+    const claim = await readClientClaim(ctx);
+    const hit = claim.kind === 'credential' ? refused.get('client', claim.clientId) : undefined;
+    const wait = hit ? Math.ceil((hit.until - Date.now()) / 1000) : 0;
+    const quota = deps.tiers.client;
+    if (!hit || wait <= 0 || !quota) return false;
+    hit.counted?.inc();
+    noteAppliedLimit(ctx, { policy: 'client', quota: quota.max, windowSeconds: quota.windowSeconds, remaining: 0, resetSeconds: wait });
+    await sendTooManyRequests(ctx, deps.refusal, { retryAfterSeconds: wait, message: 'Too many requests.' });
+    return true;
+  }
+
   return {
-    repeatRefusals: repeatRefusals({ refused, classify, refusal: deps.refusal }),
+    repeatRefusals: repeatRefusals({ refused, classify, clientPaths: deps.clientPaths, refusal: deps.refusal }),
     async requests(ctx, next) {
       const address = addressKey(ctx.ip) || 'unknown';
       const endpoint = classify(ctx);
       if (await spend(ctx, [[ip, address], [endpoint && endpoints[endpoint], address]])) await next();
     },
     async clients(ctx, next) {
-      const id = client && ctx.method === 'POST' && tokenPaths.has(ctx.path) ? claimedClientId(ctx) : undefined;
-      if (!id || (await spend(ctx, [[client, id]]))) await next();
+      if (!client || ctx.method !== 'POST' || !deps.clientPaths.has(ctx.path)) {
+        await next();
+        return;
+      }
+      if (await refuseSpentClient(ctx)) return;
+      await next();
+      const id = authenticatedClient(ctx);
+      const outcome = id ? await client(ctx, id, true) : undefined;
+      if (outcome) noteAppliedLimit(ctx, outcome.applied);
     },
     async accounts(ctx, next) {
       const token = (ctx.state as { accessToken?: { sub?: string | undefined; clientId: string } }).accessToken;

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { RateLimitTier } from '../config/index.ts';
 import { addressKey } from './address-key.ts';
 import type { EndpointTier } from './classify.ts';
-import { claimedClientId } from './client-credentials.ts';
+import { headerClaim } from './client-credentials.ts';
 import { JSON_ONLY, RATE_LIMITED_ERROR, refusalHeaders, withWait, type RefusalOptions } from './too-many-requests.ts';
 
 // Repeat refusals, answered first of all: a key a budget refused stays refused until its
@@ -52,6 +52,8 @@ const STATIC_PAGE_HEADERS = {
 export interface RepeatRefusalDeps {
   readonly refused: RefusalMemo;
   readonly classify: (ctx: Context) => EndpointTier | undefined;
+  /** The engine's endpoints where clients authenticate (a client's budget applies there). */
+  readonly clientPaths: ReadonlySet<string>;
   readonly refusal: RefusalOptions;
 }
 
@@ -62,7 +64,9 @@ export function repeatRefusals(deps: RepeatRefusalDeps): Middleware {
   function find(ctx: Context): Refused | undefined {
     const address = addressKey(ctx.ip) || 'unknown';
     const endpoint = deps.classify(ctx);
-    const id = endpoint && endpoint !== 'api' && endpoint !== 'login' ? claimedClientId(ctx) : undefined;
+    // Only the Authorization header is read here; a client id in a body is checked later.
+    const claim = ctx.method === 'POST' && deps.clientPaths.has(ctx.path) ? headerClaim(ctx) : undefined;
+    const id = claim?.kind === 'credential' ? claim.clientId : undefined;
     return refused.get('ip', address) ?? (endpoint ? refused.get(endpoint, address) : undefined) ?? (id ? refused.get('client', id) : undefined);
   }
 

@@ -15,8 +15,12 @@ import type { AppliedLimit } from './too-many-requests.ts';
 // fields); the first refusal of a key in a window is an audit event, every one a metric,
 // and a refused key is remembered for the repeat-refusal gate until its budget refills.
 
-/** Spends one request of `key`'s budget; undefined when the store is away (fail open). */
-export type Consume = (ctx: Context, key: string) => Promise<{ limited: boolean; applied: AppliedLimit } | undefined>;
+/**
+ * Spends one request of `key`'s budget; undefined when the store is away (fail open).
+ * `served`: the request was already answered (a budget spent after the engine decided):
+ * it is never refused, but the key is remembered as refused once its budget is out.
+ */
+export type Consume = (ctx: Context, key: string, served?: boolean) => Promise<{ limited: boolean; applied: AppliedLimit } | undefined>;
 
 // koa-ratelimit reports a budget through response headers; these private names carry it to
 // us and are removed at once (clients get the IETF RateLimit fields instead).
@@ -38,7 +42,7 @@ export interface TierDeps {
 export function tierStore(backend: LimitBackend) {
   return backend.kind === 'redis'
     ? { driver: 'redis' as const, db: backend.client, namespace: `${backend.keyPrefix}rl:` }
-    : { driver: 'memory' as const, db: new BoundedMap(backend.maxKeys), namespace: 'rl:' };
+    : { driver: 'memory' as const, db: new BoundedMap(backend.maxKeys, backend.maxBlocked), namespace: 'rl:' };
 }
 
 export function createTiers(deps: TierDeps) {
@@ -69,7 +73,7 @@ export function createTiers(deps: TierDeps) {
     const policy = `"${name}";q=${budget.max};w=${budget.windowSeconds}`;
     const counted = deps.metrics?.rateLimited.labels({ tier: name });
 
-    return async (ctx, key) => {
+    return async (ctx, key, served = false) => {
       (ctx.state as { [KEY]?: string })[KEY] = key;
       let passed = false;
       try {
@@ -92,9 +96,15 @@ export function createTiers(deps: TierDeps) {
       // (The drivers keep their own high-resolution clocks: never report more than a window.)
       const resetSeconds = Math.min(budget.windowSeconds, Math.max(0, Math.ceil(reset - Date.now() / 1000)));
       const applied = { policy: name, quota: budget.max, windowSeconds: budget.windowSeconds, resetSeconds };
-      if (passed) return { limited: false, applied: { ...applied, remaining } };
-      counted?.inc();
-      if (resetSeconds > 0) deps.refused.note(name, key, { policy, until: Date.now() + resetSeconds * 1000, counted });
+      const out = !passed || (served && remaining === 0);
+      if (!out) return { limited: false, applied: { ...applied, remaining } };
+      if (!served) counted?.inc();
+      const until = Date.now() + resetSeconds * 1000;
+      if (resetSeconds > 0) {
+        deps.refused.note(name, key, { policy, until, counted });
+        // Memory: a refused key is kept apart, so a flood of fresh keys cannot push it out.
+        if (store.driver === 'memory') store.db.protect(`${store.namespace}${name}:${key}`);
+      }
       if (!reported.has(key)) {
         reported.set(key, true);
         deps.audit?.record({
@@ -105,6 +115,7 @@ export function createTiers(deps: TierDeps) {
           data: { tier: name, limit: budget.max, windowSeconds: budget.windowSeconds },
         });
       }
+      if (served) return { limited: false, applied: { ...applied, remaining: 0 } };
       return { limited: true, applied: { ...applied, remaining: 0 } };
     };
   };

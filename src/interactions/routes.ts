@@ -204,6 +204,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     }
     deps.metrics?.loginAttempts.inc({ outcome: result.ok ? 'success' : 'failure' });
     if (!result.ok) {
+      // A disabled account's right password counts as a failure too: neither the answer nor
+      // the throttle may tell it apart from a wrong one.
       await reservation.failed();
       // One message for unknown email, wrong password and disabled account alike.
       audit.record({ type: 'login.failure', ...facts(ctx, details), data: { reason: result.reason } });
