@@ -3,7 +3,7 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 
-import { createAbuseLimits } from './abuse-limits.ts';
+import { createAbuseLimits } from './abuse/index.ts';
 import type { AccountService } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
@@ -106,12 +106,14 @@ export function createApp(deps: AppDeps): Koa {
   app.use(accountApi.routes());
   app.use(accountApi.allowedMethods());
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...
-  //    In front of it, by path: client-secret guessing throttled per client and address,
-  //    then a budget per client id (a wrong secret spends it too). Around it: the engine's
-  //    CORS answers kept only for registered origins.
-  //    No body parser in front of it: the engine parses its own bodies.
-  app.use(abuse.clientAuthentication);
+  //    Where clients authenticate (token, introspection, revocation, PAR), the client the
+  //    request claims is read once (Basic, or the form body, read and put back for the
+  //    engine): a client that spent its budget is refused, then the attempt at its secret is
+  //    reserved per client and address; after the engine answered, the attempt is settled
+  //    and an authenticated client spends its budget. Around it: the engine's CORS answers
+  //    kept only for registered origins. No body parser: the engine parses its own bodies.
   app.use(abuse.clients);
+  app.use(abuse.clientAuthentication);
   app.use(abuse.providerCors);
   app.use(mount(provider));
   return app;

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 
+import { connectLimitRedis, createLimitRedis } from './abuse/index.ts';
 import { createApp } from './app.ts';
 import { openRuntime } from './boot.ts';
 import { loadConfig } from './config/index.ts';
@@ -14,7 +15,6 @@ import { createHousekeeping } from './db/housekeeping.ts';
 import { closeServer } from './http/close-server.ts';
 import { createHealth } from './http/health.ts';
 import { createManagementApp } from './http/management-app.ts';
-import { connectLimitRedis, createLimitRedis } from './http/limit-store.ts';
 import { createPublicServer } from './http/tls.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
 import { createLogger, createPrettyDestination } from './observability/logger.ts';

@@ -11,12 +11,3 @@ export {
 export { createArgon2Hasher, OWASP_ARGON2ID, MAX_PASSWORD_BYTES, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { normalizeEmail } from './normalize-email.ts';
 export { claimsFor, SUPPORTED_CLAIMS, type AccountClaims } from './claims.ts';
-export {
-  createLoginThrottle,
-  type AuthAttempt,
-  type LoginThrottle,
-  type ThrottleStore,
-  type ThrottleVerdict,
-} from './login-throttle.ts';
-export { createMemoryThrottleStore, createRedisThrottleStore } from './login-throttle-store.ts';
-export { loginAttempt, readDeviceId, refuseLogin, rememberDevice, TooManyAttemptsError } from './login-throttle-http.ts';

@@ -38,6 +38,8 @@ export interface Config {
     /** Per tier: the budget, or undefined when the tier is off. */
     readonly tiers: Readonly<Record<RateLimitTier, RateLimitBudget | undefined>>;
     readonly memoryKeys: number;
+    /** Active blocks (and, apart, trust records) kept in memory beside the ordinary counts. */
+    readonly memoryBlocks: number;
   };
   readonly authThrottle: AuthThrottleConfig;
   readonly ttl: {
@@ -58,16 +60,18 @@ export interface RateLimitBudget {
   readonly windowSeconds: number;
 }
 
-/** Failed password logins and client authentications (src/accounts/login-throttle.ts). */
+/** Failed password logins and client authentications (src/abuse/credential-throttle.ts). */
 export interface AuthThrottleConfig {
   /** Failures of one account (or client) from one address before delays start. */
   readonly freeFailures: number;
-  /** Failures and too-early attempts of one account from one address that block the pair. */
+  /** Failures of one account from one address that block the pair. */
   readonly blockAfter: number;
   readonly ipFreeFailures: number;
   readonly ipBlockAfter: number;
-  /** Failures of one account across all addresses before unknown devices must wait between tries. */
+  /** Attempts at one account across all addresses before unknown ones are paced. */
   readonly subjectFreeFailures: number;
+  /** Seconds; beyond subjectFreeFailures, one attempt per interval from unknown addresses and devices. */
+  readonly subjectInterval: number;
   /** Seconds; delays double from 1 s up to this. */
   readonly maxDelay: number;
   /** Seconds failures are remembered after the last one; also the length of a block. */
@@ -160,6 +164,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         api: env.RATE_LIMIT_API,
       }),
       memoryKeys: env.RATE_LIMIT_MEMORY_KEYS,
+      memoryBlocks: env.RATE_LIMIT_MEMORY_BLOCKS,
     }),
     authThrottle: Object.freeze({
       freeFailures: env.AUTH_THROTTLE_FREE_FAILURES,
@@ -167,6 +172,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       ipFreeFailures: env.AUTH_THROTTLE_IP_FREE_FAILURES,
       ipBlockAfter: env.AUTH_THROTTLE_IP_BLOCK_AFTER,
       subjectFreeFailures: env.AUTH_THROTTLE_SUBJECT_FREE_FAILURES,
+      subjectInterval: env.AUTH_THROTTLE_SUBJECT_INTERVAL,
       maxDelay: env.AUTH_THROTTLE_MAX_DELAY,
       window: env.AUTH_THROTTLE_WINDOW,
     }),

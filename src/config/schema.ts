@@ -73,12 +73,15 @@ export const envSchema = z.object({
   RATE_LIMIT_API: rateLimit.prefault('600/1m'),
   /** Largest number of budgets kept in memory per instance (without REDIS_URL); least recently used go first. */
   RATE_LIMIT_MEMORY_KEYS: count(100, 10_000_000).default(100_000),
+  /** Largest number of active blocks (and, apart, trusted addresses and devices) kept in memory; ordinary counts cannot push them out. */
+  RATE_LIMIT_MEMORY_BLOCKS: count(100, 10_000_000).default(100_000),
   /** Failed logins and client authentications: see README "Abuse limits and HTTPS". */
   AUTH_THROTTLE_FREE_FAILURES: count(0, 1000).default(3),
   AUTH_THROTTLE_BLOCK_AFTER: count(1, 10_000).default(10),
   AUTH_THROTTLE_IP_FREE_FAILURES: count(0, 10_000).default(20),
   AUTH_THROTTLE_IP_BLOCK_AFTER: count(1, 100_000).default(100),
   AUTH_THROTTLE_SUBJECT_FREE_FAILURES: count(0, 100_000).default(20),
+  AUTH_THROTTLE_SUBJECT_INTERVAL: count(1, 86_400).default(60),
   AUTH_THROTTLE_MAX_DELAY: count(1, 86_400).default(60),
   AUTH_THROTTLE_WINDOW: count(1, 7 * 86_400).default(900),
   ACCESS_TOKEN_TTL: seconds.default(600),

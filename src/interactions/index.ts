@@ -4,3 +4,4 @@ export { createErrorPage, createRenderError } from './render-error.ts';
 export { createLogoutSource, createPostLogoutSuccessSource } from './logout-pages.ts';
 export { pageFormTargets } from './client-display.ts';
 export { serveAssets } from './serve-assets.ts';
+export type { LoginAttempt, LoginReservation, LoginThrottle } from './login-throttle.ts';

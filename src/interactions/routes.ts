@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { errors, type Client, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 
-import { loginAttempt, refuseLogin, rememberDevice, type AccountService, type LoginThrottle } from '../accounts/index.ts';
+import type { AccountService, AuthenticationResult } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import { consentOf, type GrantService } from '../oidc/index.ts';
 import { discardAudit, requestFacts, type AuditSink } from '../observability/audit-sink.ts';
@@ -13,6 +13,8 @@ import { auditLogouts } from './audit-logouts.ts';
 import { clientDisplay, clientFormTargets } from './client-display.ts';
 import { consentView, type ConsentPromptDetails } from './consent-view.ts';
 import { CSRF_FIELD, issueCsrfToken, requireCsrfToken } from './csrf.ts';
+import { readDeviceId, rememberDevice } from './device-cookie.ts';
+import { UNTHROTTLED, type LoginThrottle } from './login-throttle.ts';
 import { parseForm } from './parse-form.ts';
 import { sendExpiredPage } from './render-error.ts';
 import { sendPage, type RenderPage } from './render-page.ts';
@@ -37,7 +39,7 @@ export interface InteractionDeps {
   readonly render: RenderPage;
   /** Where login, consent and logout events go; nothing is recorded without one. */
   readonly audit?: AuditSink;
-  /** Password guessing throttle (accounts/login-throttle.ts); without one, logins are not throttled. */
+  /** Password guessing throttle (login-throttle.ts; abuse/ implements it); without one, logins are not throttled. */
   readonly loginThrottle?: LoginThrottle;
   /** Logins by outcome, for the operator's dashboards. */
   readonly metrics?: Pick<Metrics, 'loginAttempts'>;
@@ -55,6 +57,7 @@ const MAX_EMAIL_SHOWN = 254;
 
 export function createInteractionRouter(deps: InteractionDeps): Router {
   const { provider, accounts, resources, render } = deps;
+  const throttle = deps.loginThrottle ?? UNTHROTTLED;
   const audit = deps.audit ?? discardAudit;
   auditLogouts(provider, audit);
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -192,22 +195,30 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   router.post('/login', ...formPost, async (ctx) => {
     const { email, password } = loginForm.parse(ctx.request.body ?? {});
     // Guessing is throttled before anything is read or hashed (429 and the error page).
-    const attempt = loginAttempt(ctx, email);
-    const verdict = (await deps.loginThrottle?.check(attempt)) ?? { allowed: true };
-    if (!verdict.allowed) refuseLogin(ctx, verdict);
-    const details = await loadInteraction(ctx);
-    if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in is not asking for a password');
-    const result = await accounts.authenticate(email, password);
+    const reservation = await throttle.reserve(ctx, { email, ip: ctx.ip, device: readDeviceId(ctx) });
+    if (!reservation) return;
+    let result: AuthenticationResult;
+    let details: Interaction;
+    try {
+      details = await loadInteraction(ctx);
+      if (details.prompt.name !== 'login') ctx.throw(400, 'this sign-in is not asking for a password');
+      result = await accounts.authenticate(email, password);
+    } catch (error) {
+      await reservation.released();
+      throw error;
+    }
     deps.metrics?.loginAttempts.inc({ outcome: result.ok ? 'success' : 'failure' });
     if (!result.ok) {
-      await deps.loginThrottle?.recordFailure(attempt);
+      // A disabled account's right password counts as a failure too: neither the answer nor
+      // the throttle may tell it apart from a wrong one.
+      await reservation.failed();
       // One message for unknown email, wrong password and disabled account alike.
       audit.record({ type: 'login.failure', ...facts(ctx, details), data: { reason: result.reason } });
       sendLogin(ctx, details, await loadClient(ctx, details), { email, error: GENERIC_LOGIN_ERROR });
       return;
     }
-    // This address and this browser are now known for the account: never slowed for it.
-    await deps.loginThrottle?.recordSuccess({ ...attempt, device: rememberDevice(ctx) });
+    // This browser is now known for the account: never slowed by attacks on it from elsewhere.
+    await reservation.succeeded(rememberDevice(ctx));
     audit.record({ type: 'login.success', actor: result.account.id, accountId: result.account.id, ...facts(ctx, details) });
     await finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
   });

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
-import { address, basic, captureAudit, clientCredentials, queryCount } from '../helpers/abuse.ts';
+import { address, basic, drain, captureAudit, clientCredentials, queryCount } from '../helpers/abuse.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Client-secret guessing at the token endpoints is throttled like password guessing: per
 // client and address, per address, and per client across addresses without slowing the
-// client's own servers. Default settings, behind a trusted proxy.
+// client's own servers. Default settings, behind a trusted proxy, but for waits of at most
+// 1 s and an address blocked after 20 failures (free 15), so blocks are reached in seconds.
 
 const API = 'https://api.example.test';
 const SERVICE_HOST = '192.0.2.20';
@@ -16,7 +18,10 @@ const clients: Record<string, { id: string; secret: string }> = {};
 const audit = captureAudit();
 
 before(async () => {
-  server = await startTestServer({ TRUST_PROXY: 'true', LOG_LEVEL: 'warn' }, { audit });
+  server = await startTestServer(
+    { TRUST_PROXY: 'true', LOG_LEVEL: 'warn', AUTH_THROTTLE_MAX_DELAY: '1', AUTH_THROTTLE_IP_FREE_FAILURES: '15', AUTH_THROTTLE_IP_BLOCK_AFTER: '20' },
+    { audit },
+  );
   await server.services.resources.create({ indicator: API, name: 'API', scopes: [{ name: 'read' }], accessTokenFormat: 'jwt' });
   for (const name of ['batch', 'reports', 'other']) {
     const created = await server.services.clients.create({ type: 'service', name, resources: [API], scopes: ['read'] });
@@ -31,6 +36,20 @@ after(async () => {
 const right = (name: string) => basic(clients[name]!.id, clients[name]!.secret);
 const wrong = (name: string, n: number) => basic(clients[name]!.id, `guess-${n}`);
 const grant = { resource: API, scope: 'read' };
+
+/** Sends `authorization(i)` from `ip`, waiting as told, until blocked; returns the 401s it took. */
+async function guessUntilBlocked(authorization: (i: number) => string, ip: string): Promise<number> {
+  let failures = 0;
+  for (let i = 0; i < 60; i++) {
+    const response = await clientCredentials(server.issuer, authorization(i), ip, grant);
+    await response.body?.cancel();
+    const wait = Number(response.headers.get('retry-after') ?? 0);
+    if (response.status === 401) failures++;
+    else if (wait > 60) return failures;
+    else await sleep(wait * 1000 + 50);
+  }
+  throw new Error('never blocked');
+}
 
 describe('client-secret guessing', () => {
   test('200 wrong secrets from 200 addresses do not stop the client from its own servers', async () => {
@@ -53,11 +72,15 @@ describe('client-secret guessing', () => {
     assert.ok(Number(elsewhere.headers.get('retry-after')) <= 60, '...briefly: never a block');
   });
 
-  test('50 wrong secrets from one address block that address for that client, and only for it', async () => {
+  test('50 quick wrong secrets from one address get 3 checks; guessing on as told blocks that address for that client, and only for it', async () => {
     const attacker = '203.0.113.90';
-    const statuses: number[] = [];
-    for (let i = 0; i < 50; i++) statuses.push((await clientCredentials(server.issuer, wrong('reports', i), attacker, grant)).status);
+    // All at once, so no wait can run out in between: the reservations decide.
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => clientCredentials(server.issuer, wrong('reports', i), attacker, grant)));
+    const statuses = responses.map((response) => response.status);
+    await drain(responses);
     assert.equal(statuses.filter((status) => status === 401).length, 3);
+    assert.equal(statuses.filter((status) => status === 429).length, 47);
+    assert.equal(3 + (await guessUntilBlocked((i) => wrong('reports', 100 + i), attacker)), 10, 'the 10th checked failure blocks');
     const refused = await clientCredentials(server.issuer, right('reports'), attacker, grant);
     assert.equal(refused.status, 429, 'even the right secret, from there');
     assert.ok(Number(refused.headers.get('retry-after')) > 800);
@@ -80,6 +103,8 @@ describe('client-secret guessing', () => {
       await response.body?.cancel();
     }
     assert.equal(last, 429);
+    // Quick retries were refused uncounted; waiting as told, the 20th failure blocks the address.
+    await guessUntilBlocked((i) => basic(`made-up-client-${200 + i}`, 'x'), sprayer);
     assert.equal((await clientCredentials(server.issuer, right('other'), sprayer, grant)).status, 429);
     assert.ok(audit.events.some((event) => event.type === 'rate_limit.blocked' && event.data?.scope === 'address' && event.ip === sprayer));
   });

@@ -83,7 +83,7 @@ describe('request budgets', () => {
       assert.match(body.error_description!, /Try again in \d+ seconds?\./);
     }
     // The first refusal went through the whole stack (request id, logs, audit); the repeats
-    // were answered before it (rate-limit.ts repeatRefusals), with the same fields.
+    // were answered before it (abuse/repeat-refusals.ts), with the same fields.
     const first = await tokenRequest('10.1.0.30');
     for (let i = 0; i < 7; i++) await (await tokenRequest('10.1.0.30')).body?.cancel();
     const firstRefusal = await tokenRequest('10.1.0.30');
@@ -143,15 +143,33 @@ describe('request budgets', () => {
     assert.ok(statuses.slice(0, 5).every((status) => status !== 429));
   });
 
-  test('a wrong client secret spends that client’s budget too (the id is read before the engine checks it)', async () => {
+  test('wrong and malformed client secrets spend nothing of the client’s budget: only its authenticated requests do', async () => {
+    // Someone who knows only the client id: wrong secrets (401) and a malformed Basic header
+    // (`id:%zz`, 400 from the engine) are no authentication, so they are counted per address.
     for (let i = 0; i < 6; i++) {
       const response = await tokenRequest(`10.2.0.${i}`, basic(web.id, `wrong-${i}`));
       assert.equal(response.status, 401);
       await response.body?.cancel();
     }
-    const refused = await tokenRequest('10.2.1.1', basic(web.id, web.secret));
+    const malformed = `Basic ${Buffer.from(`${web.id}:%zz`).toString('base64')}`;
+    for (let i = 0; i < 8; i++) {
+      const response = await tokenRequest(`10.2.2.${i}`, malformed);
+      assert.equal(response.status, 400, 'the engine refuses the header before any secret is checked');
+      await response.body?.cancel();
+    }
+    // The client itself (its own grant is not allowed here: 400 after authenticating) spends
+    // its budget of 6, and is then refused before the engine.
+    for (let i = 0; i < 6; i++) {
+      const response = await tokenRequest('10.2.1.1', basic(web.id, web.secret));
+      assert.equal(response.status, 400, `authenticated request ${i + 1}`);
+      await response.body?.cancel();
+    }
+    const before = await queryCount(server.metrics);
+    const refused = await tokenRequest('10.2.1.2', basic(web.id, web.secret));
     assert.equal(refused.status, 429);
     assert.match(refused.headers.get('ratelimit') ?? '', /^"client";r=0;t=\d+$/);
+    assert.equal(((await refused.json()) as { error: string }).error, 'too_many_requests');
+    assert.equal(await queryCount(server.metrics), before, 'refused before the engine loaded the client');
     assert.ok(audit.events.some((event) => event.type === 'rate_limit.blocked' && event.data?.tier === 'client' && event.clientId === web.id));
   });
 

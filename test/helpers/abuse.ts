@@ -60,6 +60,11 @@ export function postLogin(form: LoginForm, email: string, password: string, ip: 
   });
 }
 
+/** Discards the bodies of responses the test only counted. */
+export async function drain(responses: readonly Response[]): Promise<void> {
+  for (const response of responses) await response.body?.cancel();
+}
+
 /** A distinct address for the n-th simulated client (10.x.y.z). */
 export function address(n: number, net = 10): string {
   return `${net}.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;

@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 
 import type { Redis } from 'ioredis';
 
-import { createArgon2Hasher } from '../../src/accounts/index.ts';
+import { connectLimitRedis, createLimitRedis } from '../../src/abuse/index.ts';
+import { createArgon2Hasher, type PasswordHasher } from '../../src/accounts/index.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createSealer } from '../../src/crypto/index.ts';
@@ -16,7 +17,6 @@ import {
 } from '../../src/interactions/index.ts';
 import { createHealth, type Health } from '../../src/http/health.ts';
 import { createManagementApp } from '../../src/http/management-app.ts';
-import { connectLimitRedis, createLimitRedis } from '../../src/http/limit-store.ts';
 import { createPublicServer } from '../../src/http/tls.ts';
 import { withAuditDefaults, type AuditSink } from '../../src/observability/audit-sink.ts';
 import { createAuditWriter, type AuditWriter } from '../../src/observability/audit-writer.ts';
@@ -53,7 +53,31 @@ export interface TestServer {
  * test-database.ts). The issuer is the bound address, so openid-client talks to it as to
  * any deployment.
  */
-export async function startTestServer(env: Record<string, string> = {}, options: { audit?: AuditSink } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Where audit events go; by default the real writer (audit_events). */
+  readonly audit?: AuditSink;
+  /** The password hasher; by default argon2id with cheap parameters (see countingHasher). */
+  readonly hasher?: PasswordHasher;
+}
+
+/** Cheaper argon2 than production's: the flows test the protocol, not the hash cost. */
+export const testHasher = (): PasswordHasher => createArgon2Hasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+
+/** The test hasher, counting every verification (a password check that reached argon2). */
+export function countingHasher(inner: PasswordHasher = testHasher()): PasswordHasher & { verifications(): number } {
+  let count = 0;
+  return {
+    hash: (password) => inner.hash(password),
+    verify(passwordHash, password) {
+      count += 1;
+      return inner.verify(passwordHash, password);
+    },
+    needsRehash: (passwordHash) => inner.needsRehash(passwordHash),
+    verifications: () => count,
+  };
+}
+
+export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createMigratedDatabase();
   // TLS_CERT_FILE + TLS_KEY_FILE: https on the port itself, as main.ts does.
   const tls = env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined;
@@ -84,11 +108,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   // A test may watch the events itself; by default they go to audit_events, as in production.
   const audit = options.audit ?? auditWriter;
   const sealer = createSealer(TEST_MASTER_SECRET);
-  // Cheaper argon2 than production's: the flows test the protocol, not the hash cost.
   const services = createServices({
     prisma: database.prisma,
     sealer,
-    hasher: createArgon2Hasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
+    hasher: options.hasher ?? testHasher(),
     audit: withAuditDefaults(audit, { actor: 'system' }),
   });
   await registerAccountApi(services.resources, config.issuer);

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
 import { Redis } from 'ioredis';
 
-import { connectLimitRedis, createLimitRedis } from '../../src/http/limit-store.ts';
+import { connectLimitRedis, createLimitRedis } from '../../src/abuse/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { address, basic, captureAudit, clientCredentials, openLoginForm, postLogin } from '../helpers/abuse.ts';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { address, basic, drain, captureAudit, clientCredentials, openLoginForm, postLogin } from '../helpers/abuse.ts';
+import { countingHasher, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Two instances, one Redis (REDIS_URL, 127.0.0.1:6379 by default; TEST_REDIS_URL to
 // change): every budget and every failed-authentication count is shared, so an attacker
@@ -22,6 +23,8 @@ const ANN = { email: 'ann@example.com', password: 'ann has a long password' };
 let a: TestServer;
 let b: TestServer;
 const audit = captureAudit();
+const hashers = [countingHasher(), countingHasher()] as const;
+const verifications = () => hashers[0].verifications() + hashers[1].verifications();
 let webOnA: { clientId: string; redirectUri: string };
 let webOnB: { clientId: string; redirectUri: string };
 let service: { id: string; secret: string };
@@ -32,12 +35,18 @@ before(async () => {
     REDIS_KEY_PREFIX: PREFIX,
     TRUST_PROXY: 'true',
     RATE_LIMIT_API: '10/1m',
+    // Waits of at most 1 s, so a block is reached in seconds.
+    AUTH_THROTTLE_MAX_DELAY: '1',
     LOG_LEVEL: 'warn',
   };
   // Two instances as two deployments would run them: each its own process state, one Redis.
   // (Each test server has its own database; the limits under test live in Redis only.)
-  [a, b] = await Promise.all([startTestServer(env, { audit }), startTestServer(env, { audit })]);
-  for (const server of [a, b]) await server.services.accounts.create({ ...ANN, name: 'Ann' });
+  [a, b] = await Promise.all([startTestServer(env, { audit, hasher: hashers[0] }), startTestServer(env, { audit, hasher: hashers[1] })]);
+  for (const server of [a, b]) {
+    await server.services.accounts.create({ ...ANN, name: 'Ann' });
+    await server.services.accounts.create({ email: 'cy@example.com', name: 'Cy', password: ANN.password });
+    await server.services.accounts.create({ email: 'dee@example.com', name: 'Dee', password: ANN.password });
+  }
   webOnA = { clientId: (await a.services.clients.create({ type: 'web', name: 'Web', redirectUris: [REDIRECT] })).client.clientId, redirectUri: REDIRECT };
   webOnB = { clientId: (await b.services.clients.create({ type: 'web', name: 'Web', redirectUris: [REDIRECT] })).client.clientId, redirectUri: REDIRECT };
   // One client id on both instances (its secret differs; the throttle counts by id).
@@ -81,7 +90,17 @@ describe('two instances sharing one Redis', () => {
     const attacker = '203.0.113.70';
     const onA = await openLoginForm(a.issuer, webOnA, attacker);
     const onB = await openLoginForm(b.issuer, webOnB, attacker);
-    for (let i = 0; i < 50; i++) await (await postLogin(i % 2 === 0 ? onA : onB, ANN.email, `guess ${i}`, attacker)).body?.cancel();
+    // Waiting as told, alternating instances: the 10th checked failure, wherever, blocks.
+    let failures = 0;
+    for (let i = 0; i < 60; i++) {
+      const response = await postLogin(i % 2 === 0 ? onA : onB, ANN.email, `guess ${i}`, attacker);
+      await response.body?.cancel();
+      const wait = Number(response.headers.get('retry-after') ?? 0);
+      if (response.status === 401) failures++;
+      else if (wait > 60) break;
+      else await sleep(wait * 1000 + 50);
+    }
+    assert.equal(failures, 10);
     for (const form of [onA, onB]) {
       const response = await postLogin(form, ANN.email, ANN.password, attacker);
       assert.equal(response.status, 429);
@@ -114,6 +133,34 @@ describe('two instances sharing one Redis', () => {
     for (let i = 0; i < 200; i++) await (await postLogin(i % 2 === 0 ? attackA : attackB, 'bob@example.com', `guess ${i}`, address(100 + i, 11))).body?.cancel();
     const again = await openLoginForm(b.issuer, webOnB, home);
     assert.equal((await postLogin(again, 'bob@example.com', 'bob has a long password', home)).status, 303, 'Bob at home, on the other instance');
+  });
+
+  test('a burst of 60 concurrent guesses from one address, split over both instances, reaches argon2 at most 3 times', async () => {
+    const attacker = '203.0.113.72';
+    const onA = await openLoginForm(a.issuer, webOnA, attacker);
+    const onB = await openLoginForm(b.issuer, webOnB, attacker);
+    const before = verifications();
+    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => postLogin(i % 2 === 0 ? onA : onB, 'cy@example.com', `guess ${i}`, attacker)));
+    await drain(responses);
+    assert.ok(verifications() - before <= 3, `${verifications() - before} of 60 reached argon2`);
+    assert.ok(responses.every((response) => response.status === 401 || response.status === 429));
+  });
+
+  test('a burst of 300 concurrent guesses at one account from 300 addresses over both instances reaches argon2 at most 20 times', async () => {
+    const onA = await openLoginForm(a.issuer, webOnA, address(1, 14));
+    const onB = await openLoginForm(b.issuer, webOnB, address(2, 14));
+    const before = verifications();
+    const responses = await Promise.all(Array.from({ length: 300 }, (_, i) => postLogin(i % 2 === 0 ? onA : onB, 'dee@example.com', `guess ${i}`, address(100 + i, 14))));
+    await drain(responses);
+    assert.ok(verifications() - before <= 20, `${verifications() - before} of 300 reached argon2`);
+  });
+
+  test('a burst of 60 concurrent client-secret guesses over both instances reaches the secret check at most 3 times', async () => {
+    const attacker = '203.0.113.73';
+    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => clientCredentials(i % 2 === 0 ? a.issuer : b.issuer, basic(service.id, `burst-${i}`), attacker)));
+    const checked = responses.filter((response) => response.status === 401).length;
+    await drain(responses);
+    assert.ok(checked <= 3, `${checked} of 60 reached the secret check`);
   });
 
   test('when Redis goes away, limits fail open: requests are served, not refused, not 5xx', async () => {

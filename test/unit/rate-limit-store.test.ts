@@ -9,8 +9,9 @@ import ratelimit from 'koa-ratelimit';
 import { LRUCache } from 'lru-cache';
 
 import { loadConfig } from '../../src/config/index.ts';
-import { BoundedMap } from '../../src/http/limit-store.ts';
-import { addressKey, basicClientId } from '../../src/http/rate-limit-keys.ts';
+import { addressKey } from '../../src/abuse/address-key.ts';
+import { parseBasic, parseFormClaim } from '../../src/abuse/client-credentials.ts';
+import { BoundedMap } from '../../src/abuse/limit-backend.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -93,16 +94,59 @@ describe('who a budget belongs to', () => {
     assert.notEqual(addressKey('2001:db8:1:3::1'), addressKey('2001:db8:1:2::1'));
   });
 
-  test('the client id of an HTTP Basic header is read without its secret, form-decoded, bounded', () => {
+  test('the client id of an HTTP Basic header is read as the engine reads it: form-decoded, strict base64, visible ASCII', () => {
     const basic = (value: string) => `Basic ${Buffer.from(value).toString('base64')}`;
-    assert.equal(basicClientId(basic('my-app:secret')), 'my-app');
-    assert.equal(basicClientId(basic('my%20app:s')), 'my app');
-    assert.equal(basicClientId(basic(':secret')), undefined);
-    assert.equal(basicClientId(basic('no-colon')), undefined);
-    assert.equal(basicClientId(basic('%E0%A4%A:x')), undefined, 'malformed percent-encoding');
-    assert.equal(basicClientId(basic(`${'a'.repeat(300)}:x`)), undefined);
-    assert.equal(basicClientId('Bearer abc'), undefined);
-    assert.equal(basicClientId(''), undefined);
+    const id = (header: string) => {
+      const claim = parseBasic(header);
+      return claim.kind === 'credential' ? claim.clientId : undefined;
+    };
+    assert.equal(id(basic('my-app:secret')), 'my-app');
+    assert.equal(id(basic('my%20app:s')), 'my app');
+    assert.equal(id(basic('my+app:s')), 'my app', '+ is a space');
+    assert.equal(id(basic(':secret')), undefined);
+    assert.equal(id(basic('no-colon')), undefined);
+    assert.equal(id(basic('%E0%A4%A:x')), undefined, 'malformed percent-encoding');
+    assert.equal(id(basic('my-app:%zz')), undefined, 'a malformed secret: the engine refuses the header before checking it');
+    assert.equal(id(basic('my-app:')), undefined, 'an empty secret');
+    assert.equal(id(basic('my-app:s\u00e9cret')), undefined, 'a secret outside visible ASCII');
+    assert.equal(id(basic('my%09app:s')), undefined, 'an id outside visible ASCII');
+    assert.equal(id(`${basic('my-app:secret')}=`), undefined, 'wrong padding');
+    assert.equal(id('Basic a'), undefined, 'not base64');
+    assert.equal(id(`Basic  ${Buffer.from('a:b').toString('base64')}`), undefined, 'two spaces');
+    assert.equal(id(`basic ${Buffer.from('a:b').toString('base64')}`), 'a', 'the scheme is case-insensitive');
+    assert.equal(id(basic(`${'a'.repeat(300)}:x`)), 'a'.repeat(300), 'no length of its own: the id is hashed before use');
+    assert.equal(id('Bearer abc'), undefined);
+    assert.equal(id(''), undefined);
+  });
+
+  test('a client id in the form body counts only with a credential beside it', () => {
+    assert.deepEqual(parseFormClaim({ client_id: 'app', client_secret: 's' }), { kind: 'credential', clientId: 'app', method: 'post' });
+    assert.deepEqual(parseFormClaim({ client_id: 'app' }), { kind: 'none' }, 'a public client names itself');
+    assert.deepEqual(parseFormClaim({ client_secret: 's' }), { kind: 'malformed' });
+    assert.deepEqual(parseFormClaim({ client_id: ['a', 'b'], client_secret: 's' }), { kind: 'malformed' }, 'sent twice');
+    const assertion = `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.${Buffer.from('{"sub":"app"}').toString('base64url')}.sig`;
+    const type = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+    assert.deepEqual(parseFormClaim({ client_assertion: assertion, client_assertion_type: type }), { kind: 'credential', clientId: 'app', method: 'jwt' });
+    assert.deepEqual(parseFormClaim({ client_assertion: assertion, client_assertion_type: type, client_id: 'other' }), { kind: 'malformed' });
+    assert.deepEqual(parseFormClaim({ client_assertion: assertion }), { kind: 'malformed' }, 'no assertion type');
+    assert.deepEqual(parseFormClaim({ client_assertion: 'not a jwt', client_assertion_type: type }), { kind: 'malformed' });
+  });
+});
+
+describe('a budget that ran out, in memory', () => {
+  test('outlives a flood of fresh keys, until its window ends', async () => {
+    const db = new BoundedMap(100, 10);
+    const spend = (id: string, duration = 60_000) => new MemoryLimiter({ id, db, max: 2, duration }).get();
+    for (let i = 0; i < 3; i++) await spend('refused');
+    db.protect('limit:refused');
+    for (let i = 0; i < 10_000; i++) await spend(`ip-${i}`);
+    assert.equal((await spend('refused')).remaining, 0, 'still out of budget');
+    assert.ok(db.size <= 110);
+    await spend('short', 50);
+    await spend('short', 50);
+    db.protect('limit:short');
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.equal((await spend('short', 50)).remaining, 2, 'a new window starts with the full budget');
   });
 });
 
@@ -120,6 +164,7 @@ describe('request budgets in the config', () => {
       api: { max: 600, windowSeconds: 60 },
     });
     assert.equal(rateLimits.memoryKeys, 100_000);
+    assert.equal(rateLimits.memoryBlocks, 100_000);
   });
 
   test('budgets are <max>/<window> in seconds, minutes or hours, or off', () => {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 
-// Who a budget belongs to. Keys are short and carry no secrets; they may end up in Redis.
+// Who a budget or a throttle count belongs to, by address. Keys are short and carry no
+// secrets; they may end up in Redis.
 
 /**
  * The address a budget is kept for: IPv4 as is; IPv6 by its /64 (one subscriber usually
@@ -22,23 +23,4 @@ function expandIPv6(ip: string): string[] {
   const width = (groups: string[]) => groups.reduce((n, group) => n + (group.includes('.') ? 2 : 1), 0);
   const fill = tail === undefined ? [] : Array.from({ length: 8 - width(left) - width(right) }, () => '0');
   return [...left, ...fill, ...right].map((group) => (group.includes('.') ? group : group.toLowerCase().replace(/^0+(?=.)/, '')));
-}
-
-/**
- * The client id an HTTP Basic Authorization header names (RFC 6749 2.3.1: form-encoded
- * before base64), without checking the secret. Undefined when there is no such header or
- * it is malformed. Bounded: ids longer than registry ids are not ids.
- */
-export function basicClientId(authorization: string): string | undefined {
-  if (authorization.length > 4096 || !/^basic /i.test(authorization)) return undefined;
-  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return undefined;
-  let id: string;
-  try {
-    id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-  } catch {
-    return undefined;
-  }
-  return id.length > 0 && id.length <= 200 ? id : undefined;
 }

@@ -1,9 +1,11 @@
 import type { Context } from 'koa';
 
-import type { RenderErrorPage } from './error-handler.ts';
+import type { RenderErrorPage } from '../http/error-handler.ts';
 
-// How every abuse limit answers (request budgets and the failed-authentication throttle):
-// HTTP 429, Retry-After, the IETF RateLimit fields, in the shape the endpoint speaks.
+// How every abuse limit answers (request budgets and the failed-authentication throttles):
+// HTTP 429, Retry-After, the IETF RateLimit fields, in the shape the endpoint speaks. Every
+// 429 is written here; the lean repeat-refusal gate keeps its pre-rendered body but sets
+// its headers through refusalHeaders below.
 //
 // The OAuth error code is `too_many_requests`. RFC 6749 registers no code for this:
 // `temporarily_unavailable` is defined for the authorization endpoint and reads as an
@@ -40,9 +42,15 @@ export function noteAppliedLimit(ctx: Context, limit: AppliedLimit): void {
 /** Endpoints that always answer in OAuth's JSON error shape, whatever the Accept header says. */
 export const JSON_ONLY = /^\/(token|api\/|me$|jwks$|\.well-known\/|reg\b|request$)/;
 
+/** "42 seconds", "1 second"; from 90 s on, in minutes ("15 minutes"). */
+export function formatWait(seconds: number): string {
+  if (seconds < 90) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
+
 /** "<message> Try again in N seconds." */
 export function withWait(message: string, seconds: number): string {
-  return `${message} Try again in ${seconds === 1 ? '1 second' : `${seconds} seconds`}.`;
+  return `${message} Try again in ${formatWait(seconds)}.`;
 }
 
 export interface RefusalOptions {
@@ -53,27 +61,36 @@ export interface RefusalOptions {
   readonly allowOrigin?: ((origin: string) => boolean | Promise<boolean>) | undefined;
 }
 
-/**
- * Answers 429 without touching anything downstream: no database, no password hashing.
- * `message` is shown to the caller; the time to wait is appended.
- */
-export async function sendTooManyRequests(
-  ctx: Context,
-  options: RefusalOptions,
-  refusal: { retryAfterSeconds: number; message: string },
-): Promise<void> {
-  const wait = Math.max(1, Math.ceil(refusal.retryAfterSeconds));
-  const message = withWait(refusal.message, wait);
-  ctx.status = 429;
-  ctx.set('Retry-After', String(wait));
+/** The headers every 429 carries: Retry-After, no-store, and CORS for a registered origin. */
+export async function refusalHeaders(ctx: Context, options: RefusalOptions, waitSeconds: number): Promise<void> {
+  ctx.set('Retry-After', String(waitSeconds));
   ctx.set('Cache-Control', 'no-store');
+  ctx.vary('Origin');
   const origin = ctx.get('Origin');
   if (origin && options.allowOrigin && (await options.allowOrigin(origin))) {
     ctx.set('Access-Control-Allow-Origin', origin);
     ctx.set('Access-Control-Expose-Headers', 'Retry-After, RateLimit, RateLimit-Policy');
   }
-  ctx.vary('Origin');
-  if (!JSON_ONLY.test(ctx.path) && ctx.accepts('json', 'html') === 'html') {
+}
+
+/** Whether a refusal of this request is a page (a browser asking for one) rather than JSON. */
+export function wantsPage(ctx: Context): boolean {
+  return !JSON_ONLY.test(ctx.path) && ctx.accepts('json', 'html') === 'html';
+}
+
+export interface Refusal {
+  readonly retryAfterSeconds: number;
+  /** What the caller is told; by default the time to wait is appended ("Try again in ..."). */
+  readonly message: string | ((wait: string) => string);
+}
+
+/** Answers 429 without touching anything downstream: no database, no password hashing. */
+export async function sendTooManyRequests(ctx: Context, options: RefusalOptions, refusal: Refusal): Promise<void> {
+  const wait = Math.max(1, Math.ceil(refusal.retryAfterSeconds));
+  const message = typeof refusal.message === 'function' ? refusal.message(formatWait(wait)) : withWait(refusal.message, wait);
+  ctx.status = 429;
+  await refusalHeaders(ctx, options, wait);
+  if (wantsPage(ctx)) {
     ctx.type = 'html';
     ctx.body = options.renderPage({ status: 429, error: RATE_LIMITED_ERROR, message, requestId: String(ctx.state.requestId ?? '') });
   } else {

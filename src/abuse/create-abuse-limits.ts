@@ -2,26 +2,23 @@ import type { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
-import {
-  createLoginThrottle,
-  createMemoryThrottleStore,
-  createRedisThrottleStore,
-  type AuthAttempt,
-  type LoginThrottle,
-  type ThrottleStore,
-} from './accounts/index.ts';
-import type { ClientService } from './clients/index.ts';
-import type { Config } from './config/index.ts';
-import { apiCors, createOriginAllowlist, enforceProviderCors } from './http/cors.ts';
-import type { RenderErrorPage } from './http/error-handler.ts';
-import type { LimitBackend } from './http/limit-store.ts';
-import { createRateLimits } from './http/rate-limit.ts';
-import { guardClientAuthentication } from './http/rate-limit-client-auth.ts';
-import type { RefusalOptions } from './http/rate-limit-response.ts';
-import { limitRequestBodies } from './http/request-limits.ts';
-import type { AuditSink } from './observability/audit-sink.ts';
-import type { Logger } from './observability/logger.ts';
-import type { Metrics } from './observability/metrics.ts';
+import type { ClientService } from '../clients/index.ts';
+import type { Config } from '../config/index.ts';
+import { apiCors, createOriginAllowlist, enforceProviderCors } from '../http/cors.ts';
+import type { RenderErrorPage } from '../http/error-handler.ts';
+import type { LoginThrottle } from '../interactions/index.ts';
+import type { AuditSink } from '../observability/audit-sink.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { guardClientAuthentication } from './client-authentication.ts';
+import { createRedisThrottleStore } from './credential-throttle-redis.ts';
+import { createCredentialThrottle, type AuthAttempt, type BlockScope } from './credential-throttle.ts';
+import { createMemoryThrottleStore, type ThrottleStore } from './credential-throttle-store.ts';
+import type { LimitBackend } from './limit-backend.ts';
+import { createLoginThrottle } from './login-throttle.ts';
+import { createRateLimits } from './rate-limit.ts';
+import { limitRequestBodies } from './request-limits.ts';
+import type { RefusalOptions } from './too-many-requests.ts';
 
 // Everything that holds Portcullis against abuse, built once from the config: request
 // budgets, the failed-authentication throttles, body limits and the CORS allowlist. app.ts
@@ -41,17 +38,17 @@ export interface AbuseLimitDeps {
 }
 
 export interface AbuseLimits {
-  /** Repeat refusals of a key already over budget: first of all, a lean 429 (rate-limit.ts). */
+  /** Repeat refusals of a key already over budget: first of all, a lean 429 (repeat-refusals.ts). */
   readonly repeatRefusals: Middleware;
   /** Per-address budgets (every request, and per endpoint): first, before anything costs. */
   readonly requests: Middleware;
   /** 413 / 415 before a request body is read. */
   readonly bodies: Middleware;
-  /** Password guessing at the login form (used by the interaction routes). */
+  /** Password guessing at the login form (handed to the interaction routes). */
   readonly loginThrottle: LoginThrottle;
-  /** Client-secret guessing at the token endpoints, in front of the engine. */
+  /** Client-secret guessing wherever clients authenticate, in front of the engine. */
   readonly clientAuthentication: Middleware;
-  /** Per-client budgets at the token endpoints, in front of the engine. */
+  /** Per-client budgets wherever clients authenticate, around the client-secret throttle. */
   readonly clients: Middleware;
   /** Per-account budgets of the account API, after the access token is verified. */
   readonly accounts: Middleware;
@@ -64,12 +61,29 @@ export interface AbuseLimits {
 /** The largest request body anyone may send (the engine reads at most 56 kB). */
 const MAX_BODY_BYTES = 56 * 1024;
 
+/** The engine's routes where clients authenticate (lib/shared/client_auth.js), as far as enabled. */
+const CLIENT_AUTH_ROUTES = ['token', 'introspection', 'revocation', 'pushed_authorization_request', 'device_authorization', 'backchannel_authentication'];
+
+function clientAuthPaths(provider: Provider): Set<string> {
+  const paths = new Set<string>();
+  for (const route of CLIENT_AUTH_ROUTES) {
+    try {
+      paths.add(provider.pathFor(route));
+    } catch {
+      // A feature that is not enabled has no route.
+    }
+  }
+  return paths;
+}
+
+const BLOCK_SCOPE_NAMES: Record<BlockScope, string> = { pair: 'account_address', ip: 'address', device: 'account_device' };
+
 export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   const { config, logger, provider, audit, metrics } = deps;
   const backend: LimitBackend =
     deps.redis && config.redis
       ? { kind: 'redis', client: deps.redis, keyPrefix: config.redis.keyPrefix }
-      : { kind: 'memory', maxKeys: config.rateLimits.memoryKeys };
+      : { kind: 'memory', maxKeys: config.rateLimits.memoryKeys, maxBlocked: config.rateLimits.memoryBlocks };
 
   const allowlist = createOriginAllowlist({
     load: async () => (await deps.clients.list()).flatMap((client) => client.corsOrigins),
@@ -84,19 +98,20 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     introspection: provider.pathFor('introspection'),
     revocation: provider.pathFor('revocation'),
   };
+  const clientPaths = clientAuthPaths(provider);
 
   const store = (): ThrottleStore =>
     backend.kind === 'redis'
       ? createRedisThrottleStore({ client: backend.client, keyPrefix: backend.keyPrefix })
-      : createMemoryThrottleStore({ maxKeys: config.rateLimits.memoryKeys });
+      : createMemoryThrottleStore({ maxKeys: config.rateLimits.memoryKeys, maxKept: config.rateLimits.memoryBlocks });
   let lastStoreError = 0;
   const onStoreError = (error: unknown) => {
     if (Date.now() - lastStoreError < 10_000) return;
     lastStoreError = Date.now();
-    logger.error({ err: error }, 'login throttle store failed: attempts go ahead unthrottled until it is back');
+    logger.error({ err: error }, 'credential throttle store failed: attempts go ahead unthrottled (fail open) until it is back');
   };
 
-  const loginThrottle = createLoginThrottle({
+  const passwords = createCredentialThrottle({
     policy: config.authThrottle,
     store: store(),
     namespace: 'login',
@@ -105,14 +120,16 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
       audit?.record({
         type: 'login.blocked',
         ip: attempt.ip,
-        data: { scope: block.scope === 'pair' ? 'account_address' : 'address', email: block.scope === 'pair' ? attempt.subject.slice(0, 254) : undefined, failures: block.failures, seconds: block.seconds },
+        data: { scope: BLOCK_SCOPE_NAMES[block.scope], email: block.scope === 'ip' ? undefined : attempt.subject.slice(0, 254), failures: block.failures, seconds: block.seconds },
       });
     },
   });
-  const clientThrottle = createLoginThrottle({
+  const clientSecrets = createCredentialThrottle({
     policy: config.authThrottle,
     store: store(),
     namespace: 'client',
+    // A client's own servers authenticate in parallel: not held back by their own attempts.
+    concurrentWhenTrusted: true,
     onStoreError,
     onBlocked(attempt: AuthAttempt, block) {
       audit?.record({
@@ -124,27 +141,16 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     },
   });
 
-  const rateLimits = createRateLimits({ tiers: config.rateLimits.tiers, backend, logger, refusal, audit, metrics, paths });
+  const rateLimits = createRateLimits({ tiers: config.rateLimits.tiers, backend, logger, refusal, audit, metrics, paths, clientPaths });
 
   return {
     repeatRefusals: rateLimits.repeatRefusals,
     requests: rateLimits.requests,
     bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/'] }),
-    loginThrottle: {
-      async check(attempt) {
-        const verdict = await loginThrottle.check(attempt);
-        if (!verdict.allowed) {
-          metrics?.loginAttempts.inc({ outcome: 'locked' });
-          metrics?.rateLimited.inc({ tier: 'login_throttle' });
-        }
-        return verdict;
-      },
-      recordFailure: (attempt) => loginThrottle.recordFailure(attempt),
-      recordSuccess: (attempt) => loginThrottle.recordSuccess(attempt),
-    },
+    loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     clientAuthentication: guardClientAuthentication({
-      throttle: clientThrottle,
-      paths: Object.values(paths),
+      throttle: clientSecrets,
+      paths: clientPaths,
       refusal,
       onRefused: () => metrics?.rateLimited.inc({ tier: 'client_auth_throttle' }),
     }),

@@ -1,0 +1,28 @@
+import type { Context } from 'koa';
+
+// Which per-address endpoint budget a request spends from, by method and path alone
+// (before the engine has routed it: ctx.oidc does not exist yet).
+
+export type EndpointTier = 'api' | 'token' | 'introspection' | 'revocation' | 'login';
+
+/** The engine's endpoint paths (provider.pathFor). */
+export interface EndpointPaths {
+  readonly token: string;
+  readonly introspection: string;
+  readonly revocation: string;
+}
+
+const LOGIN_PATH = /^\/interaction\/[^/]+\/login$/;
+
+export function createClassifier(paths: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
+  return (ctx) => {
+    const path = ctx.path;
+    if (path === '/api' || path.startsWith('/api/')) return 'api';
+    if (ctx.method !== 'POST') return undefined;
+    if (path === paths.token) return 'token';
+    if (path === paths.introspection) return 'introspection';
+    if (path === paths.revocation) return 'revocation';
+    if (LOGIN_PATH.test(path)) return 'login';
+    return undefined;
+  };
+}

@@ -1,0 +1,41 @@
+import type { LoginThrottle } from '../interactions/index.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { CredentialThrottle } from './credential-throttle.ts';
+import { sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
+
+// The credential throttle as the login form consumes it (interactions/login-throttle.ts):
+// a refusal is a 429 through the one writer, with the same words whether or not the
+// account exists, and counted.
+
+export interface LoginThrottleDeps {
+  readonly throttle: CredentialThrottle;
+  readonly refusal: RefusalOptions;
+  readonly metrics?: Pick<Metrics, 'rateLimited' | 'loginAttempts'> | undefined;
+}
+
+export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
+  return {
+    async reserve(ctx, { email, ip, device }) {
+      const verdict = await deps.throttle.reserve({ subject: email, ip, device });
+      if (verdict.allowed) {
+        const { reservation } = verdict;
+        return {
+          failed: () => reservation.failed(),
+          succeeded: (trustedDevice) => reservation.succeeded({ device: trustedDevice }),
+          released: () => reservation.released(),
+        };
+      }
+      deps.metrics?.loginAttempts.inc({ outcome: 'locked' });
+      deps.metrics?.rateLimited.inc({ tier: 'login_throttle' });
+      await sendTooManyRequests(ctx, deps.refusal, {
+        retryAfterSeconds: verdict.retryAfterSeconds,
+        message: !verdict.blocked
+          ? (wait) => `Too many failed sign-ins. Wait ${wait} before trying again.`
+          : verdict.scope === 'device'
+            ? (wait) => `Too many failed sign-ins for this account from this browser. Try again in ${wait}.`
+            : (wait) => `Too many failed sign-ins for this account from your network. Try again in ${wait}.`,
+      });
+      return undefined;
+    },
+  };
+}
