@@ -226,6 +226,8 @@ export interface MemoryResult {
   readonly sides: readonly {
     readonly server: string;
     readonly idle: { readonly rss: number; readonly peak: number };
+    /** After the scenarios before this one, before any grant was added. */
+    readonly beforeGrants: { readonly rss: number; readonly peak: number };
     readonly withGrants: { readonly rss: number; readonly peak: number; readonly statuses: Statuses } | { readonly error: string };
   }[];
 }
@@ -241,6 +243,7 @@ export async function measureMemory(
   for (const name of [scenario.floor, scenario.subject]) {
     const target = await servers.get(name);
     await scenario.prepare(target, options);
+    const beforeGrants = memoryOf(target.pid);
     let withGrants: MemoryResult['sides'][number]['withGrants'];
     try {
       if (target.database) await postgres.cloneRows(target.database, scenario.grantsTable, options.grants);
@@ -255,7 +258,7 @@ export async function measureMemory(
     } catch (error) {
       withGrants = { error: (error as Error).message };
     }
-    sides.push({ server: target.name, idle: target.idle, withGrants });
+    sides.push({ server: target.name, idle: target.idle, beforeGrants, withGrants });
   }
   return { kind: 'memory', id: scenario.id, title: scenario.title, grants: options.grants, idleTarget: scenario.idleTarget, sides };
 }

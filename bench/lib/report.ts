@@ -89,12 +89,13 @@ function latencyRows(results: readonly LoadResult[]): string[][] {
   });
 }
 
-const MEMORY_COLUMNS = ['server', 'idle RSS', 'with live grants: RSS (peak)', 'target'];
+const MEMORY_COLUMNS = ['server', 'idle RSS', 'RSS before the grants', 'with the grants, after the mix: RSS (peak)', 'target'];
 
 function memoryRows(result: MemoryResult): string[][] {
   return result.sides.map((side, i) => [
     side.server,
     mb(side.idle.rss),
+    mb(side.beforeGrants.rss),
     'error' in side.withGrants ? `not measured: ${side.withGrants.error}` : `${mb(side.withGrants.rss)} (${mb(side.withGrants.peak)})`,
     i === 0 ? '-' : `idle ≤ ${mb(result.idleTarget)}: ${side.idle.rss <= result.idleTarget ? 'met' : 'missed'}`,
   ]);
@@ -158,7 +159,7 @@ export function formatRun(run: BenchRun, format: 'text' | 'markdown', resultsFil
     out.push(heading(3, 'CPU per operation (server process tree + its Postgres backends), medians over the rounds'), '', render(LOAD_COLUMNS, loadRows(loads), format), '');
     out.push(heading(3, 'Latency, open loop (timed from each request’s scheduled start)'), '', render(LATENCY_COLUMNS, latencyRows(loads), format), '');
   }
-  if (memory) out.push(heading(3, `Memory: idle after start, and with ${group(memory.grants)} more live grants after ${settings.seconds} s of the mix`), '', render(MEMORY_COLUMNS, memoryRows(memory), format), '');
+  if (memory) out.push(heading(3, `Memory: idle after start, after the scenarios above, and with ${group(memory.grants)} more live grants after ${settings.seconds} s of the mix`), '', render(MEMORY_COLUMNS, memoryRows(memory), format), '');
   const remarks = notes(run);
   if (remarks.length > 0) out.push(...remarks.map((line) => `- ${line}`), '');
   return out.join('\n');
