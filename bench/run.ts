@@ -146,7 +146,8 @@ async function main(): Promise<void> {
     const run: BenchRun = {
       label,
       startedAt: new Date().toISOString(),
-      checkout: { path: options.checkout, commit, dirty: git(options.checkout, 'status', '--porcelain').length > 0 },
+      // The kit's own outputs do not make a checkout's server differ from its commit.
+      checkout: { path: options.checkout, commit, dirty: git(options.checkout, 'status', '--porcelain', '--', '.', ':!bench/results', ':!bench/RESULTS.md').length > 0 },
       kitCommit: git(KIT, 'rev-parse', '--short', 'HEAD'),
       machine: describeMachine(postgres.version),
       settings: { ...options.measure, quick: options.quick },
