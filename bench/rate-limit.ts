@@ -123,7 +123,7 @@ async function main(): Promise<void> {
 
     const portcullis = start(['src/main.ts'], env);
     const helloPort = await freePort();
-    const hello = start(['bench/hello-koa.ts', String(helloPort)], {});
+    const hello = start(['bench/floors/hello-koa.mjs', String(helloPort)], {});
     await Promise.all([waitFor(`${issuer}/.well-known/openid-configuration`), waitFor(`http://127.0.0.1:${helloPort}/`)]);
 
     // ---- 1. CPU of a refusal --------------------------------------------------------------
