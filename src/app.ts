@@ -19,7 +19,7 @@ import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
-import { createAccountApiRouter } from './resources/index.ts';
+import { createAccountApiRouter } from './account-api/index.ts';
 
 export interface AppDeps {
   readonly config: Config;

@@ -7,7 +7,7 @@ import { createAuditWriter, type AuditWriter } from './observability/audit-write
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
-import { registerAccountApi } from './resources/index.ts';
+import { registerAccountApi } from './account-api/index.ts';
 import { createServices, type Services } from './services.ts';
 
 // The impure start shared by the two entry points (the server and the CLI): open the

@@ -24,7 +24,7 @@ import { instrumentPool } from '../../src/observability/instrument-pool.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { createProvider, loadKeyMaterial } from '../../src/oidc/index.ts';
-import { registerAccountApi } from '../../src/resources/index.ts';
+import { registerAccountApi } from '../../src/account-api/index.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { createMigratedDatabase } from './test-database.ts';
 
