@@ -7,13 +7,16 @@ import { createAbuseLimits } from './abuse/index.ts';
 import type { AccountService } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
-import { accessLog } from './http/access-log.ts';
-import { errorHandler } from './http/error-handler.ts';
-import { requestMetrics } from './http/metrics-middleware.ts';
-import { requestId } from './http/request-id.ts';
-import { securityHeaders } from './http/security-headers.ts';
-import { pinIssuerOrigin } from './http/pin-issuer-origin.ts';
-import { checkProxyHeaders, dropMalformedForwardedFor } from './http/tls-proxy-headers.ts';
+import {
+  accessLog,
+  checkProxyHeaders,
+  dropMalformedForwardedFor,
+  errorHandler,
+  pinIssuerOrigin,
+  requestId,
+  requestMetrics,
+  securityHeaders,
+} from './http/index.ts';
 import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type RenderPage } from './interactions/index.ts';
 import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
