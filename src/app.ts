@@ -17,7 +17,7 @@ import {
   requestMetrics,
   securityHeaders,
 } from './http/index.ts';
-import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type RenderPage } from './interactions/index.ts';
+import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type Assets, type RenderPage } from './interactions/index.ts';
 import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -33,6 +33,8 @@ export interface AppDeps {
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly render: RenderPage;
+  /** The pages' stylesheet and script, read at start by the assembly. */
+  readonly assets: Assets;
   readonly accessTokens: AccessTokenVerifier;
   /** Spent DPoP proofs of the account API, and the rest of what tokens need beyond the engine. */
   readonly tokenStore: TokenStore;
@@ -44,8 +46,8 @@ export interface AppDeps {
 }
 
 /**
- * The whole request path, top to bottom. Pure: no I/O, no process.env; main.ts and the
- * tests pass the deps in.
+ * The whole request path, top to bottom. Pure: no I/O, no process.env; the assembly
+ * (server.ts) passes the deps in.
  */
 export function createApp(deps: AppDeps): Koa {
   const { config, logger, provider } = deps;
@@ -96,7 +98,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(abuse.requests);
   app.use(abuse.bodies);
   // 4. The stylesheet and script of the pages.
-  app.use(serveAssets());
+  app.use(serveAssets(deps.assets));
   // 5. Login and consent pages; they end in provider.interactionFinished. Password guessing
   //    is throttled per account and address before the password is hashed.
   const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle });
