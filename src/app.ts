@@ -7,19 +7,22 @@ import { createAbuseLimits } from './abuse/index.ts';
 import type { AccountService } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
-import { accessLog } from './http/access-log.ts';
-import { errorHandler } from './http/error-handler.ts';
-import { requestMetrics } from './http/metrics-middleware.ts';
-import { requestId } from './http/request-id.ts';
-import { securityHeaders } from './http/security-headers.ts';
-import { pinIssuerOrigin } from './http/pin-issuer-origin.ts';
-import { checkProxyHeaders, dropMalformedForwardedFor } from './http/tls-proxy-headers.ts';
-import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type RenderPage } from './interactions/index.ts';
+import {
+  accessLog,
+  checkProxyHeaders,
+  dropMalformedForwardedFor,
+  errorHandler,
+  pinIssuerOrigin,
+  requestId,
+  requestMetrics,
+  securityHeaders,
+} from './http/index.ts';
+import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type Assets, type RenderPage } from './interactions/index.ts';
 import type { AuditSink } from './observability/audit-sink.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
-import { createAccountApiRouter } from './resources/index.ts';
+import { createAccountApiRouter } from './account-api/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -30,6 +33,8 @@ export interface AppDeps {
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly render: RenderPage;
+  /** The pages' stylesheet and script, read at start by the assembly. */
+  readonly assets: Assets;
   readonly accessTokens: AccessTokenVerifier;
   /** Spent DPoP proofs of the account API, and the rest of what tokens need beyond the engine. */
   readonly tokenStore: TokenStore;
@@ -41,8 +46,8 @@ export interface AppDeps {
 }
 
 /**
- * The whole request path, top to bottom. Pure: no I/O, no process.env; main.ts and the
- * tests pass the deps in.
+ * The whole request path, top to bottom. Pure: no I/O, no process.env; the assembly
+ * (server.ts) passes the deps in.
  */
 export function createApp(deps: AppDeps): Koa {
   const { config, logger, provider } = deps;
@@ -93,7 +98,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(abuse.requests);
   app.use(abuse.bodies);
   // 4. The stylesheet and script of the pages.
-  app.use(serveAssets());
+  app.use(serveAssets(deps.assets));
   // 5. Login and consent pages; they end in provider.interactionFinished. Password guessing
   //    is throttled per account and address before the password is hashed.
   const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle });

@@ -1,13 +1,13 @@
+import type { PasswordHasher } from './accounts/index.ts';
 import type { Config } from './config/index.ts';
 import { createSealer, loadOrCreateDevMasterSecret, type Sealer } from './crypto/index.ts';
 import { createDatabase, migrate, type Database, type MigrationReport } from './db/index.ts';
-import { EMBEDDED_POOL_MAX, findRunningEmbeddedDatabase, startEmbeddedDatabase } from './db/embedded-database.ts';
-import { withAuditDefaults } from './observability/audit-sink.ts';
+import { withAuditDefaults, type AuditSink } from './observability/audit-sink.ts';
 import { createAuditWriter, type AuditWriter } from './observability/audit-writer.ts';
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
-import { registerAccountApi } from './resources/index.ts';
+import { registerAccountApi } from './account-api/index.ts';
 import { createServices, type Services } from './services.ts';
 
 // The impure start shared by the two entry points (the server and the CLI): open the
@@ -21,6 +21,8 @@ export interface Runtime {
   readonly migrations: MigrationReport;
   /** The audit trail's buffered writer; close() flushes it before the pool closes. */
   readonly audit: AuditWriter;
+  /** Where this process's audit events go: the writer, or the `audit` option's sink. */
+  readonly auditSink: AuditSink;
   /** Flushes the audit trail, closes the pool, then the embedded server if there is one. Idempotent. */
   close(): Promise<void>;
 }
@@ -32,6 +34,10 @@ export interface RuntimeOptions {
   readonly auditActor?: string;
   /** CLI: use the embedded database of a server already running on the data folder. */
   readonly shareRunningServer?: boolean;
+  /** The services' password hasher (default: argon2id at production cost; tests pass a cheap one). */
+  readonly hasher?: PasswordHasher;
+  /** Receives the audit events instead of the writer (a test watching them); the writer still opens. */
+  readonly audit?: AuditSink;
 }
 
 /**
@@ -43,16 +49,18 @@ const EMBEDDED_IDLE_MS = 1_000;
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   let stopEmbedded: (() => Promise<void>) | undefined;
   let database: Database;
-  const running = options.shareRunningServer && config.database.kind === 'embedded'
-    ? await findRunningEmbeddedDatabase(config.database.dataDir)
-    : undefined;
-  if (running) {
-    database = createDatabase({ url: running, poolMax: EMBEDDED_POOL_MAX, idleTimeoutMillis: EMBEDDED_IDLE_MS });
-  } else if (config.database.kind === 'embedded') {
-    const embedded = await startEmbeddedDatabase({ dataDir: config.database.dataDir });
-    stopEmbedded = () => embedded.stop();
-    database = createDatabase({ url: embedded.url, poolMax: EMBEDDED_POOL_MAX, idleTimeoutMillis: EMBEDDED_IDLE_MS });
-    logger.info({ dataDir: config.database.dataDir }, 'using the embedded database (set DATABASE_URL for Postgres)');
+  if (config.database.kind === 'embedded') {
+    // Loaded only here: a Postgres deployment (server or CLI) never loads PGlite.
+    const { EMBEDDED_POOL_MAX, findRunningEmbeddedDatabase, startEmbeddedDatabase } = await import('./db/embedded-database.ts');
+    const running = options.shareRunningServer ? await findRunningEmbeddedDatabase(config.database.dataDir) : undefined;
+    if (running) {
+      database = createDatabase({ url: running, poolMax: EMBEDDED_POOL_MAX, idleTimeoutMillis: EMBEDDED_IDLE_MS });
+    } else {
+      const embedded = await startEmbeddedDatabase({ dataDir: config.database.dataDir });
+      stopEmbedded = () => embedded.stop();
+      database = createDatabase({ url: embedded.url, poolMax: EMBEDDED_POOL_MAX, idleTimeoutMillis: EMBEDDED_IDLE_MS });
+      logger.info({ dataDir: config.database.dataDir }, 'using the embedded database (set DATABASE_URL for Postgres)');
+    }
   } else {
     database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
   }
@@ -82,13 +90,15 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     }
     const sealer = createSealer(masterSecret);
     audit = createAuditWriter({ prisma: database.prisma, logger, metrics: options.metrics });
+    const auditSink = options.audit ?? audit;
     const services = createServices({
       prisma: database.prisma,
       sealer,
-      audit: withAuditDefaults(audit, { actor: options.auditActor ?? 'system' }),
+      ...(options.hasher && { hasher: options.hasher }),
+      audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system' }),
     });
     await registerAccountApi(services.resources, config.issuer);
-    return { database, sealer, services, migrations: report, audit, close };
+    return { database, sealer, services, migrations: report, audit, auditSink, close };
   } catch (error) {
     await close();
     throw error;

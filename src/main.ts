@@ -1,29 +1,18 @@
 import { createServer, type Server } from 'node:http';
 
-import { connectLimitRedis, createLimitRedis } from './abuse/index.ts';
-import { createApp } from './app.ts';
 import { openRuntime } from './boot.ts';
-import { loadConfig } from './config/index.ts';
+import { configWarnings, loadConfig, type Config } from './config/index.ts';
 import { isAppError, StartupError } from './errors.ts';
-import {
-  createLogoutSource,
-  createPageRenderer,
-  createPostLogoutSuccessSource,
-  createRenderError,
-} from './interactions/index.ts';
-import { createHousekeeping } from './db/housekeeping.ts';
-import { closeServer } from './http/close-server.ts';
-import { createHealth } from './http/health.ts';
-import { createManagementApp } from './http/management-app.ts';
-import { createPublicServer } from './http/tls.ts';
+import { closeServer, createPublicServer } from './http/index.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
 import { createLogger, createPrettyDestination } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
-import { createProvider, loadKeyMaterial } from './oidc/index.ts';
+import { buildServer } from './server.ts';
 
-// The only impure entry of the server: config -> database -> keys -> app -> listen ->
-// graceful shutdown. Two listeners: the public one (HOST:PORT) and the management one
-// (MANAGEMENT_HOST:MANAGEMENT_PORT: metrics, health, readiness).
+// The only impure entry of the server: config -> logger -> runtime (database, migrations,
+// secrets) -> the assembly (server.ts) -> listen -> graceful shutdown. Two listeners: the
+// public one (HOST:PORT) and the management one (MANAGEMENT_HOST:MANAGEMENT_PORT: metrics,
+// health, readiness).
 
 /** Listens, or fails with one line an operator can act on (port taken, no permission). */
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -40,80 +29,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  // Sentry (only with SENTRY_DSN) comes first: the logger hands it every error it logs.
-  const errorReporter = await createErrorReporter({ dsn: config.sentryDsn, environment: config.env });
-  const logger = createLogger({
-    level: config.logLevel,
-    ...(config.logFormat === 'pretty' && { destination: await createPrettyDestination() }),
-    ...(errorReporter.enabled && { reportError: errorReporter.report }),
-  });
-  const metrics = createMetrics();
-  const runtime = await openRuntime(config, logger, { metrics });
-  const keys = await loadKeyMaterial(runtime.database.prisma, runtime.sealer, runtime.audit);
-
-  const render = createPageRenderer({ cache: config.production });
-  const { provider, accessTokens } = createProvider({
-    config,
-    logger,
-    prisma: runtime.database.prisma,
-    sealer: runtime.sealer,
-    keys,
-    ...runtime.services,
-    renderError: createRenderError(render),
-    logoutSource: createLogoutSource(render, runtime.services.accounts),
-    postLogoutSuccessSource: createPostLogoutSuccessSource(render),
-    audit: runtime.audit,
-    metrics,
-  });
-  // REDIS_URL: every instance spends from one set of budgets. One that does not answer at
-  // start stops the start; later outages make the limits fail open (logged).
-  const redis = config.redis ? createLimitRedis(config.redis.url, logger) : undefined;
-  if (redis) {
-    await connectLimitRedis(redis).catch(async (error: unknown) => {
-      redis.disconnect();
-      await runtime.close();
-      throw new StartupError(`REDIS_URL: cannot reach Redis (${(error as Error).message})`, { cause: error });
-    });
-  }
-  if (config.production && !config.trustProxy && !config.tls && !['localhost', '127.0.0.1', '[::1]'].includes(new URL(config.issuer).hostname)) {
-    logger.warn('the issuer is https but requests arrive over plain http: set TRUST_PROXY=true behind a TLS-terminating proxy, or TLS_CERT_FILE and TLS_KEY_FILE; until then cookies are not marked Secure');
-  }
-  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, audit: runtime.audit, metrics, redis, ...runtime.services });
-
-  const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });
-  const managementHandler = createManagementApp({ metrics, health }).callback();
-  const management: Server = createServer((req, res) => void managementHandler(req, res));
-  const handler = app.callback();
-  // https itself with TLS_CERT_FILE and TLS_KEY_FILE; plain http behind a proxy otherwise.
-  const server: Server = createPublicServer(config.tls, (req, res) => void handler(req, res));
-  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
-  try {
-    await listen(management, config.management.port, config.management.host);
-    await listen(server, config.port, config.host);
-  } catch (error) {
-    management.close();
-    redis?.disconnect();
-    await runtime.close();
-    throw error;
-  }
-  const housekeeping = createHousekeeping({
-    pool: runtime.database.pool,
-    logger,
-    metrics,
-    eventRetentionDays: config.eventRetentionDays,
-    refreshGraceSeconds: config.ttl.refreshGrace,
-    intervalMs: config.housekeepingInterval * 1000,
-  });
-  housekeeping.start();
-
-  const managementAddress = management.address();
-  const managementPort = typeof managementAddress === 'object' && managementAddress ? managementAddress.port : config.management.port;
-  logger.info(
-    { issuer: config.issuer, listen: `${config.host}:${config.port}`, management: `${config.management.host}:${managementPort}` },
-    'Portcullis is ready',
-  );
+function printBanner(config: Config, managementPort: number): void {
   console.log(`
 Portcullis is listening on ${config.tls ? 'https' : 'http'}://${config.host}:${config.port}
   issuer:    ${config.issuer}
@@ -125,21 +41,64 @@ First steps:
   npx portcullis clients create --type web --name "My app" --redirect-uri http://localhost:8080/callback
   npx portcullis demo       (a demo user and clients, with a ready authorization URL)
 `);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  // Sentry (only with SENTRY_DSN) comes first: the logger hands it every error it logs.
+  const errorReporter = await createErrorReporter({ dsn: config.sentryDsn, environment: config.env });
+  const logger = createLogger({
+    level: config.logLevel,
+    ...(config.logFormat === 'pretty' && { destination: await createPrettyDestination() }),
+    ...(errorReporter.enabled && { reportError: errorReporter.report }),
+  });
+  for (const warning of configWarnings(config)) logger.warn(warning);
+  const metrics = createMetrics();
+  const runtime = await openRuntime(config, logger, { metrics });
+  const built = await buildServer(config, runtime, { logger, metrics }).catch(async (error: unknown) => {
+    await runtime.close();
+    throw error;
+  });
+
+  const managementHandler = built.managementApp.callback();
+  const management: Server = createServer((req, res) => void managementHandler(req, res));
+  const handler = built.app.callback();
+  // https itself with TLS_CERT_FILE and TLS_KEY_FILE; plain http behind a proxy otherwise.
+  const server: Server = createPublicServer(config.tls, (req, res) => void handler(req, res));
+  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
+  try {
+    await listen(management, config.management.port, config.management.host);
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    management.close();
+    await built.close();
+    await runtime.close();
+    throw error;
+  }
+  built.startBackground();
+
+  const managementAddress = management.address();
+  const managementPort = typeof managementAddress === 'object' && managementAddress ? managementAddress.port : config.management.port;
+  logger.info(
+    { issuer: config.issuer, listen: `${config.host}:${config.port}`, management: `${config.management.host}:${managementPort}` },
+    'Portcullis is ready',
+  );
+  printBanner(config, managementPort);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     // Readiness goes false first, so load balancers stop sending traffic; then requests in
-    // flight finish (within SHUTDOWN_TIMEOUT); then the audit buffer is written and the
-    // database closed. The management listener answers (503) until the very end.
-    health.beginShutdown();
+    // flight finish (within SHUTDOWN_TIMEOUT); then background work and Redis stop, the
+    // audit buffer is written and the database closed. The management listener answers
+    // (503) until the very end.
+    built.health.beginShutdown();
     logger.info({ signal }, 'shutting down');
-    await housekeeping.stop();
     const drained = await closeServer(server, { timeoutMs: config.shutdownTimeout * 1000 });
     if (!drained) logger.warn({ timeoutSeconds: config.shutdownTimeout }, 'requests still running at the shutdown timeout were cut off');
+    await built.close();
     await runtime.close();
-    await redis?.quit().catch(() => {});
     await errorReporter.flush();
     logger.info('stopped');
     await closeServer(management, { timeoutMs: 1_000 });

@@ -4,8 +4,7 @@ import type Provider from 'oidc-provider';
 
 import type { ClientService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
-import { apiCors, createOriginAllowlist, enforceProviderCors } from '../http/cors.ts';
-import type { RenderErrorPage } from '../http/error-handler.ts';
+import { apiCors, createOriginAllowlist, enforceProviderCors, type RenderErrorPage } from '../http/index.ts';
 import type { LoginThrottle } from '../interactions/index.ts';
 import type { AuditSink } from '../observability/audit-sink.ts';
 import type { Logger } from '../observability/logger.ts';

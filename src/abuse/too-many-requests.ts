@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 
-import type { RenderErrorPage } from '../http/error-handler.ts';
+import type { RenderErrorPage } from '../http/index.ts';
 
 // How every abuse limit answers (request budgets and the failed-authentication throttles):
 // HTTP 429, Retry-After, the IETF RateLimit fields, in the shape the endpoint speaks. Every

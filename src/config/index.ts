@@ -6,3 +6,4 @@ export {
   type RateLimitBudget,
   type RateLimitTier,
 } from './load-config.ts';
+export { configWarnings } from './warnings.ts';

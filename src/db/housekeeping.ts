@@ -2,6 +2,7 @@ import type pg from 'pg';
 
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { HOUSEKEEPING_LOCK } from './advisory-locks.ts';
 
 // Keeps the tables flat under steady load with no manual janitor: expired oidc-provider
 // records (the adapter already treats them as absent, so deleting them changes nothing a
@@ -13,9 +14,6 @@ import type { Metrics } from '../observability/metrics.ts';
 // Every instance schedules it; a session-level advisory lock makes exactly one of them
 // run a round while the others skip it. Rows go in small batches so no statement holds
 // locks on a hot table for long.
-
-/** Distinct from the migration lock (72707369) and key creation (72707370). */
-export const HOUSEKEEPING_LOCK = 72707371;
 
 /** Tables whose rows carry `expires_at` and mean nothing after it. */
 export const EXPIRING_TABLES = [

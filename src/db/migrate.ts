@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 
 import { AppError } from '../errors.ts';
+import { MIGRATION_LOCK } from './advisory-locks.ts';
 
 // Applies prisma/migrations the way `prisma migrate deploy` does, without its engine
 // binary: in name order, each in its own transaction, recorded in _prisma_migrations with
@@ -14,7 +15,6 @@ import { AppError } from '../errors.ts';
 // for Prisma's own CLI, and the reverse.
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
-const PRISMA_ADVISORY_LOCK = 72707369;
 
 export class MigrationError extends AppError {
   constructor(message: string, options: { cause?: unknown } = {}) {
@@ -71,7 +71,7 @@ export async function migrate(pool: pg.Pool, migrations?: readonly Migration[]):
   const wanted = migrations ?? (await readMigrations());
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK]);
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
       await client.query(CREATE_TABLE);
       const { rows } = await client.query<AppliedRow>(
@@ -98,7 +98,7 @@ export async function migrate(pool: pg.Pool, migrations?: readonly Migration[]):
       }
       return { applied: done, alreadyApplied: wanted.length - done.length };
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]);
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
   } finally {
     client.release();

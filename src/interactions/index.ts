@@ -3,5 +3,5 @@ export { createPageRenderer, type RenderPage } from './render-page.ts';
 export { createErrorPage, createRenderError } from './render-error.ts';
 export { createLogoutSource, createPostLogoutSuccessSource } from './logout-pages.ts';
 export { pageFormTargets } from './client-display.ts';
-export { serveAssets } from './serve-assets.ts';
+export { loadAssets, serveAssets, type Assets } from './serve-assets.ts';
 export type { LoginAttempt, LoginReservation, LoginThrottle } from './login-throttle.ts';

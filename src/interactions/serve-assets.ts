@@ -10,11 +10,18 @@ const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/assets/auto-submit.js': { file: 'auto-submit.js', type: 'text/javascript; charset=utf-8' },
 };
 
-/** Read once at build time and served from memory. */
-export function serveAssets(): Middleware {
-  const bodies = new Map(Object.entries(ASSETS).map(([path, asset]) => [path, { ...asset, body: readFileSync(new URL(asset.file, PUBLIC)) }]));
+/** The pages' assets by URL path, with their bodies. */
+export type Assets = ReadonlyMap<string, { readonly type: string; readonly body: Buffer }>;
+
+/** Reads the assets once, at start (the assembly does it, so createApp does no I/O). */
+export function loadAssets(): Assets {
+  return new Map(Object.entries(ASSETS).map(([path, asset]) => [path, { type: asset.type, body: readFileSync(new URL(asset.file, PUBLIC)) }]));
+}
+
+/** Serves the assets from memory. */
+export function serveAssets(assets: Assets): Middleware {
   return async (ctx, next) => {
-    const asset = bodies.get(ctx.path);
+    const asset = assets.get(ctx.path);
     if (!asset || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) {
       await next();
       return;

@@ -82,14 +82,15 @@ const asArray = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : typeof value === 'string' ? [value] : [];
 
 export function createAccessTokenVerifier(deps: {
-  provider: Provider;
+  /** The engine, where opaque tokens are found; asked late, since the engine is built with this verifier. */
+  provider: () => Provider;
   tokenStore: JwtStore;
   /** The registry: a client-credentials JWT lives only as long as its client's token generation. */
   clients: { find(clientId: string): Promise<Pick<ClientRecord, 'tokenGeneration'> | undefined> };
   issuer: string;
   keys: readonly PrivateJwk[];
 }): AccessTokenVerifier {
-  const { provider, tokenStore, issuer } = deps;
+  const { tokenStore, issuer } = deps;
   const jwks = createLocalJWKSet({ keys: deps.keys.map(toPublicJwk) });
   const algorithms = [...new Set(deps.keys.map((key) => key.alg))];
 
@@ -132,6 +133,7 @@ export function createAccessTokenVerifier(deps: {
   }
 
   async function verifyOpaque(token: string): Promise<VerifiedAccessToken | undefined> {
+    const provider = deps.provider();
     const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
     if (!found || found.isExpired) return undefined;
     const grantId = 'grantId' in found ? found.grantId : undefined;

@@ -5,7 +5,7 @@ import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observeProvider } from '../observability/provider-events.ts';
-import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
+import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
 import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
@@ -20,16 +20,12 @@ export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation'> {
   readonly refreshEvents?: RefreshRotationEvents;
   /** Tokens issued, OAuth errors, introspections, refresh reuse and grace hits are counted here. */
   readonly metrics?: Metrics;
-}
-
-export interface BuiltProvider {
-  readonly provider: Provider;
-  /** The one verifier of access tokens: introspection, revocation and our own APIs share it. */
+  /** The one verifier of access tokens: introspection and revocation here, our own APIs in the app. */
   readonly accessTokens: AccessTokenVerifier;
 }
 
 /** Builds the engine and our extensions around its token endpoints. No I/O. */
-export function createProvider(deps: CreateProviderDeps): BuiltProvider {
+export function createProvider(deps: CreateProviderDeps): Provider {
   const audit = deps.audit ?? discardAudit;
   const { metrics } = deps;
   // Reuse is counted by observeProvider, from the engine's own revocation event.
@@ -56,23 +52,16 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   observeProvider(provider, { audit, metrics, logger: deps.logger });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
-  const accessTokens = createAccessTokenVerifier({
-    provider,
-    tokenStore: deps.tokenStore,
-    clients: deps.clients,
-    issuer: deps.config.issuer,
-    keys: deps.keys.jwks.keys,
-  });
   provider.use(cachePublishedMetadata());
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
-  provider.use(extendIntrospectionAndRevocation({ verifier: accessTokens, issuer: deps.config.issuer, audit }));
+  provider.use(extendIntrospectionAndRevocation({ verifier: deps.accessTokens, issuer: deps.config.issuer, audit }));
 
   // The engine turns unexpected errors into a generic server_error response; log them here
   // with the request id so an operator can find what happened.
   provider.on('server_error', (ctx, error) => {
     deps.logger.error({ err: error, requestId: ctx.state.requestId as unknown, route: ctx.oidc?.route }, 'provider error');
   });
-  return { provider, accessTokens };
+  return provider;
 }

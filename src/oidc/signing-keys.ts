@@ -4,7 +4,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 
 import type { Sealer } from '../crypto/index.ts';
 import type { PrismaClient } from '../db/index.ts';
-import { withTranslatedErrors } from '../db/index.ts';
+import { KEY_CREATION_LOCK, withTranslatedErrors } from '../db/index.ts';
 import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 
 // Signing keys live in the database, sealed with the master secret, so every instance on
@@ -14,7 +14,6 @@ import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 
 /** RS256 because OIDC requires it for ID tokens; ES256 for access tokens (fast, small). */
 export const REQUIRED_ALGS = ['RS256', 'ES256'] as const;
-const KEY_CREATION_LOCK = 72707370;
 
 export type PrivateJwk = JWK & { kid: string; alg: string; use: 'sig' };
 

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 
-import { DPOP_SIGNING_ALGS } from '../../src/resources/verify-dpop-proof.ts';
+import { DPOP_SIGNING_ALGS } from '../../src/account-api/verify-dpop-proof.ts';
 import { runBrowser } from '../helpers/browserless-login.ts';
 import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';

@@ -4,29 +4,18 @@ import { Writable } from 'node:stream';
 
 import type { Redis } from 'ioredis';
 
-import { connectLimitRedis, createLimitRedis } from '../../src/abuse/index.ts';
 import { createArgon2Hasher, type PasswordHasher } from '../../src/accounts/index.ts';
-import { createApp } from '../../src/app.ts';
+import { openRuntime } from '../../src/boot.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
-import { createSealer } from '../../src/crypto/index.ts';
-import {
-  createLogoutSource,
-  createPageRenderer,
-  createPostLogoutSuccessSource,
-  createRenderError,
-} from '../../src/interactions/index.ts';
-import { createHealth, type Health } from '../../src/http/health.ts';
-import { createManagementApp } from '../../src/http/management-app.ts';
-import { createPublicServer } from '../../src/http/tls.ts';
-import { withAuditDefaults, type AuditSink } from '../../src/observability/audit-sink.ts';
-import { createAuditWriter, type AuditWriter } from '../../src/observability/audit-writer.ts';
-import { instrumentPool } from '../../src/observability/instrument-pool.ts';
+import type { Database } from '../../src/db/index.ts';
+import { createPublicServer, type Health } from '../../src/http/index.ts';
+import type { AuditSink } from '../../src/observability/audit-sink.ts';
+import type { AuditWriter } from '../../src/observability/audit-writer.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
-import { createProvider, loadKeyMaterial } from '../../src/oidc/index.ts';
-import { registerAccountApi } from '../../src/resources/index.ts';
-import { createServices, type Services } from '../../src/services.ts';
-import { createMigratedDatabase } from './test-database.ts';
+import { buildServer } from '../../src/server.ts';
+import type { Services } from '../../src/services.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export const TEST_MASTER_SECRET = 'test-master-secret-that-is-long-enough-0123456789';
 
@@ -34,7 +23,7 @@ export interface TestServer {
   readonly issuer: string;
   readonly config: Config;
   readonly services: Services;
-  readonly database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+  readonly database: Database & { readonly testDatabase: TestDatabase };
   /** Everything the server logged, as text. */
   logs(): string;
   /** The real audit writer (audit_events); flush() before reading the table. */
@@ -78,7 +67,7 @@ export function countingHasher(inner: PasswordHasher = testHasher()): PasswordHa
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
-  const database = await createMigratedDatabase();
+  const testDatabase = await createTestDatabase();
   // TLS_CERT_FILE + TLS_KEY_FILE: https on the port itself, as main.ts does.
   const tls = env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined;
   const server: Server = createPublicServer(tls);
@@ -89,7 +78,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     NODE_ENV: 'test',
     PORT: String(port),
     ISSUER: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
-    DATABASE_URL: database.testDatabase.url,
+    DATABASE_URL: testDatabase.url,
+    DATABASE_POOL_MAX: String(testDatabase.poolMax),
     MASTER_SECRET: TEST_MASTER_SECRET,
     LOG_LEVEL: 'info',
     ...env,
@@ -103,64 +93,35 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   });
   const logger = createLogger({ level: config.logLevel, destination });
   const metrics = createMetrics();
-  instrumentPool(database.pool, metrics);
-  const auditWriter = createAuditWriter({ prisma: database.prisma, logger, metrics });
-  // A test may watch the events itself; by default they go to audit_events, as in production.
-  const audit = options.audit ?? auditWriter;
-  const sealer = createSealer(TEST_MASTER_SECRET);
-  const services = createServices({
-    prisma: database.prisma,
-    sealer,
-    hasher: options.hasher ?? testHasher(),
-    audit: withAuditDefaults(audit, { actor: 'system' }),
-  });
-  await registerAccountApi(services.resources, config.issuer);
-  const keys = await loadKeyMaterial(database.prisma, sealer, audit);
-  const render = createPageRenderer({ cache: true });
-  const { provider, accessTokens } = createProvider({
-    config,
-    logger,
-    prisma: database.prisma,
-    sealer,
-    keys,
-    ...services,
-    renderError: createRenderError(render),
-    logoutSource: createLogoutSource(render, services.accounts),
-    postLogoutSuccessSource: createPostLogoutSuccessSource(render),
-    audit,
-    metrics,
-  });
-  // REDIS_URL: shared limits, as main.ts opens them (test/redis runs two servers on one).
-  const redis = config.redis ? createLimitRedis(config.redis.url, logger) : undefined;
-  if (redis) await connectLimitRedis(redis);
-  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, accessTokens, audit, metrics, redis, ...services });
-  const handler = app.callback();
+  // A test may watch the audit events itself; by default they go to audit_events, as in production.
+  const runtime = await openRuntime(config, logger, { metrics, hasher: options.hasher ?? testHasher(), ...(options.audit && { audit: options.audit }) });
+  const built = await buildServer(config, runtime, { logger, metrics });
+  const handler = built.app.callback();
   server.on('request', (req, res) => void handler(req, res));
-  const health = createHealth({ pool: database.pool, keysLoaded: () => keys.jwks.keys.length > 0 });
-  const managementHandler = createManagementApp({ metrics, health }).callback();
+  const managementHandler = built.managementApp.callback();
   const management = createServer((req, res) => void managementHandler(req, res));
   await new Promise<void>((resolve) => management.listen(0, '127.0.0.1', resolve));
 
   return {
     issuer: config.issuer,
     config,
-    services,
-    database,
+    services: runtime.services,
+    database: { ...runtime.database, testDatabase },
     logs: () => logText,
-    auditWriter,
+    auditWriter: runtime.audit,
     metrics,
-    health,
+    health: built.health,
     managementUrl: `http://127.0.0.1:${(management.address() as AddressInfo).port}`,
-    redis,
+    redis: built.redis,
     async close() {
-      health.beginShutdown();
+      built.health.beginShutdown();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await auditWriter.close();
       management.closeAllConnections();
       await new Promise<void>((resolve) => management.close(() => resolve()));
-      await redis?.quit().catch(() => redis.disconnect());
-      await database.destroy();
+      await built.close();
+      await runtime.close();
+      await testDatabase.destroy();
     },
   };
 }

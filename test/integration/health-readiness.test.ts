@@ -11,8 +11,7 @@ import pg from 'pg';
 
 import { createDatabase, migrate, readMigrations, type Database } from '../../src/db/index.ts';
 import { EMBEDDED_POOL_MAX, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/db/embedded-database.ts';
-import { createHealth, type Health } from '../../src/http/health.ts';
-import { createManagementApp } from '../../src/http/management-app.ts';
+import { createHealth, createManagementApp, type Health } from '../../src/http/index.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { TEST_ENGINE } from '../helpers/test-database.ts';
 

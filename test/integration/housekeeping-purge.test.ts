@@ -4,7 +4,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 
 import pg from 'pg';
 
-import { AUDIT_TABLE, createHousekeeping, EXPIRING_TABLES, HOUSEKEEPING_LOCK } from '../../src/db/housekeeping.ts';
+import { AUDIT_TABLE, createHousekeeping, EXPIRING_TABLES } from '../../src/db/housekeeping.ts';
+import { HOUSEKEEPING_LOCK } from '../../src/db/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts';

@@ -1,0 +1,120 @@
+import type { Redis } from 'ioredis';
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+
+import { connectLimitRedis, createLimitRedis } from './abuse/index.ts';
+import { createApp } from './app.ts';
+import type { Runtime } from './boot.ts';
+import type { Config } from './config/index.ts';
+import { createHousekeeping } from './db/housekeeping.ts';
+import { StartupError } from './errors.ts';
+import { createHealth, createManagementApp, type Health } from './http/index.ts';
+import {
+  createLogoutSource,
+  createPageRenderer,
+  createPostLogoutSuccessSource,
+  createRenderError,
+  loadAssets,
+} from './interactions/index.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { createAccessTokenVerifier, createProvider, loadKeyMaterial, type KeyMaterial } from './oidc/index.ts';
+
+// The one assembly of the server, used by main.ts and the test server alike: from an open
+// runtime (database, services, audit) to the public app and the management app. What it
+// opens itself (Redis, the housekeeping timer) close() closes; the runtime stays with
+// whoever opened it, and listening with the caller (main.ts binds HOST:PORT, tests an
+// ephemeral port).
+
+export interface ServerDeps {
+  readonly logger: Logger;
+  /** The process's registry: the management app serves it. */
+  readonly metrics: Metrics;
+}
+
+export interface BuiltServer {
+  /** The public app: the issuer's address. */
+  readonly app: Koa;
+  /** Metrics, liveness and readiness, for the management listener. */
+  readonly managementApp: Koa;
+  readonly provider: Provider;
+  readonly health: Health;
+  readonly keys: KeyMaterial;
+  /** REDIS_URL's connection: request budgets and throttles shared by every instance. */
+  readonly redis: Redis | undefined;
+  /** Starts the background work (expired-row housekeeping); call once listening. */
+  startBackground(): void;
+  /** Stops the background work and closes Redis. Call after the listeners closed; idempotent. */
+  close(): Promise<void>;
+}
+
+/** REDIS_URL: one that does not answer at start stops the start; later outages make the limits fail open (logged). */
+async function openLimitRedis(config: Config, logger: Logger): Promise<Redis | undefined> {
+  if (!config.redis) return undefined;
+  const redis = createLimitRedis(config.redis.url, logger);
+  await connectLimitRedis(redis).catch((error: unknown) => {
+    redis.disconnect();
+    throw new StartupError(`REDIS_URL: cannot reach Redis (${(error as Error).message})`, { cause: error });
+  });
+  return redis;
+}
+
+export async function buildServer(config: Config, runtime: Runtime, deps: ServerDeps): Promise<BuiltServer> {
+  const { logger, metrics } = deps;
+  const { services } = runtime;
+  const audit = runtime.auditSink;
+  const keys = await loadKeyMaterial(runtime.database.prisma, runtime.sealer, audit);
+  // Templates are re-read on every render only in development, where they are edited.
+  const render = createPageRenderer({ cache: config.env !== 'development' });
+  // The one verifier of access tokens, for the engine's introspection and revocation and
+  // for our account API. It finds opaque tokens in the engine, built just below with it.
+  const accessTokens = createAccessTokenVerifier({
+    provider: () => provider,
+    tokenStore: services.tokenStore,
+    clients: services.clients,
+    issuer: config.issuer,
+    keys: keys.jwks.keys,
+  });
+  const provider = createProvider({
+    config,
+    logger,
+    prisma: runtime.database.prisma,
+    sealer: runtime.sealer,
+    keys,
+    ...services,
+    accessTokens,
+    renderError: createRenderError(render),
+    logoutSource: createLogoutSource(render, services.accounts),
+    postLogoutSuccessSource: createPostLogoutSuccessSource(render),
+    audit,
+    metrics,
+  });
+  const redis = await openLimitRedis(config, logger);
+  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, assets: loadAssets(), accessTokens, audit, metrics, redis, ...services });
+
+  // Ready only with both the signing keys and the cookie keys the sessions need.
+  const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });
+  const housekeeping = createHousekeeping({
+    pool: runtime.database.pool,
+    logger,
+    metrics,
+    eventRetentionDays: config.eventRetentionDays,
+    refreshGraceSeconds: config.ttl.refreshGrace,
+    intervalMs: config.housekeepingInterval * 1000,
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    app,
+    managementApp: createManagementApp({ metrics, health }),
+    provider,
+    health,
+    keys,
+    redis,
+    startBackground: () => housekeeping.start(),
+    close: () =>
+      (closed ??= (async () => {
+        await housekeeping.stop();
+        await redis?.quit().catch(() => redis.disconnect());
+      })()),
+  };
+}
