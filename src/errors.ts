@@ -3,6 +3,45 @@
 // errors (Prisma, pg, argon2) are translated into these where they enter our code; OAuth
 // protocol errors stay oidc-provider's own.
 
+/**
+ * Every code our own code answers with, on a page, in JSON or at the CLI. A new code is
+ * added here, and the compiler then asks for its heading below. (OAuth protocol codes such
+ * as `invalid_client` stay the engine's: interactions/render-error.ts titles those.)
+ */
+export type ErrorCode =
+  // the caller's mistake (4xx)
+  | 'invalid_input'
+  | 'invalid_request'
+  | 'not_found'
+  | 'conflict'
+  | 'invalid_csrf_token'
+  | 'request_too_large'
+  | 'unsupported_media_type'
+  | 'too_many_requests'
+  // ours (5xx)
+  | 'server_error'
+  | 'database_unavailable'
+  | 'startup_failed'
+  | 'migration_failed'
+  | 'sealed_secret_unreadable';
+
+/** The plain-words heading of each code's error page. */
+export const ERROR_HEADINGS: Readonly<Record<ErrorCode, string>> = {
+  invalid_input: 'This request is not valid',
+  invalid_request: 'This request is not valid',
+  not_found: 'Not found',
+  conflict: 'This already exists',
+  invalid_csrf_token: 'This form could not be accepted',
+  request_too_large: 'That was more than this form accepts',
+  unsupported_media_type: 'This form was sent in a way we do not accept',
+  too_many_requests: 'Too many attempts',
+  server_error: 'Something went wrong on our side',
+  database_unavailable: 'Something went wrong on our side',
+  startup_failed: 'Something went wrong on our side',
+  migration_failed: 'Something went wrong on our side',
+  sealed_secret_unreadable: 'Something went wrong on our side',
+};
+
 export interface AppErrorOptions {
   /** Whether `message` is safe to show to the client or CLI user. */
   expose?: boolean;
@@ -12,12 +51,12 @@ export interface AppErrorOptions {
 }
 
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly expose: boolean;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, status: number, message: string, options: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, status: number, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -51,6 +90,11 @@ export class StartupError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {
     super('startup_failed', 500, message, { expose: true, ...options });
   }
+}
+
+/** Whether a code (from an error, a query, the engine) is one of ours. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_HEADINGS, code);
 }
 
 export function isAppError(error: unknown): error is AppError {

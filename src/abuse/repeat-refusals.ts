@@ -83,9 +83,7 @@ export function repeatRefusals(deps: RepeatRefusalDeps): Middleware {
     }
     hit.counted?.inc();
     ctx.status = 429;
-    ctx.set('RateLimit-Policy', hit.policy);
-    ctx.set('RateLimit', `"${hit.tier}";r=0;t=${wait}`);
-    await refusalHeaders(ctx, refusal, wait);
+    await refusalHeaders(ctx, refusal, wait, { name: hit.tier, policy: hit.policy });
     if (!JSON_ONLY.test(ctx.path) && ctx.get('Accept').includes('text/html')) {
       // A static page with static headers: no nonce, nothing inline to allow.
       ctx.set(STATIC_PAGE_HEADERS);

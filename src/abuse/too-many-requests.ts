@@ -1,18 +1,19 @@
 import type { Context } from 'koa';
 
+import type { ErrorCode } from '../errors.ts';
 import type { RenderErrorPage } from '../http/index.ts';
 
 // How every abuse limit answers (request budgets and the failed-authentication throttles):
 // HTTP 429, Retry-After, the IETF RateLimit fields, in the shape the endpoint speaks. Every
 // 429 is written here; the lean repeat-refusal gate keeps its pre-rendered body but sets
-// its headers through refusalHeaders below.
+// its headers through the same builder, refusalHeaders below.
 //
 // The OAuth error code is `too_many_requests`. RFC 6749 registers no code for this:
 // `temporarily_unavailable` is defined for the authorization endpoint and reads as an
 // outage of the server, `slow_down` belongs to the device flow. Clients act on the status
 // and Retry-After; the code names the cause for people and logs.
 
-export const RATE_LIMITED_ERROR = 'too_many_requests';
+export const RATE_LIMITED_ERROR = 'too_many_requests' satisfies ErrorCode;
 
 /** One budget as it applied to a request (draft-ietf-httpapi-ratelimit-headers). */
 export interface AppliedLimit {
@@ -61,8 +62,22 @@ export interface RefusalOptions {
   readonly allowOrigin?: ((origin: string) => boolean | Promise<boolean>) | undefined;
 }
 
-/** The headers every 429 carries: Retry-After, no-store, and CORS for a registered origin. */
-export async function refusalHeaders(ctx: Context, options: RefusalOptions, waitSeconds: number): Promise<void> {
+/** A budget already spent, as the lean gate remembers it (its RateLimit-Policy entry, ready made). */
+export interface SpentPolicy {
+  readonly name: string;
+  readonly policy: string;
+}
+
+/**
+ * The headers every 429 carries: Retry-After, no-store, and CORS for a registered origin.
+ * The RateLimit fields come from noteAppliedLimit as budgets are spent, or, for a refusal
+ * remembered from earlier, from the spent policy given here.
+ */
+export async function refusalHeaders(ctx: Context, options: RefusalOptions, waitSeconds: number, spent?: SpentPolicy): Promise<void> {
+  if (spent) {
+    ctx.set('RateLimit-Policy', spent.policy);
+    ctx.set('RateLimit', `"${spent.name}";r=0;t=${waitSeconds}`);
+  }
   ctx.set('Retry-After', String(waitSeconds));
   ctx.set('Cache-Control', 'no-store');
   ctx.vary('Origin');

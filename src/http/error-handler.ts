@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 
-import { isAppError } from '../errors.ts';
+import { isAppError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { markPageError } from './response-error.ts';
 
@@ -19,7 +19,8 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
       const requestId = String(ctx.state.requestId ?? '');
       const httpError = caught as { status?: unknown; expose?: unknown; message?: unknown; code?: unknown };
       let status = 500;
-      let code = 'server_error';
+      // One of our codes, or (from the engine's helpers) a protocol code kept as it is.
+      let code: string = 'server_error' satisfies ErrorCode;
       let message = 'an unexpected error occurred';
       const oauthError = caught as { error?: unknown; error_description?: unknown };
       if (isAppError(caught)) {
@@ -35,7 +36,7 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
       } else if (typeof httpError.status === 'number' && httpError.status >= 400 && httpError.status < 600) {
         // koa/http-errors (ctx.throw, body parser): 4xx messages are meant for the caller.
         status = httpError.status;
-        code = status === 413 ? 'request_too_large' : status === 415 ? 'unsupported_media_type' : status < 500 ? 'invalid_request' : 'server_error';
+        code = codeOfStatus(status);
         if (httpError.expose === true && typeof httpError.message === 'string') message = httpError.message;
       }
       if (status >= 500) options.logger.error({ err: caught, requestId }, 'request failed');
@@ -52,4 +53,11 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
       }
     }
   };
+}
+
+/** The code of an http-error (ctx.throw, the body parser), which carries only a status. */
+function codeOfStatus(status: number): ErrorCode {
+  if (status === 413) return 'request_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  return status < 500 ? 'invalid_request' : 'server_error';
 }

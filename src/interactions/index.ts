@@ -1,4 +1,5 @@
-export { createInteractionRouter, GENERIC_LOGIN_ERROR, type InteractionDeps } from './routes.ts';
+export { createInteractionRouter, type InteractionDeps } from './routes.ts';
+export { GENERIC_LOGIN_ERROR } from './login.ts';
 export { createPageRenderer, type RenderPage } from './render-page.ts';
 export { createErrorPage, createRenderError } from './render-error.ts';
 export { createLogoutSource, createPostLogoutSuccessSource } from './logout-pages.ts';

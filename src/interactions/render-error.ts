@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { errors, type Configuration } from 'oidc-provider';
 
+import { ERROR_HEADINGS, isErrorCode } from '../errors.ts';
 import { restartUrl } from './restart-link.ts';
 import { sendPage, type RenderPage } from './render-page.ts';
 
@@ -10,8 +11,8 @@ type RenderError = NonNullable<Configuration['renderError']>;
 // message that is safe to show, the OAuth error code and the request id (what support
 // asks for). Never internals, never a stack.
 
-const HEADINGS: Readonly<Record<string, string>> = {
-  invalid_request: 'This request is not valid',
+/** The engine's protocol codes a browser can be shown; our own codes are titled in errors.ts. */
+const PROTOCOL_HEADINGS: Readonly<Record<string, string>> = {
   invalid_client: 'This application is not known',
   invalid_client_metadata: 'This application is not set up correctly',
   invalid_redirect_uri: 'This application is not allowed to redirect here',
@@ -22,14 +23,13 @@ const HEADINGS: Readonly<Record<string, string>> = {
   access_denied: 'Access denied',
   login_required: 'You need to sign in',
   consent_required: 'Your permission is needed',
-  invalid_csrf_token: 'This form could not be accepted',
-  request_too_large: 'That was more than this form accepts',
-  unsupported_media_type: 'This form was sent in a way we do not accept',
-  not_found: 'Not found',
-  too_many_requests: 'Too many attempts',
-  server_error: 'Something went wrong on our side',
   temporarily_unavailable: 'Something went wrong on our side',
 };
+
+function headingOf(code: string): string {
+  if (isErrorCode(code)) return ERROR_HEADINGS[code];
+  return Object.hasOwn(PROTOCOL_HEADINGS, code) ? PROTOCOL_HEADINGS[code]! : 'Something went wrong';
+}
 
 const GENERIC_MESSAGE = 'The request could not be completed. Go back to the application and try again.';
 
@@ -43,8 +43,8 @@ export interface ErrorPageModel {
 /** The model of the error page for a code and a message already judged safe to show. */
 export function errorPage(model: ErrorPageModel): Record<string, unknown> {
   return {
-    title: HEADINGS[model.error] ?? 'Something went wrong',
-    heading: HEADINGS[model.error] ?? 'Something went wrong',
+    title: headingOf(model.error),
+    heading: headingOf(model.error),
     message: model.status >= 500 ? 'Please try again in a moment. If it keeps happening, contact support with the details below.' : model.message,
     error: model.error,
     requestId: model.requestId,
