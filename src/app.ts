@@ -15,7 +15,7 @@ import { securityHeaders } from './http/security-headers.ts';
 import { pinIssuerOrigin } from './http/pin-issuer-origin.ts';
 import { checkProxyHeaders, dropMalformedForwardedFor } from './http/tls-proxy-headers.ts';
 import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type RenderPage } from './interactions/index.ts';
-import type { AuditSink } from './observability/audit-sink.ts';
+import type { AuditSink } from './audit/index.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';

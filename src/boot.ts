@@ -1,9 +1,8 @@
+import { createAuditWriter, withAuditDefaults, type AuditWriter } from './audit/index.ts';
 import type { Config } from './config/index.ts';
 import { createSealer, loadOrCreateDevMasterSecret, type Sealer } from './crypto/index.ts';
 import { createDatabase, migrate, type Database, type MigrationReport } from './db/index.ts';
 import { EMBEDDED_POOL_MAX, findRunningEmbeddedDatabase, startEmbeddedDatabase } from './db/embedded-database.ts';
-import { withAuditDefaults } from './observability/audit-sink.ts';
-import { createAuditWriter, type AuditWriter } from './observability/audit-writer.ts';
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';

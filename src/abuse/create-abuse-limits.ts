@@ -7,7 +7,7 @@ import type { Config } from '../config/index.ts';
 import { apiCors, createOriginAllowlist, enforceProviderCors } from '../http/cors.ts';
 import type { RenderErrorPage } from '../http/error-handler.ts';
 import type { LoginThrottle } from '../interactions/index.ts';
-import type { AuditSink } from '../observability/audit-sink.ts';
+import type { AuditSink } from '../audit/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { guardClientAuthentication } from './client-authentication.ts';

@@ -7,9 +7,8 @@ import { z } from 'zod';
 import type { AccountService, AuthenticationResult } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import { consentOf, type GrantService } from '../oidc/index.ts';
-import { discardAudit, requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import { discardAudit, requestFacts, type AuditSink } from '../audit/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { auditLogouts } from './audit-logouts.ts';
 import { clientDisplay, clientFormTargets } from './client-display.ts';
 import { consentView, type ConsentPromptDetails } from './consent-view.ts';
 import { CSRF_FIELD, issueCsrfToken, requireCsrfToken } from './csrf.ts';
@@ -37,7 +36,7 @@ export interface InteractionDeps {
   /** Remembers what people allow, so their next grant for the client starts from it. */
   readonly grants: GrantService;
   readonly render: RenderPage;
-  /** Where login, consent and logout events go; nothing is recorded without one. */
+  /** Where login and consent events go (logouts: oidc/events/); nothing is recorded without one. */
   readonly audit?: AuditSink;
   /** Password guessing throttle (login-throttle.ts; abuse/ implements it); without one, logins are not throttled. */
   readonly loginThrottle?: LoginThrottle;
@@ -59,7 +58,6 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const { provider, accounts, resources, render } = deps;
   const throttle = deps.loginThrottle ?? UNTHROTTLED;
   const audit = deps.audit ?? discardAudit;
-  auditLogouts(provider, audit);
   const router = new Router({ prefix: '/interaction/:uid' });
   const authorizationPath = () => provider.pathFor('authorization');
   const formPost = [parseForm(), requireCsrfToken()];

@@ -18,8 +18,7 @@ import {
 import { createHealth, type Health } from '../../src/http/health.ts';
 import { createManagementApp } from '../../src/http/management-app.ts';
 import { createPublicServer } from '../../src/http/tls.ts';
-import { withAuditDefaults, type AuditSink } from '../../src/observability/audit-sink.ts';
-import { createAuditWriter, type AuditWriter } from '../../src/observability/audit-writer.ts';
+import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter } from '../../src/audit/index.ts';
 import { instrumentPool } from '../../src/observability/instrument-pool.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
