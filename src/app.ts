@@ -18,7 +18,7 @@ import {
   securityHeaders,
 } from './http/index.ts';
 import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type Assets, type RenderPage } from './interactions/index.ts';
-import type { AuditSink } from './observability/audit-sink.ts';
+import type { AuditSink } from './audit/index.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';

@@ -5,6 +5,7 @@ import {
   type AccountService,
   type PasswordHasher,
 } from './accounts/index.ts';
+import { createAuditTrail, type AuditSink, type AuditTrail } from './audit/index.ts';
 import {
   createClientService,
   createClientStore,
@@ -15,7 +16,6 @@ import {
 } from './clients/index.ts';
 import type { Sealer } from './crypto/index.ts';
 import type { PrismaClient } from './db/index.ts';
-import type { AuditSink } from './observability/audit-sink.ts';
 // Not through oidc/index.ts: that loads the engine, which the CLI does not need.
 import { createGrantService, type GrantService } from './oidc/grant-service.ts';
 import { createPrismaTokenStore } from './oidc/prisma-token-store.ts';
@@ -29,6 +29,8 @@ export interface Services {
   readonly grants: GrantService;
   /** What the engine's models do not hold: rotation, consent, grants as people see them. */
   readonly tokenStore: TokenStore;
+  /** The audit trail read back (`portcullis events`). */
+  readonly auditTrail: AuditTrail;
 }
 
 /** `audit` receives the services' own events (client.*, user.*); give it the acting party's defaults. */
@@ -43,5 +45,6 @@ export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; has
     resources: createResourceService({ store: resourceStore }),
     grants,
     tokenStore,
+    auditTrail: createAuditTrail(deps.prisma),
   });
 }

@@ -6,7 +6,7 @@ import type { ClientService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import { apiCors, createOriginAllowlist, enforceProviderCors, type RenderErrorPage } from '../http/index.ts';
 import type { LoginThrottle } from '../interactions/index.ts';
-import type { AuditSink } from '../observability/audit-sink.ts';
+import type { AuditSink } from '../audit/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { guardClientAuthentication } from './client-authentication.ts';

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 
 import type { RateLimitBudget, RateLimitTier } from '../config/index.ts';
-import type { AuditSink } from '../observability/audit-sink.ts';
+import type { AuditSink } from '../audit/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { addressKey } from './address-key.ts';

@@ -3,7 +3,7 @@ import ratelimit from 'koa-ratelimit';
 import { LRUCache } from 'lru-cache';
 
 import type { RateLimitBudget, RateLimitTier } from '../config/index.ts';
-import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import { requestFacts, type AuditSink } from '../audit/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { BoundedMap, type LimitBackend } from './limit-backend.ts';

@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import type { AccountService } from '../accounts/index.ts';
 import { clientIdSchema, type ClientService } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import { requestFacts, type AuditSink } from '../audit/index.ts';
 import type { AccessTokenVerifier, DpopReplayStore, GrantService } from '../oidc/index.ts';
 import { requireAccessToken, type AccessTokenState } from './require-access-token.ts';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
+import { discardAudit, type AuditEventType, type AuditSink } from '../audit/index.ts';
 import type { AccountRecord, AccountStore } from './account-store.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
@@ -67,7 +67,7 @@ export function createAccountService(deps: {
   const { store, hasher } = deps;
   // Every change to an account is recorded here, whichever surface (CLI, API) made it.
   const audit = deps.audit ?? discardAudit;
-  const recorded = (type: string, account: AccountRecord, data?: Record<string, unknown>) => {
+  const recorded = (type: AuditEventType, account: AccountRecord, data?: Record<string, unknown>) => {
     audit.record({ type, accountId: account.id, ...(data && { data }) });
     return account;
   };

@@ -2,14 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { InvalidArgumentError, type Command } from 'commander';
 
-import {
-  auditEventsAfterId,
-  lastAuditEventId,
-  listAuditEvents,
-  type AuditFilter,
-  type AuditRecord,
-} from '../observability/audit-query.ts';
-import { AUDIT_EVENT_TYPES } from '../observability/audit-sink.ts';
+import { AUDIT_EVENT_TYPES, type AuditFilter, type AuditRecord, type AuditTrail } from '../audit/index.ts';
 import { collect, type Runner } from './command-context.ts';
 import { escapeControls, quoteValue, type Output } from './output.ts';
 
@@ -107,8 +100,8 @@ export function addEventsCommand(program: Command, run: Runner): void {
         .join('\n')}\n\nEvents older than EVENT_RETENTION_DAYS are purged by the server.`,
     )
     .action((options: EventsFlags, command: Command) =>
-      run(command, async ({ runtime, services, out }) => {
-        const prisma = runtime.database.prisma;
+      run(command, async ({ services, out }) => {
+        const trail = services.auditTrail;
         // An email is looked up (it is never stored in events); an id is taken as given,
         // so the trail of a deleted account can still be read.
         const accountId = options.account?.includes('@') ? (await services.accounts.get(options.account)).id : options.account;
@@ -118,26 +111,21 @@ export function addEventsCommand(program: Command, run: Runner): void {
           ...(options.client && { clientId: options.client }),
           ...(options.since && { since: options.since }),
         };
-        const recent = await listAuditEvents(prisma, filter, options.limit);
+        const recent = await trail.list(filter, options.limit);
         print(out, recent, options.follow === true);
-        if (options.follow) await follow(prisma, filter, recent, out);
+        if (options.follow) await follow(trail, filter, recent, out);
       }),
     );
 }
 
-async function follow(
-  prisma: Parameters<typeof listAuditEvents>[0],
-  filter: AuditFilter,
-  shown: readonly AuditRecord[],
-  out: Output,
-): Promise<void> {
+async function follow(trail: AuditTrail, filter: AuditFilter, shown: readonly AuditRecord[], out: Output): Promise<void> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   // Ids above `settled` are read again on every poll (and printed once): an id counts as
   // settled once it was the highest in the table FOLLOW_SETTLE_MS ago.
-  let settled = await lastAuditEventId(prisma);
+  let settled = await trail.lastId();
   const seen = new Set(shown.map((event) => event.id));
   const marks: (readonly [number, bigint])[] = [];
   // On stderr: stdout carries only events, so it can be piped.
@@ -147,8 +135,8 @@ async function follow(
       await sleep(FOLLOW_POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
       const now = Date.now();
-      const highest = await lastAuditEventId(prisma);
-      const fresh = (await auditEventsAfterId(prisma, filter, settled, 1_000)).filter((event) => !seen.has(event.id));
+      const highest = await trail.lastId();
+      const fresh = (await trail.listAfter(filter, settled, 1_000)).filter((event) => !seen.has(event.id));
       for (const event of fresh) seen.add(event.id);
       print(out, fresh, true);
       marks.push([now, highest]);

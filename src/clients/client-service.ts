@@ -2,7 +2,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 
 import type { Sealer } from '../crypto/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
+import { discardAudit, type AuditSink } from '../audit/index.ts';
 import {
   defaultAuthMethod,
   defaultGrantTypes,

@@ -5,7 +5,7 @@ import { errors, type Client } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import type { ResourceService } from '../clients/index.ts';
 import { consentOf, type GrantService } from '../oidc/index.ts';
-import type { AuditSink } from '../observability/audit-sink.ts';
+import type { AuditSink } from '../audit/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { consentView, type ConsentPromptDetails } from './consent-view.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';

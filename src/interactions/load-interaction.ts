@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors, type Client, type InteractionResults } from 'oidc-provider';
 
-import { requestFacts } from '../observability/audit-sink.ts';
+import { requestFacts } from '../audit/index.ts';
 import { clientFormTargets } from './client-display.ts';
 import { sendExpiredPage } from './render-error.ts';
 import type { RenderPage } from './render-page.ts';

@@ -3,7 +3,7 @@ import type { Client } from 'oidc-provider';
 import { z } from 'zod';
 
 import type { AccountService, AuthenticationResult } from '../accounts/index.ts';
-import type { AuditSink } from '../observability/audit-sink.ts';
+import type { AuditSink } from '../audit/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';

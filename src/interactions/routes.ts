@@ -4,9 +4,8 @@ import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { GrantService } from '../oidc/index.ts';
-import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
+import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { auditLogouts } from './audit-logouts.ts';
 import { createConsent } from './consent.ts';
 import { requireCsrfToken } from './csrf.ts';
 import { createInteractionLoader, expiredInteractions } from './load-interaction.ts';
@@ -37,7 +36,7 @@ export interface InteractionDeps {
   /** Remembers what people allow, so their next grant for the client starts from it. */
   readonly grants: GrantService;
   readonly render: RenderPage;
-  /** Where login, consent and logout events go; nothing is recorded without one. */
+  /** Where login and consent events go (logouts: oidc/events/); nothing is recorded without one. */
   readonly audit?: AuditSink;
   /** Password guessing throttle (login-throttle.ts; abuse/ implements it); without one, logins are not throttled. */
   readonly loginThrottle?: LoginThrottle;
@@ -48,7 +47,6 @@ export interface InteractionDeps {
 export function createInteractionRouter(deps: InteractionDeps): Router {
   const { provider, render } = deps;
   const audit = deps.audit ?? discardAudit;
-  auditLogouts(provider, audit);
   const authorizationPath = () => provider.pathFor('authorization');
   const interactions = createInteractionLoader(provider);
   const login = createLogin({ ...deps, interactions, audit, throttle: deps.loginThrottle ?? UNTHROTTLED });

@@ -1,13 +1,13 @@
 import Provider from 'oidc-provider';
 
 import type { Sealer } from '../crypto/index.ts';
-import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
+import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { observeProvider } from '../observability/provider-events.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
+import { observeProvider } from './events/index.ts';
 import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
@@ -47,8 +47,9 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   provider.proxy = deps.config.trustProxy;
   // Only the entries our own proxies appended to X-Forwarded-For (as on the parent app).
   provider.maxIpsCount = deps.config.trustProxyHops;
-  // Audit events and metrics from the engine's events; its middleware goes first (outermost)
-  // so that it sees the responses as the extensions below leave them.
+  // Every engine event listener (audit events, metrics, the server_error log, events/); its
+  // middleware goes first (outermost) so that it sees the responses as the extensions below
+  // leave them.
   observeProvider(provider, { audit, metrics, logger: deps.logger });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
@@ -57,11 +58,5 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
   provider.use(extendIntrospectionAndRevocation({ verifier: deps.accessTokens, issuer: deps.config.issuer, audit }));
-
-  // The engine turns unexpected errors into a generic server_error response; log them here
-  // with the request id so an operator can find what happened.
-  provider.on('server_error', (ctx, error) => {
-    deps.logger.error({ err: error, requestId: ctx.state.requestId as unknown, route: ctx.oidc?.route }, 'provider error');
-  });
   return provider;
 }

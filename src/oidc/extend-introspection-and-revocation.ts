@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import { requestFacts, type AuditSink } from '../observability/audit-sink.ts';
+import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { looksLikeJwt, type AccessTokenVerifier, type VerifiedAccessToken } from './access-token-verifier.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';
 

@@ -1,4 +1,4 @@
-import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
+import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { ConsentRecord, GrantRow, RevocationCount, TokenStore } from './token-store.ts';
 
 export type { RevocationCount } from './token-store.ts';

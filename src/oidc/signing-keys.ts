@@ -5,7 +5,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Sealer } from '../crypto/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { KEY_CREATION_LOCK, withTranslatedErrors } from '../db/index.ts';
-import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
+import { discardAudit, type AuditSink } from '../audit/index.ts';
 
 // Signing keys live in the database, sealed with the master secret, so every instance on
 // one database signs and publishes the same keys. The first instance to start creates

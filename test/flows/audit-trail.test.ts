@@ -6,12 +6,13 @@ import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
 
+import { createAuditWriter } from '../../src/audit/index.ts';
 import { createDatabase } from '../../src/db/index.ts';
-import { createAuditWriter } from '../../src/observability/audit-writer.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { confirmLogout, runBrowser, type CookieJar } from '../helpers/browserless-login.ts';
 import { runCli, spawnCli, type CliEnvironment } from '../helpers/run-cli.ts';
 import { TEST_ENGINE } from '../helpers/test-database.ts';
+import { testEventType } from '../helpers/test-event-type.ts';
 import { startTestServer, TEST_MASTER_SECRET, type TestServer } from '../helpers/test-server.ts';
 
 // The audit trail of one complete scenario (login, consent, token, refresh, reuse,
@@ -276,9 +277,9 @@ describe('the event trail of a complete scenario, read back with `portcullis eve
       const writer = createAuditWriter({ prisma: writerDb.prisma, logger: createLogger({ level: 'silent' }) });
       const started = Date.now() + 30_000;
       while (!stderr.includes('following new events') && Date.now() < started) await new Promise((resolve) => setTimeout(resolve, 50));
-      writer.record({ type: 'test.followed', actor: 'system', data: { n: 1 } });
-      writer.record({ type: 'test.followed', actor: 'system', data: { n: 2 } });
-      writer.record({ type: 'other.ignored', actor: 'system' });
+      writer.record({ type: testEventType('test.followed'), actor: 'system', data: { n: 1 } });
+      writer.record({ type: testEventType('test.followed'), actor: 'system', data: { n: 2 } });
+      writer.record({ type: testEventType('other.ignored'), actor: 'system' });
       await writer.close();
       await writerDb.close();
       const deadline = Date.now() + 10_000;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 
-import type { AuditEvent } from '../../src/observability/audit-sink.ts';
+import type { AuditEvent } from '../../src/audit/index.ts';
 import { authorizationRequest, CookieJar, csrfToken, openPage, postForm, send, type Page } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 

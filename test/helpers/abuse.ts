@@ -1,7 +1,7 @@
 // Helpers for the abuse-limit tests: requests "from" many addresses (X-Forwarded-For behind
 // a trusted proxy: TRUST_PROXY=true), the login form, events and database query counts.
 
-import type { AuditEvent, AuditSink } from '../../src/observability/audit-sink.ts';
+import type { AuditEvent, AuditSink } from '../../src/audit/index.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { authorizationRequest, CookieJar, csrfToken, send } from './browserless-login.ts';
 

@@ -3,11 +3,12 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
+import { createAuditWriter } from '../../src/audit/index.ts';
 import { createDatabase } from '../../src/db/index.ts';
-import { createAuditWriter } from '../../src/observability/audit-writer.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
+import { testEventType } from '../helpers/test-event-type.ts';
 
 // The buffered audit writer against a real database: what it stores, how it batches, and
 // that recording never throws or blocks, whatever the database does.
@@ -43,7 +44,7 @@ describe('the audit writer', () => {
     const writer = createAuditWriter({ prisma: database.prisma, logger });
     const before = Date.now();
     writer.record({
-      type: 'test.stored',
+      type: testEventType('test.stored'),
       actor: 'cli',
       accountId: 'account-1',
       clientId: 'client-1',
@@ -76,7 +77,7 @@ describe('the audit writer', () => {
   test('scrubs secrets a caller put in the data by mistake, and characters Postgres refuses', async () => {
     const writer = createAuditWriter({ prisma: database.prisma, logger });
     writer.record({
-      type: 'test.scrubbed',
+      type: testEventType('test.scrubbed'),
       userAgent: 'agent\u0000with NUL',
       data: { password: 'hunter2', nested: { client_secret: 's3cret', refresh_token: 'rt' }, note: 'bad \ud800 surrogate', url: '/cb?code=abc&state=1' },
     });
@@ -94,14 +95,14 @@ describe('the audit writer', () => {
   test('writes as soon as a batch is full, and otherwise on the timer or a flush', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const writer = createAuditWriter({ prisma: database.prisma, logger, metrics, batchSize: 10, flushIntervalMs: 60_000 });
-    for (let n = 0; n < 5; n++) writer.record({ type: 'test.batched', data: { n } });
+    for (let n = 0; n < 5; n++) writer.record({ type: testEventType('test.batched'), data: { n } });
     await sleep(100);
     assert.equal(await database.prisma.auditEvent.count({ where: { type: 'test.batched' } }), 0, 'a part batch waits');
     assert.equal(writer.buffered, 5);
-    for (let n = 5; n < 25; n++) writer.record({ type: 'test.batched', data: { n } });
+    for (let n = 5; n < 25; n++) writer.record({ type: testEventType('test.batched'), data: { n } });
     await sleep(200);
     assert.equal(await database.prisma.auditEvent.count({ where: { type: 'test.batched' } }), 25, 'a full batch is written at once');
-    writer.record({ type: 'test.batched', data: { n: 25 } });
+    writer.record({ type: testEventType('test.batched'), data: { n: 25 } });
     await writer.flush();
     assert.equal(await database.prisma.auditEvent.count({ where: { type: 'test.batched' } }), 26);
     assert.equal(await counter(metrics, 'portcullis_audit_events_written_total'), 26);
@@ -112,7 +113,7 @@ describe('the audit writer', () => {
   test('still writes after sitting idle past its flush interval', async () => {
     const writer = createAuditWriter({ prisma: database.prisma, logger, flushIntervalMs: 20 });
     await sleep(100);
-    writer.record({ type: 'test.after-idle' });
+    writer.record({ type: testEventType('test.after-idle') });
     await sleep(100);
     assert.equal(await database.prisma.auditEvent.count({ where: { type: 'test.after-idle' } }), 1);
     await writer.close();
@@ -121,7 +122,7 @@ describe('the audit writer', () => {
   test('keeps a bounded buffer: events beyond it are dropped and counted, never queued without end', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const writer = createAuditWriter({ prisma: database.prisma, logger, metrics, maxBuffered: 3, batchSize: 100, flushIntervalMs: 60_000 });
-    for (let n = 0; n < 5; n++) writer.record({ type: 'test.bounded', data: { n } });
+    for (let n = 0; n < 5; n++) writer.record({ type: testEventType('test.bounded'), data: { n } });
     assert.equal(writer.buffered, 3);
     assert.equal(await counter(metrics, 'portcullis_audit_events_dropped_total', { reason: 'buffer_full' }), 2);
     await writer.close();
@@ -134,7 +135,7 @@ describe('the audit writer', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const writer = createAuditWriter({ prisma: database.prisma, logger, metrics });
     await writer.close();
-    writer.record({ type: 'test.too-late' });
+    writer.record({ type: testEventType('test.too-late') });
     assert.equal(await counter(metrics, 'portcullis_audit_events_dropped_total', { reason: 'closed' }), 1);
     assert.equal(await database.prisma.auditEvent.count({ where: { type: 'test.too-late' } }), 0);
   });
@@ -145,7 +146,7 @@ describe('the audit writer', () => {
     const unreachable = createDatabase({ url: 'postgresql://postgres@127.0.0.1:9/nothing', poolMax: 1 });
     const writer = createAuditWriter({ prisma: unreachable.prisma, logger, metrics, flushIntervalMs: 60_000 });
     const started = performance.now();
-    for (let n = 0; n < 3; n++) writer.record({ type: 'test.unreachable', data: { n } });
+    for (let n = 0; n < 3; n++) writer.record({ type: testEventType('test.unreachable'), data: { n } });
     assert.ok(performance.now() - started < 50, 'recording does not wait for the database');
     await writer.flush();
     assert.equal(writer.buffered, 3, 'still buffered for the next attempt');
@@ -161,7 +162,7 @@ describe('the audit writer', () => {
       const metrics = createMetrics({ defaultMetrics: false });
       await scratch.pool.query('DROP TABLE audit_events');
       const writer = createAuditWriter({ prisma: scratch.prisma, logger, metrics, flushIntervalMs: 60_000 });
-      writer.record({ type: 'test.refused' });
+      writer.record({ type: testEventType('test.refused') });
       await writer.flush();
       assert.equal(writer.buffered, 0);
       assert.equal(await counter(metrics, 'portcullis_audit_events_dropped_total', { reason: 'write_failed' }), 1);

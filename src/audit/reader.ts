@@ -2,6 +2,8 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 
 // Reading the audit trail back (the `portcullis events` command). Every filter maps to an
 // index of audit_events: (type, time), (account_id, time), (client_id, time), (time).
+// Stored types are plain strings, not the catalogue's: the table keeps rows written by
+// earlier versions for EVENT_RETENTION_DAYS, and a filter may name a family (`login.*`).
 
 export interface AuditFilter {
   /** Exact types, or prefixes written `login.*`. */
@@ -52,20 +54,29 @@ function toRecord(row: Prisma.AuditEventGetPayload<object>): AuditRecord {
   };
 }
 
-/** The newest `limit` matching events, oldest first (as `tail` prints). */
-export async function listAuditEvents(prisma: PrismaClient, filter: AuditFilter, limit: number): Promise<AuditRecord[]> {
-  const rows = await prisma.auditEvent.findMany({ where: where(filter), orderBy: [{ time: 'desc' }, { id: 'desc' }], take: limit });
-  return rows.reverse().map(toRecord);
+/** The audit trail as its readers see it (the CLI, through Services). */
+export interface AuditTrail {
+  /** The newest `limit` matching events, oldest first (as `tail` prints). */
+  list(filter: AuditFilter, limit: number): Promise<AuditRecord[]>;
+  /** Matching events with an id above `afterId`, in id order (for --follow). */
+  listAfter(filter: AuditFilter, afterId: bigint, limit: number): Promise<AuditRecord[]>;
+  /** The highest event id so far (0 for an empty trail). */
+  lastId(): Promise<bigint>;
 }
 
-/** Matching events with an id above `afterId`, in id order (for --follow). */
-export async function auditEventsAfterId(prisma: PrismaClient, filter: AuditFilter, afterId: bigint, limit: number): Promise<AuditRecord[]> {
-  const rows = await prisma.auditEvent.findMany({ where: { ...where(filter), id: { gt: afterId } }, orderBy: { id: 'asc' }, take: limit });
-  return rows.map(toRecord);
-}
-
-/** The highest event id so far (0 for an empty trail). */
-export async function lastAuditEventId(prisma: PrismaClient): Promise<bigint> {
-  const { _max } = await prisma.auditEvent.aggregate({ _max: { id: true } });
-  return _max.id ?? 0n;
+export function createAuditTrail(prisma: PrismaClient): AuditTrail {
+  return {
+    async list(filter, limit) {
+      const rows = await prisma.auditEvent.findMany({ where: where(filter), orderBy: [{ time: 'desc' }, { id: 'desc' }], take: limit });
+      return rows.reverse().map(toRecord);
+    },
+    async listAfter(filter, afterId, limit) {
+      const rows = await prisma.auditEvent.findMany({ where: { ...where(filter), id: { gt: afterId } }, orderBy: { id: 'asc' }, take: limit });
+      return rows.map(toRecord);
+    },
+    async lastId() {
+      const { _max } = await prisma.auditEvent.aggregate({ _max: { id: true } });
+      return _max.id ?? 0n;
+    },
+  };
 }

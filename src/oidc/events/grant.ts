@@ -1,20 +1,12 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import { requestFacts, type AuditSink } from './audit-sink.ts';
-import type { Logger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { requestFacts } from '../../audit/index.ts';
+import type { EventDeps, Guard } from './listener.ts';
 
-// What the engine tells us, turned into audit events and metrics: tokens issued, whole
-// grants revoked (and why), introspection results. (Logins, consent, logout, single-token
-// revocation and refresh reuse are recorded where they are decided: interactions/ and
-// oidc/refresh-grace.ts, extend-introspection-and-revocation.ts. OAuth errors are counted
-// from the final response, http/response-error.ts: the engine's error events fire before
-// our extensions may still answer successfully.)
-// The engine emits its events synchronously inside the request, so every listener here
-// is wrapped: a bug in observing must never fail a token request. Nothing recorded is a
-// token, a code or a jti (an opaque token's jti IS the token); grant ids are internal
-// and safe, and tie a token family's events together.
+// Tokens issued, and whole grants revoked (and why). Nothing recorded is a token, a code
+// or a jti (an opaque token's jti IS the token); grant ids are internal and safe, and tie
+// a token family's events together.
 
 interface TokenLike {
   readonly kind?: string;
@@ -63,22 +55,13 @@ function revocationReason(ctx: KoaContextWithOIDC): string {
   return route;
 }
 
-export function observeProvider(provider: Provider, deps: { audit: AuditSink; metrics?: Metrics | undefined; logger: Logger }): void {
-  const { audit, metrics, logger } = deps;
-
-  function safely<A extends unknown[]>(event: string, listener: (...args: A) => void) {
-    return (...args: A) => {
-      try {
-        listener(...args);
-      } catch (error) {
-        logger.warn({ err: error, event }, 'observing an engine event failed');
-      }
-    };
-  }
+/** grant.success and grant.revoked: `token.issued`, `grant.revoked` and refresh-token reuse. */
+export function observeGrants(provider: Provider, deps: EventDeps, guard: Guard): void {
+  const { audit, metrics } = deps;
 
   provider.on(
     'grant.success',
-    safely('grant.success', (ctx: KoaContextWithOIDC) => {
+    guard('grant.success', (ctx: KoaContextWithOIDC) => {
       const entities = entitiesOf(ctx);
       const grantType = typeof ctx.oidc.params?.grant_type === 'string' ? ctx.oidc.params.grant_type : 'unknown';
       const clientId = ctx.oidc.client?.clientId;
@@ -104,7 +87,7 @@ export function observeProvider(provider: Provider, deps: { audit: AuditSink; me
 
   provider.on(
     'grant.revoked',
-    safely('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+    guard('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
       const entities = entitiesOf(ctx);
       const reason = revocationReason(ctx);
       const token = entities.RefreshToken ?? entities.AuthorizationCode ?? entities.AccessToken;
@@ -121,15 +104,4 @@ export function observeProvider(provider: Provider, deps: { audit: AuditSink; me
       audit.record({ type: 'grant.revoked', actor, ...facts, data: { grantId, reason } });
     }),
   );
-
-  // Introspection has no success event either: count results as the response leaves.
-  if (!metrics) return;
-  provider.use(async (ctx, next) => {
-    await next();
-    const oidc = (ctx as Partial<KoaContextWithOIDC>).oidc;
-    if (oidc?.route !== 'introspection') return;
-    const body = ctx.body as { active?: unknown } | undefined;
-    const result = ctx.status >= 400 ? 'error' : body?.active === true ? 'active' : 'inactive';
-    metrics.introspections.inc({ result });
-  });
 }

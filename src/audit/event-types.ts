@@ -1,52 +1,9 @@
-// The seam every feature records audit events through. The implementation (buffered
-// writes to the audit_events table, a metric for drops) lives beside it; recording must
-// never fail or slow the user's request, so `record` returns nothing to await.
+// The catalogue of audit event types: the one list of what the trail can hold. An event's
+// `type` is typed from it (sink.ts), so recording a type missing here fails to compile, and
+// `portcullis events --help` and the README's list are this table. A type joins the list
+// with the code that records it, and leaves with the last caller: the list never promises
+// an event nothing writes. Keep types dotted, lower case, past tense.
 
-export interface AuditEvent {
-  /** Dotted, stable type, e.g. `login.failure`, `token.issued`, `client.secret_rotated`. */
-  readonly type: string;
-  /** Who acted: an account id, a client id, `cli` or `system`. */
-  readonly actor?: string | undefined;
-  readonly accountId?: string | undefined;
-  readonly clientId?: string | undefined;
-  readonly ip?: string | undefined;
-  readonly userAgent?: string | undefined;
-  readonly requestId?: string | undefined;
-  /** Extra facts (scopes, grant type, reason). Never a token, secret, code or password. */
-  readonly data?: Readonly<Record<string, unknown>>;
-}
-
-export interface AuditSink {
-  record(event: AuditEvent): void;
-}
-
-/** For tests and tools that do not keep an audit trail. */
-export const discardAudit: AuditSink = Object.freeze({ record() {} });
-
-/** The request facts every event from an HTTP request carries. */
-export function requestFacts(ctx: { ip: string; get(name: string): string; state: object }) {
-  return {
-    ip: ctx.ip,
-    userAgent: ctx.get('User-Agent').slice(0, 512) || undefined,
-    requestId: (ctx.state as { requestId?: unknown }).requestId as string | undefined,
-  };
-}
-
-/** Fills the fields an event leaves out (e.g. `actor: 'cli'` for everything a CLI run does). */
-export function withAuditDefaults(sink: AuditSink, defaults: Omit<AuditEvent, 'type' | 'data'>): AuditSink {
-  return {
-    record(event) {
-      const filled: Record<string, unknown> = { ...event };
-      for (const [key, value] of Object.entries(defaults)) filled[key] ??= value;
-      sink.record(filled as unknown as AuditEvent);
-    },
-  };
-}
-
-/**
- * The event types Portcullis records, for readers of the trail (`portcullis events
- * --type`). Features may add types; keep them dotted, lower case, past tense.
- */
 export const AUDIT_EVENT_TYPES = {
   'login.success': 'a person logged in with their password',
   'login.failure': 'a login was refused (data.reason)',
@@ -72,6 +29,7 @@ export const AUDIT_EVENT_TYPES = {
   'user.enabled': 'an account was enabled again',
   'user.password_changed': "an account's password was set",
   'key.created': 'a signing or cookie key was generated (data.kid, data.alg)',
-  'key.activated': 'a signing key started signing',
-  'key.retired': 'a signing key stopped signing',
 } as const satisfies Record<string, string>;
+
+/** Every type an event may be recorded with. */
+export type AuditEventType = keyof typeof AUDIT_EVENT_TYPES;

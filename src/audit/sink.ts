@@ -1,0 +1,46 @@
+import type { AuditEventType } from './event-types.ts';
+
+// The seam every feature records audit events through. The implementation (buffered
+// writes to the audit_events table, a metric for drops) lives beside it; recording must
+// never fail or slow the user's request, so `record` returns nothing to await.
+
+export interface AuditEvent {
+  /** One of the catalogue's types (event-types.ts), e.g. `login.failure`, `token.issued`. */
+  readonly type: AuditEventType;
+  /** Who acted: an account id, a client id, `cli` or `system`. */
+  readonly actor?: string | undefined;
+  readonly accountId?: string | undefined;
+  readonly clientId?: string | undefined;
+  readonly ip?: string | undefined;
+  readonly userAgent?: string | undefined;
+  readonly requestId?: string | undefined;
+  /** Extra facts (scopes, grant type, reason). Never a token, secret, code or password. */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditSink {
+  record(event: AuditEvent): void;
+}
+
+/** For tests and tools that do not keep an audit trail. */
+export const discardAudit: AuditSink = Object.freeze({ record() {} });
+
+/** The request facts every event from an HTTP request carries. */
+export function requestFacts(ctx: { ip: string; get(name: string): string; state: object }) {
+  return {
+    ip: ctx.ip,
+    userAgent: ctx.get('User-Agent').slice(0, 512) || undefined,
+    requestId: (ctx.state as { requestId?: unknown }).requestId as string | undefined,
+  };
+}
+
+/** Fills the fields an event leaves out (e.g. `actor: 'cli'` for everything a CLI run does). */
+export function withAuditDefaults(sink: AuditSink, defaults: Omit<AuditEvent, 'type' | 'data'>): AuditSink {
+  return {
+    record(event) {
+      const filled: Record<string, unknown> = { ...event };
+      for (const [key, value] of Object.entries(defaults)) filled[key] ??= value;
+      sink.record(filled as unknown as AuditEvent);
+    },
+  };
+}

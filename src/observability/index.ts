@@ -1,0 +1,7 @@
+// Logs, metrics, redaction and error reporting: the leaf every feature reports through.
+// It imports nothing from src/ but config/, so anything may depend on it.
+export { createLogger, createPrettyDestination, type ErrorSink, type Logger } from './logger.ts';
+export { createMetrics, type Metrics } from './metrics.ts';
+export { instrumentPool } from './instrument-pool.ts';
+export { scrubText, scrubValue, stripQuery } from './redact.ts';
+export { createErrorReporter, noErrorReporter, scrubSentryEvent, type ErrorReporter } from './error-reporter.ts';
