@@ -8,7 +8,8 @@ import { observeProvider } from '../observability/provider-events.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
-import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
+import { extendIntrospection } from './extend-introspection.ts';
+import { extendRevocation } from './extend-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
 
@@ -67,7 +68,8 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
-  provider.use(extendIntrospectionAndRevocation({ verifier: accessTokens, issuer: deps.config.issuer, audit }));
+  provider.use(extendIntrospection({ verifier: accessTokens, issuer: deps.config.issuer }));
+  provider.use(extendRevocation({ verifier: accessTokens, audit }));
 
   // The engine turns unexpected errors into a generic server_error response; log them here
   // with the request id so an operator can find what happened.
