@@ -8,7 +8,8 @@ import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
 import { observeProvider } from './events/index.ts';
-import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
+import { extendIntrospection } from './extend-introspection.ts';
+import { extendRevocation } from './extend-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
 
@@ -57,6 +58,7 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
-  provider.use(extendIntrospectionAndRevocation({ verifier: deps.accessTokens, issuer: deps.config.issuer, audit }));
+  provider.use(extendIntrospection({ verifier: deps.accessTokens, issuer: deps.config.issuer }));
+  provider.use(extendRevocation({ verifier: deps.accessTokens, audit }));
   return provider;
 }

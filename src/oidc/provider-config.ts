@@ -1,15 +1,16 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
-import { claimsFor, SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
+import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
 import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
 import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
-import { mayIntrospect } from './extend-introspection-and-revocation.ts';
-import { defaultResourceFor, refuseUngrantableScopes } from './default-resource.ts';
+import { mayIntrospect } from './extend-introspection.ts';
 import { createPrismaAdapterFactory } from './prisma-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
+import { createFindAccount } from './find-account.ts';
+import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
 import type { KeyMaterial } from './signing-keys.ts';
 import type { TokenStore } from './token-store.ts';
@@ -30,8 +31,6 @@ export interface ProviderDeps {
 
 type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFields>;
 
-const OIDC_SCOPE_SET: ReadonlySet<string> = new Set(OIDC_SCOPES);
-
 /**
  * The engine's configuration. Every option set here is a decision; the engine's defaults
  * stand for everything else. Builds only: no I/O happens until a request arrives.
@@ -39,36 +38,7 @@ const OIDC_SCOPE_SET: ReadonlySet<string> = new Set(OIDC_SCOPES);
 export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
-  /**
-   * The roles of the person a token is for: undefined when there is none (client
-   * credentials) or not yet (an authorization request before login; the engine asks
-   * again once the user has logged in). A missing or disabled account has no roles.
-   */
-  async function rolesOfSubject(ctx: KoaContextWithOIDC): Promise<ReadonlySet<string> | undefined> {
-    const { entities, route } = ctx.oidc;
-    const accountId =
-      entities.Account?.accountId ??
-      entities.AuthorizationCode?.accountId ??
-      entities.RefreshToken?.accountId ??
-      (route === 'authorization' || route === 'resume' ? ctx.oidc.session?.accountId : undefined);
-    if (!accountId) return undefined;
-    const account = await accounts.findById(accountId);
-    return new Set(account && !account.disabled ? account.roles : []);
-  }
-
-  // Resource servers looked up for one request: the default-resource rule and each
-  // resource's info read the same records.
-  type Lookup = ReturnType<ResourceService['find']>;
-  const resourcesOfRequest = new WeakMap<object, Map<string, Lookup>>();
-  function findResource(ctx: KoaContextWithOIDC, indicator: string): Lookup {
-    let cached = resourcesOfRequest.get(ctx);
-    if (!cached) resourcesOfRequest.set(ctx, (cached = new Map<string, Lookup>()));
-    let found = cached.get(indicator);
-    if (!found) cached.set(indicator, (found = resources.find(indicator)));
-    return found;
-  }
-
-  const scopeRules = { findResource, oidcScopes: OIDC_SCOPE_SET };
+  const resourcePolicy = createResourcePolicy({ accounts, resources });
 
   return {
     adapter: createPrismaAdapterFactory({
@@ -88,15 +58,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
 
-    async findAccount(_ctx, sub) {
-      const account = await accounts.findById(sub);
-      // Unknown or disabled: undefined, so the engine ends sessions and refuses tokens.
-      if (!account || account.disabled) return undefined;
-      return {
-        accountId: account.id,
-        claims: (_use, scope) => ({ ...claimsFor(account, new Set(scope.split(' '))) }),
-      };
-    },
+    findAccount: createFindAccount(accounts),
     claims: Object.fromEntries(Object.entries(SUPPORTED_CLAIMS).map(([scope, names]) => [scope, [...names]])),
     scopes: [...OIDC_SCOPES],
 
@@ -142,76 +104,66 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: deps.renderError,
 
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      introspection: {
-        enabled: true,
-        // The owning client, or a resource-server client that serves the token's audience.
-        allowedPolicy: (_ctx, client: Client, token) => mayIntrospect(client, token),
-      },
-      revocation: {
-        enabled: true,
-        // Only the owning client revokes; another client is refused (RFC 7009 section 2.1),
-        // never answered as if something had happened. Tokens are random beyond guessing,
-        // so the refusal tells a client nothing it could use.
-        allowedPolicy(_ctx, client, token) {
-          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-          return true;
-        },
-      },
-      rpInitiatedLogout: {
-        enabled: true,
-        ...(deps.logoutSource && { logoutSource: deps.logoutSource }),
-        ...(deps.postLogoutSuccessSource && { postLogoutSuccessSource: deps.postLogoutSuccessSource }),
-      },
-      // Clients that register a backchannel_logout_uri are told, server to server, when a
-      // session they took part in ends.
-      backchannelLogout: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        // Without `resource`: the one resource server the requested scopes belong to, or a
-        // refusal naming the scope (default-resource.ts). Never a silently dropped scope.
-        defaultResource: async (ctx, client: Client, oneOf) => oneOf ?? (await defaultResourceFor(ctx, client, scopeRules)),
-        useGrantedResource: () => true,
-        async getResourceServerInfo(ctx, indicator, client: Client) {
-          if (!client.portcullis_resources?.includes(indicator)) throw new errors.InvalidTarget();
-          const resource = await findResource(ctx, indicator);
-          if (!resource) throw new errors.InvalidTarget();
-          const allowed = new Set(client.portcullis_resource_scopes ?? []);
-          await refuseUngrantableScopes(ctx, client, scopeRules);
-          // The token may carry only scopes the resource offers, the client is registered for,
-          // and (for a person) their roles permit. Consent therefore lists only grantable ones.
-          const roles = await rolesOfSubject(ctx);
-          const scope = resource.scopes
-            .filter((s) => allowed.has(s.name))
-            .filter((s) => roles === undefined || s.roles.length === 0 || s.roles.some((role) => roles.has(role)))
-            .map((s) => s.name)
-            .join(' ');
-          return {
-            scope,
-            audience: resource.indicator,
-            accessTokenTTL: resource.accessTokenTtl,
-            accessTokenFormat: resource.accessTokenFormat,
-            ...(resource.accessTokenFormat === 'jwt' && { jwt: { sign: { alg: resource.signingAlg as 'ES256' | 'RS256' } } }),
-          };
-        },
-      },
-    },
+    features: features(deps, resourcePolicy),
+    ttl: lifetimes(config),
+  };
+}
 
-    ttl: {
-      // Function forms: a number would override each resource server's own lifetime.
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
-      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
-      AuthorizationCode: 60,
-      IdToken: config.ttl.idToken,
-      Interaction: 3600,
-      RefreshToken: config.ttl.refreshToken,
-      // A session nobody signed in to is only the logout page's CSRF state, which the engine
-      // stores for any anonymous GET /session/end: it lives 10 minutes, not SESSION_TTL,
-      // so unauthenticated requests cannot fill the database for two weeks.
-      Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(600, config.ttl.session)),
-      Grant: config.ttl.grant,
+/** The engine's features: on only what Portcullis serves, each with our policy. */
+function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: {
+      enabled: true,
+      // The owning client, or a resource-server client that serves the token's audience.
+      allowedPolicy: (_ctx, client: Client, token) => mayIntrospect(client, token),
     },
+    revocation: {
+      enabled: true,
+      // Only the owning client revokes; another client is refused (RFC 7009 section 2.1),
+      // never answered as if something had happened. Tokens are random beyond guessing,
+      // so the refusal tells a client nothing it could use.
+      allowedPolicy(_ctx, client, token) {
+        if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        return true;
+      },
+    },
+    rpInitiatedLogout: {
+      enabled: true,
+      ...(deps.logoutSource && { logoutSource: deps.logoutSource }),
+      ...(deps.postLogoutSuccessSource && { postLogoutSuccessSource: deps.postLogoutSuccessSource }),
+    },
+    // Clients that register a backchannel_logout_uri are told, server to server, when a
+    // session they took part in ends.
+    backchannelLogout: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      // Without `resource`: the one resource server the requested scopes belong to, or a
+      // refusal naming the scope (default-resource.ts). Never a silently dropped scope.
+      defaultResource: resourcePolicy.defaultResource,
+      useGrantedResource: () => true,
+      // The token may carry only scopes the resource offers, the client is registered for,
+      // and (for a person) their roles permit (resource-policy.ts).
+      getResourceServerInfo: resourcePolicy.getResourceServerInfo,
+    },
+  };
+}
+
+/** Lifetimes in seconds, from the configuration except where the protocol fixes them. */
+function lifetimes(config: Config): Configuration['ttl'] {
+  return {
+    // Function forms: a number would override each resource server's own lifetime.
+    AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+    ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+    AuthorizationCode: 60,
+    IdToken: config.ttl.idToken,
+    Interaction: 3600,
+    RefreshToken: config.ttl.refreshToken,
+    // A session nobody signed in to is only the logout page's CSRF state, which the engine
+    // stores for any anonymous GET /session/end: it lives 10 minutes, not SESSION_TTL,
+    // so unauthenticated requests cannot fill the database for two weeks.
+    Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(600, config.ttl.session)),
+    Grant: config.ttl.grant,
   };
 }

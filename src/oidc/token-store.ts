@@ -4,8 +4,9 @@ import type { AdapterPayload } from 'oidc-provider';
 // refresh-token rotation (claims, sealed successors), remembered consent, grants as people
 // see them, and their revocation. The engine's models themselves go through the adapter
 // (prisma-adapter.ts). Every id here is the stored id (token-id.ts), never a bearer value.
-// Implementations: prisma-token-store.ts (both databases), and an in-memory fake for unit
-// tests of the rules built on it (test/fakes/). The contract below is what they share.
+// Implementations: store/prisma-token-store.ts (both databases, one part per concern), and an
+// in-memory fake for unit tests of the rules built on it (test/fakes/). The contract below is
+// what they share; test/integration/token-store-contract.test.ts runs one suite on all.
 
 /** Where a refresh token stands in its one rotation. */
 export interface RotationState {

@@ -9,7 +9,7 @@ import { observeLogouts } from './logout.ts';
 // Every engine event Portcullis listens to is registered here, one file per family: what
 // the engine tells us, turned into audit events, metrics and logs. (Logins, consent,
 // single-token revocation and the grace window are recorded where they are decided:
-// interactions/, refresh-rotation.ts, extend-introspection-and-revocation.ts. OAuth
+// interactions/, refresh-rotation.ts, extend-introspection.ts, extend-revocation.ts. OAuth
 // errors are counted from the final response, http/response-error.ts: the engine's error
 // events fire before our extensions may still answer successfully.)
 

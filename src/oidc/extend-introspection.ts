@@ -1,0 +1,63 @@
+import type { Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+import { looksLikeJwt, type AccessTokenVerifier, type VerifiedAccessToken } from './access-token-verifier.ts';
+import type { PortcullisClientFields } from './client-metadata.ts';
+
+type Client = NonNullable<KoaContextWithOIDC['oidc']['client']> & Partial<PortcullisClientFields>;
+
+/**
+ * Who may see a token's facts: the client it was issued to, or a resource-server client
+ * that serves one of its audiences. Everyone else learns only `active: false`.
+ */
+export function mayIntrospect(client: Client, token: { clientId?: string | undefined; aud?: unknown }): boolean {
+  if (token.clientId === client.clientId) return true;
+  if (client.portcullis_type !== 'resource-server') return false;
+  const audiences = Array.isArray(token.aud) ? (token.aud as unknown[]) : [token.aud];
+  return audiences.some((aud) => typeof aud === 'string' && (client.portcullis_resources ?? []).includes(aud));
+}
+
+function introspectionBody(token: VerifiedAccessToken, issuer: string) {
+  return {
+    active: true,
+    client_id: token.clientId,
+    sub: token.sub,
+    aud: token.aud.length === 1 ? token.aud[0] : token.aud,
+    scope: token.scope || undefined,
+    exp: token.exp,
+    iat: token.iat,
+    iss: issuer,
+    jti: token.jti,
+    // RFC 9449 section 6.2 and RFC 7662: a bound token says so, as the engine does for opaque ones.
+    cnf: token.cnf,
+    token_type: token.cnf?.jkt ? 'DPoP' : 'Bearer',
+  };
+}
+
+/**
+ * Runs after the engine's introspection endpoint and completes it for what the engine
+ * cannot handle: JWT access tokens, which it refuses with `unsupported_token_type` once it
+ * has authenticated the client. It also keeps refresh tokens' introspection free of a
+ * token_type.
+ */
+export function extendIntrospection(deps: { verifier: AccessTokenVerifier; issuer: string }): Middleware {
+  return async (koaCtx, next) => {
+    await next();
+    const ctx = koaCtx as unknown as KoaContextWithOIDC;
+    if (ctx.oidc?.route !== 'introspection') return;
+    const client = ctx.oidc.client;
+    const token = ctx.oidc.params?.token;
+    if (!client || typeof token !== 'string') return;
+    const body = ctx.body as { active?: boolean; token_type?: string; error?: string } | undefined;
+    const refusedJwt = body?.error === 'unsupported_token_type' && looksLikeJwt(token);
+    if (ctx.status !== 200 && !refusedJwt) return;
+
+    if (refusedJwt) {
+      const verified = await deps.verifier.verify(token);
+      ctx.status = 200;
+      ctx.body = verified && mayIntrospect(client, verified) ? introspectionBody(verified, deps.issuer) : { active: false };
+    } else if (body?.active && ctx.oidc.entities.RefreshToken) {
+      delete body.token_type; // RFC 7662 §2.2: a refresh token has no access-token type (RFC 6749 §7.1)
+    }
+  };
+}

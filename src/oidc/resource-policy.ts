@@ -1,0 +1,83 @@
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+
+import type { AccountService } from '../accounts/index.ts';
+import { OIDC_SCOPES, type ResourceService } from '../clients/index.ts';
+import type { PortcullisClientFields } from './client-metadata.ts';
+import { defaultResourceFor, refuseUngrantableScopes, type ScopeRules } from './default-resource.ts';
+
+// Which resource server a token is for and what it may carry there. A token may carry only
+// scopes that the resource offers, the client is registered for, and (for a person) their
+// roles permit (RBAC). Consent therefore lists only scopes that can be granted.
+
+type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFields>;
+
+const OIDC_SCOPE_SET: ReadonlySet<string> = new Set(OIDC_SCOPES);
+
+export interface ResourcePolicy {
+  /** Without `resource`: the one resource server the requested scopes belong to, or a refusal naming the scope. */
+  readonly defaultResource: (ctx: KoaContextWithOIDC, client: Client, oneOf?: readonly string[]) => Promise<string | readonly string[] | undefined>;
+  /** The resource server of an indicator the client is registered for, with the scopes it may receive there. */
+  readonly getResourceServerInfo: (ctx: KoaContextWithOIDC, indicator: string, client: Client) => Promise<ResourceServer>;
+}
+
+/**
+ * The roles of the person a token is for: undefined when there is none (client
+ * credentials) or not yet (an authorization request before login; the engine asks
+ * again once the user has logged in). A missing or disabled account has no roles.
+ */
+export async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: Pick<AccountService, 'findById'>): Promise<ReadonlySet<string> | undefined> {
+  const { entities, route } = ctx.oidc;
+  const accountId =
+    entities.Account?.accountId ??
+    entities.AuthorizationCode?.accountId ??
+    entities.RefreshToken?.accountId ??
+    (route === 'authorization' || route === 'resume' ? ctx.oidc.session?.accountId : undefined);
+  if (!accountId) return undefined;
+  const account = await accounts.findById(accountId);
+  return new Set(account && !account.disabled ? account.roles : []);
+}
+
+/** A scope is grantable to a subject with these roles (undefined: no person, no role rule). */
+function permits(roles: ReadonlySet<string> | undefined, scope: { roles: readonly string[] }): boolean {
+  return roles === undefined || scope.roles.length === 0 || scope.roles.some((role) => roles.has(role));
+}
+
+export function createResourcePolicy(deps: { accounts: Pick<AccountService, 'findById'>; resources: Pick<ResourceService, 'find'> }): ResourcePolicy {
+  // Resource servers looked up for one request: the default-resource rule and each
+  // resource's info read the same records.
+  type Lookup = ReturnType<ResourceService['find']>;
+  const resourcesOfRequest = new WeakMap<object, Map<string, Lookup>>();
+  function findResource(ctx: KoaContextWithOIDC, indicator: string): Lookup {
+    let cached = resourcesOfRequest.get(ctx);
+    if (!cached) resourcesOfRequest.set(ctx, (cached = new Map<string, Lookup>()));
+    let found = cached.get(indicator);
+    if (!found) cached.set(indicator, (found = deps.resources.find(indicator)));
+    return found;
+  }
+
+  const scopeRules: ScopeRules = { findResource, oidcScopes: OIDC_SCOPE_SET };
+
+  return {
+    defaultResource: async (ctx, client, oneOf) => oneOf ?? (await defaultResourceFor(ctx, client, scopeRules)),
+
+    async getResourceServerInfo(ctx, indicator, client) {
+      if (!client.portcullis_resources?.includes(indicator)) throw new errors.InvalidTarget();
+      const resource = await findResource(ctx, indicator);
+      if (!resource) throw new errors.InvalidTarget();
+      const allowed = new Set(client.portcullis_resource_scopes ?? []);
+      await refuseUngrantableScopes(ctx, client, scopeRules);
+      const roles = await rolesOfSubject(ctx, deps.accounts);
+      const scope = resource.scopes
+        .filter((s) => allowed.has(s.name) && permits(roles, s))
+        .map((s) => s.name)
+        .join(' ');
+      return {
+        scope,
+        audience: resource.indicator,
+        accessTokenTTL: resource.accessTokenTtl,
+        accessTokenFormat: resource.accessTokenFormat,
+        ...(resource.accessTokenFormat === 'jwt' && { jwt: { sign: { alg: resource.signingAlg as 'ES256' | 'RS256' } } }),
+      };
+    },
+  };
+}

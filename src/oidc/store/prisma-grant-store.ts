@@ -1,0 +1,56 @@
+import type { PrismaClient } from '../../db/index.ts';
+import { withTranslatedErrors } from '../../db/index.ts';
+import type { GrantRow, GrantStore } from '../token-store.ts';
+
+// Grants as people see them, and taking them back, on Postgres (both databases). A
+// revocation deletes a grant and everything stored under it in one transaction, so it is
+// gone for every instance at once.
+
+const live = () => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] });
+
+/** Postgres refuses NUL in text: an id holding one cannot exist. */
+const impossible = (id: string) => id.includes('\u0000');
+
+export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
+  const db = <T>(work: () => Promise<T>) => withTranslatedErrors('token', work);
+
+  return {
+    listGrants: ({ accountId }) =>
+      db(() => prisma.oidcGrant.findMany({ where: { accountId, ...live() }, orderBy: { id: 'asc' } })),
+
+    findGrant: (grantId) =>
+      db(async (): Promise<GrantRow | undefined> => {
+        if (impossible(grantId)) return undefined;
+        return (await prisma.oidcGrant.findFirst({ where: { id: grantId, ...live() } })) ?? undefined;
+      }),
+
+    grantIds: (where) =>
+      db(async () => {
+        const rows = await prisma.oidcGrant.findMany({ where, select: { id: true } });
+        return rows.map((row) => row.id);
+      }),
+
+    revokeGrants: (requested) =>
+      db(async () => {
+        const grantIds = requested.filter((id) => !impossible(id));
+        if (grantIds.length === 0) return { grants: 0, tokens: 0 };
+        const where = { grantId: { in: grantIds } };
+        const [codes, accessTokens, refreshTokens, grants] = await prisma.$transaction([
+          prisma.oidcAuthorizationCode.deleteMany({ where }),
+          prisma.oidcAccessToken.deleteMany({ where }),
+          prisma.oidcRefreshToken.deleteMany({ where }),
+          prisma.oidcGrant.deleteMany({ where: { id: { in: grantIds } } }),
+        ]);
+        return { grants: grants.count, tokens: codes.count + accessTokens.count + refreshTokens.count };
+      }),
+
+    forgetConsent: (where) =>
+      db(async () => (await prisma.consent.deleteMany({ where })).count),
+
+    deleteSessions: (accountId) =>
+      db(async () => (await prisma.oidcSession.deleteMany({ where: { accountId } })).count),
+
+    deleteClientCredentials: (clientId) =>
+      db(async () => (await prisma.oidcClientCredentials.deleteMany({ where: { payload: { path: ['clientId'], equals: clientId } } })).count),
+  };
+}

@@ -1,0 +1,13 @@
+import { createMemoryKeyStore } from '../fakes/memory-key-store.ts';
+import { describeKeyStoreContract } from '../helpers/key-store-contract.ts';
+
+// The in-memory fake keeps the key store's contract, so the key rules' unit tests mean what they say.
+
+describeKeyStoreContract(() => {
+  const store = createMemoryKeyStore();
+  return {
+    store,
+    retire: (kid) => Promise.resolve(store.setStatus(kid, 'retired')),
+    clear: () => Promise.resolve(),
+  };
+});
