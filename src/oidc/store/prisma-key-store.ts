@@ -6,6 +6,11 @@ import type { AddedKeys, KeyStore } from '../key-store.ts';
 // what is missing" one step when several instances start at once: the second waits, then
 // plans on what the first committed.
 
+// The plan generates keys (RSA among them) while holding the lock, so that instances starting
+// together never both generate. On a loaded machine that outlives Prisma's 5 s default for an
+// interactive transaction; a start that waits is better than one that fails.
+const KEY_CREATION_TIMEOUTS = { maxWait: 30_000, timeout: 60_000 } as const;
+
 export function createPrismaKeyStore(prisma: PrismaClient): KeyStore {
   const db = <T>(work: () => Promise<T>) => withTranslatedErrors('signing key', work);
 
@@ -24,7 +29,7 @@ export function createPrismaKeyStore(prisma: PrismaClient): KeyStore {
             cookieKeyIds.push((await tx.cookieKey.create({ data: { secretCiphertext } })).id);
           }
           return { signing: planned.signing.map(({ kid, alg }) => ({ kid, alg })), cookieKeyIds };
-        }),
+        }, KEY_CREATION_TIMEOUTS),
       ),
 
     signingKeys: () =>
