@@ -1,6 +1,8 @@
 // Helpers for the abuse-limit tests: requests "from" many addresses (X-Forwarded-For behind
 // a trusted proxy: TRUST_PROXY=true), the login form, events and database query counts.
 
+import assert from 'node:assert/strict';
+
 import type { AuditEvent, AuditSink } from '../../src/audit/index.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { authorizationRequest, CookieJar, csrfToken, send } from './browserless-login.ts';
@@ -81,4 +83,24 @@ export function clientCredentials(issuer: string, authorization: string, ip: str
     headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
     body: new URLSearchParams({ grant_type: 'client_credentials', ...body }),
   });
+}
+
+/**
+ * The credential throttle's bound on a burst from one address, whatever the machine's load:
+ * `free` checks at once, then at most one per second of the burst (the delay after each
+ * failure). A loaded machine spreads a burst over seconds, so an exact count would be timing.
+ */
+export function assertThrottledBurst(statuses: readonly number[], elapsedMs: number, free = 3): number {
+  const checked = statuses.filter((status) => status === 401).length;
+  const refused = statuses.filter((status) => status === 429).length;
+  assert.equal(checked + refused, statuses.length, 'every guess is checked or refused unchecked');
+  assert.ok(checked <= free + Math.ceil(elapsedMs / 1000), `${checked} of ${statuses.length} were checked in ${elapsedMs} ms`);
+  return checked;
+}
+
+/** Runs a burst of requests all at once; the responses and how long the burst took. */
+export async function burst(count: number, send: (i: number) => Promise<Response>): Promise<{ responses: Response[]; elapsedMs: number }> {
+  const started = Date.now();
+  const responses = await Promise.all(Array.from({ length: count }, (_, i) => send(i)));
+  return { responses, elapsedMs: Date.now() - started };
 }
