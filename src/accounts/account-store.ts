@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
+import { NotFoundError } from '../errors.ts';
 
 export interface AccountRecord {
   readonly id: string;
@@ -66,7 +67,10 @@ export function createAccountStore(prisma: PrismaClient): AccountStore {
       withTranslatedErrors('account', () =>
         prisma.account.findMany({ orderBy: { createdAt: 'asc' }, take: options.limit ?? 1000 }),
       ),
-    update: (id, changes) =>
-      withTranslatedErrors('account', () => prisma.account.update({ where: { id }, data: changes })),
+    async update(id, changes) {
+      // As in findById: no account has such an id, and Postgres would refuse the cast (a 500).
+      if (!UUID.test(id)) throw new NotFoundError('account not found');
+      return withTranslatedErrors('account', () => prisma.account.update({ where: { id }, data: changes }));
+    },
   };
 }
