@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { nameSchema, roleSchema } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { discardAudit, type AuditSink } from '../observability/audit-sink.ts';
 import type { AccountRecord, AccountStore } from './account-store.ts';
@@ -8,8 +9,6 @@ import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 
-export const nameSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-export const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');
 
 export function checkPassword(password: string): void {
   if ([...password].length < MIN_PASSWORD_LENGTH) {

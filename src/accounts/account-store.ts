@@ -1,3 +1,4 @@
+import { isUuid } from '../clients/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
 import { NotFoundError } from '../errors.ts';
@@ -39,8 +40,6 @@ export interface AccountStore {
   update(id: string, changes: AccountChanges): Promise<AccountRecord>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function createAccountStore(prisma: PrismaClient): AccountStore {
   return {
     create: (account) =>
@@ -57,7 +56,7 @@ export function createAccountStore(prisma: PrismaClient): AccountStore {
       ),
     async findById(id) {
       // A subject that is not a UUID cannot exist; Postgres would reject the cast.
-      if (!UUID.test(id)) return undefined;
+      if (!isUuid(id)) return undefined;
       return (await withTranslatedErrors('account', () => prisma.account.findUnique({ where: { id } }))) ?? undefined;
     },
     async findByEmail(email) {
@@ -69,7 +68,7 @@ export function createAccountStore(prisma: PrismaClient): AccountStore {
       ),
     async update(id, changes) {
       // As in findById: no account has such an id, and Postgres would refuse the cast (a 500).
-      if (!UUID.test(id)) throw new NotFoundError('account not found');
+      if (!isUuid(id)) throw new NotFoundError('account not found');
       return withTranslatedErrors('account', () => prisma.account.update({ where: { id }, data: changes }));
     },
   };

@@ -12,17 +12,12 @@ import {
   usesSecret,
   type AuthMethodName,
   type ClientInput,
-  type ClientTypeName,
 } from './client-input.ts';
 import type { ClientData, ClientRecord, ClientStore } from './client-store.ts';
 import type { ResourceStore } from './resource-store.ts';
 
 /** OIDC scopes any client may be registered for; everything else belongs to a resource server. */
 export const OIDC_SCOPES = ['openid', 'email', 'profile', 'offline_access'] as const;
-
-export function hasSecret(type: ClientTypeName): boolean {
-  return type === 'web' || type === 'service' || type === 'resource-server';
-}
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -195,7 +190,7 @@ export function createClientService(deps: {
 
     async rotateSecret(clientId, options = {}) {
       const current = await get(clientId);
-      if (!hasSecret(current.type)) throw new ValidationError(`a ${current.type} client is public and has no secret`);
+      if (isPublicType(current.type)) throw new ValidationError(`a ${current.type} client is public and has no secret`);
       const authMethod = options.authMethod ?? current.authMethod;
       if (!usesSecret(authMethod)) {
         throw new ValidationError(

@@ -1,7 +1,8 @@
 import { Prisma, withTranslatedErrors, type PrismaClient } from '../db/index.ts';
 import { NotFoundError } from '../errors.ts';
-import { isPossibleClientId, type AuthMethodName, type ClientTypeName } from './client-input.ts';
+import type { AuthMethodName, ClientTypeName } from './client-input.ts';
 import type { JwkSet } from './client-jwks.ts';
+import { isPossibleClientId } from './validation.ts';
 
 /** A registered client as stored; the secret stays sealed until the provider needs it. */
 export interface ClientRecord {

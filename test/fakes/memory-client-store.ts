@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { isPossibleClientId } from '../../src/clients/client-input.ts';
+import { isPossibleClientId } from '../../src/clients/validation.ts';
 import type { ClientData, ClientRecord, ClientStore } from '../../src/clients/client-store.ts';
 import { ConflictError, NotFoundError } from '../../src/errors.ts';
 
