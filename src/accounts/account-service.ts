@@ -45,6 +45,9 @@ export interface AccountService {
    */
   authenticate(email: string, password: string): Promise<AuthenticationResult>;
   findById(id: string): Promise<AccountRecord | undefined>;
+  /** An id, or an email in any spelling; undefined when no account has it (a malformed email is a ValidationError). */
+  findByIdOrEmail(idOrEmail: string): Promise<AccountRecord | undefined>;
+  /** As findByIdOrEmail, but a missing account is a NotFoundError. */
   get(idOrEmail: string): Promise<AccountRecord>;
   list(): Promise<AccountRecord[]>;
   setPassword(idOrEmail: string, password: string): Promise<AccountRecord>;
@@ -75,10 +78,13 @@ export function createAccountService(deps: {
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = () => (dummyHash ??= hasher.hash(crypto.randomUUID()));
 
+  // async, so that a malformed email is a rejection like every other failure, not a throw.
+  async function findByIdOrEmail(idOrEmail: string): Promise<AccountRecord | undefined> {
+    return idOrEmail.includes('@') ? await store.findByEmail(normalizeEmail(idOrEmail)) : await store.findById(idOrEmail);
+  }
+
   async function get(idOrEmail: string): Promise<AccountRecord> {
-    const account = idOrEmail.includes('@')
-      ? await store.findByEmail(normalizeEmail(idOrEmail))
-      : await store.findById(idOrEmail);
+    const account = await findByIdOrEmail(idOrEmail);
     if (!account) throw new NotFoundError(`no account ${idOrEmail}`);
     return account;
   }
@@ -118,6 +124,7 @@ export function createAccountService(deps: {
     },
 
     findById: (id) => store.findById(id),
+    findByIdOrEmail,
     get,
     list: () => store.list(),
 

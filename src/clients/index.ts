@@ -1,7 +1,7 @@
+export { checkAgainstRegistry, OIDC_SCOPES, type RegistryProblem } from './check-against-registry.ts';
 export { createClientStore, type ClientStore, type ClientRecord } from './client-store.ts';
 export {
   createClientService,
-  OIDC_SCOPES,
   toClientInput,
   type ClientService,
   type ClientTokenRevoker,

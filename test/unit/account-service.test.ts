@@ -255,6 +255,18 @@ describe('managing accounts', () => {
     assert.equal((await accounts.findById(account.id))?.id, account.id);
   });
 
+  test('findByIdOrEmail finds by id or any spelling of the email, and gives undefined for an unknown one', async () => {
+    const email = nextEmail();
+    const account = await accounts.create({ email, name: 'Maybe' });
+    assert.equal((await accounts.findByIdOrEmail(account.id))?.id, account.id);
+    assert.equal((await accounts.findByIdOrEmail(` ${email.toUpperCase()}`))?.id, account.id);
+    assert.equal(await accounts.findByIdOrEmail('nobody-at-all@example.com'), undefined);
+    assert.equal(await accounts.findByIdOrEmail('00000000-0000-4000-8000-000000000000'), undefined);
+    assert.equal(await accounts.findByIdOrEmail('not-a-uuid'), undefined);
+    // A malformed address is the caller's mistake to hear about, not a missing account.
+    await assert.rejects(accounts.findByIdOrEmail('two@@example.com'), ValidationError);
+  });
+
   test('get, setPassword and setDisabled of an unknown account throw NotFoundError', async () => {
     await assert.rejects(accounts.get('nobody-at-all@example.com'), NotFoundError);
     await assert.rejects(accounts.get('00000000-0000-4000-8000-000000000000'), NotFoundError);
