@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { nameSchema, roleSchema } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { discardAudit, type AuditEventType, type AuditSink } from '../audit/index.ts';
 import type { AccountRecord, AccountStore } from './account-store.ts';
@@ -8,8 +9,6 @@ import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 
-export const nameSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-export const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');
 
 export function checkPassword(password: string): void {
   if ([...password].length < MIN_PASSWORD_LENGTH) {
@@ -46,6 +45,9 @@ export interface AccountService {
    */
   authenticate(email: string, password: string): Promise<AuthenticationResult>;
   findById(id: string): Promise<AccountRecord | undefined>;
+  /** An id, or an email in any spelling; undefined when no account has it (a malformed email is a ValidationError). */
+  findByIdOrEmail(idOrEmail: string): Promise<AccountRecord | undefined>;
+  /** As findByIdOrEmail, but a missing account is a NotFoundError. */
   get(idOrEmail: string): Promise<AccountRecord>;
   list(): Promise<AccountRecord[]>;
   setPassword(idOrEmail: string, password: string): Promise<AccountRecord>;
@@ -76,10 +78,13 @@ export function createAccountService(deps: {
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = () => (dummyHash ??= hasher.hash(crypto.randomUUID()));
 
+  // async, so that a malformed email is a rejection like every other failure, not a throw.
+  async function findByIdOrEmail(idOrEmail: string): Promise<AccountRecord | undefined> {
+    return idOrEmail.includes('@') ? await store.findByEmail(normalizeEmail(idOrEmail)) : await store.findById(idOrEmail);
+  }
+
   async function get(idOrEmail: string): Promise<AccountRecord> {
-    const account = idOrEmail.includes('@')
-      ? await store.findByEmail(normalizeEmail(idOrEmail))
-      : await store.findById(idOrEmail);
+    const account = await findByIdOrEmail(idOrEmail);
     if (!account) throw new NotFoundError(`no account ${idOrEmail}`);
     return account;
   }
@@ -119,6 +124,7 @@ export function createAccountService(deps: {
     },
 
     findById: (id) => store.findById(id),
+    findByIdOrEmail,
     get,
     list: () => store.list(),
 

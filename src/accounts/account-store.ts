@@ -1,5 +1,7 @@
+import { isUuid } from '../clients/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
+import { NotFoundError } from '../errors.ts';
 
 export interface AccountRecord {
   readonly id: string;
@@ -38,8 +40,6 @@ export interface AccountStore {
   update(id: string, changes: AccountChanges): Promise<AccountRecord>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function createAccountStore(prisma: PrismaClient): AccountStore {
   return {
     create: (account) =>
@@ -56,7 +56,7 @@ export function createAccountStore(prisma: PrismaClient): AccountStore {
       ),
     async findById(id) {
       // A subject that is not a UUID cannot exist; Postgres would reject the cast.
-      if (!UUID.test(id)) return undefined;
+      if (!isUuid(id)) return undefined;
       return (await withTranslatedErrors('account', () => prisma.account.findUnique({ where: { id } }))) ?? undefined;
     },
     async findByEmail(email) {
@@ -66,7 +66,10 @@ export function createAccountStore(prisma: PrismaClient): AccountStore {
       withTranslatedErrors('account', () =>
         prisma.account.findMany({ orderBy: { createdAt: 'asc' }, take: options.limit ?? 1000 }),
       ),
-    update: (id, changes) =>
-      withTranslatedErrors('account', () => prisma.account.update({ where: { id }, data: changes })),
+    async update(id, changes) {
+      // As in findById: no account has such an id, and Postgres would refuse the cast (a 500).
+      if (!isUuid(id)) throw new NotFoundError('account not found');
+      return withTranslatedErrors('account', () => prisma.account.update({ where: { id }, data: changes }));
+    },
   };
 }

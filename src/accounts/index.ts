@@ -2,8 +2,6 @@ export { createAccountStore, type AccountStore, type AccountRecord } from './acc
 export {
   createAccountService,
   checkPassword,
-  nameSchema,
-  roleSchema,
   type AccountService,
   type AccountTokenRevoker,
   type AuthenticationResult,

@@ -1,9 +1,9 @@
 import { checkPassword, type AccountRecord } from '../accounts/index.ts';
 import {
+  checkAgainstRegistry,
   defaultAuthMethod,
   defaultGrantTypes,
   defaultScopes,
-  OIDC_SCOPES,
   usesSecret,
   type ClientRecord,
   type ResourceServerRecord,
@@ -11,7 +11,6 @@ import {
 import { ValidationError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import type { ImportFile } from './read-import-file.ts';
-import { findAccount } from './users-command.ts';
 
 // Applies a declaration of resource servers, clients and users idempotently, in two
 // phases: plan reads the database and checks everything that could refuse a write (so a
@@ -117,14 +116,10 @@ async function planClients(deps: PlanDeps, declaration: Declaration, problems: s
     if (clientId === undefined) throw new ValidationError(`${at}.clientId: is required`);
     const wanted = completeClient(client);
 
-    const offered = new Set<string>(OIDC_SCOPES);
-    for (const [position, indicator] of wanted.resources.entries()) {
-      const scopes = registry.get(indicator);
-      if (scopes) scopes.forEach((scope) => offered.add(scope));
-      else problems.push(`${at}.resources.${position}: ${indicator} is not a registered resource server (declare it under resources)`);
+    for (const problem of checkAgainstRegistry(wanted, (indicator) => registry.get(indicator))) {
+      const field = problem.index === undefined ? problem.list : `${problem.list}.${problem.index}`;
+      problems.push(`${at}.${field}: ${problem.message}${problem.list === 'resources' ? ' (declare it under resources)' : ''}`);
     }
-    const unknown = wanted.scopes.filter((scope) => !offered.has(scope));
-    if (unknown.length > 0) problems.push(`${at}.scopes: ${unknown.join(', ')} not offered by openid or the client's resources`);
 
     const existing = await deps.services.clients.find(clientId);
     if (existing && existing.type !== wanted.type) {
@@ -210,7 +205,7 @@ function canonicalJson(value: unknown): string {
 async function planUsers(deps: PlanDeps, declared: readonly DeclaredUser[], problems: string[]): Promise<PlannedItem[]> {
   const plan: PlannedItem[] = [];
   for (const [index, user] of declared.entries()) {
-    const existing = await findAccount(deps.services, user.email);
+    const existing = await deps.services.accounts.findByIdOrEmail(user.email);
     if (existing) {
       const changes = userChanges(existing, user);
       if (Object.keys(changes).length === 0) {

@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import { z } from 'zod';
 
-import { nameSchema, normalizeEmail, roleSchema } from '../accounts/index.ts';
-import { clientInputSchema, resourceInputSchema } from '../clients/index.ts';
+import { normalizeEmail } from '../accounts/index.ts';
+import { clientInputSchema, nameSchema, resourceInputSchema, roleSchema } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
 
 // An import file declares resource servers, clients and users; applying it twice changes

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 
 import { normalizeEmail, type AccountRecord } from '../accounts/index.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import type { Services } from '../services.ts';
+import { ConflictError } from '../errors.ts';
 import { collect, type Runner } from './command-context.ts';
 import { list, yesNo, type Output } from './output.ts';
 import { readNewPassword } from './read-password.ts';
@@ -31,7 +30,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
     .action((options: CreateOptions, command: Command) => {
       const email = normalizeEmail(options.email);
       return run(command, async ({ services, out }) => {
-        if (await findAccount(services, email)) throw new ConflictError(`email: an account with ${email} already exists`);
+        if (await services.accounts.findByIdOrEmail(email)) throw new ConflictError(`email: an account with ${email} already exists`);
         const password = options.withoutPassword ? undefined : await readNewPassword();
         const account = await services.accounts.create({
           email,
@@ -129,13 +128,4 @@ function printUser(out: Output, account: AccountRecord): void {
     ['created', account.createdAt.toISOString()],
     ['updated', account.updatedAt.toISOString()],
   ]);
-}
-
-export async function findAccount(services: Services, email: string): Promise<AccountRecord | undefined> {
-  try {
-    return await services.accounts.get(email);
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
 }

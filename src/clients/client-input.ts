@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { ValidationError } from '../errors.ts';
 import { jwkSetSchema } from './client-jwks.ts';
+import { clientIdSchema, isLoopbackHost, nameSchema, scopeTokenSchema } from './validation.ts';
 
 // The validated shape of a client registration, whether it comes from the CLI, an import
 // file or (later) an admin API. Each rule is here once.
@@ -36,10 +37,6 @@ export function usesSecret(method: AuthMethodName): boolean {
 const MAX_URI = 2000;
 const MAX_LIST = 50;
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
-}
-
 const absoluteUrl = z
   .string()
   .max(MAX_URI, `must be at most ${MAX_URI} characters`)
@@ -63,22 +60,16 @@ const origin = z
   .max(MAX_URI)
   .refine((value) => URL.canParse(value) && new URL(value).origin === value, 'must be an origin like https://app.example.com (no path or trailing slash)');
 
-const clientId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._~-]{2,99}$/, 'must be 3-100 characters of letters, digits and . _ ~ -, starting with a letter or digit');
-
-const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes are 1-100 printable characters without spaces, quotes or backslashes');
-
 export const clientInputSchema = z
   .object({
-    clientId: clientId.optional(),
+    clientId: clientIdSchema.optional(),
     type: z.enum(CLIENT_TYPES),
-    name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+    name: nameSchema,
     redirectUris: z.array(redirectUri).max(MAX_LIST).default([]),
     postLogoutRedirectUris: z.array(redirectUri).max(MAX_LIST).default([]),
     corsOrigins: z.array(origin).max(MAX_LIST).default([]),
     grantTypes: z.array(z.enum(GRANT_TYPES)).max(GRANT_TYPES.length).optional(),
-    scopes: z.array(scopeToken).max(200).optional(),
+    scopes: z.array(scopeTokenSchema).max(200).optional(),
     resources: z.array(absoluteUrl).max(MAX_LIST).default([]),
     firstParty: z.boolean().default(false),
     backchannelLogoutUri: redirectUri.nullable().default(null),
@@ -113,7 +104,7 @@ export const clientInputSchema = z
     }
     if (input.jwksUri !== null && URL.canParse(input.jwksUri)) {
       const url = new URL(input.jwksUri);
-      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
         ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'must be https (http only for localhost)' });
       }
     }
@@ -140,7 +131,7 @@ export const clientInputSchema = z
         ctx.addIssue({ code: 'custom', path: ['backchannelLogoutUri'], message: 'only web clients (with a server) receive back-channel logout' });
       } else if (URL.canParse(input.backchannelLogoutUri)) {
         const url = new URL(input.backchannelLogoutUri);
-        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
           ctx.addIssue({ code: 'custom', path: ['backchannelLogoutUri'], message: 'must be https (http only for localhost)' });
         }
       }
@@ -150,7 +141,7 @@ export const clientInputSchema = z
         if (!URL.canParse(uri)) return; // already reported by the field's own schema
         const url = new URL(uri);
         const web = url.protocol === 'https:' || url.protocol === 'http:';
-        if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+        if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
           ctx.addIssue({ code: 'custom', path: [list, index], message: `${uri}: http is allowed only for localhost; use https` });
         }
         if (!web && input.type !== 'native') {
@@ -187,15 +178,4 @@ export function parseClientInput(raw: unknown): ClientInput {
   const result = clientInputSchema.safeParse(raw);
   if (!result.success) throw toValidationError(result.error);
   return result.data;
-}
-
-export const clientIdSchema = clientId;
-
-/**
- * Whether a registered client could have this id: every id was checked against the rule
- * above when it was registered, so any other value (a NUL, a control character, 10 kB of
- * text) names no client and need not be looked up (Postgres refuses a NUL in text).
- */
-export function isPossibleClientId(value: string): boolean {
-  return clientIdSchema.safeParse(value).success;
 }

@@ -12,17 +12,10 @@ import {
   usesSecret,
   type AuthMethodName,
   type ClientInput,
-  type ClientTypeName,
 } from './client-input.ts';
+import { checkAgainstRegistry } from './check-against-registry.ts';
 import type { ClientData, ClientRecord, ClientStore } from './client-store.ts';
 import type { ResourceStore } from './resource-store.ts';
-
-/** OIDC scopes any client may be registered for; everything else belongs to a resource server. */
-export const OIDC_SCOPES = ['openid', 'email', 'profile', 'offline_access'] as const;
-
-export function hasSecret(type: ClientTypeName): boolean {
-  return type === 'web' || type === 'service' || type === 'resource-server';
-}
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -109,18 +102,15 @@ export function createClientService(deps: {
   // Every change to the registry is recorded here, whichever surface (CLI, API) made it.
   const audit = deps.audit ?? discardAudit;
 
-  /** Resources must be registered, and every non-OIDC scope must belong to one of them. */
-  async function checkAgainstRegistry(input: ClientInput, scopes: readonly string[]): Promise<void> {
-    const known = new Set<string>(OIDC_SCOPES);
+  /** The registry check on the stored registry; the first problem is the refusal. */
+  async function checkRegistered(input: ClientInput, scopes: readonly string[]): Promise<void> {
+    const registered = new Map<string, string[]>();
     for (const indicator of input.resources) {
       const resource = await resources.find(indicator);
-      if (!resource) throw new ValidationError(`resources: ${indicator} is not a registered resource server`);
-      for (const scope of resource.scopes) known.add(scope.name);
+      if (resource) registered.set(indicator, resource.scopes.map((scope) => scope.name));
     }
-    const unknown = scopes.filter((scope) => !known.has(scope));
-    if (unknown.length > 0) {
-      throw new ValidationError(`scopes: ${unknown.join(', ')} not offered by openid or the client's resources`);
-    }
+    const [problem] = checkAgainstRegistry({ resources: input.resources, scopes }, (indicator) => registered.get(indicator));
+    if (problem) throw new ValidationError(`${problem.list}: ${problem.message}`);
   }
 
   async function get(clientId: string): Promise<ClientRecord> {
@@ -132,7 +122,7 @@ export function createClientService(deps: {
   async function normalise(input: ClientInput): Promise<Omit<ClientData, 'clientId' | 'secretCiphertext'>> {
     const grantTypes = input.grantTypes ?? defaultGrantTypes(input.type);
     const scopes = input.scopes ?? defaultScopes(input.type);
-    await checkAgainstRegistry(input, scopes);
+    await checkRegistered(input, scopes);
     return {
       type: input.type,
       name: input.name,
@@ -195,7 +185,7 @@ export function createClientService(deps: {
 
     async rotateSecret(clientId, options = {}) {
       const current = await get(clientId);
-      if (!hasSecret(current.type)) throw new ValidationError(`a ${current.type} client is public and has no secret`);
+      if (isPublicType(current.type)) throw new ValidationError(`a ${current.type} client is public and has no secret`);
       const authMethod = options.authMethod ?? current.authMethod;
       if (!usesSecret(authMethod)) {
         throw new ValidationError(

@@ -1,6 +1,8 @@
 import { Prisma, withTranslatedErrors, type PrismaClient } from '../db/index.ts';
-import { isPossibleClientId, type AuthMethodName, type ClientTypeName } from './client-input.ts';
+import { NotFoundError } from '../errors.ts';
+import type { AuthMethodName, ClientTypeName } from './client-input.ts';
 import type { JwkSet } from './client-jwks.ts';
+import { isPossibleClientId } from './validation.ts';
 
 /** A registered client as stored; the secret stays sealed until the provider needs it. */
 export interface ClientRecord {
@@ -101,12 +103,15 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
       return rows.map(toRecord);
     },
     async update(clientId, changes) {
+      if (!isPossibleClientId(clientId)) throw new NotFoundError(`client ${clientId.slice(0, 100)} not found`);
       const row = await withTranslatedErrors(`client ${clientId}`, () =>
         prisma.client.update({ where: { clientId }, data: toData(changes) }),
       );
       return toRecord(row);
     },
     async delete(clientId) {
+      // As in findById: Postgres refuses a NUL in text, which would be a 500, not a "not found".
+      if (!isPossibleClientId(clientId)) throw new NotFoundError(`client ${clientId.slice(0, 100)} not found`);
       await withTranslatedErrors(`client ${clientId}`, () => prisma.client.delete({ where: { clientId } }));
     },
   };

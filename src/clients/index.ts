@@ -1,8 +1,7 @@
+export { checkAgainstRegistry, OIDC_SCOPES, type RegistryProblem } from './check-against-registry.ts';
 export { createClientStore, type ClientStore, type ClientRecord } from './client-store.ts';
 export {
   createClientService,
-  hasSecret,
-  OIDC_SCOPES,
   toClientInput,
   type ClientService,
   type ClientTokenRevoker,
@@ -22,17 +21,15 @@ export { createResourceService, type ResourceService } from './resource-service.
 export {
   AUTH_METHODS,
   CLIENT_TYPES,
-  GRANT_TYPES,
   clientInputSchema,
-  clientIdSchema,
   defaultAuthMethod,
   defaultGrantTypes,
   defaultScopes,
   parseClientInput,
-  toValidationError,
   usesSecret,
   type AuthMethodName,
   type ClientTypeName,
   type ClientInput,
 } from './client-input.ts';
-export { CLIENT_ASSERTION_ALGS, jwkSetSchema, type JwkSet, type PublicJwk } from './client-jwks.ts';
+export { clientIdSchema, isUuid, nameSchema, roleSchema } from './validation.ts';
+export { CLIENT_ASSERTION_ALGS, type JwkSet, type PublicJwk } from './client-jwks.ts';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
 import { toValidationError } from './client-input.ts';
+import { nameSchema, roleSchema, scopeTokenSchema } from './validation.ts';
 
 // Resource servers (APIs) are addressed by their RFC 8707 indicator, which is also the
 // audience of the tokens issued for them.
@@ -16,14 +17,14 @@ export const resourceInputSchema = z
       .max(2000)
       .refine((value) => URL.canParse(value), 'must be an absolute URL')
       .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707)'),
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: nameSchema,
     scopes: z
       .array(
         z.object({
-          name: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes are 1-100 printable characters without spaces'),
+          name: scopeTokenSchema,
           description: z.string().max(500).default(''),
           // RBAC: roles allowed to be granted this scope; empty means every account.
-          roles: z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters')).max(50).default([]),
+          roles: z.array(roleSchema).max(50).default([]),
         }).strict(),
       )
       .max(200)

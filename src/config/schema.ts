@@ -94,5 +94,3 @@ export const envSchema = z.object({
   OUTBOUND_PRIVATE_NETWORKS: bool.default(false),
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
 });
-
-export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+// The small rules every registry input shares, once: accounts, clients, resource servers,
+// the import file and the CLI all check names, roles, scope tokens and ids with these, so
+// a value accepted on one surface is accepted on all.
+
+/** A display name (account, client, resource server): trimmed, shown to people. */
+export const nameSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+
+/** An RBAC role: a lowercase word, as granted to accounts and required by resource scopes. */
+export const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');
+
+/** A scope token (RFC 6749 section 3.3: printable ASCII without space, quote or backslash). */
+export const scopeTokenSchema = z
+  .string()
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes are 1-100 printable characters without spaces, quotes or backslashes');
+
+/** A client id, chosen or generated: never read as a CLI flag, safe in a URL and a log line. */
+export const clientIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._~-]{2,99}$/, 'must be 3-100 characters of letters, digits and . _ ~ -, starting with a letter or digit');
+
+/**
+ * Whether a registered client could have this id: every id was checked against the rule
+ * above when it was registered, so any other value (a NUL, a control character, 10 kB of
+ * text) names no client and need not be looked up (Postgres refuses a NUL in text).
+ */
+export function isPossibleClientId(value: string): boolean {
+  return clientIdSchema.safeParse(value).success;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a value is a UUID (an account id): anything else names no account. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** Hosts where plain http is acceptable: the machine itself (development, native apps). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}
