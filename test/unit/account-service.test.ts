@@ -9,7 +9,7 @@ import {
   type PasswordHasher,
 } from '../../src/accounts/index.ts';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
-import type { AuditEvent } from '../../src/observability/audit-sink.ts';
+import type { AuditEvent } from '../../src/audit/index.ts';
 import { createMemoryAccountStore, type MemoryAccountStore } from '../fakes/memory-account-store.ts';
 
 // The account service's rules on the in-memory store, which keeps the same contract as the

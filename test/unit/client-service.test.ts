@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import { createClientService, createResourceService, type ClientService } from '../../src/clients/index.ts';
 import { createSealer, SealedSecretError } from '../../src/crypto/index.ts';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
-import type { AuditEvent } from '../../src/observability/audit-sink.ts';
+import type { AuditEvent } from '../../src/audit/index.ts';
 import { createMemoryClientStore, type MemoryClientStore } from '../fakes/memory-client-store.ts';
 import { createMemoryResourceStore } from '../fakes/memory-resource-store.ts';
 
