@@ -8,6 +8,7 @@ import { observeProvider } from '../observability/provider-events.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
+import { spendPushedRequests } from './spend-pushed-requests.ts';
 import { extendIntrospectionAndRevocation } from './extend-introspection-and-revocation.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
@@ -67,6 +68,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
+  provider.use(spendPushedRequests(deps.tokenStore));
   provider.use(extendIntrospectionAndRevocation({ verifier: accessTokens, issuer: deps.config.issuer, audit }));
 
   // The engine turns unexpected errors into a generic server_error response; log them here

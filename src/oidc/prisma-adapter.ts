@@ -190,6 +190,9 @@ class PrismaModelAdapter implements Adapter {
       this.#delegate.updateMany({ where: { id: this.key(id), consumedAt: null }, data: { consumedAt: new Date() } }),
     );
     if (count === 0 && this.#model === 'AuthorizationCode') throw new errors.InvalidGrant('authorization code already used');
+    // The engine checks `consumed`, then consumes: two concurrent responses to one pushed
+    // request would both pass the check. Only the one whose update matched may respond.
+    if (count === 0 && this.#model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
   }
 
   async destroy(id: string): Promise<void> {

@@ -202,6 +202,18 @@ export function createPrismaTokenStore(prisma: PrismaClient): TokenStore {
         return count === 1;
       }),
 
+    takePushedRequest: (id, until) =>
+      db(async () => {
+        // The same one-insert claim as firstUse, in its own namespace: of a burst presenting
+        // one request_uri exactly one authorization takes it.
+        const key = createHash('sha256').update(`pushed-request:${id}`).digest('base64url');
+        const { count } = await prisma.oidcReplayDetection.createMany({
+          data: [{ id: key, payload: { kind: 'ReplayDetection', iss: 'pushed-request' }, expiresAt: until }],
+          skipDuplicates: true,
+        });
+        return count === 1;
+      }),
+
     deleteClientCredentials: (clientId) =>
       db(async () => (await prisma.oidcClientCredentials.deleteMany({ where: { payload: { path: ['clientId'], equals: clientId } } })).count),
   };

@@ -160,6 +160,12 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
       denied.add(jti);
       return Promise.resolve();
     },
+    takePushedRequest(id) {
+      const key = `pushed-request|${id}`;
+      if (proofs.has(key)) return Promise.resolve(false);
+      proofs.add(key);
+      return Promise.resolve(true);
+    },
     firstUse(jkt, jti) {
       const key = `${jkt}|${jti}`;
       if (proofs.has(key)) return Promise.resolve(false);
