@@ -142,7 +142,7 @@ export function createAccessTokenVerifier(deps: {
       const grant = grantId ? await provider.Grant.find(grantId) : undefined;
       if (!grant || grant.isExpired || grant.clientId !== found.clientId || grant.accountId !== found.accountId) return undefined;
     } else {
-      const generation = (found.extra as Record<string, unknown> | undefined)?.[CLIENT_GENERATION_CLAIM];
+      const generation = found.extra?.[CLIENT_GENERATION_CLAIM];
       const client = typeof generation === 'string' ? await deps.clients.find(found.clientId!) : undefined;
       if (!client || client.tokenGeneration !== generation) return undefined;
     }

@@ -43,7 +43,7 @@ async function push(): Promise<string> {
 
 /** Whether /auth took the pushed request: it starts an interaction (a redirect to the login). */
 async function authorize(requestUri: string): Promise<{ status: number; started: boolean }> {
-  const response = await fetch(`${server.issuer}/auth?${new URLSearchParams({ client_id: web.id, request_uri: requestUri })}`, { redirect: 'manual' });
+  const response = await fetch(`${server.issuer}/auth?${new URLSearchParams({ client_id: web.id, request_uri: requestUri }).toString()}`, { redirect: 'manual' });
   await response.arrayBuffer();
   return { status: response.status, started: (response.headers.get('location') ?? '').startsWith('/interaction/') };
 }
