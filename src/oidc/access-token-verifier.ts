@@ -137,6 +137,17 @@ export function createAccessTokenVerifier(deps: {
     const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
     if (!found || found.isExpired) return undefined;
     const grantId = 'grantId' in found ? found.grantId : undefined;
+    // As for JWTs: a person's token lives with its grant (as the engine's introspection and
+    // userinfo check it), a client's with its client's token generation. A row written just
+    // after its grant or its client's tokens were revoked is dead all the same.
+    if (found.kind === 'AccessToken') {
+      const grant = grantId ? await provider.Grant.find(grantId) : undefined;
+      if (!grant || grant.isExpired || grant.clientId !== found.clientId || grant.accountId !== found.accountId) return undefined;
+    } else {
+      const generation = found.extra?.[CLIENT_GENERATION_CLAIM];
+      const client = typeof generation === 'string' ? await deps.clients.find(found.clientId!) : undefined;
+      if (!client || client.tokenGeneration !== generation) return undefined;
+    }
     return {
       format: 'opaque',
       issuedTo: found.kind === 'AccessToken' ? 'person' : 'client',

@@ -10,6 +10,7 @@ import { cachePublishedMetadata } from './cache-published-metadata.ts';
 import { observeProvider } from './events/index.ts';
 import { extendIntrospection } from './extend-introspection.ts';
 import { extendRevocation } from './extend-revocation.ts';
+import { spendPushedRequests } from './spend-pushed-requests.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
 
@@ -58,6 +59,7 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
+  provider.use(spendPushedRequests(deps.tokenStore));
   provider.use(extendIntrospection({ verifier: deps.accessTokens, issuer: deps.config.issuer }));
   provider.use(extendRevocation({ verifier: deps.accessTokens, audit }));
   return provider;

@@ -56,6 +56,10 @@ export function extendIntrospection(deps: { verifier: AccessTokenVerifier; issue
       const verified = await deps.verifier.verify(token);
       ctx.status = 200;
       ctx.body = verified && mayIntrospect(client, verified) ? introspectionBody(verified, deps.issuer) : { active: false };
+    } else if (body?.active && ctx.oidc.entities.ClientCredentials) {
+      // The engine knows nothing of token generations: an opaque client-credentials token
+      // issued as its client's tokens were revoked must be as dead as a JWT would be.
+      if (!(await deps.verifier.verify(token))) ctx.body = { active: false };
     } else if (body?.active && ctx.oidc.entities.RefreshToken) {
       delete body.token_type; // RFC 7662 §2.2: a refresh token has no access-token type (RFC 6749 §7.1)
     }

@@ -87,6 +87,35 @@ const NEVER_MS = 100 * 365 * 24 * 3600 * 1000;
 /** Postgres refuses NUL in text: an id holding one cannot exist (hashed ids never do). */
 const impossible = (id: string) => id.includes('\u0000');
 
+/** Whether a value holds a NUL anywhere (keys included): Postgres refuses it in jsonb (22P05). */
+function holdsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value !== 'object' || value === null || depth > 32) return false;
+  return Object.entries(value).some(([key, item]) => key.includes('\u0000') || holdsNul(item, depth + 1));
+}
+
+/** A request object (a pushed request stores the request's parameters as one), decoded; undefined when it is none. */
+function requestObjectClaims(request: unknown): unknown {
+  if (typeof request !== 'string') return undefined;
+  const [, body] = request.split('.');
+  try {
+    return body ? (JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A NUL in a parameter the engine stores (state, nonce, login_hint, a pushed request ...)
+ * is the sender's error: refused as invalid_request before anything is written, rather
+ * than a database error (a 500) half-way through a request.
+ */
+function refuseNul(payload: AdapterPayload): void {
+  if (holdsNul(payload) || holdsNul(requestObjectClaims(payload.request))) {
+    throw new errors.InvalidRequest('a parameter holds a NUL character');
+  }
+}
+
 function live(row: { expiresAt: Date | null } | null | undefined): boolean {
   return row !== null && row !== undefined && !(row.expiresAt && row.expiresAt.getTime() <= Date.now());
 }
@@ -121,6 +150,7 @@ class PrismaModelAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    refuseNul(payload);
     const key = this.key(id);
     let stored: AdapterPayload = payload;
     if (this.#hashed) {
@@ -160,6 +190,9 @@ class PrismaModelAdapter implements Adapter {
       this.#delegate.updateMany({ where: { id: this.key(id), consumedAt: null }, data: { consumedAt: new Date() } }),
     );
     if (count === 0 && this.#model === 'AuthorizationCode') throw new errors.InvalidGrant('authorization code already used');
+    // The engine checks `consumed`, then consumes: two concurrent responses to one pushed
+    // request would both pass the check. Only the one whose update matched may respond.
+    if (count === 0 && this.#model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
   }
 
   async destroy(id: string): Promise<void> {

@@ -20,8 +20,9 @@ import type { RefreshRotationStore, RotationState } from './token-store.ts';
 //    refresh with the same token gets the first one's stored response, but only once the
 //    engine has run every one of its checks for that second request (client
 //    authentication, client match, DPoP proof and key binding, grant and account), and
-//    only for the same client, authenticated the same way, proving the same DPoP key as
-//    the first. The reply is flagged where the engine consumes the token (its last step),
+//    only for the same client, authenticated the same way, proving the same DPoP key and
+//    asking for the same scope and resources as the first. A public client without DPoP
+//    proves nothing, so it gets no repeat: its retry is reuse. The reply is flagged where the engine consumes the token (its last step),
 //    never when the token is merely read.
 // 3. Everything else is reuse. A rotated token presented outside the window, or inside it
 //    but refused for any reason, revokes its grant (the token family) and is recorded.
@@ -68,6 +69,8 @@ interface Successor {
   readonly authMethod: string;
   /** The JWK thumbprint of the DPoP proof that came with the rotation, if one did. */
   readonly jkt: string | null;
+  /** What the rotation asked for (scope, resources): a retry must ask for the same to get its response. */
+  readonly asked: string;
   readonly body: unknown;
 }
 
@@ -106,6 +109,13 @@ function arrivedWithin(state: RequestState, claimAgeMs: number, windowMs: number
 function isRefresh(state: RequestState | undefined): state is RequestState {
   const oidc = state?.ctx.oidc;
   return oidc?.route === 'token' && oidc.params?.grant_type === 'refresh_token';
+}
+
+/** The request's scope and resource parameters, in one comparable form. */
+function askedFor(ctx: KoaContextWithOIDC): string {
+  const params = (ctx.oidc.params ?? {}) as { scope?: unknown; resource?: unknown };
+  const resource = ([] as unknown[]).concat(params.resource ?? []).map(String).sort();
+  return JSON.stringify([typeof params.scope === 'string' ? params.scope : null, resource]);
 }
 
 /** The thumbprint of the key of the request's DPoP proof (the engine has verified the proof by the time this is asked). */
@@ -156,6 +166,7 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       clientId: ctx.oidc.client!.clientId,
       authMethod: ctx.oidc.client!.clientAuthMethod ?? 'none',
       jkt: await proofThumbprint(ctx),
+      asked: askedFor(ctx),
       body: ctx.body,
     };
     if (await store.completeRotation(held.id, held.claim, sealer.seal(JSON.stringify(successor)))) return;
@@ -171,11 +182,16 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
   async function repeat(ctx: KoaContextWithOIDC, sealed: string): Promise<boolean> {
     const successor = JSON.parse(sealer.open(sealed)) as Successor;
     const client = ctx.oidc.client;
+    // A public client proves nothing but, with DPoP, its key: without one, anyone holding
+    // the old token could pass for it, so it gets no repeat at all (the retry is reuse).
+    const provesItself = successor.authMethod !== 'none' || successor.jkt !== null;
     const same =
       client !== undefined &&
+      provesItself &&
       successor.clientId === client.clientId &&
       successor.authMethod === (client.clientAuthMethod ?? 'none') &&
-      successor.jkt === (await proofThumbprint(ctx));
+      successor.jkt === (await proofThumbprint(ctx)) &&
+      successor.asked === askedFor(ctx);
     if (!same) return false;
     ctx.status = 200;
     ctx.body = successor.body;
@@ -201,7 +217,8 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
     } finally {
       state.claim?.finished();
     }
-    if (state.replay && (await repeat(ctx, state.replay))) return;
+    // Only a request that did not rotate the token itself may be answered with the repeat.
+    if (state.replay && !state.claim && (await repeat(ctx, state.replay))) return;
     if (state.hidden?.grantId && ctx.status >= 400 && ctx.status < 500) {
       // A used token, refused: reuse. The engine would have revoked had it seen the token
       // as used; we hid that only to let a genuine retry through.

@@ -116,4 +116,10 @@ export interface DpopReplayStore {
   firstUse(jkt: string, jti: string, until: Date): Promise<boolean>;
 }
 
-export interface TokenStore extends RefreshRotationStore, ConsentStore, GrantStore, JwtStore, DpopReplayStore {}
+/** Which pushed authorization requests (RFC 9126) have started an authorization. */
+export interface PushedRequestStore {
+  /** True for the first authorization that takes this (stored) pushed request id; false for every other. Kept until `until`. */
+  takePushedRequest(id: string, until: Date): Promise<boolean>;
+}
+
+export interface TokenStore extends RefreshRotationStore, ConsentStore, GrantStore, JwtStore, DpopReplayStore, PushedRequestStore {}

@@ -88,11 +88,12 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
       return Promise.resolve(true);
     },
     releaseClaim(id, claim) {
-      for (const [other, candidate] of refresh) if (candidate.rotatedFrom === id) refresh.delete(other);
+      // Only the holder's claim is released, with what it stored (as prisma-token-store.ts).
       const row = refresh.get(id);
       if (row && row.claim === claim && row.rotatedAt === undefined) {
         row.consumedAt = undefined;
         row.claim = undefined;
+        for (const [other, candidate] of refresh) if (candidate.rotatedFrom === id) refresh.delete(other);
       }
       return Promise.resolve();
     },
@@ -158,6 +159,12 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
     denyJwt(jti) {
       denied.add(jti);
       return Promise.resolve();
+    },
+    takePushedRequest(id) {
+      const key = `pushed-request|${id}`;
+      if (proofs.has(key)) return Promise.resolve(false);
+      proofs.add(key);
+      return Promise.resolve(true);
     },
     firstUse(jkt, jti) {
       const key = `${jkt}|${jti}`;

@@ -535,6 +535,53 @@ describe('control characters in looked-up values', () => {
     assert.deepEqual(stacks(since), []);
   });
 
+  /**
+   * Every request whose parameters the engine stores (a pushed request, an interaction).
+   * (`claims` is not among them: the claims parameter is not enabled, so the engine drops it.)
+   */
+  function storedValueProbes(bad: string): Probe[] {
+    const asWeb = basic(web.id, web.secret);
+    const pushed = (extra: Record<string, string>): Probe => ({
+      name: `PAR ${Object.keys(extra).join(',')}`,
+      method: 'POST',
+      path: '/request',
+      fields: { ...authorizationFields(web.id), ...extra },
+      authorization: asWeb,
+    });
+    const authorize = (extra: Record<string, string>): Probe => ({
+      name: `authorization ${Object.keys(extra).join(',')}`,
+      method: 'GET',
+      path: '/auth',
+      fields: { ...authorizationFields(spa), ...extra },
+    });
+    return [
+      pushed({ state: bad }),
+      pushed({ nonce: bad }),
+      pushed({ login_hint: bad }),
+      pushed({ ui_locales: bad }),
+      authorize({ state: bad }),
+      authorize({ nonce: bad }),
+      authorize({ login_hint: bad }),
+      authorize({ acr_values: bad }),
+    ];
+  }
+
+  test('in a parameter the engine stores (state, nonce, login_hint, acr_values, ui_locales; PAR and interaction payloads): a 4xx in the protocol\'s shape, no stack, nothing half-written', async () => {
+    const since = target.logs().length;
+    const { prisma } = target.database;
+    const rows = async () => [await prisma.oidcPushedAuthorizationRequest.count(), await prisma.oidcInteraction.count(), await prisma.oidcSession.count()];
+    const before = await rows();
+    const failures: string[] = [];
+    for (const probe of storedValueProbes('a\u0000b')) {
+      const answer = await ask(probe);
+      const refused = (answer.status >= 400 && answer.status < 500) || answer.status === 303;
+      if (!refused || !inProtocolShape(probe, answer)) failures.push(`${probe.name}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 160)} ${answer.location ?? ''}`);
+    }
+    assert.deepEqual(failures, []);
+    assert.deepEqual(stacks(since), []);
+    assert.deepEqual(await rows(), before, 'nothing was stored');
+  });
+
   // Fails until the storage adapter looks values up by their hash (the lead's change to
   // src/oidc/prisma-adapter.ts): a hash holds no NUL. Kept apart so it is seen going green.
   test('in a token, code, refresh token or request_uri, looked up by the storage adapter: an answer in the protocol\'s shape, and no stack in the log', async () => {

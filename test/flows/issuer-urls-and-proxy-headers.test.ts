@@ -149,6 +149,13 @@ describe('behind a TLS-terminating proxy (TRUST_PROXY)', () => {
       ['1.2.3.4:5678', '127.0.0.1'],
       ['garbage<>, 10.9.8.7', '10.9.8.7'],
       ['2001:db8::7', '2001:db8::7'],
+      // IPv6 zone ids (which net.isIP accepts, at any length) are the proxy host's own
+      // business: the address is kept without one, never the text after the %.
+      ['fe80::1%eth0', 'fe80::1'],
+      [`fe80::2%${'z'.repeat(2000)}`, 'fe80::2'],
+      ['[2001:db8::8]', '127.0.0.1'],
+      ['[2001:db8::8]:443', '127.0.0.1'],
+      ['\u00b9.2.3.4', '127.0.0.1'],
     ];
     for (const [forwardedFor, expected] of sent) {
       const requestId = `xff-${Math.random().toString(36).slice(2)}`;

@@ -36,6 +36,7 @@ before(async () => {
   await register('attacker', { type: 'web', name: 'Attacker app' });
   await register('publicAttacker', { type: 'spa', name: 'Attacker SPA' });
   await register('spa', { type: 'spa', name: 'DPoP SPA' });
+  await register('publicPlain', { type: 'spa', name: 'SPA without DPoP' });
 });
 
 after(async () => {
@@ -66,7 +67,12 @@ async function signIn(name: string, options: { jar?: CookieJar; dpop?: oidc.DPoP
   return { configuration, tokens, browser };
 }
 
-async function refresh(name: string, refreshToken: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function refresh(
+  name: string,
+  refreshToken: string,
+  headers: Record<string, string> = {},
+  params: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const { id, secret } = clients[name]!;
   const response = await fetch(`${server.issuer}/token`, {
     method: 'POST',
@@ -75,7 +81,7 @@ async function refresh(name: string, refreshToken: string, headers: Record<strin
       ...(secret && { authorization: basicAuth(id, secret) }),
       ...headers,
     },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...(!secret && { client_id: id }) }),
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...(!secret && { client_id: id }), ...params }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -112,6 +118,29 @@ describe('the grace window answers only the client that rotated', () => {
     assert.equal(stolen.status, 400);
     assert.equal(stolen.body.error, 'invalid_grant');
     assert.equal(stolen.body.refresh_token, undefined);
+  });
+
+  test('a public client without DPoP gets no grace repeat: its own rotated token replayed inside the window is invalid_grant and ends the family', async () => {
+    // Nothing authenticates a public client: whoever holds its old refresh token could
+    // replay it as that client, so a repeat would hand the successor to a thief.
+    const { tokens } = await signIn('publicPlain');
+    const first = await refresh('publicPlain', tokens.refresh_token!);
+    assert.equal(first.status, 200);
+    const replay = await refresh('publicPlain', tokens.refresh_token!);
+    assert.equal(replay.status, 400);
+    assert.equal(replay.body.error, 'invalid_grant');
+    assert.equal(replay.body.refresh_token, undefined);
+    assert.equal(await refreshWorks('publicPlain', first.body.refresh_token as string), false, 'the family is revoked');
+  });
+
+  test('a retry inside the window asking for other scopes or resources gets no repeat of the first response', async () => {
+    const { tokens } = await signIn('victim');
+    const first = await refresh('victim', tokens.refresh_token!);
+    assert.equal(first.status, 200);
+    const narrower = await refresh('victim', tokens.refresh_token!, {}, { scope: 'openid' });
+    assert.equal(narrower.status, 400);
+    assert.equal(narrower.body.error, 'invalid_grant');
+    assert.equal(narrower.body.access_token, undefined);
   });
 
   test('the same client repeating its refresh inside the window gets the same successor', async () => {

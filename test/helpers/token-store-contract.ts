@@ -227,4 +227,16 @@ export function describeTokenStoreContract(harness: () => TokenStoreHarness): vo
       assert.equal(await store.firstUse(unique('jkt'), jti, future()), true);
     });
   });
+
+  describe('pushed authorization requests', () => {
+    test('a pushed request is taken by exactly one authorization, even of a concurrent burst', async () => {
+      const { store } = harness();
+      const id = unique('par');
+      const taken = await Promise.all(Array.from({ length: 8 }, () => store.takePushedRequest(id, future())));
+      assert.equal(taken.filter(Boolean).length, 1);
+      assert.equal(await store.takePushedRequest(id, future()), false, 'and never again');
+      assert.equal(await store.takePushedRequest(unique('par'), future()), true, 'another request is its own');
+      assert.equal(await store.firstUse(unique('jkt'), id, future()), true, 'a DPoP proof id equal to a request id is not the same thing');
+    });
+  });
 }

@@ -77,10 +77,15 @@ export function createPrismaRotationStore(prisma: PrismaClient): RefreshRotation
 
     releaseClaim: (id, claim) =>
       db(async () => {
-        await prisma.$executeRaw`DELETE FROM oidc_refresh_tokens WHERE rotated_from = ${id}`;
+        // One statement, conditional on the claim: a request whose claim was taken over
+        // (its lease ran out) must neither free the token nor remove the successor the
+        // new holder stored. The UPDATE locks the row, so no claim slips in between.
         await prisma.$executeRaw`
-          UPDATE oidc_refresh_tokens SET consumed_at = NULL, rotation_claim = NULL
-           WHERE id = ${id} AND rotation_claim = ${claim} AND rotated_at IS NULL`;
+          WITH released AS (
+            UPDATE oidc_refresh_tokens SET consumed_at = NULL, rotation_claim = NULL
+             WHERE id = ${id} AND rotation_claim = ${claim} AND rotated_at IS NULL
+            RETURNING id)
+          DELETE FROM oidc_refresh_tokens WHERE rotated_from IN (SELECT id FROM released)`;
       }),
 
     readRotation: (id) =>

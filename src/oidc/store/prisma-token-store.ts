@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../../db/index.ts';
 import type { TokenStore } from '../token-store.ts';
 import { createPrismaConsentStore } from './prisma-consent-store.ts';
-import { createPrismaDpopReplayStore } from './prisma-dpop-replay-store.ts';
+import { createPrismaReplayStore } from './prisma-replay-store.ts';
 import { createPrismaGrantStore } from './prisma-grant-store.ts';
 import { createPrismaJwtStore } from './prisma-jwt-store.ts';
 import { createPrismaRotationStore } from './prisma-rotation-store.ts';
@@ -16,6 +16,6 @@ export function createPrismaTokenStore(prisma: PrismaClient): TokenStore {
     ...createPrismaConsentStore(prisma),
     ...createPrismaGrantStore(prisma),
     ...createPrismaJwtStore(prisma),
-    ...createPrismaDpopReplayStore(prisma),
+    ...createPrismaReplayStore(prisma),
   };
 }
