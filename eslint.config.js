@@ -2,6 +2,67 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// DESIGN.md, "Imports run one way": each folder of src/ and the folders it may import.
+// HTTP surfaces -> core -> leaves; http/ is cross-cutting and imports no feature; only the
+// root files (app.ts, server.ts, boot.ts, services.ts, main.ts) assemble. errors.ts is for all.
+const MAY_IMPORT = {
+  config: [],
+  crypto: ['config'],
+  observability: ['config'],
+  db: ['config', 'observability'],
+  http: ['config', 'observability', 'db'],
+  audit: ['config', 'observability', 'db'],
+  clients: ['config', 'observability', 'db', 'crypto', 'audit'],
+  // Accounts hold roles and names by the registry's rules (clients/validation.ts).
+  accounts: ['config', 'observability', 'db', 'crypto', 'audit', 'clients'],
+  abuse: ['config', 'observability', 'http', 'audit', 'clients'],
+  oidc: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts'],
+  interactions: ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse'],
+  'account-api': ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse'],
+  cli: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts', 'oidc'],
+};
+const FOLDERS = Object.keys(MAY_IMPORT);
+const ROOT_FILES = ['app', 'server', 'boot', 'services', 'main'];
+// The CLI builds its services from boot.ts and services.ts, never the HTTP assembly.
+const ROOT_FILES_ALLOWED = { cli: ['boot', 'services'] };
+// Light leaves the CLI loads without the rest of their folder (prom-client, the engine).
+const DEEP_IMPORTS_ALLOWED = ['observability/logger.ts', 'observability/redact.ts', 'observability/instrument-pool.ts', 'oidc/store/index.ts'];
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const notAllowedDeep = DEEP_IMPORTS_ALLOWED.map((path) => `(?!${escape(path)}$)`).join('');
+/** Reaching past another folder's index.ts (prefix: how a file of this place climbs to src/). */
+const throughIndex = (prefix) => ({
+  regex: `^${prefix}${notAllowedDeep}(${FOLDERS.map(escape).join('|')})/(?!index\\.ts$)`,
+  message: "Import another folder through its index.ts (DESIGN.md, Layout).",
+});
+const noTests = { regex: '(^|/)test/', message: 'src/ never imports test/.' };
+
+const importDirection = [
+  ...FOLDERS.map((folder) => {
+    const forbidden = FOLDERS.filter((other) => other !== folder && !MAY_IMPORT[folder].includes(other));
+    const rootFiles = ROOT_FILES.filter((name) => !(ROOT_FILES_ALLOWED[folder] ?? []).includes(name));
+    return {
+      files: [`src/${folder}/**/*.ts`],
+      rules: {
+        'no-restricted-imports': ['error', {
+          patterns: [
+            ...(forbidden.length ? [{
+              regex: `^(\\.\\./)+(${forbidden.map(escape).join('|')})(/|\\.ts$)`,
+              message: `${folder}/ may import only ${MAY_IMPORT[folder].join(', ') || 'nothing of src/'} (and errors.ts): DESIGN.md, "Imports run one way".`,
+            }] : []),
+            { regex: `^(\\.\\./)+(${rootFiles.join('|')})\\.ts$`, message: 'Only the root files assemble; a folder never imports them.' },
+            throughIndex('(\\.\\./)+'),
+            noTests,
+          ],
+        }],
+      },
+    };
+  }),
+  { files: ['src/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [throughIndex('\\./'), noTests] }] } },
+  // errors.ts is the leaf of leaves.
+  { files: ['src/errors.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.', message: 'errors.ts imports nothing of src/.' }] }] } },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'src/db/generated/', 'data/', 'bench/results/'] },
   js.configs.recommended,
@@ -38,4 +99,5 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
+  ...importDirection,
 );

@@ -19,8 +19,7 @@ import {
 } from './http/index.ts';
 import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type Assets, type RenderPage } from './interactions/index.ts';
 import type { AuditSink } from './audit/index.ts';
-import type { Logger } from './observability/logger.ts';
-import type { Metrics } from './observability/metrics.ts';
+import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
 import { createAccountApiRouter } from './account-api/index.ts';
 

@@ -4,8 +4,7 @@ import { createSealer, loadOrCreateDevMasterSecret, type Sealer } from './crypto
 import { createDatabase, migrate, type Database, type MigrationReport } from './db/index.ts';
 import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter } from './audit/index.ts';
 import { instrumentPool } from './observability/instrument-pool.ts';
-import type { Logger } from './observability/logger.ts';
-import type { Metrics } from './observability/metrics.ts';
+import type { Logger, Metrics } from './observability/index.ts';
 import { registerAccountApi } from './account-api/index.ts';
 import { createServices, type Services } from './services.ts';
 

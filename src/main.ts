@@ -4,9 +4,7 @@ import { openRuntime } from './boot.ts';
 import { configWarnings, loadConfig, type Config } from './config/index.ts';
 import { isAppError, StartupError } from './errors.ts';
 import { closeServer, createPublicServer } from './http/index.ts';
-import { createErrorReporter } from './observability/error-reporter.ts';
-import { createLogger, createPrettyDestination } from './observability/logger.ts';
-import { createMetrics } from './observability/metrics.ts';
+import { createErrorReporter, createLogger, createMetrics, createPrettyDestination } from './observability/index.ts';
 import { buildServer } from './server.ts';
 
 // The only impure entry of the server: config -> logger -> runtime (database, migrations,

@@ -6,7 +6,7 @@ import { connectLimitRedis, createLimitRedis } from './abuse/index.ts';
 import { createApp } from './app.ts';
 import type { Runtime } from './boot.ts';
 import type { Config } from './config/index.ts';
-import { createHousekeeping } from './db/housekeeping.ts';
+import { createHousekeeping } from './db/index.ts';
 import { StartupError } from './errors.ts';
 import { createHealth, createManagementApp, type Health } from './http/index.ts';
 import {
@@ -16,8 +16,7 @@ import {
   createRenderError,
   loadAssets,
 } from './interactions/index.ts';
-import type { Logger } from './observability/logger.ts';
-import type { Metrics } from './observability/metrics.ts';
+import type { Logger, Metrics } from './observability/index.ts';
 import { createAccessTokenVerifier, createProvider, loadKeyMaterial, type KeyMaterial } from './oidc/index.ts';
 
 // The one assembly of the server, used by main.ts and the test server alike: from an open

@@ -17,9 +17,7 @@ import {
 import type { Sealer } from './crypto/index.ts';
 import type { PrismaClient } from './db/index.ts';
 // Not through oidc/index.ts: that loads the engine, which the CLI does not need.
-import { createGrantService, type GrantService } from './oidc/grant-service.ts';
-import { createPrismaTokenStore } from './oidc/store/index.ts';
-import type { TokenStore } from './oidc/token-store.ts';
+import { createGrantService, createPrismaTokenStore, type GrantService, type TokenStore } from './oidc/store/index.ts';
 
 /** The core services, shared by the HTTP app and the CLI so both apply the same rules. */
 export interface Services {

@@ -5,10 +5,8 @@ import type Provider from 'oidc-provider';
 import type { ClientService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import { apiCors, createOriginAllowlist, enforceProviderCors, type RenderErrorPage } from '../http/index.ts';
-import type { LoginThrottle } from '../interactions/index.ts';
 import type { AuditSink } from '../audit/index.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
 import { guardClientAuthentication } from './client-authentication.ts';
 import { createRedisThrottleStore } from './credential-throttle-redis.ts';
 import { createCredentialThrottle, type AuthAttempt, type BlockScope } from './credential-throttle.ts';
@@ -44,7 +42,7 @@ export interface AbuseLimits {
   /** 413 / 415 before a request body is read. */
   readonly bodies: Middleware;
   /** Password guessing at the login form (handed to the interaction routes). */
-  readonly loginThrottle: LoginThrottle;
+  readonly loginThrottle: ReturnType<typeof createLoginThrottle>;
   /** Client-secret guessing wherever clients authenticate, in front of the engine. */
   readonly clientAuthentication: Middleware;
   /** Per-client budgets wherever clients authenticate, around the client-secret throttle. */

@@ -1,11 +1,20 @@
-import type { LoginThrottle } from '../interactions/index.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Context } from 'koa';
+
+import type { Metrics } from '../observability/index.ts';
 import type { CredentialThrottle } from './credential-throttle.ts';
 import { sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
 
-// The credential throttle as the login form consumes it (interactions/login-throttle.ts):
-// a refusal is a 429 through the one writer, with the same words whether or not the
-// account exists, and counted.
+// The credential throttle as the login form consumes it: a refusal is a 429 through the one
+// writer, with the same words whether or not the account exists, and counted. The form owns
+// the interface (interactions/login-throttle.ts); this is typed structurally, without
+// importing it, because abuse/ sits below the pages (app.ts checks that the two fit).
+
+/** A password attempt, as the login form reports it. */
+export interface PasswordAttempt {
+  readonly email: string;
+  readonly ip: string;
+  readonly device?: string | undefined;
+}
 
 export interface LoginThrottleDeps {
   readonly throttle: CredentialThrottle;
@@ -13,15 +22,15 @@ export interface LoginThrottleDeps {
   readonly metrics?: Pick<Metrics, 'rateLimited' | 'loginAttempts'> | undefined;
 }
 
-export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
+export function createLoginThrottle(deps: LoginThrottleDeps) {
   return {
-    async reserve(ctx, { email, ip, device }) {
+    async reserve(ctx: Context, { email, ip, device }: PasswordAttempt) {
       const verdict = await deps.throttle.reserve({ subject: email, ip, device });
       if (verdict.allowed) {
         const { reservation } = verdict;
         return {
           failed: () => reservation.failed(),
-          succeeded: (trustedDevice) => reservation.succeeded({ device: trustedDevice }),
+          succeeded: (trustedDevice: string) => reservation.succeeded({ device: trustedDevice }),
           released: () => reservation.released(),
         };
       }

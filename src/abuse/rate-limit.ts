@@ -2,8 +2,7 @@ import type { Context, Middleware } from 'koa';
 
 import type { RateLimitBudget, RateLimitTier } from '../config/index.ts';
 import type { AuditSink } from '../audit/index.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
 import { addressKey } from './address-key.ts';
 import { createClassifier, type EndpointPaths } from './classify.ts';
 import { authenticatedClient } from './client-authentication.ts';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../observability/index.ts';
 
 // The Redis connection shared limits live in (REDIS_URL), opened by main.ts.
 

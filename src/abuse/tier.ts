@@ -4,8 +4,7 @@ import { LRUCache } from 'lru-cache';
 
 import type { RateLimitBudget, RateLimitTier } from '../config/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
 import { BoundedMap, type LimitBackend } from './limit-backend.ts';
 import type { RefusalMemo } from './repeat-refusals.ts';
 import type { AppliedLimit } from './too-many-requests.ts';

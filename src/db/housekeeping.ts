@@ -1,7 +1,6 @@
 import type pg from 'pg';
 
-import type { Logger } from '../observability/logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
 import { HOUSEKEEPING_LOCK } from './advisory-locks.ts';
 
 // Keeps the tables flat under steady load with no manual janitor: expired oidc-provider

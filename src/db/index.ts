@@ -3,3 +3,4 @@ export { migrate, pendingMigrations, readMigrations, MigrationError, type Migrat
 export { translatePrismaError, withTranslatedErrors, DatabaseUnavailableError } from './translate-prisma-error.ts';
 export { MIGRATION_LOCK, KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';
 export { Prisma } from './generated/client.ts';
+export { createHousekeeping, type Housekeeping } from './housekeeping.ts';

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../observability/index.ts';
 import { stripQuery } from '../observability/redact.ts';
 import { responseError } from './response-error.ts';
 import { afterEachRequest, routeLabel } from './route-label.ts';

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 
 import { isAppError, type ErrorCode } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../observability/index.ts';
 import { markPageError } from './response-error.ts';
 
 export type RenderErrorPage = (model: { status: number; error: string; message: string; requestId: string }) => string;

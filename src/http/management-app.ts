@@ -1,6 +1,6 @@
 import Koa from 'koa';
 
-import type { Metrics } from '../observability/metrics.ts';
+import type { Metrics } from '../observability/index.ts';
 import type { Health } from './health.ts';
 
 /**

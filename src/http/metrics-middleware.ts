@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 
-import type { Metrics } from '../observability/metrics.ts';
+import type { Metrics } from '../observability/index.ts';
 import { responseError } from './response-error.ts';
 import { afterEachRequest, methodLabel, routeLabel } from './route-label.ts';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import type { AccountService, AuthenticationResult } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Metrics } from '../observability/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { readDeviceId, rememberDevice } from './device-cookie.ts';

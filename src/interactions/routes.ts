@@ -5,7 +5,7 @@ import type { AccountService } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { GrantService } from '../oidc/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Metrics } from '../observability/index.ts';
 import { createConsent } from './consent.ts';
 import { requireCsrfToken } from './csrf.ts';
 import { createInteractionLoader, expiredInteractions } from './load-interaction.ts';

@@ -2,8 +2,7 @@ import Provider from 'oidc-provider';
 
 import type { Sealer } from '../crypto/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
