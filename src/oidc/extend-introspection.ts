@@ -1,8 +1,9 @@
 import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import { looksLikeJwt, type AccessTokenVerifier, type VerifiedAccessToken } from './access-token-verifier.ts';
+import type { AccessTokenVerifier, VerifiedAccessToken } from './access-token-verifier.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';
+import { engineAnswer } from './engine-answer.ts';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']> & Partial<PortcullisClientFields>;
 
@@ -43,14 +44,9 @@ function introspectionBody(token: VerifiedAccessToken, issuer: string) {
 export function extendIntrospection(deps: { verifier: AccessTokenVerifier; issuer: string }): Middleware {
   return async (koaCtx, next) => {
     await next();
-    const ctx = koaCtx as unknown as KoaContextWithOIDC;
-    if (ctx.oidc?.route !== 'introspection') return;
-    const client = ctx.oidc.client;
-    const token = ctx.oidc.params?.token;
-    if (!client || typeof token !== 'string') return;
-    const body = ctx.body as { active?: boolean; token_type?: string; error?: string } | undefined;
-    const refusedJwt = body?.error === 'unsupported_token_type' && looksLikeJwt(token);
-    if (ctx.status !== 200 && !refusedJwt) return;
+    const answer = engineAnswer<{ active?: boolean; token_type?: string; error?: string }>(koaCtx, 'introspection');
+    if (!answer) return;
+    const { ctx, client, token, body, refusedJwt } = answer;
 
     if (refusedJwt) {
       const verified = await deps.verifier.verify(token);

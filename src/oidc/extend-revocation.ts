@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa';
-import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import { looksLikeJwt, type AccessTokenVerifier } from './access-token-verifier.ts';
+import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import { engineAnswer } from './engine-answer.ts';
 
 /**
  * Runs after the engine's revocation endpoint and completes it for what the engine cannot
@@ -12,14 +12,9 @@ import { looksLikeJwt, type AccessTokenVerifier } from './access-token-verifier.
 export function extendRevocation(deps: { verifier: AccessTokenVerifier; audit: AuditSink }): Middleware {
   return async (koaCtx, next) => {
     await next();
-    const ctx = koaCtx as unknown as KoaContextWithOIDC;
-    if (ctx.oidc?.route !== 'revocation') return;
-    const client = ctx.oidc.client;
-    const token = ctx.oidc.params?.token;
-    if (!client || typeof token !== 'string') return;
-    const body = ctx.body as { error?: string } | undefined;
-    const refusedJwt = body?.error === 'unsupported_token_type' && looksLikeJwt(token);
-    if (ctx.status !== 200 && !refusedJwt) return;
+    const answer = engineAnswer(koaCtx, 'revocation');
+    if (!answer) return;
+    const { ctx, client, token, refusedJwt } = answer;
 
     let revokedJwt = false;
     if (refusedJwt) {
