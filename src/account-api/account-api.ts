@@ -37,23 +37,27 @@ export interface AccountApiDeps {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** Each route: the token first, then the per-account budget (it needs the token's subject). */
+function thenBudget(
+  perAccount: Middleware<AccessTokenState> | undefined,
+  check: Middleware<AccessTokenState>,
+): Middleware<AccessTokenState> {
+  return perAccount
+    ? async (ctx, next) => {
+        await check(ctx, async () => {
+          await perAccount(ctx, next);
+        });
+      }
+    : check;
+}
+
 export function createAccountApiRouter(deps: AccountApiDeps): Router<AccessTokenState> {
   const audience = accountApiIndicator(deps.issuer);
   const router = new Router<AccessTokenState>({ prefix: '/api' });
-  // Each route: the token first, then the per-account budget (it needs the token's subject).
-  const perAccount = deps.perAccount;
-  const withBudget = (check: Middleware<AccessTokenState>): Middleware<AccessTokenState> =>
-    perAccount
-      ? async (ctx, next) => {
-          await check(ctx, async () => {
-            await perAccount(ctx, next);
-          });
-        }
-      : check;
   // Every route acts for the person who granted the token: a client's own token (client
   // credentials) is refused before the budget, so it never spends a person's.
   const protect = (scope: string) =>
-    withBudget(requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'person' }));
+    thenBudget(deps.perAccount, requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'person' }));
   const read = protect('account:read');
   const write = protect('account:write');
 

@@ -27,6 +27,24 @@ function challenge(scheme: Scheme, fields: Record<string, string | undefined>): 
     .join(', ')}`;
 }
 
+type ValidProof = Extract<DpopProofResult, { valid: true }>;
+
+/**
+ * Why the token is refused as presented, if it is: a certificate-bound token never (mTLS is
+ * not enabled to check it); a DPoP-bound one only with a proof of its own key; any other
+ * only as Bearer. Answers the 401's scheme, error and description.
+ */
+function presentationRefusal(token: VerifiedAccessToken, scheme: Scheme, proof: ValidProof | undefined): [Scheme, string, string] | undefined {
+  if (token.cnf?.['x5t#S256']) return [scheme, 'invalid_token', 'certificate-bound access tokens are not accepted here'];
+  if (token.cnf?.jkt) {
+    if (!proof) return ['DPoP', 'invalid_token', 'this access token is DPoP-bound: present it with the DPoP scheme and a proof'];
+    if (proof.jkt !== token.cnf.jkt) return ['DPoP', 'invalid_dpop_proof', 'the DPoP proof is not signed by the key the access token is bound to'];
+  } else if (proof) {
+    return ['DPoP', 'invalid_token', 'this access token is not DPoP-bound: present it with the Bearer scheme'];
+  }
+  return undefined;
+}
+
 export function requireAccessToken(options: {
   verifier: AccessTokenVerifier;
   /** Spent DPoP proofs, shared by every instance. */
@@ -69,7 +87,7 @@ export function requireAccessToken(options: {
     const value = match[2];
     const proofs = ctx.req.headersDistinct.dpop ?? [];
 
-    let proof: Extract<DpopProofResult, { valid: true }> | undefined;
+    let proof: ValidProof | undefined;
     if (scheme === 'Bearer' && proofs.length > 0) {
       refuse(401, 'DPoP', 'invalid_request', 'a DPoP proof goes with the DPoP authorization scheme');
       return;
@@ -92,21 +110,9 @@ export function requireAccessToken(options: {
       refuse(401, scheme, 'invalid_token', 'the access token is invalid, expired, revoked or not meant for this API');
       return;
     }
-    if (token.cnf?.['x5t#S256']) {
-      refuse(401, scheme, 'invalid_token', 'certificate-bound access tokens are not accepted here');
-      return;
-    }
-    if (token.cnf?.jkt) {
-      if (!proof) {
-        refuse(401, 'DPoP', 'invalid_token', 'this access token is DPoP-bound: present it with the DPoP scheme and a proof');
-        return;
-      }
-      if (proof.jkt !== token.cnf.jkt) {
-        refuse(401, 'DPoP', 'invalid_dpop_proof', 'the DPoP proof is not signed by the key the access token is bound to');
-        return;
-      }
-    } else if (proof) {
-      refuse(401, 'DPoP', 'invalid_token', 'this access token is not DPoP-bound: present it with the Bearer scheme');
+    const misuse = presentationRefusal(token, scheme, proof);
+    if (misuse) {
+      refuse(401, ...misuse);
       return;
     }
 

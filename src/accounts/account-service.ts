@@ -4,6 +4,7 @@ import { nameSchema, roleSchema } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { discardAudit, type AuditEventType, type AuditSink } from '../audit/index.ts';
 import type { AccountRecord, AccountStore } from './account-store.ts';
+import { createPasswordAuthentication } from './authenticate-password.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
 
@@ -73,11 +74,6 @@ export function createAccountService(deps: {
     audit.record({ type, accountId: account.id, ...(data && { data }) });
     return account;
   };
-  // A real hash of a random password, made once: verifying against it costs what a real
-  // verification costs.
-  let dummyHash: Promise<string> | undefined;
-  const getDummyHash = () => (dummyHash ??= hasher.hash(crypto.randomUUID()));
-
   // async, so that a malformed email is a rejection like every other failure, not a throw.
   async function findByIdOrEmail(idOrEmail: string): Promise<AccountRecord | undefined> {
     return idOrEmail.includes('@') ? await store.findByEmail(normalizeEmail(idOrEmail)) : await store.findById(idOrEmail);
@@ -103,25 +99,7 @@ export function createAccountService(deps: {
       return recorded('user.created', account, { roles, emailVerified: account.emailVerified, hasPassword: passwordHash !== null });
     },
 
-    async authenticate(rawEmail, password) {
-      if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-        return { ok: false, reason: 'invalid_credentials' };
-      }
-      let account: AccountRecord | undefined;
-      try {
-        account = await store.findByEmail(normalizeEmail(rawEmail));
-      } catch (error) {
-        if (!(error instanceof ValidationError)) throw error;
-      }
-      const hashToCheck = account?.passwordHash ?? (await getDummyHash());
-      const matches = await hasher.verify(hashToCheck, password);
-      if (!account || !account.passwordHash || !matches) return { ok: false, reason: 'invalid_credentials' };
-      if (account.disabled) return { ok: false, reason: 'disabled' };
-      if (hasher.needsRehash(account.passwordHash)) {
-        account = await store.update(account.id, { passwordHash: await hasher.hash(password) });
-      }
-      return { ok: true, account };
-    },
+    authenticate: createPasswordAuthentication({ store, hasher }),
 
     findById: (id) => store.findById(id),
     findByIdOrEmail,

@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+
+import type { AuditSink } from '../audit/index.ts';
+import type { ClientRecord, ClientStore } from './client-store.ts';
+import type { ClientTokenRevoker } from './client-service.ts';
+
+// Ending what a client holds: revoking its tokens, or deleting it (client-service.ts). Rules:
+// - Revoking replaces the client's token generation first: from then on no earlier
+//   client-credentials JWT verifies, even before its grants and tokens are gone.
+// - Deleting ends the tokens first: a failure leaves the client in place to delete again,
+//   never tokens of a client that is gone. A client registered later under the same id
+//   starts afresh (its own generation; no grants, consent or tokens of this one).
+// - Without a revoker (tests of the registry alone) there is nothing to end: counts are 0.
+
+type Counts = { readonly grants: number; readonly tokens: number };
+
+export function createClientEnding(deps: {
+  store: ClientStore;
+  audit: AuditSink;
+  tokens?: ClientTokenRevoker | undefined;
+  get: (clientId: string) => Promise<ClientRecord>;
+}): { revokeTokens(clientId: string): Promise<Counts>; delete(clientId: string): Promise<void> } {
+  const { store, audit } = deps;
+  const revokeHeld = async (clientId: string): Promise<Counts> =>
+    (await deps.tokens?.revokeClient(clientId)) ?? { grants: 0, tokens: 0 };
+
+  return {
+    async revokeTokens(clientId) {
+      await deps.get(clientId);
+      // The new generation first: from here on no earlier client-credentials JWT verifies.
+      await store.update(clientId, { tokenGeneration: randomUUID() });
+      const count = await revokeHeld(clientId);
+      audit.record({ type: 'client.tokens_revoked', clientId, data: { grants: count.grants, tokens: count.tokens } });
+      return count;
+    },
+
+    async delete(clientId) {
+      await deps.get(clientId);
+      // Tokens first: a failure leaves the client in place to delete again.
+      const count = await revokeHeld(clientId);
+      await store.delete(clientId);
+      audit.record({ type: 'client.deleted', clientId, data: { grants: count.grants, tokens: count.tokens } });
+    },
+  };
+}
