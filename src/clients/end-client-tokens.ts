@@ -39,7 +39,12 @@ export function createClientEnding(deps: {
       // Tokens first: a failure leaves the client in place to delete again.
       const count = await revokeHeld(clientId);
       await store.delete(clientId);
-      audit.record({ type: 'client.deleted', clientId, data: { grants: count.grants, tokens: count.tokens } });
+      // Then once more: an authorization that completed between the two steps left a grant
+      // a client registered again under this id would otherwise inherit. From here on the
+      // engine finds no client, so nothing new can be issued for it.
+      const late = await revokeHeld(clientId);
+      const [grants, tokens] = [count.grants + late.grants, count.tokens + late.tokens];
+      audit.record({ type: 'client.deleted', clientId, data: { grants, tokens } });
     },
   };
 }
