@@ -32,6 +32,14 @@ export function createSuccessorReplies(deps: {
   onGraceHit?: (() => void) | undefined;
 }): SuccessorReplies {
   const { store, sealer } = deps;
+  const openSuccessor = (sealed: string): Successor | undefined => {
+    try {
+      return JSON.parse(sealer.open(sealed)) as Successor;
+    } catch {
+      return undefined;
+    }
+  };
+
   return {
     async complete(ctx, held) {
       const binding = await bindingOf(ctx);
@@ -48,8 +56,10 @@ export function createSuccessorReplies(deps: {
     },
 
     async repeat(ctx, sealed) {
-      const successor = JSON.parse(sealer.open(sealed)) as Successor;
-      if (!mayRepeat(successor, await bindingOf(ctx))) return false;
+      const successor = openSuccessor(sealed);
+      // A reply that cannot be opened (sealed under another master secret) is no reply:
+      // the retry is treated as any other that gets no repeat, never as a 500.
+      if (!successor || !mayRepeat(successor, await bindingOf(ctx))) return false;
       ctx.status = 200;
       ctx.body = successor.body;
       deps.onGraceHit?.();
