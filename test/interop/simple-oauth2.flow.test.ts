@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 
 import { AuthorizationCode, ClientCredentials, type ModuleOptions } from 'simple-oauth2';
 
-import { runBrowser } from '../../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../../helpers/token-endpoint.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { runBrowser } from '../helpers/browserless-login.ts';
+import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Portcullis as a client library that knows nothing of it sees it: simple-oauth2 (hapi's
 // Wreck underneath) with no discovery, no resource indicators and its own defaults (the

@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 
-import { basicAuth } from '../../helpers/token-endpoint.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // A third-party resource server protecting its API with Portcullis' DPoP-bound JWT access
 // tokens, written only from the RFCs and the discovery document, as an outside team would:
