@@ -6,7 +6,7 @@ import { ConflictError } from '../../src/errors.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
 
 // The account service's rules run at unit speed on the in-memory store
-// (test/unit/account-service.test.ts; the store contract keeps the two alike). What stays
+// (test/accounts/account-service.unit.test.ts; the store contract keeps the two alike). What stays
 // here needs the database itself: the unique key on the normalised email.
 
 // Cheap argon2 parameters: these tests are about the service's rules, not the hash cost.

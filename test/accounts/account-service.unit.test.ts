@@ -14,7 +14,7 @@ import { createMemoryAccountStore, type MemoryAccountStore } from '../fakes/memo
 
 // The account service's rules on the in-memory store, which keeps the same contract as the
 // Prisma store (test/contracts/account-store.ts). What needs the database itself stays in
-// test/integration/account-service.test.ts.
+// test/accounts/account-service.integration.test.ts.
 
 // Cheap argon2 parameters: these tests are about the service's rules, not the hash cost.
 const CHEAP = { memoryCost: 1024, timeCost: 1, parallelism: 1 };

@@ -7,7 +7,7 @@ import { ConflictError } from '../../src/errors.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
 
 // The client service's rules run at unit speed on in-memory stores
-// (test/unit/client-service.test.ts). What stays here needs the database itself: the
+// (test/clients/client-service.unit.test.ts). What stays here needs the database itself: the
 // primary key that refuses a taken client id.
 
 const MASTER = 'x'.repeat(40);

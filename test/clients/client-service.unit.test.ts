@@ -10,7 +10,7 @@ import { createMemoryResourceStore } from '../fakes/memory-resource-store.ts';
 
 // The client service's rules on in-memory stores, which keep the same contracts as the
 // Prisma stores (test/contracts/). What needs the database itself stays in
-// test/integration/client-service.test.ts.
+// test/clients/client-service.integration.test.ts.
 
 const MASTER = 'x'.repeat(40);
 const ORDERS = 'https://orders.example.com';

@@ -6,7 +6,7 @@ import { ConflictError } from '../../src/errors.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
 
 // The resource service's rules run at unit speed on the in-memory store
-// (test/unit/resource-service.test.ts). What stays here needs the database itself: the key
+// (test/clients/resource-service.unit.test.ts). What stays here needs the database itself: the key
 // that refuses a second indicator, also under concurrent creates, and the transaction that
 // makes replacing a scope list all or nothing.
 

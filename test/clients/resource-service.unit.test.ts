@@ -8,7 +8,7 @@ import { createMemoryResourceStore } from '../fakes/memory-resource-store.ts';
 // The resource service's rules on the in-memory store, which keeps the same contract as the
 // Prisma store (test/contracts/resource-store.ts). What needs the database itself (the key
 // under concurrent creates, the transaction of a replace) stays in
-// test/integration/resource-service.test.ts.
+// test/clients/resource-service.integration.test.ts.
 
 let store: ResourceStore;
 let resources: ResourceService;

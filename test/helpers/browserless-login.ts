@@ -1,6 +1,6 @@
 // Drives the login and consent pages over plain HTTP, as a browser would (cookies,
 // redirects, form posts), for the protocol flow tests. The real-browser tests of the
-// pages themselves live in test/e2e.
+// pages themselves live in test/interactions/browser-flows.e2e.test.ts.
 
 import { createHash, randomBytes } from 'node:crypto';
 

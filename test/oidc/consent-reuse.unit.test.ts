@@ -9,7 +9,7 @@ import { createMemoryTokenStore } from '../fakes/memory-token-store.ts';
 // The consent-reuse rule (src/oidc/consent-reuse.ts) against an in-memory store. The engine
 // is played by the few members loadExistingGrant reads: the client, the session, the
 // interaction's result, and a Grant model that remembers what was saved. End to end, see
-// test/flows/consent-and-backchannel.test.ts.
+// test/interactions/consent-and-backchannel.flow.test.ts.
 
 class FakeGrant {
   static readonly saved = new Map<string, FakeGrant>();

@@ -5,7 +5,7 @@ import { describeKeyStoreContract } from '../helpers/key-store-contract.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
 
 // The key store on the real database (embedded, or Postgres with TEST_DATABASE=postgres),
-// held to the same contract as the in-memory fake (test/unit/key-store-contract.test.ts).
+// held to the same contract as the in-memory fake (test/oidc/key-store-contract.unit.test.ts).
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 

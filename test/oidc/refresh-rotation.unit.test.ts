@@ -11,7 +11,7 @@ import { createMemoryTokenStore, type MemoryTokenStore } from '../fakes/memory-t
 // The rules of refresh-token rotation (src/oidc/refresh-rotation.ts), against an in-memory
 // store: the engine is played by a few lines per request that call the hooks in the order
 // the engine does (read the token, run its checks, consume, issue). End to end, on both
-// databases, see test/flows/refresh-rotation.test.ts.
+// databases, see test/oidc/refresh-rotation.flow.test.ts.
 
 const sealer = createSealer('unit-test-master-secret-long-enough-0123456789');
 

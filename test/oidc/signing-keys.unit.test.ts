@@ -8,7 +8,7 @@ import { createMemoryKeyStore } from '../fakes/memory-key-store.ts';
 
 // The key rules (src/oidc/signing-keys.ts) against an in-memory key store: which keys must
 // exist, that they are created once and sealed, and how they reach the provider. On both
-// databases, with instances racing, see test/integration/signing-keys.test.ts.
+// databases, with instances racing, see test/oidc/signing-keys.integration.test.ts.
 
 const sealer = createSealer('unit-test-master-secret-long-enough-0123456789');
 

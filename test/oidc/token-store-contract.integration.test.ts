@@ -7,7 +7,7 @@ import { createMigratedDatabase } from '../helpers/test-database.ts';
 import { describeTokenStoreContract } from '../helpers/token-store-contract.ts';
 
 // The token store on the real database (embedded, or Postgres with TEST_DATABASE=postgres),
-// held to the same contract as the in-memory fake (test/unit/token-store-contract.test.ts).
+// held to the same contract as the in-memory fake (test/oidc/token-store-contract.unit.test.ts).
 // On Postgres the concurrent claims run on separate connections at once.
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
