@@ -14,18 +14,21 @@ const WEB_ORIGIN = 'https://web.example';
 const EVIL = 'https://evil.example';
 const REDIRECT = 'https://spa.example/callback';
 
+const spa = 'spa';
+
 let server: TestServer;
-let spa: string;
 let web: { id: string; secret: string };
 
 before(async () => {
-  server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_TOKEN: '5/1m', LOG_LEVEL: 'warn' });
-  const api = `${server.issuer}/api`;
-  spa = (
-    await server.services.clients.create({ type: 'spa', name: 'SPA', redirectUris: [REDIRECT], corsOrigins: [SPA_ORIGIN], resources: [api], scopes: ['openid', 'account:read'] })
-  ).client.clientId;
-  const created = await server.services.clients.create({ type: 'web', name: 'Web', redirectUris: ['https://web.example/cb'], corsOrigins: [WEB_ORIGIN] });
-  web = { id: created.client.clientId, secret: created.clientSecret! };
+  server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_TOKEN: '5/1m', LOG_LEVEL: 'warn' }, {
+    declare: (issuer) => ({
+      clients: [
+        { clientId: spa, type: 'spa', name: 'SPA', redirectUris: [REDIRECT], corsOrigins: [SPA_ORIGIN], resources: [`${issuer}/api`], scopes: ['openid', 'account:read'] },
+        { clientId: 'web', type: 'web', name: 'Web', redirectUris: ['https://web.example/cb'], corsOrigins: [WEB_ORIGIN] },
+      ],
+    }),
+  });
+  web = { id: 'web', secret: server.declared.clientSecret('web') };
 });
 
 after(async () => {

@@ -14,17 +14,23 @@ const EMAIL = 'kim@example.com';
 const PASSWORD = 'kim uses a passphrase';
 const SCRIPT = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
 
+const clientId = 'forms-app';
+const evilClientId = 'evil-app';
+
 let server: TestServer;
-let clientId: string;
-let evilClientId: string;
 const events: AuditEvent[] = [];
 
 before(async () => {
-  server = await startTestServer({}, { audit: { record: (event) => events.push(event) } });
-  const { accounts, clients } = server.services;
-  await accounts.create({ email: EMAIL, name: 'Kim', password: PASSWORD });
-  clientId = (await clients.create({ type: 'web', name: 'Forms App', redirectUris: [REDIRECT] })).client.clientId;
-  evilClientId = (await clients.create({ type: 'web', name: `Evil ${SCRIPT}`, redirectUris: [REDIRECT] })).client.clientId;
+  server = await startTestServer({}, {
+    audit: { record: (event) => events.push(event) },
+    declare: {
+      users: [{ email: EMAIL, name: 'Kim', password: PASSWORD }],
+      clients: [
+        { clientId, type: 'web', name: 'Forms App', redirectUris: [REDIRECT] },
+        { clientId: evilClientId, type: 'web', name: `Evil ${SCRIPT}`, redirectUris: [REDIRECT] },
+      ],
+    },
+  });
 });
 
 beforeEach(() => {

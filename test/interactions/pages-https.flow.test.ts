@@ -14,21 +14,20 @@ const LOGOUT_REDIRECT = 'https://app.example.test/signed-out';
 const EMAIL = 'sam@example.com';
 const PASSWORD = 'sam has a good password';
 
+const clientId = 'proxy-app';
+
 let server: TestServer;
-let clientId: string;
 let local: string;
 
 before(async () => {
-  server = await startTestServer({ ISSUER, TRUST_PROXY: 'true' });
+  server = await startTestServer({ ISSUER, TRUST_PROXY: 'true' }, {
+    declare: {
+      users: [{ email: EMAIL, name: 'Sam', password: PASSWORD }],
+      clients: [{ clientId, type: 'web', name: 'Proxy App', redirectUris: [REDIRECT], postLogoutRedirectUris: [LOGOUT_REDIRECT] }],
+    },
+  });
   // The test talks to the bound port; the proxy in front would have sent the same bytes.
   local = `http://127.0.0.1:${server.config.port}`;
-  await server.services.accounts.create({ email: EMAIL, name: 'Sam', password: PASSWORD });
-  clientId = (await server.services.clients.create({
-    type: 'web',
-    name: 'Proxy App',
-    redirectUris: [REDIRECT],
-    postLogoutRedirectUris: [LOGOUT_REDIRECT],
-  })).client.clientId;
 });
 
 after(async () => {

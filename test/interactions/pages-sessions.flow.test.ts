@@ -17,24 +17,30 @@ const PASSWORD = 'noor picks long passwords';
 const OTHER_EMAIL = 'someone@example.com';
 const API = 'https://api.example.com';
 
+const appId = 'sessions-app';
+const otherAppId = 'other-app';
+const firstPartyId = 'our-own-app';
+
 let server: TestServer;
-let appId: string;
-let otherAppId: string;
-let firstPartyId: string;
 let appSecret: string;
 
 before(async () => {
-  server = await startTestServer();
-  const { accounts, clients, resources } = server.services;
-  await accounts.create({ email: EMAIL, name: 'Noor', password: PASSWORD });
-  await accounts.create({ email: OTHER_EMAIL, name: 'Someone Else', password: PASSWORD });
-  await resources.create({ indicator: API, name: 'Example API', scopes: [{ name: 'read', description: 'Read your files' }, { name: 'write' }] });
-  const registration = { type: 'web', redirectUris: [REDIRECT], resources: [API], scopes: ['openid', 'email', 'profile', 'read', 'write'] };
-  const app = await clients.create({ ...registration, name: 'Sessions App' });
-  appId = app.client.clientId;
-  appSecret = app.clientSecret!;
-  otherAppId = (await clients.create({ ...registration, name: 'Other App' })).client.clientId;
-  firstPartyId = (await clients.create({ ...registration, name: 'Our Own App', firstParty: true })).client.clientId;
+  const registration = { type: 'web' as const, redirectUris: [REDIRECT], resources: [API], scopes: ['openid', 'email', 'profile', 'read', 'write'] };
+  server = await startTestServer({}, {
+    declare: {
+      users: [
+        { email: EMAIL, name: 'Noor', password: PASSWORD },
+        { email: OTHER_EMAIL, name: 'Someone Else', password: PASSWORD },
+      ],
+      resources: [{ indicator: API, name: 'Example API', scopes: [{ name: 'read', description: 'Read your files' }, { name: 'write' }] }],
+      clients: [
+        { ...registration, clientId: appId, name: 'Sessions App' },
+        { ...registration, clientId: otherAppId, name: 'Other App' },
+        { ...registration, clientId: firstPartyId, name: 'Our Own App', firstParty: true },
+      ],
+    },
+  });
+  appSecret = server.declared.clientSecret(appId);
 });
 
 after(async () => {

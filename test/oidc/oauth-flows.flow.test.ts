@@ -16,11 +16,12 @@ const LOGOUT_REDIRECT = 'http://localhost:8080/signed-out';
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'correct horse battery staple';
 
+const webClientId = 'web-app';
+const spaClientId = 'spa';
+const serviceClientId = 'batch-job';
+
 let server: TestServer;
-let webClientId: string;
 let webSecret: string;
-let spaClientId: string;
-let serviceClientId: string;
 let serviceSecret: string;
 let accountId: string;
 
@@ -67,29 +68,35 @@ async function codeFlow(configuration: oidc.Configuration, scope = 'openid email
 }
 
 before(async () => {
-  server = await startTestServer();
-  const { accounts, clients, resources } = server.services;
-  accountId = (await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD, emailVerified: true })).id;
-  await resources.create({
-    indicator: 'https://api.example.com',
-    name: 'Example API',
-    scopes: [{ name: 'read', description: 'Read your things' }, { name: 'write' }],
-    accessTokenFormat: 'opaque',
+  server = await startTestServer({}, {
+    declare: {
+      users: [{ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD, emailVerified: true }],
+      resources: [
+        {
+          indicator: 'https://api.example.com',
+          name: 'Example API',
+          scopes: [{ name: 'read', description: 'Read your things' }, { name: 'write' }],
+          accessTokenFormat: 'opaque',
+        },
+      ],
+      clients: [
+        {
+          clientId: webClientId,
+          type: 'web',
+          name: 'Web app',
+          redirectUris: [REDIRECT],
+          postLogoutRedirectUris: [LOGOUT_REDIRECT],
+          resources: ['https://api.example.com'],
+          scopes: ['openid', 'email', 'profile', 'offline_access', 'read'],
+        },
+        { clientId: spaClientId, type: 'spa', name: 'SPA', redirectUris: [REDIRECT], corsOrigins: ['http://localhost:8080'] },
+        { clientId: serviceClientId, type: 'service', name: 'Batch job', resources: ['https://api.example.com'], scopes: ['read'] },
+      ],
+    },
   });
-  const web = await clients.create({
-    type: 'web',
-    name: 'Web app',
-    redirectUris: [REDIRECT],
-    postLogoutRedirectUris: [LOGOUT_REDIRECT],
-    resources: ['https://api.example.com'],
-    scopes: ['openid', 'email', 'profile', 'offline_access', 'read'],
-  });
-  webClientId = web.client.clientId;
-  webSecret = web.clientSecret!;
-  spaClientId = (await clients.create({ type: 'spa', name: 'SPA', redirectUris: [REDIRECT], corsOrigins: ['http://localhost:8080'] })).client.clientId;
-  const service = await clients.create({ type: 'service', name: 'Batch job', resources: ['https://api.example.com'], scopes: ['read'] });
-  serviceClientId = service.client.clientId;
-  serviceSecret = service.clientSecret!;
+  accountId = server.declared.accountId(EMAIL);
+  webSecret = server.declared.clientSecret(webClientId);
+  serviceSecret = server.declared.clientSecret(serviceClientId);
 });
 
 after(async () => {
