@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
-import { address, basic, drain, captureAudit, clientCredentials, queryCount } from '../helpers/abuse.ts';
+import { address, drain, clientCredentials, queryCount } from '../helpers/abuse.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Client-secret guessing at the token endpoints is throttled like password guessing: per
@@ -33,8 +35,8 @@ after(async () => {
   await server?.close();
 });
 
-const right = (name: string) => basic(clients[name]!.id, clients[name]!.secret);
-const wrong = (name: string, n: number) => basic(clients[name]!.id, `guess-${n}`);
+const right = (name: string) => basicAuth(clients[name]!.id, clients[name]!.secret);
+const wrong = (name: string, n: number) => basicAuth(clients[name]!.id, `guess-${n}`);
 const grant = { resource: API, scope: 'read' };
 
 /** Sends `authorization(i)` from `ip`, waiting as told, until blocked; returns the 401s it took. */
@@ -103,13 +105,13 @@ describe('client-secret guessing', () => {
     const sprayer = '203.0.113.91';
     let last = 0;
     for (let i = 0; i < 150; i++) {
-      const response = await clientCredentials(server.issuer, basic(`made-up-client-${i}`, 'x'), sprayer, grant);
+      const response = await clientCredentials(server.issuer, basicAuth(`made-up-client-${i}`, 'x'), sprayer, grant);
       last = response.status;
       await response.body?.cancel();
     }
     assert.equal(last, 429);
     // Quick retries were refused uncounted; waiting as told, the 20th failure blocks the address.
-    await guessUntilBlocked((i) => basic(`made-up-client-${200 + i}`, 'x'), sprayer);
+    await guessUntilBlocked((i) => basicAuth(`made-up-client-${200 + i}`, 'x'), sprayer);
     assert.equal((await clientCredentials(server.issuer, right('other'), sprayer, grant)).status, 429);
     assert.ok(audit.events.some((event) => event.type === 'rate_limit.blocked' && event.data?.scope === 'address' && event.ip === sprayer));
   });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
-import { address, assertThrottledBurst, burst, captureAudit, drain, openLoginForm, postLogin, queryCount } from '../helpers/abuse.ts';
+import { address, assertThrottledBurst, burst, drain, openLoginForm, postLogin, queryCount } from '../helpers/abuse.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Password guessing at the login form, behind a trusted proxy (X-Forwarded-For): attackers

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { address, assertThrottledBurst, basic, burst, drain, openLoginForm, postLogin } from '../helpers/abuse.ts';
+import { address, assertThrottledBurst, burst, drain, openLoginForm, postLogin } from '../helpers/abuse.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
 import { countingHasher, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Concurrent bursts against the credential throttles: every attempt is reserved before the
@@ -70,7 +71,7 @@ describe('concurrent password guesses', () => {
 describe('concurrent client-secret guesses', () => {
   test('a burst of 60 wrong secrets (HTTP Basic) from one address reaches the secret check at most 3 times', async () => {
     const attacker = '203.0.113.20';
-    const { responses, elapsedMs } = await burst(60, (i) => post('/token', attacker, { grant_type: 'client_credentials' }, basic(service.id, `guess-${i}`)));
+    const { responses, elapsedMs } = await burst(60, (i) => post('/token', attacker, { grant_type: 'client_credentials' }, basicAuth(service.id, `guess-${i}`)));
     await drain(responses);
     assertThrottledBurst(responses.map((response) => response.status), elapsedMs);
   });
@@ -86,7 +87,7 @@ describe('concurrent client-secret guesses', () => {
 
   test('pushed authorization requests (/request) are guarded like the token endpoint', async () => {
     const attacker = '203.0.113.22';
-    const par = (secret: string) => post('/request', attacker, { response_type: 'code', redirect_uri: REDIRECT, scope: 'openid' }, basic(service.id, secret));
+    const par = (secret: string) => post('/request', attacker, { response_type: 'code', redirect_uri: REDIRECT, scope: 'openid' }, basicAuth(service.id, secret));
     const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => par(`guess-${i}`)));
     const statuses = tally(responses);
     await drain(responses);

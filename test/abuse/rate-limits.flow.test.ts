@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { basic, captureAudit, queryCount } from '../helpers/abuse.ts';
+import { queryCount } from '../helpers/abuse.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
 import { authorizationRequest, runBrowser } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -147,7 +149,7 @@ describe('request budgets', () => {
     // Someone who knows only the client id: wrong secrets (401) and a malformed Basic header
     // (`id:%zz`, 400 from the engine) are no authentication, so they are counted per address.
     for (let i = 0; i < 6; i++) {
-      const response = await tokenRequest(`10.2.0.${i}`, basic(web.id, `wrong-${i}`));
+      const response = await tokenRequest(`10.2.0.${i}`, basicAuth(web.id, `wrong-${i}`));
       assert.equal(response.status, 401);
       await response.body?.cancel();
     }
@@ -160,12 +162,12 @@ describe('request budgets', () => {
     // The client itself (its own grant is not allowed here: 400 after authenticating) spends
     // its budget of 6, and is then refused before the engine.
     for (let i = 0; i < 6; i++) {
-      const response = await tokenRequest('10.2.1.1', basic(web.id, web.secret));
+      const response = await tokenRequest('10.2.1.1', basicAuth(web.id, web.secret));
       assert.equal(response.status, 400, `authenticated request ${i + 1}`);
       await response.body?.cancel();
     }
     const before = await queryCount(server.metrics);
-    const refused = await tokenRequest('10.2.1.2', basic(web.id, web.secret));
+    const refused = await tokenRequest('10.2.1.2', basicAuth(web.id, web.secret));
     assert.equal(refused.status, 429);
     assert.match(refused.headers.get('ratelimit') ?? '', /^"client";r=0;t=\d+$/);
     assert.equal(((await refused.json()) as { error: string }).error, 'too_many_requests');
@@ -175,7 +177,7 @@ describe('request budgets', () => {
 
   test('a request refused by a budget costs no database query', async () => {
     const before = await queryCount(server.metrics);
-    for (let i = 0; i < 10; i++) assert.equal((await tokenRequest('10.1.0.3', basic(web.id, web.secret))).status, 429);
+    for (let i = 0; i < 10; i++) assert.equal((await tokenRequest('10.1.0.3', basicAuth(web.id, web.secret))).status, 429);
     assert.equal(await queryCount(server.metrics), before);
   });
 
@@ -195,7 +197,7 @@ describe('request budgets', () => {
     const code = browser.url.searchParams.get('code')!;
     const exchanged = await fetch(`${server.issuer}/token`, {
       method: 'POST',
-      headers: { authorization: basic(app.id, app.secret), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '10.3.0.1' },
+      headers: { authorization: basicAuth(app.id, app.secret), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '10.3.0.1' },
       body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: request.verifier }),
     });
     assert.equal(exchanged.status, 200);

@@ -7,7 +7,9 @@ import { Redis } from 'ioredis';
 
 import { connectLimitRedis, createLimitRedis } from '../../src/abuse/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { address, basic, drain, captureAudit, clientCredentials, openLoginForm, postLogin } from '../helpers/abuse.ts';
+import { address, drain, clientCredentials, openLoginForm, postLogin } from '../helpers/abuse.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
 import { countingHasher, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Two instances, one Redis (REDIS_URL, 127.0.0.1:6379 by default; TEST_REDIS_URL to
@@ -113,11 +115,11 @@ describe('two instances sharing one Redis', () => {
 
   test('client-secret guesses on one instance count on the other', async () => {
     const attacker = '203.0.113.71';
-    for (let i = 0; i < 12; i++) await (await clientCredentials(a.issuer, basic(service.id, `guess-${i}`), attacker)).body?.cancel();
-    const onB = await clientCredentials(b.issuer, basic(service.id, 'anything'), attacker);
+    for (let i = 0; i < 12; i++) await (await clientCredentials(a.issuer, basicAuth(service.id, `guess-${i}`), attacker)).body?.cancel();
+    const onB = await clientCredentials(b.issuer, basicAuth(service.id, 'anything'), attacker);
     assert.equal(onB.status, 429);
     assert.equal(((await onB.json()) as { error: string }).error, 'too_many_requests');
-    assert.equal((await clientCredentials(a.issuer, basic(service.id, service.secret), '198.51.100.71')).status, 200, 'the client elsewhere');
+    assert.equal((await clientCredentials(a.issuer, basicAuth(service.id, service.secret), '198.51.100.71')).status, 200, 'the client elsewhere');
   });
 
   test('200 guesses from 200 addresses across both instances do not stop the owner', async () => {
@@ -157,7 +159,7 @@ describe('two instances sharing one Redis', () => {
 
   test('a burst of 60 concurrent client-secret guesses over both instances reaches the secret check at most 3 times', async () => {
     const attacker = '203.0.113.73';
-    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => clientCredentials(i % 2 === 0 ? a.issuer : b.issuer, basic(service.id, `burst-${i}`), attacker)));
+    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => clientCredentials(i % 2 === 0 ? a.issuer : b.issuer, basicAuth(service.id, `burst-${i}`), attacker)));
     const checked = responses.filter((response) => response.status === 401).length;
     await drain(responses);
     assert.ok(checked <= 3, `${checked} of 60 reached the secret check`);

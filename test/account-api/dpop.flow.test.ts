@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
 
 import { DPOP_SIGNING_ALGS } from '../../src/account-api/verify-dpop-proof.ts';
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // DPoP (RFC 9449) end to end, as a DPoP client and an attacker see it: openid-client binds
@@ -120,7 +120,7 @@ function assertDpopChallenge(answer: Answer) {
 
 async function introspect(client: string, token: string) {
   const { id, secret } = ids[client]!;
-  const response = await postForm(`${server.issuer}/token/introspection`, basicAuth(id, secret), { token });
+  const response = await postAsClient(`${server.issuer}/token/introspection`, basicAuth(id, secret), { token });
   assert.equal(response.status, 200);
   return (await response.json()) as Record<string, unknown>;
 }

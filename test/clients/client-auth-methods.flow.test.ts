@@ -7,7 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import * as oidc from 'openid-client';
 
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // How clients authenticate, as third-party libraries do it by default: the secret in the
@@ -165,7 +165,7 @@ describe('client_secret_post', () => {
 
   test('a resource server introspects with the secret in the body', async () => {
     const issued = await tokenResponse({ grant_type: 'client_credentials', scope: 'read' }, basicAuth(basic.id, basic.secret));
-    const response = await postForm(`${server.issuer}/token/introspection`, '', { token: issued.body.access_token as string, client_id: introspector.id, client_secret: introspector.secret });
+    const response = await postAsClient(`${server.issuer}/token/introspection`, '', { token: issued.body.access_token as string, client_id: introspector.id, client_secret: introspector.secret });
     assert.equal(response.status, 200);
     assert.equal(((await response.json()) as { active: boolean }).active, true);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
-import { basic } from '../helpers/abuse.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Cross-origin access: the engine's endpoints and /api answer with
@@ -88,7 +88,7 @@ describe('CORS at the engine’s endpoints', () => {
   });
 
   test('a failed client authentication is not readable cross-origin by a stranger', async () => {
-    const response = await ask('/token', { method: 'POST', origin: EVIL, headers: { authorization: basic(web.id, 'wrong') }, body: 'grant_type=client_credentials' });
+    const response = await ask('/token', { method: 'POST', origin: EVIL, headers: { authorization: basicAuth(web.id, 'wrong') }, body: 'grant_type=client_credentials' });
     assert.ok(response.status === 400 || response.status === 401, String(response.status));
     assert.equal(acao(response), null);
   });

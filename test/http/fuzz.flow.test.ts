@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { captureAudit } from '../helpers/abuse.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
 import { authorizationRequest, CookieJar, csrfToken, send } from '../helpers/browserless-login.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Thousands of malformed requests to every route, written as raw bytes (so nothing on the
@@ -429,7 +430,6 @@ describe('control characters in looked-up values', () => {
     await target?.close();
   });
 
-  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
   const rawBasic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
   interface Probe {
@@ -495,21 +495,21 @@ describe('control characters in looked-up values', () => {
     return [
       { name: 'authorization client_id (GET)', method: 'GET', path: '/auth', fields: authorizationFields(bad) },
       { name: 'PAR client_id', method: 'POST', path: '/request', fields: authorizationFields(bad) },
-      { name: 'PAR Basic', method: 'POST', path: '/request', fields: authorizationFields(bad), authorization: basic(bad, 'secret') },
+      { name: 'PAR Basic', method: 'POST', path: '/request', fields: authorizationFields(bad), authorization: basicAuth(bad, 'secret') },
       { name: 'token client_id', method: 'POST', path: '/token', fields: { grant_type: 'authorization_code', code: 'x', client_id: bad, code_verifier: 'v'.repeat(43), redirect_uri: REDIRECT } },
       { name: 'token client_id and secret', method: 'POST', path: '/token', fields: { grant_type: 'client_credentials', client_id: bad, client_secret: 'secret' } },
-      { name: 'token Basic', method: 'POST', path: '/token', fields: { grant_type: 'client_credentials' }, authorization: basic(bad, 'secret') },
+      { name: 'token Basic', method: 'POST', path: '/token', fields: { grant_type: 'client_credentials' }, authorization: basicAuth(bad, 'secret') },
       { name: 'token Basic, not form-encoded', method: 'POST', path: '/token', fields: { grant_type: 'client_credentials' }, authorization: rawBasic(bad, 'secret') },
-      { name: 'introspection Basic', method: 'POST', path: '/token/introspection', fields: { token: 'x' }, authorization: basic(bad, 'secret') },
+      { name: 'introspection Basic', method: 'POST', path: '/token/introspection', fields: { token: 'x' }, authorization: basicAuth(bad, 'secret') },
       { name: 'introspection client_id', method: 'POST', path: '/token/introspection', fields: { token: 'x', client_id: bad } },
-      { name: 'revocation Basic', method: 'POST', path: '/token/revocation', fields: { token: 'x' }, authorization: basic(bad, 'secret') },
+      { name: 'revocation Basic', method: 'POST', path: '/token/revocation', fields: { token: 'x' }, authorization: basicAuth(bad, 'secret') },
       { name: 'end session client_id', method: 'GET', path: '/session/end', fields: { client_id: bad } },
     ];
   }
 
   /** Every endpoint that looks up a token, a code or a pushed request by its value. */
   function tokenProbes(bad: string): Probe[] {
-    const asWeb = basic(web.id, web.secret);
+    const asWeb = basicAuth(web.id, web.secret);
     return [
       { name: 'token code', method: 'POST', path: '/token', fields: { grant_type: 'authorization_code', code: bad, redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43) }, authorization: asWeb },
       { name: 'token refresh_token', method: 'POST', path: '/token', fields: { grant_type: 'refresh_token', refresh_token: bad }, authorization: asWeb },
@@ -540,7 +540,7 @@ describe('control characters in looked-up values', () => {
    * (`claims` is not among them: the claims parameter is not enabled, so the engine drops it.)
    */
   function storedValueProbes(bad: string): Probe[] {
-    const asWeb = basic(web.id, web.secret);
+    const asWeb = basicAuth(web.id, web.secret);
     const pushed = (extra: Record<string, string>): Probe => ({
       name: `PAR ${Object.keys(extra).join(',')}`,
       method: 'POST',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 
-import type { AuditEvent } from '../../src/audit/index.ts';
-import { authorizationRequest, CookieJar, csrfToken, openPage, postForm, send, type Page } from '../helpers/browserless-login.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
+import { authorizationRequest, CookieJar, csrfToken, openPage, submitForm, send, type Page } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // The forms of the login and consent pages under attack: forged posts (CSRF), script in
@@ -18,11 +18,12 @@ const clientId = 'forms-app';
 const evilClientId = 'evil-app';
 
 let server: TestServer;
-const events: AuditEvent[] = [];
+const audit = captureAudit();
+const { events } = audit;
 
 before(async () => {
   server = await startTestServer({}, {
-    audit: { record: (event) => events.push(event) },
+    audit,
     declare: {
       users: [{ email: EMAIL, name: 'Kim', password: PASSWORD }],
       clients: [
@@ -69,7 +70,7 @@ describe('CSRF', () => {
   test('a login post without a token is refused with 403 and signs nobody in', async () => {
     const page = await loginPage();
     const before = await interactionRow(page);
-    const response = await postForm(page.jar, page.action('login'), { email: EMAIL, password: PASSWORD });
+    const response = await submitForm(page.jar, page.action('login'), { email: EMAIL, password: PASSWORD });
     assert.equal(response.status, 403);
     const html = await response.text();
     assert.match(html, /invalid_csrf_token/);
@@ -85,39 +86,39 @@ describe('CSRF', () => {
     // cookie paths, so it gets a copy to keep the first interaction's cookie intact).
     const other = await loginPage(page.jar.copy());
     assert.notEqual(other.csrf, page.csrf, 'tokens are bound to their interaction');
-    const forged = await postForm(page.jar, page.action('login'), { csrf: `${page.csrf.slice(0, -2)}xx`, email: EMAIL, password: PASSWORD });
+    const forged = await submitForm(page.jar, page.action('login'), { csrf: `${page.csrf.slice(0, -2)}xx`, email: EMAIL, password: PASSWORD });
     assert.equal(forged.status, 403);
-    const borrowed = await postForm(page.jar, page.action('login'), { csrf: other.csrf, email: EMAIL, password: PASSWORD });
+    const borrowed = await submitForm(page.jar, page.action('login'), { csrf: other.csrf, email: EMAIL, password: PASSWORD });
     assert.equal(borrowed.status, 403);
 
     const stripped = page.jar.copy();
     stripped.delete('portcullis.csrf');
     stripped.delete('portcullis.csrf.sig');
-    const cookieless = await postForm(stripped, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const cookieless = await submitForm(stripped, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
     assert.equal(cookieless.status, 403);
 
     // A cookie value the attacker chose fails its signature: as good as none.
     const tampered = page.jar.copy();
     tampered.set('portcullis.csrf', 'attacker-chosen');
-    const resigned = await postForm(tampered, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const resigned = await submitForm(tampered, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
     assert.equal(resigned.status, 403);
 
     // Nothing changed: the real form still works.
-    const real = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const real = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
     assert.equal(real.status, 303);
   });
 
   test('consent cannot be granted or denied without the token', async () => {
     const page = await loginPage();
-    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const loggedIn = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
     const consent = await openPage(page.jar, new URL(loggedIn.headers.get('location')!));
     assert.match(consent.html, /wants to access your account/);
     const confirm = new URL(`${consent.url.pathname}/confirm`, server.issuer);
     const abort = new URL(`${consent.url.pathname}/abort`, server.issuer);
-    assert.equal((await postForm(page.jar, confirm, {})).status, 403);
-    assert.equal((await postForm(page.jar, abort, { csrf: page.csrf })).status, 403, 'the login page token is not the consent token');
+    assert.equal((await submitForm(page.jar, confirm, {})).status, 403);
+    assert.equal((await submitForm(page.jar, abort, { csrf: page.csrf })).status, 403, 'the login page token is not the consent token');
     assert.deepEqual(events.filter((event) => event.type.startsWith('consent.')), []);
-    const allowed = await postForm(page.jar, confirm, { csrf: csrfToken(consent.html) });
+    const allowed = await submitForm(page.jar, confirm, { csrf: csrfToken(consent.html) });
     assert.equal(allowed.status, 303);
   });
 });
@@ -143,7 +144,7 @@ describe('bodies', () => {
 
   test('a body over the limit gets 413, before any password is checked', async () => {
     const page = await loginPage();
-    const response = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: 'p'.repeat(20_000) });
+    const response = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: 'p'.repeat(20_000) });
     assert.equal(response.status, 413);
     assertNoInternals(await response.text());
     assert.deepEqual(events.filter((event) => event.type.startsWith('login.')), []);
@@ -151,7 +152,7 @@ describe('bodies', () => {
 
   test('a password longer than the cap is refused like any wrong password, not hashed', async () => {
     const page = await loginPage();
-    const response = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: `${PASSWORD}${'x'.repeat(5000)}` });
+    const response = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: `${PASSWORD}${'x'.repeat(5000)}` });
     assert.equal(response.status, 401);
     assert.match(await response.text(), /Email or password is incorrect\./);
   });
@@ -164,7 +165,7 @@ describe('bodies', () => {
       body: `csrf=${page.csrf}&email[$ne]=x&password[]=a&password[]=b`,
     });
     assert.equal(nested.status, 401);
-    const extra = await postForm(page.jar, page.action('login'), {
+    const extra = await submitForm(page.jar, page.action('login'), {
       csrf: page.csrf,
       email: EMAIL,
       password: PASSWORD,
@@ -184,7 +185,7 @@ describe('failed logins', () => {
     await server.services.accounts.setDisabled(disabled, true);
     const page = await loginPage();
     const attempt = async (email: string, password: string) => {
-      const response = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email, password });
+      const response = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email, password });
       const html = (await response.text())
         .replaceAll(email, 'EMAIL')
         .replace(/nonce="[^"]+"/g, 'nonce=""')
@@ -206,7 +207,7 @@ describe('failed logins', () => {
 describe('escaping', () => {
   test('script typed into the email field comes back as text', async () => {
     const page = await loginPage();
-    const response = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: SCRIPT, password: 'whatever' });
+    const response = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: SCRIPT, password: 'whatever' });
     assert.equal(response.status, 401);
     const html = await response.text();
     assert.ok(html.includes('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"'), html);
@@ -221,7 +222,7 @@ describe('escaping', () => {
 
   test("script in a client's name is shown as text on the login, consent and logout pages", async () => {
     const page = await loginPage(new CookieJar(), evilClientId);
-    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const loggedIn = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
     const consent = await openPage(page.jar, new URL(loggedIn.headers.get('location')!));
     const logoutUrl = new URL('/session/end', server.issuer);
     logoutUrl.searchParams.set('client_id', evilClientId);
@@ -261,10 +262,10 @@ describe('stale and unknown interactions', () => {
 
   test('posting to a finished interaction is a 400 page, not an error', async () => {
     const page = await loginPage();
-    const first = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const first = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
     assert.equal(first.status, 303);
     await openPage(page.jar, new URL(first.headers.get('location')!));
-    const replay = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
+    const replay = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: EMAIL, password: PASSWORD });
     assert.equal(replay.status, 400);
     assert.match(await replay.text(), /This sign-in has expired/);
   });
@@ -276,11 +277,11 @@ describe('audit events', () => {
     const email = 'audited@example.com';
     await server.services.accounts.create({ email, name: 'Audited', password: PASSWORD });
     const page = await loginPage();
-    await postForm(page.jar, page.action('login'), { csrf: page.csrf, email: 'nobody@example.com', password: 'guess-one' });
-    await postForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: 'guess-two' });
-    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: PASSWORD });
+    await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email: 'nobody@example.com', password: 'guess-one' });
+    await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: 'guess-two' });
+    const loggedIn = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: PASSWORD });
     const consent = await openPage(page.jar, new URL(loggedIn.headers.get('location')!));
-    await postForm(page.jar, new URL(`${consent.url.pathname}/abort`, server.issuer), { csrf: csrfToken(consent.html) });
+    await submitForm(page.jar, new URL(`${consent.url.pathname}/abort`, server.issuer), { csrf: csrfToken(consent.html) });
 
     const seen = events.filter((event) => /^(login|consent)\./.test(event.type));
     assert.deepEqual(seen.map((event) => event.type), ['login.failure', 'login.failure', 'login.success', 'consent.denied']);
@@ -297,16 +298,16 @@ describe('audit events', () => {
     const email = 'leaving@example.com';
     await server.services.accounts.create({ email, name: 'Leaving', password: PASSWORD });
     const page = await loginPage();
-    const loggedIn = await postForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: PASSWORD });
+    const loggedIn = await submitForm(page.jar, page.action('login'), { csrf: page.csrf, email, password: PASSWORD });
     const consent = await openPage(page.jar, new URL(loggedIn.headers.get('location')!));
-    await postForm(page.jar, new URL(`${consent.url.pathname}/confirm`, server.issuer), { csrf: csrfToken(consent.html) });
+    await submitForm(page.jar, new URL(`${consent.url.pathname}/confirm`, server.issuer), { csrf: csrfToken(consent.html) });
     const account = await server.services.accounts.get(email);
     const logoutUrl = new URL('/session/end', server.issuer);
     logoutUrl.searchParams.set('client_id', clientId);
     const confirm = await openPage(page.jar, logoutUrl);
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.html)?.[1];
     assert.ok(xsrf);
-    const done = await postForm(page.jar, new URL('/session/end/confirm', server.issuer), { xsrf, logout: 'yes' });
+    const done = await submitForm(page.jar, new URL('/session/end/confirm', server.issuer), { xsrf, logout: 'yes' });
     assert.equal(done.status, 303);
     const logout = events.find((event) => event.type === 'logout');
     assert.deepEqual(

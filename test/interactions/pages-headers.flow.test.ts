@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
 
-import { authorizationRequest, CookieJar, csrfToken, openPage, postForm, send } from '../helpers/browserless-login.ts';
+import { authorizationRequest, CookieJar, csrfToken, openPage, submitForm, send } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Every page a person can see, the engine's own included, carries the same hardening:
@@ -76,23 +76,23 @@ before(async () => {
   const action = (name: string) => new URL(`${login.url.pathname}/${name}`, server.issuer);
   const csrf = csrfToken(login.html);
 
-  await keep('login with an error', await postForm(jar, action('login'), { csrf, email: EMAIL, password: 'wrong' }));
+  await keep('login with an error', await submitForm(jar, action('login'), { csrf, email: EMAIL, password: 'wrong' }));
   await keep('unsupported media type', await send(jar, action('login'), {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/html' },
     body: JSON.stringify({ csrf, email: EMAIL, password: PASSWORD }),
   }));
-  await keep('body too large', await postForm(jar, action('login'), { csrf, email: EMAIL, password: 'x'.repeat(40_000) }));
+  await keep('body too large', await submitForm(jar, action('login'), { csrf, email: EMAIL, password: 'x'.repeat(40_000) }));
 
-  const loggedIn = await postForm(jar, action('login'), { csrf, email: EMAIL, password: PASSWORD });
+  const loggedIn = await submitForm(jar, action('login'), { csrf, email: EMAIL, password: PASSWORD });
   recordCookies(loggedIn);
   const consent = await openPage(jar, expectRedirect(loggedIn));
   recordCookies(consent.response);
   await keep('consent', consent);
   // Consent is a new interaction, with its own uid and token.
   const confirm = new URL(`${consent.url.pathname}/confirm`, server.issuer);
-  await keep('CSRF refusal', await postForm(jar, confirm, { csrf: 'forged' }));
-  const allowed = await postForm(jar, confirm, { csrf: csrfToken(consent.html) });
+  await keep('CSRF refusal', await submitForm(jar, confirm, { csrf: 'forged' }));
+  const allowed = await submitForm(jar, confirm, { csrf: csrfToken(consent.html) });
   const callback = await openPage(jar, expectRedirect(allowed));
   const tokens = await oidc.authorizationCodeGrant(configuration, callback.url, { pkceCodeVerifier: request.verifier, expectedState: request.state });
 

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { AuthorizationCode, ClientCredentials, type ModuleOptions } from 'simple-oauth2';
 
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Portcullis as a client library that knows nothing of it sees it: simple-oauth2 (hapi's
@@ -65,7 +65,7 @@ type AuthorizeParams = Parameters<AuthorizationCode['authorizeURL']>[0];
 type CodeParams = Parameters<AuthorizationCode['getToken']>[0];
 
 async function introspect(token: string): Promise<Record<string, unknown>> {
-  const response = await postForm(`${server.issuer}/token/introspection`, basicAuth(introspector.id, introspector.secret), { token });
+  const response = await postAsClient(`${server.issuer}/token/introspection`, basicAuth(introspector.id, introspector.secret), { token });
   return (await response.json()) as Record<string, unknown>;
 }
 
@@ -173,7 +173,7 @@ describe('request shapes other libraries send by default', () => {
 
   test('a Basic header whose id and secret are not form-encoded still authenticates an id without reserved characters', async () => {
     const raw = `Basic ${Buffer.from(`${poster.id}:${poster.secret}`).toString('base64')}`;
-    const response = await postForm(`${server.issuer}/token`, raw, { grant_type: 'client_credentials', scope: 'read' });
+    const response = await postAsClient(`${server.issuer}/token`, raw, { grant_type: 'client_credentials', scope: 'read' });
     assert.equal(response.status, 200);
   });
 });

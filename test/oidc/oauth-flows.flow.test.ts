@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 
 import { hashTokenId } from '../../src/oidc/index.ts';
 import { confirmLogout, runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // The protocol through a real client library against a real HTTP server and database:
@@ -225,7 +225,7 @@ describe('authorization code with PKCE', () => {
     const { browser, verifier } = await signInFor(configuration);
     const code = browser.url.searchParams.get('code')!;
     const redeem = () =>
-      postForm(`${server.issuer}/token`, basicAuth(webClientId, webSecret), { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+      postAsClient(`${server.issuer}/token`, basicAuth(webClientId, webSecret), { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
     const responses = await Promise.all(Array.from({ length: 8 }, redeem));
     const statuses = responses.map((response) => response.status).sort();
     assert.deepEqual(statuses, [200, 400, 400, 400, 400, 400, 400, 400]);
@@ -250,7 +250,7 @@ describe('refresh tokens', () => {
     const configuration = await webClient();
     const { tokens } = await codeFlow(configuration);
     const refresh = () =>
-      postForm(`${server.issuer}/token`, basicAuth(webClientId, webSecret), { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+      postAsClient(`${server.issuer}/token`, basicAuth(webClientId, webSecret), { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
     const responses = await Promise.all(Array.from({ length: 10 }, refresh));
     assert.deepEqual(responses.map((response) => response.status), Array(10).fill(200));
     const bodies = (await Promise.all(responses.map((response) => response.json()))) as { refresh_token: string }[];
@@ -269,7 +269,7 @@ describe('client credentials', () => {
   });
 
   test('a wrong client secret is refused with 401 invalid_client', async () => {
-    const response = await postForm(`${server.issuer}/token`, basicAuth(serviceClientId, 'not-the-secret'), { grant_type: 'client_credentials', scope: 'read', resource: 'https://api.example.com' });
+    const response = await postAsClient(`${server.issuer}/token`, basicAuth(serviceClientId, 'not-the-secret'), { grant_type: 'client_credentials', scope: 'read', resource: 'https://api.example.com' });
     assert.equal(response.status, 401);
     assert.equal(((await response.json()) as { error: string }).error, 'invalid_client');
   });

@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 
 import { hashTokenId } from '../../src/oidc/index.ts';
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Revocation that races issuance. Revoking a grant deletes its rows in one transaction,
@@ -66,7 +66,7 @@ async function signIn(scope: string, resource?: string) {
 }
 
 async function introspect(token: string, as: { id: string; secret: string } = web): Promise<boolean> {
-  const response = await postForm(`${server.issuer}/token/introspection`, basicAuth(as.id, as.secret), { token });
+  const response = await postAsClient(`${server.issuer}/token/introspection`, basicAuth(as.id, as.secret), { token });
   return ((await response.json()) as { active: boolean }).active;
 }
 
@@ -112,7 +112,7 @@ describe('an opaque access token whose grant is gone', () => {
 
 describe('an opaque client-credentials token issued while its client’s tokens were revoked', () => {
   test('is inactive once the token generation it was issued under is replaced, even if its row was written after the revocation deleted the others', async () => {
-    const response = await postForm(`${server.issuer}/token`, basicAuth(service.id, service.secret), { grant_type: 'client_credentials', resource: OPAQUE_API, scope: 'read' });
+    const response = await postAsClient(`${server.issuer}/token`, basicAuth(service.id, service.secret), { grant_type: 'client_credentials', resource: OPAQUE_API, scope: 'read' });
     assert.equal(response.status, 200);
     const { access_token: token } = (await response.json()) as { access_token: string };
     assert.doesNotMatch(token, /^ey/);

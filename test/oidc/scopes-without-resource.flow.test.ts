@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { authorizationRequest, runBrowser, send, CookieJar } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // RFC 6749 §3.3 and §5.1: the server may grant less than asked, but must then say which
@@ -46,12 +46,12 @@ after(async () => {
 });
 
 async function clientCredentials(client: { id: string; secret: string }, fields: Record<string, string>) {
-  const response = await postForm(`${server.issuer}/token`, basicAuth(client.id, client.secret), { grant_type: 'client_credentials', ...fields });
+  const response = await postAsClient(`${server.issuer}/token`, basicAuth(client.id, client.secret), { grant_type: 'client_credentials', ...fields });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 async function introspect(client: { id: string; secret: string }, token: string) {
-  const response = await postForm(`${server.issuer}/token/introspection`, basicAuth(client.id, client.secret), { token });
+  const response = await postAsClient(`${server.issuer}/token/introspection`, basicAuth(client.id, client.secret), { token });
   return (await response.json()) as Record<string, unknown>;
 }
 
@@ -168,7 +168,7 @@ async function codeFlow(scope: string): Promise<Record<string, unknown>> {
   const browser = await runBrowser(request.url, { ...PERSON });
   const code = browser.url.searchParams.get('code');
   assert.ok(code, `a code, not ${browser.url.search}`);
-  const response = await postForm(`${server.issuer}/token`, basicAuth(web.id, web.secret), {
+  const response = await postAsClient(`${server.issuer}/token`, basicAuth(web.id, web.secret), {
     grant_type: 'authorization_code',
     code,
     redirect_uri: REDIRECT,

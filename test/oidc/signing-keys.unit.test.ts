@@ -2,20 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { createSealer, SealedSecretError } from '../../src/crypto/index.ts';
-import type { AuditEvent, AuditSink } from '../../src/audit/index.ts';
 import { loadKeys, missingKeys } from '../../src/oidc/signing-keys.ts';
 import { createMemoryKeyStore } from '../fakes/memory-key-store.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
 
 // The key rules (src/oidc/signing-keys.ts) against an in-memory key store: which keys must
 // exist, that they are created once and sealed, and how they reach the provider. On both
 // databases, with instances racing, see test/oidc/signing-keys.integration.test.ts.
 
 const sealer = createSealer('unit-test-master-secret-long-enough-0123456789');
-
-function recorder(): AuditSink & { events: AuditEvent[] } {
-  const events: AuditEvent[] = [];
-  return { events, record: (event) => void events.push(event) };
-}
 
 describe('which keys must exist', () => {
   test('with nothing present: an RS256 and an ES256 signing key and a cookie key', () => {
@@ -31,7 +26,7 @@ describe('which keys must exist', () => {
 describe('loading the keys', () => {
   test('the first load creates the keys sealed, records each once, and hands the provider private JWKs', async () => {
     const store = createMemoryKeyStore();
-    const audit = recorder();
+    const audit = captureAudit();
     const keys = await loadKeys(store, sealer, audit);
     assert.deepEqual(keys.jwks.keys.map((key) => key.alg).sort(), ['ES256', 'RS256']);
     for (const key of keys.jwks.keys) {
@@ -58,7 +53,7 @@ describe('loading the keys', () => {
   test('a later load creates nothing and records nothing: every instance gets the same keys', async () => {
     const store = createMemoryKeyStore();
     const first = await loadKeys(store, sealer);
-    const audit = recorder();
+    const audit = captureAudit();
     const again = await loadKeys(store, sealer, audit);
     assert.deepEqual(again, first);
     assert.deepEqual(audit.events, []);

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Deleting a client, revoking its tokens, or disabling a person ends every token, grant,
@@ -76,18 +76,18 @@ async function signIn(client: { id: string; secret: string }, who: { email: stri
 }
 
 async function machineToken(client: { id: string; secret: string }, resource: string): Promise<string> {
-  const response = await postForm(`${server.issuer}/token`, basicAuth(client.id, client.secret), { grant_type: 'client_credentials', resource, scope: 'read' });
+  const response = await postAsClient(`${server.issuer}/token`, basicAuth(client.id, client.secret), { grant_type: 'client_credentials', resource, scope: 'read' });
   assert.equal(response.status, 200);
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
 async function active(token: string): Promise<boolean> {
-  const response = await postForm(`${server.issuer}/token/introspection`, basicAuth(api.id, api.secret), { token });
+  const response = await postAsClient(`${server.issuer}/token/introspection`, basicAuth(api.id, api.secret), { token });
   return ((await response.json()) as { active: boolean }).active;
 }
 
 async function refreshStatus(client: { id: string; secret: string }, refreshToken: string): Promise<number> {
-  return (await postForm(`${server.issuer}/token`, basicAuth(client.id, client.secret), { grant_type: 'refresh_token', refresh_token: refreshToken })).status;
+  return (await postAsClient(`${server.issuer}/token`, basicAuth(client.id, client.secret), { grant_type: 'refresh_token', refresh_token: refreshToken })).status;
 }
 
 describe('deleting a client', () => {
@@ -167,7 +167,7 @@ describe('revocation by the owner only', () => {
     const opaque = await signIn(web, who, OPAQUE_API);
     const before = await server.database.prisma.auditEvent.count({ where: { type: 'token.revoked' } });
     for (const token of [jwt.tokens.access_token, opaque.tokens.access_token, opaque.tokens.refresh_token!]) {
-      const response = await postForm(`${server.issuer}/token/revocation`, basicAuth(other.id, other.secret), { token });
+      const response = await postAsClient(`${server.issuer}/token/revocation`, basicAuth(other.id, other.secret), { token });
       assert.equal(response.status, 400);
       assert.equal(((await response.json()) as { error: string }).error, 'invalid_request');
     }
@@ -180,7 +180,7 @@ describe('revocation by the owner only', () => {
 
   test('an unknown token is a 200 for its would-be owner, as RFC 7009 asks', async () => {
     const web = await webClient();
-    const response = await postForm(`${server.issuer}/token/revocation`, basicAuth(web.id, web.secret), { token: 'not-a-token-we-issued' });
+    const response = await postAsClient(`${server.issuer}/token/revocation`, basicAuth(web.id, web.secret), { token: 'not-a-token-we-issued' });
     assert.equal(response.status, 200);
   });
 });

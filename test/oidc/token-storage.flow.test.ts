@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // A read-only copy of the database must yield no live credential: refresh and access
@@ -66,7 +66,7 @@ describe('what the database holds', () => {
     const tokens = await oidc.authorizationCodeGrant(configuration, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
     const rotated = await oidc.refreshTokenGrant(configuration, tokens.refresh_token!);
     const machine = (await (
-      await postForm(`${server.issuer}/token`, basicAuth(service.client.clientId, service.clientSecret!), {
+      await postAsClient(`${server.issuer}/token`, basicAuth(service.client.clientId, service.clientSecret!), {
         grant_type: 'client_credentials',
         resource: OPAQUE_API,
         scope: 'read',
@@ -89,7 +89,7 @@ describe('what the database holds', () => {
     }
     // And they still work: stored hashed, found by their value.
     const introspect = async (clientId: string, secret: string, token: string) =>
-      ((await (await postForm(`${server.issuer}/token/introspection`, basicAuth(clientId, secret), { token })).json()) as { active: boolean }).active;
+      ((await (await postAsClient(`${server.issuer}/token/introspection`, basicAuth(clientId, secret), { token })).json()) as { active: boolean }).active;
     assert.equal(await introspect(web.client.clientId, web.clientSecret!, rotated.refresh_token!), true);
     assert.equal(await introspect(web.client.clientId, web.clientSecret!, rotated.access_token), true);
     assert.equal(await introspect(service.client.clientId, service.clientSecret!, machine.access_token), true);

@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 
 import { hashTokenId } from '../../src/oidc/index.ts';
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { basicAuth, postForm } from '../helpers/token-endpoint.ts';
+import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Token management as apps and resource servers see it: resource-bound JWT and opaque
@@ -71,16 +71,16 @@ async function codeFlow(options: FlowOptions = {}) {
 }
 
 function tokenRequest(client: string, body: Record<string, string>): Promise<Response> {
-  return postForm(`${server.issuer}/token`, basic(client), body);
+  return postAsClient(`${server.issuer}/token`, basic(client), body);
 }
 
 async function introspect(client: string, token: string, authorization = basic(client)) {
-  const response = await postForm(`${server.issuer}/token/introspection`, authorization, { token });
+  const response = await postAsClient(`${server.issuer}/token/introspection`, authorization, { token });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 async function revoke(client: string, token: string): Promise<number> {
-  const response = await postForm(`${server.issuer}/token/revocation`, basic(client), { token });
+  const response = await postAsClient(`${server.issuer}/token/revocation`, basic(client), { token });
   return response.status;
 }
 
