@@ -38,7 +38,7 @@ const all = collect('test').sort();
 // A test file without a speed suffix would silently belong to no suite and never run.
 const unsorted = all.filter((file) => speedOf(file) === undefined);
 if (unsorted.length > 0) {
-  console.error(`test files without a speed suffix (.${SPEEDS.join('|.')}.test.ts):\n  ${unsorted.join('\n  ')}`);
+  console.error(`test files without a speed suffix (*.<${SPEEDS.join('|')}>.test.ts):\n  ${unsorted.join('\n  ')}`);
   process.exit(1);
 }
 const files = all.filter((file) => speeds.includes(speedOf(file)));
