@@ -2,7 +2,7 @@
 // instance on one database. What keys must exist is decided by signing-keys.ts; a store
 // only keeps them and makes "create what is missing" one step across instances.
 // Implementations: store/prisma-key-store.ts (both databases) and an in-memory fake for
-// unit tests (test/fakes/). test/integration/key-store-contract.test.ts runs one suite on all.
+// unit tests (test/fakes/). test/oidc/key-store-contract.integration.test.ts runs one suite on all.
 
 export type KeyStatus = 'active' | 'retired';
 

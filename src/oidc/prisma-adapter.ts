@@ -7,7 +7,7 @@ import { HASHED_MODELS, storedId } from './token-id.ts';
 import type { RefreshRotationStore } from './token-store.ts';
 
 // oidc-provider's storage seam over Prisma: one table per model (see schema.prisma).
-// Promised semantics, each covered by test/integration/prisma-adapter.test.ts:
+// Promised semantics, each covered by test/oidc/prisma-adapter.integration.test.ts:
 // - find/findByUid return undefined for a missing or expired row, and for an id that
 //   cannot exist (NUL), never a database error;
 // - bearer values (tokens, codes, session ids) are stored only as their

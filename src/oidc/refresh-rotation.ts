@@ -12,8 +12,8 @@ import type { RefreshRotationStore, RotationState } from './token-store.ts';
 // Refresh-token rotation around the engine: every refresh rotates the token, exactly one
 // successor comes of it, and what our seams add never loosens what the engine checks.
 //
-// Promises (each tested in test/unit/refresh-rotation.test.ts against a fake store, and
-// end to end in test/flows/refresh-rotation.test.ts on both databases):
+// Promises (each tested in test/oidc/refresh-rotation.unit.test.ts against a fake store, and
+// end to end in test/oidc/refresh-rotation.flow.test.ts on both databases):
 // 1. One successor. A refresh first claims the token atomically (token-store.ts); of any
 //    number of concurrent refreshes one claims it, the others wait for its outcome.
 // 2. A grace reply only to the same request, repeated. Inside the grace window a second

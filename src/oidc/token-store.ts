@@ -6,7 +6,7 @@ import type { AdapterPayload } from 'oidc-provider';
 // (prisma-adapter.ts). Every id here is the stored id (token-id.ts), never a bearer value.
 // Implementations: store/prisma-token-store.ts (both databases, one part per concern), and an
 // in-memory fake for unit tests of the rules built on it (test/fakes/). The contract below is
-// what they share; test/integration/token-store-contract.test.ts runs one suite on all.
+// what they share; test/oidc/token-store-contract.integration.test.ts runs one suite on all.
 
 /** Where a refresh token stands in its one rotation. */
 export interface RotationState {

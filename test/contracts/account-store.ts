@@ -1,6 +1,6 @@
 // The contract every AccountStore keeps (src/accounts/account-store.ts): Prisma on both
-// databases (test/integration/account-store.test.ts) and the in-memory fake the unit tests
-// of the account service use (test/unit/account-store.test.ts). Where the two could
+// databases (test/accounts/account-store.integration.test.ts) and the in-memory fake the unit tests
+// of the account service use (test/accounts/account-store.unit.test.ts). Where the two could
 // differ, the database's behaviour is the rule written here.
 
 import assert from 'node:assert/strict';

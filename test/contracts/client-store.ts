@@ -1,6 +1,6 @@
 // The contract every ClientStore keeps (src/clients/client-store.ts): Prisma on both
-// databases (test/integration/client-store.test.ts) and the in-memory fake the unit tests
-// of the client service use (test/unit/client-store.test.ts). Where the two could differ,
+// databases (test/clients/client-store.integration.test.ts) and the in-memory fake the unit tests
+// of the client service use (test/clients/client-store.unit.test.ts). Where the two could differ,
 // the database's behaviour is the rule written here. The store checks nothing about a
 // registration: the service validates before it writes.
 

@@ -1,6 +1,6 @@
 // The contract every ResourceStore keeps (src/clients/resource-store.ts): Prisma on both
-// databases (test/integration/resource-store.test.ts) and the in-memory fake the unit
-// tests of the services use (test/unit/resource-store.test.ts). Where the two could differ,
+// databases (test/clients/resource-store.integration.test.ts) and the in-memory fake the unit
+// tests of the services use (test/clients/resource-store.unit.test.ts). Where the two could differ,
 // the database's behaviour is the rule written here. Input arrives validated
 // (parseResourceInput); the store keeps it whole.
 

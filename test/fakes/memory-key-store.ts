@@ -2,7 +2,7 @@ import type { AddedKeys, KeyStatus, KeyStore, StoredCookieKey, StoredSigningKey 
 
 // The key store in memory, for unit tests of the key rules (signing-keys.ts). It keeps the
 // contract of src/oidc/key-store.ts, which the Prisma store keeps on both databases
-// (test/integration/key-store-contract.test.ts runs one suite on both).
+// (test/oidc/key-store-contract.integration.test.ts runs one suite on both).
 
 export interface MemoryKeyStore extends KeyStore {
   /** Adds a signing key as an operator's earlier rotation would have left it. */

@@ -1,22 +1,10 @@
 // Helpers for the abuse-limit tests: requests "from" many addresses (X-Forwarded-For behind
-// a trusted proxy: TRUST_PROXY=true), the login form, events and database query counts.
+// a trusted proxy: TRUST_PROXY=true), the login form and database query counts.
 
 import assert from 'node:assert/strict';
 
-import type { AuditEvent, AuditSink } from '../../src/audit/index.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { authorizationRequest, CookieJar, csrfToken, send } from './browserless-login.ts';
-
-/** An audit sink that keeps events in memory (nothing reaches audit_events). */
-export function captureAudit(): AuditSink & { events: AuditEvent[] } {
-  const events: AuditEvent[] = [];
-  return {
-    events,
-    record(event) {
-      events.push(event);
-    },
-  };
-}
 
 /** Every database round trip the server has made so far (metrics.dbQueryDuration). */
 export async function queryCount(metrics: Metrics): Promise<number> {
@@ -70,10 +58,6 @@ export async function drain(responses: readonly Response[]): Promise<void> {
 /** A distinct address for the n-th simulated client (10.x.y.z). */
 export function address(n: number, net = 10): string {
   return `${net}.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-}
-
-export function basic(clientId: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
 /** A client credentials request from `ip`. */

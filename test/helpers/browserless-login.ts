@@ -1,6 +1,6 @@
 // Drives the login and consent pages over plain HTTP, as a browser would (cookies,
 // redirects, form posts), for the protocol flow tests. The real-browser tests of the
-// pages themselves live in test/e2e.
+// pages themselves live in test/interactions/browser-flows.e2e.test.ts.
 
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -95,7 +95,7 @@ export async function openPage(jar: CookieJar, start: URL): Promise<Page> {
 }
 
 /** Posts an HTML form as a browser does. */
-export function postForm(jar: CookieJar, url: URL, fields: Record<string, string>): Promise<Response> {
+export function submitForm(jar: CookieJar, url: URL, fields: Record<string, string>): Promise<Response> {
   return send(jar, url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
@@ -112,7 +112,7 @@ export async function confirmLogout(jar: CookieJar, endSession: URL): Promise<Re
   const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
   if (!action || !xsrf) throw new Error('the logout page holds no confirmation form');
-  return postForm(jar, new URL(action.replaceAll('&amp;', '&'), endSession), { xsrf, logout: 'yes' });
+  return submitForm(jar, new URL(action.replaceAll('&amp;', '&'), endSession), { xsrf, logout: 'yes' });
 }
 
 /** The CSRF token of a page's forms (every interaction form carries the same one). */

@@ -1,5 +1,5 @@
-// The contract every key store keeps (memory: test/unit, Prisma on both databases:
-// test/integration): "add what is missing" is one step across concurrent callers, all of a
+// The contract every key store keeps (memory: *.unit.test.ts, Prisma on both databases:
+// *.integration.test.ts): "add what is missing" is one step across concurrent callers, all of a
 // plan or none of it is stored, and keys are listed in the order the provider uses them.
 
 import assert from 'node:assert/strict';

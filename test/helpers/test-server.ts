@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 
 import type { Redis } from 'ioredis';
+import type { z } from 'zod';
 
 import { createArgon2Hasher, type PasswordHasher } from '../../src/accounts/index.ts';
 import { openRuntime } from '../../src/boot.ts';
+import { applyPlan, planDeclaration } from '../../src/cli/apply-declaration.ts';
+import { importFileSchema } from '../../src/cli/read-import-file.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import type { Database } from '../../src/db/index.ts';
 import { createPublicServer, type Health } from '../../src/http/index.ts';
@@ -33,6 +36,8 @@ export interface TestServer {
   readonly managementUrl: string;
   /** The limits' Redis connection, with REDIS_URL. */
   readonly redis: Redis | undefined;
+  /** What `declare` seeded: the secrets made for confidential clients, the accounts' ids. */
+  readonly declared: Declared;
   close(): Promise<void>;
 }
 
@@ -46,6 +51,58 @@ export interface TestServerOptions {
   readonly audit?: AuditSink;
   /** The password hasher; by default argon2id with cheap parameters (see countingHasher). */
   readonly hasher?: PasswordHasher;
+  /**
+   * Resource servers, clients and users to seed before the test runs, in the shape of a
+   * `portcullis import` file (a function when it needs the issuer, known once the port is).
+   */
+  readonly declare?: TestDeclaration | ((issuer: string) => TestDeclaration);
+}
+
+type ImportFileInput = z.input<typeof importFileSchema>;
+
+/**
+ * An import file, except that a user carries the password itself: a test has no secret to
+ * keep out of a file, so it need not name an environment variable.
+ */
+export interface TestDeclaration {
+  readonly resources?: ImportFileInput['resources'];
+  readonly clients?: ImportFileInput['clients'];
+  readonly users?: readonly (Omit<NonNullable<ImportFileInput['users']>[number], 'passwordEnv'> & { readonly password?: string })[];
+}
+
+export interface Declared {
+  /** The secret made for a declared confidential client; throws for any other id. */
+  clientSecret(clientId: string): string;
+  /** The id of a declared user's account; throws for any other email. */
+  accountId(email: string): string;
+}
+
+/**
+ * Seeds a declaration through the CLI's import path (parse, plan, apply), so the fixtures of
+ * a test are checked by the same rules as an operator's file and the test states only data.
+ */
+async function seed(services: Services, declaration: TestDeclaration): Promise<Declared> {
+  const env: Record<string, string> = {};
+  const users = (declaration.users ?? []).map(({ password, ...user }, index) => {
+    if (password === undefined) return user;
+    const name = `DECLARED_PASSWORD_${index}`;
+    env[name] = password;
+    return { ...user, passwordEnv: name };
+  });
+  const file = importFileSchema.parse({ resources: declaration.resources, clients: declaration.clients, users });
+  const applied = await applyPlan(await planDeclaration({ services, env }, file));
+  const secrets = new Map(applied.flatMap((item) => (item.clientSecret ? [[item.id, item.clientSecret] as const] : [])));
+  const accountIds = new Map<string, string>();
+  for (const user of file.users) {
+    const account = await services.accounts.findByIdOrEmail(user.email);
+    if (account) accountIds.set(user.email, account.id);
+  }
+  const lookup = (map: Map<string, string>, what: string) => (key: string) => {
+    const value = map.get(key);
+    if (value === undefined) throw new Error(`nothing declared gives ${what} for ${key}`);
+    return value;
+  };
+  return { clientSecret: lookup(secrets, 'a client secret'), accountId: lookup(accountIds, 'an account id') };
 }
 
 /** Cheaper argon2 than production's: the flows test the protocol, not the hash cost. */
@@ -100,6 +157,25 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const managementHandler = built.managementApp.callback();
   const management = createServer((req, res) => void managementHandler(req, res));
   await new Promise<void>((resolve) => management.listen(0, '127.0.0.1', resolve));
+  async function close(): Promise<void> {
+    built.health.beginShutdown();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    management.closeAllConnections();
+    await new Promise<void>((resolve) => management.close(() => resolve()));
+    await built.close();
+    await runtime.close();
+    await testDatabase.destroy();
+  }
+  const declaration = typeof options.declare === 'function' ? options.declare(config.issuer) : options.declare;
+  let declared: Declared;
+  try {
+    declared = await seed(runtime.services, declaration ?? {});
+  } catch (error) {
+    // A declaration the import path refuses fails the test's setup, not the run's cleanup.
+    await close();
+    throw error;
+  }
 
   return {
     issuer: config.issuer,
@@ -112,15 +188,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     health: built.health,
     managementUrl: `http://127.0.0.1:${(management.address() as AddressInfo).port}`,
     redis: built.redis,
-    async close() {
-      built.health.beginShutdown();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      management.closeAllConnections();
-      await new Promise<void>((resolve) => management.close(() => resolve()));
-      await built.close();
-      await runtime.close();
-      await testDatabase.destroy();
-    },
+    declared,
+    close,
   };
 }

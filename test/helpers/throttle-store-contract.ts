@@ -1,4 +1,4 @@
-// The contract every credential-throttle store keeps (memory: test/unit, Redis: test/redis):
+// The contract every credential-throttle store keeps (memory: *.unit.test.ts, Redis: *.redis.test.ts):
 // the same atomic reservations, the same rules, the same settlements and trust flags.
 
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
-// The contract every token store keeps (memory: test/unit, Prisma on both databases:
-// test/integration): the same atomic rotation claims, the same consent merging, the same
+// The contract every token store keeps (memory: *.unit.test.ts, Prisma on both databases:
+// *.integration.test.ts): the same atomic rotation claims, the same consent merging, the same
 // grant liveness and revocation, the same JWT standing and DPoP proof memory. The rules
 // built on the store (refresh rotation, the verifier, consent reuse) are unit-tested against
 // the fake, so the fake must answer as the database does; this suite is what says it does.
