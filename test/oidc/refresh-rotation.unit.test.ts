@@ -31,12 +31,12 @@ interface Setup {
   grant: string;
 }
 
-function setup(options: { windowSeconds?: number; leaseMs?: number } = {}): Setup {
-  const store = createMemoryTokenStore();
+function setup(options: { windowSeconds?: number; leaseMs?: number; store?: MemoryTokenStore; sealer?: typeof sealer } = {}): Setup {
+  const store = options.store ?? createMemoryTokenStore();
   const revoked: string[] = [];
   const rotation = createRefreshRotation({
     store,
-    sealer,
+    sealer: options.sealer ?? sealer,
     windowSeconds: options.windowSeconds ?? 10,
     leaseMs: options.leaseMs ?? 200,
     revokeFamily: (_ctx, grantId) => {
@@ -45,8 +45,10 @@ function setup(options: { windowSeconds?: number; leaseMs?: number } = {}): Setu
     },
   });
   const grant = 'grant-1';
-  store.putGrant({ id: grant, accountId: 'a', clientId: 'web', payload: {}, expiresAt: null });
-  store.putRefreshToken('rt-0', { grantId: grant });
+  if (!options.store) {
+    store.putGrant({ id: grant, accountId: 'a', clientId: 'web', payload: {}, expiresAt: null });
+    store.putRefreshToken('rt-0', { grantId: grant });
+  }
   return { store, rotation, revoked, grant };
 }
 
@@ -113,6 +115,16 @@ describe('refresh rotation (unit, fake store)', () => {
     assert.equal(again.status, 200);
     assert.deepEqual(again.body, first.body);
     assert.deepEqual(s.revoked, []);
+  });
+
+  test('a stored response that cannot be opened (another master secret) is no repeat: invalid_grant and reuse, never a 500', async () => {
+    const first = ready();
+    assert.equal((await refresh(first, 'rt-0', web)).status, 200);
+    const other = ready({ store: first.store, sealer: createSealer('another-master-secret-that-is-long-enough-012345') });
+    const retry = await refresh(other, 'rt-0', web);
+    assert.equal(retry.status, 400);
+    assert.equal(retry.body.error, 'invalid_grant');
+    assert.deepEqual(other.revoked, [other.grant]);
   });
 
   test('another client, or another way of authenticating, is refused and counts as reuse', async () => {
