@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { createDatabase, type PrismaClient } from '../../src/db/index.ts';
+import { settle } from '../helpers/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 
 // The `portcullis` command as an operator runs it: a real process against a fresh
@@ -40,19 +41,7 @@ async function cli(args: string[], options: { input?: string; env?: Record<strin
     LOG_LEVEL: undefined,
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: projectRoot, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(options.input ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+  return settle(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: projectRoot, env }), options.input);
 }
 
 /** Runs a command that must succeed and returns its parsed --json output. */

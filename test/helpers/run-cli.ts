@@ -40,8 +40,12 @@ export function spawnCli(target: CliEnvironment, args: readonly string[]): Child
 }
 
 /** Runs `portcullis <args>` to its exit. */
-export async function runCli(target: CliEnvironment, args: readonly string[], input = ''): Promise<CliResult> {
-  const child = spawnCli(target, args);
+export function runCli(target: CliEnvironment, args: readonly string[], input = ''): Promise<CliResult> {
+  return settle(spawnCli(target, args), input);
+}
+
+/** Feeds a spawned command its input and collects its output until it exits (killed after a minute). */
+export async function settle(child: ChildProcessWithoutNullStreams, input = ''): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
