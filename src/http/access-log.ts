@@ -3,7 +3,8 @@ import type { Middleware } from 'koa';
 import type { Logger } from '../observability/index.ts';
 import { stripQuery } from '../observability/redact.ts';
 import { responseError } from './response-error.ts';
-import { afterEachRequest, routeLabel } from './route-label.ts';
+import { afterEachRequest } from './after-each-request.ts';
+import { routeLabel } from './route-label.ts';
 
 /**
  * One line per request: method, route, status, duration, client, request id, and the

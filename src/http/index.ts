@@ -12,4 +12,4 @@ export { requestId } from './request-id.ts';
 export { markPageError } from './response-error.ts';
 export { securityHeaders, type SecurityHeaderOptions } from './security-headers.ts';
 export { checkProxyHeaders, dropMalformedForwardedFor } from './tls-proxy-headers.ts';
-export { createPublicServer, type TlsFiles } from './tls.ts';
+export { createPublicServer, type TlsFiles } from './public-server.ts';

@@ -2,7 +2,8 @@ import type { Middleware } from 'koa';
 
 import type { Metrics } from '../observability/index.ts';
 import { responseError } from './response-error.ts';
-import { afterEachRequest, methodLabel, routeLabel } from './route-label.ts';
+import { afterEachRequest } from './after-each-request.ts';
+import { methodLabel, routeLabel } from './route-label.ts';
 
 /**
  * Observes every request's duration by method, route and status, and counts the OAuth
