@@ -1,4 +1,4 @@
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 
 // How a request is named in logs and metrics: bounded, never the raw path (which carries
 // interaction ids and, for a bad client, anything at all).
