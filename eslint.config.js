@@ -36,6 +36,14 @@ const throughIndex = (prefix) => ({
   message: "Import another folder through its index.ts (DESIGN.md, Layout).",
 });
 const noTests = { regex: '(^|/)test/', message: 'src/ never imports test/.' };
+// Paths that would slip past the patterns above: a detour through src/ itself, or a
+// `.js` ending (TypeScript resolves it to the .ts file).
+const plainPaths = [
+  { regex: '(^|/)src/', message: 'Import by the shortest relative path, not through src/.' },
+  { regex: '^\\.{1,2}/.*\\.js$', message: 'Import our modules by their .ts name.' },
+];
+/** How a file of a folder climbs to src/ (`../`, `../../`, also written `./../`). */
+const UP = '(\\./)?(\\.\\./)+';
 
 const importDirection = [
   ...FOLDERS.map((folder) => {
@@ -47,18 +55,24 @@ const importDirection = [
         'no-restricted-imports': ['error', {
           patterns: [
             ...(forbidden.length ? [{
-              regex: `^(\\.\\./)+(${forbidden.map(escape).join('|')})(/|\\.ts$)`,
+              regex: `^${UP}(${forbidden.map(escape).join('|')})(/|\\.ts$)`,
               message: `${folder}/ may import only ${MAY_IMPORT[folder].join(', ') || 'nothing of src/'} (and errors.ts): DESIGN.md, "Imports run one way".`,
             }] : []),
-            { regex: `^(\\.\\./)+(${rootFiles.join('|')})\\.ts$`, message: 'Only the root files assemble; a folder never imports them.' },
-            throughIndex('(\\.\\./)+'),
+            { regex: `^${UP}(${rootFiles.join('|')})\\.ts$`, message: 'Only the root files assemble; a folder never imports them.' },
+            throughIndex(UP),
             noTests,
+            ...plainPaths,
           ],
+        }],
+        // import() is not checked by the rule above: a folder never loads a module outside itself lazily.
+        'no-restricted-syntax': ['error', {
+          selector: 'ImportExpression[source.value=/^(\\.\\/)?\\.\\./]',
+          message: 'A folder loads other folders by static import, through their index.ts (only the root files load lazily).',
         }],
       },
     };
   }),
-  { files: ['src/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [throughIndex('\\./'), noTests] }] } },
+  { files: ['src/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [throughIndex('\\./'), noTests, ...plainPaths] }] } },
   // errors.ts is the leaf of leaves.
   { files: ['src/errors.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.', message: 'errors.ts imports nothing of src/.' }] }] } },
 ];
