@@ -116,6 +116,16 @@ function refuseNul(payload: AdapterPayload): void {
   }
 }
 
+/**
+ * What a second consume means, for the models redeemed once. The engine checks `consumed`,
+ * then consumes: of two concurrent redemptions both would pass the check, so only the one
+ * whose update matched may go on. (Refresh tokens rotate through refresh-rotation.ts.)
+ */
+const ALREADY_CONSUMED: Partial<Record<string, () => Error>> = {
+  AuthorizationCode: () => new errors.InvalidGrant('authorization code already used'),
+  PushedAuthorizationRequest: () => new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used'),
+};
+
 function live(row: { expiresAt: Date | null } | null | undefined): boolean {
   return row !== null && row !== undefined && !(row.expiresAt && row.expiresAt.getTime() <= Date.now());
 }
@@ -189,10 +199,8 @@ class PrismaModelAdapter implements Adapter {
     const { count } = await translated(() =>
       this.#delegate.updateMany({ where: { id: this.key(id), consumedAt: null }, data: { consumedAt: new Date() } }),
     );
-    if (count === 0 && this.#model === 'AuthorizationCode') throw new errors.InvalidGrant('authorization code already used');
-    // The engine checks `consumed`, then consumes: two concurrent responses to one pushed
-    // request would both pass the check. Only the one whose update matched may respond.
-    if (count === 0 && this.#model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+    const spent = count === 0 ? ALREADY_CONSUMED[this.#model] : undefined;
+    if (spent) throw spent();
   }
 
   async destroy(id: string): Promise<void> {

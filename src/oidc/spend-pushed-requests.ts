@@ -9,7 +9,8 @@ import type { PushedRequestStore } from './token-store.ts';
 // the browser's address bar and history) would start any number of authorizations, for
 // anyone who saw it. Here the first /auth that the engine accepted it for takes it, in one
 // atomic insert shared by every instance; every other is refused as invalid_request_uri
-// and what it started (its interaction) is removed. The authorization that took it goes on
+// and what it started (its interaction, or a code when it answered at once) is removed; if
+// the take cannot be written, the answer is 503 and nothing it started leaves. The authorization that took it goes on
 // by its interaction, which the engine resumes without the request_uri.
 
 export function spendPushedRequests(store: PushedRequestStore): Middleware {
@@ -20,13 +21,31 @@ export function spendPushedRequests(store: PushedRequestStore): Middleware {
     const pushed = ctx.oidc.entities.PushedAuthorizationRequest;
     if (!pushed?.jti) return;
     const until = new Date(((pushed.exp ?? 0) + 60) * 1000);
-    if (await store.takePushedRequest(storedId('PushedAuthorizationRequest', pushed.jti), until)) return;
-    // The engine has answered already (a redirect to its interaction): replace that answer.
-    await ctx.oidc.entities.Interaction?.destroy();
-    ctx.remove('Location');
-    ctx.remove('Set-Cookie');
+    let taken: boolean;
+    try {
+      taken = await store.takePushedRequest(storedId('PushedAuthorizationRequest', pushed.jti), until);
+    } catch {
+      // Not known to be the first: fail closed. The browser never gets the interaction's
+      // cookie, so nothing it started can be resumed; the client may push again.
+      await withdraw(ctx);
+      ctx.status = 503;
+      ctx.set('Retry-After', '1');
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the request_uri could not be checked; try again' };
+      return;
+    }
+    if (taken) return;
+    await withdraw(ctx);
     ctx.status = 400;
-    ctx.set('Cache-Control', 'no-store');
     ctx.body = { error: 'invalid_request_uri', error_description: 'request_uri is invalid, expired, or was already used' };
   };
+}
+
+/** Replaces the engine's answer (a redirect to its interaction, or with a code) by nothing it could be resumed from. */
+async function withdraw(ctx: KoaContextWithOIDC): Promise<void> {
+  const { Interaction, AuthorizationCode } = ctx.oidc.entities;
+  // Best effort: without the cookie and the redirect they are unreachable anyway.
+  await Promise.allSettled([Interaction?.destroy(), AuthorizationCode?.destroy()]);
+  ctx.remove('Location');
+  ctx.remove('Set-Cookie');
+  ctx.set('Cache-Control', 'no-store');
 }

@@ -87,20 +87,24 @@ describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
     assert.ok((found.consumed as number) >= before - 1 && (found.consumed as number) <= before + 2);
   });
 
-  for (const model of ['AuthorizationCode', 'RefreshToken']) {
-    test(`${model}: a second consume fails with invalid_grant, and of ten concurrent consumes exactly one wins`, async () => {
+  for (const [model, spent] of [
+    ['AuthorizationCode', errors.InvalidGrant],
+    ['RefreshToken', errors.InvalidGrant],
+    ['PushedAuthorizationRequest', errors.InvalidRequestUri],
+  ] as const) {
+    test(`${model}: a second consume fails with ${spent.name}, and of ten concurrent consumes exactly one wins`, async () => {
       const adapter = adapterFor(model);
       const id = randomUUID();
       await adapter.upsert(id, payload(), 60);
       await adapter.consume(id);
-      await assert.rejects(adapter.consume(id), errors.InvalidGrant);
+      await assert.rejects(adapter.consume(id), spent);
 
       const raced = randomUUID();
       await adapter.upsert(raced, payload(), 60);
       const results = await Promise.allSettled(Array.from({ length: 10 }, () => adapter.consume(raced)));
       assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
       for (const result of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
-        assert.ok(result.reason instanceof errors.InvalidGrant);
+        assert.ok(result.reason instanceof spent);
       }
     });
   }
