@@ -56,6 +56,13 @@ export interface AccessTokenVerifier {
   verify(token: string): Promise<VerifiedAccessToken | undefined>;
   /** Denies a JWT access token of `byClientId` until it expires; `unknown` when it is not a valid one of ours. */
   revokeJwt(token: string, byClientId: string): Promise<'revoked' | 'not_owner' | 'unknown'>;
+  /**
+   * Whether a client-credentials token issued under `generation` still lives: its client
+   * exists and has not had its tokens revoked since (an opaque token stored without a
+   * generation lives with its client). `current` is the client's generation when the caller
+   * already holds the client (no read then).
+   */
+  clientTokenLive(clientId: string, generation: unknown, current?: string): Promise<boolean>;
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
@@ -94,6 +101,15 @@ export function createAccessTokenVerifier(deps: {
   const jwks = createLocalJWKSet({ keys: deps.keys.map(toPublicJwk) });
   const algorithms = [...new Set(deps.keys.map((key) => key.alg))];
 
+  async function clientTokenLive(clientId: string, generation: unknown, current?: string): Promise<boolean> {
+    // No generation: an opaque token stored before tokens carried one. It lives with its
+    // client until it expires (revoking a client's tokens deletes those rows; only the race
+    // the generation closes stays open for it). JWTs without one never get here.
+    if (generation !== undefined && typeof generation !== 'string') return false;
+    const now = current ?? (await deps.clients.find(clientId))?.tokenGeneration;
+    return now !== undefined && (generation === undefined || generation === now);
+  }
+
   async function verifyJwt(token: string): Promise<VerifiedAccessToken | undefined> {
     let payload;
     try {
@@ -109,12 +125,11 @@ export function createAccessTokenVerifier(deps: {
     // (gone with the client, replaced when its tokens are revoked). A token naming neither
     // was not issued by this version, or not for either: refused.
     if (!grantId && typeof generation !== 'string') return undefined;
-    const [standing, client] = await Promise.all([
+    const [standing, clientLive] = await Promise.all([
       tokenStore.jwtStanding(jti, grantId),
-      grantId ? undefined : deps.clients.find(payload.client_id as string),
+      grantId ? true : clientTokenLive(payload.client_id as string, generation),
     ]);
-    if (standing.denied || !standing.grantLive) return undefined;
-    if (!grantId && client?.tokenGeneration !== generation) return undefined;
+    if (standing.denied || !standing.grantLive || !clientLive) return undefined;
     const cnf = (typeof payload.cnf === 'object' && payload.cnf !== null ? payload.cnf : {}) as Record<string, unknown>;
     return {
       format: 'jwt',
@@ -143,10 +158,8 @@ export function createAccessTokenVerifier(deps: {
     if (found.kind === 'AccessToken') {
       const grant = grantId ? await provider.Grant.find(grantId) : undefined;
       if (!grant || grant.isExpired || grant.clientId !== found.clientId || grant.accountId !== found.accountId) return undefined;
-    } else {
-      const generation = found.extra?.[CLIENT_GENERATION_CLAIM];
-      const client = typeof generation === 'string' ? await deps.clients.find(found.clientId!) : undefined;
-      if (!client || client.tokenGeneration !== generation) return undefined;
+    } else if (!(await clientTokenLive(found.clientId!, found.extra?.[CLIENT_GENERATION_CLAIM]))) {
+      return undefined;
     }
     return {
       format: 'opaque',
@@ -164,6 +177,7 @@ export function createAccessTokenVerifier(deps: {
   }
 
   return {
+    clientTokenLive,
     verify(token) {
       if (token.length > 8192) return Promise.resolve(undefined);
       return looksLikeJwt(token) ? verifyJwt(token) : verifyOpaque(token);

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import type { AccessTokenVerifier, VerifiedAccessToken } from './access-token-verifier.ts';
+import { CLIENT_GENERATION_CLAIM, type AccessTokenVerifier, type VerifiedAccessToken } from './access-token-verifier.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';
 import { engineAnswer } from './engine-answer.ts';
 
@@ -54,8 +54,11 @@ export function extendIntrospection(deps: { verifier: AccessTokenVerifier; issue
       ctx.body = verified && mayIntrospect(client, verified) ? introspectionBody(verified, deps.issuer) : { active: false };
     } else if (body?.active && ctx.oidc.entities.ClientCredentials) {
       // The engine knows nothing of token generations: an opaque client-credentials token
-      // issued as its client's tokens were revoked must be as dead as a JWT would be.
-      if (!(await deps.verifier.verify(token))) ctx.body = { active: false };
+      // issued as its client's tokens were revoked must be as dead as a JWT would be. The
+      // engine has loaded the token, and the client when it is the one asking.
+      const found = ctx.oidc.entities.ClientCredentials;
+      const current = found.clientId === client.clientId ? (client as Client).portcullis_token_generation : undefined;
+      if (!(await deps.verifier.clientTokenLive(found.clientId!, found.extra?.[CLIENT_GENERATION_CLAIM], current))) ctx.body = { active: false };
     } else if (body?.active && ctx.oidc.entities.RefreshToken) {
       delete body.token_type; // RFC 7662 §2.2: a refresh token has no access-token type (RFC 6749 §7.1)
     }

@@ -72,16 +72,15 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // a person's token its grant, a client-credentials token its client's token generation
     // (access-token-verifier.ts). Opaque tokens are deleted with either instead.
     extraTokenClaims(ctx, token) {
-      // An opaque client-credentials token keeps its client's generation too (in its stored
-      // `extra`): its row may be written just after a revocation deleted the others.
-      if (token.kind === 'ClientCredentials' && token.resourceServer?.accessTokenFormat !== 'jwt') {
-        const generation = (ctx.oidc.client)?.portcullis_token_generation;
+      // A client-credentials token, JWT or opaque (in its stored `extra`: its row may be
+      // written just after a revocation deleted the others), carries its client's generation.
+      if (token.kind === 'ClientCredentials') {
+        const generation = ctx.oidc.client?.portcullis_token_generation;
         return generation ? { [CLIENT_GENERATION_CLAIM]: generation } : undefined;
       }
-      if (token.resourceServer?.accessTokenFormat !== 'jwt') return undefined;
-      if ('grantId' in token && token.grantId) return { [GRANT_ID_CLAIM]: token.grantId };
-      const generation = (ctx.oidc.client)?.portcullis_token_generation;
-      return generation ? { [CLIENT_GENERATION_CLAIM]: generation } : undefined;
+      // A person's JWT names its grant; an opaque one is deleted with it.
+      const grantId = 'grantId' in token ? token.grantId : undefined;
+      return token.resourceServer?.accessTokenFormat === 'jwt' && grantId ? { [GRANT_ID_CLAIM]: grantId } : undefined;
     },
     clientDefaults: {
       grant_types: ['authorization_code'],

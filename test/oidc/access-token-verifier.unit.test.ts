@@ -67,6 +67,15 @@ describe('the access token verifier (unit, fake store)', () => {
     assert.equal(await verifier.verify(await jwt({ [CLIENT_GENERATION_CLAIM]: 'gen-2', client_id: 'deleted' })), undefined, 'a client that is gone');
   });
 
+  test("a client's token lives with its client: the current generation, none stored (an opaque token from before generations), never another or a gone client", async () => {
+    assert.equal(await verifier.clientTokenLive('svc', 'gen-2'), true);
+    assert.equal(await verifier.clientTokenLive('svc', undefined), true, 'stored without a generation');
+    assert.equal(await verifier.clientTokenLive('svc', 'gen-1'), false, 'an earlier generation');
+    assert.equal(await verifier.clientTokenLive('svc', 42), false, 'not a generation at all');
+    assert.equal(await verifier.clientTokenLive('deleted', undefined), false, 'a client that is gone');
+    assert.equal(await verifier.clientTokenLive('unread', 'gen-9', 'gen-9'), true, 'the generation the caller holds is used, nothing read');
+  });
+
   test('a token naming neither a grant nor a client generation is refused', async () => {
     assert.equal(await verifier.verify(await jwt({})), undefined);
   });
