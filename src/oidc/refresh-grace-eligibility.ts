@@ -16,8 +16,12 @@ export interface RotationBinding {
   readonly authMethod: string;
   /** The JWK thumbprint of the DPoP proof that came with the request, if one did. */
   readonly jkt: string | null;
-  /** What the request asked for (scope, resources), in one comparable form. */
-  readonly asked: string;
+  /**
+   * What the request asked for (scope, resources), in one comparable form. Absent from a
+   * reply stored by a version before this rule (a rolling deploy): not compared then, rather
+   * than revoking a rightful client's family for it.
+   */
+  readonly asked?: string;
 }
 
 /** Whether a retry bound as `retry` may be given the response of the rotation bound as `first`. */
@@ -29,7 +33,7 @@ export function mayRepeat(first: RotationBinding, retry: RotationBinding | undef
     first.clientId === retry.clientId &&
     first.authMethod === retry.authMethod &&
     first.jkt === retry.jkt &&
-    first.asked === retry.asked
+    (first.asked === undefined || first.asked === retry.asked)
   );
 }
 

@@ -5,7 +5,7 @@ import { mayRepeat, type RotationBinding } from '../../src/oidc/refresh-grace-el
 
 // The grace rule alone (src/oidc/refresh-grace-eligibility.ts): a retry gets the first
 // rotation's response only when it matches on every point, and never for a public client
-// that proves nothing. In the rotation, see test/unit/refresh-rotation.test.ts.
+// that proves nothing. In the rotation, see test/oidc/refresh-rotation.unit.test.ts.
 
 const confidential: RotationBinding = { clientId: 'web', authMethod: 'client_secret_basic', jkt: null, asked: '[null,[]]' };
 
@@ -14,6 +14,13 @@ describe('refresh grace eligibility (unit)', () => {
     assert.equal(mayRepeat(confidential, { ...confidential }), true);
     const dpop = { ...confidential, jkt: 'thumb-1' };
     assert.equal(mayRepeat(dpop, { ...dpop }), true);
+  });
+
+  test('a reply stored before requests were compared (a rolling deploy) is repeated to its client without comparing them; every other point still counts', () => {
+    const { asked: _asked, ...stored } = confidential;
+    assert.equal(mayRepeat(stored, { ...confidential, asked: '["openid",[]]' }), true);
+    assert.equal(mayRepeat(stored, { ...confidential, clientId: 'other' }), false);
+    assert.equal(mayRepeat({ ...stored, authMethod: 'none' }, { ...confidential, authMethod: 'none' }), false, 'still never a public client without DPoP');
   });
 
   test('a retry without an authenticated client is refused', () => {
