@@ -88,8 +88,16 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     audit,
     metrics,
   });
+  // The files first: a start that fails after Redis opened would leave it holding the process.
+  const assets = loadAssets();
   const redis = await openLimitRedis(config, logger);
-  const app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, assets: loadAssets(), accessTokens, audit, metrics, redis, ...services });
+  let app: Koa;
+  try {
+    app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, assets, accessTokens, audit, metrics, redis, ...services });
+  } catch (error) {
+    redis?.disconnect();
+    throw error;
+  }
 
   // Ready only with both the signing keys and the cookie keys the sessions need.
   const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });

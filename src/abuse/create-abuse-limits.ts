@@ -20,7 +20,7 @@ import type { RefusalOptions } from './too-many-requests.ts';
 // Everything that holds Portcullis against abuse, built once from the config: request
 // budgets, the failed-authentication throttles, body limits and the CORS allowlist. app.ts
 // decides where each goes in the request path. Pure: no I/O until a request arrives (the
-// Redis connection, when there is one, is opened by main.ts).
+// Redis connection, when there is one, is opened by server.ts).
 
 export interface AbuseLimitDeps {
   readonly config: Config;

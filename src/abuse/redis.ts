@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 
 import type { Logger } from '../observability/index.ts';
 
-// The Redis connection shared limits live in (REDIS_URL), opened by main.ts.
+// The Redis connection shared limits live in (REDIS_URL), opened by server.ts (openLimitRedis).
 
 /**
  * A Redis connection for shared limits. Commands fail fast while Redis is away (no

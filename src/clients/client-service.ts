@@ -31,8 +31,14 @@ export interface CreatedClient {
  * Ends what a client holds (grants, tokens, remembered consent); provided by oidc/ (the
  * grant service), handed in by the assembly so that clients/ does not depend on the engine.
  */
+/** How much revoking ended. */
+export interface RevokedCounts {
+  readonly grants: number;
+  readonly tokens: number;
+}
+
 export interface ClientTokenRevoker {
-  revokeClient(clientId: string): Promise<{ readonly grants: number; readonly tokens: number }>;
+  revokeClient(clientId: string): Promise<RevokedCounts>;
 }
 
 export interface RotateOptions {

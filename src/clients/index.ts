@@ -1,4 +1,4 @@
-export { checkAgainstRegistry, OIDC_SCOPES, type RegistryProblem } from './check-against-registry.ts';
+export { checkAgainstRegistry, OIDC_SCOPES } from './check-against-registry.ts';
 export { createClientStore, type ClientStore, type ClientRecord } from './client-store.ts';
 export {
   createClientService,

@@ -78,7 +78,8 @@ export interface AuthThrottleConfig {
   readonly window: number;
 }
 
-function isLocalhost(hostname: string): boolean {
+/** A loopback host: `localhost`, `*.localhost`, 127.0.0.0/8 or ::1 (bracketed or not). */
+export function isLocalhost(hostname: string): boolean {
   const bare = hostname.replace(/^\[|\]$/g, '');
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
   if (isIP(bare) === 4) return bare.startsWith('127.');

@@ -1,6 +1,4 @@
-import type { Config } from './load-config.ts';
-
-const LOCAL_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+import { isLocalhost, type Config } from './load-config.ts';
 
 /**
  * Settings that start but are probably not what the operator meant. Returned, not logged:
@@ -8,7 +6,7 @@ const LOCAL_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
  */
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = [];
-  if (config.production && !config.trustProxy && !config.tls && !LOCAL_HOSTS.includes(new URL(config.issuer).hostname)) {
+  if (config.production && !config.trustProxy && !config.tls && !isLocalhost(new URL(config.issuer).hostname)) {
     warnings.push(
       'the issuer is https but requests arrive over plain http: set TRUST_PROXY=true behind a TLS-terminating proxy, or TLS_CERT_FILE and TLS_KEY_FILE; until then cookies are not marked Secure',
     );

@@ -1,6 +1,6 @@
 export { createDatabase, type Database, type PrismaClient } from './create-database.ts';
 export { migrate, pendingMigrations, readMigrations, MigrationError, type Migration, type MigrationReport } from './migrate.ts';
 export { translatePrismaError, withTranslatedErrors, DatabaseUnavailableError } from './translate-prisma-error.ts';
-export { MIGRATION_LOCK, KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';
+export { KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';
 export { Prisma } from './generated/client.ts';
 export { createHousekeeping, type Housekeeping } from './housekeeping.ts';

@@ -2,14 +2,14 @@
 // outside http/ imports it from here.
 export { accessLog } from './access-log.ts';
 export { closeServer } from './close-server.ts';
-export { apiCors, createOriginAllowlist, enforceProviderCors, type OriginAllowlist, type OriginAllowlistOptions } from './cors.ts';
+export { apiCors, createOriginAllowlist, enforceProviderCors } from './cors.ts';
 export { errorHandler, type RenderErrorPage } from './error-handler.ts';
-export { createHealth, type Health, type HealthOptions, type ReadinessReport } from './health.ts';
+export { createHealth, type Health } from './health.ts';
 export { createManagementApp } from './management-app.ts';
 export { requestMetrics } from './metrics-middleware.ts';
 export { pinIssuerOrigin } from './pin-issuer-origin.ts';
 export { requestId } from './request-id.ts';
 export { markPageError } from './response-error.ts';
-export { securityHeaders, type SecurityHeaderOptions } from './security-headers.ts';
+export { securityHeaders } from './security-headers.ts';
 export { checkProxyHeaders, dropMalformedForwardedFor } from './tls-proxy-headers.ts';
-export { createPublicServer, type TlsFiles } from './public-server.ts';
+export { createPublicServer } from './public-server.ts';

@@ -25,7 +25,7 @@ export interface ResourcePolicy {
  * credentials) or not yet (an authorization request before login; the engine asks
  * again once the user has logged in). A missing or disabled account has no roles.
  */
-export async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: Pick<AccountService, 'findById'>): Promise<ReadonlySet<string> | undefined> {
+async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: Pick<AccountService, 'findById'>): Promise<ReadonlySet<string> | undefined> {
   const { entities, route } = ctx.oidc;
   const accountId =
     entities.Account?.accountId ??

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { loadConfig } from '../../src/config/index.ts';
+import { configWarnings, loadConfig } from '../../src/config/index.ts';
 import { StartupError } from '../../src/errors.ts';
 
 const GOOD_SECRET = 'a-master-secret-of-at-least-32-characters-0123';
@@ -201,5 +201,21 @@ describe('empty strings mean unset', () => {
 
   test('an empty MASTER_SECRET is unset in development rather than too short', () => {
     assert.equal(loadConfig({ MASTER_SECRET: '' }).masterSecret, undefined);
+  });
+});
+
+describe('warnings', () => {
+  const production = { NODE_ENV: 'production', MASTER_SECRET: GOOD_SECRET, DATABASE_URL: 'postgresql://db.example.com/portcullis' };
+
+  test('an https issuer reached over plain http without a trusted proxy is warned about, once set up right it is not', () => {
+    const [warning] = configWarnings(loadConfig({ ...production, ISSUER: 'https://auth.example.com' }));
+    assert.match(warning ?? '', /TRUST_PROXY=true/);
+    assert.deepEqual(configWarnings(loadConfig({ ...production, ISSUER: 'https://auth.example.com', TRUST_PROXY: 'true' })), []);
+  });
+
+  test('no warning for an issuer on a loopback host, whichever way it is written', () => {
+    for (const issuer of ['http://localhost:3000', 'http://127.0.0.2:3000', 'http://app.localhost:3000', 'http://[::1]:3000']) {
+      assert.deepEqual(configWarnings(loadConfig({ ...production, ISSUER: issuer })), [], issuer);
+    }
   });
 });

@@ -13,7 +13,6 @@ import { observeLogouts } from './logout.ts';
 // errors are counted from the final response, http/response-error.ts: the engine's error
 // events fire before our extensions may still answer successfully.)
 
-export type { EventDeps } from './listener.ts';
 
 /**
  * Registers every listener on the engine. Its introspection counter is middleware: call
