@@ -9,7 +9,7 @@ import { LEASE_MS } from './throttle-rules.ts';
 // Lua script, so reserving is atomic across instances as it is within one: the rules of
 // throttle-rules.ts (ladder, pace, attempts in flight) and the `applies` table of
 // credential-throttle-store.ts, written again in Lua; the contract suite
-// (test/helpers/throttle-store-contract.ts) holds both to the same answers. Counts are
+// (test/contracts/throttle-store.ts) holds both to the same answers. Counts are
 // hashes (ladder {f, l, p, e}, pace {t, p, e}), trust flags plain strings, and every key
 // expires on its own. (One Redis, not a cluster: a script's keys share a node.)
 

@@ -4,7 +4,7 @@ import { after, describe } from 'node:test';
 import { Redis } from 'ioredis';
 
 import { createRedisThrottleStore } from '../../src/abuse/credential-throttle-redis.ts';
-import { describeThrottleStoreContract } from '../helpers/throttle-store-contract.ts';
+import { describeThrottleStoreContract } from '../contracts/throttle-store.ts';
 
 // The Redis throttle store keeps the same contract as the memory one (its rules run as Lua
 // scripts). Its own key prefix per run, deleted afterwards.

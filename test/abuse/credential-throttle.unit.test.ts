@@ -5,7 +5,7 @@ import { createCredentialThrottle, type AttemptVerdict, type AuthAttempt } from 
 import { createMemoryThrottleStore, type ThrottleStore } from '../../src/abuse/credential-throttle-store.ts';
 import { delayMs } from '../../src/abuse/throttle-rules.ts';
 import type { AuthThrottleConfig } from '../../src/config/index.ts';
-import { describeThrottleStoreContract } from '../helpers/throttle-store-contract.ts';
+import { describeThrottleStoreContract } from '../contracts/throttle-store.ts';
 
 const POLICY: AuthThrottleConfig = {
   freeFailures: 3,

@@ -11,7 +11,7 @@ import type {
 
 // The token store in memory, for unit tests of the rules built on it (refresh rotation,
 // the verifier). It keeps the contract of src/oidc/token-store.ts, which the Prisma store
-// keeps on both databases (test/helpers/token-store-contract.ts: one suite for the fake and both databases).
+// keeps on both databases (test/contracts/token-store.ts: one suite for the fake and both databases).
 
 interface RefreshRow {
   payload: AdapterPayload;

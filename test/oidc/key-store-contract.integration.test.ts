@@ -1,7 +1,7 @@
 import { after, before } from 'node:test';
 
 import { createPrismaKeyStore } from '../../src/oidc/store/index.ts';
-import { describeKeyStoreContract } from '../helpers/key-store-contract.ts';
+import { describeKeyStoreContract } from '../contracts/key-store.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
 
 // The key store on the real database (embedded, or Postgres with TEST_DATABASE=postgres),

@@ -1,5 +1,5 @@
 import { createMemoryKeyStore } from '../fakes/memory-key-store.ts';
-import { describeKeyStoreContract } from '../helpers/key-store-contract.ts';
+import { describeKeyStoreContract } from '../contracts/key-store.ts';
 
 // The in-memory fake keeps the key store's contract, so the key rules' unit tests mean what they say.
 

@@ -4,7 +4,7 @@ import { after, before } from 'node:test';
 import type { Prisma } from '../../src/db/index.ts';
 import { createPrismaTokenStore } from '../../src/oidc/store/index.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
-import { describeTokenStoreContract } from '../helpers/token-store-contract.ts';
+import { describeTokenStoreContract } from '../contracts/token-store.ts';
 
 // The token store on the real database (embedded, or Postgres with TEST_DATABASE=postgres),
 // held to the same contract as the in-memory fake (test/oidc/token-store-contract.unit.test.ts).

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { createMemoryTokenStore } from '../fakes/memory-token-store.ts';
-import { describeTokenStoreContract } from '../helpers/token-store-contract.ts';
+import { describeTokenStoreContract } from '../contracts/token-store.ts';
 
 // The in-memory fake keeps the store's contract, so unit tests built on it mean what they say.
 

@@ -108,6 +108,35 @@ export function describeTokenStoreContract(harness: () => TokenStoreHarness): vo
       assert.equal(await store.claimRefreshToken(id, 'claim-3', LONG_LEASE), 'claimed');
     });
 
+    test('a claim taken over is released only by its holder: the late failure of the old claim neither frees the token nor removes the new successor', async () => {
+      const { store, putRefreshToken, hasRefreshToken } = harness();
+      const id = unique('rt');
+      const successor = unique('rt');
+      await putRefreshToken(id, {});
+      assert.equal(await store.claimRefreshToken(id, 'slow', 1), 'claimed');
+      await sleep(20);
+      assert.equal(await store.claimRefreshToken(id, 'retry', 1), 'taken_over');
+      await putRefreshToken(successor, { rotatedFrom: id });
+      // The slow request finally fails and gives up what it thinks is its claim.
+      await store.releaseClaim(id, 'slow');
+      assert.equal(await hasRefreshToken(successor), true, 'the holder’s successor survives');
+      assert.equal(await store.completeRotation(id, 'retry', 'sealed'), true, 'the holder still completes');
+      assert.equal((await store.readRotation(id))?.rotated, true);
+    });
+
+    test('a completed rotation is never undone by a release', async () => {
+      const { store, putRefreshToken, hasRefreshToken } = harness();
+      const id = unique('rt');
+      const successor = unique('rt');
+      await putRefreshToken(id, {});
+      assert.equal(await store.claimRefreshToken(id, 'mine', LONG_LEASE), 'claimed');
+      await putRefreshToken(successor, { rotatedFrom: id });
+      assert.equal(await store.completeRotation(id, 'mine', 'sealed'), true);
+      await store.releaseClaim(id, 'mine');
+      assert.equal(await hasRefreshToken(successor), true);
+      assert.equal(await store.claimRefreshToken(id, 'again', LONG_LEASE), 'refused');
+    });
+
     test('a missing refresh token is not found and cannot be claimed', async () => {
       const { store } = harness();
       const id = unique('missing');
