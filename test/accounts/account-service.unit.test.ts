@@ -9,7 +9,7 @@ import {
   type PasswordHasher,
 } from '../../src/accounts/index.ts';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
-import type { AuditEvent } from '../../src/audit/index.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
 import { createMemoryAccountStore, type MemoryAccountStore } from '../fakes/memory-account-store.ts';
 
 // The account service's rules on the in-memory store, which keeps the same contract as the
@@ -289,12 +289,13 @@ describe('managing accounts', () => {
 
 describe('recording what changes', () => {
   function audited() {
-    const events: AuditEvent[] = [];
+    const audit = captureAudit();
+    const events = audit.events;
     const revoked: string[] = [];
     const service = createAccountService({
       store: createMemoryAccountStore(),
       hasher,
-      audit: { record: (event) => events.push(event) },
+      audit,
       tokens: {
         revokeAccount: (accountId) => {
           revoked.push(accountId);

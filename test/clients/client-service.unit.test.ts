@@ -4,8 +4,8 @@ import { before, describe, test } from 'node:test';
 import { createClientService, createResourceService, type ClientService } from '../../src/clients/index.ts';
 import { createSealer, SealedSecretError } from '../../src/crypto/index.ts';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
-import type { AuditEvent } from '../../src/audit/index.ts';
 import { createMemoryClientStore, type MemoryClientStore } from '../fakes/memory-client-store.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
 import { createMemoryResourceStore } from '../fakes/memory-resource-store.ts';
 
 // The client service's rules on in-memory stores, which keep the same contracts as the
@@ -250,25 +250,38 @@ describe('deleting clients', () => {
 
 describe('recording what changes', () => {
   function audited() {
-    const events: AuditEvent[] = [];
-    const revoked: string[] = [];
+    const audit = captureAudit();
+    const store = createMemoryClientStore();
+    /** Each revokeClient call, and whether the client's row was still there at that moment. */
+    const sweeps: { clientId: string; row: 'present' | 'gone' }[] = [];
     const service = createClientService({
-      store: createMemoryClientStore(),
+      store,
       resources: createMemoryResourceStore(),
       sealer: createSealer(MASTER),
-      audit: { record: (event) => events.push(event) },
+      audit,
       tokens: {
-        revokeClient: (clientId) => {
-          revoked.push(clientId);
-          return Promise.resolve({ grants: 1, tokens: 3 });
+        revokeClient: async (clientId) => {
+          sweeps.push({ clientId, row: (await store.findById(clientId)) ? 'present' : 'gone' });
+          return { grants: 1, tokens: 3 };
         },
       },
     });
-    return { service, events, revoked };
+    return { service, events: audit.events, sweeps };
   }
 
+  test('deleting a client sweeps what it holds while its row is there, and once more after the row is gone', async () => {
+    const { service, sweeps } = audited();
+    const clientId = nextId();
+    await service.create({ ...inputs.web, clientId });
+    await service.delete(clientId);
+    assert.deepEqual(sweeps, [
+      { clientId, row: 'present' },
+      { clientId, row: 'gone' },
+    ]);
+  });
+
   test('every change to the registry records one event naming the client, never its secret', async () => {
-    const { service, events, revoked } = audited();
+    const { service, events, sweeps } = audited();
     const clientId = nextId();
     const { clientSecret } = await service.create({ ...inputs.web, clientId });
     await service.update(clientId, { name: 'Renamed' });
@@ -276,7 +289,7 @@ describe('recording what changes', () => {
     assert.deepEqual(await service.revokeTokens(clientId), { grants: 1, tokens: 3 });
     await service.delete(clientId);
     // revokeTokens once; delete before and after the row goes (a late authorization is swept).
-    assert.deepEqual(revoked, [clientId, clientId, clientId]);
+    assert.deepEqual(sweeps.map((sweep) => sweep.clientId), [clientId, clientId, clientId]);
     assert.deepEqual(events, [
       {
         type: 'client.created',

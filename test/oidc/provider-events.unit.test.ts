@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 
-import type { AuditEvent } from '../../src/audit/index.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { observeProvider } from '../../src/oidc/events/index.ts';
 
@@ -27,9 +27,10 @@ function observed() {
       },
     }),
   });
-  const events: AuditEvent[] = [];
+  const audit = captureAudit();
+  const events = audit.events;
   provider.removeAllListeners();
-  observeProvider(provider, { audit: { record: (event) => events.push(event) }, logger });
+  observeProvider(provider, { audit, logger });
   const lines = () => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
   return { provider, events, lines };
 }

@@ -41,11 +41,20 @@ async function push(): Promise<string> {
   return ((await response.json()) as { request_uri: string }).request_uri;
 }
 
-/** Whether /auth took the pushed request: it starts an interaction (a redirect to the login). */
-async function authorize(requestUri: string): Promise<{ status: number; started: boolean }> {
+/**
+ * Whether /auth took the pushed request (it starts an interaction: a redirect to the login),
+ * and the error it answered otherwise, in a JSON body or on a redirect to the client.
+ */
+async function authorize(requestUri: string): Promise<{ status: number; started: boolean; error: string | undefined }> {
   const response = await fetch(`${server.issuer}/auth?${new URLSearchParams({ client_id: web.id, request_uri: requestUri }).toString()}`, { redirect: 'manual' });
-  await response.arrayBuffer();
-  return { status: response.status, started: (response.headers.get('location') ?? '').startsWith('/interaction/') };
+  const text = await response.text();
+  const location = response.headers.get('location') ?? '';
+  const error = location
+    ? (new URL(location, server.issuer).searchParams.get('error') ?? undefined)
+    : (response.headers.get('content-type') ?? '').includes('json')
+      ? (JSON.parse(text) as { error?: string }).error
+      : undefined;
+  return { status: response.status, started: location.startsWith('/interaction/'), error };
 }
 
 describe('a pushed request is used once', () => {
@@ -54,7 +63,8 @@ describe('a pushed request is used once', () => {
     assert.equal((await authorize(requestUri)).started, true);
     const again = await authorize(requestUri);
     assert.equal(again.started, false);
-    assert.ok(again.status < 500);
+    assert.equal(again.status, 400);
+    assert.equal(again.error, 'invalid_request_uri');
   });
 
   test('of a concurrent burst presenting one request_uri exactly one starts an authorization, none fails with a 5xx', async () => {
@@ -62,5 +72,6 @@ describe('a pushed request is used once', () => {
     const answers = await Promise.all(Array.from({ length: 12 }, () => authorize(requestUri)));
     assert.equal(answers.filter((answer) => answer.status >= 500).length, 0);
     assert.equal(answers.filter((answer) => answer.started).length, 1);
+    assert.deepEqual(new Set(answers.filter((answer) => !answer.started).map((answer) => answer.error)), new Set(['invalid_request_uri']), 'every other is refused as the RFC names it');
   });
 });

@@ -133,14 +133,17 @@ describe('the grace window answers only the client that rotated', () => {
     assert.equal(await refreshWorks('publicPlain', first.body.refresh_token as string), false, 'the family is revoked');
   });
 
-  test('a retry inside the window asking for other scopes or resources gets no repeat of the first response', async () => {
-    const { tokens } = await signIn('victim');
-    const first = await refresh('victim', tokens.refresh_token!);
-    assert.equal(first.status, 200);
-    const narrower = await refresh('victim', tokens.refresh_token!, {}, { scope: 'openid' });
-    assert.equal(narrower.status, 400);
-    assert.equal(narrower.body.error, 'invalid_grant');
-    assert.equal(narrower.body.access_token, undefined);
+  test('a retry inside the window asking for other scopes or resources gets no repeat of the first response, and ends the family', async () => {
+    for (const other of [{ scope: 'openid' }, { resource: 'https://api.example.com/other' }] as Record<string, string>[]) {
+      const { tokens } = await signIn('victim');
+      const first = await refresh('victim', tokens.refresh_token!);
+      assert.equal(first.status, 200);
+      const retry = await refresh('victim', tokens.refresh_token!, {}, other);
+      assert.equal(retry.status, 400, JSON.stringify(other));
+      assert.equal(retry.body.access_token, undefined);
+      assert.equal(retry.body.refresh_token, undefined);
+      assert.equal(await refreshWorks('victim', first.body.refresh_token as string), false, `the family is revoked (${JSON.stringify(other)})`);
+    }
   });
 
   test('the same client repeating its refresh inside the window gets the same successor', async () => {
