@@ -17,7 +17,7 @@ import {
   loadAssets,
 } from './interactions/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
-import { createAccessTokenVerifier, createProvider, loadKeyMaterial, type KeyMaterial } from './oidc/index.ts';
+import { createProvider, loadKeyMaterial, type KeyMaterial } from './oidc/index.ts';
 
 // The one assembly of the server, used by main.ts and the test server alike: from an open
 // runtime (database, services, audit) to the public app and the management app. What it
@@ -65,23 +65,14 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const keys = await loadKeyMaterial(runtime.database.prisma, runtime.sealer, audit);
   // Templates are re-read on every render only in development, where they are edited.
   const render = createPageRenderer({ cache: config.env !== 'development' });
-  // The one verifier of access tokens, for the engine's introspection and revocation and
-  // for our account API. It finds opaque tokens in the engine, built just below with it.
-  const accessTokens = createAccessTokenVerifier({
-    provider: () => provider,
-    tokenStore: services.tokenStore,
-    clients: services.clients,
-    issuer: config.issuer,
-    keys: keys.jwks.keys,
-  });
-  const provider = createProvider({
+  // The engine and the one verifier of access tokens, which the app's account API shares.
+  const { provider, accessTokens } = createProvider({
     config,
     logger,
     prisma: runtime.database.prisma,
     sealer: runtime.sealer,
     keys,
     ...services,
-    accessTokens,
     renderError: createRenderError(render),
     logoutSource: createLogoutSource(render, services.accounts),
     postLogoutSuccessSource: createPostLogoutSuccessSource(render),

@@ -89,8 +89,8 @@ const asArray = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : typeof value === 'string' ? [value] : [];
 
 export function createAccessTokenVerifier(deps: {
-  /** The engine, where opaque tokens are found; asked late, since the engine is built with this verifier. */
-  provider: () => Provider;
+  /** The engine, where opaque tokens are found. */
+  provider: Provider;
   tokenStore: JwtStore;
   /** The registry: a client-credentials JWT lives only as long as its client's token generation. */
   clients: { find(clientId: string): Promise<Pick<ClientRecord, 'tokenGeneration'> | undefined> };
@@ -148,7 +148,7 @@ export function createAccessTokenVerifier(deps: {
   }
 
   async function verifyOpaque(token: string): Promise<VerifiedAccessToken | undefined> {
-    const provider = deps.provider();
+    const { provider } = deps;
     const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
     if (!found || found.isExpired) return undefined;
     const grantId = 'grantId' in found ? found.grantId : undefined;

@@ -3,7 +3,7 @@ import Provider from 'oidc-provider';
 import type { Sealer } from '../crypto/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
-import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
 import { observeProvider } from './events/index.ts';
@@ -21,12 +21,16 @@ export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation'> {
   readonly refreshEvents?: RefreshRotationEvents;
   /** Tokens issued, OAuth errors, introspections, refresh reuse and grace hits are counted here. */
   readonly metrics?: Metrics;
+}
+
+export interface BuiltProvider {
+  readonly provider: Provider;
   /** The one verifier of access tokens: introspection and revocation here, our own APIs in the app. */
   readonly accessTokens: AccessTokenVerifier;
 }
 
-/** Builds the engine and our extensions around its token endpoints. No I/O. */
-export function createProvider(deps: CreateProviderDeps): Provider {
+/** Builds the engine, the access-token verifier over it, and our extensions around its token endpoints. No I/O. */
+export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   const audit = deps.audit ?? discardAudit;
   const { metrics } = deps;
   // Reuse is counted by observeProvider, from the engine's own revocation event.
@@ -53,13 +57,22 @@ export function createProvider(deps: CreateProviderDeps): Provider {
   // leave them.
   observeProvider(provider, { audit, metrics, logger: deps.logger });
 
+  // Opaque tokens are found in the engine; JWTs by our keys, the store and the registry.
+  const accessTokens = createAccessTokenVerifier({
+    provider,
+    tokenStore: deps.tokenStore,
+    clients: deps.clients,
+    issuer: deps.config.issuer,
+    keys: deps.keys.jwks.keys,
+  });
+
   // Pre/post middleware around the engine's routes (they run inside its error handling).
   provider.use(cachePublishedMetadata());
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
   provider.use(spendPushedRequests(deps.tokenStore));
-  provider.use(extendIntrospection({ verifier: deps.accessTokens, issuer: deps.config.issuer }));
-  provider.use(extendRevocation({ verifier: deps.accessTokens, audit }));
-  return provider;
+  provider.use(extendIntrospection({ verifier: accessTokens, issuer: deps.config.issuer }));
+  provider.use(extendRevocation({ verifier: accessTokens, audit }));
+  return { provider, accessTokens };
 }

@@ -2,7 +2,7 @@ export { createProvider } from './create-provider.ts';
 export { loadKeyMaterial, type KeyMaterial } from './signing-keys.ts';
 export { createPrismaAdapterFactory, PERSISTED_MODELS } from './prisma-adapter.ts';
 export type { ProviderDeps } from './provider-config.ts';
-export { createAccessTokenVerifier, looksLikeJwt, type AccessTokenVerifier, type TokenBinding, type VerifiedAccessToken } from './access-token-verifier.ts';
+export { looksLikeJwt, type AccessTokenVerifier, type TokenBinding, type VerifiedAccessToken } from './access-token-verifier.ts';
 export { createGrantService, type GrantService, type GrantSummary } from './grant-service.ts';
 export { createPrismaTokenStore } from './store/index.ts';
 export type { TokenStore, ConsentRecord, DpopReplayStore } from './token-store.ts';

@@ -41,7 +41,7 @@ before(async () => {
   clients.set('svc', { tokenGeneration: 'gen-2' });
   const provider = { AccessToken: { find: () => Promise.resolve(undefined) }, ClientCredentials: { find: () => Promise.resolve(undefined) } };
   verifier = createAccessTokenVerifier({
-    provider: () => provider as unknown as Provider,
+    provider: provider as unknown as Provider,
     tokenStore: store,
     clients: { find: (id) => Promise.resolve(clients.get(id)) },
     issuer: ISSUER,
