@@ -1,7 +1,7 @@
 import type { PasswordHasher } from './accounts/index.ts';
 import type { Config } from './config/index.ts';
 import { createSealer, loadOrCreateDevMasterSecret, type Sealer } from './crypto/index.ts';
-import { createDatabase, migrate, type Database, type MigrationReport } from './db/index.ts';
+import { createDatabase, createRegistryChanges, migrate, type Database, type MigrationReport, type RegistryChanges } from './db/index.ts';
 import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter } from './audit/index.ts';
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger, Metrics } from './observability/index.ts';
@@ -36,6 +36,13 @@ export interface RuntimeOptions {
   readonly hasher?: PasswordHasher;
   /** Receives the audit events instead of the writer (a test watching them); the writer still opens. */
   readonly audit?: AuditSink;
+  /**
+   * The server: keep clients and resource servers in memory, dropped on every change any
+   * instance or the CLI makes (db/registry-changes.ts). Postgres only: the embedded
+   * database is one process, read in process, and serves one connection, which a listener
+   * would hold.
+   */
+  readonly cacheRegistry?: boolean;
 }
 
 /**
@@ -65,9 +72,11 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   if (options.metrics) instrumentPool(database.pool, options.metrics);
 
   let audit: AuditWriter | undefined;
+  let registryChanges: RegistryChanges | undefined;
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      await registryChanges?.close();
       await audit?.close();
       await database.close().catch(() => {});
       await stopEmbedded?.();
@@ -89,11 +98,16 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     const sealer = createSealer(masterSecret);
     audit = createAuditWriter({ prisma: database.prisma, logger, metrics: options.metrics });
     const auditSink = options.audit ?? audit;
+    if (options.cacheRegistry && config.database.kind === 'postgres') {
+      registryChanges = createRegistryChanges({ url: config.database.url, logger });
+      await registryChanges.start();
+    }
     const services = createServices({
       prisma: database.prisma,
       sealer,
       ...(options.hasher && { hasher: options.hasher }),
       audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system' }),
+      registryChanges,
     });
     await registerAccountApi(services.resources, config.issuer);
     return { database, sealer, services, migrations: report, audit, auditSink, close };

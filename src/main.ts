@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   });
   for (const warning of configWarnings(config)) logger.warn(warning);
   const metrics = createMetrics();
-  const runtime = await openRuntime(config, logger, { metrics });
+  const runtime = await openRuntime(config, logger, { metrics, cacheRegistry: true });
   const built = await buildServer(config, runtime, { logger, metrics }).catch(async (error: unknown) => {
     await runtime.close();
     throw error;

@@ -7,10 +7,12 @@ import {
 } from './accounts/index.ts';
 import { createAuditTrail, type AuditSink, type AuditTrail } from './audit/index.ts';
 import {
+  cacheRegistry,
   createClientService,
   createClientStore,
   createResourceService,
   createResourceStore,
+  type ChangeFeed,
   type ClientService,
   type ResourceService,
 } from './clients/index.ts';
@@ -31,15 +33,20 @@ export interface Services {
   readonly auditTrail: AuditTrail;
 }
 
-/** `audit` receives the services' own events (client.*, user.*); give it the acting party's defaults. */
-export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink }): Services {
-  const resourceStore = createResourceStore(deps.prisma);
+/**
+ * `audit` receives the services' own events (client.*, user.*); give it the acting party's
+ * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
+ * kept in memory while that feed is live (clients/registry-cache.ts).
+ */
+export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined }): Services {
+  const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
+  const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
   const tokenStore = createPrismaTokenStore(deps.prisma);
   // Deleting a client or disabling a person ends what they hold: the grant service does it.
   const grants = createGrantService(tokenStore, deps.audit);
   return Object.freeze({
     accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants }),
-    clients: createClientService({ store: createClientStore(deps.prisma), resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
+    clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
     resources: createResourceService({ store: resourceStore }),
     grants,
     tokenStore,

@@ -33,3 +33,4 @@ export {
 } from './client-input.ts';
 export { clientIdSchema, isUuid, nameSchema, roleSchema } from './validation.ts';
 export { CLIENT_ASSERTION_ALGS, type JwkSet, type PublicJwk } from './client-jwks.ts';
+export { cacheRegistry, type ChangeFeed, type CachedRegistry } from './registry-cache.ts';

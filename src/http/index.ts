@@ -10,6 +10,6 @@ export { requestMetrics } from './metrics-middleware.ts';
 export { pinIssuerOrigin } from './pin-issuer-origin.ts';
 export { requestId } from './request-id.ts';
 export { markPageError } from './response-error.ts';
-export { securityHeaders } from './security-headers.ts';
+export { cspNonce, securityHeaders } from './security-headers.ts';
 export { checkProxyHeaders, dropMalformedForwardedFor } from './tls-proxy-headers.ts';
 export { createPublicServer } from './public-server.ts';

@@ -1,7 +1,7 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
@@ -39,6 +39,14 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
   const resourcePolicy = createResourcePolicy({ accounts, resources });
+  // The engine asks for a client on every request that names one. A cached registry hands
+  // back the same record until it changes, so its metadata (and opened secret) are made once.
+  const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
+  const providerMetadata = (client: ClientRecord) => {
+    let metadata = metadataOf.get(client);
+    if (!metadata) metadataOf.set(client, (metadata = toProviderMetadata(client, clients.revealSecret(client))));
+    return metadata;
+  };
 
   return {
     adapter: createPrismaAdapterFactory({
@@ -47,7 +55,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       ...(deps.rotation && { rotation: deps.rotation }),
       async loadClient(clientId) {
         const client = await clients.find(clientId);
-        return client ? toProviderMetadata(client, clients.revealSecret(client)) : undefined;
+        return client ? providerMetadata(client) : undefined;
       },
     }),
     jwks: deps.keys.jwks,

@@ -56,6 +56,11 @@ export interface TestServerOptions {
    * `portcullis import` file (a function when it needs the issuer, known once the port is).
    */
   readonly declare?: TestDeclaration | ((issuer: string) => TestDeclaration);
+  /**
+   * Another instance of the same deployment: this server opens `first`'s database (same
+   * master secret, own issuer address and caches) and leaves it for `first` to drop.
+   */
+  readonly sameDatabaseAs?: TestServer;
 }
 
 type ImportFileInput = z.input<typeof importFileSchema>;
@@ -123,7 +128,8 @@ export function countingHasher(inner: PasswordHasher = testHasher()): PasswordHa
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
-  const testDatabase = await createTestDatabase();
+  const shared = options.sameDatabaseAs?.database.testDatabase;
+  const testDatabase: TestDatabase = shared ? { ...shared, destroy: () => Promise.resolve() } : await createTestDatabase();
   // TLS_CERT_FILE + TLS_KEY_FILE: https on the port itself, as main.ts does.
   const tls = env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined;
   const server: Server = createPublicServer(tls);
@@ -150,7 +156,13 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const logger = createLogger({ level: config.logLevel, destination });
   const metrics = createMetrics();
   // A test may watch the audit events itself; by default they go to audit_events, as in production.
-  const runtime = await openRuntime(config, logger, { metrics, hasher: options.hasher ?? testHasher(), ...(options.audit && { audit: options.audit }) });
+  // The registry cache as in production: on Postgres (the embedded database serves one connection).
+  const runtime = await openRuntime(config, logger, {
+    metrics,
+    hasher: options.hasher ?? testHasher(),
+    cacheRegistry: testDatabase.engine === 'postgres',
+    ...(options.audit && { audit: options.audit }),
+  });
   const built = await buildServer(config, runtime, { logger, metrics });
   const handler = built.app.callback();
   server.on('request', (req, res) => void handler(req, res));

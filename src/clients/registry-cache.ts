@@ -1,0 +1,94 @@
+import { LRUCache } from 'lru-cache';
+
+import type { ClientRecord, ClientStore } from './client-store.ts';
+import type { ResourceServerRecord, ResourceStore } from './resource-store.ts';
+
+// The registry (clients, resource servers and their scopes) is read on every token
+// request and changes a few times a day: this keeps it in memory, so the hot paths make
+// no database round trip for it. It is only as fresh as its change feed says:
+// - while the feed is live, an entry stays until the feed reports a change (any change
+//   drops everything: the registry is small and changes are rare);
+// - while it is not (connection lost, not yet listening), every read goes to the database;
+// - a read that started before a change and ends after it is not kept (the generation
+//   check), so a change can never be undone by a slow read.
+// Writes made through these stores drop the cache at once on this instance; others hear
+// of it through the feed. Misses are cached too (a flood of unknown client ids costs one
+// read each per change), within the LRU's bound.
+
+export interface ChangeFeed {
+  isLive(): boolean;
+  onChange(listener: () => void): void;
+}
+
+export interface CachedRegistry {
+  readonly clients: ClientStore;
+  readonly resources: ResourceStore;
+}
+
+const DEFAULT_MAX_ENTRIES = 10_000;
+
+/** Cached value; `found: undefined` is a known miss. */
+interface Entry<T> {
+  readonly found: T | undefined;
+}
+
+function createReadThrough<T extends object>(feed: ChangeFeed, max: number) {
+  const entries = new LRUCache<string, Entry<T>>({ max });
+  let generation = 0;
+  feed.onChange(() => {
+    generation++;
+    entries.clear();
+  });
+  return {
+    async read(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+      if (!feed.isLive()) return load();
+      const hit = entries.get(key);
+      if (hit) return hit.found;
+      const started = generation;
+      const found = await load();
+      if (started === generation && feed.isLive()) entries.set(key, { found });
+      return found;
+    },
+    /** After a write of our own: nothing read before it may be served. */
+    drop() {
+      generation++;
+      entries.clear();
+    },
+  };
+}
+
+export function cacheRegistry(stores: { clients: ClientStore; resources: ResourceStore }, feed: ChangeFeed, options: { max?: number } = {}): CachedRegistry {
+  const max = options.max ?? DEFAULT_MAX_ENTRIES;
+  const clients = createReadThrough<ClientRecord>(feed, max);
+  const resources = createReadThrough<ResourceServerRecord>(feed, max);
+  const dropAll = () => {
+    clients.drop();
+    resources.drop();
+  };
+  // A write drops both: a client's normalisation reads resources, and deleting a resource
+  // server changes what clients may ask for.
+  const writing =
+    <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await write(...args);
+      } finally {
+        dropAll();
+      }
+    };
+  return {
+    clients: {
+      ...stores.clients,
+      create: writing((client) => stores.clients.create(client)),
+      update: writing((clientId, changes) => stores.clients.update(clientId, changes)),
+      delete: writing((clientId) => stores.clients.delete(clientId)),
+      findById: (clientId) => clients.read(clientId, () => stores.clients.findById(clientId)),
+    },
+    resources: {
+      ...stores.resources,
+      create: writing((resource) => stores.resources.create(resource)),
+      put: writing((resource) => stores.resources.put(resource)),
+      find: (indicator) => resources.read(indicator, () => stores.resources.find(indicator)),
+    },
+  };
+}
