@@ -16,7 +16,8 @@ test('every response gets a nonce of 16 random bytes that no other response had,
   app.use((ctx) => {
     ctx.body = cspNonce(ctx);
   });
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   try {
