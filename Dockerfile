@@ -2,12 +2,12 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts/prisma.mjs scripts/prisma.mjs
-COPY prisma prisma
-COPY prisma.config.ts ./
-RUN npm ci --no-audit --no-fund
+# Dependencies first (a layer that changes only with the lockfile); our own install step
+# (the Prisma client, the compiled JavaScript) needs the sources, so it runs after them.
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-# The Prisma client is generated at install; dev tools are not needed at run time.
+RUN node scripts/prisma.mjs generate && npm run build
+# Dev tools (the TypeScript compiler among them) are not needed at run time.
 RUN npm prune --omit=dev --ignore-scripts
 
 FROM node:22-bookworm-slim
@@ -20,4 +20,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000 9464
 VOLUME ["/data"]
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# Compiled JavaScript (dist/), not the TypeScript sources: a faster start and less memory.
+CMD ["node", "dist/main.js"]

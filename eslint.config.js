@@ -78,7 +78,7 @@ const importDirection = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'src/db/generated/', 'data/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'src/db/generated/', 'data/', 'dist/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `portcullis` command as installed by npm: the CLI is TypeScript run through tsx,
-// like the server (`npm start`), so there is no build step to forget.
-import { register } from 'tsx/esm/api';
+// The `portcullis` command as installed by npm: the compiled CLI (dist/cli/main.js), built
+// first if src/ changed since the last build (scripts/ensure-built.mjs).
+import { ensureBuilt } from '../scripts/ensure-built.mjs';
 
-register();
-await import('../src/cli/main.ts');
+ensureBuilt();
+await import('../dist/cli/main.js');

@@ -12,8 +12,9 @@ import { runBrowser } from '../helpers/browserless-login.ts';
 import { PROJECT_ROOT } from '../helpers/run-cli.ts';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from '../helpers/test-database.ts';
 
-// The README's promise, end to end with real processes: start the server (`npm start` is
-// `node --import tsx src/main.ts`), set up a user and a client with the CLI while it runs,
+// The README's promise, end to end with real processes: start the server as `npm start`
+// does (`node scripts/start.mjs`: the compiled server, built first if src/ changed), set up a
+// user and a client with the `portcullis` command (bin/portcullis.js) while it runs,
 // and complete an authorization code + PKCE flow with openid-client. On the embedded
 // database by default, on Postgres with TEST_DATABASE=postgres.
 
@@ -48,7 +49,7 @@ function env(): NodeJS.ProcessEnv {
 }
 
 function run(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: PROJECT_ROOT, env: env() });
+  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: env() });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -70,7 +71,7 @@ before(async () => {
   managementPort = await freePort();
   issuer = `http://127.0.0.1:${port}`;
   if (TEST_ENGINE === 'postgres') database = await createTestDatabase();
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: PROJECT_ROOT, env: env() });
+  server = spawn(process.execPath, ['scripts/start.mjs'], { cwd: PROJECT_ROOT, env: env() });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 60_000);
@@ -97,10 +98,10 @@ after(async () => {
 });
 
 test(`a new user gets a running issuer, creates a user and a client with the CLI, and signs in (${TEST_ENGINE})`, async () => {
-  const user = await run(['src/cli/main.ts', 'users', 'create', '--email', 'first@example.com', '--name', 'First User'], 'first user password\n');
+  const user = await run(['bin/portcullis.js', 'users', 'create', '--email', 'first@example.com', '--name', 'First User'], 'first user password\n');
   assert.equal(user.code, 0, user.stderr);
   const created = await run([
-    'src/cli/main.ts',
+    'bin/portcullis.js',
     'clients',
     'create',
     '--type',
@@ -136,7 +137,7 @@ test(`a new user gets a running issuer, creates a user and a client with the CLI
 });
 
 test('a second server on the same data folder or port refuses to start with one clear line', async () => {
-  const second = await run(['src/main.ts']);
+  const second = await run(['scripts/start.mjs']);
   assert.equal(second.code, 1);
   const message = second.stderr.trim().split('\n').filter((line) => line.startsWith('portcullis:'));
   assert.equal(message.length, 1, second.stderr);
