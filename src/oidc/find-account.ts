@@ -1,15 +1,16 @@
 import type { FindAccount } from 'oidc-provider';
 
-import { claimsFor, type AccountService } from '../accounts/index.ts';
+import { claimsFor } from '../accounts/index.ts';
+import type { RequestAccounts } from './request-accounts.ts';
 
 /**
  * The engine's findAccount: a person it may issue for, with the claims their granted
  * scopes release. Unknown or disabled: undefined, so the engine ends sessions and refuses
  * tokens.
  */
-export function createFindAccount(accounts: Pick<AccountService, 'findById'>): FindAccount {
-  return async (_ctx, sub) => {
-    const account = await accounts.findById(sub);
+export function createFindAccount(accounts: RequestAccounts): FindAccount {
+  return async (ctx, sub) => {
+    const account = await accounts.find(ctx, sub);
     if (!account || account.disabled) return undefined;
     return {
       accountId: account.id,

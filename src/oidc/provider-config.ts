@@ -10,6 +10,7 @@ import { mayIntrospect } from './extend-introspection.ts';
 import { createPrismaAdapterFactory } from './prisma-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
 import { createFindAccount } from './find-account.ts';
+import { createRequestAccounts } from './request-accounts.ts';
 import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
 import type { KeyMaterial } from './signing-keys.ts';
@@ -38,7 +39,8 @@ type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFie
 export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
-  const resourcePolicy = createResourcePolicy({ accounts, resources });
+  const requestAccounts = createRequestAccounts(accounts);
+  const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
@@ -66,7 +68,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
 
-    findAccount: createFindAccount(accounts),
+    findAccount: createFindAccount(requestAccounts),
     claims: Object.fromEntries(Object.entries(SUPPORTED_CLAIMS).map(([scope, names]) => [scope, [...names]])),
     scopes: [...OIDC_SCOPES],
 

@@ -1,9 +1,9 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 
-import type { AccountService } from '../accounts/index.ts';
 import { OIDC_SCOPES, type ResourceService } from '../clients/index.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';
 import { defaultResourceFor, refuseUngrantableScopes, type ScopeRules } from './default-resource.ts';
+import type { RequestAccounts } from './request-accounts.ts';
 
 // Which resource server a token is for and what it may carry there. A token may carry only
 // scopes that the resource offers, the client is registered for, and (for a person) their
@@ -25,7 +25,7 @@ export interface ResourcePolicy {
  * credentials) or not yet (an authorization request before login; the engine asks
  * again once the user has logged in). A missing or disabled account has no roles.
  */
-async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: Pick<AccountService, 'findById'>): Promise<ReadonlySet<string> | undefined> {
+async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: RequestAccounts): Promise<ReadonlySet<string> | undefined> {
   const { entities, route } = ctx.oidc;
   const accountId =
     entities.Account?.accountId ??
@@ -33,7 +33,7 @@ async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: Pick<AccountSer
     entities.RefreshToken?.accountId ??
     (route === 'authorization' || route === 'resume' ? ctx.oidc.session?.accountId : undefined);
   if (!accountId) return undefined;
-  const account = await accounts.findById(accountId);
+  const account = await accounts.find(ctx, accountId);
   return new Set(account && !account.disabled ? account.roles : []);
 }
 
@@ -42,7 +42,7 @@ function permits(roles: ReadonlySet<string> | undefined, scope: { roles: readonl
   return roles === undefined || scope.roles.length === 0 || scope.roles.some((role) => roles.has(role));
 }
 
-export function createResourcePolicy(deps: { accounts: Pick<AccountService, 'findById'>; resources: Pick<ResourceService, 'find'> }): ResourcePolicy {
+export function createResourcePolicy(deps: { accounts: RequestAccounts; resources: Pick<ResourceService, 'find'> }): ResourcePolicy {
   // Resource servers looked up for one request: the default-resource rule and each
   // resource's info read the same records.
   type Lookup = ReturnType<ResourceService['find']>;
