@@ -2,6 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import { translatePrismaError } from '../db/index.ts';
+import { createBearerLookups, type BearerLookups, type BearerModel } from './bearer-lookups.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
 import { HASHED_MODELS, storedId } from './token-id.ts';
 import type { RefreshRotationStore } from './token-store.ts';
@@ -135,12 +136,15 @@ class PrismaModelAdapter implements Adapter {
   readonly #descriptor: ModelDescriptor;
   readonly #delegate: OidcDelegate;
   readonly #hashed: boolean;
+  /** For the models a presented token may be (bearer-lookups.ts): concurrent lookups of one value, one query. */
+  protected readonly lookups: BearerLookups | undefined;
 
-  constructor(model: string, descriptor: ModelDescriptor, prisma: PrismaClient) {
+  constructor(model: string, descriptor: ModelDescriptor, prisma: PrismaClient, lookups?: BearerLookups) {
     this.#model = model;
     this.#descriptor = descriptor;
     this.#delegate = descriptor.delegate(prisma);
     this.#hashed = HASHED_MODELS.has(model);
+    this.lookups = lookups;
   }
 
   protected key(id: string): string {
@@ -178,6 +182,10 @@ class PrismaModelAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (!this.#hashed && impossible(id)) return undefined;
+    if (this.lookups) {
+      const looked = await translated(() => this.lookups!.lookup(this.#model as BearerModel, this.key(id)));
+      if (!looked.alone) return looked.row && live(looked.row) ? this.toPayload(looked.row.payload, id) : undefined;
+    }
     const row = await translated(() => this.#delegate.findUnique({ where: { id: this.key(id) } }));
     return live(row) ? this.toPayload(row!.payload, id, row!.consumedAt) : undefined;
   }
@@ -223,8 +231,8 @@ class RefreshTokenAdapter extends PrismaModelAdapter {
   readonly #store: RefreshRotationStore;
   readonly #rotation: RefreshRotationHooks | undefined;
 
-  constructor(descriptor: ModelDescriptor, prisma: PrismaClient, store: RefreshRotationStore, rotation: RefreshRotationHooks | undefined) {
-    super('RefreshToken', descriptor, prisma);
+  constructor(descriptor: ModelDescriptor, prisma: PrismaClient, store: RefreshRotationStore, rotation: RefreshRotationHooks | undefined, lookups: BearerLookups) {
+    super('RefreshToken', descriptor, prisma, lookups);
     this.#store = store;
     this.#rotation = rotation;
   }
@@ -236,6 +244,10 @@ class RefreshTokenAdapter extends PrismaModelAdapter {
 
   override async find(id: string): Promise<AdapterPayload | undefined> {
     const key = this.key(id);
+    // Asked for together with other models (introspection): read with where its rotation
+    // stands only if the batch found the row.
+    const looked = await translated(() => this.lookups!.lookup('RefreshToken', key));
+    if (!looked.alone && !looked.row) return undefined;
     const row = await this.#store.findRefreshToken(key);
     if (!row || !live(row)) return undefined;
     if (row.claimAgeMs === undefined || this.#rotation?.presentAsUnused(key, row.grantId, row)) return this.toPayload(row.payload, id);
@@ -291,12 +303,14 @@ export function createPrismaAdapterFactory(deps: {
   rotation?: RefreshRotationHooks;
 }): AdapterFactory {
   const table = delegates(deps.prisma);
+  const lookups = createBearerLookups(deps.prisma);
   return (model: string) => {
     if (model === 'Client') return new RegistryClientAdapter(deps.loadClient);
     const known = MODELS[model];
     if (!known) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
     const descriptor: ModelDescriptor = { ...known, delegate: () => table[model] as OidcDelegate };
-    if (model === 'RefreshToken') return new RefreshTokenAdapter(descriptor, deps.prisma, deps.store, deps.rotation);
-    return new PrismaModelAdapter(model, descriptor, deps.prisma);
+    if (model === 'RefreshToken') return new RefreshTokenAdapter(descriptor, deps.prisma, deps.store, deps.rotation, lookups);
+    const bearer = model === 'AccessToken' || model === 'ClientCredentials';
+    return new PrismaModelAdapter(model, descriptor, deps.prisma, bearer ? lookups : undefined);
   };
 }
