@@ -4,3 +4,12 @@ export { translatePrismaError, withTranslatedErrors, DatabaseUnavailableError } 
 export { KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';
 export { Prisma } from './generated/client.ts';
 export { createHousekeeping, type Housekeeping } from './housekeeping.ts';
+export { databaseConnectError, describeDatabaseUrl } from './connect-error.ts';
+export {
+  claimDeploymentSetting,
+  MASTER_SECRET_CHECK,
+  readDeploymentSetting,
+  SERVED_ISSUER,
+  verifyMasterSecretCheck,
+  writeDeploymentSetting,
+} from './deployment-settings.ts';
