@@ -139,6 +139,13 @@ export const clientInputSchema = z
     for (const list of ['redirectUris', 'postLogoutRedirectUris'] as const) {
       input[list].forEach((uri, index) => {
         if (!URL.canParse(uri)) return; // already reported by the field's own schema
+        // `localhost:8080/callback` parses as the scheme `localhost:`: say what was meant.
+        const missingScheme = /^([a-z0-9.-]+):(\d+)?(?=[/?#]|$)/i.exec(uri);
+        if (missingScheme && (missingScheme[2] !== undefined || missingScheme[1]?.toLowerCase() === 'localhost')) {
+          const meant = `${isLoopbackHost(missingScheme[1] ?? '') ? 'http' : 'https'}://${uri}`;
+          ctx.addIssue({ code: 'custom', path: [list, index], message: `${uri} is not a URL with http:// or https://; write ${meant}` });
+          return;
+        }
         const url = new URL(uri);
         const web = url.protocol === 'https:' || url.protocol === 'http:';
         if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
