@@ -114,6 +114,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     if (report.applied.length > 0) logger.info({ applied: report.applied }, 'database migrated');
 
     let masterSecret = config.masterSecret;
+    let developmentSecret: { file: string; created: boolean } | undefined;
     if (!masterSecret) {
       const generated = await loadOrCreateDevMasterSecret(config.dataDir).catch((error: unknown) => {
         if (error instanceof StartupError) throw error;
@@ -124,10 +125,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
         );
       });
       masterSecret = generated.secret;
-      logger.warn(
-        { file: `${config.dataDir}/master.key`, created: generated.created },
-        'MASTER_SECRET is not set: using a development secret kept in the data folder (refused in production)',
-      );
+      developmentSecret = { file: `${config.dataDir}/master.key`, created: generated.created };
     }
     const sealer = createSealer(masterSecret);
     // One deployment, one secret: checked before anything is sealed or opened with it.
@@ -145,6 +143,11 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
           ? 'MASTER_SECRET is not the secret this database was set up with; use that deployment\'s MASTER_SECRET (every instance and the CLI need the same one)'
           : `MASTER_SECRET is not set and ${config.dataDir}/master.key is not the secret this database was set up with; set MASTER_SECRET (or DATA_DIR) as the server that set it up has it`,
       );
+    }
+    if (developmentSecret) {
+      // Said once per server start; a CLI command's output is its result.
+      const level = options.role === 'cli' ? 'info' : 'warn';
+      logger[level](developmentSecret, 'MASTER_SECRET is not set: using a development secret kept in the data folder (refused in production)');
     }
     await checkServedIssuer(database, config.issuer, options.role ?? 'server', logger);
     audit = createAuditWriter({ prisma: database.prisma, logger, metrics: options.metrics });
