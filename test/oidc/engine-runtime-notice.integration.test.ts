@@ -38,7 +38,7 @@ test(`loading the engine through src/oidc prints nothing on this runtime (Node $
   assert.equal(stderr, '');
 });
 
-test('loading oidc-provider directly prints the notice on Node 20, so the test above can fail', () => {
+test('loading oidc-provider directly prints the notice on Node 20 (so the test above can fail there), nothing on Node 22', () => {
   const { stderr } = runModule("await import('oidc-provider');");
   if (isQuietlySupportedRuntime()) assert.equal(stderr.trim(), RUNTIME_NOTICE);
   else assert.doesNotMatch(stderr, /Unsupported runtime/, 'a runtime the engine supports gets no notice at all');
