@@ -1,7 +1,20 @@
 import type { PasswordHasher } from './accounts/index.ts';
 import type { Config } from './config/index.ts';
-import { createSealer, loadOrCreateDevMasterSecret, type Sealer } from './crypto/index.ts';
-import { createDatabase, createRegistryChanges, migrate, type Database, type MigrationReport, type RegistryChanges } from './db/index.ts';
+import { createSealer, loadOrCreateDevMasterSecret, masterSecretCheck, type Sealer } from './crypto/index.ts';
+import {
+  createDatabase,
+  createRegistryChanges,
+  databaseConnectError,
+  migrate,
+  readDeploymentSetting,
+  SERVED_ISSUER,
+  verifyMasterSecretCheck,
+  writeDeploymentSetting,
+  type Database,
+  type MigrationReport,
+  type RegistryChanges,
+} from './db/index.ts';
+import { StartupError } from './errors.ts';
 import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter } from './audit/index.ts';
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger, Metrics } from './observability/index.ts';
@@ -32,6 +45,16 @@ export interface RuntimeOptions {
   readonly auditActor?: string;
   /** CLI: use the embedded database of a server already running on the data folder. */
   readonly shareRunningServer?: boolean;
+  /**
+   * `server` (default) records the issuer it serves in the database; `cli` refuses to act
+   * on a database served under another issuer (it would write that issuer's URLs into it).
+   */
+  readonly role?: 'server' | 'cli';
+  /**
+   * False: refuse to create an embedded database in an empty DATA_DIR (a CLI command
+   * other than `migrate`, which would otherwise quietly work on a database no server uses).
+   */
+  readonly mayCreateDatabase?: boolean;
   /** The services' password hasher (default: argon2id at production cost; tests pass a cheap one). */
   readonly hasher?: PasswordHasher;
   /** Receives the audit events instead of the writer (a test watching them); the writer still opens. */
@@ -56,8 +79,15 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   let database: Database;
   if (config.database.kind === 'embedded') {
     // Loaded only here: a Postgres deployment (server or CLI) never loads PGlite.
-    const { EMBEDDED_POOL_MAX, findRunningEmbeddedDatabase, startEmbeddedDatabase } = await import('./db/embedded-database.ts');
-    const running = options.shareRunningServer ? await findRunningEmbeddedDatabase(config.database.dataDir) : undefined;
+    const { EMBEDDED_POOL_MAX, findRunningEmbeddedDatabase, hasEmbeddedDatabase, startEmbeddedDatabase } = await import('./db/embedded-database.ts');
+    const { dataDir } = config.database;
+    const running = options.shareRunningServer ? await findRunningEmbeddedDatabase(dataDir) : undefined;
+    if (!running && options.mayCreateDatabase === false && !(await hasEmbeddedDatabase(dataDir))) {
+      throw new StartupError(
+        `DATA_DIR: no database in ${dataDir} and no server running on it; start the server first (npm start), ` +
+          'or set DATA_DIR or DATABASE_URL as the server has them (e.g. in .env)',
+      );
+    }
     if (running) {
       database = createDatabase({ url: running, poolMax: EMBEDDED_POOL_MAX, idleTimeoutMillis: EMBEDDED_IDLE_MS });
     } else {
@@ -83,19 +113,54 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     })());
 
   try {
+    if (config.database.kind === 'postgres') {
+      // The first connection, on its own: a wrong URL is one line naming DATABASE_URL.
+      const { url } = config.database;
+      const client = await database.pool.connect().catch((error: unknown) => {
+        throw databaseConnectError(url, error);
+      });
+      client.release();
+    }
     const report = await migrate(database.pool);
     if (report.applied.length > 0) logger.info({ applied: report.applied }, 'database migrated');
 
     let masterSecret = config.masterSecret;
+    let developmentSecret: { file: string; created: boolean } | undefined;
     if (!masterSecret) {
-      const generated = await loadOrCreateDevMasterSecret(config.dataDir);
+      const generated = await loadOrCreateDevMasterSecret(config.dataDir).catch((error: unknown) => {
+        if (error instanceof StartupError) throw error;
+        const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        throw new StartupError(
+          `DATA_DIR: cannot keep the development master secret in ${config.dataDir}/master.key (${code}); make the folder writable, set DATA_DIR, or set MASTER_SECRET`,
+          { cause: error },
+        );
+      });
       masterSecret = generated.secret;
-      logger.warn(
-        { file: `${config.dataDir}/master.key`, created: generated.created },
-        'MASTER_SECRET is not set: using a development secret kept in the data folder (refused in production)',
-      );
+      developmentSecret = { file: `${config.dataDir}/master.key`, created: generated.created };
     }
     const sealer = createSealer(masterSecret);
+    // One deployment, one secret: checked before anything is sealed or opened with it.
+    const secretMatches = await verifyMasterSecretCheck(database.prisma, masterSecretCheck(masterSecret), (sealed) => {
+      try {
+        sealer.open(sealed);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!secretMatches) {
+      throw new StartupError(
+        config.masterSecret
+          ? 'MASTER_SECRET is not the secret this database was set up with; use that deployment\'s MASTER_SECRET (every instance and the CLI need the same one)'
+          : `MASTER_SECRET is not set and ${config.dataDir}/master.key is not the secret this database was set up with; set MASTER_SECRET (or DATA_DIR) as the server that set it up has it`,
+      );
+    }
+    if (developmentSecret) {
+      // Said once per server start; a CLI command's output is its result.
+      const level = options.role === 'cli' ? 'info' : 'warn';
+      logger[level](developmentSecret, 'MASTER_SECRET is not set: using a development secret kept in the data folder (refused in production)');
+    }
+    await checkServedIssuer(database, config.issuer, options.role ?? 'server', logger);
     audit = createAuditWriter({ prisma: database.prisma, logger, metrics: options.metrics });
     const auditSink = options.audit ?? audit;
     if (options.cacheRegistry && config.database.kind === 'postgres') {
@@ -114,5 +179,25 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/**
+ * The server records the issuer it serves; the CLI refuses to act on a database served
+ * under another one, since what it creates (the account API resource, demo URLs) would
+ * carry the wrong issuer. Kept in the database rather than a local file, so the check
+ * holds wherever the CLI runs (a laptop, a Job, another container on the same Postgres).
+ */
+async function checkServedIssuer(database: Database, issuer: string, role: 'server' | 'cli', logger: Logger): Promise<void> {
+  if (role === 'server') {
+    const previous = await writeDeploymentSetting(database.prisma, SERVED_ISSUER, issuer);
+    if (previous !== undefined && previous !== issuer) logger.warn({ previous, issuer }, 'the issuer changed: tokens and clients issued under the previous one no longer verify');
+    return;
+  }
+  const served = await readDeploymentSetting(database.prisma, SERVED_ISSUER);
+  if (served !== undefined && served !== issuer) {
+    throw new StartupError(
+      `ISSUER: this database is served as ${served} but this command has ${issuer}; set ISSUER (or PORT) as the server has them, e.g. in .env`,
+    );
   }
 }

@@ -100,3 +100,12 @@ export function isErrorCode(code: string): code is ErrorCode {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+/**
+ * A message as one line: `invalid configuration:\n  A: x\n  B: y` becomes
+ * `invalid configuration: A: x; B: y`. Start-up failures and CLI errors are one line each.
+ */
+export function oneLine(message: string): string {
+  const [first = '', ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  return rest.length === 0 ? first : `${first} ${rest.join('; ')}`;
+}

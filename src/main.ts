@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 
 import { openRuntime } from './boot.ts';
-import { configWarnings, loadConfig, type Config } from './config/index.ts';
-import { isAppError, StartupError } from './errors.ts';
+import { configWarnings, loadRuntimeConfig, type Config } from './config/index.ts';
+import { isAppError, oneLine, StartupError } from './errors.ts';
 import { closeServer, createPublicServer } from './http/index.ts';
 import { createErrorReporter, createLogger, createMetrics, createPrettyDestination } from './observability/index.ts';
 import { buildServer } from './server.ts';
@@ -12,12 +12,23 @@ import { buildServer } from './server.ts';
 // public one (HOST:PORT) and the management one (MANAGEMENT_HOST:MANAGEMENT_PORT: metrics,
 // health, readiness).
 
-/** Listens, or fails with one line an operator can act on (port taken, no permission). */
-function listen(server: Server, port: number, host: string): Promise<void> {
+/**
+ * Listens, or fails with one line naming the setting to change (`PORT`, `MANAGEMENT_PORT`,
+ * and the matching host variable when the address itself is the problem).
+ */
+function listen(server: Server, port: number, host: string, names: { port: string; host: string }): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) => {
-      const reason = error.code === 'EADDRINUSE' ? 'the address is in use' : error.code === 'EACCES' ? 'permission denied' : error.message;
-      reject(new StartupError(`could not listen on ${host}:${port}: ${reason}`, { cause: error }));
+      const address = `${host}:${port}`;
+      const message =
+        error.code === 'EADDRINUSE'
+          ? `${names.port}: ${address} is already in use; stop what listens there or set ${names.port} to a free port`
+          : error.code === 'EACCES'
+            ? `${names.port}: no permission to listen on ${address}; use a port above 1023 or set ${names.port}`
+            : error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN'
+              ? `${names.host}: ${host} is not an address of this machine; set ${names.host} (e.g. 127.0.0.1 or 0.0.0.0)`
+              : `${names.port}, ${names.host}: could not listen on ${address} (${error.code ?? error.message})`;
+      reject(new StartupError(message, { cause: error }));
     };
     server.once('error', fail);
     server.listen(port, host, () => {
@@ -42,7 +53,7 @@ First steps:
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadRuntimeConfig();
   // Sentry (only with SENTRY_DSN) comes first: the logger hands it every error it logs.
   const errorReporter = await createErrorReporter({ dsn: config.sentryDsn, environment: config.env });
   const logger = createLogger({
@@ -65,8 +76,8 @@ async function main(): Promise<void> {
   const server: Server = createPublicServer(config.tls, (req, res) => void handler(req, res));
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
   try {
-    await listen(management, config.management.port, config.management.host);
-    await listen(server, config.port, config.host);
+    await listen(management, config.management.port, config.management.host, { port: 'MANAGEMENT_PORT', host: 'MANAGEMENT_HOST' });
+    await listen(server, config.port, config.host, { port: 'PORT', host: 'HOST' });
   } catch (error) {
     management.close();
     await built.close();
@@ -107,7 +118,9 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // A start-up failure is one clear line for the operator; anything else, with its stack.
-  if (isAppError(error) && error.expose) console.error(`portcullis: ${error.message}`);
+  // Then exit: what a failed start left open (a database handle, a timer) must not keep
+  // the process alive, or a supervisor waits on a server that will never serve.
+  if (isAppError(error) && error.expose) console.error(`portcullis: ${oneLine(error.message)}`);
   else console.error(error);
-  process.exitCode = 1;
+  process.exit(1);
 });

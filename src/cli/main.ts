@@ -1,8 +1,8 @@
 import { Command, CommanderError } from 'commander';
 
 import { openRuntime } from '../boot.ts';
-import { loadConfig } from '../config/index.ts';
-import { isAppError } from '../errors.ts';
+import { loadRuntimeConfig } from '../config/index.ts';
+import { isAppError, oneLine } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { addClientsCommand } from './clients-command.ts';
 import type { Runner } from './command-context.ts';
@@ -44,8 +44,10 @@ function buildProgram(run: Runner): Command {
     .addHelpText(
       'after',
       `
-The database and secrets come from the environment, as for the server: DATABASE_URL
-(or the embedded database under DATA_DIR), MASTER_SECRET, ISSUER, LOG_LEVEL (default warn).
+Settings come from the environment and ./.env, as for the server: DATABASE_URL (or the
+embedded database under DATA_DIR), MASTER_SECRET, ISSUER (or PORT), LOG_LEVEL (default warn).
+A command refuses to run on a database set up with another MASTER_SECRET or served as
+another ISSUER.
 Exit status: 0 done, 2 bad input (nothing changed), 1 unexpected error.`,
     );
   addMigrateCommand(program, run);
@@ -64,11 +66,18 @@ async function runCli(argv: readonly string[]): Promise<number> {
   let logger: Logger | undefined;
   const run: Runner = async (command, action) => {
     const json = command.optsWithGlobals<{ json?: boolean }>().json === true;
-    const config = loadConfig();
+    const config = loadRuntimeConfig();
     // Quiet by default: a command's output is its result, not the server's info logs.
     logger = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : 'warn', destination: stderrLogDestination() });
     // What the commands change is recorded in the audit trail with actor "cli".
-    const runtime = await openRuntime(config, logger, { auditActor: 'cli', shareRunningServer: true });
+    // The CLI works on the server's database, never on one it would quietly create
+    // (only `migrate` sets one up) or one served under another issuer.
+    const runtime = await openRuntime(config, logger, {
+      auditActor: 'cli',
+      shareRunningServer: true,
+      role: 'cli',
+      mayCreateDatabase: command.name() === 'migrate',
+    });
     try {
       await action({ config, runtime, services: runtime.services, out: createOutput({ json }) });
     } finally {
@@ -106,12 +115,6 @@ function reportError(error: unknown, logger: Logger | undefined): number {
 
 function commanderMessage(text: string): string {
   return text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-}
-
-/** `invalid configuration:\n  A: x\n  B: y` becomes `invalid configuration: A: x; B: y`. */
-function oneLine(message: string): string {
-  const [first = '', ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
-  return rest.length === 0 ? first : `${first} ${rest.join('; ')}`;
 }
 
 const code = await runCli(process.argv);

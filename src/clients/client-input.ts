@@ -37,10 +37,28 @@ export function usesSecret(method: AuthMethodName): boolean {
 const MAX_URI = 2000;
 const MAX_LIST = 50;
 
+/**
+ * What `localhost:8080/callback` or `app.example.com/cb` meant: the same with http://
+ * (loopback) or https:// in front. Undefined for anything that is a URL with a scheme,
+ * including a native app's `com.example.app:/callback`.
+ */
+function withMissingScheme(value: string): string | undefined {
+  const hostAndPort = /^([a-z0-9.-]+):(\d+)(?=[/?#]|$)/i.exec(value);
+  const looksLikeHost = hostAndPort !== null || (!URL.canParse(value) && /^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(?=[/:?#]|$)/i.test(value));
+  if (!looksLikeHost || !URL.canParse(`https://${value}`)) return undefined;
+  return `${isLoopbackHost(new URL(`https://${value}`).hostname) ? 'http' : 'https'}://${value}`;
+}
+
+const missingSchemeMessage = (value: string, meant: string) => `${value} is not a URL with http:// or https://; write ${meant}`;
+
 const absoluteUrl = z
   .string()
   .max(MAX_URI, `must be at most ${MAX_URI} characters`)
-  .refine((value) => URL.canParse(value), 'must be an absolute URL');
+  .superRefine((value, ctx) => {
+    if (URL.canParse(value)) return;
+    const meant = withMissingScheme(value);
+    ctx.addIssue({ code: 'custom', message: meant ? missingSchemeMessage(value, meant) : 'must be an absolute URL' });
+  });
 
 /** Schemes that would run code or read files in the user agent (oidc-provider refuses them too). */
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:']);
@@ -139,6 +157,12 @@ export const clientInputSchema = z
     for (const list of ['redirectUris', 'postLogoutRedirectUris'] as const) {
       input[list].forEach((uri, index) => {
         if (!URL.canParse(uri)) return; // already reported by the field's own schema
+        // `localhost:8080/callback` parses, as the scheme `localhost:`: say what was meant.
+        const meant = withMissingScheme(uri);
+        if (meant) {
+          ctx.addIssue({ code: 'custom', path: [list, index], message: missingSchemeMessage(uri, meant) });
+          return;
+        }
         const url = new URL(uri);
         const web = url.protocol === 'https:' || url.protocol === 'http:';
         if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {

@@ -1,5 +1,6 @@
 export {
   loadConfig,
+  loadRuntimeConfig,
   RATE_LIMIT_TIERS,
   type AuthThrottleConfig,
   type Config,
@@ -7,3 +8,4 @@ export {
   type RateLimitTier,
 } from './load-config.ts';
 export { configWarnings } from './warnings.ts';
+export { ENV_FILE_NAME, loadEnvFile } from './load-env-file.ts';

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 
 import { StartupError } from '../errors.ts';
+import { loadEnvFile } from './load-env-file.ts';
 import { envSchema } from './schema.ts';
 
 export interface Config {
@@ -84,6 +85,16 @@ export function isLocalhost(hostname: string): boolean {
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
   if (isIP(bare) === 4) return bare.startsWith('127.');
   return bare === '::1';
+}
+
+/**
+ * What the server and the CLI both start from: `./.env` (the real environment wins), then
+ * the environment, parsed into the frozen Config. One function, so the two can never read
+ * their settings differently.
+ */
+export function loadRuntimeConfig(dir: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Config {
+  loadEnvFile(dir, env);
+  return loadConfig(env);
 }
 
 /**

@@ -33,6 +33,8 @@ export const envSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    // What pg cannot parse would otherwise fail at the first connection with a bare URIError.
+    .refine((value) => URL.canParse(value), 'not a valid URL: write postgresql://user:password@host:5432/database, percent-encoding special characters in the password')
     .optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATA_DIR: z.string().min(1).default('./data'),

@@ -56,7 +56,7 @@ export async function acquireDataFolderLock(dataDir: string): Promise<DataFolder
   } catch (error) {
     if (error instanceof StartupError) throw error;
     // File system trouble (permissions, read-only volume): say which folder and why.
-    throw new StartupError(`could not lock the data folder ${dataDir}: ${errorMessage(error)}`, {
+    throw new StartupError(`DATA_DIR: cannot lock ${dataDir} (${errorCode(error)}); make it writable or set DATA_DIR`, {
       cause: error,
       details: { dataDir },
     });
@@ -105,7 +105,7 @@ async function tryCreateLock(lockPath: string, owner: LockOwner): Promise<boolea
     handle = await open(lockPath, 'wx', 0o644);
   } catch (error) {
     if (hasCode(error, 'EEXIST')) return false;
-    throw new StartupError(`could not create the lock file ${lockPath}: ${errorMessage(error)}`, {
+    throw new StartupError(`DATA_DIR: cannot create ${lockPath} (${errorCode(error)}); make the folder writable or set DATA_DIR`, {
       cause: error,
     });
   }
@@ -115,7 +115,7 @@ async function tryCreateLock(lockPath: string, owner: LockOwner): Promise<boolea
   } catch (error) {
     await handle.close().catch(() => undefined);
     await unlink(lockPath).catch(() => undefined);
-    throw new StartupError(`could not write the lock file ${lockPath}: ${errorMessage(error)}`, {
+    throw new StartupError(`DATA_DIR: cannot write ${lockPath} (${errorCode(error)}); make the folder writable or set DATA_DIR`, {
       cause: error,
     });
   }
@@ -256,6 +256,10 @@ function inUseError(dataDir: string, lockPath: string, holder: LockOwner): Start
       'stop it first or set DATA_DIR',
     { details: { dataDir, lockPath, pid: holder.pid, host: holder.host, since: holder.startedAt } },
   );
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? errorMessage(error);
 }
 
 function hasCode(error: unknown, code: string): boolean {

@@ -32,7 +32,7 @@
 // is told, pglite-socket's own) bind 127.0.0.1 only; any local process can still connect,
 // so the embedded database is for single-user machines and containers.
 
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -97,11 +97,19 @@ export async function findRunningEmbeddedDatabase(dataDir: string): Promise<stri
   return address.url;
 }
 
+/** Whether `dataDir` holds an embedded database already (PGlite writes PG_VERSION first). */
+export async function hasEmbeddedDatabase(dataDir: string): Promise<boolean> {
+  return access(join(resolve(dataDir), 'pglite', 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const { dataDir } = options;
   const pgliteDir = join(resolve(dataDir), 'pglite');
   await mkdir(dataDir, { recursive: true }).catch((error: unknown) => {
-    throw new StartupError(`could not create the data folder ${dataDir}: ${errorMessage(error)}`, {
+    throw new StartupError(`DATA_DIR: cannot create ${dataDir} (${errorCode(error)}); make its parent writable or set DATA_DIR`, {
       cause: error,
     });
   });
@@ -316,6 +324,10 @@ function refuse(socket: Socket, sqlState: string, message: string): void {
 
 function field(code: string, value: string): Buffer {
   return Buffer.concat([Buffer.from(code, 'latin1'), Buffer.from(value, 'utf8'), Buffer.from([0])]);
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? errorMessage(error);
 }
 
 function errorMessage(error: unknown): string {

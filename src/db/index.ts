@@ -5,3 +5,12 @@ export { KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';
 export { Prisma } from './generated/client.ts';
 export { createHousekeeping, type Housekeeping } from './housekeeping.ts';
 export { createRegistryChanges, REGISTRY_CHANNEL, type RegistryChanges } from './registry-changes.ts';
+export { databaseConnectError, describeDatabaseUrl } from './connect-error.ts';
+export {
+  claimDeploymentSetting,
+  MASTER_SECRET_CHECK,
+  readDeploymentSetting,
+  SERVED_ISSUER,
+  verifyMasterSecretCheck,
+  writeDeploymentSetting,
+} from './deployment-settings.ts';

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { errors, type Client } from 'oidc-provider';
+import type { Client } from 'oidc-provider';
+import { errors } from '../oidc/index.ts';
 
 import type { AccountService } from '../accounts/index.ts';
 import type { ResourceService } from '../clients/index.ts';

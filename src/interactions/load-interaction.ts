@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { errors, type Client, type InteractionResults } from 'oidc-provider';
+import type { Client, InteractionResults } from 'oidc-provider';
+import { errors } from '../oidc/index.ts';
 
 import { requestFacts } from '../audit/index.ts';
 import { clientFormTargets } from './client-display.ts';

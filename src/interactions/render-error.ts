@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import { errors, type Configuration } from 'oidc-provider';
+import type { Configuration } from 'oidc-provider';
+import { errors } from '../oidc/index.ts';
 
 import { ERROR_HEADINGS, isErrorCode } from '../errors.ts';
 import { restartUrl } from './restart-link.ts';

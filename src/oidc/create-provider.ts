@@ -1,4 +1,4 @@
-import Provider from 'oidc-provider';
+import { Provider } from './engine.ts';
 
 import type { Sealer } from '../crypto/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';

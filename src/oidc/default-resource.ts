@@ -1,4 +1,5 @@
-import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from './engine.ts';
 
 import type { ResourceServerRecord } from '../clients/index.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';

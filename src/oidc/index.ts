@@ -8,3 +8,4 @@ export { createPrismaTokenStore } from './store/index.ts';
 export type { TokenStore, ConsentRecord, DpopReplayStore } from './token-store.ts';
 export { hashTokenId } from './token-id.ts';
 export { consentOf } from './consent-reuse.ts';
+export { errors } from './engine.ts';

@@ -1,4 +1,5 @@
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors } from './engine.ts';
 
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import { translatePrismaError } from '../db/index.ts';

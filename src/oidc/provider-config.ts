@@ -1,4 +1,5 @@
-import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from './engine.ts';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
 import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';

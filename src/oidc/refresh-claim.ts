@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { errors } from 'oidc-provider';
+import { errors } from './engine.ts';
 
 import { arrivedWithin, type RequestState } from './refresh-request.ts';
 import type { RefreshRotationStore } from './token-store.ts';

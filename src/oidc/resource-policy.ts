@@ -1,4 +1,5 @@
-import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
+import { errors } from './engine.ts';
 
 import { OIDC_SCOPES, type ResourceService } from '../clients/index.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';

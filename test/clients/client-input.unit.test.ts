@@ -94,6 +94,17 @@ describe('redirect URIs', () => {
     }
   });
 
+  test('a redirect URI without its scheme says what is wrong and what to write, for every type', () => {
+    for (const type of ['web', 'spa', 'native']) {
+      assertRefused(
+        { type, name: 'x', redirectUris: ['localhost:8080/callback'] },
+        /^redirectUris\.0: localhost:8080\/callback is not a URL with http:\/\/ or https:\/\/; write http:\/\/localhost:8080\/callback$/,
+      );
+    }
+    assertRefused({ ...web, redirectUris: ['app.example.com/cb'] }, /^redirectUris\.0: app\.example\.com\/cb is not a URL with http:\/\/ or https:\/\/; write https:\/\/app\.example\.com\/cb$/);
+    assertRefused({ ...web, postLogoutRedirectUris: ['127.0.0.1:8080'] }, /^postLogoutRedirectUris\.0: .*; write http:\/\/127\.0\.0\.1:8080$/);
+  });
+
   test('a redirect URI with a fragment is refused', () => {
     assertRefused({ ...web, redirectUris: ['https://app.example.com/cb#done'] }, /^redirectUris\.0: must not contain a fragment$/);
   });
