@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   readonly metrics?: Metrics;
   /** Who the services' own events (client.*, user.*) name as actor: `cli` or `system` (default). */
   readonly auditActor?: string;
+  /** Facts every event of the services carries in `data` (the CLI: the operator's OS user and host). */
+  readonly auditData?: Readonly<Record<string, unknown>>;
   /** CLI: use the embedded database of a server already running on the data folder. */
   readonly shareRunningServer?: boolean;
   /** The services' password hasher (default: argon2id at production cost; tests pass a cheap one). */
@@ -93,7 +95,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       prisma: database.prisma,
       sealer,
       ...(options.hasher && { hasher: options.hasher }),
-      audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system' }),
+      audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system', ...(options.auditData && { data: options.auditData }) }),
     });
     await registerAccountApi(services.resources, config.issuer);
     return { database, sealer, services, migrations: report, audit, auditSink, close };
