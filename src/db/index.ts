@@ -4,3 +4,4 @@ export { translatePrismaError, withTranslatedErrors, DatabaseUnavailableError } 
 export { KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';
 export { Prisma } from './generated/client.ts';
 export { createHousekeeping, type Housekeeping } from './housekeeping.ts';
+export { createThrottleReleaseStore, type ThrottleRelease, type ThrottleReleaseStore } from './throttle-releases.ts';
