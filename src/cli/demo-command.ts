@@ -5,7 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { applyPlan, planDeclaration, type AppliedItem } from './apply-declaration.ts';
 import type { CommandContext, Runner } from './command-context.ts';
 import { listenForCallback } from './demo-callback.ts';
-import { clientCredentials, DemoStepError, discover, exchangeCode, verifyIdToken, type TokenResponse } from './demo-tokens.ts';
+import { clientCredentials, DemoStepError, discover, exchangeCode, verifyIdToken, type Endpoints, type TokenResponse } from './demo-tokens.ts';
 import { createOutput, type Output } from './output.ts';
 import { importFileSchema } from './read-import-file.ts';
 
@@ -70,6 +70,8 @@ interface DemoFlags {
 /** What the set-up hands to the serving part, once the database is closed again. */
 interface Prepared {
   readonly issuer: string;
+  /** The running server's endpoints, when serving. */
+  readonly endpoints: Endpoints | undefined;
   readonly redirectUri: string;
   readonly authorizationUrl: URL;
   readonly state: string;
@@ -104,6 +106,8 @@ export function addDemoCommand(program: Command, run: Runner): void {
 }
 
 async function setUp({ config, services, out }: CommandContext, port: number, serve: boolean): Promise<Prepared> {
+  // Serving needs the running server: ask it first, so nothing is renewed for a sign-in that cannot happen.
+  const endpoints = serve ? await discover(config.issuer) : undefined;
   const password = random(12);
   const plan = await planDeclaration({ services, env: { [PASSWORD_VARIABLE]: password } }, declaration(port));
   const items = await applyPlan(plan);
@@ -187,15 +191,16 @@ async function setUp({ config, services, out }: CommandContext, port: number, se
         `\`portcullis users set-password ${USER_EMAIL}\` and \`portcullis clients rotate-secret <client_id>\` replace lost ones; \`portcullis demo --serve\` renews all three.`,
     );
   }
-  return { issuer: config.issuer, redirectUri, authorizationUrl: url, state, verifier, webSecret, serviceSecret };
+  return { issuer: config.issuer, endpoints, redirectUri, authorizationUrl: url, state, verifier, webSecret, serviceSecret };
 }
 
 /** Serves the callback, waits for the sign-in, exchanges the code, and prints the tokens. */
 async function serveSignIn(prepared: Prepared, out: Output): Promise<void> {
-  const { webSecret, serviceSecret } = prepared;
-  if (webSecret === undefined || serviceSecret === undefined) throw new DemoStepError('the demo clients have no secret to use');
-  const endpoints = await discover(prepared.issuer);
-  const listener = await listenForCallback(new URL(prepared.redirectUri), prepared.state);
+  const { webSecret, serviceSecret, endpoints } = prepared;
+  if (webSecret === undefined || serviceSecret === undefined || !endpoints) throw new DemoStepError('the demo clients have no secret to use');
+  const listener = await listenForCallback(new URL(prepared.redirectUri), prepared.state).catch((error: unknown) => {
+    throw new DemoStepError((error as Error).message);
+  });
   const stop = () => void listener.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
