@@ -11,6 +11,9 @@ RUN node scripts/prisma.mjs generate && npm run build
 RUN npm prune --omit=dev --ignore-scripts
 
 FROM node:22-bookworm-slim
+# portcullis_build_info's commit label (the image holds no .git): --build-arg PORTCULLIS_COMMIT=$(git rev-parse HEAD)
+ARG PORTCULLIS_COMMIT=unknown
+ENV PORTCULLIS_COMMIT=$PORTCULLIS_COMMIT
 # The management listener (health, readiness, metrics) binds to all interfaces in the
 # container; publish it only on a private network.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/data MANAGEMENT_HOST=0.0.0.0 MANAGEMENT_PORT=9464

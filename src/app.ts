@@ -7,6 +7,7 @@ import { createAbuseLimits } from './abuse/index.ts';
 import type { AccountService } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
+import type { ThrottleReleaseStore } from './db/index.ts';
 import {
   accessLog,
   checkProxyHeaders,
@@ -42,6 +43,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   /** REDIS_URL's connection: rate limits and login throttling shared by every instance. */
   readonly redis?: Redis | undefined;
+  /** Operators' releases of throttle blocks (`portcullis users unblock`), left in the database. */
+  readonly throttleReleases?: ThrottleReleaseStore | undefined;
 }
 
 /**

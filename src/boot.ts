@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   readonly metrics?: Metrics;
   /** Who the services' own events (client.*, user.*) name as actor: `cli` or `system` (default). */
   readonly auditActor?: string;
+  /** Facts every event of the services carries in `data` (the CLI: the operator's OS user and host). */
+  readonly auditData?: Readonly<Record<string, unknown>>;
   /** CLI: use the embedded database of a server already running on the data folder. */
   readonly shareRunningServer?: boolean;
   /**
@@ -171,7 +173,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       prisma: database.prisma,
       sealer,
       ...(options.hasher && { hasher: options.hasher }),
-      audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system' }),
+      audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system', ...(options.auditData && { data: options.auditData }) }),
       registryChanges,
     });
     await registerAccountApi(services.resources, config.issuer);

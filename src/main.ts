@@ -4,7 +4,7 @@ import { openRuntime } from './boot.ts';
 import { configWarnings, loadRuntimeConfig, type Config } from './config/index.ts';
 import { isAppError, oneLine, StartupError } from './errors.ts';
 import { closeServer, createPublicServer } from './http/index.ts';
-import { createErrorReporter, createLogger, createMetrics, createPrettyDestination } from './observability/index.ts';
+import { createErrorReporter, createLogger, createMetrics, createPrettyDestination, readBuildInfo } from './observability/index.ts';
 import { buildServer } from './server.ts';
 
 // The only impure entry of the server: config -> logger -> runtime (database, migrations,
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     ...(errorReporter.enabled && { reportError: errorReporter.report }),
   });
   for (const warning of configWarnings(config)) logger.warn(warning);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ buildInfo: readBuildInfo() });
   const runtime = await openRuntime(config, logger, { metrics, cacheRegistry: true });
   const built = await buildServer(config, runtime, { logger, metrics }).catch(async (error: unknown) => {
     await runtime.close();

@@ -17,7 +17,7 @@ import {
   loadAssets,
 } from './interactions/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
-import { createProvider, loadKeyMaterial, type KeyMaterial } from './oidc/index.ts';
+import { createProvider, createStateSources, loadKeyMaterial, type KeyMaterial } from './oidc/index.ts';
 
 // The one assembly of the server, used by main.ts and the test server alike: from an open
 // runtime (database, services, audit) to the public app and the management app. What it
@@ -90,6 +90,8 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     throw error;
   }
 
+  // Sessions and key age for /metrics, read at scrape time (cached), never per request.
+  metrics.trackState(createStateSources(runtime.database.prisma, keys));
   // Ready only with both the signing keys and the cookie keys the sessions need.
   const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });
   const housekeeping = createHousekeeping({

@@ -17,7 +17,7 @@ import {
   type ResourceService,
 } from './clients/index.ts';
 import type { Sealer } from './crypto/index.ts';
-import type { PrismaClient } from './db/index.ts';
+import { createThrottleReleaseStore, type PrismaClient, type ThrottleReleaseStore } from './db/index.ts';
 // Not through oidc/index.ts: that loads the engine, which the CLI does not need.
 import { createGrantService, createPrismaTokenStore, type GrantService, type TokenStore } from './oidc/store/index.ts';
 
@@ -31,6 +31,8 @@ export interface Services {
   readonly tokenStore: TokenStore;
   /** The audit trail read back (`portcullis events`). */
   readonly auditTrail: AuditTrail;
+  /** Releases of login-throttle blocks: the CLI adds them, every server's throttle applies them. */
+  readonly throttleReleases: ThrottleReleaseStore;
 }
 
 /**
@@ -51,5 +53,6 @@ export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; has
     grants,
     tokenStore,
     auditTrail: createAuditTrail(deps.prisma),
+    throttleReleases: createThrottleReleaseStore(deps.prisma),
   });
 }

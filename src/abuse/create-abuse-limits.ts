@@ -14,6 +14,7 @@ import { createMemoryThrottleStore, type ThrottleStore } from './credential-thro
 import type { LimitBackend } from './limit-backend.ts';
 import { createLoginThrottle } from './login-throttle.ts';
 import { createRateLimits } from './rate-limit.ts';
+import { createReleaseFeed, type ReleaseSource } from './throttle-releases.ts';
 import { limitRequestBodies } from './request-limits.ts';
 import type { RefusalOptions } from './too-many-requests.ts';
 
@@ -32,6 +33,8 @@ export interface AbuseLimitDeps {
   readonly metrics?: Pick<Metrics, 'rateLimited' | 'loginAttempts'> | undefined;
   /** Shared budgets and counts for every instance (REDIS_URL); without it, memory. */
   readonly redis?: Redis | undefined;
+  /** Where `portcullis users unblock` leaves its releases (the database), read when a throttle would refuse. */
+  readonly throttleReleases?: ReleaseSource | undefined;
 }
 
 export interface AbuseLimits {
@@ -108,10 +111,14 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     logger.error({ err: error }, 'credential throttle store failed: attempts go ahead unthrottled (fail open) until it is back');
   };
 
+  // Each throttle reads the releases itself: each has its own store to apply them to.
+  const releases = () =>
+    deps.throttleReleases && createReleaseFeed(deps.throttleReleases, { windowMs: config.authThrottle.window * 1000 });
   const passwords = createCredentialThrottle({
     policy: config.authThrottle,
     store: store(),
     namespace: 'login',
+    releases: releases(),
     onStoreError,
     onBlocked(attempt: AuthAttempt, block) {
       audit?.record({
@@ -127,6 +134,8 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     namespace: 'client',
     // A client's own servers authenticate in parallel: not held back by their own attempts.
     concurrentWhenTrusted: true,
+    // An address released by an operator is released for client authentication too.
+    releases: releases(),
     onStoreError,
     onBlocked(attempt: AuthAttempt, block) {
       audit?.record({

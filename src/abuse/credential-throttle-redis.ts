@@ -151,6 +151,9 @@ function script(client: Redis, source: string) {
   };
 }
 
+/** A key prefix as a literal in a SCAN pattern. */
+const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+
 export function createRedisThrottleStore(options: { client: Redis; keyPrefix: string }): ThrottleStore {
   const prefix = `${options.keyPrefix}th:`;
   const reserve = script(options.client, RESERVE);
@@ -178,6 +181,20 @@ export function createRedisThrottleStore(options: { client: Redis; keyPrefix: st
         return { status: 'refused', blocked: status === 3, retryMs: wait };
       });
       return { trusted: { address, device: out[1] === 1 }, outcomes };
+    },
+    async release(selection) {
+      // SCAN, not KEYS: it never blocks Redis, however many keys it holds.
+      let removed = 0;
+      for (const glob of selection.globs) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await options.client.scan(cursor, 'MATCH', escapeGlob(prefix) + glob, 'COUNT', 1000);
+          cursor = next;
+          const doomed = keys.filter((key) => selection.matches(key.slice(prefix.length)));
+          if (doomed.length > 0) removed += await options.client.del(...doomed);
+        } while (cursor !== '0');
+      }
+      return removed;
     },
     async settle({ now, counters, trust, trustMs }) {
       if (counters.length === 0 && trust.length === 0) return [];

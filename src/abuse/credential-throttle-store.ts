@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 
+import type { KeySelection } from './throttle-releases.ts';
 import { isBlock, judge, reserved, settled, failuresOf, type CounterRule, type CounterState, type Kept, type Settlement } from './throttle-rules.ts';
 
 // Where the credential throttle keeps its counts: memory for one instance (here), Redis for
@@ -59,6 +60,8 @@ export interface ThrottleStore {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /** Settles a reservation; answers each ladder's failures afterwards (0 for a pace). */
   settle(request: SettleRequest): Promise<number[]>;
+  /** Removes the counts (not the trust flags) an operator's release names; answers how many went. */
+  release(selection: KeySelection): Promise<number>;
 }
 
 /** Whether a counter applies, given the trust flags (the Lua script has the same table). */
@@ -127,6 +130,13 @@ export function createMemoryThrottleStore(options: MemoryThrottleStoreOptions): 
       });
       for (const key of trust) trusted.set(key, true, { ttl: trustMs });
       return Promise.resolve(after);
+    },
+    release(selection) {
+      let removed = 0;
+      for (const cache of [counts, blocks]) {
+        for (const key of [...cache.keys()].filter((key) => selection.matches(key))) removed += cache.delete(key) ? 1 : 0;
+      }
+      return Promise.resolve(removed);
     },
   };
 }

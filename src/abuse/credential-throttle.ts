@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Counter, CounterOutcome, ThrottleStore } from './credential-throttle-store.ts';
 import type { CounterRule, Settlement } from './throttle-rules.ts';
+import { releasedKeys, type ReleaseFeed } from './throttle-releases.ts';
 
 // Password (and client secret) guessing, slowed without letting anyone lock the owner out.
 // Used twice: for passwords at the login form (login-throttle.ts) and for client secrets at
@@ -88,6 +89,8 @@ export interface CredentialThrottleOptions {
   readonly concurrentWhenTrusted?: boolean;
   /** How long an attempt may wait for those in flight to settle before it is refused (ms). */
   readonly holdMs?: number;
+  /** Operators' releases of blocks (`portcullis users unblock`), applied before an attempt is refused. */
+  readonly releases?: ReleaseFeed | undefined;
   readonly now?: () => number;
 }
 
@@ -95,6 +98,8 @@ export interface CredentialThrottleOptions {
 export const TRUST_MS = 90 * 24 * 3600 * 1000;
 
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
+/** How a subject is keyed: "Ann@Example.com " and "ann@example.com" are one account (normalize-email.ts). */
+const subjectHash = (subject: string) => hash(subject.normalize('NFKC').trim().toLowerCase());
 
 /** The four counts, in the order they are judged. */
 const SCOPES = ['pair', 'ip', 'subject', 'device'] as const;
@@ -112,8 +117,7 @@ function rulesOf(policy: AuthThrottleConfig) {
 
 /** Where an attempt's counts and trust flags live (hashed: no email or device id is stored). */
 function keysOf(ns: string, rules: ReturnType<typeof rulesOf>, attempt: AuthAttempt) {
-  // "Ann@Example.com " and "ann@example.com" are one account (normalize-email.ts).
-  const subject = hash(attempt.subject.normalize('NFKC').trim().toLowerCase());
+  const subject = subjectHash(attempt.subject);
   const address = addressKey(attempt.ip) || 'unknown';
   const device = attempt.device ? hash(attempt.device) : undefined;
   return {
@@ -206,12 +210,26 @@ export function createCredentialThrottle(options: CredentialThrottleOptions): Cr
     };
   }
 
+  /** Lifts what operators released since the last look; whether anything was. */
+  async function applyReleases(): Promise<boolean> {
+    const released = (await options.releases?.pull()) ?? [];
+    for (const release of released) {
+      await store.release(releasedKeys(options.namespace, { subjectHash: release.subject ? subjectHash(release.subject) : undefined, address: release.address }));
+    }
+    return released.length > 0;
+  }
+
   return {
     reserve: (attempt) =>
       guarded<AttemptVerdict>(unthrottled, async () => {
         const k = keysOf(options.namespace, rules, attempt);
-        const { outcomes, busy } = await reserveCounts(attempt, k);
-        const refused = verdictOf(outcomes, busy);
+        let { outcomes, busy } = await reserveCounts(attempt, k);
+        let refused = verdictOf(outcomes, busy);
+        // About to refuse: an operator may have lifted this block since (judged once more if so).
+        if (refused && (await applyReleases())) {
+          ({ outcomes, busy } = await reserveCounts(attempt, k));
+          refused = verdictOf(outcomes, busy);
+        }
         if (refused) return refused;
         const held = k.counters.flatMap((counter, index): Held[] => {
           const outcome = outcomes[index]!;

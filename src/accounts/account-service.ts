@@ -28,7 +28,16 @@ function parse<T>(schema: z.ZodType<T>, field: string, value: unknown): T {
 
 export type AuthenticationResult =
   | { readonly ok: true; readonly account: AccountRecord }
-  | { readonly ok: false; readonly reason: 'invalid_credentials' | 'disabled' };
+  | {
+      readonly ok: false;
+      readonly reason: 'invalid_credentials' | 'disabled';
+      /**
+       * The account the email names, when one does: for the audit trail only (operators
+       * see guessing at an account), never for the person at the form, whose answer is
+       * the same either way.
+       */
+      readonly accountId?: string;
+    };
 
 /**
  * Ends what a person holds (grants, tokens, browser sessions, remembered consent);

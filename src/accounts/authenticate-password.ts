@@ -10,6 +10,8 @@ import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
 //   password when there is no hash), so timing does not tell them apart.
 // - Only a right password learns that the account is disabled.
 // - A password over the hasher's byte limit is refused before any hashing.
+// - A failure names the account the email belongs to, if any, for the audit trail; what
+//   the person is shown does not depend on it.
 // - A hash made with older parameters is replaced on a successful login.
 
 export function createPasswordAuthentication(deps: {
@@ -34,8 +36,9 @@ export function createPasswordAuthentication(deps: {
     }
     const hashToCheck = account?.passwordHash ?? (await getDummyHash());
     const matches = await hasher.verify(hashToCheck, password);
-    if (!account || !account.passwordHash || !matches) return { ok: false, reason: 'invalid_credentials' };
-    if (account.disabled) return { ok: false, reason: 'disabled' };
+    if (!account) return { ok: false, reason: 'invalid_credentials' };
+    if (!account.passwordHash || !matches) return { ok: false, reason: 'invalid_credentials', accountId: account.id };
+    if (account.disabled) return { ok: false, reason: 'disabled', accountId: account.id };
     if (hasher.needsRehash(account.passwordHash)) {
       account = await store.update(account.id, { passwordHash: await hasher.hash(password) });
     }

@@ -6,8 +6,9 @@
 
 export const AUDIT_EVENT_TYPES = {
   'login.success': 'a person logged in with their password',
-  'login.failure': 'a login was refused (data.reason)',
+  'login.failure': 'a login was refused (data.reason; the account, when the email names one)',
   'login.blocked': 'repeated failures blocked logins for an address or an account and address (data.scope, data.seconds)',
+  'login.unblocked': "an operator lifted the login blocks of an account or an address (data.scope; from the CLI: data.osUser, data.host)",
   'rate_limit.blocked': 'a request was refused by an abuse limit (data.tier)',
   'consent.granted': 'a person granted a client scopes or resources (data.scopes)',
   'consent.denied': 'a person refused a client',

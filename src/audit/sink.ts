@@ -34,12 +34,18 @@ export function requestFacts(ctx: { ip: string; get(name: string): string; state
   };
 }
 
-/** Fills the fields an event leaves out (e.g. `actor: 'cli'` for everything a CLI run does). */
-export function withAuditDefaults(sink: AuditSink, defaults: Omit<AuditEvent, 'type' | 'data'>): AuditSink {
+/**
+ * Fills the fields an event leaves out (e.g. `actor: 'cli'` for everything a CLI run does).
+ * `data` defaults are merged under the event's own facts (the operator's OS user and host
+ * on every CLI event), never over them.
+ */
+export function withAuditDefaults(sink: AuditSink, defaults: Omit<AuditEvent, 'type'>): AuditSink {
+  const { data: dataDefaults, ...fields } = defaults;
   return {
     record(event) {
       const filled: Record<string, unknown> = { ...event };
-      for (const [key, value] of Object.entries(defaults)) filled[key] ??= value;
+      for (const [key, value] of Object.entries(fields)) filled[key] ??= value;
+      if (dataDefaults) filled.data = { ...dataDefaults, ...event.data };
       sink.record(filled as unknown as AuditEvent);
     },
   };

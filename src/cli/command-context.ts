@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 
+import type { AuditSink } from '../audit/index.ts';
 import type { Runtime } from '../boot.ts';
 import type { Config } from '../config/index.ts';
 import type { Services } from '../services.ts';
@@ -10,6 +11,8 @@ export interface CommandContext {
   readonly config: Config;
   readonly runtime: Runtime;
   readonly services: Services;
+  /** What a command records itself (what the services do, they record): actor cli, the operator in data. */
+  readonly audit: AuditSink;
   readonly out: Output;
 }
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 
+import { withAuditDefaults } from '../audit/index.ts';
 import { openRuntime } from '../boot.ts';
 import { loadRuntimeConfig } from '../config/index.ts';
 import { isAppError, oneLine } from '../errors.ts';
@@ -12,6 +13,7 @@ import { addGrantsCommand } from './grants-command.ts';
 import { addImportCommand } from './import-command.ts';
 import { stderrLogDestination } from './log-destination.ts';
 import { addMigrateCommand } from './migrate-command.ts';
+import { currentOperator } from './operator.ts';
 import { createOutput } from './output.ts';
 import { PromptCancelledError } from './read-password.ts';
 import { addResourcesCommand } from './resources-command.ts';
@@ -69,17 +71,20 @@ async function runCli(argv: readonly string[]): Promise<number> {
     const config = loadRuntimeConfig();
     // Quiet by default: a command's output is its result, not the server's info logs.
     logger = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : 'warn', destination: stderrLogDestination() });
-    // What the commands change is recorded in the audit trail with actor "cli".
-    // The CLI works on the server's database, never on one it would quietly create
-    // (only `migrate` sets one up) or one served under another issuer.
+    // What the commands change is recorded in the audit trail with actor "cli", and the
+    // operator's OS user and host in data. The CLI works on the server's database, never on
+    // one it would quietly create (only `migrate` sets one up) or one served under another issuer.
+    const operator = currentOperator();
     const runtime = await openRuntime(config, logger, {
       auditActor: 'cli',
+      auditData: { ...operator },
       shareRunningServer: true,
       role: 'cli',
       mayCreateDatabase: command.name() === 'migrate',
     });
     try {
-      await action({ config, runtime, services: runtime.services, out: createOutput({ json }) });
+      const audit = withAuditDefaults(runtime.auditSink, { actor: 'cli', data: { ...operator } });
+      await action({ config, runtime, services: runtime.services, audit, out: createOutput({ json }) });
     } finally {
       await runtime.close();
     }

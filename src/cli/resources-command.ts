@@ -2,12 +2,12 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { parseResourceInput, SIGNING_ALGS, type ResourceServerRecord } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
-import { collect, definedOnly, type Runner } from './command-context.ts';
+import { definedOnly, type Runner } from './command-context.ts';
 import { list, type Output } from './output.ts';
 
 interface ResourceFlags {
   name?: string;
-  scope?: string[];
+  scope?: ScopeFlag[];
   scopeRoles?: ScopeRoles[];
   format?: 'jwt' | 'opaque';
   ttl?: number;
@@ -77,7 +77,11 @@ export function addResourcesCommand(program: Command, run: Runner): void {
 
 function addResourceFlags(command: Command): Command {
   return command
-    .option('--scope <name[:description]>', 'a scope it offers (repeatable; the name ends at the first colon)', collect)
+    .option(
+      '--scope <name[=description]>',
+      "a scope it offers, like photos:read or 'photos:read=Read your photos' (repeatable; the name ends at the first =)",
+      collectScope,
+    )
     .option(
       '--scope-roles <scope=role,...>',
       'only accounts with one of these roles may be granted the scope, which must be one of the --scope names (repeatable)',
@@ -116,16 +120,37 @@ function toInput(flags: ResourceFlags) {
   }
   return definedOnly({
     name: flags.name,
-    scopes: flags.scope && withRoles(flags.scope.map(parseScope), flags.scopeRoles ?? []),
+    scopes: flags.scope && withRoles(flags.scope, flags.scopeRoles ?? []),
     accessTokenFormat: flags.format,
     accessTokenTtl: flags.ttl,
     signingAlg: flags.alg,
   });
 }
 
-function parseScope(value: string): { name: string; description: string } {
-  const colon = value.indexOf(':');
-  return colon === -1 ? { name: value, description: '' } : { name: value.slice(0, colon), description: value.slice(colon + 1).trim() };
+interface ScopeFlag {
+  readonly name: string;
+  readonly description: string;
+}
+
+/**
+ * `photos:read` or `photos:read=Read your photos`. The name ends at the first `=`: scope
+ * names are namespaced with colons and dots (`photos:read`, `api.example.com/read`), but
+ * hardly ever hold an `=`; one that does is declared in an import file. A name never holds
+ * a space, so `read:Read your data` (the old form) is refused with the new one shown.
+ */
+export function parseScopeFlag(value: string): ScopeFlag {
+  const equals = value.indexOf('=');
+  const name = (equals === -1 ? value : value.slice(0, equals)).trim();
+  const description = equals === -1 ? '' : value.slice(equals + 1).trim();
+  if (!name) throw new InvalidArgumentError(`expected a scope name, like photos:read or 'photos:read=Read your photos'`);
+  if (/\s/.test(name)) {
+    throw new InvalidArgumentError(`a scope name has no spaces; give its description after =, like 'photos:read=Read your photos'`);
+  }
+  return { name, description };
+}
+
+function collectScope(value: string, previous: ScopeFlag[] | undefined): ScopeFlag[] {
+  return [...(previous ?? []), parseScopeFlag(value)];
 }
 
 /**

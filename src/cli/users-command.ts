@@ -5,6 +5,7 @@ import { ConflictError } from '../errors.ts';
 import { collect, type Runner } from './command-context.ts';
 import { list, yesNo, type Output } from './output.ts';
 import { readNewPassword } from './read-password.ts';
+import { addUnblockCommand } from './unblock-command.ts';
 
 // There is deliberately no --password option: see read-password.ts.
 
@@ -99,6 +100,8 @@ export function addUsersCommand(program: Command, run: Runner): void {
         out.line(`Set a new password for ${account.email}`);
       }),
     );
+
+  addUnblockCommand(users, run);
 }
 
 /** What may be shown of an account: everything but the password hash. */

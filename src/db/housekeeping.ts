@@ -108,6 +108,14 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
           batchSize,
         );
         if (successors > 0) deleted.refresh_successors = successors;
+        // An operator's release of a throttle block matters for one throttle window (AUTH_THROTTLE_WINDOW, at most 7 days).
+        const releases = await deleteInBatches(
+          client,
+          `DELETE FROM throttle_releases WHERE id IN (SELECT id FROM throttle_releases WHERE created_at < now() - interval '7 days' LIMIT $1)`,
+          [],
+          batchSize,
+        );
+        if (releases > 0) deleted.throttle_releases = releases;
         return { ran: true, deleted };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [HOUSEKEEPING_LOCK]);

@@ -14,3 +14,4 @@ export {
   verifyMasterSecretCheck,
   writeDeploymentSetting,
 } from './deployment-settings.ts';
+export { createThrottleReleaseStore, type ThrottleRelease, type ThrottleReleaseStore } from './throttle-releases.ts';

@@ -7,10 +7,17 @@ import { afterEachRequest } from './after-each-request.ts';
 import { routeLabel } from './route-label.ts';
 
 /**
+ * The pages' stylesheet and script, and the icon browsers ask for on their own: a page
+ * view brings several of these, and they say nothing an operator needs at info level.
+ */
+const ASSET_PATH = /^\/(assets\/|favicon\.ico$|apple-touch-icon[\w-]*\.png$)/;
+
+/**
  * One line per request: method, route, status, duration, client, request id, and the
  * OAuth error the response carries (response-error.ts). Only these
  * chosen fields are logged (never headers, query strings or bodies), so a code or token
- * in a URL cannot reach the log. Mount right after the request id.
+ * in a URL cannot reach the log. Asset requests log at debug, unless they fail with a
+ * 5xx. Mount right after the request id.
  */
 export function accessLog(options: { logger: Logger }): Middleware {
   const { logger } = options;
@@ -30,6 +37,7 @@ export function accessLog(options: { logger: Logger }): Middleware {
       ...(error !== undefined && { error }),
     };
     if (status >= 500) logger.warn(line, 'request');
+    else if (ASSET_PATH.test(ctx.path)) logger.debug(line, 'request');
     else logger.info(line, 'request');
   });
 }

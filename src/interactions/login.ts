@@ -94,7 +94,9 @@ export function createLogin(deps: LoginDeps): Login {
       deps.metrics?.loginAttempts.inc({ outcome: result.ok ? 'success' : 'failure' });
       if (!result.ok) {
         await reservation.failed();
-        audit.record({ type: 'login.failure', ...interactionFacts(ctx, details), data: { reason: result.reason } });
+        // The account, when the email names one, so `portcullis events --account` shows guessing
+        // at it; the page below is the same whether or not it does.
+        audit.record({ type: 'login.failure', accountId: result.accountId, ...interactionFacts(ctx, details), data: { reason: result.reason } });
         sendLogin(ctx, details, await interactions.client(ctx, details), { email, error: GENERIC_LOGIN_ERROR });
         return;
       }

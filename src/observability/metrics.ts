@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+import type { BuildInfo } from './build-info.ts';
+
 // Every Prometheus series Portcullis exposes, on a registry of its own (no prom-client
 // global): two apps in one process (the tests) never share or double-register series.
 // Labels stay bounded: route names and patterns, never raw paths; status codes; OAuth
@@ -39,12 +41,59 @@ export interface Metrics {
   readonly housekeepingRuns: Counter<'outcome'>;
   /** Reports the pool's connections on every scrape (the last pool given wins). */
   trackPool(pool: pg.Pool): void;
+  /** Reports the sessions and the signing keys' age at scrape time, read at most once per `cacheMs` (the last sources given win). */
+  trackState(sources: StateSources, options?: { cacheMs?: number }): void;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+/** What the state gauges read, answered by the assembly's stores (oidc/). */
+export interface StateSources {
+  /** Browser sessions not yet expired, across every instance on the database. */
+  activeSessions(): Promise<number>;
+  /** When each key this process signs with was created, by algorithm. */
+  signingKeys(): Promise<readonly { readonly alg: string; readonly createdAt: Date }[]>;
+}
+
+/** How long a state reading serves scrapes: a scrape every 15 s costs one query per 30 s. */
+const STATE_CACHE_MS = 30_000;
+
+/**
+ * The last reading of `read`, refreshed when older than `ms`; scrapes at once share one
+ * refresh. A failed refresh keeps the last reading (a scrape must never fail for it).
+ */
+function cachedReading<T>(read: () => Promise<T>, ms: number): () => Promise<T | undefined> {
+  let value: T | undefined;
+  let readAt = -Infinity;
+  let pending: Promise<void> | undefined;
+  return async () => {
+    if (performance.now() - readAt >= ms) {
+      pending ??= read()
+        .then((next) => {
+          value = next;
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          readAt = performance.now();
+          pending = undefined;
+        });
+      await pending;
+    }
+    return value;
+  };
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean; buildInfo?: BuildInfo } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+
+  // Constant 1: which version and commit run, for dashboards to join on (build-info.ts reads it once).
+  const build = options.buildInfo ?? { version: 'unknown', commit: 'unknown' };
+  new Gauge({
+    name: 'portcullis_build_info',
+    help: 'Always 1; the labels say which Portcullis version and commit run',
+    labelNames: ['version', 'commit'] as const,
+    registers,
+  }).set({ version: build.version, commit: build.commit }, 1);
 
   const httpRequestDuration = new Histogram({
     name: 'portcullis_http_request_duration_seconds',
@@ -144,6 +193,28 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   poolGauge('portcullis_db_pool_waiting_requests', 'Queries waiting for a database connection', (p) => p.waitingCount);
   poolGauge('portcullis_db_pool_max_connections', 'Largest number of connections the pool may open', (p) => p.options.max ?? 10);
 
+  let state: { sessions: () => Promise<number | undefined>; keys: () => Promise<readonly { alg: string; createdAt: Date }[] | undefined> } | undefined;
+  new Gauge({
+    name: 'portcullis_active_sessions',
+    help: 'Browser sessions not yet expired, across every instance on the database (read at most every 30 s)',
+    registers,
+    async collect() {
+      const count = await state?.sessions();
+      if (count !== undefined) this.set(count);
+    },
+  });
+  new Gauge({
+    name: 'portcullis_signing_key_age_seconds',
+    help: 'Age of the key this instance signs with, by algorithm',
+    labelNames: ['alg'] as const,
+    registers,
+    async collect() {
+      // The creation times are cached; the age itself is computed at every scrape.
+      const keys = await state?.keys();
+      for (const key of keys ?? []) this.set({ alg: key.alg }, Math.max(0, Math.round((Date.now() - key.createdAt.getTime()) / 1000)));
+    },
+  });
+
   // Zero-valued series for the words we know, so rate() and alerts work before the first event.
   for (const outcome of LOGIN_OUTCOMES) loginAttempts.inc({ outcome }, 0);
   for (const result of INTROSPECTION_RESULTS) introspections.inc({ result }, 0);
@@ -168,6 +239,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     housekeepingRuns,
     trackPool(next) {
       pool = next;
+    },
+    trackState(sources, trackOptions = {}) {
+      const ms = trackOptions.cacheMs ?? STATE_CACHE_MS;
+      state = { sessions: cachedReading(() => sources.activeSessions(), ms), keys: cachedReading(() => sources.signingKeys(), ms) };
     },
   };
 }

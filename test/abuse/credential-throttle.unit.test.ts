@@ -239,7 +239,7 @@ describe('the credential throttle', () => {
 
   test('a failing store lets attempts through (fail open) and says so', async () => {
     const errors: unknown[] = [];
-    const broken: ThrottleStore = { reserve: () => Promise.reject(new Error('down')), settle: () => Promise.reject(new Error('down')) };
+    const broken: ThrottleStore = { reserve: () => Promise.reject(new Error('down')), settle: () => Promise.reject(new Error('down')), release: () => Promise.reject(new Error('down')) };
     const throttle = createCredentialThrottle({ policy: POLICY, store: broken, namespace: 'login', onStoreError: (error) => errors.push(error) });
     const verdict = await throttle.reserve(ann());
     assert.equal(verdict.allowed, true);

@@ -111,7 +111,7 @@ describe('creating accounts', () => {
     const email = nextEmail();
     const account = await accounts.create({ email, name: 'No Password' });
     assert.equal(account.passwordHash, null);
-    assert.deepEqual(await accounts.authenticate(email, PASSWORD), { ok: false, reason: 'invalid_credentials' });
+    assert.deepEqual(await accounts.authenticate(email, PASSWORD), { ok: false, reason: 'invalid_credentials', accountId: account.id });
   });
 });
 
@@ -128,11 +128,12 @@ describe('authenticating', () => {
     assert.equal(result.ok && result.account.email, email);
   });
 
-  test('a wrong password and an unknown email both give invalid_credentials, in the same shape', async () => {
+  test('a wrong password and an unknown email both give invalid_credentials; only the wrong password names its account (for the audit trail)', async () => {
+    const account = await accounts.get(email);
     const wrong = await accounts.authenticate(email, `${PASSWORD}!`);
     const unknown = await accounts.authenticate('nobody@example.com', PASSWORD);
-    assert.deepEqual(wrong, { ok: false, reason: 'invalid_credentials' });
-    assert.deepEqual(unknown, wrong);
+    assert.deepEqual(wrong, { ok: false, reason: 'invalid_credentials', accountId: account.id });
+    assert.deepEqual(unknown, { ok: false, reason: 'invalid_credentials' });
   });
 
   test('an unknown email still costs one password verification, as a known one does', async () => {
@@ -151,9 +152,10 @@ describe('authenticating', () => {
     const disabledEmail = nextEmail();
     await accounts.create({ email: disabledEmail, name: 'Disabled', password: PASSWORD });
     await accounts.setDisabled(disabledEmail, true);
-    assert.deepEqual(await accounts.authenticate(disabledEmail, PASSWORD), { ok: false, reason: 'disabled' });
+    const { id } = await accounts.get(disabledEmail);
+    assert.deepEqual(await accounts.authenticate(disabledEmail, PASSWORD), { ok: false, reason: 'disabled', accountId: id });
     // Only the owner of the password learns that the account is disabled.
-    assert.deepEqual(await accounts.authenticate(disabledEmail, 'wrong password'), { ok: false, reason: 'invalid_credentials' });
+    assert.deepEqual(await accounts.authenticate(disabledEmail, 'wrong password'), { ok: false, reason: 'invalid_credentials', accountId: id });
   });
 
   test('a password over 1024 bytes is refused without hashing or verifying', async () => {
@@ -242,7 +244,7 @@ describe('managing accounts', () => {
     const email = nextEmail();
     const account = await accounts.create({ email, name: 'Toggle', password: PASSWORD });
     assert.equal((await accounts.setDisabled(email, true)).disabled, true);
-    assert.deepEqual(await accounts.authenticate(email, PASSWORD), { ok: false, reason: 'disabled' });
+    assert.deepEqual(await accounts.authenticate(email, PASSWORD), { ok: false, reason: 'disabled', accountId: account.id });
     assert.equal((await accounts.setDisabled(account.id, false)).disabled, false);
     assert.equal((await accounts.authenticate(email, PASSWORD)).ok, true);
   });

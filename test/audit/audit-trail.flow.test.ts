@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -204,6 +204,10 @@ describe('the event trail of a complete scenario, read back with `portcullis eve
     const byEmail = await events('--account', EMAIL, '--limit', '1000');
     const byId = await events('--account', accountId, '--limit', '1000');
     assert.deepEqual(byEmail, byId);
+    // The wrong password typed for this account is among its events: guessing at it shows.
+    const guesses = await events('--account', EMAIL, '--type', 'login.failure');
+    assert.equal(guesses.length, 1);
+    assert.equal(guesses[0]!.data.reason, 'invalid_credentials');
     assert.ok(byId.every((event) => event.accountId === accountId));
     const byClient = await events('--client', clientId, '--limit', '1000');
     assert.ok(byClient.length > 5 && byClient.every((event) => event.clientId === clientId));
@@ -228,7 +232,7 @@ describe('the event trail of a complete scenario, read back with `portcullis eve
     }
   });
 
-  test('records what the CLI changes, with actor "cli"', async () => {
+  test('records what the CLI changes, with actor "cli" and the operator\'s OS user and host', async () => {
     const since = new Date(Date.now() - 1_000).toISOString();
     const created = await runCli(cli, ['clients', 'create', '--type', 'service', '--name', 'Batch', '--json']);
     assert.equal(created.code, 0, created.stderr);
@@ -261,6 +265,14 @@ describe('the event trail of a complete scenario, read back with `portcullis eve
         ['user.disabled', 'cli'],
       ],
     );
+    for (const event of mine) {
+      assert.equal(event.data.osUser, userInfo().username, event.type);
+      assert.equal(event.data.host, hostname(), event.type);
+    }
+    const line = await runCli(cli, ['events', '--type', 'user.disabled', '--limit', '1']);
+    // (jsonb keeps its keys in its own order.)
+    assert.match(line.stdout, /user\.disabled +actor=cli account=\S+ /);
+    assert.ok(line.stdout.includes(` osUser=${userInfo().username}`) && line.stdout.includes(` host=${hostname()}`), line.stdout);
     const revoked = mine.find((event) => event.type === 'grant.revoked');
     assert.equal(revoked?.data.grantId, grant.id);
     assert.equal(revoked?.data.reason, 'operator');

@@ -282,26 +282,34 @@ void describe('portcullis resources', () => {
       'resources', 'create',
       '--indicator', 'https://photos.example.com',
       '--name', 'Photos',
-      '--scope', 'photos.read:Look at your photos',
-      '--scope', 'photos.write',
+      '--scope', 'photos:read=Look at your photos',
+      '--scope', 'photos:write',
+      '--scope', 'photos.admin=Manage = everything',
       '--ttl', '900',
     ]);
     assert.deepEqual(created.scopes, [
-      { name: 'photos.read', description: 'Look at your photos', roles: [] },
-      { name: 'photos.write', description: '', roles: [] },
+      { name: 'photos.admin', description: 'Manage = everything', roles: [] },
+      { name: 'photos:read', description: 'Look at your photos', roles: [] },
+      { name: 'photos:write', description: '', roles: [] },
     ]);
     assert.equal(created.accessTokenTtl, 900);
 
     const listed = await cli(['resources', 'list']);
-    assert.match(listed.stdout, /https:\/\/photos\.example\.com\s+Photos\s+jwt\s+900\s+ES256\s+photos\.read, photos\.write/);
+    assert.match(listed.stdout, /https:\/\/photos\.example\.com\s+Photos\s+jwt\s+900\s+ES256\s+photos\.admin, photos:read, photos:write/);
 
     const updated = await json<{ name: string; accessTokenFormat: string; accessTokenTtl: number; scopes: { name: string }[] }>([
-      'resources', 'update', 'https://photos.example.com', '--name', 'Photo library', '--format', 'opaque', '--scope', 'photos.read',
+      'resources', 'update', 'https://photos.example.com', '--name', 'Photo library', '--format', 'opaque', '--scope', 'photos:read',
     ]);
     assert.equal(updated.name, 'Photo library');
     assert.equal(updated.accessTokenFormat, 'opaque');
     assert.equal(updated.accessTokenTtl, 900);
-    assert.deepEqual(updated.scopes.map((scope) => scope.name), ['photos.read']);
+    assert.deepEqual(updated.scopes.map((scope) => scope.name), ['photos:read']);
+    // The colon form of old (name:description) is refused with the way to say it now.
+    assert.match(
+      await refused(['resources', 'update', 'https://photos.example.com', '--scope', 'photos:read:Look at your photos']),
+      /a scope name has no spaces; give its description after =, like 'photos:read=Read your photos'/,
+    );
+    assert.match(await refused(['resources', 'update', 'https://photos.example.com', '--scope', '=Nameless']), /expected a scope name/);
 
     assert.match(await refused(['resources', 'create', '--indicator', 'https://photos.example.com', '--name', 'Again']), /already exists/);
     assert.match(await refused(['resources', 'create', '--indicator', 'https://x.example.com', '--name', 'X', '--ttl', 'soon']), /whole number/);
@@ -315,7 +323,7 @@ void describe('portcullis resources', () => {
       '--indicator', 'https://wiki.example.com',
       '--name', 'Wiki',
       '--scope', 'read',
-      '--scope', 'write:Edit pages',
+      '--scope', 'write=Edit pages',
       '--scope', 'delete',
       '--scope-roles', 'write=admin,editor',
       '--scope-roles', 'delete=admin',

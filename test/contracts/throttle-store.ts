@@ -6,6 +6,7 @@ import { test } from 'node:test';
 
 import type { Counter, ThrottleStore } from '../../src/abuse/credential-throttle-store.ts';
 import type { LadderRule, PaceRule, Settlement } from '../../src/abuse/throttle-rules.ts';
+import { releasedKeys } from '../../src/abuse/throttle-releases.ts';
 
 const LADDER: LadderRule = { kind: 'ladder', free: 2, blockAfter: 4, maxDelayMs: 60_000, windowMs: 900_000 };
 const PACE: PaceRule = { kind: 'pace', intervalMs: 60_000, burst: 3 };
@@ -46,6 +47,45 @@ export function describeThrottleStoreContract(make: () => ThrottleStore, unique:
     assert.equal((await fail(T0 + 3000)).status, 'reserved');
     assert.deepEqual(await fail(T0 + 5000), { status: 'refused', blocked: true, retryMs: 898_000 });
     assert.equal((await fail(T0 + 903_000)).status, 'reserved', 'forgotten a window after the last failure');
+  });
+
+  test("an operator's release removes exactly the counts it names: an account's on every address, or an address's for every account", async () => {
+    const store = make();
+    const ns = `r${unique()}`;
+    const [ann, bob] = ['A'.repeat(22), 'B'.repeat(22)];
+    const ladder = (key: string): Counter => ({ key, rule: LADDER, applies: 'always' });
+    const block = async (key: string) => {
+      for (let n = 0; n < 4; n++) {
+        const reserved = await store.reserve({ now: T0 + n * 60_000, trustedAddressKey: `${ns}:t`, trustedDeviceKey: undefined, concurrentWhenTrusted: false, counters: [ladder(key)] });
+        assert.equal(reserved.outcomes[0]!.status, 'reserved');
+        await store.settle({ now: T0 + n * 60_000, counters: [{ key, rule: LADDER, pending: true, outcome: 'failed', clear: false }], trust: [], trustMs: 1 });
+      }
+    };
+    const blocked = async (key: string) => {
+      const result = await store.reserve({ now: T0 + 300_000, trustedAddressKey: `${ns}:t`, trustedDeviceKey: undefined, concurrentWhenTrusted: false, counters: [ladder(key)] });
+      const outcome = result.outcomes[0]!;
+      if (outcome.status === 'reserved') await store.settle({ now: T0 + 300_000, counters: [{ key, rule: LADDER, pending: true, outcome: 'released', clear: false }], trust: [], trustMs: 1 });
+      return outcome.status === 'refused' && outcome.blocked;
+    };
+    const keys = {
+      annHere: `${ns}:p:${ann}:192.0.2.1`,
+      annThere: `${ns}:p:${ann}:2001:db8:1:2::/64`,
+      bobHere: `${ns}:p:${bob}:192.0.2.1`,
+      bobElsewhere: `${ns}:p:${bob}:192.0.2.10`,
+      here: `${ns}:i:192.0.2.1`,
+      elsewhere: `${ns}:i:192.0.2.10`,
+    };
+    for (const key of Object.values(keys)) await block(key);
+    for (const key of Object.values(keys)) assert.ok(await blocked(key), key);
+
+    assert.equal(await store.release(releasedKeys(ns, { subjectHash: ann })), 2);
+    assert.deepEqual(
+      await Promise.all(Object.values(keys).map(blocked)),
+      [false, false, true, true, true, true],
+      "Ann's blocks are gone on every address; Bob's and the addresses' stay",
+    );
+    assert.equal(await store.release(releasedKeys(ns, { address: '192.0.2.1' })), 2);
+    assert.deepEqual(await Promise.all([keys.bobHere, keys.bobElsewhere, keys.here, keys.elsewhere].map(blocked)), [false, true, false, true]);
   });
 
   test('settling answers the failures after it; a success clears the ladder', async () => {

@@ -12,6 +12,18 @@ export async function queryCount(metrics: Metrics): Promise<number> {
   return values.filter((value) => value.metricName?.endsWith('_count')).reduce((sum, value) => sum + value.value, 0);
 }
 
+/** Database round trips so far by SQL command (SELECT, INSERT, ...). */
+export async function queriesByCommand(metrics: Metrics): Promise<Record<string, number>> {
+  const { values } = await metrics.dbQueryDuration.get();
+  const counts: Record<string, number> = {};
+  for (const value of values) {
+    if (!value.metricName?.endsWith('_count')) continue;
+    const command = String(value.labels.command);
+    counts[command] = (counts[command] ?? 0) + value.value;
+  }
+  return counts;
+}
+
 export interface LoginForm {
   readonly jar: CookieJar;
   readonly action: URL;

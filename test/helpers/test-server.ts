@@ -15,6 +15,7 @@ import { createPublicServer, type Health } from '../../src/http/index.ts';
 import type { AuditSink, AuditWriter } from '../../src/audit/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
+import { readBuildInfo } from '../../src/observability/build-info.ts';
 import { buildServer } from '../../src/server.ts';
 import type { Services } from '../../src/services.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
@@ -154,7 +155,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     },
   });
   const logger = createLogger({ level: config.logLevel, destination });
-  const metrics = createMetrics();
+  // PORTCULLIS_COMMIT as main.ts reads it (from the process environment), here from the test's own.
+  const metrics = createMetrics({ buildInfo: readBuildInfo({ PORTCULLIS_COMMIT: env.PORTCULLIS_COMMIT }) });
   // A test may watch the audit events itself; by default they go to audit_events, as in production.
   // The registry cache as in production: on Postgres (the embedded database serves one connection).
   const runtime = await openRuntime(config, logger, {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
@@ -17,6 +18,7 @@ const JWT_API = 'https://metrics-jwt-api.example.com';
 const EMAIL = 'metrics@example.com';
 const PASSWORD = 'metrics password 99';
 const insecure = { execute: [oidc.allowInsecureRequests] };
+const BUILD_COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
 let server: TestServer;
 let families: Map<string, PrometheusFamily>;
@@ -48,7 +50,7 @@ function value(name: string, labels: Record<string, string> = {}): number {
 }
 
 before(async () => {
-  server = await startTestServer({ REFRESH_GRACE_SECONDS: '0' });
+  server = await startTestServer({ REFRESH_GRACE_SECONDS: '0', PORTCULLIS_COMMIT: BUILD_COMMIT });
   const { accounts, clients, resources } = server.services;
   await accounts.create({ email: EMAIL, name: 'Metric Person', password: PASSWORD });
   await resources.create({ indicator: API, name: 'API', scopes: [{ name: 'read' }], accessTokenFormat: 'opaque' });
@@ -108,6 +110,11 @@ before(async () => {
   await oidc.refreshTokenGrant(configuration, issued.refresh_token!);
   await assert.rejects(oidc.refreshTokenGrant(configuration, issued.refresh_token!));
   assert.equal((await fetch(`${server.issuer}/no/such/path?code=abc`)).status, 404);
+  // What a browser fetches beside a page: logged at debug only.
+  const stylesheet = await fetch(`${server.issuer}/assets/portcullis.css`);
+  assert.equal(stylesheet.status, 200);
+  requestIds.stylesheet = stylesheet.headers.get('x-request-id')!;
+  requestIds.favicon = (await fetch(`${server.issuer}/favicon.ico`)).headers.get('x-request-id')!;
 
   const response = await fetch(`${server.managementUrl}/metrics`);
   assert.equal(response.status, 200);
@@ -136,7 +143,8 @@ describe('/metrics after known traffic', () => {
     assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'token', status: '400' }), 1);
     assert.equal(value('portcullis_http_request_duration_seconds', { method: 'POST', route: 'introspection', status: '200' }), 3);
     assert.ok(value('portcullis_http_request_duration_seconds', { method: 'GET', route: 'discovery', status: '200' }) >= 2);
-    assert.equal(value('portcullis_http_request_duration_seconds', { method: 'GET', route: 'unmatched', status: '404' }), 1);
+    // The unknown path and /favicon.ico.
+    assert.equal(value('portcullis_http_request_duration_seconds', { method: 'GET', route: 'unmatched', status: '404' }), 2);
     assert.ok(value('portcullis_http_request_duration_seconds', { method: 'POST', route: '/interaction/:uid/login', status: '303' }) >= 1);
     const routes = new Set(series.get('portcullis_http_request_duration_seconds_count')!.metrics.map((sample) => sample.labels?.route));
     assert.ok(routes.size >= 8);
@@ -172,6 +180,53 @@ describe('/metrics after known traffic', () => {
     assert.equal(line(requestIds.jwtIntrospection!)?.error, undefined);
     assert.equal(line(requestIds.invalidClient!)?.status, 401);
     assert.equal(line(requestIds.invalidClient!)?.error, 'invalid_client');
+  });
+
+  test('asset requests (stylesheet, favicon) leave no access-log line at info level; other requests do', () => {
+    const lines = server
+      .logs()
+      .split('\n')
+      .filter(Boolean)
+      .map((text) => JSON.parse(text) as { requestId?: string; msg?: string; path?: string; level?: number });
+    const requests = lines.filter((entry) => entry.msg === 'request');
+    assert.ok(requestIds.stylesheet && requestIds.favicon);
+    for (const id of [requestIds.stylesheet, requestIds.favicon]) {
+      assert.equal(requests.find((entry) => entry.requestId === id), undefined, `no info line for ${id}`);
+    }
+    assert.ok(!requests.some((entry) => entry.path?.startsWith('/assets/')));
+    assert.equal(requests.find((entry) => entry.requestId === requestIds.invalidClient)?.level, 30);
+  });
+
+  test('portcullis_build_info names the version and the commit, with the value 1', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(value('portcullis_build_info', { version, commit: BUILD_COMMIT }), 1);
+  });
+
+  test('portcullis_active_sessions counts the unexpired browser sessions; the signing keys\' age is their age', async () => {
+    // The one login above left one session.
+    assert.equal(value('portcullis_active_sessions'), 1);
+    const rows = await server.database.prisma.signingKey.findMany({ where: { status: 'active' } });
+    for (const alg of ['ES256', 'RS256']) {
+      const created = rows.find((row) => row.alg === alg)!.createdAt.getTime();
+      const age = value('portcullis_signing_key_age_seconds', { alg });
+      const expected = (Date.now() - created) / 1000;
+      assert.ok(age >= 0 && Math.abs(age - expected) < 30, `${alg}: ${age} s, created ${expected} s ago`);
+    }
+  });
+
+  test('the state gauges are read at most once per cache period, however often /metrics is scraped', async () => {
+    const selects = async () => {
+      const text = await (await fetch(`${server.managementUrl}/metrics`)).text();
+      const sample = parsePrometheusTextFormat(text.replace(/^# TYPE (\S+) histogram$/gm, '# TYPE $1 untyped'))
+        .filter((parsed) => parsed.name === 'portcullis_db_query_duration_seconds_count')
+        .flatMap((parsed) => parsed.metrics)
+        .find((entry) => entry.labels?.command === 'SELECT');
+      return Number(sample?.value);
+    };
+    // The first scrape (in before) read the state; the next ones, within 30 s, reuse it.
+    const first = await selects();
+    for (let n = 0; n < 5; n++) await selects();
+    assert.equal(await selects(), first, 'six more scrapes within the cache period ran no query');
   });
 
   test('counts refresh token reuse, grace-window hits, introspections by result, logins and rate limits', () => {
