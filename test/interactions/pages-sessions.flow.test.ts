@@ -93,12 +93,12 @@ describe('remembered consent', () => {
     const more = await runBrowser(authorize(appId, { scope: 'openid email profile read', resource: API }), { jar, onPage: (html) => seen.push(html) });
     assert.deepEqual(more.pages, ['consent']);
     const consent = seen[0]!;
-    assert.match(consent, /<li>\s*<svg[^]*?See your name and basic profile <code>profile<\/code><\/span>/, 'profile is asked for');
-    assert.match(consent, /<li>\s*<svg[^]*?Read your files <code>read<\/code><\/span>/, 'read is asked for');
+    assert.match(consent, /<li>\s*<svg[^>]*><path [^>]*\/><\/svg>\s*<span>See your name and basic profile <code>profile<\/code><\/span>/, 'profile is asked for');
+    assert.match(consent, /<li>\s*<svg[^>]*><path [^>]*\/><\/svg>\s*<span>Read your files <code>read<\/code><\/span>/, 'read is asked for');
     assert.match(consent, /Example API/);
     assert.match(
       consent,
-      /<li class="allowed">\s*<svg[^]*?See your email address <code>email<\/code> <span class="badge">Already allowed<\/span>/,
+      /<li class="allowed">\s*<svg[^>]*><path [^>]*\/><\/svg>\s*<span>See your email address <code>email<\/code> <span class="badge">Already allowed<\/span>/,
       'email was granted before: listed, marked as already allowed',
     );
 
