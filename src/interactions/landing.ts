@@ -7,6 +7,7 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 // document is, and an unknown path answers in the caller's shape (a page for a browser,
 // OAuth's JSON error shape for anything else). What the root shows is safe for anyone to
 // see: the issuer and that it answers, nothing about the database or the deployment.
+// A browser names text/html; anything else (curl's */* included) gets JSON.
 
 export function landingPage(options: { render: RenderPage; issuer: string }): Middleware {
   const discovery = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
@@ -16,7 +17,7 @@ export function landingPage(options: { render: RenderPage; issuer: string }): Mi
       return;
     }
     ctx.vary('Accept');
-    if (ctx.accepts('html', 'json') === 'json') {
+    if (ctx.accepts('json', 'html') === 'json') {
       ctx.body = { issuer: options.issuer, discovery, status: 'ok' };
       return;
     }
@@ -33,7 +34,7 @@ export function answerUnknownPaths(render: RenderPage): Middleware {
     ctx.vary('Accept');
     ctx.set('Cache-Control', 'no-store');
     const t = translator(pageLocale(ctx));
-    if (ctx.accepts('html', 'json') === 'html') {
+    if (ctx.accepts('json', 'html') === 'html') {
       sendPage(ctx, render, 'not-found', { title: t('not-found.title') }, 404);
       return;
     }
