@@ -1,5 +1,7 @@
 import type { Middleware } from 'koa';
 
+import { markPageError } from '../http/index.ts';
+
 import { translator } from './messages/index.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
@@ -36,6 +38,8 @@ export function answerUnknownPaths(render: RenderPage): Middleware {
     const t = translator(pageLocale(ctx));
     if (ctx.accepts('json', 'html') === 'html') {
       sendPage(ctx, render, 'not-found', { title: t('not-found.title') }, 404);
+      // Counted and logged as the JSON answer is: not_found.
+      markPageError(ctx, 'not_found');
       return;
     }
     ctx.status = 404;
