@@ -12,9 +12,12 @@ import type { LockoutReason } from './login-throttle.ts';
 const COOKIE = 'portcullis.login-outcome';
 const MAX_AGE_MS = 10 * 60 * 1000;
 
+/** Every reason the throttle gives (the compiler checks the list against LockoutReason). */
+const REASONS = ['slow', 'device', 'network'] as const satisfies readonly LockoutReason[];
+
 const outcomeSchema = z.union([
   z.object({ kind: z.literal('failed'), email: z.string().max(254) }),
-  z.object({ kind: z.literal('locked'), email: z.string().max(254), reason: z.enum(['slow', 'device', 'network']), until: z.number().int() }),
+  z.object({ kind: z.literal('locked'), email: z.string().max(254), reason: z.enum(REASONS), until: z.number().int() }),
 ]);
 
 export type LoginOutcome = z.infer<typeof outcomeSchema>;
@@ -48,4 +51,3 @@ export function takeOutcome(ctx: Context, uid: string): LoginOutcome | undefined
   }
 }
 
-export type { LockoutReason };
