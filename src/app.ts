@@ -18,7 +18,16 @@ import {
   requestMetrics,
   securityHeaders,
 } from './http/index.ts';
-import { createErrorPage, createInteractionRouter, pageFormTargets, serveAssets, type Assets, type RenderPage } from './interactions/index.ts';
+import {
+  answerUnknownPaths,
+  createErrorPage,
+  createInteractionRouter,
+  landingPage,
+  pageFormTargets,
+  serveAssets,
+  type Assets,
+  type RenderPage,
+} from './interactions/index.ts';
 import type { AuditSink } from './audit/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
@@ -94,13 +103,18 @@ export function createApp(deps: AppDeps): Koa {
   // 3. Browser hardening on every response, the engine's own pages included: CSP with a
   //    per-response nonce, no framing, nosniff, no referrer, no-store pages, HSTS on https.
   app.use(securityHeaders({ hsts: new URL(config.issuer).protocol === 'https:', formTargets: pageFormTargets }));
+  //    No dead ends: a 404 nobody answered (an unknown path) becomes a page for a browser,
+  //    OAuth's JSON error shape for anything else. Here, so it carries the headers above.
+  app.use(answerUnknownPaths(deps.render));
   //    Abuse limits before anything that costs: request budgets per address (every request,
   //    and per endpoint, by path alone), then 413/415 before a body is read. A refusal is a
   //    429 with Retry-After and RateLimit fields: no database, no argon2.
   app.use(abuse.requests);
   app.use(abuse.bodies);
-  // 4. The stylesheet and script of the pages.
+  // 4. The stylesheet and script of the pages, and the issuer's root: what this is, where
+  //    discovery is.
   app.use(serveAssets(deps.assets));
+  app.use(landingPage({ render: deps.render, issuer: config.issuer }));
   // 5. Login and consent pages; they end in provider.interactionFinished. Password guessing
   //    is throttled per account and address before the password is hashed.
   const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle });

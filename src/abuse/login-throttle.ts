@@ -2,10 +2,11 @@ import type { Context } from 'koa';
 
 import type { Metrics } from '../observability/index.ts';
 import type { CredentialThrottle } from './credential-throttle.ts';
-import { sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
+import { refusalHeaders, type RefusalOptions } from './too-many-requests.ts';
 
-// The credential throttle as the login form consumes it: a refusal is a 429 through the one
-// writer, with the same words whether or not the account exists, and counted. The form owns
+// The credential throttle as the login form consumes it: a refusal is a 429 with the
+// headers every refusal carries, the same reason whether or not the account exists, and
+// counted; the form writes the page (the lockout, with the form again). The form owns
 // the interface (interactions/login-throttle.ts); this is typed structurally, without
 // importing it, because abuse/ sits below the pages (app.ts checks that the two fit).
 
@@ -36,15 +37,11 @@ export function createLoginThrottle(deps: LoginThrottleDeps) {
       }
       deps.metrics?.loginAttempts.inc({ outcome: 'locked' });
       deps.metrics?.rateLimited.inc({ tier: 'login_throttle' });
-      await sendTooManyRequests(ctx, deps.refusal, {
-        retryAfterSeconds: verdict.retryAfterSeconds,
-        message: !verdict.blocked
-          ? (wait) => `Too many failed sign-ins. Wait ${wait} before trying again.`
-          : verdict.scope === 'device'
-            ? (wait) => `Too many failed sign-ins for this account from this browser. Try again in ${wait}.`
-            : (wait) => `Too many failed sign-ins for this account from your network. Try again in ${wait}.`,
-      });
-      return undefined;
+      const retryAfterSeconds = Math.max(1, Math.ceil(verdict.retryAfterSeconds));
+      ctx.status = 429;
+      await refusalHeaders(ctx, deps.refusal, retryAfterSeconds);
+      const reason: 'slow' | 'device' | 'network' = !verdict.blocked ? 'slow' : verdict.scope === 'device' ? 'device' : 'network';
+      return { refused: true as const, retryAfterSeconds, reason };
     },
   };
 }

@@ -107,7 +107,13 @@ export async function sendTooManyRequests(ctx: Context, options: RefusalOptions,
   await refusalHeaders(ctx, options, wait);
   if (wantsPage(ctx)) {
     ctx.type = 'html';
-    ctx.body = options.renderPage({ status: 429, error: RATE_LIMITED_ERROR, message, requestId: String(ctx.state.requestId ?? '') });
+    ctx.body = options.renderPage({
+      status: 429,
+      error: RATE_LIMITED_ERROR,
+      message,
+      requestId: String(ctx.state.requestId ?? ''),
+      languages: (...tags) => ctx.acceptsLanguages(...tags),
+    });
   } else {
     ctx.body = { error: RATE_LIMITED_ERROR, error_description: message };
   }

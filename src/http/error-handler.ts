@@ -4,7 +4,14 @@ import { isAppError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../observability/index.ts';
 import { markPageError } from './response-error.ts';
 
-export type RenderErrorPage = (model: { status: number; error: string; message: string; requestId: string }) => string;
+/** `languages` is the browser's language preference (Koa's acceptsLanguages), for the page's language. */
+export type RenderErrorPage = (model: {
+  status: number;
+  error: string;
+  message: string;
+  requestId: string;
+  languages?: (...tags: string[]) => string | false;
+}) => string;
 
 /**
  * The one place our own routes' errors become responses: logged once, a stable code, a
@@ -46,7 +53,7 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
       ctx.set('Cache-Control', 'no-store');
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html';
-        ctx.body = options.renderPage({ status, error: code, message, requestId });
+        ctx.body = options.renderPage({ status, error: code, message, requestId, languages: (...tags) => ctx.acceptsLanguages(...tags) });
         markPageError(ctx, code);
       } else {
         ctx.body = { error: code, error_description: message };

@@ -1,5 +1,7 @@
 import type { Client } from 'oidc-provider';
 
+import { translator, type Translate } from './messages/index.ts';
+
 // How a client introduces itself on our pages. Read from the engine's client (the same
 // metadata the protocol uses), so logo and links appear as soon as a client carries them.
 
@@ -13,8 +15,6 @@ export interface ClientDisplay {
   readonly tosUri: string | undefined;
 }
 
-export const UNKNOWN_CLIENT_NAME = 'an application';
-
 /** Only web URLs become links or images; anything else (javascript:, data:) is dropped. */
 function webUrl(value: unknown): string | undefined {
   if (typeof value !== 'string' || !URL.canParse(value)) return undefined;
@@ -22,8 +22,9 @@ function webUrl(value: unknown): string | undefined {
   return protocol === 'https:' || protocol === 'http:' ? value : undefined;
 }
 
-export function clientDisplay(client: Client | undefined): ClientDisplay {
-  const name = client?.clientName?.trim() || UNKNOWN_CLIENT_NAME;
+/** A client without a name is called what the page's language calls an unknown application. */
+export function clientDisplay(client: Client | undefined, t: Translate = translator('en')): ClientDisplay {
+  const name = client?.clientName?.trim() || t('client.unknown');
   return {
     name,
     initial: client?.clientName ? [...name][0]!.toUpperCase() : '?',

@@ -1,7 +1,12 @@
-import type { ResourceService } from '../clients/index.ts';
+import type { Grant } from 'oidc-provider';
 
-// What the consent page lists: each scope the client asks for and does not have yet, in
-// words a person understands, grouped by the API (resource server) it opens.
+import { OIDC_SCOPES, type ResourceService } from '../clients/index.ts';
+import { isMessageKey, type Translate } from './messages/index.ts';
+
+// What the consent page lists: everything the client asks for in this request, in words a
+// person understands, grouped by the API (resource server) it opens. What the person
+// already allowed the client is listed too, marked as such, so a returning person asked
+// again (prompt=consent) sees what the app will get rather than an empty dialog.
 
 export interface ConsentPromptDetails {
   readonly missingOIDCScope?: readonly string[];
@@ -12,6 +17,8 @@ export interface ConsentPromptDetails {
 export interface Permission {
   readonly name: string;
   readonly description: string;
+  /** Allowed before: this consent would not add it. */
+  readonly allowed: boolean;
 }
 
 export interface ConsentView {
@@ -22,30 +29,54 @@ export interface ConsentView {
   readonly apis: readonly { readonly name: string; readonly indicator: string; readonly permissions: readonly Permission[] }[];
 }
 
-const OIDC_SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
-  openid: 'Confirm who you are',
-  profile: 'See your name and basic profile',
-  email: 'See your email address',
-  offline_access: 'Keep this access while you are away',
-};
+export interface ConsentRequest {
+  readonly details: ConsentPromptDetails;
+  /** The scope parameter of the authorization request (after the engine's checks). */
+  readonly scope: unknown;
+  /** The grant the person already has for this client, if any. */
+  readonly grant: Pick<Grant, 'getOIDCScopeFiltered' | 'getResourceScopeFiltered' | 'resources'> | undefined;
+}
 
-export async function consentView(details: ConsentPromptDetails, resources: ResourceService): Promise<ConsentView> {
-  const oidcScopes = details.missingOIDCScope ?? [];
+const OIDC = new Set<string>(OIDC_SCOPES);
+const words = (text: string | undefined) => (text ? text.split(' ').filter(Boolean) : []);
+
+export async function consentView(request: ConsentRequest, resources: ResourceService, t: Translate): Promise<ConsentView> {
+  const { details, grant } = request;
+  const requested = new Set(words(typeof request.scope === 'string' ? request.scope : undefined));
+  const missingOidc = new Set(details.missingOIDCScope ?? []);
+  const allowedOidc = new Set(words(grant?.getOIDCScopeFiltered(requested)));
+  const oidcScopes = [...new Set([...[...requested].filter((name) => OIDC.has(name) && allowedOidc.has(name)), ...missingOidc])];
   // `openid` is implied by any other OIDC scope; listed alone it is the whole request.
   const permissions = oidcScopes
     .filter((name) => name !== 'openid' || oidcScopes.length === 1)
-    .map((name) => ({ name, description: OIDC_SCOPE_DESCRIPTIONS[name] ?? name }));
+    .map((name) => {
+      const key = `scope.${name}`;
+      return { name, description: isMessageKey(key) ? t(key) : name, allowed: !missingOidc.has(name) };
+    });
 
-  const apis = [];
+  const apiScopes = new Map<string, { missing: Set<string>; allowed: Set<string> }>();
   for (const [indicator, names] of Object.entries(details.missingResourceScopes ?? {})) {
+    apiScopes.set(indicator, { missing: new Set(names), allowed: new Set() });
+  }
+  for (const indicator of Object.keys(grant?.resources ?? {})) {
+    const allowed = words(grant?.getResourceScopeFiltered(indicator, requested));
+    if (allowed.length === 0) continue;
+    const entry = apiScopes.get(indicator) ?? { missing: new Set<string>(), allowed: new Set<string>() };
+    for (const name of allowed) if (!entry.missing.has(name)) entry.allowed.add(name);
+    apiScopes.set(indicator, entry);
+  }
+  const apis = [];
+  for (const [indicator, { missing, allowed }] of apiScopes) {
     const resource = await resources.find(indicator);
+    const describe = (name: string, isAllowed: boolean) => ({
+      name,
+      description: resource?.scopes.find((scope) => scope.name === name)?.description || name,
+      allowed: isAllowed,
+    });
     apis.push({
       name: resource?.name || indicator,
       indicator,
-      permissions: names.map((name) => ({
-        name,
-        description: resource?.scopes.find((scope) => scope.name === name)?.description || name,
-      })),
+      permissions: [...[...missing].map((name) => describe(name, false)), ...[...allowed].map((name) => describe(name, true))],
     });
   }
   return { permissions, claims: [...(details.missingOIDCClaims ?? [])], apis };

@@ -11,11 +11,13 @@ import { clientDisplay } from './client-display.ts';
 import { consentView, type ConsentPromptDetails } from './consent-view.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { interactionFacts, type Interaction, type InteractionLoader } from './load-interaction.ts';
-import { sendPage, type RenderPage } from './render-page.ts';
+import { translator } from './messages/index.ts';
+import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
 // The consent prompt: what a person allows a client, or refuses. Rules:
 // - one consent grants everything the engine found missing: OIDC scopes, claims and
 //   resource scopes, nothing more;
+// - the page lists what the client will get, what was allowed before marked as such;
 // - first-party clients are trusted by registration: their users are not asked, and the
 //   audit trail says the system granted it;
 // - what a person allows is remembered, so their next grant for the client starts from it;
@@ -91,14 +93,16 @@ export function createConsent(deps: ConsentDeps): Consent {
       }
       const accountId = details.session?.accountId;
       const account = accountId ? await accounts.findById(accountId) : undefined;
+      const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+      const t = translator(pageLocale(ctx));
       sendPage(ctx, render, 'consent', {
-        title: 'Allow access',
+        title: t('consent.title'),
         uid: details.uid,
         csrfField: CSRF_FIELD,
         csrf: issueCsrfToken(ctx, details.uid),
-        client: clientDisplay(client),
+        client: clientDisplay(client, t),
         email: account?.email,
-        ...(await consentView(details.prompt.details, resources)),
+        ...(await consentView({ details: details.prompt.details, scope: details.params.scope, grant }, resources, t)),
       });
     },
 

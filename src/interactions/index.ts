@@ -4,3 +4,4 @@ export { createErrorPage, createRenderError } from './render-error.ts';
 export { createLogoutSource, createPostLogoutSuccessSource } from './logout-pages.ts';
 export { pageFormTargets } from './client-display.ts';
 export { loadAssets, serveAssets, type Assets } from './serve-assets.ts';
+export { answerUnknownPaths, landingPage } from './landing.ts';

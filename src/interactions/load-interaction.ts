@@ -31,6 +31,8 @@ export function createInteractionLoader(provider: Provider): InteractionLoader {
     async load(ctx) {
       const details = await provider.interactionDetails(ctx.req, ctx.res);
       if (details.uid !== (ctx.params as { uid?: string }).uid) throw new errors.SessionNotFound('interaction does not match the page');
+      // The client's ui_locales choose the language of this interaction's pages (render-page.ts).
+      ctx.state.uiLocales = details.params.ui_locales;
       return details;
     },
     async client(ctx, details) {

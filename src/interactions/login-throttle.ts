@@ -16,6 +16,7 @@ export interface LoginAttempt {
 
 /** An attempt the throttle let through, held until the password check settles it. */
 export interface LoginReservation {
+  readonly refused?: undefined;
   /** The password was wrong, the account unknown or disabled: the attempt counts as a failure. */
   failed(): Promise<void>;
   /** The password was right: nothing counts against the owner, and this browser is trusted. */
@@ -24,12 +25,27 @@ export interface LoginReservation {
   released(): Promise<void>;
 }
 
+/**
+ * Why an attempt was refused unchecked, in the words the page uses: `slow` is the short
+ * wait after a failure; `device` and `network` a block of this account from this browser
+ * or from this address.
+ */
+export type LockoutReason = 'slow' | 'device' | 'network';
+
+/** An attempt refused before the password was looked at: when to try again, and why. */
+export interface LoginRefusal {
+  readonly refused: true;
+  readonly retryAfterSeconds: number;
+  readonly reason: LockoutReason;
+}
+
 export interface LoginThrottle {
   /**
-   * Before the password is checked or the database asked. Refused: the 429 is written and
-   * undefined returned. Allowed: the reservation, to settle exactly once.
+   * Before the password is checked or the database asked. Refused: the 429's status and
+   * headers (Retry-After) are set and the refusal returned; the form writes the page.
+   * Allowed: the reservation, to settle exactly once.
    */
-  reserve(ctx: Context, attempt: LoginAttempt): Promise<LoginReservation | undefined>;
+  reserve(ctx: Context, attempt: LoginAttempt): Promise<LoginReservation | LoginRefusal>;
 }
 
 const settled = () => Promise.resolve();

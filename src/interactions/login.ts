@@ -9,18 +9,23 @@ import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { readDeviceId, rememberDevice } from './device-cookie.ts';
 import { interactionFacts, type Interaction, type InteractionLoader } from './load-interaction.ts';
-import type { LoginThrottle } from './login-throttle.ts';
-import { sendPage, type RenderPage } from './render-page.ts';
+import { isNavigation, keepOutcome, takeOutcome, type LoginOutcome } from './login-outcome.ts';
+import type { LockoutReason, LoginThrottle } from './login-throttle.ts';
+import { formatClock, formatWait, translator } from './messages/index.ts';
+import { errorPage } from './render-error.ts';
+import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
 // The login prompt: the password form and its answer. Rules:
-// - guessing is throttled before anything is read or hashed (the throttle writes the 429);
+// - guessing is throttled before anything is read or hashed; a refused attempt shows the
+//   form again, saying when the person may try again (the throttle's Retry-After, as a
+//   time and as a wait), with status 429 and Retry-After;
 // - one message for an unknown email, a wrong password and a disabled account, and all
 //   three count as failures: neither the answer nor the throttle tells them apart;
+// - a browser's refused POST is answered with a redirect to the page (login-outcome.ts),
+//   so Back never sends the password again;
 // - an attempt the password check never settled is given back to the throttle;
 // - a successful login trusts this browser for the account (never slowed by attacks on it
 //   from elsewhere) and finishes the interaction with amr ['pwd'].
-
-export const GENERIC_LOGIN_ERROR = 'Email or password is incorrect.';
 
 const MAX_EMAIL_SHOWN = 254;
 
@@ -46,41 +51,106 @@ export interface Login {
   readonly submit: Middleware;
 }
 
+const LOCKOUT_MESSAGES = { slow: 'login.locked.slow', device: 'login.locked.device', network: 'login.locked.network' } as const;
+
+interface FormState {
+  readonly email: string;
+  readonly failed?: boolean;
+  readonly lockout?: { readonly reason: LockoutReason; readonly until: number };
+}
+
 export function createLogin(deps: LoginDeps): Login {
   const { accounts, render, interactions, throttle, audit } = deps;
 
-  function sendLogin(ctx: Context, details: Interaction, client: Client | undefined, form: { email: string; error?: string }) {
+  function sendLogin(ctx: Context, details: Interaction, client: Client | undefined, form: FormState) {
     const reasons = details.prompt.reasons;
+    const locale = pageLocale(ctx);
+    const t = translator(locale);
+    let error: string | undefined;
+    let status = 200;
+    if (form.lockout) {
+      const lockout = lockoutMessage(ctx, form.lockout.reason, form.lockout.until);
+      error = lockout.text;
+      status = 429;
+      ctx.set('Retry-After', String(lockout.wait));
+    } else if (form.failed) {
+      error = t('login.failed');
+      status = 401;
+    }
     sendPage(
       ctx,
       render,
       'login',
       {
-        title: 'Sign in',
+        title: t('login.title'),
         uid: details.uid,
         csrfField: CSRF_FIELD,
         csrf: issueCsrfToken(ctx, details.uid),
-        client: clientDisplay(client),
+        client: clientDisplay(client, t),
         email: form.email.slice(0, MAX_EMAIL_SHOWN),
-        error: form.error,
+        error,
         // prompt=login or max_age: the person is signed in, but must prove it again.
         reauthenticate: Boolean(details.session?.accountId) && (reasons.includes('login_prompt') || reasons.includes('max_age')),
       },
-      form.error ? 401 : 200,
+      status,
     );
+  }
+
+  function lockoutMessage(ctx: Context, reason: LockoutReason, until: number): { text: string; wait: number } {
+    const locale = pageLocale(ctx);
+    const t = translator(locale);
+    const wait = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+    return { text: t(LOCKOUT_MESSAGES[reason], { time: formatClock(locale, new Date(until)), wait: formatWait(t, wait) }), wait };
+  }
+
+  /**
+   * A refused attempt. A browser is sent to the page (Post/Redirect/Get), which shows the
+   * form with the outcome. A script gets the answer at once, in its status.
+   */
+  async function answerRefused(ctx: Context, uid: string, outcome: LoginOutcome, details?: Interaction): Promise<void> {
+    if (isNavigation(ctx)) {
+      keepOutcome(ctx, uid, outcome);
+      ctx.remove('Retry-After');
+      ctx.redirect(`/interaction/${encodeURIComponent(uid)}`);
+      ctx.status = 303;
+      return;
+    }
+    if (outcome.kind === 'failed' && details) {
+      sendLogin(ctx, details, await interactions.client(ctx, details), { email: outcome.email, failed: true });
+      return;
+    }
+    // A lockout costs no database read: the refusal in the caller's shape, headers already set.
+    if (outcome.kind !== 'locked') return;
+    const { text } = lockoutMessage(ctx, outcome.reason, outcome.until);
+    if (ctx.accepts('json', 'html') === 'json') {
+      ctx.status = 429;
+      ctx.body = { error: 'too_many_requests', error_description: text };
+      return;
+    }
+    const page = errorPage({ status: 429, error: 'too_many_requests', message: text, requestId: ctx.state.requestId as string | undefined }, pageLocale(ctx));
+    sendPage(ctx, render, 'error', { ...page, message: text, restartUrl: `/interaction/${encodeURIComponent(uid)}` }, 429);
   }
 
   return {
     async show(ctx, details, client) {
+      const kept = takeOutcome(ctx, details.uid);
+      if (kept?.kind === 'locked' && kept.until > Date.now()) return sendLogin(ctx, details, client, { email: kept.email, lockout: kept });
+      if (kept?.kind === 'failed') return sendLogin(ctx, details, client, { email: kept.email, failed: true });
       const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
       const current = details.session?.accountId ? await accounts.findById(details.session.accountId) : undefined;
-      sendLogin(ctx, details, client, { email: current?.email ?? hint });
+      sendLogin(ctx, details, client, { email: kept?.email ?? current?.email ?? hint });
     },
 
     async submit(ctx) {
       const { email, password } = loginForm.parse(ctx.request.body ?? {});
+      const shownEmail = email.slice(0, MAX_EMAIL_SHOWN);
       const reservation = await throttle.reserve(ctx, { email, ip: ctx.ip, device: readDeviceId(ctx) });
-      if (!reservation) return;
+      const uid = (ctx.params as { uid: string }).uid;
+      if (reservation.refused) {
+        const until = Date.now() + reservation.retryAfterSeconds * 1000;
+        await answerRefused(ctx, uid, { kind: 'locked', email: shownEmail, reason: reservation.reason, until });
+        return;
+      }
       let result: AuthenticationResult;
       let details: Interaction;
       try {
@@ -95,9 +165,9 @@ export function createLogin(deps: LoginDeps): Login {
       if (!result.ok) {
         await reservation.failed();
         // The account, when the email names one, so `portcullis events --account` shows guessing
-        // at it; the page below is the same whether or not it does.
+        // at it; the answer below is the same whether or not it does.
         audit.record({ type: 'login.failure', accountId: result.accountId, ...interactionFacts(ctx, details), data: { reason: result.reason } });
-        sendLogin(ctx, details, await interactions.client(ctx, details), { email, error: GENERIC_LOGIN_ERROR });
+        await answerRefused(ctx, uid, { kind: 'failed', email: shownEmail }, details);
         return;
       }
       await reservation.succeeded(rememberDevice(ctx));

@@ -2,7 +2,8 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/index.ts';
 import { clientDisplay } from './client-display.ts';
-import { sendPage, type RenderPage } from './render-page.ts';
+import { translator } from './messages/index.ts';
+import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
 type RpInitiatedLogout = NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>;
 type LogoutSource = NonNullable<RpInitiatedLogout['logoutSource']>;
@@ -36,11 +37,12 @@ export function createLogoutSource(render: RenderPage, accounts?: AccountService
   return async (ctx, form) => {
     const accountId = ctx.oidc.session?.accountId;
     const account = accountId && accounts ? await accounts.findById(accountId) : undefined;
+    const t = translator(pageLocale(ctx));
     sendPage(ctx, render, 'logout', {
-      title: 'Sign out',
+      title: t('logout.title'),
       form,
       host: ctx.host,
-      client: ctx.oidc.client ? clientDisplay(ctx.oidc.client) : undefined,
+      client: ctx.oidc.client ? clientDisplay(ctx.oidc.client, t) : undefined,
       email: account?.email,
       automatic: provenByIdTokenHint(ctx),
     });
@@ -50,9 +52,10 @@ export function createLogoutSource(render: RenderPage, accounts?: AccountService
 /** Shown when a logout ends without a post_logout_redirect_uri to return to. */
 export function createPostLogoutSuccessSource(render: RenderPage): PostLogoutSuccessSource {
   return (ctx) => {
+    const t = translator(pageLocale(ctx));
     sendPage(ctx, render, 'logged-out', {
-      title: 'Signed out',
-      client: ctx.oidc.client ? clientDisplay(ctx.oidc.client) : undefined,
+      title: t('logged-out.title'),
+      client: ctx.oidc.client ? clientDisplay(ctx.oidc.client, t) : undefined,
     });
     return Promise.resolve();
   };

@@ -11,6 +11,7 @@ import { mayIntrospect } from './extend-introspection.ts';
 import { createPrismaAdapterFactory } from './prisma-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
 import { createFindAccount } from './find-account.ts';
+import { expiresWithSession, issueRefreshToken } from './offline-access.ts';
 import { createRequestAccounts } from './request-accounts.ts';
 import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
@@ -79,6 +80,10 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // One grant per authorization (device); consent is remembered apart from it, so a
     // new sign-in starts from what the person already allowed (consent-reuse.ts).
     loadExistingGrant: createLoadExistingGrant(deps.tokenStore),
+    // Refresh tokens without prompt=consent on every sign-in, once the person allowed the
+    // app offline access (offline-access.ts).
+    issueRefreshToken,
+    expiresWithSession,
     // JWT access tokens cannot be deleted, so they name what revoking them goes through:
     // a person's token its grant, a client-credentials token its client's token generation
     // (access-token-verifier.ts). Opaque tokens are deleted with either instead.

@@ -65,7 +65,7 @@ describe('password guessing', () => {
     const slowed = await postLogin(stranger, ANN.email, ANN.password, '198.51.100.99');
     assert.equal(slowed.status, 429);
     assert.ok(Number(slowed.headers.get('retry-after')) <= 60);
-    assert.match(await slowed.text(), /Wait \d+ seconds? before trying again/);
+    assert.match(await slowed.text(), /Too many failed sign-ins\. You can try again at \d\d:\d\d UTC \(in \d+ seconds?\)\./);
 
     // ...while Ann at home signs straight in, and so does her laptop from a café.
     const again = await openLoginForm(server.issuer, client, ANN_HOME);

@@ -93,10 +93,14 @@ describe('remembered consent', () => {
     const more = await runBrowser(authorize(appId, { scope: 'openid email profile read', resource: API }), { jar, onPage: (html) => seen.push(html) });
     assert.deepEqual(more.pages, ['consent']);
     const consent = seen[0]!;
-    assert.match(consent, /See your name and basic profile/);
-    assert.match(consent, /Read your files/);
+    assert.match(consent, /<li>\s*<svg[^>]*><path [^>]*\/><\/svg>\s*<span>See your name and basic profile <code>profile<\/code><\/span>/, 'profile is asked for');
+    assert.match(consent, /<li>\s*<svg[^>]*><path [^>]*\/><\/svg>\s*<span>Read your files <code>read<\/code><\/span>/, 'read is asked for');
     assert.match(consent, /Example API/);
-    assert.doesNotMatch(consent, /See your email address/, 'email was granted before');
+    assert.match(
+      consent,
+      /<li class="allowed">\s*<svg[^>]*><path [^>]*\/><\/svg>\s*<span>See your email address <code>email<\/code> <span class="badge">Already allowed<\/span>/,
+      'email was granted before: listed, marked as already allowed',
+    );
 
     const thenNothing = await runBrowser(authorize(appId, { scope: 'openid profile read', resource: API }), { jar });
     assert.deepEqual(thenNothing.pages, [], 'a subset of what was granted');
