@@ -2,6 +2,10 @@ import { LRUCache } from 'lru-cache';
 
 import type { ClientRecord, ClientStore } from './client-store.ts';
 import type { ResourceServerRecord, ResourceStore } from './resource-store.ts';
+import { isPossibleClientId } from './validation.ts';
+
+/** What a registered indicator can be (resource-store.ts: an absolute URL of at most 2,000 characters). */
+const mayBeIndicator = (key: string) => key.length <= 2000 && URL.canParse(key);
 
 // The registry (clients, resource servers and their scopes) is read on every token
 // request and changes a few times a day: this keeps it in memory, so the hot paths make
@@ -11,9 +15,13 @@ import type { ResourceServerRecord, ResourceStore } from './resource-store.ts';
 // - while it is not (connection lost, not yet listening), every read goes to the database;
 // - a read that started before a change and ends after it is not kept (the generation
 //   check), so a change can never be undone by a slow read.
+// - an entry is kept at most `maxAgeMs` (60 s) whatever the feed says: the bound for a
+//   write that fires no trigger (a restore with triggers disabled, a replica's apply).
 // Writes made through these stores drop the cache at once on this instance; others hear
 // of it through the feed. Misses are cached too (a flood of unknown client ids costs one
-// read each per change), within the LRU's bound.
+// read each per change), but only for keys a client or resource server could have, and
+// the whole cache is bounded in bytes as well as entries: request parameters are the
+// attacker's to choose.
 
 export interface ChangeFeed {
   isLive(): boolean;
@@ -26,14 +34,23 @@ export interface CachedRegistry {
 }
 
 const DEFAULT_MAX_ENTRIES = 10_000;
+const DEFAULT_MAX_AGE_MS = 60_000;
+/** About 16 MiB: a registry record weighs a few KiB, a miss its key. */
+const MAX_BYTES = 16 * 1024 * 1024;
+const RECORD_BYTES = 4096;
 
 /** Cached value; `found: undefined` is a known miss. */
 interface Entry<T> {
   readonly found: T | undefined;
 }
 
-function createReadThrough<T extends object>(feed: ChangeFeed, max: number) {
-  const entries = new LRUCache<string, Entry<T>>({ max });
+function createReadThrough<T extends object>(feed: ChangeFeed, options: { max: number; maxAgeMs: number; mayExist: (key: string) => boolean }) {
+  const entries = new LRUCache<string, Entry<T>>({
+    max: options.max,
+    ttl: options.maxAgeMs,
+    maxSize: MAX_BYTES,
+    sizeCalculation: (entry, key) => 2 * key.length + (entry.found ? RECORD_BYTES : 64),
+  });
   let generation = 0;
   feed.onChange(() => {
     generation++;
@@ -46,7 +63,7 @@ function createReadThrough<T extends object>(feed: ChangeFeed, max: number) {
       if (hit) return hit.found;
       const started = generation;
       const found = await load();
-      if (started === generation && feed.isLive()) entries.set(key, { found });
+      if (started === generation && feed.isLive() && (found || options.mayExist(key))) entries.set(key, { found });
       return found;
     },
     /** After a write of our own: nothing read before it may be served. */
@@ -57,10 +74,14 @@ function createReadThrough<T extends object>(feed: ChangeFeed, max: number) {
   };
 }
 
-export function cacheRegistry(stores: { clients: ClientStore; resources: ResourceStore }, feed: ChangeFeed, options: { max?: number } = {}): CachedRegistry {
-  const max = options.max ?? DEFAULT_MAX_ENTRIES;
-  const clients = createReadThrough<ClientRecord>(feed, max);
-  const resources = createReadThrough<ResourceServerRecord>(feed, max);
+export function cacheRegistry(
+  stores: { clients: ClientStore; resources: ResourceStore },
+  feed: ChangeFeed,
+  options: { max?: number; maxAgeMs?: number } = {},
+): CachedRegistry {
+  const limits = { max: options.max ?? DEFAULT_MAX_ENTRIES, maxAgeMs: options.maxAgeMs ?? DEFAULT_MAX_AGE_MS };
+  const clients = createReadThrough<ClientRecord>(feed, { ...limits, mayExist: isPossibleClientId });
+  const resources = createReadThrough<ResourceServerRecord>(feed, { ...limits, mayExist: mayBeIndicator });
   const dropAll = () => {
     clients.drop();
     resources.drop();

@@ -15,7 +15,10 @@ import type { Logger } from '../observability/index.ts';
 // - Losing the connection, and regaining it, both call `onChange`: anything may have
 //   changed unseen in between. It reconnects by itself (backoff up to 30 s), never throws.
 // - A connection that hangs without closing (a network partition) is found by the
-//   heartbeat (`SELECT 1` every `heartbeatMs`, failed after `heartbeatMs`) and dropped.
+//   heartbeat (every `heartbeatMs`, failed after `heartbeatMs` more) and dropped.
+// - The heartbeat reads the trigger's counter (registry_version) too: a change whose
+//   notification never came (a transaction-mode pooler in between) is still reported
+//   within one heartbeat, and logged as an error, since the feed is then not doing its job.
 
 export const REGISTRY_CHANNEL = 'portcullis_registry';
 
@@ -35,6 +38,11 @@ export interface RegistryChangesOptions {
 
 const MAX_BACKOFF_MS = 30_000;
 
+async function readVersion(client: pg.Client): Promise<string | undefined> {
+  const { rows } = await client.query<{ version: string }>('SELECT version FROM registry_version WHERE id = 1');
+  return rows[0]?.version;
+}
+
 export function createRegistryChanges(options: RegistryChangesOptions): RegistryChanges {
   const { logger } = options;
   const heartbeatMs = options.heartbeatMs ?? 10_000;
@@ -43,6 +51,9 @@ export function createRegistryChanges(options: RegistryChangesOptions): Registry
   let live = false;
   let closed = false;
   let failures = 0;
+  /** The counter as last read, and whether a notification came since. */
+  let version: string | undefined;
+  let heardSinceRead = false;
   let retry: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
 
@@ -74,11 +85,15 @@ export function createRegistryChanges(options: RegistryChangesOptions): Registry
     next.on('error', (error) => lose(next, error.message));
     next.on('end', () => lose(next, 'connection closed'));
     next.on('notification', (message) => {
-      if (message.channel === REGISTRY_CHANNEL) changed();
+      if (message.channel !== REGISTRY_CHANNEL) return;
+      heardSinceRead = true;
+      changed();
     });
     try {
       await next.connect();
       await next.query(`LISTEN ${REGISTRY_CHANNEL}`);
+      version = await readVersion(next);
+      heardSinceRead = false;
     } catch (error) {
       lose(next, (error as Error).message);
       return;
@@ -90,8 +105,15 @@ export function createRegistryChanges(options: RegistryChangesOptions): Registry
     changed();
     heartbeat = setInterval(() => {
       const timer = setTimeout(() => lose(next, 'heartbeat timed out'), heartbeatMs);
-      next.query('SELECT 1').then(
-        () => clearTimeout(timer),
+      readVersion(next).then(
+        (now) => {
+          clearTimeout(timer);
+          if (now === version) return;
+          if (!heardSinceRead) logger.error({ channel: REGISTRY_CHANNEL }, 'the registry changed without a notification: is DATABASE_URL a transaction-mode pooler? dropping the cached registry');
+          version = now;
+          heardSinceRead = false;
+          changed();
+        },
         (error: Error) => {
           clearTimeout(timer);
           lose(next, error.message);

@@ -139,6 +139,33 @@ describe('the registry cache', () => {
     assert.equal(reads.clients, 2);
   });
 
+  test('an entry is read again after its maximum age, even if the feed never reported a change', async () => {
+    const { raw, counted } = countingStores();
+    await raw.clients.create(sampleClient('app-1'));
+    const cached = cacheRegistry(counted, controlledFeed(), { maxAgeMs: 50 });
+    await cached.clients.findById('app-1');
+    // Written where no trigger fires (a restore with triggers disabled): the feed stays silent.
+    await raw.clients.update('app-1', { name: 'Renamed' });
+    assert.equal((await cached.clients.findById('app-1'))?.name, 'Web app');
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.equal((await cached.clients.findById('app-1'))?.name, 'Renamed');
+  });
+
+  test('a miss is kept only for a key a client or resource server could have: junk ids cost no memory', async () => {
+    const { counted, reads } = countingStores();
+    const cached = cacheRegistry(counted, controlledFeed());
+    const junk = 'x'.repeat(50_000);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await cached.clients.findById(junk), undefined);
+      assert.equal(await cached.resources.find(`https://api.example.com/${junk}`), undefined);
+      assert.equal(await cached.resources.find('not a url'), undefined);
+    }
+    assert.deepEqual(reads, { clients: 3, resources: 6 }, 'never kept, so read each time');
+    await cached.clients.findById('app-unknown');
+    await cached.clients.findById('app-unknown');
+    assert.equal(reads.clients, 4, 'a possible id is kept as a miss');
+  });
+
   test('a failed write still drops the cache (it may have half happened)', async () => {
     const { raw, counted } = countingStores();
     await raw.clients.create(sampleClient('app-1'));

@@ -89,9 +89,9 @@ describe('the listener', { skip: POSTGRES_ONLY }, () => {
   test('when its connection is killed it is not live at once, reports a change, and is back by itself', async () => {
     const seen = changes;
     const { rows } = await database.pool.query<{ pid: number }>(
-      // The listener's backend last ran its LISTEN or a heartbeat.
+      // The listener's backend last ran its LISTEN or a heartbeat (a read of the counter).
       `SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid() AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')`,
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND (query LIKE 'LISTEN%' OR query LIKE 'SELECT version FROM registry_version%')`,
     );
     assert.ok(rows.length >= 1, 'the listening backend is found');
     for (const { pid } of rows) await database.pool.query('SELECT pg_terminate_backend($1)', [pid]);
@@ -101,6 +101,13 @@ describe('the listener', { skip: POSTGRES_ONLY }, () => {
     const again = changes;
     await database.pool.query(`UPDATE resource_servers SET name = name`);
     await until(() => changes > again, 1_000, 'a change after the reconnect was heard');
+  });
+
+  test('a change whose notification never came (a pooler in between) is reported within one heartbeat, and logged', async () => {
+    const seen = changes;
+    // The counter moves as the trigger moves it, but no NOTIFY is sent.
+    await database.pool.query('UPDATE registry_version SET version = version + 1 WHERE id = 1');
+    await until(() => changes > seen, 2_000, 'the change was found by the heartbeat');
   });
 
   test('after close it is not live and hears nothing', async () => {
