@@ -7,6 +7,7 @@ import {
   databaseConnectError,
   migrate,
   readDeploymentSetting,
+  MASTER_SECRET_CHECK,
   SERVED_ISSUER,
   verifyMasterSecretCheck,
   writeDeploymentSetting,
@@ -123,8 +124,6 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       });
       client.release();
     }
-    const report = await migrate(database.pool);
-    if (report.applied.length > 0) logger.info({ applied: report.applied }, 'database migrated');
 
     let masterSecret = config.masterSecret;
     let developmentSecret: { file: string; created: boolean } | undefined;
@@ -140,6 +139,11 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       masterSecret = generated.secret;
       developmentSecret = { file: `${config.dataDir}/master.key`, created: generated.created };
     }
+    // A process of another deployment (another secret) must not migrate this database:
+    // refused before the migrations when the database already holds the check.
+    if (!(await storedCheckMatches(database, masterSecretCheck(masterSecret)))) throw foreignSecret(config);
+    const report = await migrate(database.pool);
+    if (report.applied.length > 0) logger.info({ applied: report.applied }, 'database migrated');
     const sealer = createSealer(masterSecret);
     // One deployment, one secret: checked before anything is sealed or opened with it.
     const secretMatches = await verifyMasterSecretCheck(database.prisma, masterSecretCheck(masterSecret), (sealed) => {
@@ -150,13 +154,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
         return false;
       }
     });
-    if (!secretMatches) {
-      throw new StartupError(
-        config.masterSecret
-          ? 'MASTER_SECRET is not the secret this database was set up with; use that deployment\'s MASTER_SECRET (every instance and the CLI need the same one)'
-          : `MASTER_SECRET is not set and ${config.dataDir}/master.key is not the secret this database was set up with; set MASTER_SECRET (or DATA_DIR) as the server that set it up has it`,
-      );
-    }
+    if (!secretMatches) throw foreignSecret(config);
     if (developmentSecret) {
       // Said once per server start; a CLI command's output is its result.
       const level = options.role === 'cli' ? 'info' : 'warn';
@@ -202,4 +200,26 @@ async function checkServedIssuer(database: Database, issuer: string, role: 'serv
       `ISSUER: this database is served as ${served} but this command has ${issuer}; set ISSUER (or PORT) as the server has them, e.g. in .env`,
     );
   }
+}
+
+/** The refusal of a master secret that is not this database's: one line naming the setting. */
+function foreignSecret(config: Config): StartupError {
+  return new StartupError(
+    config.masterSecret
+      ? "MASTER_SECRET is not the secret this database was set up with; use that deployment's MASTER_SECRET (every instance and the CLI need the same one)"
+      : `MASTER_SECRET is not set and ${config.dataDir}/master.key is not the secret this database was set up with; set MASTER_SECRET (or DATA_DIR) as the server that set it up has it`,
+  );
+}
+
+/**
+ * Before migrating: true unless the database already holds a master secret check that is
+ * not `check`. A database without the table (new, or from before the check) passes here;
+ * the full check (which claims the value) runs once the migrations made the table.
+ */
+async function storedCheckMatches(database: Database, check: string): Promise<boolean> {
+  const { rows: table } = await database.pool.query<{ found: boolean }>(`SELECT to_regclass('deployment_settings') IS NOT NULL AS found`);
+  if (!table[0]?.found) return true;
+  const { rows } = await database.pool.query<{ value: string }>('SELECT value FROM deployment_settings WHERE name = $1', [MASTER_SECRET_CHECK]);
+  const stored = rows[0]?.value;
+  return stored === undefined || stored === check;
 }

@@ -48,7 +48,7 @@ Portcullis is listening on ${config.tls ? 'https' : 'http'}://${config.host}:${c
 First steps:
   npx portcullis users create --email you@example.com --name "Your Name"   (asks for a password)
   npx portcullis clients create --type web --name "My app" --redirect-uri http://localhost:8080/callback
-  npx portcullis demo       (a demo user and clients, with a ready authorization URL)
+  npx portcullis demo       (a demo user, API and clients; sign in at the URL it prints, and it shows the tokens)
 `);
 }
 
