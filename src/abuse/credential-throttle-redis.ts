@@ -182,7 +182,9 @@ export function createRedisThrottleStore(options: { client: Redis; keyPrefix: st
       });
       return { trusted: { address, device: out[1] === 1 }, outcomes };
     },
-    async release(selection) {
+    async release(selection, once) {
+      // Every instance shares these counts: the first to apply a release marks it, the others skip it.
+      if (once && (await options.client.set(prefix + once.key, '1', 'PX', once.keepMs, 'NX')) !== 'OK') return 0;
       // SCAN, not KEYS: it never blocks Redis, however many keys it holds.
       let removed = 0;
       for (const glob of selection.globs) {

@@ -60,8 +60,12 @@ export interface ThrottleStore {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /** Settles a reservation; answers each ladder's failures afterwards (0 for a pace). */
   settle(request: SettleRequest): Promise<number[]>;
-  /** Removes the counts (not the trust flags) an operator's release names; answers how many went. */
-  release(selection: KeySelection): Promise<number>;
+  /**
+   * Removes the counts (not the trust flags) an operator's release names; answers how many
+   * went. With `once`, a release already applied to this store (by any instance sharing it,
+   * within `keepMs`) removes nothing: counts built up again after it are not lifted twice.
+   */
+  release(selection: KeySelection, once?: { readonly key: string; readonly keepMs: number }): Promise<number>;
 }
 
 /** Whether a counter applies, given the trust flags (the Lua script has the same table). */
@@ -89,6 +93,7 @@ export function createMemoryThrottleStore(options: MemoryThrottleStoreOptions): 
   const counts = new LRUCache<string, CounterState>({ max: options.maxKeys });
   const blocks = new LRUCache<string, CounterState>({ max: options.maxKept });
   const trusted = new LRUCache<string, true>({ max: options.maxKept });
+  const applied = new LRUCache<string, true>({ max: options.maxKept });
 
   const read = (key: string) => blocks.get(key) ?? counts.get(key);
   function write(key: string, rule: CounterRule, kept: Kept): void {
@@ -131,7 +136,11 @@ export function createMemoryThrottleStore(options: MemoryThrottleStoreOptions): 
       for (const key of trust) trusted.set(key, true, { ttl: trustMs });
       return Promise.resolve(after);
     },
-    release(selection) {
+    release(selection, once) {
+      if (once) {
+        if (applied.has(once.key)) return Promise.resolve(0);
+        applied.set(once.key, true, { ttl: once.keepMs });
+      }
       let removed = 0;
       for (const cache of [counts, blocks]) {
         for (const key of [...cache.keys()].filter((key) => selection.matches(key))) removed += cache.delete(key) ? 1 : 0;

@@ -210,13 +210,23 @@ export function createCredentialThrottle(options: CredentialThrottleOptions): Cr
     };
   }
 
-  /** Lifts what operators released since the last look; whether anything was. */
+  /**
+   * Lifts what operators released since the last look; whether anything was. Each release
+   * once per store (instances sharing Redis apply it once between them). If the releases
+   * cannot be read, the refusal stands: a database in trouble never lets a blocked guesser in.
+   */
   async function applyReleases(): Promise<boolean> {
-    const released = (await options.releases?.pull()) ?? [];
-    for (const release of released) {
-      await store.release(releasedKeys(options.namespace, { subjectHash: release.subject ? subjectHash(release.subject) : undefined, address: release.address }));
+    try {
+      const released = (await options.releases?.pull()) ?? [];
+      for (const release of released) {
+        const selection = releasedKeys(options.namespace, { subjectHash: release.subject ? subjectHash(release.subject) : undefined, address: release.address });
+        await store.release(selection, { key: `${options.namespace}:rel:${release.id}`, keepMs: policy.window * 1000 });
+      }
+      return released.length > 0;
+    } catch (error) {
+      options.onStoreError?.(error);
+      return false;
     }
-    return released.length > 0;
   }
 
   return {

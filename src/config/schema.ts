@@ -39,7 +39,12 @@ export const envSchema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
   /** Seals signing keys, cookie keys and client secrets at rest. At least 32 characters. */
-  MASTER_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  MASTER_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    // The placeholder of deploy/k8s/secret.example.yaml is public: it would seal everything with a known key.
+    .refine((value) => !value.includes('REPLACE'), 'still a placeholder; make one with: openssl rand -base64 48')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** json (one object per line) or pretty (for a person); default pretty in development only. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),

@@ -12,17 +12,24 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 type IssueRefreshToken = NonNullable<Configuration['issueRefreshToken']>;
 type ExpiresWithSession = NonNullable<Configuration['expiresWithSession']>;
 
-/** Whether the grant of this request holds offline_access: the person allowed it. */
-function grantHoldsOfflineAccess(ctx: KoaContextWithOIDC): boolean {
+type Client = KoaContextWithOIDC['oidc']['client'];
+
+/**
+ * Whether this request may rest on a remembered offline_access: the client is registered
+ * for it (and the refresh_token grant) today, and the grant of this request holds it, i.e.
+ * the person allowed it. An operator who takes offline_access from a client ends this.
+ */
+function offlineAccessRemembered(ctx: KoaContextWithOIDC, client: Client): boolean {
+  if (!client?.grantTypeAllowed('refresh_token') || !client.scope?.split(' ').includes('offline_access')) return false;
   const grant = ctx.oidc.entities.Grant;
   return Boolean(grant?.getOIDCScope().split(' ').includes('offline_access'));
 }
 
 export const issueRefreshToken: IssueRefreshToken = (ctx, client, code) =>
-  client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || grantHoldsOfflineAccess(ctx));
+  client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || offlineAccessRemembered(ctx, client));
 
 /** A refresh token the person allowed offline outlives the browser session, as offline_access does. */
 export const expiresWithSession: ExpiresWithSession = (ctx, token) => {
   if (token.scopes.has('offline_access')) return false;
-  return !(ctx.oidc.client?.grantTypeAllowed('refresh_token') && grantHoldsOfflineAccess(ctx));
+  return !offlineAccessRemembered(ctx, ctx.oidc.client);
 };

@@ -237,6 +237,25 @@ describe('the credential throttle', () => {
     assert.equal((await throttle.reserve({ subject: 'ann@example.com', ip: '2001:db8:1:2::ffff' })).allowed, false);
   });
 
+  test("when the operators' releases cannot be read, a refusal stands (never a way in for a blocked guesser)", async () => {
+    const errors: unknown[] = [];
+    const throttle = createCredentialThrottle({
+      policy: POLICY,
+      store: createMemoryThrottleStore({ maxKeys: 100, maxKept: 100 }),
+      namespace: 'login',
+      releases: { pull: () => Promise.reject(new Error('database down')) },
+      onStoreError: (error) => errors.push(error),
+    });
+    let refused = 0;
+    for (let i = 0; i < 10; i++) {
+      const verdict = await throttle.reserve(ann());
+      if (verdict.allowed) await verdict.reservation.failed();
+      else refused++;
+    }
+    assert.equal(refused, 10 - POLICY.freeFailures, 'after the free failures every try is refused');
+    assert.ok(errors.length >= 1, 'the failed read is reported');
+  });
+
   test('a failing store lets attempts through (fail open) and says so', async () => {
     const errors: unknown[] = [];
     const broken: ThrottleStore = { reserve: () => Promise.reject(new Error('down')), settle: () => Promise.reject(new Error('down')), release: () => Promise.reject(new Error('down')) };

@@ -128,6 +128,11 @@ describe('invalid values fail at start, naming the variable', () => {
     assert.ok(!message.includes(secret), message);
   });
 
+  test("the Kubernetes example's placeholder MASTER_SECRET is refused: it is public", () => {
+    const message = refusal({ MASTER_SECRET: 'REPLACE-with-openssl-rand-base64-48-output' });
+    assert.match(message, /MASTER_SECRET: still a placeholder; make one with: openssl rand -base64 48/);
+  });
+
   test('a non-Postgres DATABASE_URL is refused without echoing its password', () => {
     const message = refusal({ DATABASE_URL: 'mysql://root:hunter2@db/portcullis' });
     assert.ok(!message.includes('hunter2'), message);

@@ -86,6 +86,14 @@ export function describeThrottleStoreContract(make: () => ThrottleStore, unique:
     );
     assert.equal(await store.release(releasedKeys(ns, { address: '192.0.2.1' })), 2);
     assert.deepEqual(await Promise.all([keys.bobHere, keys.bobElsewhere, keys.here, keys.elsewhere].map(blocked)), [false, true, false, true]);
+
+    // A release is applied once per store: blocks built up again after it are not lifted
+    // by a second instance (or a restart) applying the same release.
+    const once = { key: `${ns}:rel:1`, keepMs: 60_000 };
+    assert.equal(await store.release(releasedKeys(ns, { address: '192.0.2.10' }), once), 2);
+    await block(keys.bobElsewhere);
+    assert.equal(await store.release(releasedKeys(ns, { address: '192.0.2.10' }), once), 0);
+    assert.ok(await blocked(keys.bobElsewhere), 'the block built after the release stands');
   });
 
   test('settling answers the failures after it; a success clears the ladder', async () => {

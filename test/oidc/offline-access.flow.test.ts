@@ -16,10 +16,12 @@ const PASSWORD = 'a long and correct password';
 const API = 'https://api.example.com';
 const appId = 'offline-app';
 const noRefreshId = 'no-refresh-app';
+const restrictedId = 'offline-restricted-app';
 
 let server: TestServer;
 let app: oidc.Configuration;
 let noRefresh: oidc.Configuration;
+let restricted: oidc.Configuration;
 let people = 0;
 
 before(async () => {
@@ -30,12 +32,13 @@ before(async () => {
       clients: [
         { ...registration, clientId: appId, name: 'Offline App' },
         { ...registration, clientId: noRefreshId, name: 'Code Only App', grantTypes: ['authorization_code'] },
+        { ...registration, clientId: restrictedId, name: 'Later Restricted App' },
       ],
     },
   });
   const discover = (id: string) =>
     oidc.discovery(new URL(server.issuer), id, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(id)), { execute: [oidc.allowInsecureRequests] });
-  [app, noRefresh] = await Promise.all([discover(appId), discover(noRefreshId)]);
+  [app, noRefresh, restricted] = await Promise.all([discover(appId), discover(noRefreshId), discover(restrictedId)]);
 });
 
 after(async () => {
@@ -114,6 +117,15 @@ describe('refresh tokens once a person allowed offline access', () => {
     const first = await signIn(app, appId, who, { scope: 'openid email offline_access' });
     assert.deepEqual(first.pages, ['login', 'consent']);
     assert.equal(first.tokens.refresh_token, undefined);
+  });
+
+  test('once the operator takes offline_access from the app, a remembered consent no longer gives it refresh tokens', async () => {
+    const who = await newPerson();
+    const first = await signIn(restricted, restrictedId, who, { scope: 'openid email offline_access', prompt: 'consent' });
+    assert.ok(first.tokens.refresh_token);
+    await server.services.clients.update(restrictedId, { scopes: ['openid', 'email', 'profile', 'read'] });
+    const later = await signIn(restricted, restrictedId, { email: who.email, jar: new CookieJar() }, { scope: 'openid email' });
+    assert.equal(later.tokens.refresh_token, undefined);
   });
 
   test('an app not registered for the refresh_token grant gets none, whatever the person allowed', async () => {
