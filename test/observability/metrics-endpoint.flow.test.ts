@@ -164,9 +164,9 @@ describe('/metrics after known traffic', () => {
       [
         { error: 'invalid_client', route: 'token', value: 1 },
         { error: 'invalid_grant', route: 'token', value: 1 },
-        // The unknown path answers {"error":"not_found"} (or the not-found page), counted
-        // under the one bounded route label of everything unmatched.
-        { error: 'not_found', route: 'unmatched', value: 1 },
+        // The unknown path and /favicon.ico (the traffic above) answer {"error":"not_found"}
+        // (or the not-found page), counted under the one bounded route label of everything unmatched.
+        { error: 'not_found', route: 'unmatched', value: 2 },
       ],
       'a successful JWT introspection is not an unsupported_token_type error',
     );
