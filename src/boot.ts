@@ -219,7 +219,6 @@ function foreignSecret(config: Config): StartupError {
 async function storedCheckMatches(database: Database, check: string): Promise<boolean> {
   const { rows: table } = await database.pool.query<{ found: boolean }>(`SELECT to_regclass('deployment_settings') IS NOT NULL AS found`);
   if (!table[0]?.found) return true;
-  const { rows } = await database.pool.query<{ value: string }>('SELECT value FROM deployment_settings WHERE name = $1', [MASTER_SECRET_CHECK]);
-  const stored = rows[0]?.value;
+  const stored = await readDeploymentSetting(database.prisma, MASTER_SECRET_CHECK);
   return stored === undefined || stored === check;
 }
