@@ -169,6 +169,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     }
     const services = createServices({
       prisma: database.prisma,
+      sql: database.pool,
       sealer,
       ...(options.hasher && { hasher: options.hasher }),
       audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system', ...(options.auditData && { data: options.auditData }) }),
