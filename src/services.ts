@@ -47,7 +47,7 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
   // Deleting a client or disabling a person ends what they hold: the grant service does it.
   const grants = createGrantService(tokenStore, deps.audit);
   return Object.freeze({
-    accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants }),
+    accounts: createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants }),
     clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
     resources: createResourceService({ store: resourceStore }),
     grants,
