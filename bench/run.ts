@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { argon2VerifyMicros } from './lib/argon2.ts';
 import { closedLoop } from './lib/load.ts';
 import { Meter, measureLoad, measureMemory, type MeasureOptions, type Servers } from './lib/measure.ts';
+import { measureScale } from './lib/scale.ts';
 import { connectPostgres } from './lib/postgres.ts';
 import { summarizeProfile, type CpuProfile } from './lib/profile.ts';
 import { describeMachine, formatRun, RESULTS_HEADING, RESULTS_INTRO, type BenchRun } from './lib/report.ts';
@@ -34,6 +35,8 @@ const USAGE = `npm run bench [-- options]
   --record / --no-record  append the run to bench/RESULTS.md (default: yes unless --quick)
   --profile <id>       instead: run one scenario on Portcullis under --cpu-prof and print
                        where its CPU time goes
+  --scale <id>         instead: requests/s of one scenario on one Portcullis instance and on
+                       two on the same database, alternating (default rounds and seconds)
   --postgres <url>     the Postgres server (default BENCH_POSTGRES_URL or
                        postgresql://postgres@127.0.0.1:5432/postgres)`;
 
@@ -52,6 +55,7 @@ function parseOptions() {
       record: { type: 'boolean' },
       'no-record': { type: 'boolean' },
       profile: { type: 'string' },
+      scale: { type: 'string' },
       postgres: { type: 'string', default: process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
       help: { type: 'boolean', default: false },
     },
@@ -67,7 +71,8 @@ function parseOptions() {
   };
   const quick = values.quick;
   const only = values.only?.split(',').map((id) => id.trim());
-  const unknown = [...(only ?? []), ...(values.profile ? [values.profile] : [])].filter((id) => !SCENARIOS.some((s) => s.id === id));
+  const single = values.profile ?? values.scale;
+  const unknown = [...(only ?? []), ...(single ? [single] : [])].filter((id) => !SCENARIOS.some((s) => s.id === id));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')} (known: ${SCENARIOS.map((s) => s.id).join(', ')})`);
   const checkout = resolve(values.checkout);
   const connections = number('connections', values.connections, 50);
@@ -83,10 +88,11 @@ function parseOptions() {
   return {
     checkout,
     label: values.label,
-    scenarios: SCENARIOS.filter((s) => (values.profile ? s.id === values.profile : !only || only.includes(s.id))),
+    scenarios: SCENARIOS.filter((s) => (single ? s.id === single : !only || only.includes(s.id))),
     quick,
     record: values['no-record'] ? false : (values.record ?? !quick),
     profile: values.profile !== undefined,
+    scale: values.scale !== undefined,
     postgres: values.postgres,
     measure,
   };
@@ -127,6 +133,10 @@ async function main(): Promise<void> {
 
     if (options.profile) {
       await profile(options.scenarios[0]!, processes, portcullis, setup, options.measure, label);
+      return;
+    }
+    if (options.scale) {
+      await scale(options.scenarios[0]!, processes, portcullis, setup, options.measure, label, postgres.version);
       return;
     }
 
@@ -182,6 +192,30 @@ async function main(): Promise<void> {
   } finally {
     await cleanUp();
   }
+}
+
+/** One scenario's requests/s on one instance and on two on the same database (bench/lib/scale.ts). */
+async function scale(
+  scenario: (typeof SCENARIOS)[number],
+  processes: Processes,
+  portcullis: PortcullisOptions,
+  setup: Parameters<typeof startPortcullis>[2],
+  measure: MeasureOptions,
+  label: string,
+  postgresVersion: string,
+): Promise<void> {
+  if (scenario.kind !== 'load') throw new Error(`--scale needs a load scenario, not ${scenario.id}`);
+  const first = await startPortcullis(processes, portcullis, setup, 'Portcullis 1');
+  const second = await startPortcullis(processes, portcullis, setup, 'Portcullis 2');
+  for (const target of [first, second]) {
+    await scenario.prepare?.(target, measure);
+    await closedLoop(scenario.operation, target, { connections: measure.connections, seconds: measure.warmupSeconds });
+  }
+  const result = await measureScale(scenario.operation, [first, second], measure, progress);
+  const file = join(BENCH, 'results', `${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}Z-${label}-scale-${scenario.id}.json`);
+  mkdirSync(join(BENCH, 'results'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ scenario: scenario.id, label, machine: describeMachine(postgresVersion), settings: measure, ...result }, null, 2)}\n`);
+  console.log(`${scenario.title}: one instance ${result.oneMedian.toFixed(0)}/s, two instances on one database ${result.twoMedian.toFixed(0)}/s (${result.gain.toFixed(2)}×), medians of ${result.rounds.length} rounds of ${measure.seconds} s; per round: ${result.rounds.map((r) => `${r.one.toFixed(0)} → ${r.two.toFixed(0)}`).join(', ')}. Raw: ${relative(KIT, file)}`);
 }
 
 /** One scenario's load on Portcullis under --cpu-prof; prints where the CPU time went. */
