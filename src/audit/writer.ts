@@ -78,8 +78,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 function clean(text: string | undefined, max: number): string | undefined {
   if (text === undefined) return undefined;
-  const cleaned = text.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
-  return cleaned.length > max ? cleaned.slice(0, max) : cleaned;
+  // Cut first: a cut through a surrogate pair leaves a lone one, which the replacement mends.
+  const cut = text.length > max ? text.slice(0, max) : text;
+  return cut.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
 }
 
 function cleanDeep(value: unknown): unknown {

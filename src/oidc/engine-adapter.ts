@@ -272,6 +272,7 @@ class RefreshTokenAdapter extends TableAdapter {
     const looked = await translated(() => this.lookups!.lookup('RefreshToken', key));
     if (!looked.alone && !looked.row) return undefined;
     const row = await this.#store.findRefreshToken(key);
+    if (row?.grantId && row.grant !== undefined) this.#rotation?.keepGrant(row.grantId, row.grant);
     if (!row || !live(row.expiresAt)) return undefined;
     if (row.claimAgeMs === undefined || this.#rotation?.presentAsUnused(key, row.grantId, row)) return this.toPayload(row.payload, id);
     return this.toPayload(row.payload, id, new Date(Date.now() - row.claimAgeMs));
@@ -285,6 +286,22 @@ class RefreshTokenAdapter extends TableAdapter {
     }
     const outcome = await this.#store.claimRefreshToken(key, 'unrotated', NEVER_MS);
     if (outcome === 'refused') throw new errors.InvalidGrant('refresh token already used');
+  }
+}
+
+/** Grants: in a refresh, the engine's read of the token's grant is answered by the token's own read. */
+class GrantAdapter extends TableAdapter {
+  readonly #rotation: RefreshRotationHooks;
+
+  constructor(table: Table, sql: Sql, rotation: RefreshRotationHooks) {
+    super('Grant', table, sql);
+    this.#rotation = rotation;
+  }
+
+  override async find(id: string): Promise<AdapterPayload | undefined> {
+    const kept = this.#rotation.takeGrant(id);
+    if (kept === undefined) return super.find(id);
+    return kept && live(kept.expiresAt) ? this.toPayload(kept.payload, id) : undefined;
   }
 }
 
@@ -331,6 +348,7 @@ export function createEngineAdapterFactory(deps: {
     const table = TABLES[model];
     if (!table) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
     if (model === 'RefreshToken') return new RefreshTokenAdapter(table, deps.sql, deps.store, deps.rotation, lookups);
+    if (model === 'Grant' && deps.rotation) return new GrantAdapter(table, deps.sql, deps.rotation);
     const bearer = model === 'AccessToken' || model === 'ClientCredentials';
     return new TableAdapter(model, table, deps.sql, bearer ? lookups : undefined);
   };

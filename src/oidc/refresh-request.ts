@@ -1,6 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import type { NewRefreshToken } from './token-store.ts';
+import type { NewRefreshToken, StoredGrant } from './token-store.ts';
 
 // What one token request carries through a refresh-token rotation (refresh-rotation.ts).
 // Rules:
@@ -18,6 +18,8 @@ export interface RequestState {
   claim?: { id: string; claim: string; finished: () => void };
   /** The refresh token the engine issued under the claim: written when the rotation completes. */
   successor?: NewRefreshToken;
+  /** The presented token's grant, read along with it (null: gone); the engine's next read takes it. */
+  grant?: { readonly id: string; readonly row: StoredGrant | null };
   /** A used token was shown to the engine as unused: a refusal from here on is reuse. */
   hidden?: { id: string; grantId: string | null };
   /** The engine passed every check and only the consume lost: repeat this successor if the binding matches. */

@@ -7,7 +7,7 @@ import type { Sealer } from '../crypto/index.ts';
 import { createRefreshClaims } from './refresh-claim.ts';
 import { arrivedWithin, isRefresh, type RequestState } from './refresh-request.ts';
 import { createSuccessorReplies } from './refresh-successor.ts';
-import type { NewRefreshToken, RefreshRotationStore, RotationState } from './token-store.ts';
+import type { NewRefreshToken, RefreshRotationStore, RotationState, StoredGrant } from './token-store.ts';
 
 // Refresh-token rotation around the engine: every refresh rotates the token, exactly one
 // successor comes of it, and what our seams add never loosens what the engine checks.
@@ -51,6 +51,10 @@ export interface RefreshRotationHooks {
    * request holds, kept to be written with the rotation's completion (nothing to write now).
    */
   holdSuccessor(next: NewRefreshToken): boolean;
+  /** The grant read along with the presented refresh token, kept for the engine's read of it in this refresh. */
+  keepGrant(grantId: string, row: StoredGrant | null): void;
+  /** The grant kept by keepGrant in this refresh, once: undefined when none was kept for this id. */
+  takeGrant(grantId: string): StoredGrant | null | undefined;
 }
 
 export interface RefreshRotation extends RefreshRotationHooks {
@@ -92,8 +96,18 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       await requests.run(state, next);
       if (!isRefresh(state)) return;
       if (state.claim) {
-        if (ctx.status === 200) await replies.complete(ctx, state.claim, state.successor);
-        else await store.releaseClaim(state.claim.id, state.claim.claim).catch(() => {});
+        const { id, claim } = state.claim;
+        const release = () => store.releaseClaim(id, claim).catch(() => {});
+        if (ctx.status !== 200) await release();
+        else {
+          // A completion that failed (the database went away) wrote nothing: give the claim
+          // back, so the client's retry claims at once instead of waiting out the lease.
+          // (The release matches only while the rotation is not complete.)
+          await replies.complete(ctx, state.claim, state.successor).catch(async (error: unknown) => {
+            await release();
+            throw error;
+          });
+        }
         return;
       }
     } finally {
@@ -128,10 +142,27 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       return claims.claim(id, isRefresh(current) ? current : undefined);
     },
 
+    keepGrant(grantId, row) {
+      const state = requests.getStore();
+      if (isRefresh(state)) state.grant = { id: grantId, row };
+    },
+
+    takeGrant(grantId) {
+      const state = requests.getStore();
+      const kept = isRefresh(state) ? state.grant : undefined;
+      if (!kept || kept.id !== grantId) return undefined;
+      state!.grant = undefined;
+      return kept.row;
+    },
+
     holdSuccessor(next) {
       const state = requests.getStore();
-      if (!isRefresh(state) || !state.claim || state.successor) return false;
-      state.successor = next;
+      if (!isRefresh(state) || !state.claim) return false;
+      // The engine saves one successor per rotation; a second would be written at once,
+      // outside the rotation's one statement. Refuse it rather than store it.
+      if (state.successor) throw new TypeError('a refresh-token rotation saved a second refresh token');
+      // A copy: the engine's model could still change the objects it shares with the payload.
+      state.successor = structuredClone(next);
       return true;
     },
   };

@@ -22,6 +22,17 @@ export interface StoredRefreshToken extends RotationState {
   readonly payload: AdapterPayload;
   readonly expiresAt: Date | null;
   readonly grantId: string | null;
+  /**
+   * The token's grant, read in the same statement (a refresh reads both): null when it is
+   * gone, undefined when this store does not read it along.
+   */
+  readonly grant?: StoredGrant | null;
+}
+
+/** A grant's row as the engine stored it. */
+export interface StoredGrant {
+  readonly payload: AdapterPayload;
+  readonly expiresAt: Date | null;
 }
 
 /** The successor a rotation stores when it completes (its id is the stored id). */

@@ -92,6 +92,18 @@ describe('the audit writer', () => {
     });
   });
 
+  test('a text cut at its length limit through a surrogate pair is mended, not refused with its whole batch', async () => {
+    const writer = createAuditWriter({ sql: database.pool, logger });
+    const longKey = `${'k'.repeat(199)}\u{1F600}`;
+    writer.record({ type: testEventType('test.cut-pair'), userAgent: `${'u'.repeat(511)}\u{1F600}`, data: { [longKey]: 'v' } });
+    writer.record({ type: testEventType('test.cut-pair'), data: { ordinary: true } });
+    await writer.close();
+    const rows = await database.prisma.auditEvent.findMany({ where: { type: 'test.cut-pair' }, orderBy: { id: 'asc' } });
+    assert.equal(rows.length, 2, 'both events of the batch are written');
+    assert.equal(rows[0]!.userAgent, `${'u'.repeat(511)}\ufffd`);
+    assert.deepEqual(rows[0]!.data, { [`${'k'.repeat(199)}\ufffd`]: 'v' });
+  });
+
   test('writes as soon as a batch is full, and otherwise on the timer or a flush', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const writer = createAuditWriter({ sql: database.pool, logger, metrics, batchSize: 10, flushIntervalMs: 60_000 });

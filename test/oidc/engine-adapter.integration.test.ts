@@ -184,4 +184,31 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   test('a model without a table is refused when the engine asks for it', () => {
     assert.throws(() => adapterFor('DeviceCode'), /DeviceCode has no table/);
   });
+
+  test("in a refresh, the grant read along with the token answers the engine's read of it: gone or expired is no grant, whatever the table says", async () => {
+    const grantId = `grant-${randomUUID()}`;
+    await adapterFor('Grant').upsert(grantId, payload({ jti: grantId, kind: 'Grant', accountId: 'a1' }), 60);
+    let kept: { payload: AdapterPayload; expiresAt: Date | null } | null | undefined;
+    const rotation = {
+      presentAsUnused: () => true,
+      consume: () => Promise.resolve(),
+      holdSuccessor: () => false,
+      keepGrant: () => {},
+      takeGrant: (id: string) => (id === grantId ? kept : undefined),
+    };
+    const withRotation = createEngineAdapterFactory({
+      sql: database.pool,
+      store: createPrismaTokenStore(database.prisma, database.pool),
+      loadClient: () => Promise.resolve(undefined),
+      rotation,
+    })('Grant');
+    kept = null;
+    assert.equal(await withRotation.find(grantId), undefined, 'a grant the token read found gone stays gone');
+    kept = { payload: { kind: 'Grant', jti: grantId }, expiresAt: new Date(Date.now() - 1000) };
+    assert.equal(await withRotation.find(grantId), undefined, 'an expired kept grant is none');
+    kept = { payload: { kind: 'Grant', jti: grantId, marker: 'kept' }, expiresAt: null };
+    assert.equal((await withRotation.find(grantId))?.marker, 'kept', 'the kept row answers without a read');
+    kept = undefined;
+    assert.equal((await withRotation.find(grantId))?.accountId, 'a1', 'nothing kept: read from the table');
+  });
 });

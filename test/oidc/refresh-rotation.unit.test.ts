@@ -110,6 +110,30 @@ const ready = setup;
 const web: Caller = { clientId: 'web' };
 
 describe('refresh rotation (unit, fake store)', () => {
+  test("the grant read along with the token is kept for this refresh's read of that grant only, once, and never outside a refresh", async () => {
+    const s = ready();
+    const row = { payload: { kind: 'Grant' }, expiresAt: null };
+    // Outside a request: nothing is kept.
+    s.rotation.keepGrant('g1', row);
+    assert.equal(s.rotation.takeGrant('g1'), undefined);
+    const ctx = { method: 'POST', oidc: { route: 'token', params: { grant_type: 'refresh_token' } }, status: 400, set() {} };
+    const seen: unknown[] = [];
+    await s.rotation.middleware(ctx as unknown as Context, () => {
+      s.rotation.keepGrant('g1', row);
+      seen.push(s.rotation.takeGrant('g2'), s.rotation.takeGrant('g1'), s.rotation.takeGrant('g1'));
+      return Promise.resolve();
+    });
+    assert.deepEqual(seen, [undefined, row, undefined]);
+    const introspection = { method: 'POST', oidc: { route: 'introspection', params: {} }, status: 200, set() {} };
+    let elsewhere: unknown = 'not asked';
+    await s.rotation.middleware(introspection as unknown as Context, () => {
+      s.rotation.keepGrant('g1', row);
+      elsewhere = s.rotation.takeGrant('g1');
+      return Promise.resolve();
+    });
+    assert.equal(elsewhere, undefined, 'not kept outside a refresh');
+  });
+
   test('a refresh claims the token and stores its response; the same client inside the window gets that response again', async () => {
     const s = ready();
     const first = await refresh(s, 'rt-0', web);

@@ -30,22 +30,33 @@ function rotationState(row: RotationRow): RotationState {
 export function createSqlRotationStore(sql: Sql): RefreshRotationStore {
   const db = <T>(work: () => Promise<T>) => withTranslatedErrors('token', work);
 
+  const ROTATION_COLUMNS = `t.payload, t.expires_at, t.grant_id, t.successor_ciphertext, t.rotated_at IS NOT NULL AS rotated,
+              (extract(epoch FROM (now() - t.consumed_at)) * 1000)::float8 AS claim_age_ms`;
+
   async function readRotationRow(id: string): Promise<RotationRow | undefined> {
-    const { rows } = await sql.query<RotationRow>(
-      `SELECT payload, expires_at, grant_id, successor_ciphertext, rotated_at IS NOT NULL AS rotated,
-              (extract(epoch FROM (now() - consumed_at)) * 1000)::float8 AS claim_age_ms
-         FROM oidc_refresh_tokens WHERE id = $1`,
-      [id],
-    );
+    const { rows } = await sql.query<RotationRow>(`SELECT ${ROTATION_COLUMNS} FROM oidc_refresh_tokens t WHERE t.id = $1`, [id]);
     return rows[0];
   }
 
   return {
     findRefreshToken: (id) =>
       db(async (): Promise<StoredRefreshToken | undefined> => {
-        const row = await readRotationRow(id);
+        // The grant along with the token: the engine reads it next on every refresh.
+        const { rows } = await sql.query<RotationRow & { grant_payload: unknown; grant_expires_at: Date | null; grant_found: boolean }>(
+          `SELECT ${ROTATION_COLUMNS}, g.payload AS grant_payload, g.expires_at AS grant_expires_at, g.id IS NOT NULL AS grant_found
+             FROM oidc_refresh_tokens t LEFT JOIN oidc_grants g ON g.id = t.grant_id
+            WHERE t.id = $1`,
+          [id],
+        );
+        const row = rows[0];
         if (!row) return undefined;
-        return { ...rotationState(row), payload: row.payload as AdapterPayload, expiresAt: row.expires_at, grantId: row.grant_id };
+        return {
+          ...rotationState(row),
+          payload: row.payload as AdapterPayload,
+          expiresAt: row.expires_at,
+          grantId: row.grant_id,
+          grant: row.grant_found ? { payload: row.grant_payload as AdapterPayload, expiresAt: row.grant_expires_at } : null,
+        };
       }),
 
     claimRefreshToken: (id, claim, leaseMs) =>
