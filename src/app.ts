@@ -65,7 +65,7 @@ export interface AppDeps {
  * (server.ts) passes the deps in.
  */
 export function createApp(deps: AppDeps): Koa {
-  const { config, logger, provider } = deps;
+  const { config, logger } = deps;
   const app = new Koa({
     proxy: config.trustProxy,
     // The client's address is this many X-Forwarded-For entries from the right: what our

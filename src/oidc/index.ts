@@ -5,6 +5,7 @@ export { createKeyPolicy } from './key-policy.ts';
 export { createKeyWatcher, type KeyWatcher } from './watch-keys.ts';
 export { createLiveProvider, type LiveProvider } from './live-provider.ts';
 export { createPrismaKeyStore } from './store/index.ts';
+export type { AppliedKeys } from './key-store.ts';
 export { createStateSources } from './state-sources.ts';
 export { createPrismaAdapterFactory, PERSISTED_MODELS } from './prisma-adapter.ts';
 export type { ProviderDeps } from './provider-config.ts';

@@ -32,7 +32,7 @@ export function createLiveProvider(initial: BuiltProvider): LiveProvider {
       mounted = mount(next.provider);
     },
     // `mounted` is read once per request, before it runs.
-    middleware: (ctx, next) => mounted(ctx, next),
+    middleware: (ctx, next) => mounted(ctx, next) as Promise<void>,
     accessTokens: {
       verify: (token) => built.accessTokens.verify(token),
       revokeJwt: (token, byClientId) => built.accessTokens.revokeJwt(token, byClientId),
