@@ -55,11 +55,11 @@ describe('loading the keys', () => {
       assert.deepEqual(JSON.parse(sealer.open(row.sealedJwk)), jwk);
     }
     assert.deepEqual(
-      audit.events.map((event) => [event.type, event.actor, (event.data as { use: string }).use]),
+      audit.events.map((event) => [event.type, (event.data as { use: string }).use]),
       [
-        ['key.created', 'system', 'signing'],
-        ['key.created', 'system', 'signing'],
-        ['key.created', 'system', 'cookie'],
+        ['key.created', 'signing'],
+        ['key.created', 'signing'],
+        ['key.created', 'cookie'],
       ],
     );
   });
