@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { createKeyPolicy, createKeyRotation, createPrismaKeyStore, REQUIRED_ALGS, type KeyRotation, type KeyView, type RequiredAlg, type AppliedKeys } from '../oidc/index.ts';
 
@@ -44,6 +44,13 @@ function printApplied(out: Output, applied: AppliedKeys) {
   for (const id of applied.retiredCookies) out.line(`Retired cookie key cookie-${id}: no longer verifies`);
 }
 
+/** A repeatable --alg, each one of the algorithms Portcullis signs with (commander's choices() cannot repeat). */
+function collectAlg(value: string, previous: RequiredAlg[] | undefined): RequiredAlg[] {
+  const alg = REQUIRED_ALGS.find((candidate) => candidate === value);
+  if (!alg) throw new InvalidArgumentError(`must be one of ${REQUIRED_ALGS.join(', ')}`);
+  return [...(previous ?? []), alg];
+}
+
 export function addKeysCommand(program: Command, run: Runner): void {
   const keys = program.command('keys').description('signing and cookie keys: list, announce a successor, retire');
 
@@ -65,7 +72,7 @@ export function addKeysCommand(program: Command, run: Runner): void {
   keys
     .command('rotate')
     .description('announce new keys: published at once, signing after KEY_ANNOUNCE_DELAY (default: every signing algorithm)')
-    .addOption(new Option('--alg <alg>', 'only this signing algorithm (repeatable)').choices(REQUIRED_ALGS).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]))
+    .option('--alg <alg>', `only this signing algorithm, repeatable (${REQUIRED_ALGS.join(', ')})`, collectAlg)
     .option('--cookie', 'the cookie key (with --alg: both; alone: only the cookie key)')
     .action((options: { alg?: RequiredAlg[]; cookie?: boolean }, command: Command) =>
       run(command, async (context) => {

@@ -1,5 +1,5 @@
 import type { Sealer } from '../crypto/index.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
 import { keyStandings, type KeyStanding, type LifecyclePolicy } from './key-lifecycle.ts';
 import { NO_KEY_CHANGES, type AppliedKeys, type KeyChanges, type KeyStore, type PresentKeys } from './key-store.ts';
@@ -109,6 +109,8 @@ export function createKeyRotation(deps: KeyRotationDeps): KeyRotation {
 
     rotate(options) {
       const algs = options.algs?.length ? options.algs : options.cookie ? [] : REQUIRED_ALGS;
+      const unknown = algs.filter((alg) => !REQUIRED_ALGS.includes(alg));
+      if (unknown.length > 0) return Promise.reject(new ValidationError(`alg: ${unknown.join(', ')} is not one of ${REQUIRED_ALGS.join(', ')}`));
       return change(async (present, policy) => {
         const kinds = [...algs, ...(options.cookie ? [COOKIE_KIND] : [])];
         for (const kind of kinds) {
