@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import Koa from 'koa';
-import mount from 'koa-mount';
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { createAbuseLimits } from './abuse/index.ts';
@@ -36,7 +36,11 @@ import { createAccountApiRouter } from './account-api/index.ts';
 export interface AppDeps {
   readonly config: Config;
   readonly logger: Logger;
+  /** The engine as first built: its paths and interaction helpers (keys play no part there). */
   readonly provider: Provider;
+  /** The engine, mounted: whichever is current when a request arrives (oidc/live-provider.ts). */
+  readonly mountProvider: Middleware;
+  /** The engine's cookie keys at start; a key change sets `app.keys` again (server.ts). */
   readonly cookieKeys: readonly string[];
   readonly accounts: AccountService;
   readonly clients: ClientService;
@@ -61,7 +65,7 @@ export interface AppDeps {
  * (server.ts) passes the deps in.
  */
 export function createApp(deps: AppDeps): Koa {
-  const { config, logger, provider } = deps;
+  const { config, logger } = deps;
   const app = new Koa({
     proxy: config.trustProxy,
     // The client's address is this many X-Forwarded-For entries from the right: what our
@@ -136,6 +140,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(abuse.clients);
   app.use(abuse.clientAuthentication);
   app.use(abuse.providerCors);
-  app.use(mount(provider));
+  //    The engine is rebuilt when keys change; a request finishes on the one it started on.
+  app.use(deps.mountProvider);
   return app;
 }

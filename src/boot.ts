@@ -35,6 +35,8 @@ export interface Runtime {
   readonly audit: AuditWriter;
   /** Where this process's audit events go: the writer, or the `audit` option's sink. */
   readonly auditSink: AuditSink;
+  /** The change feed of the registry and the keys (db/registry-changes.ts), when the server caches on Postgres. */
+  readonly changes?: RegistryChanges | undefined;
   /** Flushes the audit trail, closes the pool, then the embedded server if there is one. Idempotent. */
   close(): Promise<void>;
 }
@@ -176,7 +178,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       registryChanges,
     });
     await registerAccountApi(services.resources, config.issuer);
-    return { database, sealer, services, migrations: report, audit, auditSink, close };
+    return { database, sealer, services, migrations: report, audit, auditSink, changes: registryChanges, close };
   } catch (error) {
     await close();
     throw error;

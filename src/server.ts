@@ -6,6 +6,7 @@ import { connectLimitRedis, createLimitRedis } from './abuse/index.ts';
 import { createApp } from './app.ts';
 import type { Runtime } from './boot.ts';
 import type { Config } from './config/index.ts';
+import { withAuditDefaults } from './audit/index.ts';
 import { createHousekeeping } from './db/index.ts';
 import { StartupError } from './errors.ts';
 import { createHealth, createManagementApp, type Health } from './http/index.ts';
@@ -17,7 +18,17 @@ import {
   loadAssets,
 } from './interactions/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
-import { createProvider, createStateSources, loadKeyMaterial, type KeyMaterial } from './oidc/index.ts';
+import {
+  createKeyPolicy,
+  createKeyRotation,
+  createKeyWatcher,
+  createLiveProvider,
+  createPrismaKeyStore,
+  createProvider,
+  createStateSources,
+  loadKeys,
+  type KeyMaterial,
+} from './oidc/index.ts';
 
 // The one assembly of the server, used by main.ts and the test server alike: from an open
 // runtime (database, services, audit) to the public app and the management app. What it
@@ -36,9 +47,13 @@ export interface BuiltServer {
   readonly app: Koa;
   /** Metrics, liveness and readiness, for the management listener. */
   readonly managementApp: Koa;
+  /** The engine as first built (a key change builds a new one: oidc/live-provider.ts). */
   readonly provider: Provider;
   readonly health: Health;
-  readonly keys: KeyMaterial;
+  /** The keys the engine uses now. */
+  keys(): KeyMaterial;
+  /** Re-reads the keys now (tests; the watcher does it on every change). */
+  refreshKeys(): Promise<void>;
   /** REDIS_URL's connection: request budgets and throttles shared by every instance. */
   readonly redis: Redis | undefined;
   /** Starts the background work (expired-row housekeeping); call once listening. */
@@ -62,38 +77,65 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const { logger, metrics } = deps;
   const { services } = runtime;
   const audit = runtime.auditSink;
-  const keys = await loadKeyMaterial(runtime.database.prisma, runtime.sealer, audit);
+  // Keys: created at the first start, then rotated by announcement (oidc/key-rotation.ts).
+  const keyStore = createPrismaKeyStore(runtime.database.prisma);
+  const keyPolicy = createKeyPolicy(config, services.resources);
+  const systemAudit = withAuditDefaults(audit, { actor: 'system' });
+  let keys = await loadKeys(keyStore, runtime.sealer, await keyPolicy(), systemAudit);
   // Templates are re-read on every render only in development, where they are edited.
   const render = createPageRenderer({ cache: config.env !== 'development' });
-  // The engine and the one verifier of access tokens, which the app's account API shares.
-  const { provider, accessTokens } = createProvider({
-    config,
-    logger,
-    sql: runtime.database.pool,
-    sealer: runtime.sealer,
-    keys,
-    ...services,
-    renderError: createRenderError(render),
-    logoutSource: createLogoutSource(render, services.accounts),
-    postLogoutSuccessSource: createPostLogoutSuccessSource(render),
-    audit,
-    metrics,
-  });
+  // The engine and the one verifier of access tokens, which the app's account API shares;
+  // built again with the new keys whenever they change.
+  const buildProvider = (material: KeyMaterial) =>
+    createProvider({
+      config,
+      logger,
+      sql: runtime.database.pool,
+      sealer: runtime.sealer,
+      keys: material,
+      ...services,
+      renderError: createRenderError(render),
+      logoutSource: createLogoutSource(render, services.accounts),
+      postLogoutSuccessSource: createPostLogoutSuccessSource(render),
+      audit,
+      metrics,
+    });
+  const live = createLiveProvider(buildProvider(keys));
+  const { provider } = live.current();
   // The files first: a start that fails after Redis opened would leave it holding the process.
   const assets = loadAssets();
   const redis = await openLimitRedis(config, logger);
   let app: Koa;
   try {
-    app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, assets, accessTokens, audit, metrics, redis, ...services });
+    app = createApp({ config, logger, provider, mountProvider: live.middleware, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, ...services });
   } catch (error) {
     redis?.disconnect();
     throw error;
   }
 
   // Sessions and key age for /metrics, read at scrape time (cached), never per request.
-  metrics.trackState(createStateSources(runtime.database.prisma, keys));
+  metrics.trackState(createStateSources(runtime.database.prisma, () => keys));
   // Ready only with both the signing keys and the cookie keys the sessions need.
   const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });
+  const rotation = createKeyRotation({ store: keyStore, sealer: runtime.sealer, policy: keyPolicy, audit: systemAudit });
+  const keyWatcher = createKeyWatcher({
+    store: keyStore,
+    sealer: runtime.sealer,
+    policy: keyPolicy,
+    initial: keys,
+    feed: runtime.changes,
+    maintain: () => rotation.maintain(),
+    refreshMs: config.keys.refreshInterval * 1000,
+    logger,
+    onChange(material) {
+      keys = material;
+      // Cookies: the parent app signs and verifies them, the first engine reads them in
+      // interactionDetails; both take the new list for the next request.
+      app.keys = [...material.cookieKeys];
+      provider.keys = [...material.cookieKeys];
+      live.replace(buildProvider(material));
+    },
+  });
   const housekeeping = createHousekeeping({
     pool: runtime.database.pool,
     logger,
@@ -108,11 +150,16 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     managementApp: createManagementApp({ metrics, health }),
     provider,
     health,
-    keys,
+    keys: () => keys,
+    refreshKeys: () => keyWatcher.refresh(),
     redis,
-    startBackground: () => housekeeping.start(),
+    startBackground: () => {
+      housekeeping.start();
+      keyWatcher.start();
+    },
     close: () =>
       (closed ??= (async () => {
+        await keyWatcher.stop();
         await housekeeping.stop();
         await redis?.quit().catch(() => redis.disconnect());
       })()),

@@ -29,7 +29,8 @@ export const AUDIT_EVENT_TYPES = {
   'user.tokens_revoked': 'every grant, token, session and consent of an account was ended (data.grants, data.tokens)',
   'user.enabled': 'an account was enabled again',
   'user.password_changed': "an account's password was set",
-  'key.created': 'a signing or cookie key was generated (data.kid, data.alg)',
+  'key.created': 'a signing or cookie key was generated (data.use, data.kid or data.id, data.alg, data.activatesAt: when it starts signing)',
+  'key.retired': 'a signing key was withdrawn from the JWKS, or a cookie key from verification (data.use, data.kid or data.id, data.forced)',
 } as const satisfies Record<string, string>;
 
 /** Every type an event may be recorded with. */

@@ -11,6 +11,7 @@ import { addDemoCommand } from './demo-command.ts';
 import { addEventsCommand } from './events-command.ts';
 import { addGrantsCommand } from './grants-command.ts';
 import { addImportCommand } from './import-command.ts';
+import { addKeysCommand } from './keys-command.ts';
 import { stderrLogDestination } from './log-destination.ts';
 import { addMigrateCommand } from './migrate-command.ts';
 import { currentOperator } from './operator.ts';
@@ -31,7 +32,7 @@ const EXIT_CANCELLED = 130;
 
 function buildProgram(run: Runner): Command {
   const program = new Command('portcullis')
-    .description('Administer a Portcullis authorization server: users, clients, resource servers and grants.')
+    .description('Administer a Portcullis authorization server: users, clients, resource servers, grants and keys.')
     .option('--json', 'print results as JSON on stdout')
     // Settings below are inherited by every subcommand defined after them.
     .exitOverride()
@@ -61,6 +62,7 @@ Exit status: 0 done, 2 bad input (nothing changed), 1 unexpected error.`,
   addImportCommand(program, run);
   addDemoCommand(program, run);
   addEventsCommand(program, run);
+  addKeysCommand(program, run);
   return program;
 }
 

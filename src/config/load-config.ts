@@ -51,6 +51,16 @@ export interface Config {
     readonly grant: number;
     readonly refreshGrace: number;
   };
+  /** Announced key rotation (oidc/key-rotation.ts), all in seconds but rotationDays. */
+  readonly keys: {
+    /** The JWKS's Cache-Control max-age. */
+    readonly jwksMaxAge: number;
+    /** The fallback re-read of the keys: a missed notification is seen within this. */
+    readonly refreshInterval: number;
+    /** Always more than jwksMaxAge + refreshInterval (checked at start). */
+    readonly announceDelay: number;
+    readonly rotationDays: number | undefined;
+  };
 }
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
@@ -134,6 +144,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.AUTH_THROTTLE_BLOCK_AFTER <= env.AUTH_THROTTLE_FREE_FAILURES || env.AUTH_THROTTLE_IP_BLOCK_AFTER <= env.AUTH_THROTTLE_IP_FREE_FAILURES) {
     refusals.push('  AUTH_THROTTLE_*_BLOCK_AFTER: must be larger than the matching *_FREE_FAILURES');
   }
+  // A new key must be in every instance's JWKS, and then in every cache, before it signs.
+  const announceDelay = env.KEY_ANNOUNCE_DELAY ?? env.JWKS_MAX_AGE + env.KEY_REFRESH_INTERVAL + 60;
+  if (announceDelay <= env.JWKS_MAX_AGE + env.KEY_REFRESH_INTERVAL) {
+    refusals.push('  KEY_ANNOUNCE_DELAY: must be more than JWKS_MAX_AGE + KEY_REFRESH_INTERVAL (a new key would sign before resource servers can know it)');
+  }
   if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
   }
@@ -195,6 +210,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       session: env.SESSION_TTL,
       grant: env.GRANT_TTL,
       refreshGrace: env.REFRESH_GRACE_SECONDS,
+    }),
+    keys: Object.freeze({
+      jwksMaxAge: env.JWKS_MAX_AGE,
+      refreshInterval: env.KEY_REFRESH_INTERVAL,
+      announceDelay,
+      rotationDays: env.KEY_ROTATION_DAYS,
     }),
   });
 }

@@ -100,4 +100,12 @@ export const envSchema = z.object({
   /** Let server-to-server calls (back-channel logout) reach private and loopback addresses. */
   OUTBOUND_PRIVATE_NETWORKS: bool.default(false),
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
+  /** Key rotation (README "Key rotation"): how long the JWKS may be cached (its Cache-Control max-age). */
+  JWKS_MAX_AGE: count(0, 7 * 86_400).default(600),
+  /** Seconds between re-reads of the keys, in case a change notification was missed. */
+  KEY_REFRESH_INTERVAL: count(1, 3600).default(60),
+  /** Seconds from a rotation to the new key's first signature; default JWKS_MAX_AGE + KEY_REFRESH_INTERVAL + 60. */
+  KEY_ANNOUNCE_DELAY: count(1, 30 * 86_400).optional(),
+  /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */
+  KEY_ROTATION_DAYS: count(1, 3650).optional(),
 });

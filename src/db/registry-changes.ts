@@ -6,7 +6,8 @@ import type { Logger } from '../observability/index.ts';
 // can keep the registry in memory. A trigger on those tables (migration
 // registry_change_feed) NOTIFYs `portcullis_registry` after every write, whoever made it:
 // another instance, the CLI, an operator's SQL. This holds one connection of its own
-// LISTENing on that channel.
+// LISTENing on that channel. The signing and cookie keys ride the same feed (migration
+// announced_key_rotation): a key change also drops the cached registry, which is rare and cheap.
 //
 // Promises:
 // - `isLive()` is true only while the connection is listening and its last heartbeat

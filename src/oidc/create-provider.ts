@@ -67,7 +67,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
-  provider.use(cachePublishedMetadata());
+  provider.use(cachePublishedMetadata({ jwksMaxAge: deps.config.keys.jwksMaxAge }));
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);

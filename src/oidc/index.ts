@@ -1,5 +1,11 @@
 export { createProvider } from './create-provider.ts';
-export { loadKeyMaterial, type KeyMaterial } from './signing-keys.ts';
+export { loadKeyMaterial, loadKeys, cookieKeyId, REQUIRED_ALGS, type KeyMaterial, type RequiredAlg } from './signing-keys.ts';
+export { createKeyRotation, type KeyRotation, type KeyView, type RotationPolicy } from './key-rotation.ts';
+export { createKeyPolicy } from './key-policy.ts';
+export { createKeyWatcher, type KeyWatcher } from './watch-keys.ts';
+export { createLiveProvider, type LiveProvider } from './live-provider.ts';
+export { createPrismaKeyStore } from './store/index.ts';
+export type { AppliedKeys } from './key-store.ts';
 export { createStateSources } from './state-sources.ts';
 export { createEngineAdapterFactory, PERSISTED_MODELS } from './engine-adapter.ts';
 export type { ProviderDeps } from './provider-config.ts';

@@ -224,3 +224,15 @@ describe('warnings', () => {
     }
   });
 });
+
+describe('key rotation', () => {
+  test('the announce delay defaults to the JWKS max-age plus the re-read interval plus a minute', () => {
+    assert.deepEqual(loadConfig({}).keys, { jwksMaxAge: 600, refreshInterval: 60, announceDelay: 720, rotationDays: undefined });
+    assert.equal(loadConfig({ JWKS_MAX_AGE: '30', KEY_REFRESH_INTERVAL: '5' }).keys.announceDelay, 95);
+  });
+
+  test('an announce delay a cached JWKS could outlive is refused at start, naming the variable', () => {
+    assert.match(refusal({ JWKS_MAX_AGE: '600', KEY_REFRESH_INTERVAL: '60', KEY_ANNOUNCE_DELAY: '660' }), /KEY_ANNOUNCE_DELAY: must be more than JWKS_MAX_AGE \+ KEY_REFRESH_INTERVAL/);
+    assert.equal(loadConfig({ JWKS_MAX_AGE: '600', KEY_REFRESH_INTERVAL: '60', KEY_ANNOUNCE_DELAY: '661' }).keys.announceDelay, 661);
+  });
+});

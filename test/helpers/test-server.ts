@@ -10,7 +10,9 @@ import { openRuntime } from '../../src/boot.ts';
 import { applyPlan, planDeclaration } from '../../src/cli/apply-declaration.ts';
 import { importFileSchema } from '../../src/cli/read-import-file.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
+import type { Sealer } from '../../src/crypto/index.ts';
 import type { Database } from '../../src/db/index.ts';
+import type { KeyMaterial } from '../../src/oidc/index.ts';
 import { createPublicServer, type Health } from '../../src/http/index.ts';
 import type { AuditSink, AuditWriter } from '../../src/audit/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -39,6 +41,11 @@ export interface TestServer {
   readonly redis: Redis | undefined;
   /** What `declare` seeded: the secrets made for confidential clients, the accounts' ids. */
   readonly declared: Declared;
+  /** Seals and opens the deployment's keys and secrets (MASTER_SECRET). */
+  readonly sealer: Sealer;
+  /** The keys the engine uses now, and a re-read of them (server.ts). */
+  keys(): KeyMaterial;
+  refreshKeys(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,6 +69,8 @@ export interface TestServerOptions {
    * master secret, own issuer address and caches) and leaves it for `first` to drop.
    */
   readonly sameDatabaseAs?: TestServer;
+  /** Start the background work as main.ts does once listening: housekeeping and the key watcher (key rotation). */
+  readonly background?: boolean;
 }
 
 type ImportFileInput = z.input<typeof importFileSchema>;
@@ -171,6 +180,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const managementHandler = built.managementApp.callback();
   const management = createServer((req, res) => void managementHandler(req, res));
   await new Promise<void>((resolve) => management.listen(0, '127.0.0.1', resolve));
+  if (options.background) built.startBackground();
   async function close(): Promise<void> {
     built.health.beginShutdown();
     server.closeAllConnections();
@@ -203,6 +213,9 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     managementUrl: `http://127.0.0.1:${(management.address() as AddressInfo).port}`,
     redis: built.redis,
     declared,
+    sealer: runtime.sealer,
+    keys: () => built.keys(),
+    refreshKeys: () => built.refreshKeys(),
     close,
   };
 }

@@ -18,9 +18,6 @@ after(async () => {
 
 describeKeyStoreContract(() => ({
   store: createPrismaKeyStore(database.prisma),
-  async retire(kid) {
-    await database.prisma.signingKey.update({ where: { kid }, data: { status: 'retired', retiredAt: new Date() } });
-  },
   async clear() {
     await database.prisma.signingKey.deleteMany();
     await database.prisma.cookieKey.deleteMany();

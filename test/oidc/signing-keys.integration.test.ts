@@ -3,10 +3,13 @@ import { after, before, test } from 'node:test';
 
 import { createSealer, SealedSecretError } from '../../src/crypto/index.ts';
 import { createDatabase } from '../../src/db/index.ts';
-import { loadKeyMaterial } from '../../src/oidc/index.ts';
+import { loadKeyMaterial as load } from '../../src/oidc/index.ts';
+import type { PrismaClient } from '../../src/db/index.ts';
+import type { Sealer } from '../../src/crypto/index.ts';
 import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts';
 
 const SECRET = 'signing-key-test-master-secret-0123456789';
+const loadKeyMaterial = (prisma: PrismaClient, sealer: Sealer) => load(prisma, sealer, { lifetimeSeconds: () => 600, marginSeconds: 60 });
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 
 before(async () => {

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { createSealer, SealedSecretError } from '../../src/crypto/index.ts';
-import { loadKeys, missingKeys } from '../../src/oidc/signing-keys.ts';
+import type { LifecyclePolicy } from '../../src/oidc/key-lifecycle.ts';
+import { createMissing, loadKeys as load } from '../../src/oidc/signing-keys.ts';
+import type { KeyStore } from '../../src/oidc/key-store.ts';
+import type { AuditSink } from '../../src/audit/index.ts';
 import { createMemoryKeyStore } from '../fakes/memory-key-store.ts';
 import { captureAudit } from '../helpers/capture-audit.ts';
 
@@ -11,15 +14,26 @@ import { captureAudit } from '../helpers/capture-audit.ts';
 // databases, with instances racing, see test/oidc/signing-keys.integration.test.ts.
 
 const sealer = createSealer('unit-test-master-secret-long-enough-0123456789');
+const policy: LifecyclePolicy = { lifetimeSeconds: () => 600, marginSeconds: 60 };
+const loadKeys = (store: KeyStore, with_: typeof sealer, audit?: AuditSink) => load(store, with_, policy, audit);
+const NOW = new Date('2026-12-05T08:00:00Z');
+const present = (signing: string[], cookies: number) => ({
+  now: NOW,
+  signing: signing.map((alg, index) => ({ kid: `k${index}`, alg, createdAt: NOW, activatesAt: NOW, retiredAt: null })),
+  cookies: Array.from({ length: cookies }, (_, index) => ({ id: index + 1, createdAt: NOW, activatesAt: NOW, retiredAt: null })),
+});
 
 describe('which keys must exist', () => {
-  test('with nothing present: an RS256 and an ES256 signing key and a cookie key', () => {
-    assert.deepEqual(missingKeys({ activeSigningAlgs: [], cookieKeys: 0 }), { algs: ['RS256', 'ES256'], cookieKey: true });
+  test('with nothing present: an RS256 and an ES256 signing key and a cookie key, signing at once', async () => {
+    const planned = await createMissing(sealer)(present([], 0));
+    assert.deepEqual(planned.signing.map((key) => [key.alg, key.activatesAt]), [['RS256', NOW], ['ES256', NOW]]);
+    assert.deepEqual(planned.cookies.map((key) => key.activatesAt), [NOW]);
   });
 
-  test('only the algorithms without an active key, and no cookie key when one exists', () => {
-    assert.deepEqual(missingKeys({ activeSigningAlgs: ['ES256'], cookieKeys: 1 }), { algs: ['RS256'], cookieKey: false });
-    assert.deepEqual(missingKeys({ activeSigningAlgs: ['RS256', 'ES256', 'ES256'], cookieKeys: 2 }), { algs: [], cookieKey: false });
+  test('only the algorithms without an unretired key, and no cookie key when one exists', async () => {
+    assert.deepEqual((await createMissing(sealer)(present(['ES256'], 1))).signing.map((key) => key.alg), ['RS256']);
+    const full = await createMissing(sealer)(present(['RS256', 'ES256', 'ES256'], 2));
+    assert.deepEqual([full.signing, full.cookies], [[], []]);
   });
 });
 
@@ -41,11 +55,11 @@ describe('loading the keys', () => {
       assert.deepEqual(JSON.parse(sealer.open(row.sealedJwk)), jwk);
     }
     assert.deepEqual(
-      audit.events.map((event) => [event.type, event.actor, (event.data as { use: string }).use]),
+      audit.events.map((event) => [event.type, (event.data as { use: string }).use]),
       [
-        ['key.created', 'system', 'signing'],
-        ['key.created', 'system', 'signing'],
-        ['key.created', 'system', 'cookie'],
+        ['key.created', 'signing'],
+        ['key.created', 'signing'],
+        ['key.created', 'cookie'],
       ],
     );
   });
@@ -65,18 +79,6 @@ describe('loading the keys', () => {
     assert.equal(new Set(loads.map((keys) => JSON.stringify(keys))).size, 1);
     assert.equal((await store.signingKeys()).length, 2);
     assert.equal((await store.cookieKeys()).length, 1);
-  });
-
-  test('a retired key does not count: its algorithm gets a new active key, listed before it', async () => {
-    const store = createMemoryKeyStore();
-    const first = await loadKeys(store, sealer);
-    const retired = first.jwks.keys.find((key) => key.alg === 'RS256')!;
-    store.setStatus(retired.kid, 'retired');
-    const keys = await loadKeys(store, sealer);
-    const rs256 = keys.jwks.keys.filter((key) => key.alg === 'RS256');
-    assert.equal(rs256.length, 2);
-    assert.notEqual(rs256[0]!.kid, retired.kid, 'the new active key signs (the first of its alg)');
-    assert.equal(rs256[1]!.kid, retired.kid, 'the retired key still verifies');
   });
 
   test('keys sealed under another master secret are refused, not served', async () => {

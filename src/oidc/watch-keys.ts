@@ -1,0 +1,111 @@
+import type { Sealer } from '../crypto/index.ts';
+import type { Logger } from '../observability/index.ts';
+import type { RotationPolicy } from './key-rotation.ts';
+import type { KeyStore } from './key-store.ts';
+import { readKeyMaterial, type KeyMaterial } from './signing-keys.ts';
+
+// Keeps this instance's keys in step with the database without a restart. It re-reads the
+// keys when:
+// - the change feed says something changed (a rotation or retirement by any instance or the
+//   CLI; milliseconds on Postgres),
+// - every `refreshMs` in any case (the feed may be down, or absent: the embedded database),
+// - a key's standing changes by the clock (an announced key's first signature).
+// So a change reaches this instance within `refreshMs` at worst, and a key activates here
+// within a timer's lag of its `activatesAt`. `onChange` is called only when what the engine
+// must hold differs (the fingerprint). Each round first runs `maintain` (retire what became
+// retirable, the rotation schedule); the store makes that one step across instances.
+
+export interface KeyWatcher {
+  /** Re-reads now (and after any round already running). */
+  refresh(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface KeyWatcherOptions {
+  readonly store: KeyStore;
+  readonly sealer: Sealer;
+  readonly policy: () => Promise<RotationPolicy>;
+  readonly initial: KeyMaterial;
+  readonly onChange: (material: KeyMaterial) => void;
+  /** The registry/key change feed, when there is one. */
+  readonly feed?: { onChange(listener: () => void): void } | undefined;
+  readonly maintain?: () => Promise<unknown>;
+  readonly refreshMs: number;
+  readonly logger: Logger;
+}
+
+/** setTimeout's limit; a later change is re-planned by the periodic round anyway. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
+  const { logger } = options;
+  let current = options.initial;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = true;
+  let interval: NodeJS.Timeout | undefined;
+  let atChange: NodeJS.Timeout | undefined;
+
+  function planNextChange() {
+    clearTimeout(atChange);
+    if (stopped || !current.nextChangeAt) return;
+    // A little after the moment, so the clock has certainly passed it.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, current.nextChangeAt.getTime() - Date.now()) + 50);
+    atChange = setTimeout(() => void refresh(), delay);
+    atChange.unref();
+  }
+
+  async function round(): Promise<void> {
+    try {
+      await options.maintain?.();
+    } catch (error) {
+      logger.warn({ err: error }, 'key maintenance failed; it runs again at the next round');
+    }
+    const policy = await options.policy();
+    const next = await readKeyMaterial(options.store, options.sealer, policy);
+    const changed = next.fingerprint !== current.fingerprint;
+    current = next;
+    if (changed) {
+      logger.info({ keys: next.fingerprint }, 'keys changed: the engine now uses them');
+      options.onChange(next);
+    }
+    planNextChange();
+  }
+
+  function refresh(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await round().catch((error: unknown) => logger.warn({ err: error }, 'reading the keys failed; the current ones stay in use'));
+      } while (again && !stopped);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  options.feed?.onChange(() => {
+    if (!stopped) void refresh();
+  });
+
+  return {
+    refresh,
+    start() {
+      stopped = false;
+      interval = setInterval(() => void refresh(), options.refreshMs);
+      interval.unref();
+      planNextChange();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(interval);
+      clearTimeout(atChange);
+      await running;
+    },
+  };
+}
