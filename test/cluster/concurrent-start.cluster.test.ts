@@ -45,8 +45,8 @@ test('the signing and cookie keys are made once, and every instance publishes th
   const active = keys.filter((key) => key.status === 'active');
   assert.equal(new Set(active.map((key) => key.alg)).size, active.length, 'one active key per algorithm');
   assert.deepEqual(active.map((key) => key.alg).sort(), ['ES256', 'RS256']);
-  const [{ count }] = await cluster.sql<{ count: string }>('SELECT count(*) FROM cookie_keys');
-  assert.equal(Number(count), 1, 'one cookie key');
+  const [cookieKeys] = await cluster.sql<{ count: string }>('SELECT count(*) FROM cookie_keys');
+  assert.equal(Number(cookieKeys?.count), 1, 'one cookie key');
 
   const published = await Promise.all(
     cluster.instances.map(async (_, instance) => (await (await cluster.fetch('/jwks', { instance })).json()) as { keys: { kid: string }[] }),
