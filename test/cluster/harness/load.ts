@@ -18,6 +18,11 @@ export interface LoadOptions {
   readonly chains: readonly string[];
   readonly clientCredentialsWorkers?: number;
   readonly introspectionWorkers?: number;
+  /**
+   * A chain whose refresh token expired (invalid_grant) is replaced by a new sign-in's token
+   * (a soak with short lifetimes); without it, a refused refresh is a failure and retried.
+   */
+  readonly renewChain?: () => Promise<string>;
   /** Pause of each worker between its requests (ms): a steady rate rather than a flood. */
   readonly pauseMs?: number;
 }
@@ -45,8 +50,10 @@ export interface LoadRecord {
   /** Introspections of a token this run received that answered active: false. */
   readonly inactive: string[];
   /** Successful requests per upstream (host:port), with the time they were answered. */
-  readonly served: { upstream: string; at: number }[];
+  readonly served: { upstream: string; at: number; kind: Failure['kind'] }[];
   requests: number;
+  /** Chains replaced through renewChain. */
+  renewedChains: number;
 }
 
 export interface Load {
@@ -65,14 +72,16 @@ export function startLoad(cluster: Cluster, options: LoadOptions): Load {
     inactive: [],
     served: [],
     requests: 0,
+    renewedChains: 0,
   };
   let running = true;
-  const attempt = async (kind: Failure['kind'], call: () => Promise<TokenReply>): Promise<TokenReply | undefined> => {
+  const attempt = async (kind: Failure['kind'], call: () => Promise<TokenReply>, expected?: (reply: TokenReply) => boolean): Promise<TokenReply | undefined> => {
     record.requests++;
     try {
       const reply = await call();
+      if (expected?.(reply)) return reply;
       if (reply.status === 200) {
-        record.served.push({ upstream: reply.upstream, at: Date.now() });
+        record.served.push({ upstream: reply.upstream, at: Date.now(), kind });
         return reply;
       }
       record.failures.push({ kind, at: Date.now(), status: reply.status, upstream: reply.upstream });
@@ -89,10 +98,18 @@ export function startLoad(cluster: Cluster, options: LoadOptions): Load {
       await sleep(pause);
     }
   };
-  const refreshWorker = async (chain: string[]) => {
+  const expired = options.renewChain ? (reply: TokenReply) => reply.status === 400 && reply.body.error === 'invalid_grant' : undefined;
+  const refreshWorker = async (first: string[]) => {
+    let chain = first;
     while (running) {
       const current = chain.at(-1)!;
-      const reply = await attempt('refresh', () => refresh(cluster, options.web, current));
+      const reply = await attempt('refresh', () => refresh(cluster, options.web, current), expired);
+      if (reply && reply.status !== 200 && options.renewChain) {
+        chain = [await options.renewChain()];
+        record.chains.push(chain);
+        record.renewedChains++;
+        continue;
+      }
       if (reply) {
         const next = reply.body.refresh_token as string;
         const seen = record.successors.get(current) ?? new Set<string>();
@@ -106,7 +123,9 @@ export function startLoad(cluster: Cluster, options: LoadOptions): Load {
   };
   const introspectionWorker = async () => {
     while (running) {
-      const received = record.accessTokens[Math.floor(Math.random() * record.accessTokens.length)];
+      // One of the last 100 received: recent enough to be alive even with short lifetimes.
+      const recent = Math.min(100, record.accessTokens.length);
+      const received = record.accessTokens[record.accessTokens.length - 1 - Math.floor(Math.random() * recent)];
       if (received) {
         const reply = await attempt('introspection', () => introspect(cluster, received.introspector, received.token));
         if (reply && reply.body.active !== true) record.inactive.push(received.token);
@@ -117,7 +136,7 @@ export function startLoad(cluster: Cluster, options: LoadOptions): Load {
 
   const workers = [
     ...Array.from({ length: options.clientCredentialsWorkers ?? 3 }, clientCredentialsWorker),
-    ...record.chains.map((chain) => refreshWorker(chain)),
+    ...record.chains.slice().map((chain) => refreshWorker(chain)),
     ...Array.from({ length: options.introspectionWorkers ?? 2 }, introspectionWorker),
   ];
   return {
