@@ -161,7 +161,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       logger[level](developmentSecret, 'MASTER_SECRET is not set: using a development secret kept in the data folder (refused in production)');
     }
     await checkServedIssuer(database, config.issuer, options.role ?? 'server', logger);
-    audit = createAuditWriter({ prisma: database.prisma, logger, metrics: options.metrics });
+    audit = createAuditWriter({ sql: database.pool, logger, metrics: options.metrics });
     const auditSink = options.audit ?? audit;
     if (options.cacheRegistry && config.database.kind === 'postgres') {
       registryChanges = createRegistryChanges({ url: config.database.url, logger });
@@ -169,6 +169,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     }
     const services = createServices({
       prisma: database.prisma,
+      sql: database.pool,
       sealer,
       ...(options.hasher && { hasher: options.hasher }),
       audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system', ...(options.auditData && { data: options.auditData }) }),

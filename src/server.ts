@@ -69,7 +69,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const { provider, accessTokens } = createProvider({
     config,
     logger,
-    prisma: runtime.database.prisma,
+    sql: runtime.database.pool,
     sealer: runtime.sealer,
     keys,
     ...services,

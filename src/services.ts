@@ -17,7 +17,7 @@ import {
   type ResourceService,
 } from './clients/index.ts';
 import type { Sealer } from './crypto/index.ts';
-import { createThrottleReleaseStore, type PrismaClient, type ThrottleReleaseStore } from './db/index.ts';
+import { createThrottleReleaseStore, type PrismaClient, type Sql, type ThrottleReleaseStore } from './db/index.ts';
 // Not through oidc/index.ts: that loads the engine, which the CLI does not need.
 import { createGrantService, createPrismaTokenStore, type GrantService, type TokenStore } from './oidc/store/index.ts';
 
@@ -40,14 +40,14 @@ export interface Services {
  * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
  * kept in memory while that feed is live (clients/registry-cache.ts).
  */
-export function createServices(deps: { prisma: PrismaClient; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined }): Services {
+export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined }): Services {
   const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
   const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
-  const tokenStore = createPrismaTokenStore(deps.prisma);
+  const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
   // Deleting a client or disabling a person ends what they hold: the grant service does it.
   const grants = createGrantService(tokenStore, deps.audit);
   return Object.freeze({
-    accounts: createAccountService({ store: createAccountStore(deps.prisma), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants }),
+    accounts: createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants }),
     clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
     resources: createResourceService({ store: resourceStore }),
     grants,

@@ -1,5 +1,5 @@
 import { isUuid } from '../clients/index.ts';
-import type { PrismaClient } from '../db/index.ts';
+import type { PrismaClient, Sql } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
 import { NotFoundError } from '../errors.ts';
 
@@ -40,7 +40,19 @@ export interface AccountStore {
   update(id: string, changes: AccountChanges): Promise<AccountRecord>;
 }
 
-export function createAccountStore(prisma: PrismaClient): AccountStore {
+/**
+ * The reads every token request and login makes, in plain SQL on the pool (db/sql.ts says
+ * why); writes and listings go through Prisma.
+ */
+const SELECT_ACCOUNT = `SELECT id, email, email_verified AS "emailVerified", name, password_hash AS "passwordHash",
+       disabled, roles, created_at AS "createdAt", updated_at AS "updatedAt" FROM accounts`;
+
+export function createAccountStore(prisma: PrismaClient, sql: Sql): AccountStore {
+  const readOne = (where: 'id' | 'email', value: string) =>
+    withTranslatedErrors('account', async () => {
+      const { rows } = await sql.query<AccountRecord>(`${SELECT_ACCOUNT} WHERE ${where} = $1`, [value]);
+      return rows[0];
+    });
   return {
     create: (account) =>
       withTranslatedErrors('account', () =>
@@ -57,11 +69,9 @@ export function createAccountStore(prisma: PrismaClient): AccountStore {
     async findById(id) {
       // A subject that is not a UUID cannot exist; Postgres would reject the cast.
       if (!isUuid(id)) return undefined;
-      return (await withTranslatedErrors('account', () => prisma.account.findUnique({ where: { id } }))) ?? undefined;
+      return readOne('id', id);
     },
-    async findByEmail(email) {
-      return (await withTranslatedErrors('account', () => prisma.account.findUnique({ where: { email } }))) ?? undefined;
-    },
+    findByEmail: (email) => readOne('email', email),
     list: (options = {}) =>
       withTranslatedErrors('account', () =>
         prisma.account.findMany({ orderBy: { createdAt: 'asc' }, take: options.limit ?? 1000 }),

@@ -1,4 +1,5 @@
 export { createDatabase, type Database, type PrismaClient } from './create-database.ts';
+export type { Sql } from './sql.ts';
 export { migrate, pendingMigrations, readMigrations, MigrationError, type Migration, type MigrationReport } from './migrate.ts';
 export { translatePrismaError, withTranslatedErrors, DatabaseUnavailableError } from './translate-prisma-error.ts';
 export { KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';

@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient } from '../db/index.ts';
+import type { Sql } from '../db/index.ts';
 
 // Introspection and revocation without a token_type_hint look the presented value up as an
 // access token, a client-credentials token and a refresh token at once (the engine's
@@ -12,10 +12,10 @@ import { Prisma, type PrismaClient } from '../db/index.ts';
 
 export type BearerModel = 'AccessToken' | 'ClientCredentials' | 'RefreshToken';
 
-const TABLES: Record<BearerModel, Prisma.Sql> = {
-  AccessToken: Prisma.raw('oidc_access_tokens'),
-  ClientCredentials: Prisma.raw('oidc_client_credentials'),
-  RefreshToken: Prisma.raw('oidc_refresh_tokens'),
+const TABLES: Record<BearerModel, string> = {
+  AccessToken: 'oidc_access_tokens',
+  ClientCredentials: 'oidc_client_credentials',
+  RefreshToken: 'oidc_refresh_tokens',
 };
 
 export interface BatchedRow {
@@ -36,17 +36,16 @@ export interface BearerLookups {
   lookup(model: BearerModel, storedId: string): Promise<BearerLookupResult>;
 }
 
-export function createBearerLookups(prisma: PrismaClient): BearerLookups {
+export function createBearerLookups(sql: Sql): BearerLookups {
   let pending = new Map<string, Waiting[]>();
   let scheduled = false;
 
   async function readTogether(storedId: string, waiting: Waiting[]): Promise<void> {
     const models = [...new Set(waiting.map((entry) => entry.model))];
-    const selects = models.map(
-      (model) => Prisma.sql`SELECT ${model}::text AS model, payload, expires_at FROM ${TABLES[model]} WHERE id = ${storedId}`,
-    );
+    // Table names from the constant above; the values are parameters ($1 the id, then the models).
+    const selects = models.map((model, i) => `SELECT $${i + 2}::text AS model, payload, expires_at FROM ${TABLES[model]} WHERE id = $1`);
     try {
-      const rows = await prisma.$queryRaw<{ model: BearerModel; payload: unknown; expires_at: Date | null }[]>`${Prisma.join(selects, ' UNION ALL ')}`;
+      const { rows } = await sql.query<{ model: BearerModel; payload: unknown; expires_at: Date | null }>(selects.join(' UNION ALL '), [storedId, ...models]);
       const found = new Map(rows.map((row) => [row.model, { payload: row.payload, expiresAt: row.expires_at }]));
       for (const entry of waiting) entry.resolve({ alone: false, row: found.get(entry.model) ?? null });
     } catch (error) {

@@ -1,7 +1,7 @@
 export { createProvider } from './create-provider.ts';
 export { loadKeyMaterial, type KeyMaterial } from './signing-keys.ts';
 export { createStateSources } from './state-sources.ts';
-export { createPrismaAdapterFactory, PERSISTED_MODELS } from './prisma-adapter.ts';
+export { createEngineAdapterFactory, PERSISTED_MODELS } from './engine-adapter.ts';
 export type { ProviderDeps } from './provider-config.ts';
 export { looksLikeJwt, type AccessTokenVerifier, type TokenBinding, type VerifiedAccessToken } from './access-token-verifier.ts';
 export { createGrantService, type GrantService, type GrantSummary } from './grant-service.ts';

@@ -4,11 +4,11 @@ import { errors } from './engine.ts';
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
 import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
-import type { PrismaClient } from '../db/index.ts';
+import type { Sql } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
 import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
 import { mayIntrospect } from './extend-introspection.ts';
-import { createPrismaAdapterFactory } from './prisma-adapter.ts';
+import { createEngineAdapterFactory } from './engine-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
 import { createFindAccount } from './find-account.ts';
 import { expiresWithSession, issueRefreshToken } from './offline-access.ts';
@@ -20,7 +20,8 @@ import type { TokenStore } from './token-store.ts';
 
 export interface ProviderDeps {
   readonly config: Config;
-  readonly prisma: PrismaClient;
+  /** The pool, for the engine's token tables (engine-adapter.ts). */
+  readonly sql: Sql;
   readonly keys: KeyMaterial;
   readonly accounts: AccountService;
   readonly clients: ClientService;
@@ -53,8 +54,8 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   };
 
   return {
-    adapter: createPrismaAdapterFactory({
-      prisma: deps.prisma,
+    adapter: createEngineAdapterFactory({
+      sql: deps.sql,
       store: deps.tokenStore,
       ...(deps.rotation && { rotation: deps.rotation }),
       async loadClient(clientId) {

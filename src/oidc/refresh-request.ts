@@ -1,5 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+import type { NewRefreshToken } from './token-store.ts';
+
 // What one token request carries through a refresh-token rotation (refresh-rotation.ts).
 // Rules:
 // - Only a refresh_token grant at the token endpoint takes part; any other read of a
@@ -14,6 +16,8 @@ export interface RequestState {
   readonly arrivedAt: number;
   /** This request holds the claim on this (stored) token id; `finished` is told when it is over. */
   claim?: { id: string; claim: string; finished: () => void };
+  /** The refresh token the engine issued under the claim: written when the rotation completes. */
+  successor?: NewRefreshToken;
   /** A used token was shown to the engine as unused: a refusal from here on is reuse. */
   hidden?: { id: string; grantId: string | null };
   /** The engine passed every check and only the consume lost: repeat this successor if the binding matches. */

@@ -7,7 +7,7 @@ import type { Sealer } from '../crypto/index.ts';
 import { createRefreshClaims } from './refresh-claim.ts';
 import { arrivedWithin, isRefresh, type RequestState } from './refresh-request.ts';
 import { createSuccessorReplies } from './refresh-successor.ts';
-import type { RefreshRotationStore, RotationState } from './token-store.ts';
+import type { NewRefreshToken, RefreshRotationStore, RotationState } from './token-store.ts';
 
 // Refresh-token rotation around the engine: every refresh rotates the token, exactly one
 // successor comes of it, and what our seams add never loosens what the engine checks.
@@ -26,7 +26,9 @@ import type { RefreshRotationStore, RotationState } from './token-store.ts';
 //    never when the token is merely read.
 // 3. Everything else is reuse. A rotated token presented outside the window, or inside it
 //    but refused for any reason, revokes its grant (the token family) and is recorded.
-// 4. Crash-safe. The claim completes only when the response is stored, before it is sent.
+// 4. Crash-safe. The claim completes only when the response is stored, before it is sent,
+//    and the successor token is written in the same statement as the completion: a
+//    successor exists exactly when its rotation completed.
 //    A refresh that died between claim and completion (instance killed, database gone)
 //    never reached the client, so its claim is released (request failed) or, after a
 //    lease, taken over by the retry; what the dead claim stored is removed. A completion
@@ -44,8 +46,11 @@ export interface RefreshRotationHooks {
   presentAsUnused(id: string, grantId: string | null, state: RotationState): boolean;
   /** The engine consumes the token: claim it, or fail with invalid_grant. */
   consume(id: string): Promise<void>;
-  /** A refresh token being stored during a rotation: the (stored) id it was rotated from. */
-  rotatedFrom(): string | undefined;
+  /**
+   * A refresh token the engine stores: true when it is the successor of the rotation this
+   * request holds, kept to be written with the rotation's completion (nothing to write now).
+   */
+  holdSuccessor(next: NewRefreshToken): boolean;
 }
 
 export interface RefreshRotation extends RefreshRotationHooks {
@@ -87,7 +92,7 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       await requests.run(state, next);
       if (!isRefresh(state)) return;
       if (state.claim) {
-        if (ctx.status === 200) await replies.complete(ctx, state.claim);
+        if (ctx.status === 200) await replies.complete(ctx, state.claim, state.successor);
         else await store.releaseClaim(state.claim.id, state.claim.claim).catch(() => {});
         return;
       }
@@ -123,9 +128,11 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       return claims.claim(id, isRefresh(current) ? current : undefined);
     },
 
-    rotatedFrom() {
+    holdSuccessor(next) {
       const state = requests.getStore();
-      return isRefresh(state) ? state.claim?.id : undefined;
+      if (!isRefresh(state) || !state.claim || state.successor) return false;
+      state.successor = next;
+      return true;
     },
   };
 }

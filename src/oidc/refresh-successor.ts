@@ -2,7 +2,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { Sealer } from '../crypto/index.ts';
 import { bindingOf, mayRepeat, type RotationBinding } from './refresh-grace-eligibility.ts';
-import type { RefreshRotationStore } from './token-store.ts';
+import type { NewRefreshToken, RefreshRotationStore } from './token-store.ts';
 
 // The successor of a rotated refresh token: the response, stored sealed with whom it may be
 // repeated to (refresh-rotation.ts). Rules:
@@ -20,8 +20,11 @@ interface Successor extends RotationBinding {
 }
 
 export interface SuccessorReplies {
-  /** Stores the response of the rotation holding `held`, or withdraws it (503) if the claim was taken over. */
-  complete(ctx: KoaContextWithOIDC, held: { id: string; claim: string }): Promise<void>;
+  /**
+   * Stores the response of the rotation holding `held` with its successor token `next`, or
+   * withdraws it (503) if the claim was taken over.
+   */
+  complete(ctx: KoaContextWithOIDC, held: { id: string; claim: string }, next: NewRefreshToken | undefined): Promise<void>;
   /** Answers with the sealed successor if the request may have it; false when it may not. */
   repeat(ctx: KoaContextWithOIDC, sealed: string): Promise<boolean>;
 }
@@ -41,15 +44,15 @@ export function createSuccessorReplies(deps: {
   };
 
   return {
-    async complete(ctx, held) {
+    async complete(ctx, held, next) {
       const binding = await bindingOf(ctx);
       if (binding === undefined) throw new TypeError('a completed refresh has no client');
       const successor: Successor = { ...binding, body: ctx.body };
-      if (await store.completeRotation(held.id, held.claim, sealer.seal(JSON.stringify(successor)))) return;
+      if (await store.completeRotation(held.id, held.claim, sealer.seal(JSON.stringify(successor)), next)) return;
       // Our claim ran past its lease and a retry took the token over: this response must
-      // not leave, or there would be two successors. Withdraw what it carries.
-      const { RefreshToken, AccessToken } = ctx.oidc.entities;
-      await Promise.all([RefreshToken?.destroy(), AccessToken?.destroy()]);
+      // not leave, or there would be two successors. Its refresh token was never written;
+      // withdraw the access token it carries.
+      await ctx.oidc.entities.AccessToken?.destroy();
       ctx.status = 503;
       ctx.set('Retry-After', '1');
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the refresh took too long; send it again' };

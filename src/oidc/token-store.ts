@@ -3,7 +3,7 @@ import type { AdapterPayload } from 'oidc-provider';
 // The one store of what Portcullis keeps about tokens beyond the engine's own models:
 // refresh-token rotation (claims, sealed successors), remembered consent, grants as people
 // see them, and their revocation. The engine's models themselves go through the adapter
-// (prisma-adapter.ts). Every id here is the stored id (token-id.ts), never a bearer value.
+// (engine-adapter.ts). Every id here is the stored id (token-id.ts), never a bearer value.
 // Implementations: store/prisma-token-store.ts (both databases, one part per concern), and an
 // in-memory fake for unit tests of the rules built on it (test/fakes/). The contract below is
 // what they share; test/oidc/token-store-contract.integration.test.ts runs one suite on all.
@@ -19,6 +19,14 @@ export interface RotationState {
 }
 
 export interface StoredRefreshToken extends RotationState {
+  readonly payload: AdapterPayload;
+  readonly expiresAt: Date | null;
+  readonly grantId: string | null;
+}
+
+/** The successor a rotation stores when it completes (its id is the stored id). */
+export interface NewRefreshToken {
+  readonly id: string;
   readonly payload: AdapterPayload;
   readonly expiresAt: Date | null;
   readonly grantId: string | null;
@@ -63,8 +71,12 @@ export interface RefreshRotationStore {
    * that never completed) also removes the refresh tokens the abandoned claim stored.
    */
   claimRefreshToken(id: string, claim: string, leaseMs: number): Promise<ClaimOutcome>;
-  /** Stores the successor and makes the rotation final; false when `claim` no longer holds the token. */
-  completeRotation(id: string, claim: string, successor: string): Promise<boolean>;
+  /**
+   * Makes the rotation final, in one atomic step: stores the sealed response (`successor`)
+   * for a retry inside the grace window and writes the new refresh token (`next`, marked as
+   * rotated from `id`). False, with nothing written, when `claim` no longer holds the token.
+   */
+  completeRotation(id: string, claim: string, successor: string, next?: NewRefreshToken): Promise<boolean>;
   /** Gives up a claim that did not complete (the request failed), so a retry may claim at once. */
   releaseClaim(id: string, claim: string): Promise<void>;
   readRotation(id: string): Promise<RotationState | undefined>;

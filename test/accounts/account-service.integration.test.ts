@@ -21,7 +21,7 @@ const nextEmail = () => `user${++sequence}@example.com`;
 
 before(async () => {
   database = await createMigratedDatabase();
-  accounts = createAccountService({ store: createAccountStore(database.prisma), hasher: createArgon2Hasher(CHEAP) });
+  accounts = createAccountService({ store: createAccountStore(database.prisma, database.pool), hasher: createArgon2Hasher(CHEAP) });
 });
 
 after(async () => {

@@ -18,6 +18,6 @@ describe(`the Prisma account store (${TEST_ENGINE} database)`, () => {
   describeAccountStore(async () => {
     // Each contract test starts from an empty table.
     await database.prisma.account.deleteMany();
-    return createAccountStore(database.prisma);
+    return createAccountStore(database.prisma, database.pool);
   });
 });

@@ -286,7 +286,7 @@ describe('the event trail of a complete scenario, read back with `portcullis eve
     follower.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     try {
       const writerDb = createDatabase({ url: cli.databaseUrl, poolMax: 2 });
-      const writer = createAuditWriter({ prisma: writerDb.prisma, logger: createLogger({ level: 'silent' }) });
+      const writer = createAuditWriter({ sql: writerDb.pool, logger: createLogger({ level: 'silent' }) });
       const started = Date.now() + 30_000;
       while (!stderr.includes('following new events') && Date.now() < started) await new Promise((resolve) => setTimeout(resolve, 50));
       writer.record({ type: testEventType('test.followed'), actor: 'system', data: { n: 1 } });

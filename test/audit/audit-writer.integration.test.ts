@@ -41,7 +41,7 @@ after(async () => {
 
 describe('the audit writer', () => {
   test('stores every field of an event, stamped with the time it was recorded', async () => {
-    const writer = createAuditWriter({ prisma: database.prisma, logger });
+    const writer = createAuditWriter({ sql: database.pool, logger });
     const before = Date.now();
     writer.record({
       type: testEventType('test.stored'),
@@ -75,7 +75,7 @@ describe('the audit writer', () => {
   });
 
   test('scrubs secrets a caller put in the data by mistake, and characters Postgres refuses', async () => {
-    const writer = createAuditWriter({ prisma: database.prisma, logger });
+    const writer = createAuditWriter({ sql: database.pool, logger });
     writer.record({
       type: testEventType('test.scrubbed'),
       userAgent: 'agent\u0000with NUL',
@@ -94,7 +94,7 @@ describe('the audit writer', () => {
 
   test('writes as soon as a batch is full, and otherwise on the timer or a flush', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const writer = createAuditWriter({ prisma: database.prisma, logger, metrics, batchSize: 10, flushIntervalMs: 60_000 });
+    const writer = createAuditWriter({ sql: database.pool, logger, metrics, batchSize: 10, flushIntervalMs: 60_000 });
     for (let n = 0; n < 5; n++) writer.record({ type: testEventType('test.batched'), data: { n } });
     await sleep(100);
     assert.equal(await database.prisma.auditEvent.count({ where: { type: 'test.batched' } }), 0, 'a part batch waits');
@@ -111,7 +111,7 @@ describe('the audit writer', () => {
   });
 
   test('still writes after sitting idle past its flush interval', async () => {
-    const writer = createAuditWriter({ prisma: database.prisma, logger, flushIntervalMs: 20 });
+    const writer = createAuditWriter({ sql: database.pool, logger, flushIntervalMs: 20 });
     await sleep(100);
     writer.record({ type: testEventType('test.after-idle') });
     await sleep(100);
@@ -121,7 +121,7 @@ describe('the audit writer', () => {
 
   test('keeps a bounded buffer: events beyond it are dropped and counted, never queued without end', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const writer = createAuditWriter({ prisma: database.prisma, logger, metrics, maxBuffered: 3, batchSize: 100, flushIntervalMs: 60_000 });
+    const writer = createAuditWriter({ sql: database.pool, logger, metrics, maxBuffered: 3, batchSize: 100, flushIntervalMs: 60_000 });
     for (let n = 0; n < 5; n++) writer.record({ type: testEventType('test.bounded'), data: { n } });
     assert.equal(writer.buffered, 3);
     assert.equal(await counter(metrics, 'portcullis_audit_events_dropped_total', { reason: 'buffer_full' }), 2);
@@ -133,7 +133,7 @@ describe('the audit writer', () => {
 
   test('drops and counts events recorded after close', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const writer = createAuditWriter({ prisma: database.prisma, logger, metrics });
+    const writer = createAuditWriter({ sql: database.pool, logger, metrics });
     await writer.close();
     writer.record({ type: testEventType('test.too-late') });
     assert.equal(await counter(metrics, 'portcullis_audit_events_dropped_total', { reason: 'closed' }), 1);
@@ -144,7 +144,7 @@ describe('the audit writer', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     // Port 9 (discard) on the loopback: nothing listens, connections are refused at once.
     const unreachable = createDatabase({ url: 'postgresql://postgres@127.0.0.1:9/nothing', poolMax: 1 });
-    const writer = createAuditWriter({ prisma: unreachable.prisma, logger, metrics, flushIntervalMs: 60_000 });
+    const writer = createAuditWriter({ sql: unreachable.pool, logger, metrics, flushIntervalMs: 60_000 });
     const started = performance.now();
     for (let n = 0; n < 3; n++) writer.record({ type: testEventType('test.unreachable'), data: { n } });
     assert.ok(performance.now() - started < 50, 'recording does not wait for the database');
@@ -161,7 +161,7 @@ describe('the audit writer', () => {
     try {
       const metrics = createMetrics({ defaultMetrics: false });
       await scratch.pool.query('DROP TABLE audit_events');
-      const writer = createAuditWriter({ prisma: scratch.prisma, logger, metrics, flushIntervalMs: 60_000 });
+      const writer = createAuditWriter({ sql: scratch.pool, logger, metrics, flushIntervalMs: 60_000 });
       writer.record({ type: testEventType('test.refused') });
       await writer.flush();
       assert.equal(writer.buffered, 0);

@@ -59,6 +59,25 @@ export function describeTokenStoreContract(harness: () => TokenStoreHarness): vo
       assert.equal(outcomes.filter((outcome) => outcome === 'refused').length, 9);
     });
 
+    test('the successor is written with the completion, and only by the claim holding the token', async () => {
+      const { store, putRefreshToken, hasRefreshToken } = harness();
+      const grantId = unique('grant');
+      const id = unique('rt');
+      await putRefreshToken(id, { grantId });
+      await store.claimRefreshToken(id, 'claim-1', LONG_LEASE);
+      const next = (tag: string) => ({ id: unique(`rt-${tag}`), payload: { kind: 'RefreshToken' }, expiresAt: future(), grantId });
+      const refused = next('refused');
+      assert.equal(await store.completeRotation(id, 'claim-2', 'sealed-by-another', refused), false);
+      assert.equal(await hasRefreshToken(refused.id), false, 'a claim that does not hold the token writes no successor');
+      const successor = next('successor');
+      assert.equal(await store.completeRotation(id, 'claim-1', 'sealed-successor', successor), true);
+      assert.equal(await hasRefreshToken(successor.id), true);
+      assert.equal((await store.findRefreshToken(successor.id))?.grantId, grantId);
+      const late = next('late');
+      assert.equal(await store.completeRotation(id, 'claim-1', 'sealed-again', late), false);
+      assert.equal(await hasRefreshToken(late.id), false, 'a completed rotation writes no second successor');
+    });
+
     test('only the claim holding the token completes it, and a completed rotation is final', async () => {
       const { store, putRefreshToken } = harness();
       const grantId = unique('grant');

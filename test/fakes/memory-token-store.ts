@@ -80,11 +80,23 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
       }
       return Promise.resolve(outcome);
     },
-    completeRotation(id, claim, successor) {
+    completeRotation(id, claim, successor, next) {
       const row = refresh.get(id);
       if (!row || row.claim !== claim || row.rotatedAt !== undefined) return Promise.resolve(false);
       row.rotatedAt = now();
       row.successor = successor;
+      if (next) {
+        refresh.set(next.id, {
+          payload: next.payload,
+          expiresAt: next.expiresAt,
+          grantId: next.grantId,
+          consumedAt: undefined,
+          claim: undefined,
+          rotatedAt: undefined,
+          successor: undefined,
+          rotatedFrom: id,
+        });
+      }
       return Promise.resolve(true);
     },
     releaseClaim(id, claim) {

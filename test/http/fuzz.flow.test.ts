@@ -583,7 +583,7 @@ describe('control characters in looked-up values', () => {
   });
 
   // Fails until the storage adapter looks values up by their hash (the lead's change to
-  // src/oidc/prisma-adapter.ts): a hash holds no NUL. Kept apart so it is seen going green.
+  // src/oidc/engine-adapter.ts): a hash holds no NUL. Kept apart so it is seen going green.
   test('in a token, code, refresh token or request_uri, looked up by the storage adapter: an answer in the protocol\'s shape, and no stack in the log', async () => {
     const since = target.logs().length;
     const failures: string[] = [];

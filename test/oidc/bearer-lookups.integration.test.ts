@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import type { PrismaClient } from '../../src/db/index.ts';
+import type { Sql } from '../../src/db/index.ts';
 import { createBearerLookups } from '../../src/oidc/bearer-lookups.ts';
 import { createMigratedDatabase } from '../helpers/test-database.ts';
 
@@ -11,17 +11,17 @@ import { createMigratedDatabase } from '../helpers/test-database.ts';
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let queries = 0;
-let counted: PrismaClient;
+let counted: Sql;
 
 before(async () => {
   database = await createMigratedDatabase();
-  const { prisma } = database;
+  const { pool } = database;
   counted = {
-    $queryRaw: (...args: Parameters<PrismaClient['$queryRaw']>) => {
+    query: ((...args: Parameters<Sql['query']>) => {
       queries++;
-      return prisma.$queryRaw(...args);
-    },
-  } as unknown as PrismaClient;
+      return (pool.query as (...a: unknown[]) => unknown)(...args);
+    }) as Sql['query'],
+  };
   await database.pool.query(`INSERT INTO oidc_client_credentials (id, payload, expires_at) VALUES ('cc-id', '{"kind":"ClientCredentials"}', now() + interval '1 hour')`);
   await database.pool.query(`INSERT INTO oidc_access_tokens (id, payload, expires_at) VALUES ('expired-id', '{"kind":"AccessToken"}', now() - interval '1 hour')`);
   await database.pool.query(`INSERT INTO oidc_refresh_tokens (id, payload, expires_at) VALUES ('rt-id', '{"kind":"RefreshToken"}', now() + interval '1 hour')`);
@@ -67,7 +67,7 @@ test('a lookup alone in its tick, or of another value, is left to the adapter: n
 });
 
 test('a failed query fails every lookup of the batch', async () => {
-  const failing = { $queryRaw: () => Promise.reject(new Error('connection lost')) } as unknown as PrismaClient;
+  const failing = { query: () => Promise.reject(new Error('connection lost')) } as unknown as Sql;
   const lookups = createBearerLookups(failing);
   const results = await Promise.allSettled([lookups.lookup('AccessToken', 'x'), lookups.lookup('RefreshToken', 'x')]);
   assert.deepEqual(results.map((result) => result.status), ['rejected', 'rejected']);

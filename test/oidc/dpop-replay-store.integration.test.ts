@@ -15,8 +15,8 @@ const inAMinute = () => new Date(Date.now() + 60_000);
 
 before(async () => {
   database = await createMigratedDatabase();
-  one = createPrismaTokenStore(database.prisma);
-  two = createPrismaTokenStore(database.prisma);
+  one = createPrismaTokenStore(database.prisma, database.pool);
+  two = createPrismaTokenStore(database.prisma, database.pool);
 });
 
 after(async () => {

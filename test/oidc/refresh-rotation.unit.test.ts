@@ -87,7 +87,10 @@ async function refresh(s: Setup, id: string, caller: Caller, hooks: { beforeIssu
       await s.rotation.consume(id);
       issued += 1;
       const next = `rt-${issued}`;
-      s.store.putRefreshToken(next, { grantId: row.grantId ?? undefined, rotatedFrom: s.rotation.rotatedFrom() });
+      const successor = { id: next, payload: { kind: 'RefreshToken' }, expiresAt: null, grantId: row.grantId };
+      // The engine stores its new refresh token: held for the rotation's completion.
+      assert.ok(s.rotation.holdSuccessor(successor), 'a rotation holds its successor');
+      assert.equal(s.store.hasRefreshToken(next), false, 'the successor is not written before the rotation completes');
       await hooks.beforeIssue?.();
       ctx.status = 200;
       ctx.body = { access_token: `at-${issued}`, refresh_token: next };
@@ -114,6 +117,7 @@ describe('refresh rotation (unit, fake store)', () => {
     assert.equal(first.status, 200);
     assert.equal(again.status, 200);
     assert.deepEqual(again.body, first.body);
+    assert.ok(s.store.hasRefreshToken(first.body.refresh_token!), 'the completion wrote the successor');
     assert.deepEqual(s.revoked, []);
   });
 

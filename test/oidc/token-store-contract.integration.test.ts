@@ -20,7 +20,7 @@ after(async () => {
 });
 
 describeTokenStoreContract(() => ({
-  store: createPrismaTokenStore(database.prisma),
+  store: createPrismaTokenStore(database.prisma, database.pool),
   async putRefreshToken(id, row) {
     await database.prisma.oidcRefreshToken.create({
       data: { id, grantId: row.grantId ?? null, rotatedFrom: row.rotatedFrom ?? null, payload: { kind: 'RefreshToken' } },

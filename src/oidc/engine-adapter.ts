@@ -1,15 +1,16 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from './engine.ts';
 
-import type { Prisma, PrismaClient } from '../db/index.ts';
-import { translatePrismaError } from '../db/index.ts';
+import { translatePrismaError, type Sql } from '../db/index.ts';
 import { createBearerLookups, type BearerLookups, type BearerModel } from './bearer-lookups.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
 import { HASHED_MODELS, storedId } from './token-id.ts';
 import type { RefreshRotationStore } from './token-store.ts';
 
-// oidc-provider's storage seam over Prisma: one table per model (see schema.prisma).
-// Promised semantics, each covered by test/oidc/prisma-adapter.integration.test.ts:
+// oidc-provider's storage seam: one table per model (see schema.prisma), read and written
+// with plain SQL on the pool (db/sql.ts says why not through Prisma). Every value is a
+// parameter; table and column names come only from the constants below.
+// Promised semantics, each covered by test/oidc/engine-adapter.integration.test.ts:
 // - find/findByUid return undefined for a missing or expired row, and for an id that
 //   cannot exist (NUL), never a database error;
 // - bearer values (tokens, codes, session ids) are stored only as their
@@ -19,61 +20,72 @@ import type { RefreshRotationStore } from './token-store.ts';
 // - consume is atomic: of two concurrent consumptions of one authorization code exactly
 //   one succeeds, the other fails with invalid_grant (not a 500); refresh tokens are
 //   consumed through their rotation (refresh-rotation.ts), with the same guarantee;
-// - revokeByGrantId deletes the model's rows of that grant (the engine calls it per model).
+// - revokeByGrantId deletes the model's rows of that grant (the engine calls it per model);
+// - the successor of a refresh-token rotation is written only with the rotation's
+//   completion, in one statement (token-store.ts): never a successor without a completed
+//   rotation, never a completed rotation without its successor.
 
 interface Row {
   payload: unknown;
-  expiresAt: Date | null;
-  consumedAt?: Date | null;
+  expires_at: Date | null;
+  consumed_at?: Date | null;
 }
 
-/** The slice of a Prisma delegate the adapter uses; every oidc table satisfies it. */
-interface OidcDelegate {
-  upsert(args: { where: { id: string }; create: object; update: object }): Promise<unknown>;
-  findUnique(args: { where: { id: string } | { uid: string } }): Promise<Row | null>;
-  updateMany(args: { where: object; data: object }): Promise<{ count: number }>;
-  deleteMany(args: { where: object }): Promise<{ count: number }>;
+/** A row about to be written: stored id, payload without the bearer value, lookup columns. */
+interface EngineRow {
+  readonly id: string;
+  readonly payload: AdapterPayload;
+  readonly expiresAt: Date | null;
+  readonly columns: Record<string, string | null>;
 }
 
-type Columns = (payload: AdapterPayload) => Record<string, string | null | undefined>;
+/** Lookup columns (SQL names) copied out of the payload. */
+type Columns = (payload: AdapterPayload) => Record<string, string | null>;
 
-interface ModelDescriptor {
-  delegate(prisma: PrismaClient): OidcDelegate;
-  /** Lookup columns copied out of the payload. */
-  columns: Columns;
+interface Table {
+  readonly name: string;
+  /** The lookup columns this table has, in the order `columns` gives them. */
+  readonly columnNames: readonly string[];
+  readonly columns: Columns;
+  /** Has consumed_at: redeemed once. */
+  readonly consumable?: boolean;
   /** Rows of a grant: deleted with it. */
-  byGrant?: boolean;
+  readonly byGrant?: boolean;
 }
 
 const none: Columns = () => ({});
-const grantColumn: Columns = (payload) => ({ grantId: payload.grantId ?? null });
+const grantColumn: Columns = (payload) => ({ grant_id: payload.grantId ?? null });
 
-// Prisma's generated delegates differ in their argument types, not in the shape used here.
-const delegates = (prisma: PrismaClient): Record<string, unknown> => ({
-  Session: prisma.oidcSession,
-  Interaction: prisma.oidcInteraction,
-  Grant: prisma.oidcGrant,
-  AuthorizationCode: prisma.oidcAuthorizationCode,
-  AccessToken: prisma.oidcAccessToken,
-  RefreshToken: prisma.oidcRefreshToken,
-  ClientCredentials: prisma.oidcClientCredentials,
-  PushedAuthorizationRequest: prisma.oidcPushedAuthorizationRequest,
-  ReplayDetection: prisma.oidcReplayDetection,
-});
-
-const MODELS: Record<string, Omit<ModelDescriptor, 'delegate'>> = {
-  Session: { columns: (payload) => ({ uid: payload.uid, accountId: payload.accountId ?? null }) },
-  Interaction: { columns: none },
-  Grant: { columns: (payload) => ({ accountId: payload.accountId ?? null, clientId: payload.clientId ?? null }) },
-  AuthorizationCode: { columns: grantColumn, byGrant: true },
-  AccessToken: { columns: grantColumn, byGrant: true },
-  RefreshToken: { columns: grantColumn, byGrant: true },
-  ClientCredentials: { columns: none },
-  PushedAuthorizationRequest: { columns: none },
-  ReplayDetection: { columns: none },
+// One table per model (schema.prisma), all of one shape: id, payload, expires_at, and the
+// columns the model is looked up by.
+const TABLES: Record<string, Table> = {
+  Session: { name: 'oidc_sessions', columnNames: ['uid', 'account_id'], columns: (p) => ({ uid: p.uid ?? null, account_id: p.accountId ?? null }) },
+  Interaction: { name: 'oidc_interactions', columnNames: [], columns: none },
+  Grant: { name: 'oidc_grants', columnNames: ['account_id', 'client_id'], columns: (p) => ({ account_id: p.accountId ?? null, client_id: p.clientId ?? null }) },
+  AuthorizationCode: { name: 'oidc_authorization_codes', columnNames: ['grant_id'], columns: grantColumn, consumable: true, byGrant: true },
+  AccessToken: { name: 'oidc_access_tokens', columnNames: ['grant_id'], columns: grantColumn, byGrant: true },
+  RefreshToken: { name: 'oidc_refresh_tokens', columnNames: ['grant_id'], columns: grantColumn, consumable: true, byGrant: true },
+  ClientCredentials: { name: 'oidc_client_credentials', columnNames: [], columns: none },
+  PushedAuthorizationRequest: { name: 'oidc_pushed_authorization_requests', columnNames: [], columns: none, consumable: true },
+  ReplayDetection: { name: 'oidc_replay_detections', columnNames: [], columns: none },
 };
 
-export const PERSISTED_MODELS = Object.freeze(Object.keys(MODELS));
+export const PERSISTED_MODELS = Object.freeze(Object.keys(TABLES));
+
+/** The statements of one table, written once. */
+function statementsOf(table: Table) {
+  const names = ['id', 'payload', 'expires_at', ...table.columnNames];
+  const values = names.map((name, i) => (name === 'payload' ? `$${i + 1}::jsonb` : `$${i + 1}`));
+  const updates = names.slice(1).map((name) => `${name} = EXCLUDED.${name}`);
+  return {
+    upsert: `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
+    find: `SELECT payload, expires_at${table.consumable ? ', consumed_at' : ''} FROM ${table.name} WHERE id = $1`,
+    findByUid: `SELECT payload, expires_at FROM ${table.name} WHERE uid = $1`,
+    consume: `UPDATE ${table.name} SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL`,
+    destroy: `DELETE FROM ${table.name} WHERE id = $1`,
+    revokeByGrant: `DELETE FROM ${table.name} WHERE grant_id = $1`,
+  };
+}
 
 async function translated<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -128,23 +140,25 @@ const ALREADY_CONSUMED: Partial<Record<string, () => Error>> = {
   PushedAuthorizationRequest: () => new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used'),
 };
 
-function live(row: { expiresAt: Date | null } | null | undefined): boolean {
-  return row !== null && row !== undefined && !(row.expiresAt && row.expiresAt.getTime() <= Date.now());
+function live(expiresAt: Date | null): boolean {
+  return !(expiresAt && expiresAt.getTime() <= Date.now());
 }
 
-class PrismaModelAdapter implements Adapter {
+class TableAdapter implements Adapter {
   readonly #model: string;
-  readonly #descriptor: ModelDescriptor;
-  readonly #delegate: OidcDelegate;
+  readonly #table: Table;
+  readonly #statements: ReturnType<typeof statementsOf>;
   readonly #hashed: boolean;
+  protected readonly sql: Sql;
   /** For the models a presented token may be (bearer-lookups.ts): concurrent lookups of one value, one query. */
   protected readonly lookups: BearerLookups | undefined;
 
-  constructor(model: string, descriptor: ModelDescriptor, prisma: PrismaClient, lookups?: BearerLookups) {
+  constructor(model: string, table: Table, sql: Sql, lookups?: BearerLookups) {
     this.#model = model;
-    this.#descriptor = descriptor;
-    this.#delegate = descriptor.delegate(prisma);
+    this.#table = table;
+    this.#statements = statementsOf(table);
     this.#hashed = HASHED_MODELS.has(model);
+    this.sql = sql;
     this.lookups = lookups;
   }
 
@@ -160,43 +174,49 @@ class PrismaModelAdapter implements Adapter {
     return payload;
   }
 
-  protected extraColumns(): Record<string, string | undefined> {
-    return {};
-  }
-
-  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+  /** The row the engine asks to store: the payload without the bearer value, and its columns. */
+  protected toRow(id: string, payload: AdapterPayload, expiresIn: number): EngineRow {
     refuseNul(payload);
-    const key = this.key(id);
     let stored: AdapterPayload = payload;
     if (this.#hashed) {
       const { jti: _value, ...rest } = payload;
       stored = rest;
     }
-    const data = {
-      payload: stored as Prisma.InputJsonValue,
+    return {
+      id: this.key(id),
+      payload: stored,
       expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-      ...this.#descriptor.columns(payload),
-      ...this.extraColumns(),
+      columns: this.#table.columns(payload),
     };
-    await translated(() => this.#delegate.upsert({ where: { id: key }, create: { id: key, ...data }, update: data }));
+  }
+
+  protected async write(row: EngineRow): Promise<void> {
+    const columns = this.#table.columnNames.map((name) => row.columns[name] ?? null);
+    await translated(() => this.sql.query(this.#statements.upsert, [row.id, JSON.stringify(row.payload), row.expiresAt, ...columns]));
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    await this.write(this.toRow(id, payload, expiresIn));
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (!this.#hashed && impossible(id)) return undefined;
     if (this.lookups) {
       const looked = await translated(() => this.lookups!.lookup(this.#model as BearerModel, this.key(id)));
-      if (!looked.alone) return looked.row && live(looked.row) ? this.toPayload(looked.row.payload, id) : undefined;
+      if (!looked.alone) return looked.row && live(looked.row.expiresAt) ? this.toPayload(looked.row.payload, id) : undefined;
     }
-    const row = await translated(() => this.#delegate.findUnique({ where: { id: this.key(id) } }));
-    return live(row) ? this.toPayload(row!.payload, id, row!.consumedAt) : undefined;
+    const { rows } = await translated(() => this.sql.query<Row>(this.#statements.find, [this.key(id)]));
+    const row = rows[0];
+    return row && live(row.expires_at) ? this.toPayload(row.payload, id, row.consumed_at) : undefined;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     if (this.#model !== 'Session' || impossible(uid)) return undefined;
-    const row = await translated(() => this.#delegate.findUnique({ where: { uid } }));
+    const { rows } = await translated(() => this.sql.query<Row>(this.#statements.findByUid, [uid]));
+    const row = rows[0];
     // Found by uid, the session's own id (its cookie value) is unknown: only its hash is
     // stored. The engine reads such a session and never saves it.
-    return live(row) ? this.toPayload(row!.payload, undefined) : undefined;
+    return row && live(row.expires_at) ? this.toPayload(row.payload, undefined) : undefined;
   }
 
   findByUserCode(): Promise<AdapterPayload | undefined> {
@@ -205,42 +225,44 @@ class PrismaModelAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const { count } = await translated(() =>
-      this.#delegate.updateMany({ where: { id: this.key(id), consumedAt: null }, data: { consumedAt: new Date() } }),
-    );
-    const spent = count === 0 ? ALREADY_CONSUMED[this.#model] : undefined;
+    if (!this.#table.consumable) throw new TypeError(`${this.#model} is never consumed`);
+    const { rowCount } = await translated(() => this.sql.query(this.#statements.consume, [this.key(id)]));
+    const spent = rowCount === 0 ? ALREADY_CONSUMED[this.#model] : undefined;
     if (spent) throw spent();
   }
 
   async destroy(id: string): Promise<void> {
     if (!this.#hashed && impossible(id)) return;
-    await translated(() => this.#delegate.deleteMany({ where: { id: this.key(id) } }));
+    await translated(() => this.sql.query(this.#statements.destroy, [this.key(id)]));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    if (this.#descriptor.byGrant && !impossible(grantId)) {
-      await translated(() => this.#delegate.deleteMany({ where: { grantId } }));
+    if (this.#table.byGrant && !impossible(grantId)) {
+      await translated(() => this.sql.query(this.#statements.revokeByGrant, [grantId]));
     }
   }
 }
 
 /**
- * Refresh tokens: read with where their rotation stands, and consumed through the
- * rotation's claim (refresh-rotation.ts) instead of a plain update.
+ * Refresh tokens: read with where their rotation stands, consumed through the rotation's
+ * claim (refresh-rotation.ts) instead of a plain update, and a rotation's successor stored
+ * by the rotation's completion, in the same statement (token-store.ts).
  */
-class RefreshTokenAdapter extends PrismaModelAdapter {
+class RefreshTokenAdapter extends TableAdapter {
   readonly #store: RefreshRotationStore;
   readonly #rotation: RefreshRotationHooks | undefined;
 
-  constructor(descriptor: ModelDescriptor, prisma: PrismaClient, store: RefreshRotationStore, rotation: RefreshRotationHooks | undefined, lookups: BearerLookups) {
-    super('RefreshToken', descriptor, prisma, lookups);
+  constructor(table: Table, sql: Sql, store: RefreshRotationStore, rotation: RefreshRotationHooks | undefined, lookups: BearerLookups) {
+    super('RefreshToken', table, sql, lookups);
     this.#store = store;
     this.#rotation = rotation;
   }
 
-  protected override extraColumns(): Record<string, string | undefined> {
-    const from = this.#rotation?.rotatedFrom();
-    return from ? { rotatedFrom: from } : {};
+  override async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const row = this.toRow(id, payload, expiresIn);
+    // The successor of a rotation is written when the rotation completes, together with it.
+    if (this.#rotation?.holdSuccessor({ id: row.id, payload: row.payload, expiresAt: row.expiresAt, grantId: row.columns.grant_id ?? null })) return;
+    await this.write(row);
   }
 
   override async find(id: string): Promise<AdapterPayload | undefined> {
@@ -250,7 +272,7 @@ class RefreshTokenAdapter extends PrismaModelAdapter {
     const looked = await translated(() => this.lookups!.lookup('RefreshToken', key));
     if (!looked.alone && !looked.row) return undefined;
     const row = await this.#store.findRefreshToken(key);
-    if (!row || !live(row)) return undefined;
+    if (!row || !live(row.expiresAt)) return undefined;
     if (row.claimAgeMs === undefined || this.#rotation?.presentAsUnused(key, row.grantId, row)) return this.toPayload(row.payload, id);
     return this.toPayload(row.payload, id, new Date(Date.now() - row.claimAgeMs));
   }
@@ -297,21 +319,19 @@ class RegistryClientAdapter implements Adapter {
 
 export type AdapterFactory = (model: string) => Adapter;
 
-export function createPrismaAdapterFactory(deps: {
-  prisma: PrismaClient;
+export function createEngineAdapterFactory(deps: {
+  sql: Sql;
   store: RefreshRotationStore;
   loadClient: (clientId: string) => Promise<AdapterPayload | undefined>;
   rotation?: RefreshRotationHooks;
 }): AdapterFactory {
-  const table = delegates(deps.prisma);
-  const lookups = createBearerLookups(deps.prisma);
+  const lookups = createBearerLookups(deps.sql);
   return (model: string) => {
     if (model === 'Client') return new RegistryClientAdapter(deps.loadClient);
-    const known = MODELS[model];
-    if (!known) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
-    const descriptor: ModelDescriptor = { ...known, delegate: () => table[model] as OidcDelegate };
-    if (model === 'RefreshToken') return new RefreshTokenAdapter(descriptor, deps.prisma, deps.store, deps.rotation, lookups);
+    const table = TABLES[model];
+    if (!table) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
+    if (model === 'RefreshToken') return new RefreshTokenAdapter(table, deps.sql, deps.store, deps.rotation, lookups);
     const bearer = model === 'AccessToken' || model === 'ClientCredentials';
-    return new PrismaModelAdapter(model, descriptor, deps.prisma, bearer ? lookups : undefined);
+    return new TableAdapter(model, table, deps.sql, bearer ? lookups : undefined);
   };
 }

@@ -4,21 +4,21 @@ import { after, before, describe, test } from 'node:test';
 
 import { errors, type AdapterPayload } from 'oidc-provider';
 
-import { createPrismaAdapterFactory, createPrismaTokenStore, hashTokenId, PERSISTED_MODELS } from '../../src/oidc/index.ts';
+import { createEngineAdapterFactory, createPrismaTokenStore, hashTokenId, PERSISTED_MODELS } from '../../src/oidc/index.ts';
 import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts';
 
 // The adapter contract oidc-provider relies on (example/my_adapter.js in its repository),
 // on the engine this run uses: embedded by default, Postgres with TEST_DATABASE=postgres.
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
-let adapterFor: ReturnType<typeof createPrismaAdapterFactory>;
+let adapterFor: ReturnType<typeof createEngineAdapterFactory>;
 const registryClient = { client_id: 'registry-client', client_name: 'From the registry' };
 
 before(async () => {
   database = await createMigratedDatabase();
-  adapterFor = createPrismaAdapterFactory({
-    prisma: database.prisma,
-    store: createPrismaTokenStore(database.prisma),
+  adapterFor = createEngineAdapterFactory({
+    sql: database.pool,
+    store: createPrismaTokenStore(database.prisma, database.pool),
     loadClient: (id) => Promise.resolve(id === registryClient.client_id ? { ...registryClient } : undefined),
   });
 });
@@ -40,7 +40,7 @@ function payload(extra: Partial<AdapterPayload> = {}): AdapterPayload {
   return { jti: randomUUID(), kind: 'Test', iat: Math.floor(Date.now() / 1000), clientId: 'c1', ...extra };
 }
 
-describe(`the Prisma adapter on ${TEST_ENGINE}`, () => {
+describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   for (const model of PERSISTED_MODELS) {
     test(`${model}: upsert then find returns the payload; a second upsert replaces it`, async () => {
       const adapter = adapterFor(model);
