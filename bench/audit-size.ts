@@ -23,7 +23,7 @@ url.pathname = `/${name}`;
 const database = createDatabase({ url: url.toString(), poolMax: 4 });
 try {
   await migrate(database.pool);
-  const writer = createAuditWriter({ prisma: database.prisma, logger: createLogger({ level: 'warn' }), maxBuffered: 20_000 });
+  const writer = createAuditWriter({ sql: database.pool, logger: createLogger({ level: 'warn' }), maxBuffered: 20_000 });
   const accounts = Array.from({ length: 1_000 }, () => randomUUID());
   for (let i = 0; i < N; i++) {
     const refresh = i % 2 === 1;

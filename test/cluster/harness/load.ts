@@ -38,6 +38,8 @@ export interface Failure {
 export interface Received {
   readonly token: string;
   readonly introspector: Credentials;
+  /** When it was received (ms since the epoch). */
+  readonly at: number;
 }
 
 export interface LoadRecord {
@@ -47,8 +49,8 @@ export interface LoadRecord {
   /** Each rotated refresh token and every distinct successor it was answered with. */
   readonly successors: Map<string, Set<string>>;
   readonly failures: Failure[];
-  /** Introspections of a token this run received that answered active: false. */
-  readonly inactive: string[];
+  /** Introspections of a token this run received that answered active: false (with its age then). */
+  readonly inactive: { token: string; introspector: string; ageMs: number }[];
   /** Successful requests per upstream (host:port), with the time they were answered. */
   readonly served: { upstream: string; at: number; kind: Failure['kind'] }[];
   requests: number;
@@ -94,7 +96,7 @@ export function startLoad(cluster: Cluster, options: LoadOptions): Load {
   const clientCredentialsWorker = async () => {
     while (running) {
       const reply = await attempt('client_credentials', () => clientCredentials(cluster, options.service, options.resource));
-      if (reply) record.accessTokens.push({ token: reply.body.access_token as string, introspector: options.introspector });
+      if (reply) record.accessTokens.push({ token: reply.body.access_token as string, introspector: options.introspector, at: Date.now() });
       await sleep(pause);
     }
   };
@@ -116,7 +118,7 @@ export function startLoad(cluster: Cluster, options: LoadOptions): Load {
         seen.add(next);
         record.successors.set(current, seen);
         chain.push(next);
-        record.accessTokens.push({ token: reply.body.access_token as string, introspector: options.web });
+        record.accessTokens.push({ token: reply.body.access_token as string, introspector: options.web, at: Date.now() });
       }
       await sleep(reply ? pause : 100);
     }
@@ -128,7 +130,7 @@ export function startLoad(cluster: Cluster, options: LoadOptions): Load {
       const received = record.accessTokens[record.accessTokens.length - 1 - Math.floor(Math.random() * recent)];
       if (received) {
         const reply = await attempt('introspection', () => introspect(cluster, received.introspector, received.token));
-        if (reply && reply.body.active !== true) record.inactive.push(received.token);
+        if (reply && reply.body.active !== true) record.inactive.push({ token: received.token.slice(0, 8), introspector: received.introspector.id, ageMs: Date.now() - received.at });
       }
       await sleep(pause);
     }
