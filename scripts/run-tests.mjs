@@ -1,7 +1,8 @@
 // Runs node's test runner over the test files of the given speeds. Test files live by feature
 // (test/<feature>/<name>.<speed>.test.ts, the feature being the src folder the test is about),
 // so a suite is chosen by the speed suffix, not by a folder: `unit`, `integration`, `flow`,
-// `e2e`, `redis`. Node 20 does not expand globs itself, hence the walk.
+// `e2e`, `redis`, `cluster` (several server processes behind nginx: test/cluster/harness).
+// Node 20 does not expand globs itself, hence the walk.
 // `--postgres` runs the database-backed suites against the local Postgres server
 // (TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres) instead of the
 // embedded database; each test file creates and drops its own database.
@@ -10,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-const SPEEDS = ['unit', 'integration', 'flow', 'e2e', 'redis'];
+const SPEEDS = ['unit', 'integration', 'flow', 'e2e', 'redis', 'cluster'];
 
 const args = process.argv.slice(2);
 const env = { ...process.env };
@@ -50,7 +51,9 @@ if (args.includes('--list')) {
   console.log(files.join('\n'));
   process.exit(0);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+// A cluster file runs several servers, nginx and a load of its own: one file at a time.
+const concurrency = speeds.includes('cluster') ? ['--test-concurrency=1'] : [];
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...concurrency, '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   env,
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
@@ -18,8 +19,15 @@ import { temporaryFolder } from '../helpers/run-entry.ts';
 interface ComposeService {
   env_file?: string | string[];
   environment?: Record<string, string>;
+  image?: string;
+  build?: string;
+  ports?: string[];
+  volumes?: string[];
+  healthcheck?: unknown;
+  depends_on?: Record<string, { condition: string }>;
 }
-const compose = parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService> };
+// `merge`: the instances share one definition through a YAML merge key, as Compose reads it.
+const compose = parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
 const portcullis = compose.services.portcullis;
 const header = readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8');
 const storeSecretCommand = /^#\s+(grep -qs '\^MASTER_SECRET=\.' \.env \|\| .*)$/m.exec(header)?.[1];
@@ -60,4 +68,51 @@ test('the documented command stores a master secret in .env once, and never repl
   const config = loadConfig({ ...env, ISSUER: 'https://auth.example.com' });
   assert.equal(config.production, true);
   assert.ok((config.masterSecret ?? '').length >= 48, 'the stored secret is the one the server reads');
+});
+
+test('the deployment is Postgres, Redis, two identical Portcullis instances and nginx in front', () => {
+  assert.deepEqual(Object.keys(compose.services).sort(), ['nginx', 'portcullis', 'portcullis-2', 'postgres', 'redis']);
+  const [first, second] = [compose.services.portcullis, compose.services['portcullis-2']];
+  assert.ok(first && second);
+  const { ports: firstPorts, ...firstRest } = first;
+  const { ports: secondPorts, ...secondRest } = second;
+  assert.deepEqual(firstRest, secondRest, 'the instances differ only in their published ports');
+  assert.equal(first.build, '.');
+  assert.deepEqual(first.depends_on, { postgres: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } });
+  // Only the management port, on the host's loopback, and a different one each.
+  for (const ports of [firstPorts, secondPorts]) {
+    assert.equal(ports?.length, 1);
+    assert.match(ports?.[0] ?? '', /^127\.0\.0\.1:\d+:9464$/);
+  }
+  assert.notEqual(firstPorts?.[0], secondPorts?.[0]);
+  // Behind the proxy: forwarded headers trusted, one hop, the issuer https.
+  assert.equal(first.environment?.TRUST_PROXY, 'true');
+  assert.equal(first.environment?.TRUST_PROXY_HOPS, '1');
+  assert.equal(first.environment?.REDIS_URL, 'redis://redis:6379');
+  assert.match(first.environment?.DATABASE_URL ?? '', /@postgres:5432\//);
+  assert.match(first.environment?.ISSUER ?? '', /^\$\{ISSUER:-https:\/\/[^}]+\}$/, 'ISSUER from .env, https by default');
+  const config = loadConfig({ ...first.environment, ISSUER: 'https://localhost', MASTER_SECRET: randomBytes(48).toString('base64') });
+  assert.equal(config.trustProxy, true);
+  assert.equal(config.issuer, 'https://localhost');
+});
+
+test('nginx publishes https (and http only to redirect), with the config and certificate of deploy/nginx', () => {
+  const nginx = compose.services.nginx;
+  assert.ok(nginx);
+  assert.deepEqual(nginx.ports?.sort(), ['443:443', '80:80']);
+  assert.deepEqual(Object.keys(nginx.depends_on ?? {}).sort(), ['portcullis', 'portcullis-2']);
+  const mounts = new Map((nginx.volumes ?? []).map((volume) => volume.split(':') as [string, string, string?]).map(([from, to]) => [to, from]));
+  assert.equal(mounts.get('/etc/nginx/conf.d/default.conf'), './deploy/nginx/portcullis.conf');
+  assert.equal(mounts.get('/etc/nginx/certs'), './deploy/nginx/certs');
+  const conf = readFileSync(path.join(PROJECT_ROOT, 'deploy/nginx/portcullis.conf'), 'utf8');
+  // The upstream names every instance at its PORT, and the certificate paths are the mount's.
+  const upstreams = [...conf.matchAll(/^\s*server (\S+):(\d+)\b/gm)].map(([, host, port]) => `${host}:${port}`);
+  assert.deepEqual(upstreams, ['portcullis:3000', 'portcullis-2:3000']);
+  assert.match(conf, /ssl_certificate \/etc\/nginx\/certs\/cert\.pem;/);
+  assert.match(conf, /ssl_certificate_key \/etc\/nginx\/certs\/key\.pem;/);
+  for (const header of ['X-Forwarded-For $proxy_add_x_forwarded_for', 'X-Forwarded-Proto $scheme', 'Host $http_host']) {
+    assert.ok(conf.includes(`proxy_set_header ${header};`), header);
+  }
+  // The documented command that makes the certificate is the script beside the config.
+  assert.match(header, /^#\s+deploy\/nginx\/make-cert\.sh\b/m);
 });

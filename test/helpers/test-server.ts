@@ -96,7 +96,7 @@ export interface Declared {
  * Seeds a declaration through the CLI's import path (parse, plan, apply), so the fixtures of
  * a test are checked by the same rules as an operator's file and the test states only data.
  */
-async function seed(services: Services, declaration: TestDeclaration): Promise<Declared> {
+export async function seed(services: Services, declaration: TestDeclaration): Promise<Declared> {
   const env: Record<string, string> = {};
   const users = (declaration.users ?? []).map(({ password, ...user }, index) => {
     if (password === undefined) return user;
