@@ -6,7 +6,7 @@ import { connectLimitRedis, createLimitRedis } from './abuse/index.ts';
 import { createApp } from './app.ts';
 import type { Runtime } from './boot.ts';
 import type { Config } from './config/index.ts';
-import { createHousekeeping } from './db/index.ts';
+import { createDatabaseOutage, createHousekeeping } from './db/index.ts';
 import { StartupError } from './errors.ts';
 import { createHealth, createManagementApp, type Health } from './http/index.ts';
 import {
@@ -65,6 +65,8 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const keys = await loadKeyMaterial(runtime.database.prisma, runtime.sealer, audit);
   // Templates are re-read on every render only in development, where they are edited.
   const render = createPageRenderer({ cache: config.env !== 'development' });
+  // Requests failed by an unreachable database: 503 with Retry-After, one log line per outage.
+  const databaseOutage = createDatabaseOutage({ pool: runtime.database.pool, logger, metrics });
   // The engine and the one verifier of access tokens, which the app's account API shares.
   const { provider, accessTokens } = createProvider({
     config,
@@ -78,13 +80,14 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     postLogoutSuccessSource: createPostLogoutSuccessSource(render),
     audit,
     metrics,
+    databaseOutage,
   });
   // The files first: a start that fails after Redis opened would leave it holding the process.
   const assets = loadAssets();
   const redis = await openLimitRedis(config, logger);
   let app: Koa;
   try {
-    app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, assets, accessTokens, audit, metrics, redis, ...services });
+    app = createApp({ config, logger, provider, cookieKeys: keys.cookieKeys, render, assets, accessTokens, audit, metrics, redis, databaseOutage, ...services });
   } catch (error) {
     redis?.disconnect();
     throw error;
@@ -114,6 +117,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     close: () =>
       (closed ??= (async () => {
         await housekeeping.stop();
+        databaseOutage.close();
         await redis?.quit().catch(() => redis.disconnect());
       })()),
   };

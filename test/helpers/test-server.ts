@@ -62,6 +62,8 @@ export interface TestServerOptions {
    * master secret, own issuer address and caches) and leaves it for `first` to drop.
    */
   readonly sameDatabaseAs?: TestServer;
+  /** How the server reaches its database, from the database's own URL (e.g. through a fault-injecting proxy). */
+  readonly databaseUrl?: (url: string) => string;
 }
 
 type ImportFileInput = z.input<typeof importFileSchema>;
@@ -141,7 +143,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     NODE_ENV: 'test',
     PORT: String(port),
     ISSUER: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
-    DATABASE_URL: testDatabase.url,
+    DATABASE_URL: options.databaseUrl?.(testDatabase.url) ?? testDatabase.url,
     DATABASE_POOL_MAX: String(testDatabase.poolMax),
     MASTER_SECRET: TEST_MASTER_SECRET,
     LOG_LEVEL: 'info',
