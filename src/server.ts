@@ -7,7 +7,6 @@ import { createApp } from './app.ts';
 import type { Runtime } from './boot.ts';
 import type { Config } from './config/index.ts';
 import { createDatabaseOutage, createHousekeeping } from './db/index.ts';
-import { StartupError } from './errors.ts';
 import { createHealth, createManagementApp, type Health } from './http/index.ts';
 import {
   createLogoutSource,
@@ -47,14 +46,15 @@ export interface BuiltServer {
   close(): Promise<void>;
 }
 
-/** REDIS_URL: one that does not answer at start stops the start; later outages make the limits fail open (logged). */
+/**
+ * REDIS_URL: connected before the first request when it answers; when it does not, the
+ * start goes on (one line logged) and the client reconnects in the background, the limits
+ * counting in memory meanwhile (abuse/redis.ts).
+ */
 async function openLimitRedis(config: Config, logger: Logger): Promise<Redis | undefined> {
   if (!config.redis) return undefined;
-  const redis = createLimitRedis(config.redis.url, logger);
-  await connectLimitRedis(redis).catch((error: unknown) => {
-    redis.disconnect();
-    throw new StartupError(`REDIS_URL: cannot reach Redis (${(error as Error).message})`, { cause: error });
-  });
+  const redis = createLimitRedis(config.redis.url, logger, { whenUnavailable: config.redis.whenUnavailable });
+  await connectLimitRedis(redis);
   return redis;
 }
 
