@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Redis } from 'ioredis';
 
-import { address, assertThrottledBurst, burst, drain, openLoginForm, postLogin } from '../helpers/abuse.ts';
+import { assertThrottledBurst, burst, drain, openLoginForm, postLogin } from '../helpers/abuse.ts';
 import { freePort } from '../helpers/run-entry.ts';
 import { countingHasher, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
