@@ -7,7 +7,7 @@ import { createAbuseLimits } from './abuse/index.ts';
 import type { AccountService } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
-import type { ThrottleReleaseStore } from './db/index.ts';
+import type { DatabaseOutage, ThrottleReleaseStore } from './db/index.ts';
 import {
   accessLog,
   checkProxyHeaders,
@@ -58,6 +58,8 @@ export interface AppDeps {
   readonly redis?: Redis | undefined;
   /** Operators' releases of throttle blocks (`portcullis users unblock`), left in the database. */
   readonly throttleReleases?: ThrottleReleaseStore | undefined;
+  /** Database outages: our routes' requests failed by one are answered 503 and logged once. */
+  readonly databaseOutage?: DatabaseOutage | undefined;
 }
 
 /**
@@ -91,11 +93,13 @@ export function createApp(deps: AppDeps): Koa {
   //    handler, so they see the final status, and the route (known only after next()).
   app.use(accessLog({ logger }));
   app.use(requestMetrics({ metrics: deps.metrics }));
-  // 2. Our own routes' errors become safe responses (the engine handles its own).
+  // 2. Our own routes' errors become safe responses (the engine handles its own; an
+  //    unreachable database is a 503 with Retry-After in both).
   app.use(
     errorHandler({
       logger,
       renderPage: renderErrorPage,
+      outage: deps.databaseOutage,
     }),
   );
   //    X-Forwarded-Proto (with TRUST_PROXY) only http or https, else dropped; a bad Host is

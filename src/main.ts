@@ -98,12 +98,14 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    // Readiness goes false first, so load balancers stop sending traffic; then requests in
-    // flight finish (within SHUTDOWN_TIMEOUT); then background work and Redis stop, the
-    // audit buffer is written and the database closed. The management listener answers
-    // (503) until the very end.
+    // Readiness goes false first, and the public port keeps serving for SHUTDOWN_DRAIN_SECONDS
+    // while load balancers notice and stop sending traffic; then it stops accepting and
+    // requests in flight finish (within SHUTDOWN_TIMEOUT); then background work and Redis
+    // stop, the audit buffer is written and the database closed. The management listener
+    // answers (503) until the very end.
     built.health.beginShutdown();
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, drainSeconds: config.shutdownDrain }, 'shutting down');
+    if (config.shutdownDrain > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrain * 1000));
     const drained = await closeServer(server, { timeoutMs: config.shutdownTimeout * 1000 });
     if (!drained) logger.warn({ timeoutSeconds: config.shutdownTimeout }, 'requests still running at the shutdown timeout were cut off');
     await built.close();

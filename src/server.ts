@@ -7,8 +7,7 @@ import { createApp } from './app.ts';
 import type { Runtime } from './boot.ts';
 import type { Config } from './config/index.ts';
 import { withAuditDefaults } from './audit/index.ts';
-import { createHousekeeping } from './db/index.ts';
-import { StartupError } from './errors.ts';
+import { createDatabaseOutage, createHousekeeping } from './db/index.ts';
 import { createHealth, createManagementApp, type Health } from './http/index.ts';
 import {
   createLogoutSource,
@@ -62,14 +61,15 @@ export interface BuiltServer {
   close(): Promise<void>;
 }
 
-/** REDIS_URL: one that does not answer at start stops the start; later outages make the limits fail open (logged). */
+/**
+ * REDIS_URL: connected before the first request when it answers; when it does not, the
+ * start goes on (one line logged) and the client reconnects in the background, the limits
+ * counting in memory meanwhile (abuse/redis.ts).
+ */
 async function openLimitRedis(config: Config, logger: Logger): Promise<Redis | undefined> {
   if (!config.redis) return undefined;
-  const redis = createLimitRedis(config.redis.url, logger);
-  await connectLimitRedis(redis).catch((error: unknown) => {
-    redis.disconnect();
-    throw new StartupError(`REDIS_URL: cannot reach Redis (${(error as Error).message})`, { cause: error });
-  });
+  const redis = createLimitRedis(config.redis.url, logger, { whenUnavailable: config.redis.whenUnavailable });
+  await connectLimitRedis(redis);
   return redis;
 }
 
@@ -84,6 +84,8 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   let keys = await loadKeys(keyStore, runtime.sealer, await keyPolicy(), systemAudit);
   // Templates are re-read on every render only in development, where they are edited.
   const render = createPageRenderer({ cache: config.env !== 'development' });
+  // Requests failed by an unreachable database: 503 with Retry-After, one log line per outage.
+  const databaseOutage = createDatabaseOutage({ pool: runtime.database.pool, logger, metrics });
   // The engine and the one verifier of access tokens, which the app's account API shares;
   // built again with the new keys whenever they change.
   const buildProvider = (material: KeyMaterial) =>
@@ -99,6 +101,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
       postLogoutSuccessSource: createPostLogoutSuccessSource(render),
       audit,
       metrics,
+      databaseOutage,
     });
   const live = createLiveProvider(buildProvider(keys));
   const { provider } = live.current();
@@ -107,7 +110,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const redis = await openLimitRedis(config, logger);
   let app: Koa;
   try {
-    app = createApp({ config, logger, provider, mountProvider: live.middleware, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, ...services });
+    app = createApp({ config, logger, provider, mountProvider: live.middleware, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, ...services });
   } catch (error) {
     redis?.disconnect();
     throw error;
@@ -161,6 +164,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
       (closed ??= (async () => {
         await keyWatcher.stop();
         await housekeeping.stop();
+        databaseOutage.close();
         await redis?.quit().catch(() => redis.disconnect());
       })()),
   };

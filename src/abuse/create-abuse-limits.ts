@@ -11,6 +11,8 @@ import { guardClientAuthentication } from './client-authentication.ts';
 import { createRedisThrottleStore } from './credential-throttle-redis.ts';
 import { createCredentialThrottle, type AuthAttempt, type BlockScope } from './credential-throttle.ts';
 import { createMemoryThrottleStore, type ThrottleStore } from './credential-throttle-store.ts';
+import { withMemoryFallback } from './fallback-throttle-store.ts';
+import { redisReady } from './redis.ts';
 import type { LimitBackend } from './limit-backend.ts';
 import { createLoginThrottle } from './login-throttle.ts';
 import { createRateLimits } from './rate-limit.ts';
@@ -30,7 +32,7 @@ export interface AbuseLimitDeps {
   readonly clients: ClientService;
   readonly renderPage: RenderErrorPage;
   readonly audit?: AuditSink | undefined;
-  readonly metrics?: Pick<Metrics, 'rateLimited' | 'loginAttempts'> | undefined;
+  readonly metrics?: (Pick<Metrics, 'rateLimited' | 'loginAttempts'> & Partial<Pick<Metrics, 'unavailableResponses'>>) | undefined;
   /** Shared budgets and counts for every instance (REDIS_URL); without it, memory. */
   readonly redis?: Redis | undefined;
   /** Where `portcullis users unblock` leaves its releases (the database), read when a throttle would refuse. */
@@ -82,7 +84,14 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   const { config, logger, provider, audit, metrics } = deps;
   const backend: LimitBackend =
     deps.redis && config.redis
-      ? { kind: 'redis', client: deps.redis, keyPrefix: config.redis.keyPrefix }
+      ? {
+          kind: 'redis',
+          client: deps.redis,
+          keyPrefix: config.redis.keyPrefix,
+          whenUnavailable: config.redis.whenUnavailable,
+          maxKeys: config.rateLimits.memoryKeys,
+          maxBlocked: config.rateLimits.memoryBlocks,
+        }
       : { kind: 'memory', maxKeys: config.rateLimits.memoryKeys, maxBlocked: config.rateLimits.memoryBlocks };
 
   const allowlist = createOriginAllowlist({
@@ -100,10 +109,17 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   };
   const clientPaths = clientAuthPaths(provider);
 
+  const memoryStore = () => createMemoryThrottleStore({ maxKeys: config.rateLimits.memoryKeys, maxKept: config.rateLimits.memoryBlocks });
+  // With Redis: shared counts, and this instance's memory while Redis is away (never off).
   const store = (): ThrottleStore =>
     backend.kind === 'redis'
-      ? createRedisThrottleStore({ client: backend.client, keyPrefix: backend.keyPrefix })
-      : createMemoryThrottleStore({ maxKeys: config.rateLimits.memoryKeys, maxKept: config.rateLimits.memoryBlocks });
+      ? withMemoryFallback({
+          primary: createRedisThrottleStore({ client: backend.client, keyPrefix: backend.keyPrefix }),
+          memory: memoryStore(),
+          available: () => redisReady(backend.client),
+        })
+      : memoryStore();
+  // Only a memory store failing (a bug) reaches this: attempts then go ahead, logged.
   let lastStoreError = 0;
   const onStoreError = (error: unknown) => {
     if (Date.now() - lastStoreError < 10_000) return;

@@ -97,7 +97,18 @@ export class BoundedMap<V extends object = WindowEntry> extends Map<string, V> {
   }
 }
 
-/** The storage every limiter of one app uses: its kind, and the key prefix in Redis. */
+/**
+ * The storage every limiter of one app uses: its kind, and the key prefix in Redis. With
+ * Redis, what request budgets do while it is away (REDIS_UNAVAILABLE): count in memory
+ * (bounded as without Redis) or refuse with 503.
+ */
 export type LimitBackend =
   | { readonly kind: 'memory'; readonly maxKeys: number; readonly maxBlocked: number }
-  | { readonly kind: 'redis'; readonly client: Redis; readonly keyPrefix: string };
+  | {
+      readonly kind: 'redis';
+      readonly client: Redis;
+      readonly keyPrefix: string;
+      readonly whenUnavailable: 'memory' | 'closed';
+      readonly maxKeys: number;
+      readonly maxBlocked: number;
+    };

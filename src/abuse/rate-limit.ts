@@ -9,7 +9,8 @@ import { authenticatedClient } from './client-authentication.ts';
 import { readClientClaim } from './client-credentials.ts';
 import type { LimitBackend } from './limit-backend.ts';
 import { createRefusalMemo, repeatRefusals } from './repeat-refusals.ts';
-import { createTiers, type Consume } from './tier.ts';
+import { sendLimitsUnavailable } from './limits-unavailable.ts';
+import { createTiers, REDIS_RETRY_AFTER_SECONDS, type Consume } from './tier.ts';
 import { noteAppliedLimit, sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
 
 // Request budgets, with koa-ratelimit (memory or Redis drivers). Every tier is a budget of
@@ -42,7 +43,7 @@ export interface RateLimitDeps {
   readonly refusal: RefusalOptions;
   /** One `rate_limit.blocked` event per key and window, when a key first runs out. */
   readonly audit?: AuditSink | undefined;
-  readonly metrics?: Pick<Metrics, 'rateLimited'> | undefined;
+  readonly metrics?: (Pick<Metrics, 'rateLimited'> & Partial<Pick<Metrics, 'unavailableResponses'>>) | undefined;
   readonly paths: EndpointPaths;
   /** The engine's endpoints where clients authenticate (provider.pathFor). */
   readonly clientPaths: ReadonlySet<string>;
@@ -81,6 +82,12 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       if (!consume) continue;
       const outcome = await consume(ctx, key);
       if (!outcome) continue;
+      if (outcome.unavailable) {
+        // Redis is away and budgets fail closed (REDIS_UNAVAILABLE=closed).
+        deps.metrics?.unavailableResponses?.inc({ dependency: 'redis' });
+        await sendLimitsUnavailable(ctx, deps.refusal, REDIS_RETRY_AFTER_SECONDS);
+        return false;
+      }
       noteAppliedLimit(ctx, outcome.applied);
       if (outcome.limited) {
         await sendTooManyRequests(ctx, deps.refusal, { retryAfterSeconds: outcome.applied.resetSeconds, message: 'Too many requests.' });
@@ -119,7 +126,8 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       await next();
       const id = authenticatedClient(ctx);
       const outcome = id ? await client(ctx, id, true) : undefined;
-      if (outcome) noteAppliedLimit(ctx, outcome.applied);
+      // (Already answered: with Redis away and budgets closed, nothing is spent.)
+      if (outcome && !outcome.unavailable) noteAppliedLimit(ctx, outcome.applied);
     },
     async accounts(ctx, next) {
       const token = (ctx.state as { accessToken?: { sub?: string | undefined; clientId: string } }).accessToken;

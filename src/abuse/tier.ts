@@ -6,6 +6,7 @@ import type { RateLimitBudget, RateLimitTier } from '../config/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { BoundedMap, type LimitBackend } from './limit-backend.ts';
+import { redisReady } from './redis.ts';
 import type { RefusalMemo } from './repeat-refusals.ts';
 import type { AppliedLimit } from './too-many-requests.ts';
 
@@ -15,11 +16,20 @@ import type { AppliedLimit } from './too-many-requests.ts';
 // and a refused key is remembered for the repeat-refusal gate until its budget refills.
 
 /**
- * Spends one request of `key`'s budget; undefined when the store is away (fail open).
+ * Spends one request of `key`'s budget. With Redis away: spent from this instance's memory
+ * instead (REDIS_UNAVAILABLE=memory), or `unavailable` (=closed: the caller answers 503).
+ * Undefined only when the memory store itself fails (fail open, logged).
  * `served`: the request was already answered (a budget spent after the engine decided):
  * it is never refused, but the key is remembered as refused once its budget is out.
  */
-export type Consume = (ctx: Context, key: string, served?: boolean) => Promise<{ limited: boolean; applied: AppliedLimit } | undefined>;
+export type Consume = (
+  ctx: Context,
+  key: string,
+  served?: boolean,
+) => Promise<{ limited: boolean; applied: AppliedLimit; unavailable?: undefined } | { unavailable: true } | undefined>;
+
+/** What a client is told to wait while Redis is away and budgets fail closed. */
+export const REDIS_RETRY_AFTER_SECONDS = 5;
 
 // koa-ratelimit reports a budget through response headers; these private names carry it to
 // us and are removed at once (clients get the IETF RateLimit fields instead).
@@ -44,8 +54,15 @@ export function tierStore(backend: LimitBackend) {
     : { driver: 'memory' as const, db: new BoundedMap(backend.maxKeys, backend.maxBlocked), namespace: 'rl:' };
 }
 
+type TierStore = ReturnType<typeof tierStore>;
+
 export function createTiers(deps: TierDeps) {
-  const store = tierStore(deps.backend);
+  const { backend } = deps;
+  const store = tierStore(backend);
+  // With Redis and REDIS_UNAVAILABLE=memory: where budgets are spent while Redis is away.
+  const fallback: TierStore | undefined =
+    backend.kind === 'redis' && backend.whenUnavailable === 'memory' ? tierStore({ kind: 'memory', maxKeys: backend.maxKeys, maxBlocked: backend.maxBlocked }) : undefined;
+  const redisAway = () => backend.kind === 'redis' && !redisReady(backend.client);
   let lastFailureLog = 0;
 
   function removePrivateHeaders(ctx: Context): void {
@@ -57,16 +74,27 @@ export function createTiers(deps: TierDeps) {
   return function tier(name: RateLimitTier, budget: RateLimitBudget | undefined): Consume | undefined {
     if (!budget) return undefined;
     const windowMs = budget.windowSeconds * 1000;
-    const limiter = ratelimit({
-      driver: store.driver,
-      db: store.db,
-      namespace: `${store.namespace}${name}`,
-      duration: windowMs,
-      max: budget.max,
-      id: (ctx) => (ctx.state as { [KEY]?: string })[KEY] ?? false,
-      headers: { remaining: REMAINING, reset: RESET, total: TOTAL },
-      errorMessage: 'rate limited',
-    });
+    const limiterOver = (over: TierStore) =>
+      ratelimit({
+        driver: over.driver,
+        db: over.db,
+        namespace: `${over.namespace}${name}`,
+        duration: windowMs,
+        max: budget.max,
+        id: (ctx) => (ctx.state as { [KEY]?: string })[KEY] ?? false,
+        headers: { remaining: REMAINING, reset: RESET, total: TOTAL },
+        errorMessage: 'rate limited',
+      });
+    const primary = { store, limiter: limiterOver(store) };
+    const secondary = fallback && { store: fallback, limiter: limiterOver(fallback) };
+    /** The memory store failed (a bug, not an outage): let the request through rather than refuse everyone. */
+    function failedOpen(error: unknown): undefined {
+      if (Date.now() - lastFailureLog > 10_000) {
+        lastFailureLog = Date.now();
+        deps.logger.error({ err: error, tier: name }, 'rate limit store failed: the request was let through');
+      }
+      return undefined;
+    }
     // The first refusal of a key in a window is an audit event; the rest are only counted.
     const reported = new LRUCache<string, true>({ max: 10_000, ttl: windowMs });
     const policy = `"${name}";q=${budget.max};w=${budget.windowSeconds}`;
@@ -75,20 +103,34 @@ export function createTiers(deps: TierDeps) {
     return async (ctx, key, served = false) => {
       (ctx.state as { [KEY]?: string })[KEY] = key;
       let passed = false;
-      try {
+      const spend = async (limiter: typeof primary.limiter) => {
+        passed = false;
         await limiter(ctx, () => {
           passed = true;
           return Promise.resolve();
         });
+      };
+      // Redis known to be away: memory at once, or closed; no command is even tried.
+      let used = redisAway() ? secondary : primary;
+      if (!used) return { unavailable: true };
+      try {
+        await spend(used.limiter);
       } catch (error) {
-        // The shared store is away: let the request through rather than refuse everyone.
         removePrivateHeaders(ctx);
-        if (Date.now() - lastFailureLog > 10_000) {
-          lastFailureLog = Date.now();
-          deps.logger.error({ err: error, tier: name }, 'rate limit store failed: the request was let through');
+        if (used === primary && backend.kind === 'redis') {
+          // A Redis command failed or timed out: the same as Redis away.
+          if (!secondary) return { unavailable: true };
+          used = secondary;
+          try {
+            await spend(used.limiter);
+          } catch (memoryError) {
+            return failedOpen(memoryError);
+          }
+        } else {
+          return failedOpen(error);
         }
-        return undefined;
       }
+      const usedStore = used.store;
       const remaining = Number(ctx.response.get(REMAINING)) || 0;
       const reset = Number(ctx.response.get(RESET));
       removePrivateHeaders(ctx);
@@ -102,7 +144,7 @@ export function createTiers(deps: TierDeps) {
       if (resetSeconds > 0) {
         deps.refused.note(name, key, { policy, until, counted });
         // Memory: a refused key is kept apart, so a flood of fresh keys cannot push it out.
-        if (store.driver === 'memory') store.db.protect(`${store.namespace}${name}:${key}`);
+        if (usedStore.driver === 'memory') usedStore.db.protect(`${usedStore.namespace}${name}:${key}`);
       }
       if (!reported.has(key)) {
         reported.set(key, true);

@@ -1,4 +1,4 @@
-import type { Sql } from '../db/index.ts';
+import { databaseFailureReason, type Sql } from '../db/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 // Not through the index: it loads prom-client, ~100 ms more for every CLI command.
 import { scrubValue } from '../observability/redact.ts';
@@ -151,7 +151,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         drop(batch.length, 'write_failed');
         return true;
       }
-      if (!failing) logger.warn({ err: error }, 'the audit table is unreachable; events stay buffered');
+      // Once per outage, one line: the database being away is no bug to trace.
+      if (!failing) logger.warn({ reason: databaseFailureReason(error) }, 'the audit table is unreachable; events stay buffered');
       failing = true;
       const room = Math.max(0, maxBuffered - buffer.length);
       buffer.unshift(...batch.slice(0, room));

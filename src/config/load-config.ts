@@ -25,6 +25,8 @@ export interface Config {
   readonly housekeepingInterval: number;
   /** Seconds. */
   readonly shutdownTimeout: number;
+  /** Seconds between readiness going false on SIGTERM and the public port closing (load balancers notice first). */
+  readonly shutdownDrain: number;
   readonly sentryDsn: string | undefined;
   readonly trustProxy: boolean;
   /** Off: the engine's SSRF guard refuses outbound calls to non-public addresses. */
@@ -34,7 +36,14 @@ export interface Config {
   /** Serve https directly (TLS_CERT_FILE, TLS_KEY_FILE); main.ts reads the files. */
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   /** Shared state for rate limits and the login throttle; without it, per-instance memory. */
-  readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
+  readonly redis:
+    | {
+        readonly url: string;
+        readonly keyPrefix: string;
+        /** While Redis is away: request budgets counted in this instance's memory, or refused with 503. */
+        readonly whenUnavailable: 'memory' | 'closed';
+      }
+    | undefined;
   readonly rateLimits: {
     /** Per tier: the budget, or undefined when the tier is off. */
     readonly tiers: Readonly<Record<RateLimitTier, RateLimitBudget | undefined>>;
@@ -173,12 +182,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     eventRetentionDays: env.EVENT_RETENTION_DAYS,
     housekeepingInterval: env.HOUSEKEEPING_INTERVAL,
     shutdownTimeout: env.SHUTDOWN_TIMEOUT,
+    // Production sits behind a load balancer polling readiness; elsewhere nobody waits for it.
+    shutdownDrain: env.SHUTDOWN_DRAIN_SECONDS ?? (production ? 5 : 0),
     sentryDsn: env.SENTRY_DSN,
     trustProxy: env.TRUST_PROXY,
     outboundPrivateNetworks: env.OUTBOUND_PRIVATE_NETWORKS,
     trustProxyHops: env.TRUST_PROXY_HOPS,
     tls: tls && Object.freeze(tls),
-    redis: env.REDIS_URL ? Object.freeze({ url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX }) : undefined,
+    redis: env.REDIS_URL ? Object.freeze({ url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, whenUnavailable: env.REDIS_UNAVAILABLE }) : undefined,
     rateLimits: Object.freeze({
       tiers: Object.freeze({
         ip: env.RATE_LIMIT_IP,

@@ -57,6 +57,10 @@ export const envSchema = z.object({
   HOUSEKEEPING_INTERVAL: seconds.default(900),
   /** Seconds in-flight requests get to finish on SIGTERM before connections are cut. */
   SHUTDOWN_TIMEOUT: seconds.default(10),
+  /** Seconds the public port keeps serving after SIGTERM while readiness is already false (default 5 in production, else 0). */
+  SHUTDOWN_DRAIN_SECONDS: count(0, 300).optional(),
+  /** With REDIS_URL, while Redis is away: request budgets fall back to per-instance memory, or refuse (503). */
+  REDIS_UNAVAILABLE: z.enum(['memory', 'closed']).default('memory'),
   /** Sentry DSN; when set, unexpected errors are reported there (scrubbed like the logs). */
   SENTRY_DSN: z.url({ protocol: /^https?$/ }).optional(),
   /** Trust X-Forwarded-* from a TLS-terminating proxy in front of Portcullis. */

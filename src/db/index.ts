@@ -16,3 +16,5 @@ export {
   writeDeploymentSetting,
 } from './deployment-settings.ts';
 export { createThrottleReleaseStore, type ThrottleRelease, type ThrottleReleaseStore } from './throttle-releases.ts';
+export { isDatabaseUnavailable } from './database-unavailable.ts';
+export { createDatabaseOutage, DATABASE_RETRY_AFTER_SECONDS, reasonOf as databaseFailureReason, type DatabaseOutage } from './database-outage.ts';

@@ -1,4 +1,5 @@
 import { AppError, ConflictError, NotFoundError } from '../errors.ts';
+import { isDatabaseUnavailable } from './database-unavailable.ts';
 import { Prisma } from './generated/client.ts';
 
 /** Database unreachable or overloaded: the caller may retry later. */
@@ -7,8 +8,6 @@ export class DatabaseUnavailableError extends AppError {
     super('database_unavailable', 503, 'the database is unavailable, try again later', { cause });
   }
 }
-
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '53300']);
 
 /**
  * Turns a Prisma or pg error into our hierarchy where it enters our code. Unknown errors
@@ -19,9 +18,8 @@ export function translatePrismaError(error: unknown, subject = 'record'): unknow
     if (error.code === 'P2002') return new ConflictError(`${subject} already exists`, { cause: error });
     if (error.code === 'P2025') return new NotFoundError(`${subject} not found`, { cause: error });
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return new DatabaseUnavailableError(error);
-  if (error instanceof Prisma.PrismaClientInitializationError) return new DatabaseUnavailableError(error);
+  if (error instanceof DatabaseUnavailableError) return error;
+  if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError(error);
   return error;
 }
 

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 
+import { isDatabaseUnavailable, type DatabaseOutage } from '../db/index.ts';
 import { isAppError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../observability/index.ts';
 import { markPageError } from './response-error.ts';
@@ -17,8 +18,10 @@ export type RenderErrorPage = (model: {
  * The one place our own routes' errors become responses: logged once, a stable code, a
  * message only when it is safe to show, never a stack. JSON for API callers, a page for
  * browsers. (The engine renders its own protocol errors; this sees only what escapes it.)
+ * The database being unreachable is no bug: 503 `temporarily_unavailable` with Retry-After,
+ * counted and logged once per outage by `outage` (db/database-outage.ts), not per request.
  */
-export function errorHandler(options: { logger: Logger; renderPage: RenderErrorPage }): Middleware {
+export function errorHandler(options: { logger: Logger; renderPage: RenderErrorPage; outage?: DatabaseOutage | undefined }): Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -30,7 +33,13 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
       let code: string = 'server_error' satisfies ErrorCode;
       let message = 'an unexpected error occurred';
       const oauthError = caught as { error?: unknown; error_description?: unknown };
-      if (isAppError(caught)) {
+      const unavailable = isDatabaseUnavailable(caught);
+      if (unavailable) {
+        status = 503;
+        code = 'temporarily_unavailable';
+        message = 'the service is temporarily unavailable; try again shortly';
+        ctx.set('Retry-After', String(options.outage?.retryAfterSeconds ?? 5));
+      } else if (isAppError(caught)) {
         status = caught.status;
         code = caught.code;
         if (caught.expose) message = caught.message;
@@ -46,7 +55,8 @@ export function errorHandler(options: { logger: Logger; renderPage: RenderErrorP
         code = codeOfStatus(status);
         if (httpError.expose === true && typeof httpError.message === 'string') message = httpError.message;
       }
-      if (status >= 500) options.logger.error({ err: caught, requestId }, 'request failed');
+      if (unavailable && options.outage) options.outage.refused(caught);
+      else if (status >= 500) options.logger.error({ err: caught, requestId }, 'request failed');
       else options.logger.info({ requestId, status, code }, 'request rejected');
 
       ctx.status = status;

@@ -39,6 +39,8 @@ export interface Metrics {
   readonly auditBuffered: Gauge;
   readonly housekeepingDeleted: Counter<'table'>;
   readonly housekeepingRuns: Counter<'outcome'>;
+  /** Requests answered 503 because a dependency was away (`database`, `redis`). */
+  readonly unavailableResponses: Counter<'dependency'>;
   /** Reports the pool's connections on every scrape (the last pool given wins). */
   trackPool(pool: pg.Pool): void;
   /** Reports the sessions and the signing keys' age at scrape time, read at most once per `cacheMs` (the last sources given win). */
@@ -177,6 +179,12 @@ export function createMetrics(options: { defaultMetrics?: boolean; buildInfo?: B
     labelNames: ['outcome'] as const,
     registers,
   });
+  const unavailableResponses = new Counter({
+    name: 'portcullis_unavailable_responses_total',
+    help: 'Requests answered 503 with Retry-After because a dependency was unreachable, by dependency (database, redis)',
+    labelNames: ['dependency'] as const,
+    registers,
+  });
 
   let pool: pg.Pool | undefined;
   const poolGauge = (name: string, help: string, read: (p: pg.Pool) => number) =>
@@ -220,6 +228,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; buildInfo?: B
   for (const result of INTROSPECTION_RESULTS) introspections.inc({ result }, 0);
   for (const reason of ['buffer_full', 'write_failed', 'closed']) auditEventsDropped.inc({ reason }, 0);
   for (const outcome of ['ran', 'skipped', 'failed']) housekeepingRuns.inc({ outcome }, 0);
+  for (const dependency of ['database', 'redis']) unavailableResponses.inc({ dependency }, 0);
 
   return {
     registry,
@@ -237,6 +246,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; buildInfo?: B
     auditBuffered,
     housekeepingDeleted,
     housekeepingRuns,
+    unavailableResponses,
     trackPool(next) {
       pool = next;
     },

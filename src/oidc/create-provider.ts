@@ -4,6 +4,8 @@ import type { Sealer } from '../crypto/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
+import type { DatabaseOutage } from '../db/index.ts';
+import { answerDatabaseOutage } from './answer-database-outage.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { cachePublishedMetadata } from './cache-published-metadata.ts';
 import { observeProvider } from './events/index.ts';
@@ -21,6 +23,8 @@ export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation'> {
   readonly refreshEvents?: RefreshRotationEvents;
   /** Tokens issued, OAuth errors, introspections, refresh reuse and grace hits are counted here. */
   readonly metrics?: Metrics;
+  /** Database outages: requests the engine failed for one are answered 503, logged once (answer-database-outage.ts). */
+  readonly databaseOutage?: DatabaseOutage | undefined;
 }
 
 export interface BuiltProvider {
@@ -55,7 +59,8 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   // Every engine event listener (audit events, metrics, the server_error log, events/); its
   // middleware goes first (outermost) so that it sees the responses as the extensions below
   // leave them.
-  observeProvider(provider, { audit, metrics, logger: deps.logger });
+  const outageAnswer = deps.databaseOutage && answerDatabaseOutage({ outage: deps.databaseOutage, renderError: deps.renderError });
+  observeProvider(provider, { audit, metrics, logger: deps.logger, databaseOutage: outageAnswer });
 
   // Opaque tokens are found in the engine; JWTs by our keys, the store and the registry.
   const accessTokens = createAccessTokenVerifier({
@@ -67,6 +72,8 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
+  // Outermost: a response the engine failed for a database outage becomes a 503.
+  if (outageAnswer) provider.use(outageAnswer.middleware);
   provider.use(cachePublishedMetadata({ jwksMaxAge: deps.config.keys.jwksMaxAge }));
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());

@@ -211,6 +211,6 @@ describe('HTTPS posture in the config', () => {
 
   test('REDIS_URL must be a redis URL', () => {
     assert.throws(() => loadConfig({ REDIS_URL: 'http://x' }), /REDIS_URL/);
-    assert.deepEqual(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'portcullis:' });
+    assert.deepEqual(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'portcullis:', whenUnavailable: 'memory' });
   });
 });

@@ -236,3 +236,20 @@ describe('key rotation', () => {
     assert.equal(loadConfig({ JWKS_MAX_AGE: '600', KEY_REFRESH_INTERVAL: '60', KEY_ANNOUNCE_DELAY: '661' }).keys.announceDelay, 661);
   });
 });
+
+describe('shutdown drain and Redis outages', () => {
+  test('SHUTDOWN_DRAIN_SECONDS defaults to 0 outside production and 5 in production, and takes 0 or more', () => {
+    assert.equal(loadConfig({}).shutdownDrain, 0);
+    assert.equal(loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', MASTER_SECRET: GOOD_SECRET }).shutdownDrain, 5);
+    assert.equal(loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', MASTER_SECRET: GOOD_SECRET, SHUTDOWN_DRAIN_SECONDS: '0' }).shutdownDrain, 0);
+    assert.equal(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '12' }).shutdownDrain, 12);
+    assert.match(refusal({ SHUTDOWN_DRAIN_SECONDS: '-1' }), /SHUTDOWN_DRAIN_SECONDS/);
+    assert.match(refusal({ SHUTDOWN_DRAIN_SECONDS: '2.5' }), /SHUTDOWN_DRAIN_SECONDS/);
+  });
+
+  test('REDIS_UNAVAILABLE is memory by default, closed on request, and nothing else', () => {
+    assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis?.whenUnavailable, 'memory');
+    assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_UNAVAILABLE: 'closed' }).redis?.whenUnavailable, 'closed');
+    assert.match(refusal({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_UNAVAILABLE: 'open' }), /REDIS_UNAVAILABLE/);
+  });
+});

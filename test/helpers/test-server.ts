@@ -71,6 +71,8 @@ export interface TestServerOptions {
   readonly sameDatabaseAs?: TestServer;
   /** Start the background work as main.ts does once listening: housekeeping and the key watcher (key rotation). */
   readonly background?: boolean;
+  /** How the server reaches its database, from the database's own URL (e.g. through a fault-injecting proxy). */
+  readonly databaseUrl?: (url: string) => string;
 }
 
 type ImportFileInput = z.input<typeof importFileSchema>;
@@ -150,7 +152,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     NODE_ENV: 'test',
     PORT: String(port),
     ISSUER: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
-    DATABASE_URL: testDatabase.url,
+    DATABASE_URL: options.databaseUrl?.(testDatabase.url) ?? testDatabase.url,
     DATABASE_POOL_MAX: String(testDatabase.poolMax),
     MASTER_SECRET: TEST_MASTER_SECRET,
     LOG_LEVEL: 'info',

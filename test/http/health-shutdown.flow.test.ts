@@ -167,6 +167,42 @@ describe('graceful shutdown of the server process', () => {
     }
   });
 
+  test('with SHUTDOWN_DRAIN_SECONDS readiness is false at once while the public port still serves; then it closes, the request in flight completes and it exits 0', async () => {
+    const server = await startServer({ SHUTDOWN_DRAIN_SECONDS: '3' });
+    const discovery = `http://127.0.0.1:${server.port}/.well-known/openid-configuration`;
+    const inFlight = await requestInFlight(server.port);
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    let down = await readyz(server.management);
+    for (let attempt = 0; attempt < 20 && down.status !== 503; attempt++) down = await readyz(server.management);
+    assert.equal(down.status, 503);
+    assert.equal(down.body.checks?.shutdown, 'in_progress');
+    // A new connection during the drain is served: a load balancer still sending is not refused.
+    const served = await fetch(discovery, { headers: { connection: 'close' } });
+    assert.equal(served.status, 200);
+    await served.arrayBuffer();
+    assert.equal(server.child.exitCode, null, 'still running during the drain');
+    // Then the port stops accepting (polled: the drain ends about 3 s after the signal).
+    let refused = false;
+    while (!refused && Date.now() - signalled < 15_000) {
+      refused = await fetch(discovery, { headers: { connection: 'close' } }).then(
+        async (response) => {
+          await response.arrayBuffer();
+          return false;
+        },
+        () => true,
+      );
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(refused, 'the port closed after the drain');
+    assert.ok(Date.now() - signalled >= 2_500, 'not before the drain delay');
+    const response = await inFlight.finish();
+    assert.match(response, /^HTTP\/1\.1 4\d\d /, 'the request in flight got its answer');
+    assert.equal(await server.exited, 0);
+    assert.match(server.output(), /"drainSeconds":3,"msg":"shutting down"/);
+    assert.doesNotMatch(server.output(), /cut off/);
+  });
+
   test('a request still running at SHUTDOWN_TIMEOUT is cut off and the process still exits', async () => {
     const server = await startServer({ SHUTDOWN_TIMEOUT: '1' });
     const inFlight = await requestInFlight(server.port);

@@ -1,11 +1,14 @@
 import type { AuditSink } from '../../audit/index.ts';
 import type { Logger, Metrics } from '../../observability/index.ts';
+import type { DatabaseOutageAnswer } from '../answer-database-outage.ts';
 
 /** What the engine's listeners report to. */
 export interface EventDeps {
   readonly audit: AuditSink;
   readonly metrics?: Metrics | undefined;
   readonly logger: Logger;
+  /** Takes the server errors that are the database being away (answer-database-outage.ts). */
+  readonly databaseOutage?: Pick<DatabaseOutageAnswer, 'claim'> | undefined;
 }
 
 export type Guard = <A extends unknown[]>(event: string, listener: (...args: A) => void) => (...args: A) => void;
