@@ -119,7 +119,12 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   // Sessions and key age for /metrics, read at scrape time (cached), never per request.
   metrics.trackState(createStateSources(runtime.database.prisma, () => keys));
   // Ready only with both the signing keys and the cookie keys the sessions need.
-  const health = createHealth({ pool: runtime.database.pool, keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 });
+  // and in step with the database's (watch-keys.ts): an instance that cannot read key
+  // changes must not keep publishing and signing with keys the others withdrew.
+  const health = createHealth({
+    pool: runtime.database.pool,
+    keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 && keyWatcher.inStep(),
+  });
   const rotation = createKeyRotation({ store: keyStore, sealer: runtime.sealer, policy: keyPolicy, audit: systemAudit });
   const keyWatcher = createKeyWatcher({
     store: keyStore,
@@ -129,14 +134,17 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     feed: runtime.changes,
     maintain: () => rotation.maintain(),
     refreshMs: config.keys.refreshInterval * 1000,
+    staleAfterMs: Math.max(config.keys.jwksMaxAge, 2 * config.keys.refreshInterval) * 1000,
     logger,
     onChange(material) {
+      // Built first: if it throws, nothing has changed and the next round tries again.
+      const next = buildProvider(material);
       keys = material;
       // Cookies: the parent app signs and verifies them, the first engine reads them in
       // interactionDetails; both take the new list for the next request.
       app.keys = [...material.cookieKeys];
       provider.keys = [...material.cookieKeys];
-      live.replace(buildProvider(material));
+      live.replace(next);
     },
   });
   const housekeeping = createHousekeeping({

@@ -12,7 +12,6 @@
 const CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
-  'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
   'EHOSTUNREACH',
@@ -49,10 +48,22 @@ const MESSAGES = [
 
 const NAMES = new Set(['PrismaClientInitializationError', 'DatabaseUnavailableError']);
 
+/**
+ * An error about the HTTP request itself (a client that dropped its body mid-way, raw-body's
+ * `request.aborted` with ECONNABORTED/ECONNRESET, a 4xx): the client's doing, never an
+ * outage. Otherwise anyone could make an instance answer 503 and log a false outage.
+ */
+function isRequestError(candidate: { status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown }): boolean {
+  const status = candidate.status ?? candidate.statusCode;
+  if (typeof status === 'number' && status < 500) return true;
+  return typeof candidate.type === 'string' && candidate.type.startsWith('request.');
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth++) {
-    const candidate = current as { code?: unknown; name?: unknown; message?: unknown; kind?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+    const candidate = current as { code?: unknown; name?: unknown; message?: unknown; kind?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown }; status?: unknown; statusCode?: unknown; type?: unknown };
+    if (isRequestError(candidate)) return false;
     if (typeof candidate.code === 'string' && CODES.has(candidate.code)) return true;
     if (typeof candidate.name === 'string' && NAMES.has(candidate.name)) return true;
     if (typeof candidate.kind === 'string' && ADAPTER_KINDS.has(candidate.kind)) return true;

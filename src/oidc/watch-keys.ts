@@ -18,6 +18,13 @@ import { readKeyMaterial, type KeyMaterial } from './signing-keys.ts';
 export interface KeyWatcher {
   /** Re-reads now (and after any round already running). */
   refresh(): Promise<void>;
+  /**
+   * False when this instance may be behind the database: no successful read for
+   * `staleAfterMs`, or a change announced by the feed that it has failed to read for a few
+   * seconds. Readiness follows it, so a load balancer stops sending this instance's JWKS
+   * and tokens (signed with keys the others may have withdrawn) to anyone.
+   */
+  inStep(): boolean;
   start(): void;
   stop(): Promise<void>;
 }
@@ -32,8 +39,13 @@ export interface KeyWatcherOptions {
   readonly feed?: { onChange(listener: () => void): void } | undefined;
   readonly maintain?: () => Promise<unknown>;
   readonly refreshMs: number;
+  /** How long without a successful read before inStep() is false (the JWKS cache lifetime). */
+  readonly staleAfterMs: number;
   readonly logger: Logger;
 }
+
+/** How long a change the feed announced may stay unread before inStep() is false. */
+const NOTIFIED_GRACE_MS = 5_000;
 
 /** setTimeout's limit; a later change is re-planned by the periodic round anyway. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -41,6 +53,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
   const { logger } = options;
   let current = options.initial;
+  let readAt = Date.now();
+  let notifiedAt: number | undefined;
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = true;
@@ -62,14 +76,17 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
     } catch (error) {
       logger.warn({ err: error }, 'key maintenance failed; it runs again at the next round');
     }
+    const startedAt = Date.now();
     const policy = await options.policy();
     const next = await readKeyMaterial(options.store, options.sealer, policy);
-    const changed = next.fingerprint !== current.fingerprint;
-    current = next;
-    if (changed) {
-      logger.info({ keys: next.fingerprint }, 'keys changed: the engine now uses them');
+    // Taken as current only once the engine holds it: a swap that failed is tried again.
+    if (next.fingerprint !== current.fingerprint) {
       options.onChange(next);
+      logger.info({ keys: next.fingerprint }, 'keys changed: the engine now uses them');
     }
+    current = next;
+    readAt = startedAt;
+    if (notifiedAt !== undefined && notifiedAt <= startedAt) notifiedAt = undefined;
     planNextChange();
   }
 
@@ -90,11 +107,17 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
   }
 
   options.feed?.onChange(() => {
+    notifiedAt ??= Date.now();
     if (!stopped) void refresh();
   });
 
   return {
     refresh,
+    inStep() {
+      const now = Date.now();
+      if (now - readAt > options.staleAfterMs) return false;
+      return notifiedAt === undefined || now - notifiedAt <= NOTIFIED_GRACE_MS;
+    },
     start() {
       stopped = false;
       interval = setInterval(() => void refresh(), options.refreshMs);

@@ -38,6 +38,16 @@ describe('the database is away', () => {
     assert.equal(isDatabaseUnavailable('Connection terminated'), false);
   });
 
+  test("a client that drops its request body is the client's doing, not an outage (anyone could fake one)", () => {
+    // raw-body's error for a body cut short, as co-body and koa's parsers pass it on.
+    const aborted = Object.assign(new Error('request aborted'), { code: 'ECONNABORTED', status: 400, statusCode: 400, expose: true, type: 'request.aborted' });
+    assert.equal(isDatabaseUnavailable(aborted), false);
+    assert.equal(isDatabaseUnavailable(Object.assign(new Error('aborted'), { code: 'ECONNRESET', type: 'request.aborted' })), false);
+    assert.equal(isDatabaseUnavailable(Object.assign(new Error('bad request'), { status: 400, cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) })), false);
+    // The same codes from the database's connection still are.
+    assert.equal(isDatabaseUnavailable(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })), true);
+  });
+
   test('translatePrismaError makes an outage a DatabaseUnavailableError and leaves the rest', () => {
     assert.ok(translatePrismaError(new Error('Connection terminated unexpectedly')) instanceof DatabaseUnavailableError);
     const bug = new TypeError('bug');
