@@ -10,6 +10,9 @@ import type { Logger, Metrics } from '../observability/index.ts';
 // Readiness (http/health.ts) asks the database on its own and turns false and true again
 // independently of this.
 
+/** How long ended outages are remembered (downBetween). */
+const RECENT_OUTAGES_MS = 10 * 60_000;
+
 /** What a client is told to wait before retrying while the database is away. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
@@ -19,6 +22,12 @@ export interface DatabaseOutage {
   /** Whether an outage is in progress (between its warning and its recovery line). */
   readonly active: boolean;
   readonly retryAfterSeconds: number;
+  /**
+   * Milliseconds of [from, to] (epoch ms, this clock) during which this instance saw the
+   * database away, from outages of the last RECENT_OUTAGES_MS. A client cannot retry
+   * anything then: the refresh grace window does not run meanwhile (refresh-request.ts).
+   */
+  downBetween(from: number, to: number): number;
   /** Stops the probe (at shutdown). */
   close(): void;
 }
@@ -32,6 +41,8 @@ export function createDatabaseOutage(deps: {
   const probeMs = deps.probeMs ?? 1_000;
   const counted = deps.metrics?.unavailableResponses.labels({ dependency: 'database' });
   let since: number | undefined;
+  /** Outages that ended, newest last, for downBetween. */
+  const ended: { start: number; end: number }[] = [];
   let refusedCount = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -42,6 +53,8 @@ export function createDatabaseOutage(deps: {
         () => {
           if (since === undefined) return;
           deps.logger.info({ downMs: Date.now() - since, refusedRequests: refusedCount }, 'database is reachable again: serving requests');
+          ended.push({ start: since, end: Date.now() });
+          while (ended.length > 0 && ended[0]!.end < Date.now() - RECENT_OUTAGES_MS) ended.shift();
           since = undefined;
           timer = undefined;
         },
@@ -70,6 +83,10 @@ export function createDatabaseOutage(deps: {
       return since !== undefined;
     },
     retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+    downBetween(from, to) {
+      const outages = since === undefined ? ended : [...ended, { start: since, end: Date.now() }];
+      return outages.reduce((total, outage) => total + Math.max(0, Math.min(to, outage.end) - Math.max(from, outage.start)), 0);
+    },
     close() {
       closed = true;
       clearTimeout(timer);

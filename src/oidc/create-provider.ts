@@ -43,6 +43,9 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
     store: deps.tokenStore,
     sealer: deps.sealer,
     windowSeconds: deps.config.ttl.refreshGrace,
+    // A completed refresh whose answer an outage swallowed is retried only once the
+    // database is back: the window does not run meanwhile.
+    ...(deps.databaseOutage && { paused: (from: number, to: number) => deps.databaseOutage!.downBetween(from, to) }),
     // A detected reuse ends the token family, as the engine does, and is told the same way
     // (grant.revoked at the token endpoint: observeProvider records the reuse).
     async revokeFamily(ctx, grantId) {

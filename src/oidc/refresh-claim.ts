@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { errors } from './engine.ts';
 
-import { arrivedWithin, type RequestState } from './refresh-request.ts';
+import { arrivedWithin, type RequestState, type WindowPause } from './refresh-request.ts';
 import type { RefreshRotationStore } from './token-store.ts';
 
 // Claiming a refresh token for its one rotation (refresh-rotation.ts). Rules:
@@ -36,6 +36,8 @@ export function createRefreshClaims(deps: {
   windowMs: number;
   /** How long a claim may run before a retry may take it over (default 5 s). */
   leaseMs?: number | undefined;
+  /** Database outages, which the grace window does not count (refresh-request.ts). */
+  paused?: WindowPause | undefined;
 }): RefreshClaims {
   const { store, windowMs } = deps;
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
@@ -92,7 +94,7 @@ export function createRefreshClaims(deps: {
         }
         if (!rotation) throw new errors.InvalidGrant('refresh token not found');
         if (rotation.rotated) {
-          if (state && rotation.successor && rotation.claimAgeMs !== undefined && arrivedWithin(state, rotation.claimAgeMs, windowMs)) {
+          if (state && rotation.successor && rotation.claimAgeMs !== undefined && arrivedWithin(state, rotation.claimAgeMs, windowMs, deps.paused)) {
             state.replay = rotation.successor;
           }
           throw new errors.InvalidGrant('refresh token already used');

@@ -8,6 +8,10 @@ import type { NewRefreshToken, StoredGrant } from './token-store.ts';
 //   refresh token (introspection, revocation) sees a claimed token as used.
 // - The grace window is judged by when a retry was sent, not by how long it queued: the
 //   request's own wait since it arrived is taken off the claim's age.
+// - The window does not run while the database is away: a client whose refresh was
+//   completed but whose answer was lost to the outage can only retry once it is back
+//   (issue 13). What this instance saw of the database's outages is taken off the claim's
+//   age, at most MAX_PAUSE_MS, so a long outage cannot stretch the window without bound.
 // - A window of 0 admits nothing.
 
 export interface RequestState {
@@ -31,9 +35,20 @@ export interface RequestState {
  * the database clock; the request's own wait since it arrived is taken off, so that
  * concurrent refreshes stay inside the window however long they queued under load.
  */
-export function arrivedWithin(state: RequestState, claimAgeMs: number, windowMs: number): boolean {
-  return windowMs > 0 && claimAgeMs - (Date.now() - state.arrivedAt) <= windowMs;
+export function arrivedWithin(state: RequestState, claimAgeMs: number, windowMs: number, paused?: WindowPause): boolean {
+  if (windowMs <= 0) return false;
+  const now = Date.now();
+  const age = claimAgeMs - (now - state.arrivedAt);
+  if (age <= windowMs) return true;
+  const pausedMs = Math.min(MAX_PAUSE_MS, paused?.(now - claimAgeMs, state.arrivedAt) ?? 0);
+  return age - pausedMs <= windowMs;
 }
+
+/** Milliseconds of [from, to] (epoch ms) during which the database was away (database-outage.ts). */
+export type WindowPause = (from: number, to: number) => number;
+
+/** The most an outage adds to the grace window. */
+export const MAX_PAUSE_MS = 5 * 60_000;
 
 export function isRefresh(state: RequestState | undefined): state is RequestState {
   const oidc = state?.ctx.oidc;

@@ -5,7 +5,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { Sealer } from '../crypto/index.ts';
 import { createRefreshClaims } from './refresh-claim.ts';
-import { arrivedWithin, isRefresh, type RequestState } from './refresh-request.ts';
+import { arrivedWithin, isRefresh, type RequestState, type WindowPause } from './refresh-request.ts';
 import { createSuccessorReplies } from './refresh-successor.ts';
 import type { NewRefreshToken, RefreshRotationStore, RotationState, StoredGrant } from './token-store.ts';
 
@@ -75,6 +75,8 @@ export interface RefreshRotationOptions {
   readonly leaseMs?: number;
   /** Revokes a grant, its tokens and codes: a detected reuse. */
   readonly revokeFamily: (ctx: KoaContextWithOIDC, grantId: string) => Promise<void>;
+  /** The database's outages seen by this instance: the grace window does not run during them. */
+  readonly paused?: WindowPause | undefined;
   readonly events?: RefreshRotationEvents;
 }
 
@@ -82,7 +84,7 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
   const { store } = options;
   const windowMs = options.windowSeconds * 1000;
   const requests = new AsyncLocalStorage<RequestState>();
-  const claims = createRefreshClaims({ store, windowMs, leaseMs: options.leaseMs });
+  const claims = createRefreshClaims({ store, windowMs, leaseMs: options.leaseMs, paused: options.paused });
   const replies = createSuccessorReplies({ store, sealer: options.sealer, onGraceHit: () => options.events?.onGraceHit?.() });
 
   const middleware: Middleware = async (koaCtx, next) => {
@@ -132,7 +134,7 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       if (!isRefresh(state)) return false;
       // Claimed but not completed: in flight, or abandoned and waiting to be taken over.
       // Completed: a retry inside the window may get its response repeated.
-      const unused = !rotation.rotated || arrivedWithin(state, rotation.claimAgeMs, windowMs);
+      const unused = !rotation.rotated || arrivedWithin(state, rotation.claimAgeMs, windowMs, options.paused);
       if (unused) state.hidden = { id, grantId };
       return unused;
     },

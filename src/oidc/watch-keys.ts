@@ -1,4 +1,5 @@
 import type { Sealer } from '../crypto/index.ts';
+import { databaseFailureReason, isDatabaseUnavailable } from '../db/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { RotationPolicy } from './key-rotation.ts';
 import type { KeyStore } from './key-store.ts';
@@ -50,6 +51,9 @@ const NOTIFIED_GRACE_MS = 5_000;
 /** setTimeout's limit; a later change is re-planned by the periodic round anyway. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** A database outage is logged once by the outage tracker: here one line, never its stack. */
+const failure = (error: unknown) => (isDatabaseUnavailable(error) ? { reason: databaseFailureReason(error) } : { err: error });
+
 export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
   const { logger } = options;
   let current = options.initial;
@@ -74,7 +78,7 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
     try {
       await options.maintain?.();
     } catch (error) {
-      logger.warn({ err: error }, 'key maintenance failed; it runs again at the next round');
+      logger.warn(failure(error), 'key maintenance failed; it runs again at the next round');
     }
     const startedAt = Date.now();
     const policy = await options.policy();
@@ -98,7 +102,7 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
     running = (async () => {
       do {
         again = false;
-        await round().catch((error: unknown) => logger.warn({ err: error }, 'reading the keys failed; the current ones stay in use'));
+        await round().catch((error: unknown) => logger.warn(failure(error), 'reading the keys failed; the current ones stay in use'));
       } while (again && !stopped);
     })().finally(() => {
       running = undefined;

@@ -124,6 +124,7 @@ before(async () => {
 
 after(async () => {
   console.log(`database outage figures: ${JSON.stringify(figures)}`);
+  if (process.env.CLUSTER_DUMP) for (const instance of cluster?.instances ?? []) console.log(`--- ${instance.name}\n${instance.output().slice(-20_000)}`);
   await cluster?.close();
 });
 
@@ -144,13 +145,13 @@ test('readiness turned false on every instance while the database was stopped, a
   assert.ok(figures.firstSuccessAfterStopMs !== null, 'served again after the database came back');
 });
 
-test('each instance logged each outage in a line or two, never a stack per request', () => {
+test('each instance logged each outage in one line, never a stack per request', () => {
   for (const instance of cluster.instances) {
     const output = instance.output();
+    // At LOG_LEVEL=warn (the cluster's): the start of each outage; its end is an info line.
+    // Every 503 also has its access-log line, as every request does; none carries a stack.
     const starts = output.match(/database unreachable: answering 503/g)?.length ?? 0;
-    const ends = output.match(/database is reachable again/g)?.length ?? 0;
     assert.ok(starts >= 1 && starts <= 2, `${instance.name}: ${starts} outage lines for two outages`);
-    assert.equal(ends, starts, `${instance.name}: every outage logged as ended`);
     assert.doesNotMatch(output, /"stack"/, `${instance.name} logged a stack`);
   }
 });

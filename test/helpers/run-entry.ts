@@ -77,10 +77,18 @@ export async function holdPort(): Promise<{ port: number; server: Server }> {
   return { port: (server.address() as { port: number }).port, server };
 }
 
+/** Ports this process handed out: the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
+/** A port free now and not handed out before in this process (a cluster takes several at once). */
 export async function freePort(): Promise<number> {
-  const { port, server } = await holdPort();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const { port, server } = await holdPort();
+    await new Promise((resolve) => server.close(resolve));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** The one line a failed start prints on stderr. */

@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import { errors } from 'oidc-provider';
 
 import { createSealer } from '../../src/crypto/index.ts';
+import { arrivedWithin, MAX_PAUSE_MS } from '../../src/oidc/refresh-request.ts';
 import { createRefreshRotation, type RefreshRotation } from '../../src/oidc/refresh-rotation.ts';
 import { createMemoryTokenStore, type MemoryTokenStore } from '../fakes/memory-token-store.ts';
 
@@ -31,7 +32,7 @@ interface Setup {
   grant: string;
 }
 
-function setup(options: { windowSeconds?: number; leaseMs?: number; store?: MemoryTokenStore; sealer?: typeof sealer } = {}): Setup {
+function setup(options: { windowSeconds?: number; leaseMs?: number; store?: MemoryTokenStore; sealer?: typeof sealer; paused?: (from: number, to: number) => number } = {}): Setup {
   const store = options.store ?? createMemoryTokenStore();
   const revoked: string[] = [];
   const rotation = createRefreshRotation({
@@ -39,6 +40,7 @@ function setup(options: { windowSeconds?: number; leaseMs?: number; store?: Memo
     sealer: options.sealer ?? sealer,
     windowSeconds: options.windowSeconds ?? 10,
     leaseMs: options.leaseMs ?? 200,
+    paused: options.paused,
     revokeFamily: (_ctx, grantId) => {
       revoked.push(grantId);
       return store.revokeGrants([grantId]).then(() => undefined);
@@ -207,6 +209,36 @@ describe('refresh rotation (unit, fake store)', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => refresh(s, 'rt-0', web, { beforeIssue: () => new Promise((r) => setTimeout(r, 5)) })));
     assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
     assert.equal(new Set(results.map((r) => r.body.refresh_token)).size, 1);
+  });
+
+  test('the window does not run while the database is away: a retry after an outage gets the answer it lost, one without an outage is reuse', async () => {
+    // An outage as long as everything since the rotation: the whole wait was spent in it.
+    const withOutage = ready({ windowSeconds: 0.05, paused: (from, to) => to - from });
+    const first = await refresh(withOutage, 'rt-0', web);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    const retry = await refresh(withOutage, 'rt-0', web);
+    assert.equal(retry.status, 200);
+    assert.deepEqual(retry.body, first.body);
+    assert.deepEqual(withOutage.revoked, []);
+    // Another client still gets nothing, outage or not.
+    assert.equal((await refresh(withOutage, 'rt-0', { clientId: 'attacker' })).status, 400);
+
+    const without = ready({ windowSeconds: 0.05, paused: () => 0 });
+    assert.equal((await refresh(without, 'rt-0', web)).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    assert.equal((await refresh(without, 'rt-0', web)).status, 400);
+    assert.deepEqual(without.revoked, [`engine:${without.grant}`], "reuse: the grant is revoked");
+  });
+
+  test('an outage stretches the window by at most five minutes', () => {
+    const state = { ctx: {} as never, arrivedAt: Date.now() };
+    const sixMinutes = 6 * 60_000;
+    // Claimed six minutes and five seconds ago, with the database away all along: 5 s past a
+    // 10 s window once five minutes are taken off, so not within it.
+    assert.equal(arrivedWithin(state, sixMinutes + 5_000, 10_000, () => sixMinutes), false);
+    assert.equal(arrivedWithin(state, MAX_PAUSE_MS + 5_000, 10_000, () => sixMinutes), true);
+    assert.equal(arrivedWithin(state, 15_000, 10_000, () => 0), false);
+    assert.equal(arrivedWithin(state, 15_000, 0, () => 15_000), false, 'a window of 0 admits nothing');
   });
 
   test('a retry sent inside the window is answered from it even when it is served after the window (a queue under load)', async () => {

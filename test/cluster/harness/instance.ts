@@ -12,7 +12,8 @@ import { entryEnv } from '../../helpers/run-entry.ts';
 // crash, SIGTERM a deployment's stop.
 
 const SERVER = path.join(PROJECT_ROOT, 'dist/main.js');
-const KEEP_LOG_CHARS = 200_000;
+/** Enough for a fault test's outage (every 503 is an access-log line at warn) to keep its first lines. */
+const KEEP_LOG_CHARS = 4_000_000;
 
 export interface InstanceOptions {
   readonly name: string;
@@ -28,7 +29,9 @@ export class Instance {
   readonly managementUrl: string;
   readonly #options: InstanceOptions;
   #child: ChildProcess | undefined;
-  #output = '';
+  /** The output in chunks, oldest first, about KEEP_LOG_CHARS in all (no copy per chunk). */
+  readonly #chunks: string[] = [];
+  #kept = 0;
 
   constructor(options: InstanceOptions) {
     this.#options = options;
@@ -50,9 +53,9 @@ export class Instance {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  /** Everything the process wrote (the last 200,000 characters), across restarts. */
+  /** Everything the process wrote (about the last KEEP_LOG_CHARS characters), across restarts. */
   output(): string {
-    return this.#output;
+    return this.#chunks.join('');
   }
 
   /** Spawns the process; resolves once readiness answers 200 (or throws with its output). */
@@ -66,7 +69,10 @@ export class Instance {
     });
     this.#child = child;
     const keep = (chunk: Buffer) => {
-      this.#output = (this.#output + chunk.toString()).slice(-KEEP_LOG_CHARS);
+      const text = chunk.toString();
+      this.#chunks.push(text);
+      this.#kept += text.length;
+      while (this.#kept > KEEP_LOG_CHARS && this.#chunks.length > 1) this.#kept -= this.#chunks.shift()!.length;
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -76,7 +82,7 @@ export class Instance {
   async waitReady(timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`${this.name} exited during start:\n${this.#output.slice(-5_000)}`);
+      if (!this.running) throw new Error(`${this.name} exited during start:\n${this.output().slice(-5_000)}`);
       const ready = await fetch(`${this.managementUrl}/readyz`).then(
         (response) => response.ok,
         () => false,
@@ -84,7 +90,7 @@ export class Instance {
       if (ready) return;
       await sleep(100);
     }
-    throw new Error(`${this.name} was not ready within ${timeoutMs} ms:\n${this.#output.slice(-5_000)}`);
+    throw new Error(`${this.name} was not ready within ${timeoutMs} ms:\n${this.output().slice(-5_000)}`);
   }
 
   /** Sends a signal and waits for the exit; the exit code (null when killed by the signal). */
