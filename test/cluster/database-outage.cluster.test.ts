@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { startCluster, type Cluster } from './harness/cluster.ts';
+import type { Cluster } from './harness/cluster.ts';
 import { failing, startLoad, type LoadRecord } from './harness/load.ts';
-import { introspect, refresh, signIn, type Credentials } from './harness/oauth.ts';
+import { startMixCluster } from './harness/mix-cluster.ts';
+import { introspect, refresh, type Credentials } from './harness/oauth.ts';
 
 // Postgres fails under a steady mix through nginx, twice: restarted (every connection of
 // both instances dropped at once, `postgres.cut()`), then stopped for 10 s (connections
@@ -16,16 +17,12 @@ import { introspect, refresh, signIn, type Credentials } from './harness/oauth.t
 // outage gets a usable token, and no chain is taken for reuse and revoked). The figures
 // are printed.
 
-const API = 'https://api.outage.example';
-const REDIRECT = 'http://localhost:8080/callback';
-const USER = { email: 'olga@example.com', password: 'olga has a long password' };
 const CHAINS = 6;
 const STOPPED_MS = 10_000;
 
 let cluster: Cluster;
 let web: Credentials;
 let service: Credentials;
-let introspector: Credentials;
 let record: LoadRecord;
 /** Readiness of each instance, sampled every 100 ms while the database was stopped. */
 const readiness: boolean[][] = [[], []];
@@ -51,24 +48,9 @@ async function untilReady(): Promise<number> {
 }
 
 before(async () => {
-  cluster = await startCluster({
-    declare: {
-      users: [{ email: USER.email, name: 'Olga', password: USER.password }],
-      resources: [{ indicator: API, name: 'Outage API', scopes: [{ name: 'read' }], accessTokenFormat: 'opaque' }],
-      clients: [
-        { clientId: 'outage-web', type: 'web', name: 'Web', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] },
-        { clientId: 'outage-batch', type: 'service', name: 'Batch', resources: [API], scopes: ['read'] },
-        { clientId: 'outage-rs', type: 'resource-server', name: 'API server', resources: [API] },
-      ],
-    },
-  });
-  const credentials = (id: string) => ({ id, secret: cluster.declared.clientSecret(id) });
-  web = credentials('outage-web');
-  service = credentials('outage-batch');
-  introspector = credentials('outage-rs');
-
-  const chains: string[] = [];
-  for (let i = 0; i < CHAINS; i++) chains.push((await signIn(cluster, { client: web, redirectUri: REDIRECT, ...USER })).tokens.refresh_token as string);
+  const mix = await startMixCluster('outage', CHAINS);
+  ({ cluster, web, service } = mix);
+  const { introspector, chains, api: API } = mix;
 
   const load = startLoad(cluster, { service, resource: API, web, introspector, chains });
   await sleep(3_000);

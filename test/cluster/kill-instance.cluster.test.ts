@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { startCluster, type Cluster } from './harness/cluster.ts';
+import type { Cluster } from './harness/cluster.ts';
 import { failing, startLoad, type LoadRecord } from './harness/load.ts';
-import { introspect, refresh, signIn, type Credentials } from './harness/oauth.ts';
+import { startMixCluster } from './harness/mix-cluster.ts';
+import { introspect, refresh, type Credentials } from './harness/oauth.ts';
 
 // `kill -9` of one instance under a steady mix through nginx (client credentials, refresh
 // rotation, introspection). Requests in flight on the killed instance may fail (nginx
@@ -12,37 +13,17 @@ import { introspect, refresh, signIn, type Credentials } from './harness/oauth.t
 // client received stays usable, no refresh token got two successors, the other instance
 // carried on, and the killed one rejoins once restarted. The figures are printed.
 
-const API = 'https://api.cluster.example';
-const REDIRECT = 'http://localhost:8080/callback';
-const USER = { email: 'kay@example.com', password: 'kay has a long password' };
 const CHAINS = 6;
 
 let cluster: Cluster;
 let web: Credentials;
-let service: Credentials;
-let introspector: Credentials;
 let record: LoadRecord;
 const figures: Record<string, unknown> = {};
 
 before(async () => {
-  cluster = await startCluster({
-    declare: {
-      users: [{ email: USER.email, name: 'Kay', password: USER.password }],
-      resources: [{ indicator: API, name: 'Cluster API', scopes: [{ name: 'read' }], accessTokenFormat: 'opaque' }],
-      clients: [
-        { clientId: 'kill-web', type: 'web', name: 'Web', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] },
-        { clientId: 'kill-batch', type: 'service', name: 'Batch', resources: [API], scopes: ['read'] },
-        { clientId: 'kill-rs', type: 'resource-server', name: 'API server', resources: [API] },
-      ],
-    },
-  });
-  const credentials = (id: string) => ({ id, secret: cluster.declared.clientSecret(id) });
-  web = credentials('kill-web');
-  service = credentials('kill-batch');
-  introspector = credentials('kill-rs');
-
-  const chains: string[] = [];
-  for (let i = 0; i < CHAINS; i++) chains.push((await signIn(cluster, { client: web, redirectUri: REDIRECT, ...USER })).tokens.refresh_token as string);
+  const mix = await startMixCluster('kill', CHAINS);
+  ({ cluster, web } = mix);
+  const { service, introspector, chains, api: API } = mix;
 
   const load = startLoad(cluster, { service, resource: API, web, introspector, chains });
   const [victim, survivor] = cluster.instances as [(typeof cluster.instances)[0], (typeof cluster.instances)[0]];

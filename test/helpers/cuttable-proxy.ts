@@ -1,12 +1,16 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 // A TCP proxy between a server and a dependency (Postgres, Redis), for fault injection:
-// `cut()` drops every connection through it and refuses new ones (accepted, then closed at
-// once: the client sees its connection end), `close()` stops listening (connection
-// refused), `restore()` forwards again on the same port.
+// `reset()` resets every open connection and goes on forwarding (a restart as clients see
+// it), `cut()` drops every connection through it and refuses new ones (accepted, then
+// closed at once: the client sees its connection end), `close()` stops listening
+// (connection refused), `restore()` forwards again on the same port. The cluster harness
+// uses it too (test/cluster/harness/tcp-proxy.ts).
 
 export interface CuttableProxy {
   readonly port: number;
+  /** Resets every open connection (RST); new ones are forwarded as before. */
+  reset(): void;
   /** Drops every open connection; new ones are accepted and closed at once until restore(). */
   cut(): void;
   /** Stops listening: new connections are refused (ECONNREFUSED) until restore(). */
@@ -47,6 +51,10 @@ export async function startCuttableProxy(target: { readonly host: string; readon
   };
   return {
     port,
+    reset() {
+      for (const socket of sockets) socket.resetAndDestroy();
+      sockets.clear();
+    },
     cut() {
       forwarding = false;
       dropAll();

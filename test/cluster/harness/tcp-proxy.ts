@@ -1,10 +1,10 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { startCuttableProxy } from '../../helpers/cuttable-proxy.ts';
 
-// A TCP proxy in front of the machine's Postgres, owned by the test: the one edge where a
+// The proxy in front of the machine's Postgres, owned by the test: the one edge where a
 // fault is injected. The instances connect to it as to their database; `cut()` resets
 // every open connection (what a Postgres restart does to its clients) and `stop()` also
 // refuses new ones until `start()` (a database that is down), without touching the shared
-// Postgres server itself.
+// Postgres server itself. (test/helpers/cuttable-proxy.ts, in the cluster's words.)
 
 export interface TcpProxy {
   readonly port: number;
@@ -17,52 +17,15 @@ export interface TcpProxy {
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
-  const open = new Set<Socket>();
-  const onConnection = (client: Socket) => {
-    const upstream = connect(target.port, target.host);
-    open.add(client);
-    open.add(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  };
-  let server: Server | undefined;
-  let port = 0;
-  const listen = async () => {
-    server = createServer(onConnection);
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(port, '127.0.0.1', () => resolve());
-    });
-    port = (server.address() as { port: number }).port;
-  };
-  const cut = () => {
-    for (const socket of open) socket.resetAndDestroy();
-    open.clear();
-  };
-  const stop = async () => {
-    const closing = server;
-    server = undefined;
-    cut();
-    if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
-  };
-  await listen();
+  const proxy = await startCuttableProxy(target);
   return {
-    get port() {
-      return port;
+    port: proxy.port,
+    cut: () => proxy.reset(),
+    stop: async () => {
+      proxy.reset();
+      await proxy.close();
     },
-    cut,
-    stop,
-    async start() {
-      if (!server) await listen();
-    },
-    close: stop,
+    start: () => proxy.restore(),
+    close: () => proxy.stop(),
   };
 }
