@@ -1,4 +1,4 @@
-import { databaseFailureReason, type Sql } from '../db/index.ts';
+import { databaseFailureReason, isDatabaseUnavailable, type Sql } from '../db/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 // Not through the index: it loads prom-client, ~100 ms more for every CLI command.
 import { scrubValue } from '../observability/redact.ts';
@@ -142,10 +142,12 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       failing = false;
       return true;
     } catch (error) {
-      const reachable = await sql.query('SELECT 1').then(
+      // A connection lost under the INSERT is an outage even if the database answers again
+      // by now (it came back in between): keep the batch rather than drop it as refused.
+      const reachable = !isDatabaseUnavailable(error) && (await sql.query('SELECT 1').then(
         () => true,
         () => false,
-      );
+      ));
       if (reachable) {
         logger.error({ err: error, events: batch.length }, 'audit events could not be written and were dropped');
         drop(batch.length, 'write_failed');

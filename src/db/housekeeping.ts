@@ -2,6 +2,8 @@ import type pg from 'pg';
 
 import type { Logger, Metrics } from '../observability/index.ts';
 import { HOUSEKEEPING_LOCK } from './advisory-locks.ts';
+import { reasonOf } from './database-outage.ts';
+import { isDatabaseUnavailable } from './database-unavailable.ts';
 
 // Keeps the tables flat under steady load with no manual janitor: expired oidc-provider
 // records (the adapter already treats them as absent, so deleting them changes nothing a
@@ -147,7 +149,8 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
     if (stopped) return;
     timer = setTimeout(() => {
       running = runOnce().catch((error: unknown) => {
-        logger.warn({ err: error }, 'housekeeping failed; it will run again at the next interval');
+        // An outage is logged once by database-outage.ts: here one line, without a stack.
+        logger.warn(isDatabaseUnavailable(error) ? { reason: reasonOf(error) } : { err: error }, 'housekeeping failed; it will run again at the next interval');
         return { ran: false, deleted: {} };
       });
       void running.finally(() => {

@@ -48,6 +48,14 @@ export interface KeyWatcherOptions {
 /** How long a change the feed announced may stay unread before inStep() is false. */
 const NOTIFIED_GRACE_MS = 5_000;
 
+/**
+ * After a failed round, the next one comes this soon rather than at the next interval: a
+ * database outage makes every instance's round fail (and the feed announces a change when
+ * it loses its connection), and an instance must be in step, so ready, within about a
+ * second of the database's return, not a KEY_REFRESH_INTERVAL later.
+ */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
 /** setTimeout's limit; a later change is re-planned by the periodic round anyway. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -64,6 +72,10 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
   let stopped = true;
   let interval: NodeJS.Timeout | undefined;
   let atChange: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  /** In a streak of failed rounds: only its first failure is logged (rounds retry every second). */
+  let failing = false;
+  let maintenanceFailing = false;
 
   function planNextChange() {
     clearTimeout(atChange);
@@ -77,8 +89,10 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
   async function round(): Promise<void> {
     try {
       await options.maintain?.();
+      maintenanceFailing = false;
     } catch (error) {
-      logger.warn(failure(error), 'key maintenance failed; it runs again at the next round');
+      if (!maintenanceFailing) logger.warn(failure(error), 'key maintenance failed; it runs again at the next round');
+      maintenanceFailing = true;
     }
     const startedAt = Date.now();
     const policy = await options.policy();
@@ -102,7 +116,21 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
     running = (async () => {
       do {
         again = false;
-        await round().catch((error: unknown) => logger.warn(failure(error), 'reading the keys failed; the current ones stay in use'));
+        await round().then(
+          () => {
+            clearTimeout(retry);
+            if (failing) logger.info('keys are read again');
+            failing = false;
+          },
+          (error: unknown) => {
+            if (!failing) logger.warn(failure(error), 'reading the keys failed; the current ones stay in use, read again every second');
+            failing = true;
+            clearTimeout(retry);
+            if (stopped) return;
+            retry = setTimeout(() => void refresh(), RETRY_AFTER_FAILURE_MS);
+            retry.unref();
+          },
+        );
       } while (again && !stopped);
     })().finally(() => {
       running = undefined;
@@ -132,6 +160,7 @@ export function createKeyWatcher(options: KeyWatcherOptions): KeyWatcher {
       stopped = true;
       clearInterval(interval);
       clearTimeout(atChange);
+      clearTimeout(retry);
       await running;
     },
   };

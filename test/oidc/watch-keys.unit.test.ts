@@ -92,3 +92,28 @@ test('a swap that failed is tried again at the next round', async () => {
   assert.deepEqual(seen, [initial.fingerprint]);
   await watcher.stop();
 });
+
+test('after a failed round the next comes a second later, not a refresh interval later: ready again soon after an outage', async (t) => {
+  t.mock.timers.enable({ apis: ['Date', 'setTimeout', 'setInterval'] });
+  const memory = createMemoryKeyStore();
+  const initial = await loadKeys(memory, sealer, policy);
+  const { store, state } = breakable(memory);
+  const changes = feed();
+  let reads = 0;
+  const counting: KeyStore = { ...store, signingKeys: () => (reads++, store.signingKeys()) };
+  const watcher = createKeyWatcher({ store: counting, sealer, policy: () => Promise.resolve(policy), initial, onChange: () => {}, feed: changes, refreshMs: 60_000, staleAfterMs: 600_000, logger });
+  watcher.start();
+  state.broken = true;
+  // The feed loses its connection in the outage, and says so.
+  changes.notify();
+  await watcher.refresh();
+  t.mock.timers.tick(6_000);
+  assert.equal(watcher.inStep(), false, 'out of step during the outage');
+  state.broken = false;
+  const before = reads;
+  t.mock.timers.tick(1_000);
+  for (let i = 0; i < 20 && !watcher.inStep(); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(reads > before, 'a round ran within a second');
+  assert.equal(watcher.inStep(), true, 'in step again within a second of the database coming back');
+  await watcher.stop();
+});
