@@ -40,6 +40,8 @@ export interface AppDeps {
   readonly provider: Provider;
   /** The engine, mounted: whichever is current when a request arrives (oidc/live-provider.ts). */
   readonly mountProvider: Middleware;
+  /** Discovery and the JWKS as the current engine last answered them (oidc/published-documents.ts). */
+  readonly answerPublishedDocuments: Middleware;
   /** The engine's cookie keys at start; a key change sets `app.keys` again (server.ts). */
   readonly cookieKeys: readonly string[];
   readonly accounts: AccountService;
@@ -119,6 +121,10 @@ export function createApp(deps: AppDeps): Koa {
   //    429 with Retry-After and RateLimit fields: no database, no argon2.
   app.use(abuse.requests);
   app.use(abuse.bodies);
+  //    Discovery and the JWKS: every client and resource server fetches them, and they
+  //    change only with the engine. Answered as the engine last answered them, within its
+  //    budget and headers but without the engine and the client middleware below.
+  app.use(deps.answerPublishedDocuments);
   // 4. The stylesheet and script of the pages, and the issuer's root: what this is, where
   //    discovery is.
   app.use(serveAssets(deps.assets));

@@ -110,7 +110,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const redis = await openLimitRedis(config, logger);
   let app: Koa;
   try {
-    app = createApp({ config, logger, provider, mountProvider: live.middleware, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, ...services });
+    app = createApp({ config, logger, provider, mountProvider: live.middleware, answerPublishedDocuments: live.answerPublishedDocuments, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, ...services });
   } catch (error) {
     redis?.disconnect();
     throw error;

@@ -7,7 +7,7 @@ import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-to
 import type { DatabaseOutage } from '../db/index.ts';
 import { answerDatabaseOutage } from './answer-database-outage.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
-import { cachePublishedMetadata } from './cache-published-metadata.ts';
+import { createPublishedDocuments, type PublishedDocuments } from './published-documents.ts';
 import { observeProvider } from './events/index.ts';
 import { extendIntrospection } from './extend-introspection.ts';
 import { extendRevocation } from './extend-revocation.ts';
@@ -31,6 +31,8 @@ export interface BuiltProvider {
   readonly provider: Provider;
   /** The one verifier of access tokens: introspection and revocation here, our own APIs in the app. */
   readonly accessTokens: AccessTokenVerifier;
+  /** Discovery and the JWKS as this engine answered them, answered again without it. */
+  readonly publishedDocuments: PublishedDocuments;
 }
 
 /** Builds the engine, the access-token verifier over it, and our extensions around its token endpoints. No I/O. */
@@ -77,12 +79,13 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   // Pre/post middleware around the engine's routes (they run inside its error handling).
   // Outermost: a response the engine failed for a database outage becomes a 503.
   if (outageAnswer) provider.use(outageAnswer.middleware);
-  provider.use(cachePublishedMetadata({ jwksMaxAge: deps.config.keys.jwksMaxAge }));
+  const publishedDocuments = createPublishedDocuments({ jwksMaxAge: deps.config.keys.jwksMaxAge });
+  provider.use(publishedDocuments.record);
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
   provider.use(spendPushedRequests(deps.tokenStore));
   provider.use(extendIntrospection({ verifier: accessTokens, issuer: deps.config.issuer }));
   provider.use(extendRevocation({ verifier: accessTokens, audit }));
-  return { provider, accessTokens };
+  return { provider, accessTokens, publishedDocuments };
 }

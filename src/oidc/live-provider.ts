@@ -18,6 +18,8 @@ export interface LiveProvider {
   replace(next: BuiltProvider): void;
   /** Mounts whichever engine is current when a request arrives (app.ts). */
   readonly middleware: Middleware;
+  /** Discovery and the JWKS, answered from the current engine's copies (published-documents.ts). */
+  readonly answerPublishedDocuments: Middleware;
   /** The verifier of the current engine (its keys), for our own APIs. */
   readonly accessTokens: AccessTokenVerifier;
 }
@@ -33,6 +35,7 @@ export function createLiveProvider(initial: BuiltProvider): LiveProvider {
     },
     // `mounted` is read once per request, before it runs.
     middleware: (ctx, next) => mounted(ctx, next) as Promise<void>,
+    answerPublishedDocuments: (ctx, next) => built.publishedDocuments.answer(ctx, next) as Promise<void>,
     accessTokens: {
       verify: (token) => built.accessTokens.verify(token),
       revokeJwt: (token, byClientId) => built.accessTokens.revokeJwt(token, byClientId),
