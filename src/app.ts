@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps): Koa {
   //    Host, X-Forwarded-Host or request target said (the scheme the request came in with
   //    still decides Secure cookies).
   app.use(checkProxyHeaders({ trustProxy: config.trustProxy }));
-  app.use(pinIssuerOrigin({ issuer: config.issuer }));
+  app.use(pinIssuerOrigin(app, { issuer: config.issuer }));
   // 3. Browser hardening on every response, the engine's own pages included: CSP with a
   //    per-response nonce, no framing, nosniff, no referrer, no-store pages, HSTS on https.
   app.use(securityHeaders({ hsts: new URL(config.issuer).protocol === 'https:', formTargets: pageFormTargets }));

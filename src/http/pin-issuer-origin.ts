@@ -1,3 +1,4 @@
+import type Koa from 'koa';
 import type { Middleware } from 'koa';
 
 // The engine writes its URLs (discovery, JWKS, redirects, form actions, the resume URL of an
@@ -9,9 +10,19 @@ import type { Middleware } from 'koa';
 // (`ctx.protocol`, `ctx.secure`: TLS, or the trusted proxy's X-Forwarded-Proto) is left as
 // it is, so cookies are still marked Secure exactly when the connection is https.
 
-export function pinIssuerOrigin(options: { issuer: string }): Middleware {
+export function pinIssuerOrigin(app: Koa, options: { issuer: string }): Middleware {
   const issuer = new URL(options.issuer);
   const origin = issuer.origin;
+  // What the engine's urlFor resolves against: the issuer's scheme and host, the request's
+  // path. (Koa's `ctx.origin` is the Origin header, left alone.) Defined once, on the
+  // prototype of this app's every `ctx.request`: a property defined on each request object
+  // would turn it into a slow dictionary-mode object for the rest of the request.
+  Object.defineProperty(app.request, 'href', {
+    get(this: Koa.Request) {
+      return `${origin}${this.originalUrl}`;
+    },
+    configurable: true,
+  });
   return async (ctx, next) => {
     const headers = ctx.req.headers;
     // Also for the contexts the engine builds from `req` itself (interactionDetails and
@@ -28,10 +39,6 @@ export function pinIssuerOrigin(options: { issuer: string }): Middleware {
       ctx.originalUrl = originForm;
       ctx.request.originalUrl = originForm;
     }
-    // What the engine's urlFor resolves against: the issuer's scheme and host, the request's
-    // path. (Koa's `ctx.origin` is the Origin header, left alone.)
-    const request = ctx.request;
-    Object.defineProperty(request, 'href', { get: () => `${origin}${request.originalUrl}`, configurable: true });
     await next();
   };
 }
