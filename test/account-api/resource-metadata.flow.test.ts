@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import * as oauth from 'oauth4webapi';
@@ -132,6 +133,34 @@ describe('a refusal of the account API points to the metadata (RFC 9728 section 
   });
 });
 
+/** A GET with a Host header of the sender's choosing (fetch would not send it). */
+function getWithHost(path: string, host: string): Promise<{ status: number; challenge: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(new URL(path, server.issuer), { headers: { host } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, challenge: [response.headers['www-authenticate'] ?? []].flat().join(', '), body: Buffer.concat(chunks).toString() }),
+      );
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+describe('the metadata and the challenges name the configured issuer, whatever Host says', () => {
+  test('a forged Host changes neither the document nor resource_metadata', async () => {
+    const document = await getWithHost('/.well-known/oauth-protected-resource/api', 'evil.example');
+    assert.equal(document.status, 200);
+    assert.ok(!document.body.includes('evil.example'), document.body);
+    assert.equal((JSON.parse(document.body) as { resource: string }).resource, resource);
+    const refused = await getWithHost('/api/me', 'evil.example');
+    assert.equal(refused.status, 401);
+    assert.ok(!refused.challenge.includes('evil.example'), refused.challenge);
+    assert.ok(refused.challenge.includes(`resource_metadata="${metadataUrl}"`));
+  });
+});
+
 describe('an MCP-style client starting from a 401', () => {
   test('finds the authorization server, gets a token for the API with PKCE and the resource, and calls it', async () => {
     const target = new URL(`${resource}/me`);
@@ -180,5 +209,20 @@ describe('an MCP-style client starting from a 401', () => {
     const answer = await oidc.fetchProtectedResource(config, tokens.access_token, target, 'GET');
     assert.equal(answer.status, 200);
     assert.equal(((await answer.json()) as { email: string }).email, person.email);
+
+    // 6. A call its scope does not cover: 403 insufficient_scope naming the scope, and still
+    //    the metadata, to ask again for more.
+    await assert.rejects(
+      () => oidc.fetchProtectedResource(config, tokens.access_token, new URL(`${resource}/grants/some-grant`), 'DELETE'),
+      (error: unknown) => {
+        assert.ok(error instanceof oidc.WWWAuthenticateChallengeError, String(error));
+        assert.equal(error.response?.status, 403);
+        const [challenge] = error.cause;
+        assert.equal(challenge?.parameters.error, 'insufficient_scope');
+        assert.equal(challenge?.parameters.scope, 'account:write');
+        assert.equal(challenge?.parameters.resource_metadata, metadataUrl);
+        return true;
+      },
+    );
   });
 });
