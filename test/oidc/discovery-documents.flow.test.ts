@@ -55,14 +55,18 @@ describe('RFC 8414 authorization-server metadata', () => {
   });
 
   test('carries the same headers: JSON, public caching for five minutes, nothing personal', async () => {
-    const openid = await get(server, OPENID);
-    const oauth = await get(server, OAUTH);
-    for (const name of ['content-type', 'cache-control', 'x-content-type-options', 'access-control-allow-origin']) {
-      assert.equal(oauth.headers.get(name), openid.headers.get(name), name);
+    // Twice each: the engine's first answer, then the copy answered without it.
+    for (let round = 0; round < 2; round++) {
+      const openid = await get(server, OPENID);
+      const oauth = await get(server, OAUTH);
+      assert.deepEqual(oauth.json, openid.json);
+      for (const name of ['content-type', 'cache-control', 'vary', 'x-content-type-options', 'access-control-allow-origin']) {
+        assert.equal(oauth.headers.get(name), openid.headers.get(name), `${name} (round ${round})`);
+      }
+      assert.equal(oauth.headers.get('cache-control'), 'public, max-age=300');
+      assert.match(oauth.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(oauth.headers.get('set-cookie'), null);
     }
-    assert.equal(oauth.headers.get('cache-control'), 'public, max-age=300');
-    assert.match(oauth.headers.get('content-type') ?? '', /^application\/json/);
-    assert.equal(oauth.headers.get('set-cookie'), null);
   });
 
   test('answers a registered origin across origins as discovery does, and no other', async () => {
