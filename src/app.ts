@@ -31,7 +31,7 @@ import {
 import type { AuditSink } from './audit/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
-import { createAccountApiRouter } from './account-api/index.ts';
+import { createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -136,6 +136,12 @@ export function createApp(deps: AppDeps): Koa {
   app.use(interactions.allowedMethods());
   // 6. Our protected resource API (/api/*): CORS for registered origins only, then access
   //    tokens (Bearer, or DPoP with a proof) checked per route, then a budget per account.
+  //    Its metadata (RFC 9728) first, where every 401 of the API points: public, CORS as
+  //    discovery's, from the registry.
+  app.use(abuse.resourceMetadataCors);
+  const resourceMetadata = createResourceMetadataRouter({ issuer: config.issuer, resources: deps.resources });
+  app.use(resourceMetadata.routes());
+  app.use(resourceMetadata.allowedMethods());
   app.use(abuse.apiCors);
   const accountApi = createAccountApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.tokenStore, perAccount: abuse.accounts });
   app.use(accountApi.routes());

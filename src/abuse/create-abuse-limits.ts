@@ -56,6 +56,8 @@ export interface AbuseLimits {
   readonly accounts: Middleware;
   /** CORS of /api/*: registered origins only. */
   readonly apiCors: Middleware;
+  /** CORS of the protected-resource metadata (RFC 9728): registered origins only, as discovery. */
+  readonly resourceMetadataCors: Middleware;
   /** Removes the engine's CORS answers to origins no client registered. */
   readonly providerCors: Middleware;
 }
@@ -179,6 +181,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     clients: rateLimits.clients,
     accounts: rateLimits.accounts,
     apiCors: apiCors({ allowlist, prefix: '/api' }),
+    resourceMetadataCors: apiCors({ allowlist, prefix: '/.well-known/oauth-protected-resource', readOnly: true }),
     providerCors: enforceProviderCors({ allowlist }),
   };
 }

@@ -6,6 +6,7 @@ import { clientIdSchema, type ClientService } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import type { AccessTokenVerifier, DpopReplayStore, GrantService } from '../oidc/index.ts';
+import { protectedResourceMetadataUrl } from './protected-resource-metadata.ts';
 import { requireAccessToken, type AccessTokenState } from './require-access-token.ts';
 
 // The account API Portcullis serves to its own users' apps: who am I, which apps have I
@@ -17,8 +18,12 @@ export const ACCOUNT_API_SCOPES = [
   { name: 'account:write', description: 'Revoke apps you have authorized' },
 ] as const;
 
+/** Where the API is mounted, under the issuer. */
+export const ACCOUNT_API_PATH = '/api';
+
+/** Its resource identifier (RFC 8707, RFC 9728): the issuer's URL of the API. */
 export function accountApiIndicator(issuer: string): string {
-  return `${issuer}/api`;
+  return `${issuer}${ACCOUNT_API_PATH}`;
 }
 
 export interface AccountApiDeps {
@@ -52,11 +57,17 @@ function thenBudget(
 
 export function createAccountApiRouter(deps: AccountApiDeps): Router<AccessTokenState> {
   const audience = accountApiIndicator(deps.issuer);
-  const router = new Router<AccessTokenState>({ prefix: '/api' });
+  // Every refusal points to the API's metadata (RFC 9728 section 5.1): a client that knows
+  // only the API's URL learns from the 401 which authorization server to ask, and for what.
+  const resourceMetadata = protectedResourceMetadataUrl(audience);
+  const router = new Router<AccessTokenState>({ prefix: ACCOUNT_API_PATH });
   // Every route acts for the person who granted the token: a client's own token (client
   // credentials) is refused before the budget, so it never spends a person's.
   const protect = (scope: string) =>
-    thenBudget(deps.perAccount, requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'person' }));
+    thenBudget(
+      deps.perAccount,
+      requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'person', resourceMetadata }),
+    );
   const read = protect('account:read');
   const write = protect('account:write');
 

@@ -20,7 +20,8 @@ const ALGS = DPOP_SIGNING_ALGS.join(' ');
 
 function challenge(scheme: Scheme, fields: Record<string, string | undefined>): string {
   const all = scheme === 'DPoP' ? { ...fields, algs: ALGS } : fields;
-  // Values are our own constants or scope names; quotes and backslashes are dropped anyway.
+  // Values are our own constants, scope names or our metadata URL; quotes and backslashes
+  // are dropped anyway.
   return `${scheme} ${Object.entries(all)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([key, value]) => `${key}="${value.replace(/["\\]/g, '')}"`)
@@ -57,14 +58,20 @@ export function requireAccessToken(options: {
   /** 'person': only a token a person granted (never client credentials, whatever its sub). */
   subject?: 'person' | 'any';
   realm?: string;
+  /**
+   * The URL of this API's protected-resource metadata (RFC 9728): named in every challenge
+   * (section 5.1), so a client that has only the API's URL finds its authorization server.
+   */
+  resourceMetadata?: string;
 }): Middleware<AccessTokenState> {
   const required = typeof options.scope === 'string' ? [options.scope] : [...(options.scope ?? [])];
   const realm = options.realm ?? 'portcullis';
+  const resource_metadata = options.resourceMetadata;
 
   return async (ctx, next) => {
     const refuse = (status: 401 | 403, scheme: Scheme, error: string, description: string, scope?: string) => {
       ctx.status = status;
-      ctx.set('WWW-Authenticate', challenge(scheme, { realm, error, scope, error_description: description }));
+      ctx.set('WWW-Authenticate', challenge(scheme, { realm, resource_metadata, error, scope, error_description: description }));
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { error, error_description: description };
     };
@@ -73,7 +80,7 @@ export function requireAccessToken(options: {
     if (!header) {
       // No credentials at all: bare challenges for both schemes (RFC 6750 3.1, RFC 9449 7.1).
       ctx.status = 401;
-      ctx.set('WWW-Authenticate', [challenge('Bearer', { realm }), challenge('DPoP', { realm })]);
+      ctx.set('WWW-Authenticate', [challenge('Bearer', { realm, resource_metadata }), challenge('DPoP', { realm, resource_metadata })]);
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { error: 'invalid_request', error_description: 'an access token is required in the Authorization header' };
       return;

@@ -114,16 +114,17 @@ function engineClient(ctx: Context): EngineClient | undefined {
 /**
  * CORS for our own API: registered origins only, no credentials, the methods and headers
  * the API uses, and the headers a browser app needs to read (WWW-Authenticate, limits).
+ * The same policy, GET only and no request headers, for the API's metadata (RFC 9728).
  */
-export function apiCors(options: { allowlist: OriginAllowlist; prefix: string }): Middleware {
+export function apiCors(options: { allowlist: OriginAllowlist; prefix: string; readOnly?: boolean }): Middleware {
   const { prefix } = options;
   const handle = cors({
     origin: async (ctx) => {
       const origin = ctx.get('Origin');
       return (await options.allowlist.has(origin)) ? origin : '';
     },
-    allowMethods: ['GET', 'DELETE'],
-    allowHeaders: ['Authorization', 'DPoP'],
+    allowMethods: options.readOnly ? ['GET'] : ['GET', 'DELETE'],
+    allowHeaders: options.readOnly ? [] : ['Authorization', 'DPoP'],
     exposeHeaders: ['WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
     maxAge: 600,
     credentials: false,

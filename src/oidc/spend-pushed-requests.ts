@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
@@ -12,6 +13,13 @@ import type { PushedRequestStore } from './token-store.ts';
 // and what it started (its interaction, or a code when it answered at once) is removed; if
 // the take cannot be written, the answer is 503 and nothing it started leaves. The authorization that took it goes on
 // by its interaction, which the engine resumes without the request_uri.
+//
+// A pushed request is also bound to the client that pushed it (RFC 9126 section 4). The
+// engine refuses another client's /auth with it, but only after it copied the pushed
+// `state` into the request, so its error redirect carried that state to the other client's
+// redirect URI (the parameters PAR keeps off the front channel); and the refusal would
+// spend the request, so whoever saw a request_uri could void it. Here such a request is
+// refused without any redirect, and left to the client that pushed it.
 
 export function spendPushedRequests(store: PushedRequestStore): Middleware {
   return async (koaCtx, next) => {
@@ -20,6 +28,12 @@ export function spendPushedRequests(store: PushedRequestStore): Middleware {
     if (ctx.oidc?.route !== 'authorization') return;
     const pushed = ctx.oidc.entities.PushedAuthorizationRequest;
     if (!pushed?.jti) return;
+    if (pushedBy(pushed.request) !== ctx.oidc.client?.clientId) {
+      await withdraw(ctx);
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request_uri', error_description: 'request_uri was not pushed by this client' };
+      return;
+    }
     const until = new Date(((pushed.exp ?? 0) + 60) * 1000);
     let taken: boolean;
     try {
@@ -38,6 +52,17 @@ export function spendPushedRequests(store: PushedRequestStore): Middleware {
     ctx.status = 400;
     ctx.body = { error: 'invalid_request_uri', error_description: 'request_uri is invalid, expired, or was already used' };
   };
+}
+
+/** The client a pushed request came from: its request object's client_id (the engine checked it against the pushing client). */
+function pushedBy(request: unknown): string | undefined {
+  if (typeof request !== 'string') return undefined;
+  try {
+    const clientId = decodeJwt(request).client_id;
+    return typeof clientId === 'string' ? clientId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Replaces the engine's answer (a redirect to its interaction, or with a code) by nothing it could be resumed from. */

@@ -207,7 +207,8 @@ describe('the account API with DPoP-bound tokens', () => {
   test('no credentials: a bare challenge for each scheme', async () => {
     const answer = await call('/api/me', {});
     assert.equal(answer.status, 401);
-    assert.equal(answer.challenge, `Bearer realm="portcullis", DPoP realm="portcullis", algs="${DPOP_SIGNING_ALGS.join(' ')}"`);
+    const metadata = `${server.issuer}/.well-known/oauth-protected-resource/api`;
+    assert.equal(answer.challenge, `Bearer realm="portcullis", resource_metadata="${metadata}", DPoP realm="portcullis", resource_metadata="${metadata}", algs="${DPOP_SIGNING_ALGS.join(' ')}"`);
   });
 });
 

@@ -172,6 +172,8 @@ function randomParams(): string {
 const ROUTES = [
   '/.well-known/openid-configuration',
   '/.well-known/oauth-authorization-server',
+  '/.well-known/oauth-protected-resource',
+  '/.well-known/oauth-protected-resource/api',
   '/jwks',
   '/auth',
   '/auth/nonexistent-uid',

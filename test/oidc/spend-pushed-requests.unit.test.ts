@@ -3,6 +3,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, test } from 'node:test';
 
+import { UnsecuredJWT } from 'jose';
 import Koa from 'koa';
 
 import { spendPushedRequests } from '../../src/oidc/spend-pushed-requests.ts';
@@ -12,15 +13,19 @@ import type { PushedRequestStore } from '../../src/oidc/token-store.ts';
 // for the engine's answer to /auth: the first authorization keeps it; any other, and any whose
 // take could not be written (the database gone), leaves with nothing it could be resumed from.
 
-function authorization() {
+/** A pushed request as the engine keeps it: its parameters in an unsecured request object. */
+const pushedBy = (clientId: string) => new UnsecuredJWT({ client_id: clientId, response_type: 'code' }).encode();
+
+function authorization(options: { pushedBy?: string } = {}) {
   const destroyed: string[] = [];
   const ctx = new Koa().createContext(new IncomingMessage(new Socket()), new ServerResponse(new IncomingMessage(new Socket())));
   const entity = (name: string) => ({ destroy: () => Promise.resolve(void destroyed.push(name)) });
   Object.assign(ctx, {
     oidc: {
       route: 'authorization',
+      client: { clientId: 'web' },
       entities: {
-        PushedAuthorizationRequest: { jti: 'par-1', exp: Math.floor(Date.now() / 1000) + 60 },
+        PushedAuthorizationRequest: { jti: 'par-1', exp: Math.floor(Date.now() / 1000) + 60, request: pushedBy(options.pushedBy ?? 'web') },
         Interaction: entity('Interaction'),
         AuthorizationCode: entity('AuthorizationCode'),
       },
@@ -54,6 +59,18 @@ describe('a pushed request starts one authorization (unit)', () => {
     assert.equal(ctx.response.headers.location, undefined);
     assert.equal(ctx.response.headers['set-cookie'], undefined);
     assert.deepEqual(destroyed.sort(), ['AuthorizationCode', 'Interaction']);
+  });
+
+  test('another client’s authorization with it is invalid_request_uri, without a redirect, and does not spend it', async () => {
+    const { ctx, engine, destroyed } = authorization({ pushedBy: 'other' });
+    let takes = 0;
+    await spendPushedRequests(store(() => Promise.resolve(++takes > 0)))(ctx, engine);
+    assert.equal(ctx.status, 400);
+    assert.equal((ctx.body as { error: string }).error, 'invalid_request_uri');
+    assert.equal(ctx.response.headers.location, undefined);
+    assert.equal(ctx.response.headers['set-cookie'], undefined);
+    assert.deepEqual(destroyed.sort(), ['AuthorizationCode', 'Interaction']);
+    assert.equal(takes, 0, 'left for the client that pushed it');
   });
 
   test('with the database gone it fails closed: 503 with Retry-After, and nothing that could be resumed', async () => {

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 
+import { DPOP_SIGNING_ALGS } from '../../src/account-api/verify-dpop-proof.ts';
 import { hashTokenId } from '../../src/oidc/index.ts';
 import { runBrowser } from '../helpers/browserless-login.ts';
 import { basicAuth, postAsClient } from '../helpers/token-endpoint.ts';
@@ -363,7 +364,8 @@ describe('the protected account API', () => {
   test('no token gets 401 with bare Bearer and DPoP challenges; a query-string token is not accepted', async () => {
     const none = await api('/api/me');
     assert.equal(none.status, 401);
-    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer realm="portcullis", DPoP realm="portcullis", algs="[^"]+"$/);
+    const metadata = `${server.issuer}/.well-known/oauth-protected-resource/api`;
+    assert.equal(none.headers.get('www-authenticate'), `Bearer realm="portcullis", resource_metadata="${metadata}", DPoP realm="portcullis", resource_metadata="${metadata}", algs="${DPOP_SIGNING_ALGS.join(' ')}"`);
     const { tokens } = await codeFlow({ resource: accountApi, scope: 'openid account:read' });
     const query = await fetch(`${server.issuer}/api/me?access_token=${tokens.access_token}`);
     assert.equal(query.status, 401);
