@@ -247,6 +247,26 @@ describe('the link', () => {
     assert.doesNotMatch(notices[0]!.text ?? '', /token=/);
   });
 
+  test('set by two requests at once, works for exactly one of them', async () => {
+    const email = await newPerson();
+    const ip = nextAddress();
+    await requestReset(email, ip);
+    const link = linkIn((await mailFor(email))[0]!);
+    const forms = await Promise.all(
+      ['first password, long enough', 'second password, long enough'].map(async (password) => {
+        const jar = new CookieJar();
+        const form = await getPage(jar, link, ip);
+        return { jar, password, csrf: csrfToken(form.html) };
+      }),
+    );
+    const answers = await Promise.all(
+      forms.map(({ jar, password, csrf }) => post(jar, new URL('/password-reset/new', server.issuer), { csrf, token: link.searchParams.get('token')!, password }, ip)),
+    );
+    assert.deepEqual(answers.map((answer) => answer.response.status).sort(), [200, 400]);
+    const winner = forms[answers.findIndex((answer) => answer.response.status === 200)]!;
+    assert.ok(await passwordWorks(email, winner.password));
+  });
+
   test('from the page on its own ends on a plain page, with no sign-in to go back to', async () => {
     const email = await newPerson();
     const ip = nextAddress();
