@@ -4,7 +4,7 @@ import type { AccountRecord } from './account-store.ts';
 import type { AccountService } from './account-service.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import type { PasswordResetStore } from './password-reset-store.ts';
-import { passwordProblem, type PasswordProblem } from './password-policy.ts';
+import { newPasswordProblem, type PasswordProblem } from './password-policy.ts';
 
 // Password reset by a link sent to the account's address. Rules:
 // - a request does the same work whether or not the address names an account (a token is
@@ -13,8 +13,8 @@ import { passwordProblem, type PasswordProblem } from './password-policy.ts';
 // - only enabled accounts that have a password get a link;
 // - the token is 256 random bits; only its SHA-256 is stored; a link works once, until its
 //   lifetime ends, and a reset spends every other open link of the account;
-// - the new password is checked before the link is spent, so a refused password leaves the
-//   link working;
+// - the new password is checked (length, and not guessable: password-policy.ts) before the
+//   link is spent, so a refused password leaves the link working;
 // - after a reset: optionally every grant, token and browser session of the account ends,
 //   and the login throttle's blocks and waits for the account are lifted (a locked-out
 //   person can always get back in this way).
@@ -97,8 +97,9 @@ export function createPasswordResets(deps: {
     async complete(token, password) {
       // The link first: a person with a dead link learns that before choosing a password.
       const open = await usableLink(token);
-      if (!open) return { ok: false, reason: 'invalid_link' };
-      const problem = passwordProblem(password);
+      const owner = open && (await accounts.findById(open.accountId));
+      if (!owner || owner.disabled) return { ok: false, reason: 'invalid_link' };
+      const problem = await newPasswordProblem(password, [owner.email, owner.name]);
       if (problem) return { ok: false, reason: problem };
       const link = await store.consume(hashResetToken(token));
       const account = link && (await accounts.findById(link.accountId));

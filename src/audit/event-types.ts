@@ -10,7 +10,7 @@ export const AUDIT_EVENT_TYPES = {
   'login.blocked': 'repeated failures blocked logins for an address or an account and address (data.scope, data.seconds)',
   'login.unblocked': "an operator lifted the login blocks of an account or an address (data.scope; from the CLI: data.osUser, data.host)",
   'password_reset.requested': 'a password reset link was asked for (the account, when the address names one; data.sent: whether a link was mailed)',
-  'password_reset.failed': 'a password reset link was refused (data.reason: invalid_link, too_short, too_long)',
+  'password_reset.failed': 'a password reset link, or the password sent with it, was refused (data.reason: invalid_link, too_short, too_long, too_common)',
   'password_reset.completed': "a password was set through a reset link; the account's login blocks were lifted (data.endedSessions, data.grants, data.tokens)",
   'rate_limit.blocked': 'a request was refused by an abuse limit (data.tier)',
   'consent.granted': 'a person granted a client scopes or resources (data.scopes)',

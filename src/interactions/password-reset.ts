@@ -146,7 +146,12 @@ export function createPasswordResetPages(deps: PasswordResetDeps): PasswordReset
         audit.record({ type: 'password_reset.failed', ...facts, data: { reason: outcome.reason } });
         if (outcome.reason === 'invalid_link') return sendInvalidLink(ctx);
         const t = translator(pageLocale(ctx));
-        const error = outcome.reason === 'too_short' ? t('reset.new.too_short', { min: MIN_PASSWORD_LENGTH }) : t('reset.new.too_long', { max: MAX_PASSWORD_BYTES });
+        const error =
+          outcome.reason === 'too_short'
+            ? t('reset.new.too_short', { min: MIN_PASSWORD_LENGTH })
+            : outcome.reason === 'too_long'
+              ? t('reset.new.too_long', { max: MAX_PASSWORD_BYTES })
+              : t('reset.new.too_common');
         return sendNewPasswordForm(ctx, token, error);
       }
       const { account, ended, interactionUid } = outcome;

@@ -318,7 +318,7 @@ describe('the link', () => {
     assert.equal(done.response.status, 200);
   });
 
-  test('refuses a weak password with a clear message, and keeps working', async () => {
+  test('refuses a short, long or guessable password with a clear message, and keeps working', async () => {
     const email = await newPerson();
     const ip = nextAddress();
     await requestReset(email, ip);
@@ -330,6 +330,11 @@ describe('the link', () => {
     const long = await setPassword(link, 'é'.repeat(513), ip);
     assert.equal(long.response.status, 400);
     assert.match(long.html, /This password is too long: use at most 1024 bytes\./);
+    for (const common of ['password123', 'qwertyuiop', 'P@ssw0rd!', `${email.split('@')[0]}2024`]) {
+      const guessable = await setPassword(link, common, ip);
+      assert.equal(guessable.response.status, 400, common);
+      assert.match(guessable.html, /This password is too easy to guess: it is a common password, or close to one, or made of your name or address\./, common);
+    }
     assert.ok(await passwordWorks(email, PASSWORD));
     const done = await setPassword(link, NEW_PASSWORD, ip);
     assert.equal(done.response.status, 200);

@@ -40,6 +40,7 @@ export const de: Catalogue = {
   'reset.new.submit': 'Neues Passwort festlegen',
   'reset.new.too_short': 'Dieses Passwort ist zu kurz: verwenden Sie mindestens {min} Zeichen.',
   'reset.new.too_long': 'Dieses Passwort ist zu lang: verwenden Sie höchstens {max} Bytes.',
+  'reset.new.too_common': 'Dieses Passwort ist zu leicht zu erraten: Es ist ein verbreitetes Passwort, ähnelt einem oder besteht aus Ihrem Namen oder Ihrer Adresse. Versuchen Sie einige Wörter, die nichts miteinander zu tun haben.',
   'reset.invalid.title': 'Dieser Link funktioniert nicht mehr',
   'reset.invalid.lead': 'Der Link ist abgelaufen, wurde schon verwendet oder wurde nicht vollständig kopiert. Fordern Sie einen neuen an.',
   'reset.invalid.again': 'Neuen Link anfordern',

@@ -40,6 +40,7 @@ export const en = {
   'reset.new.submit': 'Set the new password',
   'reset.new.too_short': 'This password is too short: use at least {min} characters.',
   'reset.new.too_long': 'This password is too long: use at most {max} bytes.',
+  'reset.new.too_common': 'This password is too easy to guess: it is a common password, or close to one, or made of your name or address. Try a few unrelated words.',
   'reset.invalid.title': 'This link no longer works',
   'reset.invalid.lead': 'The link has expired, was already used, or was not copied whole. Ask for a new one.',
   'reset.invalid.again': 'Ask for a new link',
