@@ -36,7 +36,7 @@ export const de: Catalogue = {
   'reset.new.title': 'Neues Passwort wählen',
   'reset.new.lead': 'Wählen Sie ein neues Passwort für Ihr Konto.',
   'reset.new.password': 'Neues Passwort',
-  'reset.new.hint': 'Mindestens {min} Zeichen.',
+  'reset.new.hint': 'Mindestens {min} Zeichen und nicht leicht zu erraten: einige Wörter, die nichts miteinander zu tun haben, eignen sich gut.',
   'reset.new.submit': 'Neues Passwort festlegen',
   'reset.new.too_short': 'Dieses Passwort ist zu kurz: verwenden Sie mindestens {min} Zeichen.',
   'reset.new.too_long': 'Dieses Passwort ist zu lang: verwenden Sie höchstens {max} Bytes.',

@@ -36,7 +36,7 @@ export const en = {
   'reset.new.title': 'Choose a new password',
   'reset.new.lead': 'Choose a new password for your account.',
   'reset.new.password': 'New password',
-  'reset.new.hint': 'At least {min} characters.',
+  'reset.new.hint': 'At least {min} characters, and not easy to guess: a few unrelated words work well.',
   'reset.new.submit': 'Set the new password',
   'reset.new.too_short': 'This password is too short: use at least {min} characters.',
   'reset.new.too_long': 'This password is too long: use at most {max} bytes.',
