@@ -113,7 +113,8 @@ export function createPasswordResetPages(deps: PasswordResetDeps): PasswordReset
       }
       const { account, token } = await resets.request(email, { interactionUid: place.interactionUid });
       if (account && token) {
-        const link = new URL('/password-reset/new', deps.issuer);
+        // Under the issuer as written (a path in it included), like every URL the engine publishes.
+        const link = new URL(`${deps.issuer.replace(/\/$/, '')}/password-reset/new`);
         link.searchParams.set('token', token);
         mailer.send(passwordResetMessage({ to: account.email, link: link.href, ttlSeconds: deps.ttlSeconds, issuerHost }));
       }
