@@ -9,6 +9,8 @@ const MAY_IMPORT = {
   config: [],
   crypto: ['config'],
   observability: ['config'],
+  // Outgoing mail: a leaf the pages hand messages to.
+  mail: ['config', 'observability'],
   db: ['config', 'observability'],
   http: ['config', 'observability', 'db'],
   audit: ['config', 'observability', 'db'],
@@ -17,7 +19,7 @@ const MAY_IMPORT = {
   accounts: ['config', 'observability', 'db', 'crypto', 'audit', 'clients'],
   abuse: ['config', 'observability', 'http', 'audit', 'clients'],
   oidc: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts'],
-  interactions: ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse'],
+  interactions: ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse', 'mail'],
   'account-api': ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse'],
   cli: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts', 'oidc'],
 };

@@ -14,6 +14,7 @@ import { startTestServer, type TestServer } from '../test/helpers/test-server.ts
 const OUT = new URL('../docs/screenshots/', import.meta.url);
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'correct horse battery staple';
+const RESET_EMAIL = 'grace@example.com';
 
 const VIEWPORTS = {
   desktop: { viewport: { width: 1280, height: 860 } },
@@ -29,6 +30,7 @@ async function setUp(): Promise<void> {
   [server, app, browser] = await Promise.all([startTestServer(), startClientApp(), launchChromium()]);
   const { accounts, clients, resources } = server.services;
   await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD });
+  await accounts.create({ email: RESET_EMAIL, name: 'Grace Hopper', password: PASSWORD });
   await resources.create({
     indicator: 'https://api.notes.example',
     name: 'Notes API',
@@ -115,6 +117,42 @@ async function everyPage(form: string, contextOptions: (typeof VIEWPORTS)[keyof 
   }
 }
 
+/**
+ * The password reset pages, for an account of their own (a reset ends its sessions). No
+ * SMTP_URL here: the link is read from the log, where development finds it too.
+ */
+async function resetPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof typeof VIEWPORTS]): Promise<void> {
+  const { context, page } = await newPerson(browser, { context: contextOptions });
+  await page.goto(await authorizationUrl());
+  await page.getByRole('link', { name: 'Forgot password?' }).click();
+  await page.getByRole('heading', { name: 'Reset your password' }).waitFor();
+  await shoot(page, 'forgot-password', form);
+  await page.getByLabel('Email').fill(RESET_EMAIL);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  await shoot(page, 'reset-sent', form);
+
+  await server.mailer.idle();
+  const links = [...server.logs().matchAll(/http:\/\/[^\s"\\]+\/password-reset\/new\?token=[A-Za-z0-9_-]+/g)];
+  const link = links.at(-1)?.[0];
+  if (!link) throw new Error('no reset link in the log');
+  await page.goto(link);
+  await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+  await shoot(page, 'reset-password', form);
+  await page.getByLabel('New password').fill('password123');
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await page.getByRole('alert').waitFor();
+  await shoot(page, 'reset-password-error', form);
+  await page.getByLabel('New password').fill(`tulip-engine-cobalt-${form}`);
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await page.getByRole('heading', { name: 'Your password was changed' }).waitFor();
+  await shoot(page, 'reset-done', form);
+  await page.goto(link);
+  await page.getByRole('heading', { name: 'This link no longer works' }).waitFor();
+  await shoot(page, 'reset-invalid', form);
+  await context.close();
+}
+
 async function darkMode(): Promise<void> {
   const { context, page } = await newPerson(browser, { context: { ...VIEWPORTS.desktop, colorScheme: 'dark' } });
   await page.goto(await authorizationUrl());
@@ -133,6 +171,7 @@ async function darkMode(): Promise<void> {
 try {
   await setUp();
   for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await everyPage(form, contextOptions);
+  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await resetPages(form, contextOptions);
   await darkMode();
   console.log(`screenshots written to ${OUT.pathname}`);
 } finally {

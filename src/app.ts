@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { createAbuseLimits } from './abuse/index.ts';
-import type { AccountService } from './accounts/index.ts';
+import type { AccountService, PasswordResets } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import type { DatabaseOutage, ThrottleReleaseStore } from './db/index.ts';
@@ -22,6 +22,8 @@ import {
   answerUnknownPaths,
   createErrorPage,
   createInteractionRouter,
+  createPasswordResetPages,
+  createPasswordResetRouter,
   landingPage,
   pageFormTargets,
   serveAssets,
@@ -29,6 +31,7 @@ import {
   type RenderPage,
 } from './interactions/index.ts';
 import type { AuditSink } from './audit/index.ts';
+import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
 import { createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
@@ -56,6 +59,10 @@ export interface AppDeps {
   readonly grants: GrantService;
   readonly audit: AuditSink;
   readonly metrics: Metrics;
+  /** Password reset links: made, checked, spent. */
+  readonly passwordResets: PasswordResets;
+  /** Outgoing mail, sent in the background (SMTP_URL, else the log). */
+  readonly mailer: Mailer;
   /** REDIS_URL's connection: rate limits and login throttling shared by every instance. */
   readonly redis?: Redis | undefined;
   /** Operators' releases of throttle blocks (`portcullis users unblock`), left in the database. */
@@ -130,10 +137,29 @@ export function createApp(deps: AppDeps): Koa {
   app.use(serveAssets(deps.assets));
   app.use(landingPage({ render: deps.render, issuer: config.issuer }));
   // 5. Login and consent pages; they end in provider.interactionFinished. Password guessing
-  //    is throttled per account and address before the password is hashed.
-  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle });
+  //    is throttled per account and address before the password is hashed. With
+  //    PASSWORD_RESET, "Forgot password?": inside a sign-in (/interaction/:uid/forgot) and on
+  //    its own (/password-reset), requests throttled per account and address, mail sent in
+  //    the background.
+  const passwordReset = config.passwordReset.enabled
+    ? createPasswordResetPages({
+        resets: deps.passwordResets,
+        mailer: deps.mailer,
+        render: deps.render,
+        audit: deps.audit,
+        throttle: abuse.resetThrottle,
+        issuer: config.issuer,
+        ttlSeconds: config.passwordReset.ttl,
+      })
+    : undefined;
+  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, passwordReset });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  if (passwordReset) {
+    const resetPages = createPasswordResetRouter(passwordReset);
+    app.use(resetPages.routes());
+    app.use(resetPages.allowedMethods());
+  }
   // 6. Our protected resource API (/api/*): CORS for registered origins only, then access
   //    tokens (Bearer, or DPoP with a proof) checked per route, then a budget per account.
   //    Its metadata (RFC 9728) first, where every 401 of the API points: public, CORS as

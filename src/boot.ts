@@ -176,6 +176,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       ...(options.hasher && { hasher: options.hasher }),
       audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system', ...(options.auditData && { data: options.auditData }) }),
       registryChanges,
+      passwordReset: config.passwordReset,
     });
     await registerAccountApi(services.resources, config.issuer);
     return { database, sealer, services, migrations: report, audit, auditSink, changes: registryChanges, close };

@@ -16,6 +16,7 @@ import {
   createRenderError,
   loadAssets,
 } from './interactions/index.ts';
+import { createMailer, type Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import {
   createKeyPolicy,
@@ -55,6 +56,8 @@ export interface BuiltServer {
   refreshKeys(): Promise<void>;
   /** REDIS_URL's connection: request budgets and throttles shared by every instance. */
   readonly redis: Redis | undefined;
+  /** Outgoing mail's background queue (close() waits for sends under way). */
+  readonly mailer: Mailer;
   /** Starts the background work (expired-row housekeeping); call once listening. */
   startBackground(): void;
   /** Stops the background work and closes Redis. Call after the listeners closed; idempotent. */
@@ -108,9 +111,11 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   // The files first: a start that fails after Redis opened would leave it holding the process.
   const assets = loadAssets();
   const redis = await openLimitRedis(config, logger);
+  // Opens no connection until a message is sent.
+  const mailer = createMailer(config, logger);
   let app: Koa;
   try {
-    app = createApp({ config, logger, provider, mountProvider: live.middleware, answerPublishedDocuments: live.answerPublishedDocuments, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, ...services });
+    app = createApp({ config, logger, provider, mountProvider: live.middleware, answerPublishedDocuments: live.answerPublishedDocuments, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, mailer, ...services });
   } catch (error) {
     redis?.disconnect();
     throw error;
@@ -164,6 +169,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     keys: () => keys,
     refreshKeys: () => keyWatcher.refresh(),
     redis,
+    mailer,
     startBackground: () => {
       housekeeping.start();
       keyWatcher.start();
@@ -173,6 +179,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
         await keyWatcher.stop();
         await housekeeping.stop();
         databaseOutage.close();
+        await mailer.close();
         await redis?.quit().catch(() => redis.disconnect());
       })()),
   };

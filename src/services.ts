@@ -2,7 +2,10 @@ import {
   createAccountService,
   createAccountStore,
   createArgon2Hasher,
+  createPasswordResets,
+  createPasswordResetStore,
   type AccountService,
+  type PasswordResets,
   type PasswordHasher,
 } from './accounts/index.ts';
 import { createAuditTrail, type AuditSink, type AuditTrail } from './audit/index.ts';
@@ -33,6 +36,8 @@ export interface Services {
   readonly auditTrail: AuditTrail;
   /** Releases of login-throttle blocks: the CLI adds them, every server's throttle applies them. */
   readonly throttleReleases: ThrottleReleaseStore;
+  /** Password reset links: made, checked, spent (the pages send the mail). */
+  readonly passwordResets: PasswordResets;
 }
 
 /**
@@ -40,19 +45,28 @@ export interface Services {
  * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
  * kept in memory while that feed is live (clients/registry-cache.ts).
  */
-export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined }): Services {
+export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean } }): Services {
   const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
   const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
   const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
   // Deleting a client or disabling a person ends what they hold: the grant service does it.
   const grants = createGrantService(tokenStore, deps.audit);
+  const accounts = createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants });
+  const throttleReleases = createThrottleReleaseStore(deps.prisma);
   return Object.freeze({
-    accounts: createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants }),
+    accounts,
     clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
     resources: createResourceService({ store: resourceStore }),
     grants,
     tokenStore,
     auditTrail: createAuditTrail(deps.prisma),
-    throttleReleases: createThrottleReleaseStore(deps.prisma),
+    throttleReleases,
+    passwordResets: createPasswordResets({
+      store: createPasswordResetStore(deps.sql),
+      accounts,
+      releases: throttleReleases,
+      ttlSeconds: deps.passwordReset?.ttl ?? 1800,
+      endSessions: deps.passwordReset?.endSessions ?? true,
+    }),
   });
 }

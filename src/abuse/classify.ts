@@ -12,7 +12,8 @@ export interface EndpointPaths {
   readonly revocation: string;
 }
 
-const LOGIN_PATH = /^\/interaction\/[^/]+\/login$/;
+// The password form, and the password reset forms (a request sends mail; a new password is hashed).
+const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot)$|^\/password-reset(\/new)?$/;
 
 export function createClassifier(paths: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
   return (ctx) => {

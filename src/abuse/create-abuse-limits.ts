@@ -16,6 +16,7 @@ import { redisReady } from './redis.ts';
 import type { LimitBackend } from './limit-backend.ts';
 import { createLoginThrottle } from './login-throttle.ts';
 import { createRateLimits } from './rate-limit.ts';
+import { createResetThrottle, RESET_THROTTLE_POLICY } from './reset-throttle.ts';
 import { createReleaseFeed, type ReleaseSource } from './throttle-releases.ts';
 import { limitRequestBodies } from './request-limits.ts';
 import type { RefusalOptions } from './too-many-requests.ts';
@@ -48,6 +49,8 @@ export interface AbuseLimits {
   readonly bodies: Middleware;
   /** Password guessing at the login form (handed to the interaction routes). */
   readonly loginThrottle: ReturnType<typeof createLoginThrottle>;
+  /** Password reset requests, per account and address (handed to the reset pages). */
+  readonly resetThrottle: ReturnType<typeof createResetThrottle>;
   /** Client-secret guessing wherever clients authenticate, in front of the engine. */
   readonly clientAuthentication: Middleware;
   /** Per-client budgets wherever clients authenticate, around the client-secret throttle. */
@@ -165,6 +168,20 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     },
   });
 
+  const resetRequests = createCredentialThrottle({
+    policy: RESET_THROTTLE_POLICY,
+    store: store(),
+    namespace: 'reset',
+    onStoreError,
+    onBlocked(attempt: AuthAttempt, block) {
+      audit?.record({
+        type: 'rate_limit.blocked',
+        ip: attempt.ip,
+        data: { tier: 'password_reset', scope: BLOCK_SCOPE_NAMES[block.scope], failures: block.failures, seconds: block.seconds },
+      });
+    },
+  });
+
   const rateLimits = createRateLimits({ tiers: config.rateLimits.tiers, backend, logger, refusal, audit, metrics, paths, clientPaths });
 
   return {
@@ -172,6 +189,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     requests: rateLimits.requests,
     bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/'] }),
     loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
+    resetThrottle: createResetThrottle({ throttle: resetRequests, refusal, metrics }),
     clientAuthentication: guardClientAuthentication({
       throttle: clientSecrets,
       paths: clientPaths,

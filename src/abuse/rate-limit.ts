@@ -17,7 +17,7 @@ import { noteAppliedLimit, sendTooManyRequests, type RefusalOptions } from './to
 // `max` requests per `window` for one key:
 //
 //   ip             every request                                   per client address
-//   login          POST /interaction/:uid/login                    per client address
+//   login          POST /interaction/:uid/login, password reset    per client address
 //   token          POST /token                                     per client address
 //   introspection  POST /token/introspection                       per client address
 //   revocation     POST /token/revocation                          per client address

@@ -6,19 +6,8 @@ import { discardAudit, type AuditEventType, type AuditSink } from '../audit/inde
 import type { AccountRecord, AccountStore } from './account-store.ts';
 import { createPasswordAuthentication } from './authenticate-password.ts';
 import { normalizeEmail } from './normalize-email.ts';
-import { MAX_PASSWORD_BYTES, type PasswordHasher } from './password-hasher.ts';
-
-export const MIN_PASSWORD_LENGTH = 8;
-
-
-export function checkPassword(password: string): void {
-  if ([...password].length < MIN_PASSWORD_LENGTH) {
-    throw new ValidationError(`password: must be at least ${MIN_PASSWORD_LENGTH} characters`);
-  }
-  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-    throw new ValidationError(`password: must be at most ${MAX_PASSWORD_BYTES} bytes`);
-  }
-}
+import { checkPassword } from './password-policy.ts';
+import type { PasswordHasher } from './password-hasher.ts';
 
 function parse<T>(schema: z.ZodType<T>, field: string, value: unknown): T {
   const result = schema.safeParse(value);

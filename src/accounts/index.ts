@@ -1,7 +1,6 @@
 export { createAccountStore, type AccountStore, type AccountRecord } from './account-store.ts';
 export {
   createAccountService,
-  checkPassword,
   type AccountService,
   type AccountTokenRevoker,
   type AuthenticationResult,
@@ -9,3 +8,6 @@ export {
 export { createArgon2Hasher, OWASP_ARGON2ID, MAX_PASSWORD_BYTES, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { normalizeEmail } from './normalize-email.ts';
 export { claimsFor, SUPPORTED_CLAIMS, type AccountClaims } from './claims.ts';
+export { checkPassword, newPasswordProblem, passwordProblem, MIN_PASSWORD_LENGTH, MIN_STRENGTH, type PasswordProblem } from './password-policy.ts';
+export { createPasswordResetStore, type PasswordResetStore } from './password-reset-store.ts';
+export { createPasswordResets, type PasswordResets, type ResetRequest, type ResetOutcome } from './password-resets.ts';

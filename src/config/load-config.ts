@@ -70,6 +70,19 @@ export interface Config {
     readonly announceDelay: number;
     readonly rotationDays: number | undefined;
   };
+  /** Outgoing mail (mail/): without an SMTP URL (development, test) messages go to the log. */
+  readonly mail: {
+    /** Carries the mail server's credentials: never logged. */
+    readonly smtpUrl: string | undefined;
+    readonly from: string;
+  };
+  readonly passwordReset: {
+    readonly enabled: boolean;
+    /** Seconds a link works. */
+    readonly ttl: number;
+    /** A reset ends every session, grant and token of the account. */
+    readonly endSessions: boolean;
+  };
 }
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
@@ -158,6 +171,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (announceDelay <= env.JWKS_MAX_AGE + env.KEY_REFRESH_INTERVAL) {
     refusals.push('  KEY_ANNOUNCE_DELAY: must be more than JWKS_MAX_AGE + KEY_REFRESH_INTERVAL (a new key would sign before resource servers can know it)');
   }
+  // A flow that needs mail must not start where mail goes nowhere but the log.
+  if (production && env.PASSWORD_RESET === true && !env.SMTP_URL) {
+    refusals.push('  PASSWORD_RESET: needs SMTP_URL in production (reset links would only reach the log); set SMTP_URL, or PASSWORD_RESET=false');
+  }
   if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
   }
@@ -227,6 +244,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       refreshInterval: env.KEY_REFRESH_INTERVAL,
       announceDelay,
       rotationDays: env.KEY_ROTATION_DAYS,
+    }),
+    mail: Object.freeze({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>` }),
+    passwordReset: Object.freeze({
+      enabled: env.PASSWORD_RESET ?? (!production || env.SMTP_URL !== undefined),
+      ttl: env.PASSWORD_RESET_TTL,
+      endSessions: env.PASSWORD_RESET_ENDS_SESSIONS,
     }),
   });
 }

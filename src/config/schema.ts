@@ -110,6 +110,25 @@ export const envSchema = z.object({
   KEY_REFRESH_INTERVAL: count(1, 3600).default(60),
   /** Seconds from a rotation to the new key's first signature; default JWKS_MAX_AGE + KEY_REFRESH_INTERVAL + 60. */
   KEY_ANNOUNCE_DELAY: count(1, 30 * 86_400).optional(),
+  /** Outgoing mail (README "Mail"): smtp://user:password@host:587 (STARTTLS when offered) or smtps:// (TLS from the start). */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    // Never echoes the value: it carries the mail server's password.
+    .refine((value) => URL.canParse(value) && new URL(value).hostname !== '', 'not a valid URL: write smtp://user:password@host:587, percent-encoding special characters in the password')
+    .optional(),
+  /** The From of every message: an address, or `Name <address>`; default Portcullis <no-reply@ISSUER's host>. */
+  MAIL_FROM: z
+    .string()
+    .max(320)
+    .regex(/^(?:[^<>\r\n]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/, 'must be an address (a@example.com) or Name <a@example.com>')
+    .optional(),
+  /** "Forgot password?" on the login page; default on, in production only with SMTP_URL. */
+  PASSWORD_RESET: bool.optional(),
+  /** Seconds a password reset link works. */
+  PASSWORD_RESET_TTL: count(60, 86_400).default(1800),
+  /** A reset ends every session, grant and token of the account. */
+  PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
   /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */
   KEY_ROTATION_DAYS: count(1, 3650).optional(),
 });

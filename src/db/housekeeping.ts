@@ -118,6 +118,14 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
           batchSize,
         );
         if (releases > 0) deleted.throttle_releases = releases;
+        // An expired password reset link opens nothing; its row is only a hash.
+        const resets = await deleteInBatches(
+          client,
+          `DELETE FROM password_resets WHERE token_hash IN (SELECT token_hash FROM password_resets WHERE expires_at < now() LIMIT $1)`,
+          [],
+          batchSize,
+        );
+        if (resets > 0) deleted.password_resets = resets;
         return { ran: true, deleted };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [HOUSEKEEPING_LOCK]);

@@ -7,25 +7,34 @@ import { AppError } from '../errors.ts';
 // CSRF protection of the interaction forms. A random secret lives in a signed, HttpOnly
 // cookie; each form carries HMAC(secret, interaction uid). A forged POST from another site
 // cannot read the cookie (nor, SameSite=Lax, send it), and a token lifted from one
-// interaction's page is worthless for any other interaction or browser.
+// interaction's page is worthless for any other interaction or browser. The password reset
+// pages, outside /interaction, have a cookie of their own on their own path.
 
-const COOKIE = 'portcullis.csrf';
 export const CSRF_FIELD = 'csrf';
 
-function cookieOptions(ctx: Context) {
-  return { path: '/interaction', httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, overwrite: true } as const;
+/** Which pages a secret cookie serves: its name and path. */
+export interface CsrfScope {
+  readonly cookie: string;
+  readonly path: string;
+}
+
+export const INTERACTION_CSRF: CsrfScope = { cookie: 'portcullis.csrf', path: '/interaction' };
+export const PASSWORD_RESET_CSRF: CsrfScope = { cookie: 'portcullis.csrf-reset', path: '/password-reset' };
+
+function cookieOptions(ctx: Context, scope: CsrfScope) {
+  return { path: scope.path, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, overwrite: true } as const;
 }
 
 function tokenFor(secret: string, uid: string): string {
   return createHmac('sha256', secret).update(`portcullis-csrf:${uid}`).digest('base64url');
 }
 
-/** The token for a form of interaction `uid`; sets the browser's secret cookie if it has none. */
-export function issueCsrfToken(ctx: Context, uid: string): string {
-  let secret = ctx.cookies.get(COOKIE, { signed: true });
+/** The token for a form of interaction `uid` (`''` outside one); sets the browser's secret cookie if it has none. */
+export function issueCsrfToken(ctx: Context, uid: string, scope: CsrfScope = INTERACTION_CSRF): string {
+  let secret = ctx.cookies.get(scope.cookie, { signed: true });
   if (!secret) {
     secret = randomBytes(32).toString('base64url');
-    ctx.cookies.set(COOKIE, secret, cookieOptions(ctx));
+    ctx.cookies.set(scope.cookie, secret, cookieOptions(ctx, scope));
   }
   return tokenFor(secret, uid);
 }
@@ -40,9 +49,9 @@ export class CsrfError extends AppError {
  * Refuses a form POST whose token does not match this browser's secret and the interaction
  * in the URL, before anything reads or changes the interaction. Runs after the body parser.
  */
-export function requireCsrfToken(): Middleware {
+export function requireCsrfToken(scope: CsrfScope = INTERACTION_CSRF): Middleware {
   return async (ctx, next) => {
-    const secret = ctx.cookies.get(COOKIE, { signed: true });
+    const secret = ctx.cookies.get(scope.cookie, { signed: true });
     const body = ctx.request.body as Record<string, unknown> | undefined;
     const given = typeof body?.[CSRF_FIELD] === 'string' ? Buffer.from(body[CSRF_FIELD]) : undefined;
     const uid = (ctx.params as Record<string, string | undefined>).uid ?? '';

@@ -5,3 +5,6 @@ export { createLogoutSource, createPostLogoutSuccessSource } from './logout-page
 export { pageFormTargets } from './client-display.ts';
 export { loadAssets, serveAssets, type Assets } from './serve-assets.ts';
 export { answerUnknownPaths, landingPage } from './landing.ts';
+export { createPasswordResetPages, type PasswordResetDeps, type PasswordResetPages } from './password-reset.ts';
+export { createPasswordResetRouter } from './password-reset-routes.ts';
+export { UNTHROTTLED_RESETS, type ResetThrottle } from './reset-throttle.ts';

@@ -42,6 +42,8 @@ export interface LoginDeps {
   readonly throttle: LoginThrottle;
   readonly audit: AuditSink;
   readonly metrics?: Pick<Metrics, 'loginAttempts'> | undefined;
+  /** Offer "Forgot password?" (the reset pages are mounted). */
+  readonly forgotPassword?: boolean | undefined;
 }
 
 export interface Login {
@@ -89,6 +91,7 @@ export function createLogin(deps: LoginDeps): Login {
         client: clientDisplay(client, t),
         email: form.email.slice(0, MAX_EMAIL_SHOWN),
         error,
+        forgotUrl: deps.forgotPassword ? `/interaction/${encodeURIComponent(details.uid)}/forgot` : undefined,
         // prompt=login or max_age: the person is signed in, but must prove it again.
         reauthenticate: Boolean(details.session?.accountId) && (reasons.includes('login_prompt') || reasons.includes('max_age')),
       },

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import type { AccountService } from '../accounts/index.ts';
@@ -7,9 +8,10 @@ import type { GrantService } from '../oidc/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { Metrics } from '../observability/index.ts';
 import { createConsent } from './consent.ts';
-import { requireCsrfToken } from './csrf.ts';
-import { createInteractionLoader, expiredInteractions } from './load-interaction.ts';
+import { issueCsrfToken, requireCsrfToken } from './csrf.ts';
+import { createInteractionLoader, expiredInteractions, interactionFacts } from './load-interaction.ts';
 import { createLogin } from './login.ts';
+import type { PasswordResetPages } from './password-reset.ts';
 import { UNTHROTTLED, type LoginThrottle } from './login-throttle.ts';
 import { parseForm } from './parse-form.ts';
 import type { RenderPage } from './render-page.ts';
@@ -25,6 +27,8 @@ import { rememberAuthorizationRequest } from './restart-link.ts';
 //   POST /login      login.ts              throttle, password, login.success or the form again
 //   POST /confirm    consent.ts            grant what is missing, remember the consent
 //   POST /abort      consent.ts            access_denied
+//   GET  /forgot     password-reset.ts     "Forgot password?" from this sign-in (when enabled)
+//   POST /forgot     password-reset.ts     send the link; it leads back to this sign-in
 //
 // Every POST is a form: parsed, then its CSRF token checked, before any stage runs.
 
@@ -42,6 +46,8 @@ export interface InteractionDeps {
   readonly loginThrottle?: LoginThrottle;
   /** Logins by outcome, for the operator's dashboards. */
   readonly metrics?: Pick<Metrics, 'loginAttempts'>;
+  /** The password reset pages (PASSWORD_RESET); without them, no "Forgot password?". */
+  readonly passwordReset?: PasswordResetPages | undefined;
 }
 
 export function createInteractionRouter(deps: InteractionDeps): Router {
@@ -49,7 +55,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const audit = deps.audit ?? discardAudit;
   const authorizationPath = () => provider.pathFor('authorization');
   const interactions = createInteractionLoader(provider);
-  const login = createLogin({ ...deps, interactions, audit, throttle: deps.loginThrottle ?? UNTHROTTLED });
+  const reset = deps.passwordReset;
+  const login = createLogin({ ...deps, interactions, audit, throttle: deps.loginThrottle ?? UNTHROTTLED, forgotPassword: reset !== undefined });
   const consent = createConsent({ ...deps, interactions, audit });
   const formPost = [parseForm(), requireCsrfToken()];
 
@@ -67,6 +74,16 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   router.post('/login', ...formPost, login.submit);
   router.post('/confirm', ...formPost, consent.confirm);
   router.post('/abort', ...formPost, consent.abort);
+  if (reset) {
+    // The interaction must still be this browser's: its expired page otherwise, as everywhere here.
+    const place = async (ctx: Context) => {
+      const details = await interactions.load(ctx);
+      const uid = encodeURIComponent(details.uid);
+      return { action: `/interaction/${uid}/forgot`, csrf: issueCsrfToken(ctx, details.uid), backUrl: `/interaction/${uid}`, interactionUid: details.uid, facts: interactionFacts(ctx, details) };
+    };
+    router.get('/forgot', async (ctx) => reset.showRequest(ctx, await place(ctx)));
+    router.post('/forgot', ...formPost, async (ctx) => reset.submitRequest(ctx, await place(ctx)));
+  }
 
   return router;
 }

@@ -18,6 +18,7 @@ import type { AuditSink, AuditWriter } from '../../src/audit/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { readBuildInfo } from '../../src/observability/build-info.ts';
+import type { Mailer } from '../../src/mail/index.ts';
 import { buildServer } from '../../src/server.ts';
 import type { Services } from '../../src/services.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
@@ -39,6 +40,8 @@ export interface TestServer {
   readonly managementUrl: string;
   /** The limits' Redis connection, with REDIS_URL. */
   readonly redis: Redis | undefined;
+  /** Outgoing mail's queue: idle() once everything handed to it was sent (or given up). */
+  readonly mailer: Mailer;
   /** What `declare` seeded: the secrets made for confidential clients, the accounts' ids. */
   readonly declared: Declared;
   /** Seals and opens the deployment's keys and secrets (MASTER_SECRET). */
@@ -214,6 +217,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     health: built.health,
     managementUrl: `http://127.0.0.1:${(management.address() as AddressInfo).port}`,
     redis: built.redis,
+    mailer: built.mailer,
     declared,
     sealer: runtime.sealer,
     keys: () => built.keys(),

@@ -1,0 +1,118 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+import type { AccountRecord } from './account-store.ts';
+import type { AccountService } from './account-service.ts';
+import { normalizeEmail } from './normalize-email.ts';
+import type { PasswordResetStore } from './password-reset-store.ts';
+import { newPasswordProblem, type PasswordProblem } from './password-policy.ts';
+
+// Password reset by a link sent to the account's address. Rules:
+// - a request does the same work whether or not the address names an account (a token is
+//   made and hashed either way; the mail goes out in the background), so neither the
+//   answer nor its time tells who has an account;
+// - only enabled accounts that have a password get a link;
+// - the token is 256 random bits; only its SHA-256 is stored; a link works once, until its
+//   lifetime ends, and a reset spends every other open link of the account;
+// - the new password is checked (length, and not guessable: password-policy.ts) before the
+//   link is spent, so a refused password leaves the link working;
+// - after a reset: optionally every grant, token and browser session of the account ends,
+//   and the login throttle's blocks and waits for the account are lifted (a locked-out
+//   person can always get back in this way).
+
+export interface ResetRequest {
+  /** The account the address names, when a link was made for it. */
+  readonly account?: AccountRecord;
+  /** The token for the link; only with an account. Never stored, never logged. */
+  readonly token?: string;
+}
+
+export type ResetOutcome =
+  | {
+      readonly ok: true;
+      readonly account: AccountRecord;
+      readonly interactionUid: string | null;
+      /** What ended with the reset (when PASSWORD_RESET_ENDS_SESSIONS). */
+      readonly ended: { readonly grants: number; readonly tokens: number } | undefined;
+    }
+  | { readonly ok: false; readonly reason: 'invalid_link' }
+  | { readonly ok: false; readonly reason: PasswordProblem };
+
+export interface PasswordResets {
+  request(email: string, options?: { interactionUid?: string | undefined }): Promise<ResetRequest>;
+  /** Whether the token names a link that still works (the page shows the form, or says it does not). */
+  isUsable(token: string): Promise<boolean>;
+  /** Sets the new password through the link, spending it. */
+  complete(token: string, password: string): Promise<ResetOutcome>;
+}
+
+/** Where the login throttle's releases go (db/throttle-releases.ts), as `portcullis users unblock` leaves them. */
+export interface ThrottleReleaser {
+  add(release: { readonly subject?: string }): Promise<void>;
+}
+
+/** The token in a link: 43 base64url characters (256 bits). Anything else is no token. */
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+export const hashResetToken = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+export function createPasswordResets(deps: {
+  store: PasswordResetStore;
+  accounts: AccountService;
+  releases: ThrottleReleaser;
+  /** Seconds a link works. */
+  ttlSeconds: number;
+  /** End every grant, token and session of the account after a reset. */
+  endSessions: boolean;
+}): PasswordResets {
+  const { store, accounts } = deps;
+
+  async function usableLink(token: string) {
+    if (!TOKEN.test(token)) return undefined;
+    return store.find(hashResetToken(token));
+  }
+
+  return {
+    async request(email, options = {}) {
+      const token = randomBytes(32).toString('base64url');
+      const tokenHash = hashResetToken(token);
+      let normalized: string;
+      try {
+        normalized = normalizeEmail(email);
+      } catch {
+        return {};
+      }
+      const account = await accounts.findByIdOrEmail(normalized);
+      if (!account || account.disabled || account.passwordHash === null) return {};
+      await store.create({ tokenHash, accountId: account.id, ttlSeconds: deps.ttlSeconds, interactionUid: options.interactionUid });
+      return { account, token };
+    },
+
+    async isUsable(token) {
+      const link = await usableLink(token);
+      if (!link) return false;
+      const account = await accounts.findById(link.accountId);
+      return Boolean(account && !account.disabled);
+    },
+
+    async complete(token, password) {
+      // The link first: a person with a dead link learns that before choosing a password.
+      const open = await usableLink(token);
+      const owner = open && (await accounts.findById(open.accountId));
+      if (!owner || owner.disabled) return { ok: false, reason: 'invalid_link' };
+      const problem = await newPasswordProblem(password, [owner.email, owner.name]);
+      if (problem) return { ok: false, reason: problem };
+      const link = await store.consume(hashResetToken(token));
+      const account = link && (await accounts.findById(link.accountId));
+      if (!link || !account || account.disabled) return { ok: false, reason: 'invalid_link' };
+      const updated = await accounts.setPassword(account.id, password);
+      await store.spendAll(account.id);
+      let ended: { grants: number; tokens: number } | undefined;
+      if (deps.endSessions) {
+        const { grants, tokens } = await accounts.revokeTokens(account.id);
+        ended = { grants, tokens };
+      }
+      await deps.releases.add({ subject: account.email });
+      return { ok: true, account: updated, interactionUid: link.interactionUid, ended };
+    },
+  };
+}

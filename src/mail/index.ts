@@ -1,0 +1,6 @@
+// Outgoing mail: a bounded background queue with retries (send-queue.ts) over SMTP_URL's
+// server (smtp-transport.ts) or, without one, the log; and the messages themselves.
+export { createMailer } from './create-mailer.ts';
+export { createSendQueue, isTransient, type Mailer, type SendQueueOptions } from './send-queue.ts';
+export type { Deliver, MailMessage } from './mail-message.ts';
+export { passwordChangedMessage, passwordResetMessage } from './templates.ts';

@@ -1,0 +1,54 @@
+import type { MailMessage } from './mail-message.ts';
+
+// The messages Portcullis sends, each as plain text and as HTML (every value escaped).
+// English for now: the pages speak the person's language, these do not yet.
+
+const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
+
+/** A small, inline-styled page: mail clients drop stylesheets. Paragraphs are text, escaped here. */
+function html(title: string, paragraphs: readonly string[], action?: { label: string; url: string }): string {
+  const body = paragraphs.map((text) => `<p style="margin:0 0 16px">${escapeHtml(text)}</p>`).join('\n');
+  const button = action
+    ? `<p style="margin:0 0 16px"><a href="${escapeHtml(action.url)}" style="display:inline-block;padding:10px 18px;background:#1d4ed8;color:#fff;border-radius:6px;text-decoration:none">${escapeHtml(action.label)}</a></p>\n<p style="margin:0 0 16px;font-size:13px;color:#555">${escapeHtml(action.url)}</p>`
+    : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<body style="font-family:system-ui,sans-serif;font-size:15px;line-height:1.5;color:#111;max-width:560px;margin:24px auto;padding:0 16px">
+${body}
+${button}
+</body></html>`;
+}
+
+function minutes(seconds: number): string {
+  const count = Math.max(1, Math.round(seconds / 60));
+  return count === 1 ? '1 minute' : `${count} minutes`;
+}
+
+/** The link that sets a new password. */
+export function passwordResetMessage(input: { to: string; link: string; ttlSeconds: number; issuerHost: string }): MailMessage {
+  const subject = 'Reset your password';
+  const lines = [
+    `Someone asked to reset the password of your account at ${input.issuerHost}.`,
+    `To choose a new password, open the link below within ${minutes(input.ttlSeconds)}. It works once.`,
+  ];
+  const ignore = 'If you did not ask for this, ignore this message: your password stays as it is.';
+  return {
+    kind: 'password_reset',
+    to: input.to,
+    subject,
+    text: `${lines.join('\n\n')}\n\n${input.link}\n\n${ignore}\n`,
+    html: html(subject, lines, { label: 'Choose a new password', url: input.link }).replace('</body>', `<p style="margin:0 0 16px">${escapeHtml(ignore)}</p>\n</body>`),
+  };
+}
+
+/** Told after the password changed through a reset link. */
+export function passwordChangedMessage(input: { to: string; issuerHost: string; endedSessions: boolean }): MailMessage {
+  const subject = 'Your password was changed';
+  const lines = [
+    `The password of your account at ${input.issuerHost} was just changed through a reset link.`,
+    ...(input.endedSessions ? ['Every device signed in to your account has been signed out.'] : []),
+    'If this was not you, reset your password again at once and tell your administrator.',
+  ];
+  return { kind: 'password_changed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}

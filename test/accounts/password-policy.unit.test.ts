@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { MAX_PASSWORD_BYTES, newPasswordProblem, passwordProblem } from '../../src/accounts/index.ts';
+
+// The password policy: length everywhere; for a password a person chooses, not guessable
+// (zxcvbn-ts with its common dictionaries, the account's own words counted as guessable).
+
+test('a password must be 8 characters long and at most the hashing limit in bytes', () => {
+  assert.equal(passwordProblem('1234567'), 'too_short');
+  assert.equal(passwordProblem('ééééééé'), 'too_short', 'characters, not bytes, for the minimum');
+  assert.equal(passwordProblem('x'.repeat(MAX_PASSWORD_BYTES)), undefined);
+  assert.equal(passwordProblem('é'.repeat(MAX_PASSWORD_BYTES / 2 + 1)), 'too_long', 'bytes for the maximum');
+});
+
+test('a chosen password is refused when it is common, a keyboard walk, or made of the account own words', async () => {
+  for (const common of ['password123', 'qwertyuiop', 'P@ssw0rd!', 'iloveyou1', '11111111']) {
+    assert.equal(await newPasswordProblem(common), 'too_common', common);
+  }
+  assert.equal(await newPasswordProblem('marguerite1987', ['marguerite.dupont@example.com', 'Marguerite Dupont']), 'too_common');
+  for (const fine of ['correct horse battery staple', 'a brand new password, also long', 'tulip-engine-cobalt-41']) {
+    assert.equal(await newPasswordProblem(fine), undefined, fine);
+  }
+  assert.equal(await newPasswordProblem('short'), 'too_short', 'the length rules first');
+});

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { loadConfig } from '../../src/config/index.ts';
+
+// SMTP_URL, MAIL_FROM and the password reset settings: parsed at start, the SMTP password
+// never echoed, and production never offering a flow whose mail would go nowhere.
+
+const PRODUCTION = { NODE_ENV: 'production', MASTER_SECRET: 'x'.repeat(40), ISSUER: 'https://id.example.com' };
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  assert.fail('the configuration was accepted');
+}
+
+describe('mail configuration', () => {
+  test('takes smtp:// and smtps:// URLs with credentials, and a From with or without a name', () => {
+    const config = loadConfig({ SMTP_URL: 'smtps://user:p%40ss@mail.example.com:465', MAIL_FROM: 'Sign-in <signin@example.com>' });
+    assert.equal(config.mail.smtpUrl, 'smtps://user:p%40ss@mail.example.com:465');
+    assert.equal(config.mail.from, 'Sign-in <signin@example.com>');
+    assert.equal(loadConfig({ MAIL_FROM: 'signin@example.com' }).mail.from, 'signin@example.com');
+    assert.equal(loadConfig({ ISSUER: 'https://id.example.com' }).mail.from, 'Portcullis <no-reply@id.example.com>');
+    assert.ok(Object.isFrozen(config.mail));
+  });
+
+  test('refuses another scheme, a URL it cannot parse, and a From that is no address, never echoing the value', () => {
+    const secret = 'hunter2-secret';
+    for (const url of [`http://user:${secret}@mail.example.com`, `smtp://user:${secret}@`, `smtp://user:${secret}@[bad`]) {
+      const message = refusal({ SMTP_URL: url });
+      assert.match(message, /SMTP_URL/);
+      assert.ok(!message.includes(secret), message);
+    }
+    assert.match(refusal({ MAIL_FROM: 'not an address' }), /MAIL_FROM/);
+    assert.match(refusal({ MAIL_FROM: 'a@example.com\r\nBcc: b@example.com' }), /MAIL_FROM/);
+  });
+
+  test('password reset is on by default in development, and in production only with SMTP_URL', () => {
+    assert.equal(loadConfig({}).passwordReset.enabled, true);
+    assert.equal(loadConfig(PRODUCTION).passwordReset.enabled, false);
+    assert.equal(loadConfig({ ...PRODUCTION, SMTP_URL: 'smtp://u:p@mail.example.com:587' }).passwordReset.enabled, true);
+    assert.equal(loadConfig({ PASSWORD_RESET: 'false' }).passwordReset.enabled, false);
+    assert.deepEqual(loadConfig({}).passwordReset, { enabled: true, ttl: 1800, endSessions: true });
+    assert.deepEqual(loadConfig({ PASSWORD_RESET_TTL: '600', PASSWORD_RESET_ENDS_SESSIONS: 'false' }).passwordReset, { enabled: true, ttl: 600, endSessions: false });
+    assert.match(refusal({ PASSWORD_RESET_TTL: '10' }), /PASSWORD_RESET_TTL/);
+  });
+
+  test('production refuses to start with PASSWORD_RESET=true and no SMTP_URL, saying what to set', () => {
+    assert.match(refusal({ ...PRODUCTION, PASSWORD_RESET: 'true' }), /PASSWORD_RESET: needs SMTP_URL in production .*set SMTP_URL, or PASSWORD_RESET=false/);
+  });
+});
