@@ -1,7 +1,7 @@
-import { LRUCache } from 'lru-cache';
 
 import type { KeySelection } from './throttle-releases.ts';
 import { isBlock, judge, reserved, settled, failuresOf, type CounterRule, type CounterState, type Kept, type Settlement } from './throttle-rules.ts';
+import { boundedCache } from './bounded-cache.ts';
 
 // Where the credential throttle keeps its counts: memory for one instance (here), Redis for
 // many (credential-throttle-redis.ts). Both reserve atomically: reading the trust flags,
@@ -90,10 +90,10 @@ export interface MemoryThrottleStoreOptions {
 }
 
 export function createMemoryThrottleStore(options: MemoryThrottleStoreOptions): ThrottleStore {
-  const counts = new LRUCache<string, CounterState>({ max: options.maxKeys });
-  const blocks = new LRUCache<string, CounterState>({ max: options.maxKept });
-  const trusted = new LRUCache<string, true>({ max: options.maxKept });
-  const applied = new LRUCache<string, true>({ max: options.maxKept });
+  const counts = boundedCache<string, CounterState>(options.maxKeys);
+  const blocks = boundedCache<string, CounterState>(options.maxKept);
+  const trusted = boundedCache<string, true>(options.maxKept);
+  const applied = boundedCache<string, true>(options.maxKept);
 
   const read = (key: string) => blocks.get(key) ?? counts.get(key);
   function write(key: string, rule: CounterRule, kept: Kept): void {

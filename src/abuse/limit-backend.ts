@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+
+import { boundedCache } from './bounded-cache.ts';
 
 // Where request budgets live. One instance: memory, bounded. Many instances: one Redis
 // (redis.ts), so every instance spends from the same budget.
@@ -30,8 +32,8 @@ export class BoundedMap<V extends object = WindowEntry> extends Map<string, V> {
 
   constructor(maxEntries: number, maxBlocked = maxEntries) {
     super();
-    this.#entries = new LRUCache<string, V>({ max: maxEntries });
-    this.#blocked = new LRUCache<string, V>({ max: maxBlocked });
+    this.#entries = boundedCache<string, V>(maxEntries);
+    this.#blocked = boundedCache<string, V>(maxBlocked);
   }
 
   override get(key: string): V | undefined {

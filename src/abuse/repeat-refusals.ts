@@ -1,11 +1,11 @@
 import type { Context, Middleware } from 'koa';
-import { LRUCache } from 'lru-cache';
 
 import type { RateLimitTier } from '../config/index.ts';
 import { addressKey } from './address-key.ts';
 import type { EndpointTier } from './classify.ts';
 import { headerClaim } from './client-credentials.ts';
 import { JSON_ONLY, RATE_LIMITED_ERROR, refusalHeaders, withWait, type RefusalOptions } from './too-many-requests.ts';
+import { boundedCache } from './bounded-cache.ts';
 
 // Repeat refusals, answered first of all: a key a budget refused stays refused until its
 // budget refills, and further requests from it get a lean 429 here, before request ids,
@@ -29,7 +29,7 @@ export interface RefusalMemo {
 }
 
 export function createRefusalMemo(max = 50_000): RefusalMemo {
-  const refused = new LRUCache<string, Refused>({ max });
+  const refused = boundedCache<string, Refused>(max);
   return {
     note(tier, key, entry) {
       refused.set(`${tier}|${key}`, { tier, ...entry }, { ttl: Math.max(1, entry.until - Date.now()) });

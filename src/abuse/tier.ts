@@ -1,6 +1,5 @@
 import type { Context } from 'koa';
 import ratelimit from 'koa-ratelimit';
-import { LRUCache } from 'lru-cache';
 
 import type { RateLimitBudget, RateLimitTier } from '../config/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
@@ -9,6 +8,7 @@ import { BoundedMap, type LimitBackend } from './limit-backend.ts';
 import { redisReady } from './redis.ts';
 import type { RefusalMemo } from './repeat-refusals.ts';
 import type { AppliedLimit } from './too-many-requests.ts';
+import { boundedCache } from './bounded-cache.ts';
 
 // One request budget (a tier) over koa-ratelimit, memory or Redis: `max` requests per
 // `window` for one key. Spending reports the budget as it applied (for the RateLimit
@@ -96,7 +96,7 @@ export function createTiers(deps: TierDeps) {
       return undefined;
     }
     // The first refusal of a key in a window is an audit event; the rest are only counted.
-    const reported = new LRUCache<string, true>({ max: 10_000, ttl: windowMs });
+    const reported = boundedCache<string, true>(10_000, { ttl: windowMs });
     const policy = `"${name}";q=${budget.max};w=${budget.windowSeconds}`;
     const counted = deps.metrics?.rateLimited.labels({ tier: name });
 
