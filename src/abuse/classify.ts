@@ -1,7 +1,9 @@
 import type { Context } from 'koa';
+import { routedPath } from '../http/index.ts';
 
 // Which per-address endpoint budget a request spends from, by method and path alone
-// (before the engine has routed it: ctx.oidc does not exist yet).
+// (before the engine has routed it: ctx.oidc does not exist yet), as the routers will match
+// it (http/routed-path.ts).
 
 export type EndpointTier = 'api' | 'token' | 'introspection' | 'revocation' | 'login';
 
@@ -15,9 +17,10 @@ export interface EndpointPaths {
 // The password form, and the password reset forms (a request sends mail; a new password is hashed).
 const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot)$|^\/password-reset(\/new)?$/;
 
-export function createClassifier(paths: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
+export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
+  const paths = { token: routedPath(endpoints.token), introspection: routedPath(endpoints.introspection), revocation: routedPath(endpoints.revocation) };
   return (ctx) => {
-    const path = ctx.path;
+    const path = routedPath(ctx.path);
     if (path === '/api' || path.startsWith('/api/')) return 'api';
     if (ctx.method !== 'POST') return undefined;
     if (path === paths.token) return 'token';

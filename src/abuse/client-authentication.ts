@@ -3,6 +3,7 @@ import type { Context, Middleware } from 'koa';
 import { readClientClaim } from './client-credentials.ts';
 import type { CredentialThrottle } from './credential-throttle.ts';
 import { sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
+import { routedPath } from '../http/index.ts';
 
 // Client-secret guessing at every endpoint where the engine authenticates clients, throttled
 // like password guessing (credential-throttle.ts): per client id and address, per address,
@@ -42,7 +43,7 @@ function outcome(ctx: Context, clientId: string): 'failed' | 'authenticated' | '
 export function guardClientAuthentication(options: ClientAuthGuardOptions): Middleware {
   const { throttle, paths } = options;
   return async (ctx, next) => {
-    const claim = ctx.method === 'POST' && paths.has(ctx.path) ? await readClientClaim(ctx) : undefined;
+    const claim = ctx.method === 'POST' && paths.has(routedPath(ctx.path)) ? await readClientClaim(ctx) : undefined;
     if (claim?.kind !== 'credential') {
       await next();
       return;

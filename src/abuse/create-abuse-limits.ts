@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 
 import type { ClientService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
-import { apiCors, createOriginAllowlist, enforceProviderCors, type RenderErrorPage } from '../http/index.ts';
+import { apiCors, createOriginAllowlist, enforceProviderCors, routedPath, type RenderErrorPage } from '../http/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { guardClientAuthentication } from './client-authentication.ts';
@@ -75,7 +75,7 @@ function clientAuthPaths(provider: Provider): Set<string> {
   const paths = new Set<string>();
   for (const route of CLIENT_AUTH_ROUTES) {
     try {
-      paths.add(provider.pathFor(route));
+      paths.add(routedPath(provider.pathFor(route)));
     } catch {
       // A feature that is not enabled has no route.
     }

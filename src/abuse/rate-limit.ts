@@ -12,6 +12,7 @@ import { createRefusalMemo, repeatRefusals } from './repeat-refusals.ts';
 import { sendLimitsUnavailable } from './limits-unavailable.ts';
 import { createTiers, REDIS_RETRY_AFTER_SECONDS, type Consume } from './tier.ts';
 import { noteAppliedLimit, sendTooManyRequests, type RefusalOptions } from './too-many-requests.ts';
+import { routedPath } from '../http/index.ts';
 
 // Request budgets, with koa-ratelimit (memory or Redis drivers). Every tier is a budget of
 // `max` requests per `window` for one key:
@@ -118,7 +119,7 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       if (await spend(ctx, [[ip, address], [endpoint && endpoints[endpoint], address]])) await next();
     },
     async clients(ctx, next) {
-      if (!client || ctx.method !== 'POST' || !deps.clientPaths.has(ctx.path)) {
+      if (!client || ctx.method !== 'POST' || !deps.clientPaths.has(routedPath(ctx.path))) {
         await next();
         return;
       }

@@ -6,6 +6,7 @@ import type { EndpointTier } from './classify.ts';
 import { headerClaim } from './client-credentials.ts';
 import { JSON_ONLY, RATE_LIMITED_ERROR, refusalHeaders, withWait, type RefusalOptions } from './too-many-requests.ts';
 import { boundedCache } from './bounded-cache.ts';
+import { routedPath } from '../http/index.ts';
 
 // Repeat refusals, answered first of all: a key a budget refused stays refused until its
 // budget refills, and further requests from it get a lean 429 here, before request ids,
@@ -65,7 +66,7 @@ export function repeatRefusals(deps: RepeatRefusalDeps): Middleware {
     const address = addressKey(ctx.ip) || 'unknown';
     const endpoint = deps.classify(ctx);
     // Only the Authorization header is read here; a client id in a body is checked later.
-    const claim = ctx.method === 'POST' && deps.clientPaths.has(ctx.path) ? headerClaim(ctx) : undefined;
+    const claim = ctx.method === 'POST' && deps.clientPaths.has(routedPath(ctx.path)) ? headerClaim(ctx) : undefined;
     const id = claim?.kind === 'credential' ? claim.clientId : undefined;
     return refused.get('ip', address) ?? (endpoint ? refused.get(endpoint, address) : undefined) ?? (id ? refused.get('client', id) : undefined);
   }
@@ -84,7 +85,7 @@ export function repeatRefusals(deps: RepeatRefusalDeps): Middleware {
     hit.counted?.inc();
     ctx.status = 429;
     await refusalHeaders(ctx, refusal, wait, { name: hit.tier, policy: hit.policy });
-    if (!JSON_ONLY.test(ctx.path) && ctx.get('Accept').includes('text/html')) {
+    if (!JSON_ONLY.test(routedPath(ctx.path)) && ctx.get('Accept').includes('text/html')) {
       // A static page with static headers: no nonce, nothing inline to allow.
       ctx.set(STATIC_PAGE_HEADERS);
       if (refusal.hsts) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');

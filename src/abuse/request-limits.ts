@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { routedPath } from '../http/index.ts';
 
 // Cheap refusals of requests nobody should send, before any body is read:
 // - a method no route here serves (TRACE, CONNECT): 405 (not the routers' 501: a client's
@@ -33,7 +34,7 @@ export function limitRequestBodies(options: RequestLimitOptions): Middleware {
       ctx.throw(413, `request bodies are limited to ${Math.floor(options.maxBytes / 1024)} kB`);
     }
     const hasBody = chunked || Number(length) > 0;
-    const own = options.ownRoutes.some((prefix) => ctx.path.startsWith(prefix));
+    const own = options.ownRoutes.some((prefix) => routedPath(ctx.path).startsWith(prefix));
     if (hasBody && !own && ctx.is('application/x-www-form-urlencoded') === false) {
       ctx.throw(415, 'request bodies must be application/x-www-form-urlencoded');
     }

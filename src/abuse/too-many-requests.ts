@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 
 import type { ErrorCode } from '../errors.ts';
 import type { RenderErrorPage } from '../http/index.ts';
+import { routedPath } from '../http/index.ts';
 
 // How every abuse limit answers (request budgets and the failed-authentication throttles):
 // HTTP 429, Retry-After, the IETF RateLimit fields, in the shape the endpoint speaks. Every
@@ -90,7 +91,7 @@ export async function refusalHeaders(ctx: Context, options: RefusalOptions, wait
 
 /** Whether a refusal of this request is a page (a browser asking for one) rather than JSON. */
 export function wantsPage(ctx: Context): boolean {
-  return !JSON_ONLY.test(ctx.path) && ctx.accepts('json', 'html') === 'html';
+  return !JSON_ONLY.test(routedPath(ctx.path)) && ctx.accepts('json', 'html') === 'html';
 }
 
 export interface Refusal {

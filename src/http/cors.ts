@@ -1,5 +1,6 @@
 import cors from '@koa/cors';
 import type { Context, Middleware } from 'koa';
+import { routedPath } from './routed-path.ts';
 
 // Cross-origin access, only for the origins registered on clients (portcullis_cors_origins).
 //
@@ -131,7 +132,8 @@ export function apiCors(options: { allowlist: OriginAllowlist; prefix: string; r
   });
   // Only the API: in front of the engine it would pre-empt the engine's own CORS.
   return async (ctx, next) => {
-    if (ctx.path === prefix || ctx.path.startsWith(`${prefix}/`)) await handle(ctx, next);
+    const path = routedPath(ctx.path);
+    if (path === prefix || path.startsWith(`${prefix}/`)) await handle(ctx, next);
     else await next();
   };
 }
