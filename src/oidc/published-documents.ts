@@ -46,12 +46,19 @@ export interface PublishedDocuments {
   readonly answer: Middleware;
 }
 
-export function createPublishedDocuments(options: { jwksMaxAge: number }): PublishedDocuments {
+/** Discovery's two paths: fixed by RFC 8414 and OpenID Connect Discovery, served by the engine at both. */
+const DISCOVERY_PATHS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
+
+export function createPublishedDocuments(options: { jwksMaxAge: number; jwksPath: string }): PublishedDocuments {
   const cacheControl: Readonly<Record<string, string>> = {
     discovery: `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`,
     jwks: `public, max-age=${options.jwksMaxAge}`,
   };
   const copies = new Map<string, PublishedDocument>();
+  // Copies only for the documents' own paths, exactly. The engine also answers `/JWKS` or
+  // `/jwks/` (its router ignores case and one trailing slash): kept under their own path,
+  // each such variant was one more copy, without end. They go to the engine, uncopied.
+  const copied = new Set([...DISCOVERY_PATHS, options.jwksPath]);
 
   return {
     async record(ctx, next) {
@@ -63,7 +70,7 @@ export function createPublishedDocuments(options: { jwksMaxAge: number }): Publi
       ctx.set('Cache-Control', value);
       // A copy only of what a plain GET got: a cross-origin request's answer carries CORS
       // headers for its origin; a body already streamed or sent cannot be read back.
-      if (ctx.method !== 'GET' || ctx.get('Origin') || ctx.headerSent || copies.has(ctx.path)) return;
+      if (ctx.method !== 'GET' || ctx.get('Origin') || ctx.headerSent || !copied.has(ctx.path) || copies.has(ctx.path)) return;
       const body: unknown = ctx.body;
       if (body === null || typeof body !== 'object' || Buffer.isBuffer(body) || 'pipe' in body) return;
       const json = JSON.stringify(body);

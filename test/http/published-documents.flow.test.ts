@@ -14,7 +14,7 @@ const SPA_ORIGIN = 'https://spa.example';
 let server: TestServer;
 
 before(async () => {
-  server = await startTestServer({ LOG_LEVEL: 'warn', RATE_LIMIT_IP: '40/1m' }, {
+  server = await startTestServer({ LOG_LEVEL: 'warn', RATE_LIMIT_IP: '60/1m' }, {
     declare: () => ({
       clients: [{ clientId: 'spa', type: 'spa', name: 'SPA', redirectUris: [`${SPA_ORIGIN}/cb`], corsOrigins: [SPA_ORIGIN] }],
     }),
@@ -84,14 +84,26 @@ test('metrics and logs name the copy as the engine route it stands for', async (
   assert.match(metrics, /portcullis_http_request_duration_seconds_count\{[^}]*route="jwks"[^}]*status="200"[^}]*\} \d+/);
 });
 
+test('path variants the engine also answers (case, a trailing slash) are answered by it', async () => {
+  const canonical = (await get('/jwks')).body;
+  for (const variant of ['/JWKS', '/jwks/', '/Jwks/']) {
+    const answer = await get(variant);
+    assert.equal(answer.response.status, 200, variant);
+    assert.equal(answer.body, canonical, variant);
+  }
+  const discovery = await get('/.WELL-KNOWN/openid-configuration');
+  assert.equal(discovery.response.status, 200);
+  assert.equal(discovery.body, (await get('/.well-known/openid-configuration')).body);
+});
+
 // Last: it spends the address's budget.
 test('the address\'s request budget is spent and enforced before the copy answers', async () => {
   let refused: Response | undefined;
-  for (let i = 0; i < 60 && !refused; i++) {
+  for (let i = 0; i < 80 && !refused; i++) {
     const { response } = await get('/.well-known/openid-configuration');
     if (response.status === 429) refused = response;
     else assert.equal(response.status, 200);
   }
-  assert.ok(refused, 'refused within 60 requests at a budget of 40 a minute');
+  assert.ok(refused, 'refused within 80 requests at a budget of 60 a minute');
   assert.ok(Number(refused.headers.get('retry-after')) > 0);
 });
