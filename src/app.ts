@@ -13,6 +13,7 @@ import {
   checkProxyHeaders,
   dropMalformedForwardedFor,
   errorHandler,
+  originFormTarget,
   pinIssuerOrigin,
   requestId,
   requestMetrics,
@@ -89,6 +90,9 @@ export function createApp(deps: AppDeps): Koa {
   const renderErrorPage = createErrorPage(deps.render);
   const abuse = createAbuseLimits({ ...deps, renderPage: renderErrorPage });
 
+  //    The request target in origin form before anything reads the path: an absolute-form
+  //    target keeps only its path and query; one that is no URL is refused (400) below.
+  app.use(originFormTarget());
   //    The client's address: X-Forwarded-For (with TRUST_PROXY) only when what our proxies
   //    appended are IP addresses. First, since Koa remembers ctx.ip from its first read.
   app.use(dropMalformedForwardedFor({ trustProxy: config.trustProxy, hops: config.trustProxyHops }));

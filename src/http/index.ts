@@ -7,7 +7,7 @@ export { errorHandler, type RenderErrorPage } from './error-handler.ts';
 export { createHealth, type Health } from './health.ts';
 export { createManagementApp } from './management-app.ts';
 export { requestMetrics } from './metrics-middleware.ts';
-export { pinIssuerOrigin } from './pin-issuer-origin.ts';
+export { originFormTarget, pinIssuerOrigin } from './pin-issuer-origin.ts';
 export { routedPath } from './routed-path.ts';
 export { requestId } from './request-id.ts';
 export { markPageError } from './response-error.ts';

@@ -10,6 +10,9 @@ import type { Middleware } from 'koa';
 // (`ctx.protocol`, `ctx.secure`: TLS, or the trusted proxy's X-Forwarded-Proto) is left as
 // it is, so cookies are still marked Secure exactly when the connection is https.
 
+/** Set by originFormTarget on a request whose target is no URL. */
+const INVALID_TARGET = Symbol('portcullis.invalidTarget');
+
 export function pinIssuerOrigin(app: Koa, options: { issuer: string }): Middleware {
   const issuer = new URL(options.issuer);
   const origin = issuer.origin;
@@ -24,17 +27,30 @@ export function pinIssuerOrigin(app: Koa, options: { issuer: string }): Middlewa
     configurable: true,
   });
   return async (ctx, next) => {
+    if ((ctx.state as { [INVALID_TARGET]?: boolean })[INVALID_TARGET]) ctx.throw(400, 'the request target is not a valid URL');
     const headers = ctx.req.headers;
     // Also for the contexts the engine builds from `req` itself (interactionDetails and
     // interactionFinished in our routes).
     headers.host = issuer.host;
     delete headers['x-forwarded-host'];
+    await next();
+  };
+}
+
+/**
+ * The request target in origin form, before anything reads `ctx.path`: the first middleware.
+ * An absolute-form target (`GET http://evil.example/jwks`) keeps only its path and query: the
+ * rest is the sender's to choose. One that is no URL at all becomes `/`, and pinIssuerOrigin
+ * refuses it with a 400 inside the error handling: Koa's `ctx.path` throws on some of them
+ * (`http://[::1/`), and the first middleware to read it answered a bare 500 with no log line.
+ */
+export function originFormTarget(): Middleware {
+  return async (ctx, next) => {
     const target = ctx.req.url ?? '/';
     if (!target.startsWith('/') && target !== '*') {
-      // An absolute-form target: only its path and query are the request's.
       const parsed = URL.parse(target);
-      if (!parsed) return ctx.throw(400, 'the request target is not a valid URL');
-      const originForm = `${parsed.pathname}${parsed.search}`;
+      const originForm = parsed ? `${parsed.pathname}${parsed.search}` : '/';
+      if (!parsed) (ctx.state as { [INVALID_TARGET]?: boolean })[INVALID_TARGET] = true;
       ctx.url = originForm;
       ctx.originalUrl = originForm;
       ctx.request.originalUrl = originForm;

@@ -78,6 +78,15 @@ describe('without TRUST_PROXY', () => {
     assertOnlyIssuerUrls(JSON.parse(answer.body), server.issuer);
   });
 
+  test('a request target that is no URL is a 400 in the protocol\'s shape, never a 500', async () => {
+    for (const target of ['http://[::1/', 'http://[::1/jwks', 'http://[/x', 'http://%zz/jwks']) {
+      const answer = await raw(port, `GET ${target} HTTP/1.1\r\nHost: ${EVIL}`);
+      assert.equal(answer.status, 400, target);
+      assert.match(answer.headers, /\r\nx-request-id: /i, `${target}: answered by the app's error handling`);
+      assert.equal((JSON.parse(answer.body) as { error?: string }).error, 'invalid_request', target);
+    }
+  });
+
   test('discovery may be cached publicly for a few minutes, the JWKS for ten', async () => {
     for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
       const response = await fetch(`${server.issuer}${path}`);
