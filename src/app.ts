@@ -30,6 +30,7 @@ import {
   serveAssets,
   type Assets,
   type RenderPage,
+  type ResetRequestQueue,
 } from './interactions/index.ts';
 import type { AuditSink } from './audit/index.ts';
 import type { Mailer } from './mail/index.ts';
@@ -64,6 +65,8 @@ export interface AppDeps {
   readonly passwordResets: PasswordResets;
   /** Outgoing mail, sent in the background (SMTP_URL, else the log). */
   readonly mailer: Mailer;
+  /** Password reset requests' work, done after their page answered. */
+  readonly resetRequests: ResetRequestQueue;
   /** REDIS_URL's connection: rate limits and login throttling shared by every instance. */
   readonly redis?: Redis | undefined;
   /** Operators' releases of throttle blocks (`portcullis users unblock`), left in the database. */
@@ -152,6 +155,7 @@ export function createApp(deps: AppDeps): Koa {
         render: deps.render,
         audit: deps.audit,
         throttle: abuse.resetThrottle,
+        requests: deps.resetRequests,
         issuer: config.issuer,
         ttlSeconds: config.passwordReset.ttl,
       })

@@ -14,7 +14,9 @@ import {
   createPageRenderer,
   createPostLogoutSuccessSource,
   createRenderError,
+  createResetRequestQueue,
   loadAssets,
+  type ResetRequestQueue,
 } from './interactions/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
@@ -58,6 +60,8 @@ export interface BuiltServer {
   readonly redis: Redis | undefined;
   /** Outgoing mail's background queue (close() waits for sends under way). */
   readonly mailer: Mailer;
+  /** Password reset requests' background work (close() lets what was taken finish). */
+  readonly resetRequests: ResetRequestQueue;
   /** Starts the background work (expired-row housekeeping); call once listening. */
   startBackground(): void;
   /** Stops the background work and closes Redis. Call after the listeners closed; idempotent. */
@@ -113,9 +117,10 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const redis = await openLimitRedis(config, logger);
   // Opens no connection until a message is sent.
   const mailer = createMailer(config, logger);
+  const resetRequests = createResetRequestQueue({ logger });
   let app: Koa;
   try {
-    app = createApp({ config, logger, provider, mountProvider: live.middleware, answerPublishedDocuments: live.answerPublishedDocuments, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, mailer, ...services });
+    app = createApp({ config, logger, provider, mountProvider: live.middleware, answerPublishedDocuments: live.answerPublishedDocuments, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, mailer, resetRequests, ...services });
   } catch (error) {
     redis?.disconnect();
     throw error;
@@ -170,6 +175,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     refreshKeys: () => keyWatcher.refresh(),
     redis,
     mailer,
+    resetRequests,
     startBackground: () => {
       housekeeping.start();
       keyWatcher.start();
@@ -179,6 +185,9 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
         await keyWatcher.stop();
         await housekeeping.stop();
         databaseOutage.close();
+        // Reset requests first: they hand mail to the mailer and events to the audit writer
+        // (flushed when the runtime closes, after this).
+        await resetRequests.close();
         await mailer.close();
         await redis?.quit().catch(() => redis.disconnect());
       })()),

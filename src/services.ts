@@ -51,7 +51,8 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
   const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
   // Deleting a client or disabling a person ends what they hold: the grant service does it.
   const grants = createGrantService(tokenStore, deps.audit);
-  const accounts = createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants });
+  const resetLinks = createPasswordResetStore(deps.sql);
+  const accounts = createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants, resetLinks });
   const throttleReleases = createThrottleReleaseStore(deps.prisma);
   return Object.freeze({
     accounts,
@@ -62,7 +63,7 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
     auditTrail: createAuditTrail(deps.prisma),
     throttleReleases,
     passwordResets: createPasswordResets({
-      store: createPasswordResetStore(deps.sql),
+      store: resetLinks,
       accounts,
       releases: throttleReleases,
       ttlSeconds: deps.passwordReset?.ttl ?? 1800,

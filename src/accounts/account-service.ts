@@ -64,6 +64,12 @@ export function createAccountService(deps: {
   audit?: AuditSink | undefined;
   /** Without one (tests of accounts alone), a disabled account's tokens are refused only where the account is looked up. */
   tokens?: AccountTokenRevoker | undefined;
+  /**
+   * The account's open password reset links (password-reset-store.ts): an operator's new
+   * password or a disable spends them, so a link mailed before cannot undo the operator's
+   * act (nor work again once the account is enabled).
+   */
+  resetLinks?: { spendAll(accountId: string): Promise<void> } | undefined;
 }): AccountService {
   const { store, hasher } = deps;
   // Every change to an account is recorded here, whichever surface (CLI, API) made it.
@@ -107,7 +113,9 @@ export function createAccountService(deps: {
     async setPassword(idOrEmail, password) {
       checkPassword(password);
       const account = await get(idOrEmail);
-      return recorded('user.password_changed', await store.update(account.id, { passwordHash: await hasher.hash(password) }));
+      const updated = await store.update(account.id, { passwordHash: await hasher.hash(password) });
+      await deps.resetLinks?.spendAll(account.id);
+      return recorded('user.password_changed', updated);
     },
 
     async revokeTokens(idOrEmail) {
@@ -121,6 +129,7 @@ export function createAccountService(deps: {
       const account = await get(idOrEmail);
       const updated = await store.update(account.id, { disabled });
       if (!disabled) return recorded('user.enabled', updated);
+      await deps.resetLinks?.spendAll(account.id);
       // Disabled first, so nothing new is issued while the old is revoked.
       const count = (await deps.tokens?.revokeAccount(account.id)) ?? { grants: 0, tokens: 0 };
       return recorded('user.disabled', updated, { grants: count.grants, tokens: count.tokens });

@@ -16,6 +16,11 @@ export interface PasswordResetStore {
   find(tokenHash: string): Promise<ResetLink | undefined>;
   /** Spends the link: exactly one caller gets it, and only while unused and unexpired. */
   consume(tokenHash: string): Promise<ResetLink | undefined>;
+  /**
+   * Counts a refused new password against the open link, spending it at the `limit`-th;
+   * true when the link is spent now (or was no longer open).
+   */
+  refuse(tokenHash: string, limit: number): Promise<boolean>;
   /** Spends every other open link of the account (one reset ends them all). */
   spendAll(accountId: string): Promise<void>;
 }
@@ -43,6 +48,15 @@ export function createPasswordResetStore(sql: Sql): PasswordResetStore {
           [tokenHash],
         );
         return rows[0];
+      }),
+    refuse: (tokenHash, limit) =>
+      withTranslatedErrors('password reset', async () => {
+        const { rows } = await sql.query<{ spent: boolean }>(
+          `UPDATE password_resets SET refusals = refusals + 1, used_at = CASE WHEN refusals + 1 >= $2 THEN now() ELSE used_at END
+           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING used_at IS NOT NULL AS spent`,
+          [tokenHash, limit],
+        );
+        return rows[0]?.spent ?? true;
       }),
     spendAll: (accountId) =>
       withTranslatedErrors('password reset', async () => {

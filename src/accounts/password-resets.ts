@@ -14,7 +14,8 @@ import { newPasswordProblem, type PasswordProblem } from './password-policy.ts';
 // - the token is 256 random bits; only its SHA-256 is stored; a link works once, until its
 //   lifetime ends, and a reset spends every other open link of the account;
 // - the new password is checked (length, and not guessable: password-policy.ts) before the
-//   link is spent, so a refused password leaves the link working;
+//   link is spent, so a refused password leaves the link working, up to MAX_REFUSALS: the
+//   strength check costs CPU, and a link is no licence to spend it without end;
 // - after a reset: optionally every grant, token and browser session of the account ends,
 //   and the login throttle's blocks and waits for the account are lifted (a locked-out
 //   person can always get back in this way).
@@ -49,6 +50,9 @@ export interface PasswordResets {
 export interface ThrottleReleaser {
   add(release: { readonly subject?: string }): Promise<void>;
 }
+
+/** Refused new passwords that spend a link (the page says a link can be spent by too many tries). */
+export const MAX_REFUSALS = 10;
 
 /** The token in a link: 43 base64url characters (256 bits). Anything else is no token. */
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -100,7 +104,10 @@ export function createPasswordResets(deps: {
       const owner = open && (await accounts.findById(open.accountId));
       if (!owner || owner.disabled) return { ok: false, reason: 'invalid_link' };
       const problem = await newPasswordProblem(password, [owner.email, owner.name]);
-      if (problem) return { ok: false, reason: problem };
+      if (problem) {
+        await store.refuse(hashResetToken(token), MAX_REFUSALS);
+        return { ok: false, reason: problem };
+      }
       const link = await store.consume(hashResetToken(token));
       const account = link && (await accounts.findById(link.accountId));
       if (!link || !account || account.disabled) return { ok: false, reason: 'invalid_link' };

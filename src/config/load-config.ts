@@ -74,6 +74,8 @@ export interface Config {
   readonly mail: {
     /** Carries the mail server's credentials: never logged. */
     readonly smtpUrl: string | undefined;
+    /** SMTP_INSECURE: smtp:// may go on without STARTTLS to a host other than the loopback (warned in production). */
+    readonly insecure: boolean;
     readonly from: string;
   };
   readonly passwordReset: {
@@ -245,7 +247,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       announceDelay,
       rotationDays: env.KEY_ROTATION_DAYS,
     }),
-    mail: Object.freeze({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>` }),
+    mail: Object.freeze({ smtpUrl: env.SMTP_URL, insecure: env.SMTP_INSECURE, from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>` }),
     passwordReset: Object.freeze({
       enabled: env.PASSWORD_RESET ?? (!production || env.SMTP_URL !== undefined),
       ttl: env.PASSWORD_RESET_TTL,

@@ -117,6 +117,12 @@ export const envSchema = z.object({
     // Never echoes the value: it carries the mail server's password.
     .refine((value) => URL.canParse(value) && new URL(value).hostname !== '', 'not a valid URL: write smtp://user:password@host:587, percent-encoding special characters in the password')
     .optional(),
+  /**
+   * smtp:// to a host other than the loopback (localhost, 127.0.0.1, ::1) requires STARTTLS,
+   * so that an attacker on the path cannot strip it and read reset links and the SMTP
+   * password; true sends in the clear when the server offers no STARTTLS (a trusted relay).
+   */
+  SMTP_INSECURE: bool.default(false),
   /** The From of every message: an address, or `Name <address>`; default Portcullis <no-reply@ISSUER's host>. */
   MAIL_FROM: z
     .string()

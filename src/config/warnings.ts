@@ -11,5 +11,8 @@ export function configWarnings(config: Config): string[] {
       'the issuer is https but requests arrive over plain http: set TRUST_PROXY=true behind a TLS-terminating proxy, or TLS_CERT_FILE and TLS_KEY_FILE; until then cookies are not marked Secure',
     );
   }
+  if (config.production && config.mail.insecure && config.mail.smtpUrl?.startsWith('smtp://')) {
+    warnings.push('SMTP_INSECURE=true: mail (reset links, and the SMTP password) may go to the mail server unencrypted when it offers no STARTTLS; unset it once the server speaks TLS');
+  }
   return warnings;
 }

@@ -7,4 +7,5 @@ export { loadAssets, serveAssets, type Assets } from './serve-assets.ts';
 export { answerUnknownPaths, landingPage } from './landing.ts';
 export { createPasswordResetPages, type PasswordResetDeps, type PasswordResetPages } from './password-reset.ts';
 export { createPasswordResetRouter } from './password-reset-routes.ts';
+export { createResetRequestQueue, type ResetRequestQueue } from './reset-request-queue.ts';
 export { UNTHROTTLED_RESETS, type ResetThrottle } from './reset-throttle.ts';

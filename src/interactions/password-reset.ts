@@ -7,12 +7,14 @@ import { passwordChangedMessage, passwordResetMessage, type Mailer } from '../ma
 import { CSRF_FIELD, issueCsrfToken, PASSWORD_RESET_CSRF } from './csrf.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
 import { languageModel, pageLocale, sendPage, type RenderPage } from './render-page.ts';
+import type { ResetRequestQueue } from './reset-request-queue.ts';
 import type { ResetThrottle } from './reset-throttle.ts';
 
 // The password reset pages: "Forgot password?" (asked from a sign-in, or on its own), the
 // link's new-password form, and what comes after. Rules:
 // - a request gets the same answer, in the same time, whether or not the address names an
-//   account: the throttle counts every request alike, the mail leaves in the background;
+//   account: the throttle counts every request alike, then the page answers and the rest
+//   (lookup, link, mail, audit) happens in the background;
 // - the link's token travels in the query (access logs drop queries) and in the form body,
 //   never in a path; the page that shows the form does not spend it;
 // - a refused password shows the form again, the link still working; a dead link says so
@@ -31,6 +33,8 @@ export interface PasswordResetDeps {
   readonly render: RenderPage;
   readonly audit: AuditSink;
   readonly throttle: ResetThrottle;
+  /** Where a request's work goes, to be done after its page has answered. */
+  readonly requests: ResetRequestQueue;
   readonly issuer: string;
   /** Seconds a link works (PASSWORD_RESET_TTL): said on the page and in the mail. */
   readonly ttlSeconds: number;
@@ -58,7 +62,7 @@ export interface PasswordResetPages {
 }
 
 export function createPasswordResetPages(deps: PasswordResetDeps): PasswordResetPages {
-  const { resets, mailer, render, audit, throttle } = deps;
+  const { resets, mailer, render, audit, throttle, requests } = deps;
   const issuerHost = new URL(deps.issuer).host;
 
   function sendRequestForm(ctx: Context, place: RequestPlace, form: { email: string; error?: string }, status = 200) {
@@ -111,15 +115,26 @@ export function createPasswordResetPages(deps: PasswordResetDeps): PasswordReset
         sendRequestForm(ctx, place, { email, error }, 429);
         return;
       }
-      const { account, token } = await resets.request(email, { interactionUid: place.interactionUid });
-      if (account && token) {
-        // Under the issuer as written (a path in it included), like every URL the engine publishes.
-        const link = new URL(`${deps.issuer.replace(/\/$/, '')}/password-reset/new`);
-        link.searchParams.set('token', token);
-        mailer.send(passwordResetMessage({ to: account.email, link: link.href, ttlSeconds: deps.ttlSeconds, issuerHost }));
-      }
-      // For operators (the account, when the address names one); the person's answer below is the same either way.
-      audit.record({ type: 'password_reset.requested', ...(account && { accountId: account.id }), ...place.facts, data: { sent: Boolean(token) } });
+      // The rest after the answer (reset-request-queue.ts): its time would tell who has an account.
+      const taken = requests.run(async () => {
+        let sent = false;
+        try {
+          const { account, token } = await resets.request(email, { interactionUid: place.interactionUid });
+          if (account && token) {
+            // Under the issuer as written (a path in it included), like every URL the engine publishes.
+            const link = new URL(`${deps.issuer.replace(/\/$/, '')}/password-reset/new`);
+            link.searchParams.set('token', token);
+            mailer.send(passwordResetMessage({ to: account.email, link: link.href, ttlSeconds: deps.ttlSeconds, issuerHost }));
+            sent = true;
+          }
+          // For operators (the account, when the address names one); the person's answer below is the same either way.
+          audit.record({ type: 'password_reset.requested', ...(account && { accountId: account.id }), ...place.facts, data: { sent } });
+        } catch (error) {
+          audit.record({ type: 'password_reset.requested', ...place.facts, data: { sent, failed: true } });
+          throw error;
+        }
+      });
+      if (!taken) audit.record({ type: 'password_reset.requested', ...place.facts, data: { sent: false, dropped: true } });
       sendOutcome(
         ctx,
         {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { MAX_PASSWORD_BYTES, newPasswordProblem, passwordProblem } from '../../src/accounts/index.ts';
+import { STRENGTH_PREFIX } from '../../src/accounts/password-policy.ts';
 
 // The password policy: length everywhere; for a password a person chooses, not guessable
 // (zxcvbn-ts with its common dictionaries, the account's own words counted as guessable).
@@ -22,4 +23,20 @@ test('a chosen password is refused when it is common, a keyboard walk, or made o
     assert.equal(await newPasswordProblem(fine), undefined, fine);
   }
   assert.equal(await newPasswordProblem('short'), 'too_short', 'the length rules first');
+});
+
+test('only the first 64 characters are judged: a 1,024-byte password costs zxcvbn what 64 characters do', async () => {
+  // zxcvbn's time grows steeply with length (~250 ms of CPU at 1,024 bytes), and a link may be tried again and again.
+  const judged: string[] = [];
+  const estimate = (password: string) => (judged.push(password), 4);
+  const long = 'tulip-engine-cobalt-41 '.repeat(50).slice(0, MAX_PASSWORD_BYTES);
+  assert.equal(await newPasswordProblem(long, [], estimate), undefined);
+  assert.deepEqual(judged, [long.slice(0, STRENGTH_PREFIX)]);
+  // Characters, not UTF-16 units: an emoji is never cut in half.
+  judged.length = 0;
+  await newPasswordProblem('😀'.repeat(200), [], estimate);
+  assert.equal([...judged[0]!].length, STRENGTH_PREFIX);
+  assert.equal(judged[0], '😀'.repeat(STRENGTH_PREFIX));
+  // The real estimator still refuses what is guessable in its first characters.
+  assert.equal(await newPasswordProblem('password'.repeat(128)), 'too_common');
 });

@@ -13,9 +13,9 @@ const PASSWORD = 'an old password, long enough';
 const NEW_PASSWORD = 'tulip-engine-cobalt-41';
 
 function memoryResetStore() {
-  const rows = new Map<string, { accountId: string; interactionUid: string | null; used: boolean }>();
+  const rows = new Map<string, { accountId: string; interactionUid: string | null; used: boolean; refusals: number }>();
   const store: PasswordResetStore = {
-    create: ({ tokenHash, accountId, interactionUid }) => (rows.set(tokenHash, { accountId, interactionUid: interactionUid ?? null, used: false }), Promise.resolve()),
+    create: ({ tokenHash, accountId, interactionUid }) => (rows.set(tokenHash, { accountId, interactionUid: interactionUid ?? null, used: false, refusals: 0 }), Promise.resolve()),
     find: (hash) => {
       const row = rows.get(hash);
       return Promise.resolve(row && !row.used ? { accountId: row.accountId, interactionUid: row.interactionUid } : undefined);
@@ -25,6 +25,13 @@ function memoryResetStore() {
       if (!row || row.used) return Promise.resolve(undefined);
       row.used = true;
       return Promise.resolve({ accountId: row.accountId, interactionUid: row.interactionUid });
+    },
+    refuse: (hash, limit) => {
+      const row = rows.get(hash);
+      if (!row || row.used) return Promise.resolve(true);
+      row.refusals += 1;
+      row.used = row.refusals >= limit;
+      return Promise.resolve(row.used);
     },
     spendAll: (accountId) => {
       for (const row of rows.values()) if (row.accountId === accountId) row.used = true;

@@ -11,7 +11,7 @@ export const SMTP_USER = 'portcullis';
 export const SMTP_PASSWORD = 'smtp password with spaces & symbols';
 
 export interface SmtpSink {
-  /** smtp://user:password@127.0.0.1:port, the password percent-encoded. */
+  /** smtp://user:password@host:port, the password percent-encoded. */
   readonly url: string;
   readonly messages: ParsedMail[];
   /** The messages to one recipient. */
@@ -23,7 +23,9 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(): Promise<SmtpSink> {
+/** `host`: where it listens, 127.0.0.1 by default (127.0.0.2: an address transports do not count as the loopback). */
+export async function startSmtpSink(options: { host?: string } = {}): Promise<SmtpSink> {
+  const host = options.host ?? '127.0.0.1';
   const messages: ParsedMail[] = [];
   let refusals: { count: number; code: number } = { count: 0, code: 0 };
   let attempts = 0;
@@ -56,10 +58,10 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
-    url: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:${port}`,
+    url: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASSWORD)}@${host}:${port}`,
     messages,
     to: (address) => messages.filter((message) => [message.to].flat().some((to) => to?.value.some((entry) => entry.address === address))),
     refuseNext(count, code) {

@@ -19,6 +19,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { readBuildInfo } from '../../src/observability/build-info.ts';
 import type { Mailer } from '../../src/mail/index.ts';
+import type { ResetRequestQueue } from '../../src/interactions/index.ts';
 import { buildServer } from '../../src/server.ts';
 import type { Services } from '../../src/services.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
@@ -42,6 +43,8 @@ export interface TestServer {
   readonly redis: Redis | undefined;
   /** Outgoing mail's queue: idle() once everything handed to it was sent (or given up). */
   readonly mailer: Mailer;
+  /** Password reset requests' background work (idle() before looking for their mail or audit events). */
+  readonly resetRequests: ResetRequestQueue;
   /** What `declare` seeded: the secrets made for confidential clients, the accounts' ids. */
   readonly declared: Declared;
   /** Seals and opens the deployment's keys and secrets (MASTER_SECRET). */
@@ -218,6 +221,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     managementUrl: `http://127.0.0.1:${(management.address() as AddressInfo).port}`,
     redis: built.redis,
     mailer: built.mailer,
+    resetRequests: built.resetRequests,
     declared,
     sealer: runtime.sealer,
     keys: () => built.keys(),

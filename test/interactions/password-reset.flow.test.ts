@@ -63,8 +63,9 @@ async function newPerson(): Promise<string> {
   return email;
 }
 
-/** Everything handed to the mail queue has been sent. */
+/** Every request's background work is done, and everything it handed to the mail queue sent. */
 async function mailFor(email: string): Promise<ParsedMail[]> {
+  await server.resetRequests.idle();
   await server.mailer.idle();
   return sink.to(email);
 }
@@ -160,6 +161,40 @@ describe('asking for a link', () => {
     assert.match(message!.text ?? '', /within 30 minutes\. It works once\./);
     assert.ok(message!.html, 'an HTML part too');
     assert.ok(String(message!.html).includes(linkIn(message!).href.replaceAll('&', '&amp;')), 'the HTML part carries the same link');
+  });
+
+  test('answers before the account is even looked up, with an account or without, and the mail still goes', async () => {
+    // The lookup held until the pages have answered: a page that waited for it (and for
+    // the link's insert, which only an account costs) would tell the two apart by its time.
+    const email = await newPerson();
+    const unknown = `nobody${people}@example.com`;
+    const accounts = server.services.accounts;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, never called unbound
+    const original = accounts.findByIdOrEmail;
+    const lookup = original.bind(accounts);
+    const looked: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    accounts.findByIdOrEmail = async (idOrEmail) => {
+      looked.push(idOrEmail);
+      await held;
+      return lookup(idOrEmail);
+    };
+    try {
+      const ip = nextAddress();
+      for (const address of [email, unknown]) {
+        const answer = await Promise.race([requestReset(address, ip), sleep(5_000).then(() => assert.fail(`the page for ${address} waited for the lookup`))]);
+        assert.equal(answer.response.status, 200);
+        assert.match(answer.html, /Check your email/);
+      }
+      assert.deepEqual(looked, [email, unknown], 'both lookups had begun, neither had ended');
+      assert.equal(sink.to(email).length, 0);
+    } finally {
+      release();
+      accounts.findByIdOrEmail = original;
+    }
+    assert.equal((await mailFor(email)).length, 1, 'the mail goes once the lookup ends');
+    assert.equal((await mailFor(unknown)).length, 0);
   });
 
   test('sends nothing to a disabled account, and says the same', async () => {
@@ -341,6 +376,61 @@ describe('the link', () => {
   });
 });
 
+describe('the link and too many refused passwords', () => {
+  test('ten refused passwords spend the link: the eleventh try finds it dead, whatever the password', async () => {
+    const email = await newPerson();
+    const ip = nextAddress();
+    await requestReset(email, ip);
+    const link = linkIn((await mailFor(email))[0]!);
+    for (let i = 0; i < 10; i++) {
+      // Long and guessable: judged on its first characters only (password-policy.ts), still refused.
+      const refused = await setPassword(link, i % 2 ? 'password'.repeat(128) : `qwertyuiop${i}`, ip);
+      assert.equal(refused.response.status, 400, `try ${i + 1}`);
+      assert.match(refused.html, /This password is too easy to guess/, `try ${i + 1}`);
+    }
+    const page = await getPage(new CookieJar(), link, ip);
+    assert.equal(page.response.status, 400);
+    assert.match(page.html, /This link no longer works/);
+    assert.match(page.html, /tried too many times/);
+    const jar = new CookieJar();
+    const fresh = await getPage(jar, new URL('/password-reset', server.issuer), ip);
+    const eleventh = await post(jar, new URL('/password-reset/new', server.issuer), { csrf: csrfToken(fresh.html), token: link.searchParams.get('token')!, password: NEW_PASSWORD }, ip);
+    assert.equal(eleventh.response.status, 400);
+    assert.match(eleventh.html, /This link no longer works/);
+    assert.ok(await passwordWorks(email, PASSWORD), 'the password is unchanged');
+  });
+});
+
+// What `portcullis users disable|enable|set-password` call (cli/users-command.ts): the
+// service itself, since the embedded database takes one connection (the server's).
+describe('an operator', () => {
+  test('disabling an account spends its open links: enabled again, the old link stays dead', async () => {
+    const email = await newPerson();
+    const ip = nextAddress();
+    await requestReset(email, ip);
+    const link = linkIn((await mailFor(email))[0]!);
+    await server.services.accounts.setDisabled(email, true);
+    await server.services.accounts.setDisabled(email, false);
+    const page = await getPage(new CookieJar(), link, ip);
+    assert.equal(page.response.status, 400);
+    assert.match(page.html, /This link no longer works/);
+    assert.ok(await passwordWorks(email, PASSWORD));
+  });
+
+  test("setting a person's password spends their open links", async () => {
+    const email = await newPerson();
+    const ip = nextAddress();
+    await requestReset(email, ip);
+    const link = linkIn((await mailFor(email))[0]!);
+    const operatorPassword = 'set by the operator, long enough';
+    await server.services.accounts.setPassword(email, operatorPassword);
+    const page = await getPage(new CookieJar(), link, ip);
+    assert.equal(page.response.status, 400);
+    assert.match(page.html, /This link no longer works/);
+    assert.ok(await passwordWorks(email, operatorPassword), "the operator's password stands");
+  });
+});
+
 describe('after a reset', () => {
   test("every session and refresh token of the account has ended", async () => {
     const email = await newPerson();
@@ -391,6 +481,7 @@ describe('after a reset', () => {
   });
 
   test('is in the audit trail, and neither the link nor the mail password is in the logs', async () => {
+    await server.resetRequests.idle();
     await server.auditWriter.flush();
     const { rows } = await server.database.pool.query<{ type: string; n: string }>(
       `SELECT type, count(*) AS n FROM audit_events WHERE type LIKE 'password_reset.%' GROUP BY type`,

@@ -42,7 +42,7 @@ export const de: Catalogue = {
   'reset.new.too_long': 'Dieses Passwort ist zu lang: verwenden Sie höchstens {max} Bytes.',
   'reset.new.too_common': 'Dieses Passwort ist zu leicht zu erraten: Es ist ein verbreitetes Passwort, ähnelt einem oder besteht aus Ihrem Namen oder Ihrer Adresse. Versuchen Sie einige Wörter, die nichts miteinander zu tun haben.',
   'reset.invalid.title': 'Dieser Link funktioniert nicht mehr',
-  'reset.invalid.lead': 'Der Link ist abgelaufen, wurde schon verwendet oder wurde nicht vollständig kopiert. Fordern Sie einen neuen an.',
+  'reset.invalid.lead': 'Der Link ist abgelaufen, wurde schon verwendet oder zu oft versucht, oder wurde nicht vollständig kopiert. Fordern Sie einen neuen an.',
   'reset.invalid.again': 'Neuen Link anfordern',
   'reset.done.title': 'Ihr Passwort wurde geändert',
   'reset.done.lead': 'Sie können sich jetzt mit Ihrem neuen Passwort anmelden.',

@@ -42,7 +42,7 @@ export const en = {
   'reset.new.too_long': 'This password is too long: use at most {max} bytes.',
   'reset.new.too_common': 'This password is too easy to guess: it is a common password, or close to one, or made of your name or address. Try a few unrelated words.',
   'reset.invalid.title': 'This link no longer works',
-  'reset.invalid.lead': 'The link has expired, was already used, or was not copied whole. Ask for a new one.',
+  'reset.invalid.lead': 'The link has expired, was already used or tried too many times, or was not copied whole. Ask for a new one.',
   'reset.invalid.again': 'Ask for a new link',
   'reset.done.title': 'Your password was changed',
   'reset.done.lead': 'You can now sign in with your new password.',

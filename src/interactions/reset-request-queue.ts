@@ -1,0 +1,86 @@
+import type { Logger } from '../observability/index.ts';
+
+// The work behind "Forgot password?" (find the account, store the link, queue the mail,
+// record the audit event), done after the page has answered: an address with an account
+// costs a lookup and an insert, one without only the lookup, and a page that waited for
+// them would tell the two apart by its time. Bounded like the mail queue: past `maxQueued`
+// waiting requests a new one is not taken (the caller records that it was dropped, and the
+// queue logs it) rather than memory growing while the database is slow. A task's failure is
+// logged (its error's name and code only: never an address), never thrown at a request.
+// At shutdown the server stops listening first, then close() lets every task taken finish
+// (the database is still open), so each one's audit event reaches the audit writer, which
+// the runtime flushes after.
+
+export interface ResetRequestQueue {
+  /** Takes the task; false when full or closing (the task will not run: the caller says so). */
+  run(task: () => Promise<void>): boolean;
+  /** Resolves when nothing is queued or running (tests, and shutdown). */
+  idle(): Promise<void>;
+  /** Takes nothing more, and waits for every task taken. */
+  close(): Promise<void>;
+}
+
+export function createResetRequestQueue(options: { logger: Logger; maxQueued?: number; concurrency?: number }): ResetRequestQueue {
+  const { logger } = options;
+  const maxQueued = options.maxQueued ?? 1_000;
+  const concurrency = options.concurrency ?? 4;
+  const waiting: (() => Promise<void>)[] = [];
+  let active = 0;
+  let closed = false;
+  let idleWaiters: (() => void)[] = [];
+
+  function settleIdle() {
+    if (active > 0 || waiting.length > 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  function pump() {
+    while (active < concurrency && waiting.length > 0) {
+      const task = waiting.shift()!;
+      active += 1;
+      void (async () => {
+        try {
+          await task();
+        } catch (error) {
+          logger.error({ reason: describe(error) }, 'password reset request failed');
+        } finally {
+          active -= 1;
+          pump();
+          settleIdle();
+        }
+      })();
+    }
+  }
+
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      idleWaiters.push(resolve);
+      settleIdle();
+    });
+
+  return {
+    run(task) {
+      if (closed || waiting.length >= maxQueued) {
+        logger.error({ queued: waiting.length, closing: closed }, 'password reset request dropped: the queue is full or closing');
+        return false;
+      }
+      waiting.push(task);
+      pump();
+      return true;
+    },
+    idle,
+    async close() {
+      closed = true;
+      await idle();
+    },
+  };
+}
+
+/** What a failure was: its name and code, never its message (which may hold the address typed). */
+function describe(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = error instanceof Error ? error.name : 'unknown';
+  return typeof code === 'string' || typeof code === 'number' ? `${name} ${code}` : name;
+}
