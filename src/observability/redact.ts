@@ -99,16 +99,19 @@ const SENSITIVE_PARAMS = [...NESTED].join('|');
 const PARAM_IN_TEXT = new RegExp(`(?<![\\w-])((?:${SENSITIVE_PARAMS})=)[^&#\\s"'<>]*`, 'gi');
 /** `"name": "value"` as in a JSON body quoted in a message. */
 const JSON_IN_TEXT = new RegExp(`("(?:${SENSITIVE_PARAMS})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');
-const CREDENTIAL_IN_TEXT = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/g;
+/** `'name': 'value'` or `name: 'value'`, as util.inspect and JavaScript write objects. */
+const QUOTED_IN_TEXT = new RegExp(`((?<![\\w-])'?(?:${SENSITIVE_PARAMS})'?\\s*:\\s*)'(?:[^'\\\\]|\\\\.)*'`, 'gi');
+/** Authorization schemes are case-insensitive (RFC 9110): `bearer x` is a credential too. */
+const CREDENTIAL_IN_TEXT = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/gi;
 /** Postgres' unique-violation detail quotes the key: for oidc rows, that is the token. */
 const KEY_IN_TEXT = /(Key \([^)]*\)=\()[^)]*\)/g;
 
 /**
  * What each pattern above needs to match at all (`=`, a quote, a scheme's name, `Key (`). Most
  * strings scrubbed (ids, scopes, URLs without a query, in every audit event) hold none of
- * it, and skip the four scans.
+ * it, and skip the scans.
  */
-const MAY_HOLD_SECRET = /[="]|Bearer|Basic|DPoP|Key \(/;
+const MAY_HOLD_SECRET = /[="']|Bearer|Basic|DPoP|Key \(/i;
 
 /**
  * Scrubs free text (error messages, stacks, URLs inside messages): values of sensitive
@@ -120,6 +123,7 @@ export function scrubText(text: string): string {
   return text
     .replace(PARAM_IN_TEXT, `$1${REDACTED}`)
     .replace(JSON_IN_TEXT, `$1"${REDACTED}"`)
+    .replace(QUOTED_IN_TEXT, `$1'${REDACTED}'`)
     .replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`)
     .replace(KEY_IN_TEXT, `$1${REDACTED})`);
 }

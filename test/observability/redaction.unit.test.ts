@@ -134,6 +134,21 @@ describe('the redaction helpers', () => {
   });
 });
 
+describe('secrets written the ways messages and inspected objects write them', () => {
+  test('an Authorization scheme in any case', () => {
+    assert.equal(scrubText('Authorization: bearer abc.def'), 'Authorization: bearer [redacted]');
+    assert.equal(scrubText('BASIC dXNlcjpwdw== and dpop ey.J'), 'BASIC [redacted] and dpop [redacted]');
+  });
+  test('single-quoted values, with the name quoted or not (util.inspect)', () => {
+    assert.equal(scrubText("{ client_secret: 'x1', scope: 'read' }"), "{ client_secret: '[redacted]', scope: 'read' }");
+    assert.equal(scrubText("{'password': 'hunter2'}"), "{'password': '[redacted]'}");
+    assert.equal(scrubText("{ refresh_token: 'it\\'s' }"), "{ refresh_token: '[redacted]' }");
+  });
+  test('text with none of what the patterns need comes back as it was', () => {
+    for (const text of ['https://api.example/orders', 'client-1 read write', "it's fine", 'a: b']) assert.equal(scrubText(text), text);
+  });
+});
+
 describe('the Sentry event scrubber', () => {
   test('keeps the method and path of a request and drops headers, cookies, query and body', () => {
     const event = scrubSentryEvent({
