@@ -154,6 +154,7 @@ export function createApp(deps: AppDeps): Koa {
         mailer: deps.mailer,
         render: deps.render,
         audit: deps.audit,
+        logger,
         throttle: abuse.resetThrottle,
         requests: deps.resetRequests,
         issuer: config.issuer,

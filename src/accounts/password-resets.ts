@@ -34,6 +34,8 @@ export type ResetOutcome =
       readonly interactionUid: string | null;
       /** What ended with the reset (when PASSWORD_RESET_ENDS_SESSIONS). */
       readonly ended: { readonly grants: number; readonly tokens: number } | undefined;
+      /** The password changed, but ending the sessions or lifting the login blocks failed (the caller reports it). */
+      readonly endFailed?: unknown;
     }
   | { readonly ok: false; readonly reason: 'invalid_link' }
   | { readonly ok: false; readonly reason: PasswordProblem };
@@ -105,7 +107,8 @@ export function createPasswordResets(deps: {
       if (!owner || owner.disabled) return { ok: false, reason: 'invalid_link' };
       const problem = await newPasswordProblem(password, [owner.email, owner.name]);
       if (problem) {
-        await store.refuse(hashResetToken(token), MAX_REFUSALS);
+        // The refusal that spends the link says so now, not at the next try.
+        if (await store.refuse(hashResetToken(token), MAX_REFUSALS)) return { ok: false, reason: 'invalid_link' };
         return { ok: false, reason: problem };
       }
       const link = await store.consume(hashResetToken(token));
@@ -113,12 +116,19 @@ export function createPasswordResets(deps: {
       if (!link || !account || account.disabled) return { ok: false, reason: 'invalid_link' };
       const updated = await accounts.setPassword(account.id, password);
       await store.spendAll(account.id);
+      // The password has changed: nothing after this may turn the answer into a 500, which
+      // would hide that the sessions (perhaps an intruder's) did not end. A failure is
+      // returned, and audited and logged by the caller.
       let ended: { grants: number; tokens: number } | undefined;
-      if (deps.endSessions) {
-        const { grants, tokens } = await accounts.revokeTokens(account.id);
-        ended = { grants, tokens };
+      try {
+        if (deps.endSessions) {
+          const { grants, tokens } = await accounts.revokeTokens(account.id);
+          ended = { grants, tokens };
+        }
+        await deps.releases.add({ subject: account.email });
+      } catch (error) {
+        return { ok: true, account: updated, interactionUid: link.interactionUid, ended, endFailed: error };
       }
-      await deps.releases.add({ subject: account.email });
       return { ok: true, account: updated, interactionUid: link.interactionUid, ended };
     },
   };

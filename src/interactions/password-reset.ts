@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, type PasswordResets } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { passwordChangedMessage, passwordResetMessage, type Mailer } from '../mail/index.ts';
+import type { Logger } from '../observability/index.ts';
 import { CSRF_FIELD, issueCsrfToken, PASSWORD_RESET_CSRF } from './csrf.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
 import { languageModel, pageLocale, sendPage, type RenderPage } from './render-page.ts';
@@ -32,6 +33,7 @@ export interface PasswordResetDeps {
   readonly mailer: Mailer;
   readonly render: RenderPage;
   readonly audit: AuditSink;
+  readonly logger: Logger;
   readonly throttle: ResetThrottle;
   /** Where a request's work goes, to be done after its page has answered. */
   readonly requests: ResetRequestQueue;
@@ -122,10 +124,10 @@ export function createPasswordResetPages(deps: PasswordResetDeps): PasswordReset
           const { account, token } = await resets.request(email, { interactionUid: place.interactionUid });
           if (account && token) {
             // Under the issuer as written (a path in it included), like every URL the engine publishes.
-            const link = new URL(`${deps.issuer.replace(/\/$/, '')}/password-reset/new`);
+            const link = new URL(`${deps.issuer}/password-reset/new`);
             link.searchParams.set('token', token);
-            mailer.send(passwordResetMessage({ to: account.email, link: link.href, ttlSeconds: deps.ttlSeconds, issuerHost }));
-            sent = true;
+            // Queued for sending (false when the mail queue is full or closing).
+            sent = mailer.send(passwordResetMessage({ to: account.email, link: link.href, ttlSeconds: deps.ttlSeconds, issuerHost }));
           }
           // For operators (the account, when the address names one); the person's answer below is the same either way.
           audit.record({ type: 'password_reset.requested', ...(account && { accountId: account.id }), ...place.facts, data: { sent } });
@@ -170,13 +172,18 @@ export function createPasswordResetPages(deps: PasswordResetDeps): PasswordReset
               : t('reset.new.too_common');
         return sendNewPasswordForm(ctx, token, error);
       }
-      const { account, ended, interactionUid } = outcome;
+      const { account, ended, interactionUid, endFailed } = outcome;
+      if (endFailed !== undefined) {
+        // The password changed but its sessions may live on: an operator must know (and end them: `portcullis revoke --user`).
+        const error = endFailed instanceof Error ? endFailed : undefined;
+        deps.logger.error({ accountId: account.id, err: { name: error?.name, code: (error as { code?: unknown } | undefined)?.code } }, 'password reset: the password changed, but ending its sessions failed');
+      }
       audit.record({
         type: 'password_reset.completed',
         actor: account.id,
         accountId: account.id,
         ...facts,
-        data: { endedSessions: ended !== undefined, ...(ended && { grants: ended.grants, tokens: ended.tokens }) },
+        data: { endedSessions: ended !== undefined, ...(ended && { grants: ended.grants, tokens: ended.tokens }), ...(endFailed !== undefined && { endFailed: true }) },
       });
       mailer.send(passwordChangedMessage({ to: account.email, issuerHost, endedSessions: ended !== undefined }));
       const { t, tm } = languageModel(pageLocale(ctx));

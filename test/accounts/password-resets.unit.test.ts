@@ -41,13 +41,13 @@ function memoryResetStore() {
   return { store, rows };
 }
 
-async function setup(endSessions: boolean) {
+async function setup(endSessions: boolean, revokeFails = false) {
   const revoked: string[] = [];
   const released: (string | undefined)[] = [];
   const accounts = createAccountService({
     store: createMemoryAccountStore(),
     hasher: createArgon2Hasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
-    tokens: { revokeAccount: (id) => (revoked.push(id), Promise.resolve({ grants: 2, tokens: 5 })) },
+    tokens: { revokeAccount: (id) => (revoked.push(id), revokeFails ? Promise.reject(new Error('connection terminated')) : Promise.resolve({ grants: 2, tokens: 5 })) },
   });
   const account = await accounts.create({ email: 'Ada@Example.com', name: 'Ada', password: PASSWORD });
   const { store, rows } = memoryResetStore();
@@ -80,6 +80,18 @@ describe('password resets', () => {
     assert.ok((await accounts.authenticate(account.email, NEW_PASSWORD)).ok);
     assert.equal(await resets.isUsable(first.token!), false, 'the older link is spent too');
     assert.deepEqual(await resets.complete(first.token!, 'another password, long enough'), { ok: false, reason: 'invalid_link' });
+  });
+
+  test('when ending the sessions fails, the reset still answers that the password changed, and says what failed', async () => {
+    const { resets, accounts, account, revoked } = await setup(true, true);
+    const { token } = await resets.request(account.email);
+    const outcome = await resets.complete(token!, NEW_PASSWORD);
+    assert.ok(outcome.ok, 'not a 500 that would hide what happened');
+    assert.equal(outcome.ended, undefined);
+    assert.match(String(outcome.endFailed), /connection terminated/);
+    assert.deepEqual(revoked, [account.id]);
+    assert.ok((await accounts.authenticate(account.email, NEW_PASSWORD)).ok, 'the password did change');
+    assert.equal(await resets.isUsable(token!), false);
   });
 
   test('with PASSWORD_RESET_ENDS_SESSIONS=false, the sessions and tokens are left alone', async () => {
