@@ -116,6 +116,9 @@ export const envSchema = z.object({
     .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
     // Never echoes the value: it carries the mail server's password.
     .refine((value) => URL.canParse(value) && new URL(value).hostname !== '', 'not a valid URL: write smtp://user:password@host:587, percent-encoding special characters in the password')
+    // nodemailer reads options from the query string and lets them win over ours
+    // (?requireTLS=false, ?tls.rejectUnauthorized=false): settings belong in their own variables.
+    .refine((value) => !URL.canParse(value) || (new URL(value).search === '' && new URL(value).hash === ''), 'must not carry a query string or fragment: nodemailer would take TLS settings from it')
     .optional(),
   /**
    * smtp:// to a host other than the loopback (localhost, 127.0.0.1, ::1) requires STARTTLS,

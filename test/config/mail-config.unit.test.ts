@@ -34,6 +34,11 @@ describe('mail configuration', () => {
       assert.match(message, /SMTP_URL/);
       assert.ok(!message.includes(secret), message);
     }
+    for (const url of [`smtp://user:${secret}@mail.example.com:587?requireTLS=false`, `smtp://user:${secret}@mail.example.com?tls.rejectUnauthorized=false`, `smtps://user:${secret}@mail.example.com#x`]) {
+      const message = refusal({ SMTP_URL: url });
+      assert.match(message, /SMTP_URL: must not carry a query string or fragment/, url);
+      assert.ok(!message.includes(secret), message);
+    }
     assert.match(refusal({ MAIL_FROM: 'not an address' }), /MAIL_FROM/);
     assert.match(refusal({ MAIL_FROM: 'a@example.com\r\nBcc: b@example.com' }), /MAIL_FROM/);
   });
