@@ -187,9 +187,21 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
         databaseOutage.close();
         // Reset requests first: they hand mail to the mailer and events to the audit writer
         // (flushed when the runtime closes, after this).
-        await resetRequests.close();
-        await mailer.close();
+        // Each within a bound: a hung SMTP server must not hold the audit flush that follows
+        // past an orchestrator's kill: what is still in hand then is abandoned.
+        await settleWithin(resetRequests.close(), CLOSE_QUEUES_MS);
+        await settleWithin(mailer.close(), CLOSE_QUEUES_MS);
         await redis?.quit().catch(() => redis.disconnect());
       })()),
   };
+}
+
+/** How long shutdown waits for the reset requests and the mail still in hand. */
+const CLOSE_QUEUES_MS = 5_000;
+
+/** Waits for `work`, or `ms`, whichever comes first; never throws. */
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
