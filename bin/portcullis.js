@@ -2,11 +2,13 @@
 // The `portcullis` command as installed by npm: the compiled CLI (dist/cli/main.js), built
 // first if src/ changed since the last build (scripts/ensure-built.mjs).
 import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
 
 ensureBuilt();
-// Node 22 keeps V8's compiled code of dist/ on disk (in the temp folder), so every start after
-// the first skips most of the compiling; Node 20 has no such cache and starts as before.
-module.enableCompileCache?.();
+// Node 22 keeps V8's compiled code of dist/ on disk, so every start after the first skips most
+// of the compiling; Node 20 has no such cache and starts as before. In this install, not the
+// shared temp folder: code read from there would run with the operator's secrets.
+module.enableCompileCache?.(fileURLToPath(new URL('../node_modules/.cache/portcullis-compile/', import.meta.url)));
 await import('../dist/cli/main.js');
