@@ -183,6 +183,18 @@ describe('pushed requests refused', () => {
     assert.match(refusal.error_description, /redirect_uri/);
   });
 
+  test('a push must name its client_id even when the client authenticated with Basic (what spendPushedRequests relies on)', async () => {
+    const response = await postAsClient(`${server.issuer}/request`, basicAuth('web', server.declared.clientSecret('web')), {
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: 'c'.repeat(43),
+      code_challenge_method: 'S256',
+    });
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), { error: 'invalid_request', error_description: "missing required parameter 'client_id'" });
+  });
+
   test('a request_uri used for a completed authorization is refused the second time', async () => {
     const pushed = await push(web);
     const browser = await runBrowser(pushed.url, person);
