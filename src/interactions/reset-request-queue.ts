@@ -1,3 +1,4 @@
+import { createBoundedQueue } from '../mail/index.ts';
 import type { Logger } from '../observability/index.ts';
 
 // The work behind "Forgot password?" (find the account, store the link, queue the mail,
@@ -22,58 +23,24 @@ export interface ResetRequestQueue {
 
 export function createResetRequestQueue(options: { logger: Logger; maxQueued?: number; concurrency?: number }): ResetRequestQueue {
   const { logger } = options;
-  const maxQueued = options.maxQueued ?? 1_000;
-  const concurrency = options.concurrency ?? 4;
-  const waiting: (() => Promise<void>)[] = [];
-  let active = 0;
-  let closed = false;
-  let idleWaiters: (() => void)[] = [];
-
-  function settleIdle() {
-    if (active > 0 || waiting.length > 0) return;
-    const waiters = idleWaiters;
-    idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  function pump() {
-    while (active < concurrency && waiting.length > 0) {
-      const task = waiting.shift()!;
-      active += 1;
-      void (async () => {
-        try {
-          await task();
-        } catch (error) {
-          logger.error({ reason: describe(error) }, 'password reset request failed');
-        } finally {
-          active -= 1;
-          pump();
-          settleIdle();
-        }
-      })();
-    }
-  }
-
-  const idle = () =>
-    new Promise<void>((resolve) => {
-      idleWaiters.push(resolve);
-      settleIdle();
-    });
-
+  const queue = createBoundedQueue<() => Promise<void>>({
+    maxQueued: options.maxQueued ?? 1_000,
+    concurrency: options.concurrency ?? 4,
+    work: (task) => task(),
+    onError: (error) => logger.error({ reason: describe(error) }, 'password reset request failed'),
+  });
   return {
     run(task) {
-      if (closed || waiting.length >= maxQueued) {
-        logger.error({ queued: waiting.length, closing: closed }, 'password reset request dropped: the queue is full or closing');
+      if (!queue.push(task)) {
+        logger.error({ queued: queue.waiting, closing: queue.closed }, 'password reset request dropped: the queue is full or closing');
         return false;
       }
-      waiting.push(task);
-      pump();
       return true;
     },
-    idle,
+    idle: () => queue.idle(),
     async close() {
-      closed = true;
-      await idle();
+      queue.close();
+      await queue.idle();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Logger } from '../observability/index.ts';
+import { createBoundedQueue } from './bounded-queue.ts';
 import type { Deliver, MailMessage } from './mail-message.ts';
 
 // Mail leaves in the background: a page hands its message over and answers at once, so a
@@ -48,17 +49,7 @@ export function createSendQueue(options: SendQueueOptions): Mailer {
   const concurrency = options.concurrency ?? 2;
   const attempts = options.attempts ?? 4;
   const backoffMs = options.backoffMs ?? ((attempt: number) => DEFAULT_BACKOFF[Math.min(attempt, DEFAULT_BACKOFF.length) - 1]!);
-  const waiting: MailMessage[] = [];
   const closing = new AbortController();
-  let active = 0;
-  let idleWaiters: (() => void)[] = [];
-
-  function settleIdle() {
-    if (active > 0 || waiting.length > 0) return;
-    const waiters = idleWaiters;
-    idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
 
   async function sendOne(message: MailMessage): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -84,41 +75,25 @@ export function createSendQueue(options: SendQueueOptions): Mailer {
     }
   }
 
-  function pump() {
-    while (active < concurrency && waiting.length > 0) {
-      const message = waiting.shift()!;
-      active += 1;
-      void sendOne(message).finally(() => {
-        active -= 1;
-        pump();
-        settleIdle();
-      });
-    }
-  }
-
-  const idle = () =>
-    new Promise<void>((resolve) => {
-      idleWaiters.push(resolve);
-      settleIdle();
-    });
+  // sendOne logs its own failures and never throws.
+  const queue = createBoundedQueue<MailMessage>({ maxQueued, concurrency, work: sendOne, onError: () => undefined });
 
   return {
     send(message) {
-      if (closing.signal.aborted || waiting.length >= maxQueued) {
-        logger.error({ mail: message.kind, queued: waiting.length }, 'mail dropped: the send queue is full or closed');
+      if (!queue.push(message)) {
+        logger.error({ mail: message.kind, queued: queue.waiting }, 'mail dropped: the send queue is full or closed');
         return false;
       }
-      waiting.push(message);
-      pump();
       return true;
     },
-    idle,
+    idle: () => queue.idle(),
     async close() {
+      queue.close();
       closing.abort();
       // What waits was never tried: it cannot be sent once the process is gone.
-      if (waiting.length > 0) logger.error({ dropped: waiting.length }, 'mail dropped at shutdown');
-      waiting.length = 0;
-      await idle();
+      const dropped = queue.dropWaiting();
+      if (dropped > 0) logger.error({ dropped }, 'mail dropped at shutdown');
+      await queue.idle();
     },
   };
 }
