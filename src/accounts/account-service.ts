@@ -49,9 +49,10 @@ export interface AccountService {
   /** As findByIdOrEmail, but a missing account is a NotFoundError. */
   get(idOrEmail: string): Promise<AccountRecord>;
   list(): Promise<AccountRecord[]>;
-  setPassword(idOrEmail: string, password: string): Promise<AccountRecord>;
+  /** `by`: who acts, when not the sink's default (the person themself, through a reset link). */
+  setPassword(idOrEmail: string, password: string, by?: { actor: string }): Promise<AccountRecord>;
   /** Ends every grant, token, browser session and remembered consent of the account; it stays enabled. */
-  revokeTokens(idOrEmail: string): Promise<{ account: AccountRecord; grants: number; tokens: number }>;
+  revokeTokens(idOrEmail: string, by?: { actor: string }): Promise<{ account: AccountRecord; grants: number; tokens: number }>;
   /** Disabling also ends every grant, token and browser session of the account, at once. */
   setDisabled(idOrEmail: string, disabled: boolean): Promise<AccountRecord>;
   /** Changes profile fields and roles (not the email, not the password). */
@@ -74,8 +75,8 @@ export function createAccountService(deps: {
   const { store, hasher } = deps;
   // Every change to an account is recorded here, whichever surface (CLI, API) made it.
   const audit = deps.audit ?? discardAudit;
-  const recorded = (type: AuditEventType, account: AccountRecord, data?: Record<string, unknown>) => {
-    audit.record({ type, accountId: account.id, ...(data && { data }) });
+  const recorded = (type: AuditEventType, account: AccountRecord, data?: Record<string, unknown>, by?: { actor: string }) => {
+    audit.record({ type, accountId: account.id, ...(data && { data }), ...(by && { actor: by.actor }) });
     return account;
   };
   // async, so that a malformed email is a rejection like every other failure, not a throw.
@@ -110,18 +111,18 @@ export function createAccountService(deps: {
     get,
     list: () => store.list(),
 
-    async setPassword(idOrEmail, password) {
+    async setPassword(idOrEmail, password, by) {
       checkPassword(password);
       const account = await get(idOrEmail);
       const updated = await store.update(account.id, { passwordHash: await hasher.hash(password) });
       await deps.resetLinks?.spendAll(account.id);
-      return recorded('user.password_changed', updated);
+      return recorded('user.password_changed', updated, undefined, by);
     },
 
-    async revokeTokens(idOrEmail) {
+    async revokeTokens(idOrEmail, by) {
       const account = await get(idOrEmail);
       const count = (await deps.tokens?.revokeAccount(account.id)) ?? { grants: 0, tokens: 0 };
-      recorded('user.tokens_revoked', account, { grants: count.grants, tokens: count.tokens });
+      recorded('user.tokens_revoked', account, { grants: count.grants, tokens: count.tokens }, by);
       return { account, ...count };
     },
 

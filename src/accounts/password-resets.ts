@@ -114,7 +114,9 @@ export function createPasswordResets(deps: {
       const link = await store.consume(hashResetToken(token));
       const account = link && (await accounts.findById(link.accountId));
       if (!link || !account || account.disabled) return { ok: false, reason: 'invalid_link' };
-      const updated = await accounts.setPassword(account.id, password);
+      // The person acts, through their link: their account is the actor in the audit trail.
+      const byThePerson = { actor: account.id };
+      const updated = await accounts.setPassword(account.id, password, byThePerson);
       await store.spendAll(account.id);
       // The password has changed: nothing after this may turn the answer into a 500, which
       // would hide that the sessions (perhaps an intruder's) did not end. A failure is
@@ -122,7 +124,7 @@ export function createPasswordResets(deps: {
       let ended: { grants: number; tokens: number } | undefined;
       try {
         if (deps.endSessions) {
-          const { grants, tokens } = await accounts.revokeTokens(account.id);
+          const { grants, tokens } = await accounts.revokeTokens(account.id, byThePerson);
           ended = { grants, tokens };
         }
         await deps.releases.add({ subject: account.email });

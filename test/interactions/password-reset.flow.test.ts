@@ -491,6 +491,14 @@ describe('after a reset', () => {
     assert.ok(counts['password_reset.requested']! > 0);
     assert.ok(counts['password_reset.completed']! > 0);
     assert.ok(counts['password_reset.failed']! > 0);
+    // What a reset changed is recorded as done by the person, not by the system.
+    const { rows: changes } = await server.database.pool.query<{ type: string; actor: string; account_id: string }>(
+      `SELECT type, actor, account_id FROM audit_events WHERE type IN ('user.password_changed', 'user.tokens_revoked') AND account_id IN (SELECT account_id FROM audit_events WHERE type = 'password_reset.completed')`,
+    );
+    assert.ok(changes.some((row) => row.type === 'user.password_changed'));
+    for (const row of changes.filter((change) => change.type === 'user.password_changed' || change.type === 'user.tokens_revoked')) {
+      assert.equal(row.actor, row.account_id, `${row.type} by the person`);
+    }
     const logs = server.logs();
     assert.ok(!logs.includes(SMTP_PASSWORD) && !logs.includes(encodeURIComponent(SMTP_PASSWORD)), 'no SMTP password');
     for (const message of sink.messages) {
