@@ -273,6 +273,7 @@ class RefreshTokenAdapter extends TableAdapter {
     if (!looked.alone && !looked.row) return undefined;
     const row = await this.#store.findRefreshToken(key);
     if (row?.grantId && row.grant !== undefined) this.#rotation?.keepGrant(row.grantId, row.grant);
+    if (row && row.account !== undefined && typeof row.payload.accountId === 'string') this.#rotation?.keepAccount(row.payload.accountId, row.account);
     if (!row || !live(row.expiresAt)) return undefined;
     if (row.claimAgeMs === undefined || this.#rotation?.presentAsUnused(key, row.grantId, row)) return this.toPayload(row.payload, id);
     return this.toPayload(row.payload, id, new Date(Date.now() - row.claimAgeMs));

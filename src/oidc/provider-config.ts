@@ -42,7 +42,7 @@ type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFie
 export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
-  const requestAccounts = createRequestAccounts(accounts);
+  const requestAccounts = createRequestAccounts(accounts, (accountId) => deps.rotation?.keptAccount(accountId));
   const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.

@@ -185,6 +185,37 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
     assert.throws(() => adapterFor('DeviceCode'), /DeviceCode has no table/);
   });
 
+  test('a refresh token is read with its person: the account row, null for an id no account has, nothing for a malformed one', async () => {
+    const account = await database.prisma.account.create({ data: { email: `p-${randomUUID()}@adapter.example.com`, name: 'Read along' } });
+    const seen: [string, unknown][] = [];
+    const withRotation = createEngineAdapterFactory({
+      sql: database.pool,
+      store: createPrismaTokenStore(database.prisma, database.pool),
+      loadClient: () => Promise.resolve(undefined),
+      rotation: {
+        presentAsUnused: () => true,
+        consume: () => Promise.resolve(),
+        holdSuccessor: () => false,
+        keepGrant: () => {},
+        takeGrant: () => undefined,
+        keepAccount: (id: string, row: unknown) => void seen.push([id, row]),
+        keptAccount: () => undefined,
+      },
+    })('RefreshToken');
+    const missing = randomUUID();
+    for (const accountId of [account.id, missing, "x' OR 1=1 --"]) {
+      const id = randomUUID();
+      await withRotation.upsert(id, payload({ jti: id, kind: 'RefreshToken', accountId }), 60);
+      assert.equal((await withRotation.find(id))?.accountId, accountId);
+    }
+    assert.equal(seen.length, 3);
+    assert.deepEqual(seen[0]?.[0], account.id);
+    assert.equal((seen[0]?.[1] as { id: string; name: string; disabled: boolean }).name, 'Read along');
+    assert.equal((seen[0]?.[1] as { disabled: boolean }).disabled, false);
+    assert.deepEqual(seen[1], [missing, null]);
+    assert.deepEqual(seen[2], ["x' OR 1=1 --", null]);
+  });
+
   test("in a refresh, the grant read along with the token answers the engine's read of it: gone or expired is no grant, whatever the table says", async () => {
     const grantId = `grant-${randomUUID()}`;
     await adapterFor('Grant').upsert(grantId, payload({ jti: grantId, kind: 'Grant', accountId: 'a1' }), 60);
@@ -195,6 +226,8 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
       holdSuccessor: () => false,
       keepGrant: () => {},
       takeGrant: (id: string) => (id === grantId ? kept : undefined),
+      keepAccount: () => {},
+      keptAccount: () => undefined,
     };
     const withRotation = createEngineAdapterFactory({
       sql: database.pool,
