@@ -100,6 +100,10 @@ export const clientInputSchema = z
     jwks: jwkSetSchema.nullable().default(null),
     /** ...the URL where it publishes them (the engine fetches and caches them per Cache-Control). */
     jwksUri: absoluteUrl.refine((value) => !value.includes('#'), 'must not contain a fragment').nullable().default(null),
+    /** Authorization requests only through the pushed-request endpoint (RFC 9126 section 5). */
+    requirePushedRequests: z.boolean().default(false),
+    /** Authorization requests only as request objects signed with the client's keys (RFC 9101 section 10.5). */
+    requireSignedRequests: z.boolean().default(false),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -128,6 +132,16 @@ export const clientInputSchema = z
     }
     const grants = input.grantTypes ?? defaultGrantTypes(input.type);
     const browserFlow = grants.includes('authorization_code');
+    for (const field of ['requirePushedRequests', 'requireSignedRequests'] as const) {
+      if (input[field] && !browserFlow) {
+        ctx.addIssue({ code: 'custom', path: [field], message: 'only a client with the authorization_code grant sends authorization requests' });
+      }
+    }
+    // Request objects are verified with the keys the client authenticates with: only a
+    // private_key_jwt client has any (a shared secret would make them forgeable by us).
+    if (input.requireSignedRequests && method !== 'private_key_jwt') {
+      ctx.addIssue({ code: 'custom', path: ['requireSignedRequests'], message: 'signed request objects are verified with the client\'s public keys: only a private_key_jwt client has them' });
+    }
     if (browserFlow && input.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: `a ${input.type} client needs at least one redirect URI` });
     }

@@ -111,7 +111,9 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // client asked for it, and it would bring the HS* algorithms into client assertions.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     // Client assertions: asymmetric algorithms only (the HS* ones belong to client_secret_jwt).
-    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
+    // Request objects (JAR) as client assertions: signed with the client's own asymmetric
+    // keys only, never with a shared secret.
+    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS], requestObjectSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
     clientBasedCORS(_ctx, origin, client: Client) {
       return client.portcullis_cors_origins?.includes(origin) ?? false;
@@ -136,6 +138,10 @@ function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configura
   return {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // Signed request objects (JAR, RFC 9101) from clients with keys; required per client
+    // (requireSignedRequests), as pushed requests are (requirePushedRequests; PAR is on by
+    // default in the engine).
+    requestObjects: { enabled: true },
     introspection: {
       enabled: true,
       // The owning client, or a resource-server client that serves the token's audience.

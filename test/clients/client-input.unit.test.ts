@@ -303,3 +303,34 @@ describe('client authentication methods', () => {
     assertRefused({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [publicJwk, publicJwk] } }, /two keys share a kid/);
   });
 });
+
+describe('requirements on authorization requests (PAR, JAR)', () => {
+  const keyed = { ...web, authMethod: 'private_key_jwt', jwksUri: 'https://app.example.com/jwks.json' };
+
+  test('both are off unless asked for', () => {
+    const input = parseClientInput(web);
+    assert.equal(input.requirePushedRequests, false);
+    assert.equal(input.requireSignedRequests, false);
+  });
+
+  test('pushed requests may be required of any client with the code flow, public ones too', () => {
+    assert.equal(parseClientInput({ ...web, requirePushedRequests: true }).requirePushedRequests, true);
+    assert.equal(parseClientInput({ type: 'spa', name: 'SPA', redirectUris: ['https://spa.example.com/cb'], requirePushedRequests: true }).requirePushedRequests, true);
+  });
+
+  test('signed requests only of a client with keys: never one that holds a shared secret, nor a public one', () => {
+    assert.equal(parseClientInput({ ...keyed, requireSignedRequests: true }).requireSignedRequests, true);
+    assertRefused({ ...web, requireSignedRequests: true }, /^requireSignedRequests: .*only a private_key_jwt client/);
+    assertRefused({ type: 'native', name: 'App', redirectUris: ['com.example.app:/cb'], requireSignedRequests: true }, /^requireSignedRequests: .*private_key_jwt/);
+  });
+
+  test('a client without the code flow sends no authorization requests to require anything of', () => {
+    const service = { type: 'service', name: 'Batch' };
+    assertRefused({ ...service, requirePushedRequests: true }, /^requirePushedRequests: only a client with the authorization_code grant/);
+    assertRefused({ ...service, authMethod: 'private_key_jwt', jwksUri: 'https://batch.example.com/jwks.json', requireSignedRequests: true }, /^requireSignedRequests: only a client with the authorization_code grant/);
+  });
+
+  test('only booleans', () => {
+    assertRefused({ ...web, requirePushedRequests: 'yes' }, /^requirePushedRequests: /);
+  });
+});

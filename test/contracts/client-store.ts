@@ -34,6 +34,8 @@ export function sampleClient(clientId: string, extra: Partial<ClientData> = {}):
     clientUri: null,
     policyUri: null,
     tosUri: null,
+    requirePushedRequests: false,
+    requireSignedRequests: false,
     ...extra,
   };
 }
