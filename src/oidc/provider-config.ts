@@ -12,6 +12,7 @@ import { createEngineAdapterFactory } from './engine-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
 import { createFindAccount } from './find-account.ts';
 import { expiresWithSession, issueRefreshToken } from './offline-access.ts';
+import { assertClientAssertion, assertRequestObject } from './request-object-policy.ts';
 import { createRequestAccounts } from './request-accounts.ts';
 import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
@@ -113,6 +114,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // Client assertions: asymmetric algorithms only (the HS* ones belong to client_secret_jwt).
     // Request objects (JAR) as client assertions: signed with the client's own asymmetric
     // keys only, never with a shared secret.
+    assertJwtClientAuthClaimsAndHeader: assertClientAssertion,
     enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS], requestObjectSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
     clientBasedCORS(_ctx, origin, client: Client) {
@@ -141,7 +143,7 @@ function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configura
     // Signed request objects (JAR, RFC 9101) from clients with keys; required per client
     // (requireSignedRequests), as pushed requests are (requirePushedRequests; PAR is on by
     // default in the engine).
-    requestObjects: { enabled: true },
+    requestObjects: { enabled: true, assertJwtClaimsAndHeader: assertRequestObject },
     introspection: {
       enabled: true,
       // The owning client, or a resource-server client that serves the token's audience.

@@ -215,7 +215,88 @@ describe('a client that must sign its requests (JAR)', () => {
   });
 });
 
+describe('request objects cannot be captured and reused', () => {
+  const at = (request: string) => {
+    const url = new URL(`${server.issuer}/auth`);
+    url.search = new URLSearchParams({ client_id: withKeys.id, request }).toString();
+    return url;
+  };
+
+  test('one without exp, or valid for more than an hour, is refused (the engine keeps no list of used ones)', async () => {
+    const { params } = await pkceParams();
+    const base = () =>
+      new SignJWT({ ...params, response_type: 'code', client_id: withKeys.id })
+        .setProtectedHeader({ alg: 'ES256', kid: withKeys.kid, typ: 'oauth-authz-req+jwt' })
+        .setIssuer(withKeys.id)
+        .setAudience(server.issuer)
+        .setIssuedAt();
+    await assertRefused(at(await base().sign(withKeys.key)), /'exp'/, 'invalid_request_object');
+    await assertRefused(at(await base().setExpirationTime('2h').sign(withKeys.key)), /'exp' may be at most 3600 seconds/, 'invalid_request_object');
+    await assertRefused(at(await base().setNotBefore('-2h').setExpirationTime('5m').sign(withKeys.key)), /'exp' may be at most/, 'invalid_request_object');
+  });
+
+  test("one naming a subject is refused: it would double as the client's private_key_jwt assertion", async () => {
+    const { params } = await pkceParams();
+    const withSub = await new SignJWT({ ...params, response_type: 'code', client_id: withKeys.id, jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', kid: withKeys.kid })
+      .setIssuer(withKeys.id)
+      .setSubject(withKeys.id)
+      .setAudience(server.issuer)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(withKeys.key);
+    await assertRefused(at(withSub), /'sub'/, 'invalid_request_object');
+  });
+
+  test('a JWT typed as a request object is no client assertion at the token endpoint; the same claims untyped are', async () => {
+    const assertion = (typ?: string) =>
+      new SignJWT({ jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', kid: withKeys.kid, ...(typ && { typ }) })
+        .setIssuer(withKeys.id)
+        .setSubject(withKeys.id)
+        .setAudience(server.issuer)
+        .setIssuedAt()
+        .setExpirationTime('1m')
+        .sign(withKeys.key);
+    const exchange = async (clientAssertion: string) => {
+      const response = await fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: 'not-a-code',
+          redirect_uri: REDIRECT,
+          code_verifier: 'v'.repeat(43),
+          client_id: withKeys.id,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: clientAssertion,
+        }),
+      });
+      return { status: response.status, error: ((await response.json()) as { error: string }).error };
+    };
+    assert.deepEqual(await exchange(await assertion('oauth-authz-req+jwt')), { status: 401, error: 'invalid_client' });
+    assert.deepEqual(await exchange(await assertion('application/oauth-authz-req+jwt')), { status: 401, error: 'invalid_client' });
+    // Authenticated: only the made-up code is wrong.
+    assert.deepEqual(await exchange(await assertion()), { status: 400, error: 'invalid_grant' });
+  });
+});
+
 describe('the requirements are switched by the registry', () => {
+  test('a request pushed plain before signed requests were required is refused at /auth afterwards', async () => {
+    const switcher = await signer('switcher', false);
+    const { params } = await pkceParams();
+    const pushed = await oidc.buildAuthorizationUrlWithPAR(switcher.config, params);
+    await server.services.clients.update('switcher', { requireSignedRequests: true });
+    await assertRefused(pushed, /request object must be used/i);
+  });
+
+  test('a client that must sign keeps its keys: rotating it to a secret is refused until the requirement is turned off', async () => {
+    await assert.rejects(() => server.services.clients.rotateSecret('jar-only', { authMethod: 'client_secret_basic' }), /requireSignedRequests: .*--no-require-signed-requests/);
+    const kept = await server.services.clients.get('jar-only');
+    assert.equal(kept.authMethod, 'private_key_jwt');
+    assert.ok(kept.jwks, 'its keys are still registered');
+  });
+
   test('turning PAR off lets a plain request through at once; turning it on again refuses it', async () => {
     await server.services.clients.update('par-only', { requirePushedRequests: false });
     await completes(parOnly, await plainUrl(parOnly));
