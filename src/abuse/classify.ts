@@ -12,6 +12,8 @@ export interface EndpointPaths {
   readonly token: string;
   readonly introspection: string;
   readonly revocation: string;
+  /** The device page (RFC 8628), where user codes are typed: with the device flow only. */
+  readonly deviceVerification?: string | undefined;
 }
 
 // The password form, and the password reset forms (a request sends mail; a new password is hashed).
@@ -19,6 +21,8 @@ const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot)$|^\/password-reset(\/n
 
 export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
   const paths = { token: routedPath(endpoints.token), introspection: routedPath(endpoints.introspection), revocation: routedPath(endpoints.revocation) };
+  // A typed user code is a guess at a credential, as a password is: the login budget.
+  const device = endpoints.deviceVerification === undefined ? undefined : routedPath(endpoints.deviceVerification);
   return (ctx) => {
     const path = routedPath(ctx.path);
     if (path === '/api' || path.startsWith('/api/')) return 'api';
@@ -26,7 +30,7 @@ export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => En
     if (path === paths.token) return 'token';
     if (path === paths.introspection) return 'introspection';
     if (path === paths.revocation) return 'revocation';
-    if (LOGIN_PATH.test(path)) return 'login';
+    if (LOGIN_PATH.test(path) || path === device) return 'login';
     return undefined;
   };
 }
