@@ -361,6 +361,32 @@ class DeviceCodeAdapter extends TableAdapter {
   }
 }
 
+/**
+ * Interactions of the device flow carry the device code they resume (the engine's
+ * `deviceCode`): sealed at rest like the device code's own row, opened when read.
+ */
+class InteractionAdapter extends TableAdapter {
+  readonly #sealer: Sealer;
+
+  constructor(table: Table, sql: Sql, sealer: Sealer) {
+    super('Interaction', table, sql);
+    this.#sealer = sealer;
+  }
+
+  protected override toRow(id: string, payload: AdapterPayload, expiresIn: number): EngineRow {
+    if (typeof payload.deviceCode !== 'string') return super.toRow(id, payload, expiresIn);
+    const { deviceCode, ...rest } = payload;
+    return super.toRow(id, { ...rest, sealedDeviceCode: this.#sealer.seal(deviceCode) }, expiresIn);
+  }
+
+  override async find(id: string): Promise<AdapterPayload | undefined> {
+    const payload = await super.find(id);
+    if (typeof payload?.sealedDeviceCode !== 'string') return payload;
+    const { sealedDeviceCode, ...rest } = payload;
+    return { ...rest, deviceCode: this.#sealer.open(sealedDeviceCode) };
+  }
+}
+
 /** Clients are read from our registry: the provider never writes them. */
 class RegistryClientAdapter implements Adapter {
   readonly #load: (clientId: string) => Promise<AdapterPayload | undefined>;
@@ -407,6 +433,7 @@ export function createEngineAdapterFactory(deps: {
     if (!table) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
     if (model === 'RefreshToken') return new RefreshTokenAdapter(table, deps.sql, deps.store, deps.rotation, lookups);
     if (model === 'Grant' && deps.rotation) return new GrantAdapter(table, deps.sql, deps.rotation);
+    if (model === 'Interaction' && deps.sealer) return new InteractionAdapter(table, deps.sql, deps.sealer);
     if (model === 'DeviceCode') {
       if (!deps.sealer) throw new Error('device codes need the sealer (MASTER_SECRET)');
       return new DeviceCodeAdapter(table, deps.sql, deps.sealer);

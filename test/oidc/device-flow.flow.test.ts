@@ -158,7 +158,7 @@ describe('the device flow, on', () => {
     assert.equal(replay.body.error, 'invalid_grant');
   });
 
-  test('the device code is stored only as its hash, and sealed, never in the clear', async () => {
+  test('the device code is stored only as its hash, and sealed, never in the clear, in its row or its interaction', async () => {
     const authorization = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     const { rows } = await server.database.pool.query<{ id: string; user_code: string; sealed_code: string; payload: unknown }>(
       'SELECT id, user_code, sealed_code, payload FROM oidc_device_codes WHERE id = $1',
@@ -168,6 +168,17 @@ describe('the device flow, on', () => {
     assert.equal(rows[0]!.user_code, authorization.user_code.replace('-', ''));
     assert.ok(!rows[0]!.sealed_code.includes(authorization.device_code));
     assert.ok(!JSON.stringify(rows[0]!.payload).includes(authorization.device_code));
+
+    // The interaction the confirmation starts names the device code it resumes: sealed too.
+    const jar = new CookieJar();
+    const confirmation = await (await typeCode(jar, authorization.user_code)).text();
+    const started = await submitForm(jar, new URL('/device', server.issuer), { xsrf: xsrfOf(confirmation), user_code: authorization.user_code, confirm: 'yes' });
+    assert.match(started.headers.get('location') ?? '', /\/interaction\//);
+    const interactions = await server.database.pool.query<{ payload: { sealedDeviceCode?: string } }>('SELECT payload FROM oidc_interactions');
+    assert.ok(interactions.rows.some((row) => typeof row.payload.sealedDeviceCode === 'string'));
+    assert.ok(interactions.rows.every((row) => !JSON.stringify(row.payload).includes(authorization.device_code)));
+    // ...and is opened again when the person comes back: the device is still waiting.
+    assert.equal((await poll('tv-box', authorization.device_code)).body.error, 'authorization_pending');
   });
 
   test('an early poll is authorization_pending, one sooner than the interval slow_down (RFC 8628 3.5)', async () => {
