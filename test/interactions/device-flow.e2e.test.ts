@@ -79,3 +79,17 @@ test('a wrong code is refused with the error linked to the field, and the field 
   assert.match((await field.getAttribute('aria-describedby')) ?? '', /device-error/);
   assert.equal(await field.inputValue(), '');
 });
+
+test('the complete verification URI (code in the link) goes straight to the confirmation, within the CSP', async () => {
+  const violations: CspViolation[] = [];
+  const { page } = await newPerson(browser, { violations });
+  const authorization = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
+  assert.ok(authorization.verification_uri_complete);
+  await page.goto(authorization.verification_uri_complete);
+  await page.getByRole('heading', { level: 1, name: 'Connect Living Room TV?' }).waitFor();
+  assert.equal(await page.locator('.user-code').innerText(), authorization.user_code);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Device not connected' }).waitFor();
+  await assert.rejects(oidc.pollDeviceAuthorizationGrant(tv, authorization), (error: oidc.ResponseBodyError) => error.error === 'access_denied');
+  assert.deepEqual(violations, []);
+});
