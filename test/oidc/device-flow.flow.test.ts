@@ -262,14 +262,40 @@ describe('the device flow, on', () => {
     assert.match(await response.text(), /Something went wrong/);
   });
 
+  test('malformed forms to /device are 4xx or the form again, never a 5xx, and are not counted as wrong codes', async () => {
+    const device = new URL('/device', server.issuer);
+    const jar = new CookieJar();
+    const xsrf = xsrfOf(await (await send(jar, device, { headers: { accept: 'text/html' } })).text());
+    const bodies = [
+      `xsrf=${xsrf}&user_code=BCDF&user_code=GHJK`,
+      `xsrf=${xsrf}`,
+      `xsrf=${xsrf}&user_code=`,
+      'user_code=BCDFGHJK',
+      `xsrf=${xsrf}&xsrf=${xsrf}&user_code=BCDFGHJK`,
+      '%%%',
+    ];
+    for (const body of bodies) {
+      const response = await send(jar, device, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body });
+      assert.ok(response.status < 500, `${body.slice(0, 40)}: ${response.status}`);
+      // A page after an error has a fresh token for the next try.
+      const html = await response.text();
+      const next = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+      if (next) bodies.forEach((_, i) => (bodies[i] = bodies[i]!.replaceAll(xsrf, next)));
+    }
+    const json = await send(jar, device, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_code":"BCDFGHJK"}' });
+    assert.equal(json.status, 415);
+    assert.equal(audit.events.filter((event) => event.type === 'device.code_wrong').length, 0);
+  });
+
   // Last: it spends this address's count of wrong codes.
   test('wrong user codes are audited, and after 5 from one address the next is a 429 page', async () => {
     const started = audit.events.length;
     const jar = new CookieJar();
-    // An expired code reads as any wrong one, and counts as one.
     const expired = (await expiredAuthorization()).user_code;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const response = await typeCode(jar, attempt === 0 ? expired : 'zzzz-zzzz');
+      // Expired, absurdly long, with a NUL byte, or simply unknown: each reads (and counts) the same.
+      const code = [expired, 'Z'.repeat(5000), 'zzzz\u0000zzzz', 'zzzz-zzzz', 'zzzz zzzz'][attempt]!;
+      const response = await typeCode(jar, code);
       assert.equal(response.status, 200, `wrong code ${attempt + 1} is answered with the form`);
       const html = await response.text();
       assert.match(html, /That code is not valid/);
