@@ -114,7 +114,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     token: provider.pathFor('token'),
     introspection: provider.pathFor('introspection'),
     revocation: provider.pathFor('revocation'),
-    ...(config.deviceFlow && { deviceVerification: provider.pathFor('code_verification') }),
+    ...(config.deviceFlow && { deviceVerification: provider.pathFor('code_verification'), deviceAuthorization: provider.pathFor('device_authorization') }),
   };
   const clientPaths = clientAuthPaths(provider);
 

@@ -230,6 +230,15 @@ describe('the device flow, on', () => {
     assert.equal(answer.body.error, 'expired_token');
   });
 
+  test('starting a device authorization spends the token budget, typing a code the login budget', async () => {
+    const start = await fetch(`${server.issuer}/device/auth`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=tv-box&scope=openid' });
+    assert.equal(start.status, 200);
+    assert.match(start.headers.get('ratelimit-policy') ?? '', /"token";q=600;w=60/);
+    const typedCode = await typeCode(new CookieJar(), (await start.json() as { user_code: string }).user_code);
+    assert.equal(typedCode.status, 200);
+    assert.match(typedCode.headers.get('ratelimit-policy') ?? '', /"login";q=60;w=60/);
+  });
+
   test('a client not registered for the grant is unauthorized_client', async () => {
     const response = await postAsClient(`${server.issuer}/device/auth`, basicAuth('web', server.declared.clientSecret('web')), { scope: 'openid' });
     assert.equal(response.status, 400);
