@@ -128,7 +128,7 @@ function addListFlags(command: Command): Command {
     .option('--redirect-uri <uri>', 'an exact redirect URI (repeatable)', collect)
     .option('--post-logout-redirect-uri <uri>', 'a post-logout redirect URI (repeatable)', collect)
     .option('--cors-origin <origin>', 'a browser origin allowed to call the token endpoints (repeatable)', collect)
-    .option('--grant-type <grant>', 'authorization_code, refresh_token or client_credentials (repeatable)', collect)
+    .option('--grant-type <grant>', 'authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code (repeatable)', collect)
     .option('--scope <scope>', 'a scope the client may ask for (repeatable, or space separated)', collect)
     .option('--resource <indicator>', 'a registered resource server the client may get tokens for (repeatable)', collect)
     .option('--backchannel-logout-uri <uri>', 'told server to server when a user signs out (web clients; "" clears)')

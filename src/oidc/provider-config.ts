@@ -2,8 +2,9 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from './engine.ts';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, DEVICE_CODE_GRANT, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
+import type { Sealer } from '../crypto/index.ts';
 import type { Sql } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
 import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
@@ -31,9 +32,14 @@ export interface ProviderDeps {
   readonly rotation?: RefreshRotationHooks;
   readonly renderError: NonNullable<Configuration['renderError']>;
   readonly logoutSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
+  /** Seals device codes at rest (engine-adapter.ts); needed with DEVICE_FLOW. */
+  readonly sealer?: Sealer | undefined;
+  /** The /device pages (interactions/device-pages.ts); needed with DEVICE_FLOW. */
+  readonly deviceFlowPages?: Pick<DeviceFlow, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'> | undefined;
   readonly postLogoutSuccessSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
 }
 
+type DeviceFlow = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
 type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFields>;
 
 /**
@@ -50,7 +56,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
   const providerMetadata = (client: ClientRecord) => {
     let metadata = metadataOf.get(client);
-    if (!metadata) metadataOf.set(client, (metadata = toProviderMetadata(client, clients.revealSecret(client))));
+    if (!metadata) metadataOf.set(client, (metadata = withServedGrants(toProviderMetadata(client, clients.revealSecret(client)), config)));
     return metadata;
   };
 
@@ -59,6 +65,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       sql: deps.sql,
       store: deps.tokenStore,
       ...(deps.rotation && { rotation: deps.rotation }),
+      sealer: deps.sealer,
       async loadClient(clientId) {
         const client = await clients.find(clientId);
         return client ? providerMetadata(client) : undefined;
@@ -135,6 +142,17 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   };
 }
 
+/**
+ * A client registered for a grant this deployment does not serve (the device flow with
+ * DEVICE_FLOW off) keeps its other grants: the engine would refuse the whole client
+ * (invalid_client_metadata) for one grant type it does not know, and answers a request for
+ * the missing one unsupported_grant_type.
+ */
+function withServedGrants<M extends { grant_types?: readonly string[] | undefined }>(metadata: M, config: Config): M {
+  if (config.deviceFlow || !metadata.grant_types?.includes(DEVICE_CODE_GRANT)) return metadata;
+  return { ...metadata, grant_types: metadata.grant_types.filter((grant) => grant !== DEVICE_CODE_GRANT) };
+}
+
 /** The engine's features: on only what Portcullis serves, each with our policy. */
 function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configuration['features'] {
   return {
@@ -164,6 +182,18 @@ function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configura
       ...(deps.logoutSource && { logoutSource: deps.logoutSource }),
       ...(deps.postLogoutSuccessSource && { postLogoutSuccessSource: deps.postLogoutSuccessSource }),
     },
+    // The device authorization grant (RFC 8628), per deployment (DEVICE_FLOW). A client
+    // uses it only when registered for its grant type (else unauthorized_client). User
+    // codes: 8 of 20 consonants that are hard to confuse (about 34 bits, RFC 8628 6.1),
+    // shown as BCDF-GHJK and accepted in any case, with or without the dash.
+    deviceFlow: deps.config.deviceFlow
+      ? {
+          enabled: true,
+          charset: 'base-20',
+          mask: '****-****',
+          ...requireDeviceFlowPages(deps),
+        }
+      : { enabled: false },
     // Clients that register a backchannel_logout_uri are told, server to server, when a
     // session they took part in ends.
     backchannelLogout: { enabled: true },
@@ -180,6 +210,11 @@ function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configura
   };
 }
 
+function requireDeviceFlowPages(deps: ProviderDeps): NonNullable<ProviderDeps['deviceFlowPages']> {
+  if (!deps.deviceFlowPages || !deps.sealer) throw new Error('DEVICE_FLOW needs the /device pages and the sealer');
+  return deps.deviceFlowPages;
+}
+
 /** Lifetimes in seconds, from the configuration except where the protocol fixes them. */
 function lifetimes(config: Config): Configuration['ttl'] {
   return {
@@ -189,6 +224,8 @@ function lifetimes(config: Config): Configuration['ttl'] {
     AuthorizationCode: 60,
     IdToken: config.ttl.idToken,
     Interaction: 3600,
+    // Ten minutes to walk to a browser, sign in and approve (RFC 8628 3.2 expires_in).
+    DeviceCode: 600,
     RefreshToken: config.ttl.refreshToken,
     // A session nobody signed in to is only the logout page's CSRF state, which the engine
     // stores for any anonymous GET /session/end: it lives 10 minutes, not SESSION_TTL,

@@ -17,6 +17,7 @@ function assertRefused(raw: unknown, pattern: RegExp): void {
   );
 }
 
+const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const web = { type: 'web', name: 'Web app', redirectUris: ['https://app.example.com/callback'] };
 
 describe('defaults per client type', () => {
@@ -171,7 +172,27 @@ describe('grant types', () => {
   });
 
   test('refresh_token without authorization_code is refused', () => {
-    assertRefused({ type: 'service', name: 'Job', grantTypes: ['client_credentials', 'refresh_token'] }, /grantTypes: refresh_token needs authorization_code/);
+    assertRefused({ type: 'service', name: 'Job', grantTypes: ['client_credentials', 'refresh_token'] }, /grantTypes: refresh_token needs authorization_code or urn:ietf:params:oauth:grant-type:device_code/);
+  });
+
+  test('a native client may register the device grant alone, with no redirect URI, and refresh with it', () => {
+    const input = parseClientInput({ type: 'native', name: 'TV', grantTypes: [DEVICE, 'refresh_token'] });
+    assert.deepEqual(input.grantTypes, [DEVICE, 'refresh_token']);
+    assert.deepEqual(input.redirectUris, []);
+  });
+
+  test('a confidential web client may register the device grant', () => {
+    assert.deepEqual(parseClientInput({ type: 'web', name: 'CLI', grantTypes: [DEVICE] }).grantTypes, [DEVICE]);
+  });
+
+  test('spa, service and resource-server clients cannot register the device grant', () => {
+    assertRefused({ type: 'spa', name: 'SPA', grantTypes: [DEVICE] }, /device_code is for native and web clients, not a spa client/);
+    assertRefused({ type: 'service', name: 'Job', grantTypes: [DEVICE] }, /device_code is for native and web clients, not a service client/);
+    assertRefused({ type: 'resource-server', name: 'API', grantTypes: [DEVICE] }, /device_code is for native and web clients/);
+  });
+
+  test('no client gets the device grant without asking for it', () => {
+    for (const type of ['web', 'spa', 'native', 'service', 'resource-server'] as const) assert.ok(!defaultGrantTypes(type).includes(DEVICE), type);
   });
 
   test('an unknown grant type is refused, naming its index', () => {
