@@ -19,7 +19,8 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 //   resource scopes, nothing more;
 // - the page lists what the client will get, what was allowed before marked as such;
 // - first-party clients are trusted by registration: their users are not asked, and the
-//   audit trail says the system granted it;
+//   audit trail says the system granted it; except on a device (the device flow), where
+//   the page shows what the device would get;
 // - what a person allows is remembered, so their next grant for the client starts from it;
 // - a new grant is handed to the engine by id, an existing one is extended in place;
 // - aborting answers the client access_denied, whatever the prompt was.
@@ -87,7 +88,9 @@ export function createConsent(deps: ConsentDeps): Consent {
 
   return {
     async show(ctx, details, client) {
-      if (client?.[FIRST_PARTY] === true) {
+      // Not for a device: whoever holds its device code gets the tokens, so a person sent a
+      // stranger's code must see what they would hand over (RFC 8628 section 5.4).
+      if (client?.[FIRST_PARTY] === true && !(details as { deviceCode?: unknown }).deviceCode) {
         await grantConsent(ctx, details, true);
         return;
       }

@@ -2,7 +2,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { clientDisplay } from './client-display.ts';
-import { translator } from './messages/index.ts';
+import { formatClock, translator } from './messages/index.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
 type DeviceFlow = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
@@ -35,6 +35,9 @@ function xsrfOf(ctx: KoaContextWithOIDC): string {
   return typeof state?.secret === 'string' ? state.secret : '';
 }
 
+/** A device's User-Agent is its own to choose: shown only this far. */
+const MAX_AGENT = 120;
+
 export function createDeviceFlowPages(render: RenderPage, audit: AuditSink): DeviceFlowPages {
   return {
     userCodeInputSource(ctx, _form, _out, err) {
@@ -61,14 +64,25 @@ export function createDeviceFlowPages(render: RenderPage, audit: AuditSink): Dev
       return Promise.resolve();
     },
 
-    userCodeConfirmSource(ctx, _form, client, _deviceInfo, userCode) {
-      const t = translator(pageLocale(ctx));
+    userCodeConfirmSource(ctx, _form, client, deviceInfo, userCode) {
+      const locale = pageLocale(ctx);
+      const t = translator(locale);
+      // Where and when the code was asked for (RFC 8628 section 5.4): a person sent a link by
+      // someone else sees that the request came from a network and program not their own.
+      const info = (deviceInfo ?? {}) as { ip?: unknown; ua?: unknown };
+      const issuedAt = (ctx.oidc.entities.DeviceCode as { iat?: number } | undefined)?.iat;
+      const agent = typeof info.ua === 'string' && info.ua.trim() ? info.ua.trim().slice(0, MAX_AGENT) : t('device.confirm.unknownAgent');
       sendPage(ctx, render, 'device-confirm', {
         title: t('device.title'),
         action: ctx.oidc.urlFor('code_verification'),
         xsrf: xsrfOf(ctx),
         client: clientDisplay(client, t),
         userCode,
+        requested: t('device.confirm.requested', {
+          time: formatClock(locale, issuedAt ? new Date(issuedAt * 1000) : new Date()),
+          ip: typeof info.ip === 'string' ? info.ip : '?',
+          agent,
+        }),
       });
       return Promise.resolve();
     },

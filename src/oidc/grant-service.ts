@@ -95,7 +95,7 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
     },
     async revokeClient(clientId) {
       const result = await store.revokeGrants(await store.grantIds({ clientId }));
-      const machineTokens = await store.deleteClientCredentials(clientId);
+      const machineTokens = await store.deleteUngrantedTokens(clientId);
       await store.forgetConsent({ clientId });
       return { grants: result.grants, tokens: result.tokens + machineTokens };
     },

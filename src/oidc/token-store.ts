@@ -118,8 +118,12 @@ export interface GrantStore {
   forgetConsent(where: { accountId?: string; clientId?: string }): Promise<number>;
   /** Ends every browser session of an account. */
   deleteSessions(accountId: string): Promise<number>;
-  /** Deletes a client's client-credentials tokens. */
-  deleteClientCredentials(clientId: string): Promise<number>;
+  /**
+   * Deletes what a client holds under no grant: its client-credentials tokens, and its
+   * device codes (a pending one has no grant yet, and a client registered later under the
+   * same id must not redeem it).
+   */
+  deleteUngrantedTokens(clientId: string): Promise<number>;
 }
 
 /** Where a JWT access token stands beyond its signature. */

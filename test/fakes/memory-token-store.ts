@@ -162,7 +162,7 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
       return Promise.resolve(count);
     },
     deleteSessions: () => Promise.resolve(0),
-    deleteClientCredentials: () => Promise.resolve(0),
+    deleteUngrantedTokens: () => Promise.resolve(0),
 
     jwtStanding(jti, grantId) {
       const grant = grantId === undefined ? undefined : grants.get(grantId);

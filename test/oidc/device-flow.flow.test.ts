@@ -72,7 +72,7 @@ async function approve(userCode: string, options: { answer?: 'confirm' | 'abort'
   const confirmation = await typeCode(jar, userCode);
   const confirmHtml = await confirmation.text();
   assert.equal(confirmation.status, 200, confirmHtml.slice(0, 400));
-  assert.match(confirmHtml, /Living Room TV|Command Line/);
+  assert.match(confirmHtml, /Living Room TV|Command Line|Our Own TV/);
   const choice: Record<string, string> = options.answer === 'abort' ? { abort: 'yes' } : { confirm: 'yes' };
   let response = await submitForm(jar, device, { xsrf: xsrfOf(confirmHtml), user_code: /name="user_code" value="([^"]+)"/.exec(confirmHtml)![1]!, ...choice });
   let current = device;
@@ -120,6 +120,40 @@ async function expiredAuthorization(): Promise<oidc.DeviceAuthorizationResponse>
 }
 
 const typed = (userCode: string) => userCode.replace('-', '').toLowerCase();
+
+describe('a code sent by someone else (RFC 8628 section 5.4)', () => {
+  test('the confirmation says when, from which address and by which program the code was asked for', async () => {
+    const authorization = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
+    const page = await typeCode(new CookieJar(), typed(authorization.user_code));
+    const html = await page.text();
+    assert.equal(page.status, 200);
+    assert.match(html, /Requested at [^<]+ from the network address (127\.0\.0\.1|::1|::ffff:127\.0\.0\.1), by: [^<]+/);
+  });
+
+  test("a first-party app's device still shows the consent page: whoever holds the device code gets the tokens", async () => {
+    await server.services.clients.create({ clientId: 'own-tv', type: 'native', name: 'Our Own TV', firstParty: true, grantTypes: [DEVICE_GRANT, 'refresh_token'], scopes: ['openid', 'offline_access'] });
+    const own = await oidc.discovery(new URL(server.issuer), 'own-tv', undefined, oidc.None(), insecure);
+    const authorization = await oidc.initiateDeviceAuthorization(own, { scope: 'openid offline_access' });
+    // Refusing on the consent page is only possible if it was shown: granted unasked, this would read "Device connected".
+    const done = await approve(typed(authorization.user_code), { consent: 'deny' });
+    assert.match(done, /Device not connected/);
+    assert.equal((await poll('own-tv', authorization.device_code)).body.error, 'access_denied');
+  });
+
+  test('deleting a client ends its pending device codes: one registered later under the same id cannot redeem them', async () => {
+    const input = { clientId: 'doomed-tv', type: 'native' as const, name: 'Doomed TV', grantTypes: [DEVICE_GRANT], scopes: ['openid'] };
+    await server.services.clients.create(input);
+    const doomed = await oidc.discovery(new URL(server.issuer), 'doomed-tv', undefined, oidc.None(), insecure);
+    const authorization = await oidc.initiateDeviceAuthorization(doomed, { scope: 'openid' });
+    await server.services.clients.delete('doomed-tv');
+    const rows = await server.database.pool.query('SELECT 1 FROM oidc_device_codes WHERE id = $1', [hashTokenId(authorization.device_code)]);
+    assert.equal(rows.rowCount, 0);
+    await server.services.clients.create(input);
+    const answer = await poll('doomed-tv', authorization.device_code);
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error, 'invalid_grant');
+  });
+});
 
 describe('the device flow, on', () => {
   test('discovery advertises the device authorization endpoint and the grant type', () => {

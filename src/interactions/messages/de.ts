@@ -147,6 +147,8 @@ export const de: Catalogue = {
   'device.confirm.heading': '{client} verbinden?',
   'device.confirm.lead': 'Prüfen Sie, ob Ihr Gerät diesen Code anzeigt:',
   'device.confirm.fineprint': 'Wenn Sie dies nicht auf einem Ihrer Geräte begonnen haben oder der Code abweicht, brechen Sie ab.',
+  'device.confirm.requested': 'Angefordert um {time} von der Netzwerkadresse {ip}, durch: {agent}',
+  'device.confirm.unknownAgent': 'ein Programm, das sich nicht nannte',
   'device.confirm.submit': 'Fortfahren',
   'device.confirm.cancel': 'Abbrechen',
   'device.denied.heading': 'Gerät nicht verbunden',

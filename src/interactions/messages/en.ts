@@ -147,6 +147,8 @@ export const en = {
   'device.confirm.heading': 'Connect {client}?',
   'device.confirm.lead': 'Check that your device shows this code:',
   'device.confirm.fineprint': 'If you did not start this on a device of yours, or the code is different, cancel.',
+  'device.confirm.requested': 'Requested at {time} from the network address {ip}, by: {agent}',
+  'device.confirm.unknownAgent': 'a program that did not name itself',
   'device.confirm.submit': 'Continue',
   'device.confirm.cancel': 'Cancel',
   'device.denied.heading': 'Device not connected',

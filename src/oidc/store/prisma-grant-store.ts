@@ -50,7 +50,14 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
     deleteSessions: (accountId) =>
       db(async () => (await prisma.oidcSession.deleteMany({ where: { accountId } })).count),
 
-    deleteClientCredentials: (clientId) =>
-      db(async () => (await prisma.oidcClientCredentials.deleteMany({ where: { payload: { path: ['clientId'], equals: clientId } } })).count),
+    deleteUngrantedTokens: (clientId) =>
+      db(async () => {
+        const where = { payload: { path: ['clientId'], equals: clientId } };
+        const [machineTokens, deviceCodes] = await prisma.$transaction([
+          prisma.oidcClientCredentials.deleteMany({ where }),
+          prisma.oidcDeviceCode.deleteMany({ where }),
+        ]);
+        return machineTokens.count + deviceCodes.count;
+      }),
   };
 }
