@@ -100,7 +100,8 @@ function assertProblem(answer: Answer, status: number, code?: string) {
 
 async function auditRows(types: string[]) {
   await server.auditWriter.flush();
-  return server.services.auditTrail.list({ types }, 500);
+  const rows = await server.services.auditTrail.list({ types }, 500);
+  return rows.map((row) => ({ ...row, data: row.data as Record<string, unknown> | null }));
 }
 
 let write: string;
