@@ -38,6 +38,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
 import { createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
+import { createAdminApiRouter } from './admin-api/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -182,6 +183,12 @@ export function createApp(deps: AppDeps): Koa {
   const accountApi = createAccountApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.tokenStore, perAccount: abuse.accounts });
   app.use(accountApi.routes());
   app.use(accountApi.allowedMethods());
+  //    The admin API (/admin/api/v1): Portcullis' own tokens for its admin resource (Bearer
+  //    or DPoP, admin:read / admin:write), then a budget per subject; JSON bodies only, and
+  //    no CORS at all (no browser origin may call it).
+  const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
+  app.use(adminApi.routes());
+  app.use(adminApi.allowedMethods());
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...
   //    Where clients authenticate (token, introspection, revocation, PAR), the client the
   //    request claims is read once (Basic, or the form body, read and put back for the

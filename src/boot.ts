@@ -20,6 +20,7 @@ import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter 
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import { registerAccountApi } from './account-api/index.ts';
+import { registerAdminApi } from './admin-api/index.ts';
 import { createServices, type Services } from './services.ts';
 
 // The impure start shared by the two entry points (the server and the CLI): open the
@@ -179,6 +180,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       passwordReset: config.passwordReset,
     });
     await registerAccountApi(services.resources, config.issuer);
+    await registerAdminApi(services.resources, config.issuer);
     return { database, sealer, services, migrations: report, audit, auditSink, changes: registryChanges, close };
   } catch (error) {
     await close();

@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'invalid_request'
   | 'not_found'
   | 'conflict'
+  | 'precondition_failed'
+  | 'precondition_required'
   | 'invalid_csrf_token'
   | 'request_too_large'
   | 'unsupported_media_type'
@@ -31,6 +33,8 @@ export const ERROR_HEADINGS: Readonly<Record<ErrorCode, string>> = {
   invalid_request: 'This request is not valid',
   not_found: 'Not found',
   conflict: 'This already exists',
+  precondition_failed: 'This changed since you read it',
+  precondition_required: 'This change must name the version it was made from',
   invalid_csrf_token: 'This form could not be accepted',
   request_too_large: 'That was more than this form accepts',
   unsupported_media_type: 'This form was sent in a way we do not accept',

@@ -58,7 +58,7 @@ export interface AbuseLimits {
   readonly clientAuthentication: Middleware;
   /** Per-client budgets wherever clients authenticate, around the client-secret throttle. */
   readonly clients: Middleware;
-  /** Per-account budgets of the account API, after the access token is verified. */
+  /** Per-subject budgets of the account API and the admin API, after the access token is verified. */
   readonly accounts: Middleware;
   /** CORS of /api/*: registered origins only. */
   readonly apiCors: Middleware;
@@ -207,7 +207,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   return {
     repeatRefusals: rateLimits.repeatRefusals,
     requests: rateLimits.requests,
-    bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/'] }),
+    bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/', '/admin/api/'] }),
     loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     resetThrottle: createResetThrottle({ throttle: resetRequests, refusal, metrics }),
     deviceCodeThrottle: createDeviceCodeThrottle({ throttle: deviceCodes, refusal, metrics }),

@@ -63,6 +63,8 @@ export function requireAccessToken(options: {
    * (section 5.1), so a client that has only the API's URL finds its authorization server.
    */
   resourceMetadata?: string;
+  /** Told of a valid token refused for a missing scope (the admin API audits who probed it). */
+  onInsufficientScope?: (ctx: Parameters<Middleware>[0], token: VerifiedAccessToken, required: readonly string[]) => void;
 }): Middleware<AccessTokenState> {
   const required = typeof options.scope === 'string' ? [options.scope] : [...(options.scope ?? [])];
   const realm = options.realm ?? 'portcullis';
@@ -131,6 +133,7 @@ export function requireAccessToken(options: {
     }
     const granted = new Set(token.scope.split(' '));
     if (required.some((scope) => !granted.has(scope))) {
+      options.onInsufficientScope?.(ctx, token, required);
       refuse(403, scheme, 'insufficient_scope', `this request needs the scope ${required.join(' ')}`, required.join(' '));
       return;
     }

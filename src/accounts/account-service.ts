@@ -1,19 +1,11 @@
-import { z } from 'zod';
-
-import { nameSchema, roleSchema } from '../clients/index.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
-import { discardAudit, type AuditEventType, type AuditSink } from '../audit/index.ts';
+import { NotFoundError } from '../errors.ts';
+import { discardAudit, type ActedBy, type AuditEventType, type AuditSink } from '../audit/index.ts';
+import { parseAccountCreate, parseAccountUpdate, type AccountCreateInput, type AccountUpdateInput } from './account-input.ts';
 import type { AccountRecord, AccountStore } from './account-store.ts';
 import { createPasswordAuthentication } from './authenticate-password.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import { checkPassword } from './password-policy.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-
-function parse<T>(schema: z.ZodType<T>, field: string, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new ValidationError(`${field}: ${result.error.issues[0]?.message ?? 'invalid'}`);
-  return result.data;
-}
 
 export type AuthenticationResult =
   | { readonly ok: true; readonly account: AccountRecord }
@@ -36,8 +28,11 @@ export interface AccountTokenRevoker {
   revokeAccount(accountId: string): Promise<{ readonly grants: number; readonly tokens: number }>;
 }
 
+// `by` on a change: who made it, when not the audit sink's default (the admin API's caller,
+// or the person themself through a reset link).
 export interface AccountService {
-  create(input: { email: string; name: string; password?: string; emailVerified?: boolean; roles?: string[] }): Promise<AccountRecord>;
+  /** Parsed with account-input.ts's schema: the CLI, import files and the admin API alike. */
+  create(input: AccountCreateInput, by?: ActedBy): Promise<AccountRecord>;
   /**
    * Checks an email and password. Unknown email, wrong password and disabled account
    * cost the same argon2 verification, so timing does not tell them apart.
@@ -49,14 +44,15 @@ export interface AccountService {
   /** As findByIdOrEmail, but a missing account is a NotFoundError. */
   get(idOrEmail: string): Promise<AccountRecord>;
   list(): Promise<AccountRecord[]>;
-  /** `by`: who acts, when not the sink's default (the person themself, through a reset link). */
-  setPassword(idOrEmail: string, password: string, by?: { actor: string }): Promise<AccountRecord>;
+  /** One page in id order after a cursor, optionally matching part of the email or name (account-store.ts). */
+  page(options: { limit: number; after?: string | undefined; search?: string | undefined }): Promise<AccountRecord[]>;
+  setPassword(idOrEmail: string, password: string, by?: ActedBy): Promise<AccountRecord>;
   /** Ends every grant, token, browser session and remembered consent of the account; it stays enabled. */
-  revokeTokens(idOrEmail: string, by?: { actor: string }): Promise<{ account: AccountRecord; grants: number; tokens: number }>;
+  revokeTokens(idOrEmail: string, by?: ActedBy): Promise<{ account: AccountRecord; grants: number; tokens: number }>;
   /** Disabling also ends every grant, token and browser session of the account, at once. */
-  setDisabled(idOrEmail: string, disabled: boolean): Promise<AccountRecord>;
-  /** Changes profile fields and roles (not the email, not the password). */
-  update(idOrEmail: string, changes: { name?: string; roles?: string[]; emailVerified?: boolean }): Promise<AccountRecord>;
+  setDisabled(idOrEmail: string, disabled: boolean, by?: ActedBy): Promise<AccountRecord>;
+  /** Changes profile fields and roles (not the email, not the password), parsed with account-input.ts's schema. */
+  update(idOrEmail: string, changes: AccountUpdateInput, by?: ActedBy): Promise<AccountRecord>;
 }
 
 export function createAccountService(deps: {
@@ -75,8 +71,8 @@ export function createAccountService(deps: {
   const { store, hasher } = deps;
   // Every change to an account is recorded here, whichever surface (CLI, API) made it.
   const audit = deps.audit ?? discardAudit;
-  const recorded = (type: AuditEventType, account: AccountRecord, data?: Record<string, unknown>, by?: { actor: string }) => {
-    audit.record({ type, accountId: account.id, ...(data && { data }), ...(by && { actor: by.actor }) });
+  const recorded = (type: AuditEventType, account: AccountRecord, data?: Record<string, unknown>, by?: ActedBy) => {
+    audit.record({ type, accountId: account.id, ...(data && { data }), ...by });
     return account;
   };
   // async, so that a malformed email is a rejection like every other failure, not a throw.
@@ -91,17 +87,17 @@ export function createAccountService(deps: {
   }
 
   return {
-    async create(input) {
+    async create(raw, by) {
+      const input = parseAccountCreate(raw);
       const email = normalizeEmail(input.email);
-      const name = parse(nameSchema, 'name', input.name);
-      const roles = parse(z.array(roleSchema).max(50), 'roles', input.roles ?? []);
+      const { name, roles } = input;
       let passwordHash: string | null = null;
       if (input.password !== undefined) {
         checkPassword(input.password);
         passwordHash = await hasher.hash(input.password);
       }
-      const account = await store.create({ email, name, passwordHash, roles, emailVerified: input.emailVerified ?? false });
-      return recorded('user.created', account, { roles, emailVerified: account.emailVerified, hasPassword: passwordHash !== null });
+      const account = await store.create({ email, name, passwordHash, roles, emailVerified: input.emailVerified });
+      return recorded('user.created', account, { roles, emailVerified: account.emailVerified, hasPassword: passwordHash !== null }, by);
     },
 
     authenticate: createPasswordAuthentication({ store, hasher }),
@@ -110,6 +106,7 @@ export function createAccountService(deps: {
     findByIdOrEmail,
     get,
     list: () => store.list(),
+    page: (options) => store.page(options),
 
     async setPassword(idOrEmail, password, by) {
       checkPassword(password);
@@ -126,25 +123,27 @@ export function createAccountService(deps: {
       return { account, ...count };
     },
 
-    async setDisabled(idOrEmail, disabled) {
+    async setDisabled(idOrEmail, disabled, by) {
       const account = await get(idOrEmail);
       const updated = await store.update(account.id, { disabled });
-      if (!disabled) return recorded('user.enabled', updated);
+      if (!disabled) return recorded('user.enabled', updated, undefined, by);
       await deps.resetLinks?.spendAll(account.id);
       // Disabled first, so nothing new is issued while the old is revoked.
       const count = (await deps.tokens?.revokeAccount(account.id)) ?? { grants: 0, tokens: 0 };
-      return recorded('user.disabled', updated, { grants: count.grants, tokens: count.tokens });
+      return recorded('user.disabled', updated, { grants: count.grants, tokens: count.tokens }, by);
     },
 
-    async update(idOrEmail, changes) {
+    async update(idOrEmail, raw, by) {
+      const changes = parseAccountUpdate(raw);
       const account = await get(idOrEmail);
       const updated = await store.update(account.id, {
-        ...(changes.name !== undefined && { name: parse(nameSchema, 'name', changes.name) }),
-        ...(changes.roles !== undefined && { roles: parse(z.array(roleSchema).max(50), 'roles', changes.roles) }),
+        ...(changes.name !== undefined && { name: changes.name }),
+        ...(changes.roles !== undefined && { roles: changes.roles }),
         ...(changes.emailVerified !== undefined && { emailVerified: changes.emailVerified }),
       });
       const fields = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined);
-      return recorded('user.updated', updated, { fields, ...(changes.roles !== undefined && { roles: updated.roles }) });
+      // What changed, never a secret: the roles before and after (who gained admin matters).
+      return recorded('user.updated', updated, { fields, ...(changes.roles !== undefined && { roles: updated.roles, previousRoles: account.roles }) }, by);
     },
   };
 }

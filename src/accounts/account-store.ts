@@ -37,6 +37,12 @@ export interface AccountStore {
   findById(id: string): Promise<AccountRecord | undefined>;
   findByEmail(email: string): Promise<AccountRecord | undefined>;
   list(options?: { limit?: number }): Promise<AccountRecord[]>;
+  /**
+   * One page in id order, after the cursor (the last id of the page before): ids never
+   * change, so a page is never skipped or repeated as accounts come and go. `search` matches
+   * part of the email or name, in any case.
+   */
+  page(options: { limit: number; after?: string | undefined; search?: string | undefined }): Promise<AccountRecord[]>;
   update(id: string, changes: AccountChanges): Promise<AccountRecord>;
 }
 
@@ -111,6 +117,17 @@ export function createAccountStore(prisma: PrismaClient, sql: Sql): AccountStore
     list: (options = {}) =>
       withTranslatedErrors('account', () =>
         prisma.account.findMany({ orderBy: { createdAt: 'asc' }, take: options.limit ?? 1000 }),
+      ),
+    page: ({ limit, after, search }) =>
+      withTranslatedErrors('account', () =>
+        prisma.account.findMany({
+          where: {
+            ...(after !== undefined && { id: { gt: after } }),
+            ...(search && { OR: [{ email: { contains: search, mode: 'insensitive' } }, { name: { contains: search, mode: 'insensitive' } }] }),
+          },
+          orderBy: { id: 'asc' },
+          take: limit,
+        }),
       ),
     async update(id, changes) {
       // As in findById: no account has such an id, and Postgres would refuse the cast (a 500).

@@ -7,6 +7,14 @@ export {
 } from './account-service.ts';
 export { createArgon2Hasher, OWASP_ARGON2ID, MAX_PASSWORD_BYTES, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { normalizeEmail } from './normalize-email.ts';
+export {
+  accountCreateSchema,
+  accountUpdateSchema,
+  emailSchema,
+  rolesSchema,
+  type AccountCreateInput,
+  type AccountUpdateInput,
+} from './account-input.ts';
 export { claimsFor, SUPPORTED_CLAIMS, type AccountClaims } from './claims.ts';
 export { checkPassword, newPasswordProblem, passwordProblem, MIN_PASSWORD_LENGTH, MIN_STRENGTH, type PasswordProblem } from './password-policy.ts';
 export { createPasswordResetStore, type PasswordResetStore } from './password-reset-store.ts';

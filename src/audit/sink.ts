@@ -7,7 +7,7 @@ import type { AuditEventType } from './event-types.ts';
 export interface AuditEvent {
   /** One of the catalogue's types (event-types.ts), e.g. `login.failure`, `token.issued`. */
   readonly type: AuditEventType;
-  /** Who acted: an account id, a client id, `cli` or `system`. */
+  /** Who acted: an account id, a client id (`client:<id>` from the admin API), `cli` or `system`. */
   readonly actor?: string | undefined;
   readonly accountId?: string | undefined;
   readonly clientId?: string | undefined;
@@ -16,6 +16,17 @@ export interface AuditEvent {
   readonly requestId?: string | undefined;
   /** Extra facts (scopes, grant type, reason). Never a token, secret, code or password. */
   readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Who made a change, when not the sink's default: an operator through the admin API (an
+ * account id, or `client:<id>` for a client's own token) with the request's facts.
+ */
+export interface ActedBy {
+  readonly actor: string;
+  readonly ip?: string | undefined;
+  readonly userAgent?: string | undefined;
+  readonly requestId?: string | undefined;
 }
 
 export interface AuditSink {

@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import { z } from 'zod';
 
-import { normalizeEmail } from '../accounts/index.ts';
-import { clientInputSchema, nameSchema, resourceInputSchema, roleSchema } from '../clients/index.ts';
+import { normalizeEmail, rolesSchema } from '../accounts/index.ts';
+import { clientInputSchema, nameSchema, resourceInputSchema } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
 
 // An import file declares resource servers, clients and users; applying it twice changes
@@ -24,7 +24,7 @@ const userSchema = z
     }),
     name: nameSchema,
     /** Declared in full: an existing user gets exactly these roles. */
-    roles: z.array(roleSchema).max(50).default([]),
+    roles: rolesSchema.default([]),
     /** Left as it is on an existing user when absent. */
     emailVerified: z.boolean().optional(),
     /** The environment variable holding the initial password; used only when the user is created. */

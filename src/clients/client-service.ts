@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 
 import type { Sealer } from '../crypto/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { discardAudit, type AuditSink } from '../audit/index.ts';
+import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
 import { parseClientInput, usesSecret, type AuthMethodName, type ClientInput } from './client-input.ts';
 import type { ClientRecord, ClientStore } from './client-store.ts';
 import { createClientEnding } from './end-client-tokens.ts';
@@ -46,18 +46,19 @@ export interface RotateOptions {
   readonly authMethod?: AuthMethodName;
 }
 
+// `by` on a change: who made it, when not the audit sink's default (the admin API's caller).
 export interface ClientService {
-  create(raw: unknown): Promise<CreatedClient>;
+  create(raw: unknown, by?: ActedBy): Promise<CreatedClient>;
   /** Applies a partial change, re-validating the whole resulting registration. */
-  update(clientId: string, raw: unknown): Promise<ClientRecord>;
-  rotateSecret(clientId: string, options?: RotateOptions): Promise<CreatedClient>;
+  update(clientId: string, raw: unknown, by?: ActedBy): Promise<ClientRecord>;
+  rotateSecret(clientId: string, options?: RotateOptions, by?: ActedBy): Promise<CreatedClient>;
   /**
    * Ends every grant, token and remembered consent of the client, client-credentials JWTs
    * included (they name the client's token generation, which is replaced). The client stays.
    */
   revokeTokens(clientId: string): Promise<{ readonly grants: number; readonly tokens: number }>;
   /** Deletes the client after ending everything it holds, as revokeTokens does. */
-  delete(clientId: string): Promise<void>;
+  delete(clientId: string, by?: ActedBy): Promise<void>;
   get(clientId: string): Promise<ClientRecord>;
   find(clientId: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
@@ -110,7 +111,7 @@ export function createClientService(deps: {
 
   const normalise = createClientNormaliser(resources);
   return {
-    async create(raw) {
+    async create(raw, by) {
       const input = parseClientInput(raw);
       const data = await normalise(input);
       const clientSecret = usesSecret(data.authMethod) ? newClientSecret() : undefined;
@@ -124,11 +125,12 @@ export function createClientService(deps: {
         type: 'client.created',
         clientId: client.clientId,
         data: { type: client.type, authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty },
+        ...by,
       });
       return { client, clientSecret };
     },
 
-    async update(clientId, raw) {
+    async update(clientId, raw, by) {
       const current = await get(clientId);
       if (typeof raw !== 'object' || raw === null) throw new ValidationError('input: must be an object');
       if ('clientId' in raw && raw.clientId !== clientId) throw new ValidationError('clientId: cannot be changed');
@@ -140,7 +142,7 @@ export function createClientService(deps: {
       const data = await normalise(input);
       // Moving to keys drops the secret: it must stop working.
       const client = await store.update(clientId, { ...data, ...(!usesSecret(data.authMethod) && { secretCiphertext: null }) });
-      audit.record({ type: 'client.updated', clientId, data: { fields: Object.keys(raw) } });
+      audit.record({ type: 'client.updated', clientId, data: { fields: Object.keys(raw) }, ...by });
       return client;
     },
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import type { AuditSink } from '../audit/index.ts';
+import type { ActedBy, AuditSink } from '../audit/index.ts';
 import type { ClientRecord, ClientStore } from './client-store.ts';
 import type { ClientTokenRevoker, RevokedCounts } from './client-service.ts';
 
@@ -19,7 +19,7 @@ export function createClientEnding(deps: {
   audit: AuditSink;
   tokens?: ClientTokenRevoker | undefined;
   get: (clientId: string) => Promise<ClientRecord>;
-}): { revokeTokens(clientId: string): Promise<RevokedCounts>; delete(clientId: string): Promise<void> } {
+}): { revokeTokens(clientId: string): Promise<RevokedCounts>; delete(clientId: string, by?: ActedBy): Promise<void> } {
   const { store, audit } = deps;
   const revokeHeld = async (clientId: string): Promise<RevokedCounts> =>
     (await deps.tokens?.revokeClient(clientId)) ?? { grants: 0, tokens: 0 };
@@ -34,7 +34,7 @@ export function createClientEnding(deps: {
       return count;
     },
 
-    async delete(clientId) {
+    async delete(clientId, by) {
       await deps.get(clientId);
       // Tokens first: a failure leaves the client in place to delete again.
       const count = await revokeHeld(clientId);
@@ -44,7 +44,7 @@ export function createClientEnding(deps: {
       // found the client before the delete and saves after this sweep is not covered.
       const late = await revokeHeld(clientId);
       const [grants, tokens] = [count.grants + late.grants, count.tokens + late.tokens];
-      audit.record({ type: 'client.deleted', clientId, data: { grants, tokens } });
+      audit.record({ type: 'client.deleted', clientId, data: { grants, tokens }, ...by });
     },
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import type { AuditSink } from '../audit/index.ts';
+import type { ActedBy, AuditSink } from '../audit/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import { ValidationError } from '../errors.ts';
 import { isPublicType, usesSecret, type AuthMethodName } from './client-input.ts';
@@ -35,9 +35,9 @@ export function createSecretRotation(deps: {
   sealer: Sealer;
   audit: AuditSink;
   get: (clientId: string) => Promise<ClientRecord>;
-}): (clientId: string, options?: RotateOptions) => Promise<CreatedClient> {
+}): (clientId: string, options?: RotateOptions, by?: ActedBy) => Promise<CreatedClient> {
   const { store, sealer, audit } = deps;
-  return async function rotateSecret(clientId, options = {}) {
+  return async function rotateSecret(clientId, options = {}, by) {
     const current = await deps.get(clientId);
     if (isPublicType(current.type)) throw new ValidationError(`a ${current.type} client is public and has no secret`);
     const authMethod = options.authMethod ?? current.authMethod;
@@ -61,7 +61,7 @@ export function createSecretRotation(deps: {
       secretCiphertext: sealer.seal(clientSecret),
       ...(authMethod !== current.authMethod && { authMethod, jwks: null, jwksUri: null }),
     });
-    audit.record({ type: 'client.secret_rotated', clientId, ...(authMethod !== current.authMethod && { data: { authMethod } }) });
+    audit.record({ type: 'client.secret_rotated', clientId, ...(authMethod !== current.authMethod && { data: { authMethod } }), ...by });
     return { client, clientSecret };
   };
 }

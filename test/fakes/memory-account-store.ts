@@ -52,6 +52,14 @@ export function createMemoryAccountStore(): MemoryAccountStore {
     list(options = {}) {
       return Promise.resolve([...rows.values()].slice(0, options.limit ?? 1000).map(copy));
     },
+    page({ limit, after, search }) {
+      const term = search?.toLowerCase();
+      const found = [...rows.values()]
+        .filter((row) => after === undefined || row.id > after)
+        .filter((row) => term === undefined || row.email.toLowerCase().includes(term) || row.name.toLowerCase().includes(term))
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+      return Promise.resolve(found.slice(0, limit).map(copy));
+    },
     update(id, changes) {
       const row = UUID.test(id) ? rows.get(id.toLowerCase()) : undefined;
       if (!row) return Promise.reject(new NotFoundError('account not found'));

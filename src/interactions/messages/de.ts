@@ -85,6 +85,8 @@ export const de: Catalogue = {
   'error.heading.invalid_request': 'Diese Anfrage ist ungültig',
   'error.heading.not_found': 'Nicht gefunden',
   'error.heading.conflict': 'Das gibt es bereits',
+  'error.heading.precondition_failed': 'Dies hat sich geändert, seit Sie es gelesen haben',
+  'error.heading.precondition_required': 'Diese Änderung muss die Version nennen, von der sie ausgeht',
   'error.heading.invalid_csrf_token': 'Dieses Formular konnte nicht angenommen werden',
   'error.heading.request_too_large': 'Das war mehr, als dieses Formular annimmt',
   'error.heading.unsupported_media_type': 'Dieses Formular wurde auf eine Weise gesendet, die wir nicht annehmen',

@@ -85,6 +85,8 @@ export const en = {
   'error.heading.invalid_request': 'This request is not valid',
   'error.heading.not_found': 'Not found',
   'error.heading.conflict': 'This already exists',
+  'error.heading.precondition_failed': 'This changed since you read it',
+  'error.heading.precondition_required': 'This change must name the version it was made from',
   'error.heading.invalid_csrf_token': 'This form could not be accepted',
   'error.heading.request_too_large': 'That was more than this form accepts',
   'error.heading.unsupported_media_type': 'This form was sent in a way we do not accept',

@@ -1,0 +1,110 @@
+import Router from '@koa/router';
+import type { Middleware, ParameterizedContext } from 'koa';
+
+import { protectedResourceMetadataUrl, requireAccessToken, type AccessTokenState } from '../account-api/index.ts';
+import type { AccountService } from '../accounts/index.ts';
+import { requestFacts, type ActedBy, type AuditSink } from '../audit/index.ts';
+import type { ClientService } from '../clients/index.ts';
+import type { ThrottleReleaseStore } from '../db/index.ts';
+import { ValidationError } from '../errors.ts';
+import type { AccessTokenVerifier, DpopReplayStore, VerifiedAccessToken } from '../oidc/index.ts';
+import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
+import { addClientRoutes } from './client-routes.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import { problemDetails } from './problem.ts';
+import { readJsonBody } from './read-json-body.ts';
+import { addUserRoutes } from './user-routes.ts';
+
+// The admin API (/admin/api/v1): clients and users, for operators and their automation,
+// with the CLI's services and schemas. Every route needs an access token for the admin
+// resource with admin:read (GET) or admin:write (every change); answers are JSON, refusals
+// problem details (problem.ts); changes to one resource need If-Match (etag.ts); every change
+// is audited with the token's subject as the actor. No CORS: no browser origin is ever
+// allowed to call it (the console, when it comes, is same-origin).
+
+export interface AdminApiDeps {
+  readonly issuer: string;
+  readonly verifier: AccessTokenVerifier;
+  /** DPoP proofs already spent, shared by every instance. */
+  readonly replays: DpopReplayStore;
+  readonly accounts: AccountService;
+  readonly clients: ClientService;
+  readonly audit: AuditSink;
+  /** Where `users unblock` leaves its releases; without it there is no unblock route. */
+  readonly throttleReleases?: ThrottleReleaseStore | undefined;
+  /** The per-subject request budget (rate limits), run once the token is verified. */
+  readonly perSubject?: Middleware | undefined;
+}
+
+export type AdminContext = ParameterizedContext<AccessTokenState>;
+
+/** Who acts with this token: the person (their account id), or the client itself (`client:<id>`). */
+export function actorOf(token: VerifiedAccessToken): string {
+  return token.issuedTo === 'person' && token.sub ? token.sub : `client:${token.clientId}`;
+}
+
+/** The actor and request facts every change is audited with. */
+export function actedBy(ctx: AdminContext): ActedBy {
+  return { actor: actorOf(ctx.state.accessToken), ...requestFacts(ctx) };
+}
+
+/** The request body, which must be a JSON object (readJsonBody parsed it). */
+export function bodyObject(ctx: AdminContext, optional = false): Record<string, unknown> {
+  const body: unknown = ctx.request.body;
+  if (body === undefined && optional) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('input: the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+export interface Guards {
+  readonly read: Middleware<AccessTokenState>;
+  readonly write: Middleware<AccessTokenState>;
+}
+
+export function createAdminApiRouter(deps: AdminApiDeps): Router<AccessTokenState> {
+  const audience = adminApiIndicator(deps.issuer);
+  const resourceMetadata = protectedResourceMetadataUrl(audience);
+  const router = new Router<AccessTokenState>({ prefix: ADMIN_API_PATH });
+
+  // A valid token without the scope is someone probing: their attempt is audited.
+  const onInsufficientScope = (ctx: Parameters<Middleware>[0], token: VerifiedAccessToken, required: readonly string[]) => {
+    deps.audit.record({
+      type: 'admin.refused',
+      actor: actorOf(token),
+      ...requestFacts(ctx),
+      data: { method: ctx.method, path: ctx.path.slice(0, 200), scope: required.join(' ') },
+    });
+  };
+  // Each route: the token (either subject: a person with the admin role, or automation's
+  // own client credentials), then the budget of that subject, then the body.
+  const protect = (scope: string): Middleware<AccessTokenState> => {
+    const check = requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'any', resourceMetadata, onInsufficientScope });
+    const body = readJsonBody();
+    const { perSubject } = deps;
+    return async (ctx, next) => {
+      await check(ctx, async () => {
+        const withBody = async () => {
+          await body(ctx, next);
+        };
+        await (perSubject ? perSubject(ctx, withBody) : withBody());
+      });
+    };
+  };
+  const guards: Guards = { read: protect(ADMIN_SCOPES.read), write: protect(ADMIN_SCOPES.write) };
+
+  router.use(problemDetails());
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
+  // The document describes the API, holds nothing secret, and is what tools fetch first.
+  const openApi = buildOpenApiDocument(deps.issuer);
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openApi;
+  });
+
+  addClientRoutes(router, guards, deps);
+  addUserRoutes(router, guards, deps);
+  return router;
+}

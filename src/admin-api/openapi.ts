@@ -1,0 +1,212 @@
+import { z } from 'zod';
+
+import { accountCreateSchema, accountUpdateSchema } from '../accounts/index.ts';
+import { clientInputSchema } from '../clients/index.ts';
+import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
+import { PROBLEM_TYPE } from './problem.ts';
+import {
+  clientListSchema,
+  clientViewSchema,
+  clientWithSecretSchema,
+  problemSchema,
+  rotateSecretSchema,
+  unblockedSchema,
+  userPageSchema,
+  userViewSchema,
+} from './views.ts';
+
+// The OpenAPI 3.1 document of the admin API, generated from the very zod schemas the API
+// validates with and answers by (z.toJSONSchema, JSON Schema 2020-12, OpenAPI 3.1's own
+// dialect). Built once at start. test/admin-api validates the API's real answers against it.
+
+type JsonSchema = Record<string, unknown>;
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  // Refinements (URL rules, cross-field checks) have no JSON Schema form: the document
+  // states the shape; the API's 400 names any rule broken beyond it.
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
+  return rest;
+}
+
+/** A PATCH body: the create schema with every member optional (the result is validated whole). */
+function partial(schema: JsonSchema): JsonSchema {
+  const { required: _required, ...rest } = schema;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: string) => ({ 'application/json': { schema: ref(name) } });
+
+const problem = (description: string) => ({ description, content: { [PROBLEM_TYPE]: { schema: ref('Problem') } } });
+
+/** The refusals every route may answer. */
+const refusals = {
+  '400': problem('invalid input: `errors` names each field with a JSON pointer'),
+  '401': problem('no access token, or one that is invalid, expired or for another API (see WWW-Authenticate)'),
+  '403': problem('the token lacks the scope (insufficient_scope)'),
+  '413': problem('the body is larger than 32 kB'),
+  '415': problem('a body that is not application/json'),
+  '429': problem('over the request budget (Retry-After)'),
+};
+
+const etagHeader = { ETag: { description: 'the representation\'s strong validator, for If-Match', schema: { type: 'string' } } };
+const ifMatch = { name: 'If-Match', in: 'header', required: true, description: 'the ETag of the resource as last read', schema: { type: 'string' } };
+const clientId = { name: 'clientId', in: 'path', required: true, schema: { type: 'string' } };
+const userId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const read = [{ portcullis: [ADMIN_SCOPES.read] }];
+const write = [{ portcullis: [ADMIN_SCOPES.write] }];
+
+export function buildOpenApiDocument(issuer: string) {
+  const withUser = (summary: string, operationId: string) => ({
+    summary,
+    operationId,
+    security: write,
+    parameters: [userId],
+    responses: { '200': { description: 'the user', headers: etagHeader, content: json('User') }, '404': problem('no such user'), ...refusals },
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Portcullis admin API',
+      version: '1',
+      description: `Clients and users of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
+    },
+    servers: [{ url: `${issuer}${ADMIN_API_PATH}` }],
+    components: {
+      securitySchemes: {
+        portcullis: {
+          type: 'oauth2',
+          description: 'Bearer or DPoP access tokens for the admin resource',
+          flows: {
+            clientCredentials: { tokenUrl: `${issuer}/token`, scopes: { [ADMIN_SCOPES.read]: 'read', [ADMIN_SCOPES.write]: 'change' } },
+            authorizationCode: {
+              authorizationUrl: `${issuer}/auth`,
+              tokenUrl: `${issuer}/token`,
+              scopes: { [ADMIN_SCOPES.read]: 'read (admin role)', [ADMIN_SCOPES.write]: 'change (admin role)' },
+            },
+          },
+        },
+      },
+      schemas: {
+        ClientInput: jsonSchema(clientInputSchema, 'input'),
+        ClientPatch: partial(jsonSchema(clientInputSchema, 'input')),
+        Client: jsonSchema(clientViewSchema, 'output'),
+        ClientWithSecret: jsonSchema(clientWithSecretSchema, 'output'),
+        ClientList: jsonSchema(clientListSchema, 'output'),
+        RotateSecret: jsonSchema(rotateSecretSchema, 'input'),
+        UserInput: jsonSchema(accountCreateSchema, 'input'),
+        UserPatch: jsonSchema(accountUpdateSchema, 'input'),
+        User: jsonSchema(userViewSchema, 'output'),
+        UserPage: jsonSchema(userPageSchema, 'output'),
+        Unblocked: jsonSchema(unblockedSchema, 'output'),
+        Problem: jsonSchema(problemSchema, 'output'),
+      },
+    },
+    paths: {
+      '/clients': {
+        get: { summary: 'List clients', operationId: 'listClients', security: read, responses: { '200': { description: 'every client', content: json('ClientList') }, ...refusals } },
+        post: {
+          summary: 'Register a client',
+          operationId: 'createClient',
+          security: write,
+          requestBody: { required: true, content: json('ClientInput') },
+          responses: { '201': { description: 'the client, and its secret (shown once)', headers: etagHeader, content: json('ClientWithSecret') }, '409': problem('the client id is taken'), ...refusals },
+        },
+      },
+      '/clients/{clientId}': {
+        get: {
+          summary: 'Read a client',
+          operationId: 'getClient',
+          security: read,
+          parameters: [clientId],
+          responses: { '200': { description: 'the client', headers: etagHeader, content: json('Client') }, '404': problem('no such client'), ...refusals },
+        },
+        patch: {
+          summary: 'Change a client',
+          operationId: 'updateClient',
+          security: write,
+          parameters: [clientId, ifMatch],
+          requestBody: { required: true, content: json('ClientPatch') },
+          responses: {
+            '200': { description: 'the client as changed', headers: etagHeader, content: json('Client') },
+            '404': problem('no such client'),
+            '412': problem('the client changed since it was read'),
+            '428': problem('If-Match is missing'),
+            ...refusals,
+          },
+        },
+        delete: {
+          summary: 'Delete a client and end everything it holds',
+          operationId: 'deleteClient',
+          security: write,
+          parameters: [clientId],
+          responses: { '204': { description: 'the client is gone (also when it already was)' }, ...refusals },
+        },
+      },
+      '/clients/{clientId}/secret': {
+        post: {
+          summary: "Rotate a client's secret",
+          operationId: 'rotateClientSecret',
+          security: write,
+          parameters: [clientId],
+          requestBody: { required: false, content: json('RotateSecret') },
+          responses: { '200': { description: 'the client and its new secret (shown once)', headers: etagHeader, content: json('ClientWithSecret') }, '404': problem('no such client'), ...refusals },
+        },
+      },
+      '/users': {
+        get: {
+          summary: 'List users, a page at a time',
+          operationId: 'listUsers',
+          security: read,
+          parameters: [
+            { name: 'search', in: 'query', required: false, description: 'part of the email or name', schema: { type: 'string', minLength: 1, maxLength: 200 } },
+            { name: 'cursor', in: 'query', required: false, description: "the previous page's nextCursor", schema: { type: 'string', format: 'uuid' } },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          ],
+          responses: { '200': { description: 'one page', content: json('UserPage') }, ...refusals },
+        },
+        post: {
+          summary: 'Create a user',
+          operationId: 'createUser',
+          security: write,
+          requestBody: { required: true, content: json('UserInput') },
+          responses: { '201': { description: 'the user', headers: etagHeader, content: json('User') }, '409': problem('the email is taken'), ...refusals },
+        },
+      },
+      '/users/{id}': {
+        get: {
+          summary: 'Read a user',
+          operationId: 'getUser',
+          security: read,
+          parameters: [userId],
+          responses: { '200': { description: 'the user', headers: etagHeader, content: json('User') }, '404': problem('no such user'), ...refusals },
+        },
+        patch: {
+          summary: "Change a user's name, roles or verified flag",
+          operationId: 'updateUser',
+          security: write,
+          parameters: [userId, ifMatch],
+          requestBody: { required: true, content: json('UserPatch') },
+          responses: {
+            '200': { description: 'the user as changed', headers: etagHeader, content: json('User') },
+            '404': problem('no such user'),
+            '412': problem('the user changed since it was read'),
+            '428': problem('If-Match is missing'),
+            ...refusals,
+          },
+        },
+      },
+      '/users/{id}/disable': { post: withUser('Disable a user and end every grant, token and session', 'disableUser') },
+      '/users/{id}/enable': { post: withUser('Enable a user again', 'enableUser') },
+      '/users/{id}/unblock': {
+        post: {
+          summary: "Lift the login throttle's blocks of a user",
+          operationId: 'unblockUser',
+          security: write,
+          parameters: [userId],
+          responses: { '200': { description: 'released', content: json('Unblocked') }, '404': problem('no such user'), ...refusals },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type Router from '@koa/router';
+
+import type { AccessTokenState } from '../account-api/index.ts';
+import { isUuid } from '../clients/index.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { ADMIN_API_PATH } from './admin-resource.ts';
+import { actedBy, bodyObject, type AdminApiDeps, type AdminContext, type Guards } from './admin-api.ts';
+import { etagOf, requireIfMatch } from './etag.ts';
+import { userQuerySchema, userView } from './views.ts';
+
+// /users: people's accounts through accounts/account-service.ts and its schemas
+// (account-input.ts), as `portcullis users` uses them. Accounts are addressed by id only
+// (an email in a URL ends up in access logs). Disabling ends every grant, token and session
+// of the account at once, as the CLI's does.
+
+export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'audit' | 'throttleReleases'>): void {
+  const { accounts } = deps;
+
+  async function current(id: string) {
+    const account = isUuid(id) ? await accounts.findById(id) : undefined;
+    if (!account) throw new NotFoundError(`no user ${id.slice(0, 100)}`);
+    return account;
+  }
+
+  function answer(ctx: AdminContext, view: ReturnType<typeof userView>, status = 200) {
+    ctx.status = status;
+    ctx.set('ETag', etagOf(view));
+    return view;
+  }
+
+  // Pages in id order; the cursor is the last id of the page before.
+  router.get('/users', guards.read, async (ctx) => {
+    const parsed = userQuerySchema.safeParse(ctx.query);
+    if (!parsed.success) {
+      throw new ValidationError(parsed.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`).join('; '));
+    }
+    const { search, cursor, limit } = parsed.data;
+    // One more than asked: whether there is a next page, without a count.
+    const found = await accounts.page({ limit: limit + 1, after: cursor, search });
+    const users = found.slice(0, limit).map(userView);
+    ctx.body = { users, nextCursor: found.length > limit ? (users.at(-1)?.id ?? null) : null };
+  });
+
+  router.post('/users', guards.write, async (ctx) => {
+    const account = await accounts.create(bodyObject(ctx) as Parameters<typeof accounts.create>[0], actedBy(ctx));
+    ctx.set('Location', `${ADMIN_API_PATH}/users/${account.id}`);
+    ctx.body = answer(ctx, userView(account), 201);
+  });
+
+  router.get('/users/:id', guards.read, async (ctx) => {
+    ctx.body = answer(ctx, userView(await current(ctx.params.id!)));
+  });
+
+  // Name, roles (the whole list) and the verified flag, from the representation read.
+  router.patch('/users/:id', guards.write, async (ctx) => {
+    const before = await current(ctx.params.id!);
+    requireIfMatch(ctx, etagOf(userView(before)));
+    const account = await accounts.update(before.id, bodyObject(ctx), actedBy(ctx));
+    ctx.body = answer(ctx, userView(account));
+  });
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    router.post(`/users/:id/${action}`, guards.write, async (ctx) => {
+      const before = await current(ctx.params.id!);
+      const account = await accounts.setDisabled(before.id, disabled, actedBy(ctx));
+      ctx.body = answer(ctx, userView(account));
+    });
+  }
+
+  // Lifts the password throttle's blocks of the account on every address, as
+  // `portcullis users unblock` does: running servers apply it at the next attempt.
+  const releases = deps.throttleReleases;
+  if (releases) {
+    router.post('/users/:id/unblock', guards.write, async (ctx) => {
+      const account = await current(ctx.params.id!);
+      await releases.add({ subject: account.email });
+      deps.audit.record({ type: 'login.unblocked', accountId: account.id, data: { scope: 'account' }, ...actedBy(ctx) });
+      ctx.body = { user: { id: account.id, email: account.email }, released: true };
+    });
+  }
+}

@@ -1,0 +1,422 @@
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import * as oidc from 'openid-client';
+
+import { runBrowser } from '../helpers/browserless-login.ts';
+import { basicAuth } from '../helpers/token-endpoint.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+// The admin API end to end, with real tokens from the real token endpoint: automation's
+// client credentials (read-only and read-write), a person with the admin role through the
+// code flow, a person without it, tokens for another API, DPoP-bound tokens. Every answer
+// the API gives here is validated against its own OpenAPI document.
+
+const REDIRECT = 'http://localhost:8080/callback';
+const OTHER_API = 'https://other-api.example.com';
+const insecure = { execute: [oidc.allowInsecureRequests] };
+
+let server: TestServer;
+let base: string;
+let adminResource: string;
+let web: oidc.Configuration;
+const ids: Record<string, { id: string; secret: string }> = {};
+let validateAnswer: (method: string, path: string, status: number, type: string, body: unknown) => void;
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Record<string, unknown>;
+}
+
+/** The OpenAPI path template a concrete path is an instance of. */
+function templateOf(paths: readonly string[], path: string): string | undefined {
+  const concrete = path.split('?')[0]!.split('/');
+  return paths.find((template) => {
+    const parts = template.split('/');
+    return parts.length === concrete.length && parts.every((part, i) => part.startsWith('{') || part === concrete[i]);
+  });
+}
+
+/** One call to the admin API; its answer is checked against the OpenAPI document. */
+async function api(method: string, path: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.raw !== undefined) body = options.raw;
+  else if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
+  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await response.text();
+  const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  validateAnswer(method, path, response.status, response.headers.get('content-type') ?? '', text ? parsed : undefined);
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+async function clientToken(name: string, fields: Record<string, string> = {}, dpop?: string): Promise<{ access_token: string; token_type: string; scope?: string }> {
+  const { id, secret } = ids[name]!;
+  const response = await fetch(`${server.issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(id, secret), 'content-type': 'application/x-www-form-urlencoded', ...(dpop && { dpop }) },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: adminResource, scope: 'admin:read admin:write', ...fields }),
+  });
+  const answer = (await response.json()) as { access_token: string; token_type: string; scope?: string };
+  assert.equal(response.status, 200, JSON.stringify(answer));
+  return answer;
+}
+
+let people = 0;
+async function newPerson(roles: string[] = []) {
+  const email = `person${++people}-${randomUUID().slice(0, 8)}@example.com`;
+  const password = `password of ${email}`;
+  const account = await server.services.accounts.create({ email, name: `Person ${people}`, password, roles });
+  return { id: account.id, email, password };
+}
+
+/** A person's token for the admin API through the code flow (login and consent pages). */
+async function personToken(person: { email: string; password: string }) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const parameters = new URLSearchParams({
+    redirect_uri: REDIRECT,
+    scope: 'openid admin:read admin:write',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    resource: adminResource,
+  });
+  const browser = await runBrowser(oidc.buildAuthorizationUrl(web, parameters), person);
+  return oidc.authorizationCodeGrant(web, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
+}
+
+function assertProblem(answer: Answer, status: number, code?: string) {
+  assert.equal(answer.status, status, JSON.stringify(answer.body));
+  assert.match(answer.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  assert.equal(answer.body.status, status);
+  if (code) assert.equal(answer.body.code, code);
+  assert.equal(typeof answer.body.detail, 'string');
+}
+
+async function auditRows(types: string[]) {
+  await server.auditWriter.flush();
+  const rows = await server.services.auditTrail.list({ types }, 500);
+  return rows.map((row) => ({ ...row, data: row.data as Record<string, unknown> | null }));
+}
+
+let write: string;
+let read: string;
+
+before(async () => {
+  server = await startTestServer();
+  base = `${server.issuer}/admin/api/v1`;
+  adminResource = `${server.issuer}/admin`;
+  const { clients, resources } = server.services;
+  await resources.create({ indicator: OTHER_API, name: 'Other API', scopes: [{ name: 'admin:read' }, { name: 'admin:write' }] });
+  const register = async (name: string, input: Record<string, unknown>) => {
+    const created = await clients.create(input);
+    ids[name] = { id: created.client.clientId, secret: created.clientSecret! };
+  };
+  await register('automation', { type: 'service', name: 'Automation', resources: [adminResource], scopes: ['admin:read', 'admin:write'] });
+  await register('reader', { type: 'service', name: 'Read-only automation', resources: [adminResource], scopes: ['admin:read'] });
+  await register('other', { type: 'service', name: 'Other API caller', resources: [OTHER_API], scopes: ['admin:read', 'admin:write'] });
+  await register('console', { type: 'web', name: 'Console', redirectUris: [REDIRECT], resources: [adminResource], scopes: ['openid', 'admin:read', 'admin:write'], firstParty: true });
+  web = await oidc.discovery(new URL(server.issuer), ids.console!.id, undefined, oidc.ClientSecretBasic(ids.console!.secret), insecure);
+
+  // The document the API serves is the one every answer below must match.
+  const document = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
+  assert.equal(document.openapi, '3.1.0');
+  const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
+  ajv.addSchema(document, 'openapi.json');
+  const templates = Object.keys(document.paths);
+  const escape = (part: string) => part.replace(/~/g, '~0').replace(/\//g, '~1');
+  validateAnswer = (method, path, status, type, body) => {
+    const template = templateOf(templates, path);
+    assert.ok(template, `${path} is in the OpenAPI document`);
+    const operation = document.paths[template]![method.toLowerCase()];
+    assert.ok(operation, `${method} ${template} is in the OpenAPI document`);
+    const response = operation.responses[String(status)];
+    assert.ok(response, `${method} ${template} documents the status ${status}`);
+    if (!response.content) {
+      assert.equal(body, undefined, `${method} ${template} ${status} has no body`);
+      return;
+    }
+    const mediaType = type.split(';')[0]!.trim();
+    assert.ok(response.content[mediaType], `${method} ${template} ${status} documents ${mediaType}`);
+    const pointer = ['paths', template, method.toLowerCase(), 'responses', String(status), 'content', mediaType, 'schema'].map(escape).join('/');
+    const validate = ajv.getSchema(`openapi.json#/${pointer}`)!;
+    assert.ok(validate(body), `${method} ${path} ${status}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(body)}`);
+  };
+
+  write = (await clientToken('automation')).access_token;
+  read = (await clientToken('reader', { scope: 'admin:read' })).access_token;
+});
+
+after(async () => {
+  await server?.close();
+});
+
+describe('the admin API refuses', () => {
+  test('a request without a token: 401 with both challenges, as a problem', async () => {
+    const answer = await api('GET', '/clients');
+    assertProblem(answer, 401, 'invalid_request');
+    assert.match(answer.headers.get('www-authenticate') ?? '', /Bearer realm="portcullis"/);
+    assert.match(answer.headers.get('www-authenticate') ?? '', /DPoP realm="portcullis"/);
+    assert.equal(answer.headers.get('access-control-allow-origin'), null);
+  });
+
+  test('a token for another API: 401 invalid_token', async () => {
+    const other = await clientToken('other', { resource: OTHER_API });
+    const answer = await api('GET', '/clients', { token: other.access_token });
+    assertProblem(answer, 401, 'invalid_token');
+    assert.match(answer.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+  });
+
+  test('a read-only token on every write: 403 insufficient_scope, nothing written, the attempt audited', async () => {
+    const before = (await api('GET', '/clients', { token: read })).body.clients as unknown[];
+    const person = await newPerson();
+    const created = await api('POST', '/clients', { token: read, body: { type: 'service', name: 'Sneaky' } });
+    assertProblem(created, 403, 'insufficient_scope');
+    assert.match(created.headers.get('www-authenticate') ?? '', /error="insufficient_scope".*scope="admin:write"|scope="admin:write".*error="insufficient_scope"/);
+    const target = ids.reader!.id;
+    for (const [method, path] of [
+      ['PATCH', `/clients/${target}`],
+      ['POST', `/clients/${target}/secret`],
+      ['DELETE', `/clients/${target}`],
+      ['POST', '/users'],
+      ['PATCH', `/users/${person.id}`],
+      ['POST', `/users/${person.id}/disable`],
+      ['POST', `/users/${person.id}/unblock`],
+    ] as const) {
+      assertProblem(await api(method, path, { token: read, body: { name: 'x' }, headers: { 'if-match': '*' } }), 403, 'insufficient_scope');
+    }
+    assert.equal(((await api('GET', '/clients', { token: read })).body.clients as unknown[]).length, before.length);
+    assert.equal((await server.services.accounts.findById(person.id))?.disabled, false);
+    const refused = (await auditRows(['admin.refused'])).filter((row) => row.actor === `client:${ids.reader!.id}`);
+    assert.ok(refused.length >= 8);
+    assert.deepEqual(refused.find((row) => row.data?.method === 'POST' && row.data.path === '/admin/api/v1/clients')?.data?.scope, 'admin:write');
+  });
+
+  test('a person without the admin role never obtains the admin scopes', async () => {
+    const person = await newPerson(['staff']);
+    let token: string | undefined;
+    try {
+      const tokens = await personToken(person);
+      assert.doesNotMatch(tokens.scope ?? '', /admin:/);
+      token = tokens.access_token;
+    } catch (error) {
+      // Refused outright (invalid_scope) is as good: no admin scope was granted.
+      assert.match(String((error as { error?: string }).error ?? error), /invalid_scope|access_denied|invalid_target/);
+    }
+    if (token) assertProblem(await api('GET', '/users', { token }), 403, 'insufficient_scope');
+  });
+
+  test('malformed JSON, wrong types, wrong content type and unknown fields: 4xx problems, never a 500, nothing written', async () => {
+    const count = async () => ((await api('GET', '/clients', { token: write })).body.clients as unknown[]).length;
+    const before = await count();
+    assertProblem(await api('POST', '/clients', { token: write, raw: '{"type": "service", ' }), 400, 'invalid_input');
+    assertProblem(await api('POST', '/clients', { token: write, raw: '"a string"' }), 400);
+    assertProblem(await api('POST', '/clients', { token: write, raw: '[1, 2]' }), 400, 'invalid_input');
+    assertProblem(await api('POST', '/clients', { token: write, raw: 'type=service', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415);
+    const typed = await api('POST', '/clients', { token: write, body: { type: 'web', name: 42, redirectUris: 'https://x.example.com/cb', firstParty: 'yes' } });
+    assertProblem(typed, 400, 'invalid_input');
+    const pointers = (typed.body.errors as { pointer: string }[]).map((entry) => entry.pointer);
+    assert.ok(pointers.includes('#/name') && pointers.includes('#/redirectUris') && pointers.includes('#/firstParty'), JSON.stringify(pointers));
+    const nested = await api('POST', '/clients', { token: write, body: { type: 'web', name: 'Web', redirectUris: ['https://ok.example.com/cb', 'not a url'] } });
+    assertProblem(nested, 400, 'invalid_input');
+    assert.ok((nested.body.errors as { pointer: string }[]).some((entry) => entry.pointer === '#/redirectUris/1'));
+    assertProblem(await api('POST', '/clients', { token: write, body: { type: 'service', name: 'X', secret: 'mine' } }), 400, 'invalid_input');
+    assertProblem(await api('POST', '/users', { token: write, body: { email: 'not-an-email', name: '' } }), 400, 'invalid_input');
+    assertProblem(await api('GET', '/users?cursor=not-a-uuid', { token: write }), 400, 'invalid_input');
+    assertProblem(await api('GET', '/users?limit=0', { token: write }), 400, 'invalid_input');
+    assertProblem(await api('GET', '/clients/%00nul', { token: write }), 404, 'not_found');
+    assertProblem(await api('GET', '/users/not-a-uuid', { token: write }), 404, 'not_found');
+    assertProblem(await api('POST', '/clients', { token: write, raw: JSON.stringify({ type: 'service', name: 'x'.repeat(40 * 1024) }) }), 413);
+    assert.equal(await count(), before);
+  });
+});
+
+describe('clients through the admin API', () => {
+  test('create, read, change with If-Match, rotate the secret, delete twice: the secret shown once, never audited', async () => {
+    const created = await api('POST', '/clients', { token: write, body: { type: 'service', name: 'Nightly export', resources: [adminResource], scopes: ['admin:read'] } });
+    assert.equal(created.status, 201);
+    const client = created.body.client as { clientId: string; hasSecret: boolean };
+    const secret = created.body.clientSecret as string;
+    assert.equal(client.hasSecret, true);
+    assert.equal(created.headers.get('location'), `/admin/api/v1/clients/${client.clientId}`);
+    assert.equal(created.headers.get('cache-control'), 'no-store');
+
+    const read1 = await api('GET', `/clients/${client.clientId}`, { token: read });
+    assert.equal(read1.status, 200);
+    assert.equal(read1.body.clientSecret, undefined);
+    assert.equal(JSON.stringify(read1.body).includes(secret), false);
+    const etag = read1.headers.get('etag')!;
+    assert.match(etag, /^"[A-Za-z0-9_-]+"$/);
+    assert.equal(etag, created.headers.get('etag'));
+
+    assertProblem(await api('PATCH', `/clients/${client.clientId}`, { token: write, body: { name: 'No precondition' } }), 428, 'precondition_required');
+    assertProblem(await api('PATCH', `/clients/${client.clientId}`, { token: write, body: { name: 'Weak' }, headers: { 'if-match': `W/${etag}` } }), 412, 'precondition_failed');
+    const changed = await api('PATCH', `/clients/${client.clientId}`, { token: write, body: { name: 'Nightly export v2' }, headers: { 'if-match': etag } });
+    assert.equal(changed.status, 200);
+    assert.equal(changed.body.name, 'Nightly export v2');
+    assert.notEqual(changed.headers.get('etag'), etag);
+
+    // A refused change writes nothing: the representation (and its ETag) is unchanged.
+    const current = changed.headers.get('etag')!;
+    assertProblem(await api('PATCH', `/clients/${client.clientId}`, { token: write, body: { name: 'Valid', grantTypes: ['authorization_code'] }, headers: { 'if-match': current } }), 400, 'invalid_input');
+    assertProblem(await api('PATCH', `/clients/${client.clientId}`, { token: write, body: { type: 'web' }, headers: { 'if-match': current } }), 400, 'invalid_input');
+    const unchanged = await api('GET', `/clients/${client.clientId}`, { token: read });
+    assert.equal(unchanged.headers.get('etag'), current);
+    assert.equal(unchanged.body.name, 'Nightly export v2');
+
+    const rotated = await api('POST', `/clients/${client.clientId}/secret`, { token: write });
+    assert.equal(rotated.status, 200);
+    const newSecret = rotated.body.clientSecret as string;
+    assert.notEqual(newSecret, secret);
+    ids.export = { id: client.clientId, secret: newSecret };
+    const viaNew = await clientToken('export', { scope: 'admin:read' });
+    assert.equal(typeof viaNew.access_token, 'string');
+    const viaOld = await fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(client.clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: adminResource, scope: 'admin:read' }),
+    });
+    assert.equal(viaOld.status, 401);
+    assertProblem(await api('POST', `/clients/${client.clientId}/secret`, { token: write, body: { authMethod: 'none' } }), 400, 'invalid_input');
+
+    assert.equal((await api('DELETE', `/clients/${client.clientId}`, { token: write })).status, 204);
+    assert.equal((await api('DELETE', `/clients/${client.clientId}`, { token: write })).status, 204, 'deleting again is the same outcome');
+    assert.equal((await api('DELETE', '/clients/never-existed', { token: write })).status, 204);
+    assertProblem(await api('GET', `/clients/${client.clientId}`, { token: read }), 404, 'not_found');
+    // Its token ended with it.
+    assertProblem(await api('GET', '/clients', { token: viaNew.access_token }), 401, 'invalid_token');
+
+    const events = (await auditRows(['client.*'])).filter((row) => row.clientId === client.clientId);
+    assert.deepEqual(events.map((row) => row.type).sort(), ['client.created', 'client.deleted', 'client.secret_rotated', 'client.updated']);
+    for (const row of events) {
+      assert.equal(row.actor, `client:${ids.automation!.id}`);
+      assert.equal(row.ip !== null && row.ip !== undefined, true);
+      const text = JSON.stringify(row);
+      assert.equal(text.includes(secret) || text.includes(newSecret), false, 'no secret in the audit trail');
+    }
+    assert.deepEqual(events.find((row) => row.type === 'client.updated')?.data?.fields, ['name']);
+  });
+
+  test('two operators changing one client: the second, holding the old ETag, gets 412 and the first change stands', async () => {
+    const created = await api('POST', '/clients', { token: write, body: { type: 'service', name: 'Shared' } });
+    const id = (created.body.client as { clientId: string }).clientId;
+    const [first, second] = await Promise.all([api('GET', `/clients/${id}`, { token: write }), api('GET', `/clients/${id}`, { token: write })]);
+    const etag = first.headers.get('etag')!;
+    assert.equal(second.headers.get('etag'), etag);
+    assert.equal((await api('PATCH', `/clients/${id}`, { token: write, body: { name: 'First operator' }, headers: { 'if-match': etag } })).status, 200);
+    assertProblem(await api('PATCH', `/clients/${id}`, { token: write, body: { name: 'Second operator' }, headers: { 'if-match': etag } }), 412, 'precondition_failed');
+    assert.equal((await api('GET', `/clients/${id}`, { token: read })).body.name, 'First operator');
+  });
+
+  test('a DPoP-bound token is honoured with a proof, and refused as Bearer', async () => {
+    const key = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(key.publicKey);
+    const proof = (htm: string, htu: string, ath?: string) =>
+      new SignJWT({ htm, htu, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ...(ath && { ath }) })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .sign(key.privateKey);
+    const bound = await clientToken('automation', {}, await proof('POST', `${server.issuer}/token`));
+    assert.equal(bound.token_type.toLowerCase(), 'dpop');
+    const ath = createHash('sha256').update(bound.access_token).digest('base64url');
+    const listed = await api('GET', '/clients', {
+      headers: { authorization: `DPoP ${bound.access_token}`, dpop: await proof('GET', `${base}/clients`, ath) },
+    });
+    assert.equal(listed.status, 200);
+    const created = await api('POST', '/users', {
+      headers: { authorization: `DPoP ${bound.access_token}`, dpop: await proof('POST', `${base}/users`, ath) },
+      body: { email: `dpop-${randomUUID().slice(0, 8)}@example.com`, name: 'Made with DPoP' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assertProblem(await api('GET', '/clients', { token: bound.access_token }), 401, 'invalid_token');
+  });
+});
+
+describe('users through the admin API', () => {
+  test('create, conflict, read, change roles with If-Match, disable, enable, unblock: audited with the actor', async () => {
+    const email = `operator-made-${randomUUID().slice(0, 8)}@example.com`;
+    const created = await api('POST', '/users', { token: write, body: { email, name: 'Made by API', password: 'a long enough passphrase for this', roles: ['staff'] } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const user = created.body as { id: string; hasPassword: boolean };
+    assert.equal(user.hasPassword, true);
+    assert.equal(JSON.stringify(created.body).includes('passphrase'), false);
+    assertProblem(await api('POST', '/users', { token: write, body: { email: email.toUpperCase(), name: 'Again' } }), 409, 'conflict');
+
+    const got = await api('GET', `/users/${user.id}`, { token: read });
+    const etag = got.headers.get('etag')!;
+    assertProblem(await api('PATCH', `/users/${user.id}`, { token: write, body: { roles: ['admin'] } }), 428, 'precondition_required');
+    assertProblem(await api('PATCH', `/users/${user.id}`, { token: write, body: { roles: ['Not A Role'] }, headers: { 'if-match': etag } }), 400, 'invalid_input');
+    assert.deepEqual((await api('GET', `/users/${user.id}`, { token: read })).body.roles, ['staff'], 'a refused change wrote nothing');
+    const promoted = await api('PATCH', `/users/${user.id}`, { token: write, body: { roles: ['staff', 'admin'] }, headers: { 'if-match': etag } });
+    assert.equal(promoted.status, 200);
+    assert.deepEqual(promoted.body.roles, ['staff', 'admin']);
+    assertProblem(await api('PATCH', `/users/${user.id}`, { token: write, body: { name: 'Late' }, headers: { 'if-match': etag } }), 412, 'precondition_failed');
+
+    assert.equal((await api('POST', `/users/${user.id}/disable`, { token: write })).body.disabled, true);
+    assert.equal((await server.services.accounts.findById(user.id))?.disabled, true);
+    assert.equal((await api('POST', `/users/${user.id}/enable`, { token: write })).body.disabled, false);
+    const unblocked = await api('POST', `/users/${user.id}/unblock`, { token: write });
+    assert.equal(unblocked.status, 200);
+    assert.equal(unblocked.body.released, true);
+    assertProblem(await api('POST', `/users/${randomUUID()}/unblock`, { token: write }), 404, 'not_found');
+
+    const rows = (await auditRows(['user.*', 'login.unblocked'])).filter((row) => row.accountId === user.id);
+    assert.deepEqual(rows.map((row) => row.type).sort(), ['login.unblocked', 'user.created', 'user.disabled', 'user.enabled', 'user.updated']);
+    for (const row of rows) {
+      assert.equal(row.actor, `client:${ids.automation!.id}`);
+      assert.equal(JSON.stringify(row).includes('passphrase'), false);
+    }
+    const updated = rows.find((row) => row.type === 'user.updated')!;
+    assert.deepEqual(updated.data?.roles, ['staff', 'admin']);
+    assert.deepEqual(updated.data?.previousRoles, ['staff']);
+  });
+
+  test('the listing searches and pages with a cursor: every match once, in order', async () => {
+    const tag = randomUUID().slice(0, 8);
+    for (let i = 0; i < 5; i += 1) {
+      assert.equal((await api('POST', '/users', { token: write, body: { email: `page-${tag}-${i}@example.com`, name: `Paged ${i}` } })).status, 201);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = `/users?search=${encodeURIComponent(`PAGE-${tag}`)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = await api('GET', query, { token: read });
+      assert.equal(page.status, 200);
+      seen.push(...(page.body.users as { email: string }[]).map((u) => u.email));
+      cursor = page.body.nextCursor as string | null;
+      pages += 1;
+    } while (cursor && pages < 10);
+    assert.equal(pages, 3);
+    assert.deepEqual([...seen].sort(), [0, 1, 2, 3, 4].map((i) => `page-${tag}-${i}@example.com`));
+    assert.equal(((await api('GET', `/users?search=${tag}-3`, { token: read })).body.users as unknown[]).length, 1);
+  });
+
+  test('a person with the admin role gets both scopes through the code flow and acts as themself', async () => {
+    const admin = await newPerson(['admin']);
+    const tokens = await personToken(admin);
+    const granted = new Set(tokens.scope?.split(' '));
+    assert.ok(granted.has('admin:read') && granted.has('admin:write'), tokens.scope);
+    const created = await api('POST', '/clients', { token: tokens.access_token, body: { type: 'service', name: 'Made by a person' } });
+    assert.equal(created.status, 201);
+    const clientId = (created.body.client as { clientId: string }).clientId;
+    const [row] = (await auditRows(['client.created'])).filter((event) => event.clientId === clientId);
+    assert.equal(row?.actor, admin.id);
+
+    // The role taken away: a new token carries no admin scope.
+    await server.services.accounts.update(admin.id, { roles: [] });
+    let again: string | undefined;
+    try {
+      const next = await personToken(admin);
+      assert.doesNotMatch(next.scope ?? '', /admin:/);
+      again = next.access_token;
+    } catch (error) {
+      assert.match(String((error as { error?: string }).error ?? error), /invalid_scope|access_denied|invalid_target/);
+    }
+    if (again) assertProblem(await api('GET', '/clients', { token: again }), 403, 'insufficient_scope');
+  });
+});
