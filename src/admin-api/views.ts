@@ -31,6 +31,8 @@ export const clientViewSchema = z
     tosUri: z.string().nullable(),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
     jwksUri: z.string().nullable(),
+    requirePushedRequests: z.boolean(),
+    requireSignedRequests: z.boolean(),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -59,6 +61,8 @@ export function clientView(client: ClientRecord): ClientView {
     tosUri: client.tosUri,
     jwks: client.jwks ? { keys: client.jwks.keys.map((key) => ({ ...key })) } : null,
     jwksUri: client.jwksUri,
+    requirePushedRequests: client.requirePushedRequests,
+    requireSignedRequests: client.requireSignedRequests,
     createdAt: client.createdAt.toISOString(),
     updatedAt: client.updatedAt.toISOString(),
   };
