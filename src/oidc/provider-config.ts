@@ -15,6 +15,7 @@ import { expiresWithSession, issueRefreshToken } from './offline-access.ts';
 import { createRequestAccounts } from './request-accounts.ts';
 import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
+import { ACR_VALUES, secondFactorPolicy } from './second-factor-policy.ts';
 import type { KeyMaterial } from './signing-keys.ts';
 import type { TokenStore } from './token-store.ts';
 
@@ -72,7 +73,13 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     },
 
     findAccount: createFindAccount(requestAccounts),
-    claims: Object.fromEntries(Object.entries(SUPPORTED_CLAIMS).map(([scope, names]) => [scope, [...names]])),
+    // acr and amr with openid: every ID token says how the person signed in (the engine
+    // releases them otherwise only when the claims parameter asks; second-factor-policy.ts).
+    // The account's claims (userinfo) never hold them.
+    claims: {
+      ...Object.fromEntries(Object.entries(SUPPORTED_CLAIMS).map(([scope, names]) => [scope, [...names]])),
+      openid: [...SUPPORTED_CLAIMS.openid, 'acr', 'amr'],
+    },
     scopes: [...OIDC_SCOPES],
 
     responseTypes: ['code'],
@@ -123,7 +130,10 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       fetch: (url: Parameters<typeof globalThis.fetch>[0], options?: RequestInit) =>
         globalThis.fetch(url, { ...options, dispatcher: undefined }),
     }),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // The login prompt also asks when a second factor is required and the session did not
+    // use one (second-factor-policy.ts); ID tokens say which (acr, amr).
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: secondFactorPolicy(config.mfa) },
+    acrValues: [...ACR_VALUES],
     renderError: deps.renderError,
 
     features: features(deps, resourcePolicy),
