@@ -77,6 +77,7 @@ export function toClientInput(client: ClientRecord): ClientInput {
     scopes: [...client.scopes],
     resources: [...client.resources],
     firstParty: client.firstParty,
+    requireMfa: client.requireMfa,
     backchannelLogoutUri: client.backchannelLogoutUri,
     logoUri: client.logoUri,
     clientUri: client.clientUri,
@@ -121,7 +122,7 @@ export function createClientService(deps: {
       audit.record({
         type: 'client.created',
         clientId: client.clientId,
-        data: { type: client.type, authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty },
+        data: { type: client.type, authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty, requireMfa: client.requireMfa },
       });
       return { client, clientSecret };
     },

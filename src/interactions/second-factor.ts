@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 import type { AccountRecord, AccountService, SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
-import { MFA_REQUIRED_REASON, PORTCULLIS_ACR_MFA, requestsMfa } from '../oidc/index.ts';
+import { clientRequiresMfa, MFA_REQUIRED_REASON, PORTCULLIS_ACR_MFA, requestsMfa } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { readDeviceId, rememberDevice } from './device-cookie.ts';
@@ -25,6 +25,8 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 //   password never reaches this step, so no one can use it to lock a person out beyond
 //   what the password throttle already allows;
 // - one message for every refused code (wrong, replayed, spent recovery code);
+// - a second factor is asked of whoever has one; one is set up here when the deployment
+//   (MFA=required), the client (require MFA) or the request (acr_values) requires it;
 // - the login result carries amr pwd, otp, mfa and the MFA acr (oidc/second-factor-policy.ts).
 
 const codeForm = z.object({ code: z.string().max(64).catch('') });
@@ -61,7 +63,8 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
   const { accounts, secondFactors, render, interactions, throttle, audit } = deps;
 
   const uidOf = (ctx: Context) => (ctx.params as { uid: string }).uid;
-  const mfaAsked = (details: Interaction) => deps.mode === 'required' || requestsMfa(details.params.acr_values);
+  const mfaAsked = (details: Interaction, client: Client | undefined) =>
+    deps.mode === 'required' || clientRequiresMfa(client) || requestsMfa(details.params.acr_values);
 
   /** Only the second factor is missing: the session's person signed in with the password before. */
   const isStepUp = (details: Interaction) => {
@@ -123,7 +126,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
   return {
     async afterPassword(ctx, details, account) {
       const state = await secondFactors.state(account.id);
-      if (state !== 'confirmed' && !mfaAsked(details)) return false;
+      if (state !== 'confirmed' && !mfaAsked(details, await interactions.client(ctx, details))) return false;
       keepPendingLogin(ctx, { uid: details.uid, accountId: account.id });
       backToStart(ctx, details.uid);
       return true;

@@ -8,8 +8,9 @@ import { interactionPolicy } from './engine.ts';
 // the engine keeps both in the session and writes them into ID tokens.
 //
 // The login prompt is asked for again, even over an existing session, when the session did
-// not use a second factor and one is required: by the deployment (MFA=required), or by the
-// request (acr_values naming PORTCULLIS_ACR_MFA: step-up). The pages then ask only for the
+// not use a second factor and one is required: by the deployment (MFA=required), by the
+// client (its portcullis_require_mfa), or by the request (acr_values naming
+// PORTCULLIS_ACR_MFA: step-up). The pages then ask only for the
 // second factor when the session's person is known (interactions/second-factor.ts).
 
 export const PORTCULLIS_ACR_PWD = 'urn:portcullis:acr:pwd';
@@ -22,6 +23,11 @@ export const MFA_REQUIRED_REASON = 'mfa_required';
 /** Whether an authorization request's acr_values ask for the second factor. */
 export function requestsMfa(acrValues: unknown): boolean {
   return typeof acrValues === 'string' && acrValues.split(' ').includes(PORTCULLIS_ACR_MFA);
+}
+
+/** Whether the client's registration requires a second factor (client-metadata.ts). */
+export function clientRequiresMfa(client: unknown): boolean {
+  return (client as { portcullis_require_mfa?: unknown } | undefined)?.portcullis_require_mfa === true;
 }
 
 /** The engine's default interaction policy, its login prompt with one more check. */
@@ -38,7 +44,8 @@ export function secondFactorPolicy(mode: 'optional' | 'required') {
       // The result of this very interaction: the person just signed in (a login with the
       // password only is what the policy allows, or the pages would have asked for more).
       if (oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return mode === 'required' || requestsMfa(oidc.params?.acr_values) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      const required = mode === 'required' || clientRequiresMfa(oidc.client) || requestsMfa(oidc.params?.acr_values);
+      return required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   return policy;

@@ -43,7 +43,14 @@ async function declare(server: TestServer) {
   return app;
 }
 
-const declaration = { clients: [{ clientId: APP, name: 'MFA App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'] }] };
+const STRICT_APP = 'strict-app';
+const declaration = {
+  clients: [
+    { clientId: APP, name: 'MFA App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'] },
+    // Registered as requiring a second factor of everyone who signs in to it.
+    { clientId: STRICT_APP, name: 'Strict App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'], requireMfa: true },
+  ],
+};
 
 /** Where a response leads: the next page (redirects followed within the issuer), or the callback. */
 async function follow(jar: CookieJar, response: Response, base: URL): Promise<Page> {
@@ -289,6 +296,23 @@ describe('MFA=optional', () => {
     assert.ok(!formAction(stepUp.page.html, 'login'));
     await post(stepUp, 'code', { code: codeAt(enrolment.secret, 1) });
     const claims = await idTokenClaims(app, stepUp);
+    assert.equal(claims.acr, ACR_MFA);
+    assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
+  });
+
+  test('a client registered to require MFA: a password-only session must set up and use a second factor there, and only there', async () => {
+    const person = await newPerson(server);
+    const jar = new CookieJar();
+    const first = await start(server, {}, jar);
+    await post(first, 'login', { email: person.email, password: PASSWORD });
+    assert.equal((await idTokenClaims(app, first)).acr, ACR_PWD);
+    const strict = await start(server, { client_id: STRICT_APP }, jar);
+    assert.ok(formAction(strict.page.html, 'enrol'), `the enrolment page, not the password form: ${strict.page.html.slice(0, 300)}`);
+    const key = /id="totp-key">([A-Z2-7 ]+)</.exec(strict.page.html)![1]!.replaceAll(' ', '');
+    await post(strict, 'enrol', { code: codeAt(key) });
+    await post(strict, 'continue', {});
+    const strictApp = await oidc.discovery(new URL(server.issuer), STRICT_APP, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(STRICT_APP)), insecure);
+    const claims = await idTokenClaims(strictApp, strict);
     assert.equal(claims.acr, ACR_MFA);
     assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
   });
