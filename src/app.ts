@@ -25,6 +25,7 @@ import {
   createInteractionRouter,
   createPasswordResetPages,
   createPasswordResetRouter,
+  guardDeviceCodes,
   landingPage,
   pageFormTargets,
   serveAssets,
@@ -191,6 +192,11 @@ export function createApp(deps: AppDeps): Koa {
   //    reserved per client and address; after the engine answered, the attempt is settled
   //    and an authenticated client spends its budget. Around it: the engine's CORS answers
   //    kept only for registered origins. No body parser: the engine parses its own bodies.
+  //    With DEVICE_FLOW, each user code typed at /device is counted per address before the
+  //    engine looks it up: a wrong one is audited, too many are a 429 page.
+  if (config.deviceFlow) {
+    app.use(guardDeviceCodes({ path: deps.provider.pathFor('code_verification'), throttle: abuse.deviceCodeThrottle, render: deps.render, audit: deps.audit }));
+  }
   app.use(abuse.clients);
   app.use(abuse.clientAuthentication);
   app.use(abuse.providerCors);

@@ -10,6 +10,7 @@ import { withAuditDefaults } from './audit/index.ts';
 import { createDatabaseOutage, createHousekeeping } from './db/index.ts';
 import { createHealth, createManagementApp, type Health } from './http/index.ts';
 import {
+  createDeviceFlowPages,
   createLogoutSource,
   createPageRenderer,
   createPostLogoutSuccessSource,
@@ -105,6 +106,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
       ...services,
       renderError: createRenderError(render),
       logoutSource: createLogoutSource(render, services.accounts),
+      deviceFlowPages: createDeviceFlowPages(render, audit),
       postLogoutSuccessSource: createPostLogoutSuccessSource(render),
       audit,
       metrics,

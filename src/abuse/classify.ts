@@ -12,6 +12,10 @@ export interface EndpointPaths {
   readonly token: string;
   readonly introspection: string;
   readonly revocation: string;
+  /** The device page (RFC 8628), where user codes are typed: with the device flow only. */
+  readonly deviceVerification?: string | undefined;
+  /** The device authorization endpoint (RFC 8628 3.1): with the device flow only. */
+  readonly deviceAuthorization?: string | undefined;
 }
 
 // The password form, the second-factor forms (code, enrolment, its last step), and the
@@ -20,14 +24,18 @@ const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot|code|enrol|continue)$|^
 
 export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
   const paths = { token: routedPath(endpoints.token), introspection: routedPath(endpoints.introspection), revocation: routedPath(endpoints.revocation) };
+  // A typed user code is a guess at a credential, as a password is: the login budget.
+  const device = endpoints.deviceVerification === undefined ? undefined : routedPath(endpoints.deviceVerification);
+  // A device authorization writes a device code, as a token request writes a token: the token budget.
+  const deviceStart = endpoints.deviceAuthorization === undefined ? undefined : routedPath(endpoints.deviceAuthorization);
   return (ctx) => {
     const path = routedPath(ctx.path);
     if (path === '/api' || path.startsWith('/api/')) return 'api';
     if (ctx.method !== 'POST') return undefined;
-    if (path === paths.token) return 'token';
+    if (path === paths.token || path === deviceStart) return 'token';
     if (path === paths.introspection) return 'introspection';
     if (path === paths.revocation) return 'revocation';
-    if (LOGIN_PATH.test(path)) return 'login';
+    if (LOGIN_PATH.test(path) || path === device) return 'login';
     return undefined;
   };
 }

@@ -17,6 +17,7 @@ import type { LimitBackend } from './limit-backend.ts';
 import { createLoginThrottle } from './login-throttle.ts';
 import { createRateLimits } from './rate-limit.ts';
 import { createResetThrottle, RESET_THROTTLE_POLICY } from './reset-throttle.ts';
+import { createDeviceCodeThrottle, DEVICE_CODE_THROTTLE_POLICY } from './device-code-throttle.ts';
 import { createReleaseFeed, type ReleaseSource } from './throttle-releases.ts';
 import { limitRequestBodies } from './request-limits.ts';
 import type { RefusalOptions } from './too-many-requests.ts';
@@ -51,6 +52,8 @@ export interface AbuseLimits {
   readonly loginThrottle: ReturnType<typeof createLoginThrottle>;
   /** Password reset requests, per account and address (handed to the reset pages). */
   readonly resetThrottle: ReturnType<typeof createResetThrottle>;
+  /** User-code guessing at the device page, per address (handed to the device code guard). */
+  readonly deviceCodeThrottle: ReturnType<typeof createDeviceCodeThrottle>;
   /** Client-secret guessing wherever clients authenticate, in front of the engine. */
   readonly clientAuthentication: Middleware;
   /** Per-client budgets wherever clients authenticate, around the client-secret throttle. */
@@ -111,6 +114,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     token: provider.pathFor('token'),
     introspection: provider.pathFor('introspection'),
     revocation: provider.pathFor('revocation'),
+    ...(config.deviceFlow && { deviceVerification: provider.pathFor('code_verification'), deviceAuthorization: provider.pathFor('device_authorization') }),
   };
   const clientPaths = clientAuthPaths(provider);
 
@@ -182,6 +186,22 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     },
   });
 
+  const deviceCodes = createCredentialThrottle({
+    policy: DEVICE_CODE_THROTTLE_POLICY,
+    store: store(),
+    namespace: 'device',
+    // An address released by an operator may type codes again too.
+    releases: releases(),
+    onStoreError,
+    onBlocked(attempt: AuthAttempt, block) {
+      audit?.record({
+        type: 'rate_limit.blocked',
+        ip: attempt.ip,
+        data: { tier: 'device_code', scope: 'address', failures: block.failures, seconds: block.seconds },
+      });
+    },
+  });
+
   const rateLimits = createRateLimits({ tiers: config.rateLimits.tiers, backend, logger, refusal, audit, metrics, paths, clientPaths });
 
   return {
@@ -190,6 +210,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/'] }),
     loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     resetThrottle: createResetThrottle({ throttle: resetRequests, refusal, metrics }),
+    deviceCodeThrottle: createDeviceCodeThrottle({ throttle: deviceCodes, refusal, metrics }),
     clientAuthentication: guardClientAuthentication({
       throttle: clientSecrets,
       paths: clientPaths,

@@ -44,8 +44,44 @@ export interface AccountStore {
  * The reads every token request and login makes, in plain SQL on the pool (db/sql.ts says
  * why); writes and listings go through Prisma.
  */
-const SELECT_ACCOUNT = `SELECT id, email, email_verified AS "emailVerified", name, password_hash AS "passwordHash",
-       disabled, roles, created_at AS "createdAt", updated_at AS "updatedAt" FROM accounts`;
+const ACCOUNT_COLUMNS: Readonly<Record<keyof AccountRecord, string>> = {
+  id: 'id',
+  email: 'email',
+  emailVerified: 'email_verified',
+  name: 'name',
+  passwordHash: 'password_hash',
+  disabled: 'disabled',
+  roles: 'roles',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+};
+const FIELDS = Object.keys(ACCOUNT_COLUMNS) as (keyof AccountRecord)[];
+
+/**
+ * An AccountRecord's columns of `accounts` under the alias `table`, each named `prefix` and
+ * its field: for a statement that reads the account along with something else (a refresh
+ * token reads its person, sql-rotation-store.ts). `accountFromRow` takes them back out.
+ */
+export function accountColumns(table: string, prefix = ''): string {
+  return FIELDS.map((field) => `${table}.${ACCOUNT_COLUMNS[field]} AS "${prefix}${field}"`).join(', ');
+}
+
+/** The account selected by `accountColumns(table, prefix)`; undefined when the join found none. */
+export function accountFromRow(row: object, prefix: string): AccountRecord | undefined {
+  const columns = row as Readonly<Record<string, unknown>>;
+  if (columns[`${prefix}id`] == null) return undefined;
+  return Object.fromEntries(FIELDS.map((field) => [field, columns[`${prefix}${field}`]])) as unknown as AccountRecord;
+}
+
+/**
+ * A text that may hold an account id, as a uuid or NULL: ids in token payloads are text, and
+ * Postgres refuses to cast anything that is not a uuid (an error, not "no such account").
+ */
+export function accountIdAsUuid(text: string): string {
+  return `(CASE WHEN ${text} ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (${text})::uuid END)`;
+}
+
+const SELECT_ACCOUNT = `SELECT ${accountColumns('accounts')} FROM accounts`;
 
 export function createAccountStore(prisma: PrismaClient, sql: Sql): AccountStore {
   const readOne = (where: 'id' | 'email', value: string) =>

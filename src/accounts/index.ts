@@ -1,4 +1,4 @@
-export { createAccountStore, type AccountStore, type AccountRecord } from './account-store.ts';
+export { accountColumns, accountFromRow, accountIdAsUuid, createAccountStore, type AccountStore, type AccountRecord } from './account-store.ts';
 export {
   createAccountService,
   type AccountService,

@@ -183,6 +183,8 @@ function sameClient(existing: ClientRecord, wanted: ReturnType<typeof completeCl
     existing.policyUri === wanted.policyUri &&
     existing.tosUri === wanted.tosUri &&
     existing.authMethod === wanted.authMethod &&
+    existing.requirePushedRequests === (wanted.requirePushedRequests ?? false) &&
+    existing.requireSignedRequests === (wanted.requireSignedRequests ?? false) &&
     existing.jwksUri === wanted.jwksUri &&
     canonicalJson(existing.jwks) === canonicalJson(wanted.jwks) &&
     same(existing.redirectUris, wanted.redirectUris) &&

@@ -25,6 +25,8 @@ interface ClientFlags {
   authMethod?: AuthMethodName;
   jwksFile?: string;
   jwksUri?: string;
+  requirePar?: boolean;
+  requireSignedRequests?: boolean;
 }
 
 interface CreateFlags extends ClientFlags {
@@ -131,7 +133,7 @@ function addListFlags(command: Command): Command {
     .option('--redirect-uri <uri>', 'an exact redirect URI (repeatable)', collect)
     .option('--post-logout-redirect-uri <uri>', 'a post-logout redirect URI (repeatable)', collect)
     .option('--cors-origin <origin>', 'a browser origin allowed to call the token endpoints (repeatable)', collect)
-    .option('--grant-type <grant>', 'authorization_code, refresh_token or client_credentials (repeatable)', collect)
+    .option('--grant-type <grant>', 'authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code (repeatable)', collect)
     .option('--scope <scope>', 'a scope the client may ask for (repeatable, or space separated)', collect)
     .option('--resource <indicator>', 'a registered resource server the client may get tokens for (repeatable)', collect)
     .option('--backchannel-logout-uri <uri>', 'told server to server when a user signs out (web clients; "" clears)')
@@ -143,7 +145,11 @@ function addListFlags(command: Command): Command {
       new Option('--auth-method <method>', 'how a confidential client authenticates (default client_secret_basic; spa and native: none)').choices(AUTH_METHODS),
     )
     .option('--jwks-file <path>', 'private_key_jwt: a JSON file with the client\'s public JWK Set (or one public JWK)')
-    .option('--jwks-uri <url>', 'private_key_jwt: where the client publishes its public JWK Set ("" clears)');
+    .option('--jwks-uri <url>', 'private_key_jwt: where the client publishes its public JWK Set ("" clears)')
+    .option('--require-par', 'authorization requests only when pushed first (PAR, RFC 9126)')
+    .option('--no-require-par', 'plain authorization requests allowed again')
+    .option('--require-signed-requests', 'authorization requests only as request objects signed with the client\'s keys (JAR; private_key_jwt clients)')
+    .option('--no-require-signed-requests', 'unsigned authorization requests allowed again');
 }
 
 /**
@@ -193,6 +199,8 @@ async function toInput(flags: ClientFlags) {
     // Keys come inline or from a URL: giving one replaces the other.
     jwks: jwks ?? (typeof jwksUri === 'string' ? null : undefined),
     jwksUri: jwksUri !== undefined ? jwksUri : jwks !== undefined ? null : undefined,
+    requirePushedRequests: flags.requirePar,
+    requireSignedRequests: flags.requireSignedRequests,
   });
 }
 
@@ -222,6 +230,7 @@ function printClient(out: Output, client: ClientRecord): void {
     ['resources', list(client.resources)],
     ['first party', yesNo(client.firstParty)],
     ['requires MFA', yesNo(client.requireMfa)],
+    ['requests', [client.requirePushedRequests && 'pushed only (PAR)', client.requireSignedRequests && 'signed only (JAR)'].filter(Boolean).join(', ') || 'plain, pushed or signed'],
     ['back-channel logout', client.backchannelLogoutUri ?? 'none'],
     ['logo / home page', list([client.logoUri, client.clientUri].filter((uri): uri is string => uri !== null))],
     ['created', client.createdAt.toISOString()],

@@ -10,7 +10,10 @@ import { clientIdSchema, isLoopbackHost, nameSchema, scopeTokenSchema } from './
 export const CLIENT_TYPES = ['web', 'spa', 'native', 'service', 'resource-server'] as const;
 export type ClientTypeName = (typeof CLIENT_TYPES)[number];
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+/** The device authorization grant (RFC 8628): TVs and command-line tools; served with DEVICE_FLOW. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
 
 /**
  * How a client authenticates (RFC 7591 token_endpoint_auth_method): confidential clients
@@ -101,6 +104,10 @@ export const clientInputSchema = z
     jwks: jwkSetSchema.nullable().default(null),
     /** ...the URL where it publishes them (the engine fetches and caches them per Cache-Control). */
     jwksUri: absoluteUrl.refine((value) => !value.includes('#'), 'must not contain a fragment').nullable().default(null),
+    /** Authorization requests only through the pushed-request endpoint (RFC 9126 section 5). */
+    requirePushedRequests: z.boolean().default(false),
+    /** Authorization requests only as request objects signed with the client's keys (RFC 9101 section 10.5). */
+    requireSignedRequests: z.boolean().default(false),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -129,11 +136,27 @@ export const clientInputSchema = z
     }
     const grants = input.grantTypes ?? defaultGrantTypes(input.type);
     const browserFlow = grants.includes('authorization_code');
+    for (const field of ['requirePushedRequests', 'requireSignedRequests'] as const) {
+      if (input[field] && !browserFlow) {
+        ctx.addIssue({ code: 'custom', path: [field], message: 'only a client with the authorization_code grant sends authorization requests' });
+      }
+    }
+    // Request objects are verified with the keys the client authenticates with: only a
+    // private_key_jwt client has any (a shared secret would make them forgeable by us).
+    if (input.requireSignedRequests && method !== 'private_key_jwt') {
+      ctx.addIssue({ code: 'custom', path: ['requireSignedRequests'], message: 'signed request objects are verified with the client\'s public keys: only a private_key_jwt client has them' });
+    }
     if (browserFlow && input.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: `a ${input.type} client needs at least one redirect URI` });
     }
-    if (grants.includes('refresh_token') && !browserFlow) {
-      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'refresh_token needs authorization_code' });
+    const deviceFlow = grants.includes(DEVICE_CODE_GRANT);
+    if (grants.includes('refresh_token') && !browserFlow && !deviceFlow) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: `refresh_token needs authorization_code or ${DEVICE_CODE_GRANT}` });
+    }
+    // A person approves a device on another screen: an app of theirs (native, or web with
+    // a server), never a service's machine identity or a browser app that can redirect.
+    if (deviceFlow && input.type !== 'native' && input.type !== 'web') {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: `${DEVICE_CODE_GRANT} is for native and web clients, not a ${input.type} client` });
     }
     const isPublic = input.type === 'spa' || input.type === 'native';
     if (isPublic && grants.includes('client_credentials')) {

@@ -86,6 +86,8 @@ export function toClientInput(client: ClientRecord): ClientInput {
     authMethod: client.authMethod,
     jwks: client.jwks,
     jwksUri: client.jwksUri,
+    requirePushedRequests: client.requirePushedRequests,
+    requireSignedRequests: client.requireSignedRequests,
   };
 }
 

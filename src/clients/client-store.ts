@@ -28,6 +28,10 @@ export interface ClientRecord {
   readonly clientUri: string | null;
   readonly policyUri: string | null;
   readonly tosUri: string | null;
+  /** Its authorization requests must be pushed first (PAR, RFC 9126). */
+  readonly requirePushedRequests: boolean;
+  /** Its authorization requests must be request objects signed with one of its keys (JAR, RFC 9101). */
+  readonly requireSignedRequests: boolean;
   /** Named in the client's client-credentials JWTs: a new one makes all earlier ones fail. */
   readonly tokenGeneration: string;
   readonly createdAt: Date;

@@ -23,6 +23,7 @@ export {
   CLIENT_TYPES,
   clientInputSchema,
   defaultAuthMethod,
+  DEVICE_CODE_GRANT,
   defaultGrantTypes,
   defaultScopes,
   parseClientInput,

@@ -13,7 +13,8 @@ import type { CreatedClient, RotateOptions } from './client-service.ts';
 //   client without one to a secret method (it names the rotate-secret command instead).
 // - Public clients have no secret; a secret is sent only with client_secret_basic or
 //   client_secret_post, so rotation refuses any other method.
-// - A client switched to a secret by rotation loses its keys (jwks, jwks_uri).
+// - A client switched to a secret by rotation loses its keys (jwks, jwks_uri); one that
+//   must sign its requests with them (requireSignedRequests) is not switched.
 
 /** 256 bits; shown once at creation or rotation, sealed at rest. */
 export function newClientSecret(): string {
@@ -45,6 +46,13 @@ export function createSecretRotation(deps: {
         options.authMethod
           ? `authMethod: a secret is sent with client_secret_basic or client_secret_post, not ${authMethod}`
           : `client ${clientId} authenticates with ${authMethod} and has no secret; give --auth-method client_secret_basic or client_secret_post to switch it to a secret`,
+      );
+    }
+    if (authMethod !== current.authMethod && current.requireSignedRequests) {
+      // Its request objects are verified with the keys a secret replaces: say so, rather
+      // than leave a requirement no request can meet or drop it unasked.
+      throw new ValidationError(
+        `requireSignedRequests: client ${clientId} must sign its authorization requests with its keys, which a switch to a secret removes; \`portcullis clients update ${clientId} --no-require-signed-requests\` first`,
       );
     }
     const clientSecret = newClientSecret();

@@ -46,6 +46,8 @@ export function createClientNormaliser(resources: ResourceStore): (input: Client
       authMethod: input.authMethod ?? defaultAuthMethod(input.type),
       jwks: input.jwks,
       jwksUri: input.jwksUri,
+      requirePushedRequests: input.requirePushedRequests,
+      requireSignedRequests: input.requireSignedRequests,
     };
   };
 }

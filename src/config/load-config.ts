@@ -78,6 +78,8 @@ export interface Config {
     readonly insecure: boolean;
     readonly from: string;
   };
+  /** DEVICE_FLOW: the device authorization grant (RFC 8628) is served and advertised. */
+  readonly deviceFlow: boolean;
   readonly passwordReset: {
     readonly enabled: boolean;
     /** Seconds a link works. */
@@ -250,6 +252,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       rotationDays: env.KEY_ROTATION_DAYS,
     }),
     mail: Object.freeze({ smtpUrl: env.SMTP_URL, insecure: env.SMTP_INSECURE, from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>` }),
+    deviceFlow: env.DEVICE_FLOW,
     passwordReset: Object.freeze({
       enabled: env.PASSWORD_RESET ?? (!production || env.SMTP_URL !== undefined),
       ttl: env.PASSWORD_RESET_TTL,

@@ -138,6 +138,8 @@ export const envSchema = z.object({
   PASSWORD_RESET_TTL: count(60, 86_400).default(1800),
   /** A reset ends every session, grant and token of the account. */
   PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
+  /** The device authorization grant (RFC 8628): the /device page and the grant; off by default. */
+  DEVICE_FLOW: bool.default(false),
   /**
    * optional: people may add an authenticator app (TOTP), asked for at sign-in once they
    * have; required: everyone signs in with one, enrolling at their next sign-in.

@@ -26,6 +26,7 @@ export const EXPIRING_TABLES = [
   'oidc_refresh_tokens',
   'oidc_client_credentials',
   'oidc_pushed_authorization_requests',
+  'oidc_device_codes',
   'oidc_replay_detections',
   'revoked_access_tokens',
 ] as const;

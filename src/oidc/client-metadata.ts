@@ -53,6 +53,10 @@ export function toProviderMetadata(client: ClientRecord, secret: string | undefi
     ...(client.clientUri && { client_uri: client.clientUri }),
     ...(client.policyUri && { policy_uri: client.policyUri }),
     ...(client.tosUri && { tos_uri: client.tosUri }),
+    // The engine refuses a plain authorization request from such a client (RFC 9126
+    // section 5; RFC 9101 section 10.5), with or without a request object.
+    ...(client.requirePushedRequests && { require_pushed_authorization_requests: true }),
+    ...(client.requireSignedRequests && { require_signed_request_object: true }),
     scope: client.scopes.filter((scope) => OIDC_SCOPE_SET.has(scope)).join(' ') || undefined,
     portcullis_type: client.type,
     portcullis_cors_origins: [...client.corsOrigins],

@@ -12,6 +12,8 @@ import { observeProvider } from './events/index.ts';
 import { extendIntrospection } from './extend-introspection.ts';
 import { extendRevocation } from './extend-revocation.ts';
 import { spendPushedRequests } from './spend-pushed-requests.ts';
+import { paceDevicePolling } from './pace-device-polling.ts';
+import { answerUnauthorizedDeviceClients } from './answer-unauthorized-device-clients.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
 
@@ -85,6 +87,10 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
   provider.use(spendPushedRequests(deps.tokenStore));
+  if (deps.config.deviceFlow) {
+    provider.use(answerUnauthorizedDeviceClients());
+    provider.use(paceDevicePolling(deps.sql));
+  }
   provider.use(extendIntrospection({ verifier: accessTokens, issuer: deps.config.issuer }));
   provider.use(extendRevocation({ verifier: accessTokens, audit }));
   return { provider, accessTokens, publishedDocuments };

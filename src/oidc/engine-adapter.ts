@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from './engine.ts';
 
+import type { Sealer } from '../crypto/index.ts';
 import { translatePrismaError, type Sql } from '../db/index.ts';
 import { createBearerLookups, type BearerLookups, type BearerModel } from './bearer-lookups.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
@@ -51,6 +52,12 @@ interface Table {
   readonly consumable?: boolean;
   /** Rows of a grant: deleted with it. */
   readonly byGrant?: boolean;
+  /**
+   * Seconds a row is kept (and found) past the engine's own expiry, which the engine then
+   * judges from the payload's `exp`: a device polling with an expired device code is told
+   * expired_token (RFC 8628 3.5), not that the code never existed.
+   */
+  readonly keptAfterExpiry?: number;
 }
 
 const none: Columns = () => ({});
@@ -67,6 +74,18 @@ const TABLES: Record<string, Table> = {
   RefreshToken: { name: 'oidc_refresh_tokens', columnNames: ['grant_id'], columns: grantColumn, consumable: true, byGrant: true },
   ClientCredentials: { name: 'oidc_client_credentials', columnNames: [], columns: none },
   PushedAuthorizationRequest: { name: 'oidc_pushed_authorization_requests', columnNames: [], columns: none, consumable: true },
+  // The user code is a lookup column in the clear: 8 characters of 20 (about 34 bits), a
+  // hash of it would be reversed in seconds, and it only lets someone approve the device
+  // with their own account while the device code lives.
+  DeviceCode: {
+    name: 'oidc_device_codes',
+    columnNames: ['grant_id', 'user_code', 'sealed_code'],
+    // sealed_code is filled in by DeviceCodeAdapter, which holds the sealer.
+    columns: (p) => ({ grant_id: p.grantId ?? null, user_code: typeof p.userCode === 'string' ? p.userCode : null }),
+    consumable: true,
+    byGrant: true,
+    keptAfterExpiry: 3600,
+  },
   ReplayDetection: { name: 'oidc_replay_detections', columnNames: [], columns: none },
 };
 
@@ -81,6 +100,7 @@ function statementsOf(table: Table) {
     upsert: `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
     find: `SELECT payload, expires_at${table.consumable ? ', consumed_at' : ''} FROM ${table.name} WHERE id = $1`,
     findByUid: `SELECT payload, expires_at FROM ${table.name} WHERE uid = $1`,
+    findByUserCode: `SELECT payload, expires_at${table.columnNames.includes('sealed_code') ? ', sealed_code' : ''} FROM ${table.name} WHERE user_code = $1`,
     consume: `UPDATE ${table.name} SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL`,
     destroy: `DELETE FROM ${table.name} WHERE id = $1`,
     revokeByGrant: `DELETE FROM ${table.name} WHERE grant_id = $1`,
@@ -138,6 +158,7 @@ function refuseNul(payload: AdapterPayload): void {
 const ALREADY_CONSUMED: Partial<Record<string, () => Error>> = {
   AuthorizationCode: () => new errors.InvalidGrant('authorization code already used'),
   PushedAuthorizationRequest: () => new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used'),
+  DeviceCode: () => new errors.InvalidGrant('device code already used'),
 };
 
 function live(expiresAt: Date | null): boolean {
@@ -185,7 +206,7 @@ class TableAdapter implements Adapter {
     return {
       id: this.key(id),
       payload: stored,
-      expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      expiresAt: expiresIn ? new Date(Date.now() + (expiresIn + (this.#table.keptAfterExpiry ?? 0)) * 1000) : null,
       columns: this.#table.columns(payload),
     };
   }
@@ -219,9 +240,16 @@ class TableAdapter implements Adapter {
     return row && live(row.expires_at) ? this.toPayload(row.payload, undefined) : undefined;
   }
 
-  findByUserCode(): Promise<AdapterPayload | undefined> {
-    // Device flow is disabled; nothing is ever stored by user code.
+  findByUserCode(_userCode: string): Promise<AdapterPayload | undefined> {
+    // Only device codes are found by a user code (DeviceCodeAdapter).
     return Promise.resolve(undefined);
+  }
+
+  protected async findRowByUserCode(userCode: string): Promise<(Row & { sealed_code?: string | null }) | undefined> {
+    if (impossible(userCode) || userCode.length > 64) return undefined;
+    const { rows } = await translated(() => this.sql.query<Row & { sealed_code?: string | null }>(this.#statements.findByUserCode, [userCode]));
+    const row = rows[0];
+    return row && live(row.expires_at) ? row : undefined;
   }
 
   async consume(id: string): Promise<void> {
@@ -273,6 +301,7 @@ class RefreshTokenAdapter extends TableAdapter {
     if (!looked.alone && !looked.row) return undefined;
     const row = await this.#store.findRefreshToken(key);
     if (row?.grantId && row.grant !== undefined) this.#rotation?.keepGrant(row.grantId, row.grant);
+    if (row && row.account !== undefined && typeof row.payload.accountId === 'string') this.#rotation?.keepAccount(row.payload.accountId, row.account);
     if (!row || !live(row.expiresAt)) return undefined;
     if (row.claimAgeMs === undefined || this.#rotation?.presentAsUnused(key, row.grantId, row)) return this.toPayload(row.payload, id);
     return this.toPayload(row.payload, id, new Date(Date.now() - row.claimAgeMs));
@@ -302,6 +331,59 @@ class GrantAdapter extends TableAdapter {
     const kept = this.#rotation.takeGrant(id);
     if (kept === undefined) return super.find(id);
     return kept && live(kept.expiresAt) ? this.toPayload(kept.payload, id) : undefined;
+  }
+}
+
+/**
+ * Device codes (RFC 8628). The device polls with the device code, stored as its hash like
+ * every bearer value; the person types the user code, and the engine then saves the same
+ * code again by its value (the `jti`), which a hash cannot give back. So the row also holds
+ * the device code sealed with MASTER_SECRET, opened only when the code is found by its user
+ * code: a copy of the database alone yields no device code.
+ */
+class DeviceCodeAdapter extends TableAdapter {
+  readonly #sealer: Sealer;
+
+  constructor(table: Table, sql: Sql, sealer: Sealer) {
+    super('DeviceCode', table, sql);
+    this.#sealer = sealer;
+  }
+
+  protected override toRow(id: string, payload: AdapterPayload, expiresIn: number): EngineRow {
+    const row = super.toRow(id, payload, expiresIn);
+    return { ...row, columns: { ...row.columns, sealed_code: this.#sealer.seal(id) } };
+  }
+
+  override async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const row = await this.findRowByUserCode(userCode);
+    if (!row?.sealed_code) return undefined;
+    return this.toPayload(row.payload, this.#sealer.open(row.sealed_code));
+  }
+}
+
+/**
+ * Interactions of the device flow carry the device code they resume (the engine's
+ * `deviceCode`): sealed at rest like the device code's own row, opened when read.
+ */
+class InteractionAdapter extends TableAdapter {
+  readonly #sealer: Sealer;
+
+  constructor(table: Table, sql: Sql, sealer: Sealer) {
+    super('Interaction', table, sql);
+    this.#sealer = sealer;
+  }
+
+  protected override toRow(id: string, payload: AdapterPayload, expiresIn: number): EngineRow {
+    if (typeof payload.deviceCode !== 'string') return super.toRow(id, payload, expiresIn);
+    const { deviceCode, ...rest } = payload;
+    return super.toRow(id, { ...rest, sealedDeviceCode: this.#sealer.seal(deviceCode) }, expiresIn);
+  }
+
+  override async find(id: string): Promise<AdapterPayload | undefined> {
+    const payload = await super.find(id);
+    if (typeof payload?.sealedDeviceCode !== 'string') return payload;
+    const { sealedDeviceCode, ...rest } = payload;
+    return { ...rest, deviceCode: this.#sealer.open(sealedDeviceCode) };
   }
 }
 
@@ -341,6 +423,8 @@ export function createEngineAdapterFactory(deps: {
   store: RefreshRotationStore;
   loadClient: (clientId: string) => Promise<AdapterPayload | undefined>;
   rotation?: RefreshRotationHooks;
+  /** Seals device codes (DeviceCodeAdapter); needed only with the device flow. */
+  sealer?: Sealer | undefined;
 }): AdapterFactory {
   const lookups = createBearerLookups(deps.sql);
   return (model: string) => {
@@ -349,6 +433,11 @@ export function createEngineAdapterFactory(deps: {
     if (!table) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
     if (model === 'RefreshToken') return new RefreshTokenAdapter(table, deps.sql, deps.store, deps.rotation, lookups);
     if (model === 'Grant' && deps.rotation) return new GrantAdapter(table, deps.sql, deps.rotation);
+    if (model === 'Interaction' && deps.sealer) return new InteractionAdapter(table, deps.sql, deps.sealer);
+    if (model === 'DeviceCode') {
+      if (!deps.sealer) throw new Error('device codes need the sealer (MASTER_SECRET)');
+      return new DeviceCodeAdapter(table, deps.sql, deps.sealer);
+    }
     const bearer = model === 'AccessToken' || model === 'ClientCredentials';
     return new TableAdapter(model, table, deps.sql, bearer ? lookups : undefined);
   };

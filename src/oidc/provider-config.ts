@@ -2,8 +2,9 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from './engine.ts';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { CLIENT_ASSERTION_ALGS, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, DEVICE_CODE_GRANT, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
+import type { Sealer } from '../crypto/index.ts';
 import type { Sql } from '../db/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
 import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
@@ -12,6 +13,7 @@ import { createEngineAdapterFactory } from './engine-adapter.ts';
 import { createLoadExistingGrant } from './consent-reuse.ts';
 import { createFindAccount } from './find-account.ts';
 import { expiresWithSession, issueRefreshToken } from './offline-access.ts';
+import { assertClientAssertion, assertRequestObject } from './request-object-policy.ts';
 import { createRequestAccounts } from './request-accounts.ts';
 import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
@@ -31,9 +33,14 @@ export interface ProviderDeps {
   readonly rotation?: RefreshRotationHooks;
   readonly renderError: NonNullable<Configuration['renderError']>;
   readonly logoutSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
+  /** Seals device codes at rest (engine-adapter.ts); needed with DEVICE_FLOW. */
+  readonly sealer?: Sealer | undefined;
+  /** The /device pages (interactions/device-pages.ts); needed with DEVICE_FLOW. */
+  readonly deviceFlowPages?: Pick<DeviceFlow, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'> | undefined;
   readonly postLogoutSuccessSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
 }
 
+type DeviceFlow = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
 type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFields>;
 
 /**
@@ -43,14 +50,14 @@ type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFie
 export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
-  const requestAccounts = createRequestAccounts(accounts);
+  const requestAccounts = createRequestAccounts(accounts, (accountId) => deps.rotation?.keptAccount(accountId));
   const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
   const providerMetadata = (client: ClientRecord) => {
     let metadata = metadataOf.get(client);
-    if (!metadata) metadataOf.set(client, (metadata = toProviderMetadata(client, clients.revealSecret(client))));
+    if (!metadata) metadataOf.set(client, (metadata = withServedGrants(toProviderMetadata(client, clients.revealSecret(client)), config)));
     return metadata;
   };
 
@@ -59,6 +66,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       sql: deps.sql,
       store: deps.tokenStore,
       ...(deps.rotation && { rotation: deps.rotation }),
+      sealer: deps.sealer,
       async loadClient(clientId) {
         const client = await clients.find(clientId);
         return client ? providerMetadata(client) : undefined;
@@ -118,7 +126,10 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // client asked for it, and it would bring the HS* algorithms into client assertions.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     // Client assertions: asymmetric algorithms only (the HS* ones belong to client_secret_jwt).
-    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
+    // Request objects (JAR) as client assertions: signed with the client's own asymmetric
+    // keys only, never with a shared secret.
+    assertJwtClientAuthClaimsAndHeader: assertClientAssertion,
+    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS], requestObjectSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
     clientBasedCORS(_ctx, origin, client: Client) {
       return client.portcullis_cors_origins?.includes(origin) ?? false;
@@ -141,11 +152,26 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   };
 }
 
+/**
+ * A client registered for a grant this deployment does not serve (the device flow with
+ * DEVICE_FLOW off) keeps its other grants: the engine would refuse the whole client
+ * (invalid_client_metadata) for one grant type it does not know, and answers a request for
+ * the missing one unsupported_grant_type.
+ */
+function withServedGrants<M extends { grant_types?: readonly string[] | undefined }>(metadata: M, config: Config): M {
+  if (config.deviceFlow || !metadata.grant_types?.includes(DEVICE_CODE_GRANT)) return metadata;
+  return { ...metadata, grant_types: metadata.grant_types.filter((grant) => grant !== DEVICE_CODE_GRANT) };
+}
+
 /** The engine's features: on only what Portcullis serves, each with our policy. */
 function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // Signed request objects (JAR, RFC 9101) from clients with keys; required per client
+    // (requireSignedRequests), as pushed requests are (requirePushedRequests; PAR is on by
+    // default in the engine).
+    requestObjects: { enabled: true, assertJwtClaimsAndHeader: assertRequestObject },
     introspection: {
       enabled: true,
       // The owning client, or a resource-server client that serves the token's audience.
@@ -166,6 +192,18 @@ function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configura
       ...(deps.logoutSource && { logoutSource: deps.logoutSource }),
       ...(deps.postLogoutSuccessSource && { postLogoutSuccessSource: deps.postLogoutSuccessSource }),
     },
+    // The device authorization grant (RFC 8628), per deployment (DEVICE_FLOW). A client
+    // uses it only when registered for its grant type (else unauthorized_client). User
+    // codes: 8 of 20 consonants that are hard to confuse (about 34 bits, RFC 8628 6.1),
+    // shown as BCDF-GHJK and accepted in any case, with or without the dash.
+    deviceFlow: deps.config.deviceFlow
+      ? {
+          enabled: true,
+          charset: 'base-20',
+          mask: '****-****',
+          ...requireDeviceFlowPages(deps),
+        }
+      : { enabled: false },
     // Clients that register a backchannel_logout_uri are told, server to server, when a
     // session they took part in ends.
     backchannelLogout: { enabled: true },
@@ -182,6 +220,11 @@ function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configura
   };
 }
 
+function requireDeviceFlowPages(deps: ProviderDeps): NonNullable<ProviderDeps['deviceFlowPages']> {
+  if (!deps.deviceFlowPages || !deps.sealer) throw new Error('DEVICE_FLOW needs the /device pages and the sealer');
+  return deps.deviceFlowPages;
+}
+
 /** Lifetimes in seconds, from the configuration except where the protocol fixes them. */
 function lifetimes(config: Config): Configuration['ttl'] {
   return {
@@ -191,6 +234,8 @@ function lifetimes(config: Config): Configuration['ttl'] {
     AuthorizationCode: 60,
     IdToken: config.ttl.idToken,
     Interaction: 3600,
+    // Ten minutes to walk to a browser, sign in and approve (RFC 8628 3.2 expires_in).
+    DeviceCode: 600,
     RefreshToken: config.ttl.refreshToken,
     // A session nobody signed in to is only the logout page's CSRF state, which the engine
     // stores for any anonymous GET /session/end: it lives 10 minutes, not SESSION_TTL,

@@ -1,5 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+import type { AccountRecord } from '../accounts/index.ts';
+
 import type { NewRefreshToken, StoredGrant } from './token-store.ts';
 
 // What one token request carries through a refresh-token rotation (refresh-rotation.ts).
@@ -24,6 +26,8 @@ export interface RequestState {
   successor?: NewRefreshToken;
   /** The presented token's grant, read along with it (null: gone); the engine's next read takes it. */
   grant?: { readonly id: string; readonly row: StoredGrant | null };
+  /** The presented token's person, read along with it (null: gone); every read of them in this request takes it. */
+  account?: { readonly id: string; readonly row: AccountRecord | null };
   /** A used token was shown to the engine as unused: a refusal from here on is reuse. */
   hidden?: { id: string; grantId: string | null };
   /** The engine passed every check and only the consume lost: repeat this successor if the binding matches. */

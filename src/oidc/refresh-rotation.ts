@@ -3,6 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+import type { AccountRecord } from '../accounts/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import { createRefreshClaims } from './refresh-claim.ts';
 import { arrivedWithin, isRefresh, type RequestState, type WindowPause } from './refresh-request.ts';
@@ -55,6 +56,10 @@ export interface RefreshRotationHooks {
   keepGrant(grantId: string, row: StoredGrant | null): void;
   /** The grant kept by keepGrant in this refresh, once: undefined when none was kept for this id. */
   takeGrant(grantId: string): StoredGrant | null | undefined;
+  /** The person read along with the presented refresh token, kept for the engine's reads of them in this refresh. */
+  keepAccount(accountId: string, row: AccountRecord | null): void;
+  /** The person kept by keepAccount in this refresh (null: no such account); undefined when none was kept for this id. */
+  keptAccount(accountId: string): AccountRecord | null | undefined;
 }
 
 export interface RefreshRotation extends RefreshRotationHooks {
@@ -155,6 +160,17 @@ export function createRefreshRotation(options: RefreshRotationOptions): RefreshR
       if (!kept || kept.id !== grantId) return undefined;
       state!.grant = undefined;
       return kept.row;
+    },
+
+    keepAccount(accountId, row) {
+      const state = requests.getStore();
+      if (isRefresh(state)) state.account = { id: accountId, row };
+    },
+
+    keptAccount(accountId) {
+      const state = requests.getStore();
+      const kept = isRefresh(state) ? state.account : undefined;
+      return kept?.id === accountId ? kept.row : undefined;
     },
 
     holdSuccessor(next) {

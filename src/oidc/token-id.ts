@@ -15,6 +15,7 @@ export const HASHED_MODELS: ReadonlySet<string> = new Set([
   'RefreshToken',
   'ClientCredentials',
   'PushedAuthorizationRequest',
+  'DeviceCode',
 ]);
 
 /** The stored id of a bearer value: base64url SHA-256, as the migration computes it in SQL. */

@@ -1,5 +1,7 @@
 import type { AdapterPayload } from 'oidc-provider';
 
+import type { AccountRecord } from '../accounts/index.ts';
+
 // The one store of what Portcullis keeps about tokens beyond the engine's own models:
 // refresh-token rotation (claims, sealed successors), remembered consent, grants as people
 // see them, and their revocation. The engine's models themselves go through the adapter
@@ -27,6 +29,11 @@ export interface StoredRefreshToken extends RotationState {
    * gone, undefined when this store does not read it along.
    */
   readonly grant?: StoredGrant | null;
+  /**
+   * The person the token was issued to (payload.accountId), read in the same statement: the
+   * engine reads them next. null when no such account exists, undefined when not read along.
+   */
+  readonly account?: AccountRecord | null;
 }
 
 /** A grant's row as the engine stored it. */

@@ -662,3 +662,13 @@ void describe('portcullis demo', () => {
     assert.match(again.stdout, /exists; not shown again/);
   });
 });
+
+void describe('portcullis clients and the device grant', () => {
+  void test('clients create registers a device client only when it names the grant, with no redirect URI', async () => {
+    const device = 'urn:ietf:params:oauth:grant-type:device_code';
+    const tv = await json<Created>(['clients', 'create', '--type', 'native', '--name', 'Living Room TV', '--grant-type', device, '--grant-type', 'refresh_token']);
+    assert.deepEqual(tv.client.grantTypes, [device, 'refresh_token']);
+    assert.equal(tv.client_secret, undefined);
+    assert.match(await refused(['clients', 'create', '--type', 'service', '--name', 'Job', '--grant-type', device]), /device_code is for native and web clients/);
+  });
+});

@@ -140,3 +140,27 @@ test('an import file declares the method and keys; applying it again changes not
   assert.equal(second.code, 0, second.stderr);
   assert.match(second.stdout, /Nothing to change: 2 items unchanged/);
 });
+
+test('clients create/update --require-par and --require-signed-requests switch the requirements; a secret client cannot require signed requests', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-cli-jar-'));
+  try {
+    const keys = join(dir, 'keys.json');
+    await writeFile(keys, JSON.stringify(PUBLIC_JWK));
+    type Requirements = { client: { requirePushedRequests: boolean; requireSignedRequests: boolean } };
+    const created = await json<Created & Requirements>([
+      'clients', 'create', '--type', 'web', '--name', 'Strict', '--redirect-uri', 'https://strict.example.com/cb',
+      '--auth-method', 'private_key_jwt', '--jwks-file', keys, '--require-par', '--require-signed-requests',
+    ]);
+    assert.equal(created.client.requirePushedRequests, true);
+    assert.equal(created.client.requireSignedRequests, true);
+    const relaxed = await json<{ requirePushedRequests: boolean; requireSignedRequests: boolean }>(['clients', 'update', created.client_id, '--no-require-par']);
+    assert.equal(relaxed.requirePushedRequests, false);
+    assert.equal(relaxed.requireSignedRequests, true, 'a flag not given keeps its value');
+    assert.match(
+      await refused(['clients', 'create', '--type', 'web', '--name', 'Secretive', '--redirect-uri', 'https://secret.example.com/cb', '--require-signed-requests']),
+      /requireSignedRequests: .*only a private_key_jwt client/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

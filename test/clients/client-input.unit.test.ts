@@ -17,6 +17,7 @@ function assertRefused(raw: unknown, pattern: RegExp): void {
   );
 }
 
+const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const web = { type: 'web', name: 'Web app', redirectUris: ['https://app.example.com/callback'] };
 
 describe('defaults per client type', () => {
@@ -171,7 +172,27 @@ describe('grant types', () => {
   });
 
   test('refresh_token without authorization_code is refused', () => {
-    assertRefused({ type: 'service', name: 'Job', grantTypes: ['client_credentials', 'refresh_token'] }, /grantTypes: refresh_token needs authorization_code/);
+    assertRefused({ type: 'service', name: 'Job', grantTypes: ['client_credentials', 'refresh_token'] }, /grantTypes: refresh_token needs authorization_code or urn:ietf:params:oauth:grant-type:device_code/);
+  });
+
+  test('a native client may register the device grant alone, with no redirect URI, and refresh with it', () => {
+    const input = parseClientInput({ type: 'native', name: 'TV', grantTypes: [DEVICE, 'refresh_token'] });
+    assert.deepEqual(input.grantTypes, [DEVICE, 'refresh_token']);
+    assert.deepEqual(input.redirectUris, []);
+  });
+
+  test('a confidential web client may register the device grant', () => {
+    assert.deepEqual(parseClientInput({ type: 'web', name: 'CLI', grantTypes: [DEVICE] }).grantTypes, [DEVICE]);
+  });
+
+  test('spa, service and resource-server clients cannot register the device grant', () => {
+    assertRefused({ type: 'spa', name: 'SPA', grantTypes: [DEVICE] }, /device_code is for native and web clients, not a spa client/);
+    assertRefused({ type: 'service', name: 'Job', grantTypes: [DEVICE] }, /device_code is for native and web clients, not a service client/);
+    assertRefused({ type: 'resource-server', name: 'API', grantTypes: [DEVICE] }, /device_code is for native and web clients/);
+  });
+
+  test('no client gets the device grant without asking for it', () => {
+    for (const type of ['web', 'spa', 'native', 'service', 'resource-server'] as const) assert.ok(!defaultGrantTypes(type).includes(DEVICE), type);
   });
 
   test('an unknown grant type is refused, naming its index', () => {
@@ -301,5 +322,36 @@ describe('client authentication methods', () => {
     refusedKey({ ...publicJwk, alg: 'HS256' }, /alg HS256 is not accepted/);
     refusedKey({ ...publicJwk, use: 'enc' }, /use must be "sig"/);
     assertRefused({ ...service, authMethod: 'private_key_jwt', jwks: { keys: [publicJwk, publicJwk] } }, /two keys share a kid/);
+  });
+});
+
+describe('requirements on authorization requests (PAR, JAR)', () => {
+  const keyed = { ...web, authMethod: 'private_key_jwt', jwksUri: 'https://app.example.com/jwks.json' };
+
+  test('both are off unless asked for', () => {
+    const input = parseClientInput(web);
+    assert.equal(input.requirePushedRequests, false);
+    assert.equal(input.requireSignedRequests, false);
+  });
+
+  test('pushed requests may be required of any client with the code flow, public ones too', () => {
+    assert.equal(parseClientInput({ ...web, requirePushedRequests: true }).requirePushedRequests, true);
+    assert.equal(parseClientInput({ type: 'spa', name: 'SPA', redirectUris: ['https://spa.example.com/cb'], requirePushedRequests: true }).requirePushedRequests, true);
+  });
+
+  test('signed requests only of a client with keys: never one that holds a shared secret, nor a public one', () => {
+    assert.equal(parseClientInput({ ...keyed, requireSignedRequests: true }).requireSignedRequests, true);
+    assertRefused({ ...web, requireSignedRequests: true }, /^requireSignedRequests: .*only a private_key_jwt client/);
+    assertRefused({ type: 'native', name: 'App', redirectUris: ['com.example.app:/cb'], requireSignedRequests: true }, /^requireSignedRequests: .*private_key_jwt/);
+  });
+
+  test('a client without the code flow sends no authorization requests to require anything of', () => {
+    const service = { type: 'service', name: 'Batch' };
+    assertRefused({ ...service, requirePushedRequests: true }, /^requirePushedRequests: only a client with the authorization_code grant/);
+    assertRefused({ ...service, authMethod: 'private_key_jwt', jwksUri: 'https://batch.example.com/jwks.json', requireSignedRequests: true }, /^requireSignedRequests: only a client with the authorization_code grant/);
+  });
+
+  test('only booleans', () => {
+    assertRefused({ ...web, requirePushedRequests: 'yes' }, /^requirePushedRequests: /);
   });
 });

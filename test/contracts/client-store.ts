@@ -35,6 +35,8 @@ export function sampleClient(clientId: string, extra: Partial<ClientData> = {}):
     clientUri: null,
     policyUri: null,
     tosUri: null,
+    requirePushedRequests: false,
+    requireSignedRequests: false,
     ...extra,
   };
 }

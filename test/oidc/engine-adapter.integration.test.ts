@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { errors, type AdapterPayload } from 'oidc-provider';
 
+import { createSealer } from '../../src/crypto/index.ts';
 import { createEngineAdapterFactory, createPrismaTokenStore, hashTokenId, PERSISTED_MODELS } from '../../src/oidc/index.ts';
 import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts';
 
@@ -13,6 +14,7 @@ import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let adapterFor: ReturnType<typeof createEngineAdapterFactory>;
 const registryClient = { client_id: 'registry-client', client_name: 'From the registry' };
+const sealer = createSealer('test-master-secret-that-is-long-enough-0123456789');
 
 before(async () => {
   database = await createMigratedDatabase();
@@ -20,6 +22,7 @@ before(async () => {
     sql: database.pool,
     store: createPrismaTokenStore(database.prisma, database.pool),
     loadClient: (id) => Promise.resolve(id === registryClient.client_id ? { ...registryClient } : undefined),
+    sealer,
   });
 });
 
@@ -34,6 +37,7 @@ const TABLES: Record<string, string> = {
   RefreshToken: 'oidc_refresh_tokens',
   ClientCredentials: 'oidc_client_credentials',
   PushedAuthorizationRequest: 'oidc_pushed_authorization_requests',
+  DeviceCode: 'oidc_device_codes',
 };
 
 function payload(extra: Partial<AdapterPayload> = {}): AdapterPayload {
@@ -158,7 +162,7 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   });
 
   test('bearer values are stored only as their SHA-256: neither the row id nor the payload holds them', async () => {
-    const hashed = ['Session', 'AuthorizationCode', 'AccessToken', 'RefreshToken', 'ClientCredentials', 'PushedAuthorizationRequest'];
+    const hashed = ['Session', 'AuthorizationCode', 'AccessToken', 'RefreshToken', 'ClientCredentials', 'PushedAuthorizationRequest', 'DeviceCode'];
     for (const model of hashed) {
       const value = `secret-${randomUUID()}`;
       await adapterFor(model).upsert(value, payload({ jti: value, uid: randomUUID() }), 60);
@@ -182,7 +186,71 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   });
 
   test('a model without a table is refused when the engine asks for it', () => {
-    assert.throws(() => adapterFor('DeviceCode'), /DeviceCode has no table/);
+    assert.throws(() => adapterFor('BackchannelAuthenticationRequest'), /BackchannelAuthenticationRequest has no table/);
+  });
+
+  test('device codes need the sealer: a factory without one refuses them', () => {
+    const unsealed = createEngineAdapterFactory({ sql: database.pool, store: createPrismaTokenStore(database.prisma, database.pool), loadClient: () => Promise.resolve(undefined) });
+    assert.throws(() => unsealed('DeviceCode'), /device codes need the sealer/);
+  });
+
+  test('a device code is found by its user code with its value back, live or expired, never by another code', async () => {
+    const adapter = adapterFor('DeviceCode');
+    const value = `device-${randomUUID()}`;
+    const userCode = `U${randomUUID().slice(0, 7).toUpperCase()}`;
+    const stored = payload({ jti: value, kind: 'DeviceCode', userCode, exp: Math.floor(Date.now() / 1000) - 5 });
+    // Expired for the engine (exp), still kept: the device is told expired_token.
+    await adapter.upsert(value, stored, 1);
+    assert.deepEqual(await adapter.findByUserCode(userCode), stored);
+    assert.deepEqual(await adapter.find(value), stored);
+    assert.equal(await adapter.findByUserCode(`${userCode}X`), undefined);
+    assert.equal(await adapter.findByUserCode('bad\u0000code'), undefined);
+    assert.equal(await adapterFor('AccessToken').findByUserCode(userCode), undefined);
+    // Redeemed once; the second is invalid_grant, not a database error.
+    await adapter.consume(value);
+    await assert.rejects(adapter.consume(value), errors.InvalidGrant);
+  });
+
+  test("an interaction's device code is sealed at rest and opened when read", async () => {
+    const adapter = adapterFor('Interaction');
+    const id = `interaction-${randomUUID()}`;
+    const deviceCode = `device-${randomUUID()}`;
+    const stored = payload({ jti: id, kind: 'Interaction', deviceCode });
+    await adapter.upsert(id, stored, 60);
+    const dump = JSON.stringify(await database.prisma.$queryRawUnsafe('SELECT payload FROM oidc_interactions WHERE id = $1', id));
+    assert.doesNotMatch(dump, new RegExp(deviceCode));
+    assert.deepEqual(await adapter.find(id), stored);
+  });
+
+  test('a refresh token is read with its person: the account row, null for an id no account has, nothing for a malformed one', async () => {
+    const account = await database.prisma.account.create({ data: { email: `p-${randomUUID()}@adapter.example.com`, name: 'Read along' } });
+    const seen: [string, unknown][] = [];
+    const withRotation = createEngineAdapterFactory({
+      sql: database.pool,
+      store: createPrismaTokenStore(database.prisma, database.pool),
+      loadClient: () => Promise.resolve(undefined),
+      rotation: {
+        presentAsUnused: () => true,
+        consume: () => Promise.resolve(),
+        holdSuccessor: () => false,
+        keepGrant: () => {},
+        takeGrant: () => undefined,
+        keepAccount: (id: string, row: unknown) => void seen.push([id, row]),
+        keptAccount: () => undefined,
+      },
+    })('RefreshToken');
+    const missing = randomUUID();
+    for (const accountId of [account.id, missing, "x' OR 1=1 --"]) {
+      const id = randomUUID();
+      await withRotation.upsert(id, payload({ jti: id, kind: 'RefreshToken', accountId }), 60);
+      assert.equal((await withRotation.find(id))?.accountId, accountId);
+    }
+    assert.equal(seen.length, 3);
+    assert.deepEqual(seen[0]?.[0], account.id);
+    assert.equal((seen[0]?.[1] as { id: string; name: string; disabled: boolean }).name, 'Read along');
+    assert.equal((seen[0]?.[1] as { disabled: boolean }).disabled, false);
+    assert.deepEqual(seen[1], [missing, null]);
+    assert.deepEqual(seen[2], ["x' OR 1=1 --", null]);
   });
 
   test("in a refresh, the grant read along with the token answers the engine's read of it: gone or expired is no grant, whatever the table says", async () => {
@@ -195,6 +263,8 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
       holdSuccessor: () => false,
       keepGrant: () => {},
       takeGrant: (id: string) => (id === grantId ? kept : undefined),
+      keepAccount: () => {},
+      keptAccount: () => undefined,
     };
     const withRotation = createEngineAdapterFactory({
       sql: database.pool,

@@ -158,6 +158,21 @@ describe('disabling a person', () => {
   });
 });
 
+describe("a refresh reads its person along with its token", () => {
+  test('as they are at that moment: one disabled in the table alone, tokens left in place, is refused; an enabled one is not', async () => {
+    const web = await webClient();
+    const kept = await person();
+    const disabled = await person();
+    const keptTokens = await signIn(web, kept, OPAQUE_API);
+    const disabledTokens = await signIn(web, disabled, OPAQUE_API);
+    // Not through the service, which would also end the tokens: only the account read
+    // along with the refresh token can refuse this one.
+    await server.database.pool.query('UPDATE accounts SET disabled = true WHERE id = $1', [disabled.id]);
+    assert.equal(await refreshStatus(web, disabledTokens.tokens.refresh_token!), 400);
+    assert.equal(await refreshStatus(web, keptTokens.tokens.refresh_token!), 200);
+  });
+});
+
 describe('revocation by the owner only', () => {
   test("another client's revocation of a token is refused with an error and changes nothing", async () => {
     const web = await webClient();

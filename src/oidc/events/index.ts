@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 
 import { countIntrospections } from './count-introspections.ts';
+import { observeDeviceAuthorizations } from './device.ts';
 import { logServerErrors } from './errors.ts';
 import { observeGrants } from './grant.ts';
 import { guardListeners, type EventDeps } from './listener.ts';
@@ -22,6 +23,7 @@ export function observeProvider(provider: Provider, deps: EventDeps): void {
   const guard = guardListeners(deps.logger);
   observeGrants(provider, deps, guard);
   observeLogouts(provider, deps, guard);
+  observeDeviceAuthorizations(provider, deps, guard);
   logServerErrors(provider, deps, guard);
   if (deps.metrics) countIntrospections(provider, deps.metrics);
 }

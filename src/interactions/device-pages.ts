@@ -1,0 +1,91 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+
+import { requestFacts, type AuditSink } from '../audit/index.ts';
+import { clientDisplay } from './client-display.ts';
+import { translator } from './messages/index.ts';
+import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
+
+type DeviceFlow = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
+export type DeviceFlowPages = Required<Pick<DeviceFlow, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>>;
+
+// The pages of the device flow (RFC 8628) at /device. The engine owns the protocol: it
+// finds the device code by the user code (normalised: upper case, no dashes or spaces),
+// checks its own xsrf token against the browser's session, and sends the person through
+// the usual login and consent interaction. We render the pages in the login pages' style
+// (the engine's own forms carry inline handlers our CSP refuses), and tell the code guard
+// (device-code-guard.ts) how a code turned out.
+
+/** How the last code typed turned out, for the code guard (on ctx.state). */
+export type CodeOutcome = 'wrong' | 'missing' | 'other';
+export const CODE_OUTCOME = 'deviceCodeOutcome';
+
+// The engine's re-render errors (lib/helpers/re_render_errors.js), by name. Not found,
+// expired and already used all read the same to the person: nothing tells a guesser that
+// a code exists.
+const WRONG_CODE = new Set(['NotFoundError', 'ExpiredError', 'AlreadyUsedError']);
+
+interface DeviceCodeLike {
+  readonly clientId?: string;
+  readonly scope?: string;
+}
+
+/** The engine's xsrf token of this browser's session: issued by the engine before any source renders. */
+function xsrfOf(ctx: KoaContextWithOIDC): string {
+  const state = ctx.oidc.session?.state as { secret?: unknown } | undefined;
+  return typeof state?.secret === 'string' ? state.secret : '';
+}
+
+export function createDeviceFlowPages(render: RenderPage, audit: AuditSink): DeviceFlowPages {
+  return {
+    userCodeInputSource(ctx, _form, _out, err) {
+      const t = translator(pageLocale(ctx));
+      const action = ctx.oidc.urlFor('code_verification');
+      const name = err instanceof Error ? err.name : undefined;
+      if (name === 'AbortedError') {
+        // The person cancelled: at the confirmation, at the login or the consent page.
+        const code = (ctx.oidc.entities.DeviceCode ?? (ctx.oidc as { deviceCode?: DeviceCodeLike }).deviceCode);
+        audit.record({
+          type: 'device.denied',
+          ...requestFacts(ctx),
+          actor: ctx.oidc.session?.accountId,
+          accountId: ctx.oidc.session?.accountId,
+          clientId: code?.clientId ?? ctx.oidc.client?.clientId,
+        });
+        sendPage(ctx, render, 'device-done', { title: t('device.denied.heading'), approved: false }, 200);
+        return Promise.resolve();
+      }
+      if (name) ctx.state[CODE_OUTCOME] = (WRONG_CODE.has(name) ? 'wrong' : name === 'NoCodeError' ? 'missing' : 'other') satisfies CodeOutcome;
+      const error = !name ? undefined : WRONG_CODE.has(name) || name === 'NoCodeError' ? t('device.invalid') : t('device.failed');
+      // A wrong code is not repeated back: the field starts empty.
+      sendPage(ctx, render, 'device', { title: t('device.title'), action, xsrf: xsrfOf(ctx), userCode: '', error }, name && ctx.status >= 400 ? ctx.status : 200);
+      return Promise.resolve();
+    },
+
+    userCodeConfirmSource(ctx, _form, client, _deviceInfo, userCode) {
+      const t = translator(pageLocale(ctx));
+      sendPage(ctx, render, 'device-confirm', {
+        title: t('device.title'),
+        action: ctx.oidc.urlFor('code_verification'),
+        xsrf: xsrfOf(ctx),
+        client: clientDisplay(client, t),
+        userCode,
+      });
+      return Promise.resolve();
+    },
+
+    successSource(ctx) {
+      const t = translator(pageLocale(ctx));
+      const code = (ctx.oidc as { deviceCode?: DeviceCodeLike }).deviceCode;
+      audit.record({
+        type: 'device.approved',
+        ...requestFacts(ctx),
+        actor: ctx.oidc.session?.accountId,
+        accountId: ctx.oidc.session?.accountId,
+        clientId: ctx.oidc.client?.clientId,
+        data: { scope: code?.scope },
+      });
+      sendPage(ctx, render, 'device-done', { title: t('device.done.title'), approved: true, client: clientDisplay(ctx.oidc.client, t) });
+      return Promise.resolve();
+    },
+  };
+}
