@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { createAbuseLimits } from './abuse/index.ts';
-import type { AccountService, PasswordResets } from './accounts/index.ts';
+import type { AccountService, PasswordResets, SecondFactors } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import type { DatabaseOutage, ThrottleReleaseStore } from './db/index.ts';
@@ -65,6 +65,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   /** Password reset links: made, checked, spent. */
   readonly passwordResets: PasswordResets;
+  /** TOTP authenticators and recovery codes. */
+  readonly secondFactors: SecondFactors;
   /** Outgoing mail, sent in the background (SMTP_URL, else the log). */
   readonly mailer: Mailer;
   /** Password reset requests' work, done after their page answered. */
@@ -163,7 +165,8 @@ export function createApp(deps: AppDeps): Koa {
         ttlSeconds: config.passwordReset.ttl,
       })
     : undefined;
-  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, passwordReset });
+  //    People with an authenticator (or all, MFA=required) give a code after the password.
+  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, passwordReset, mfa: config.mfa });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   if (passwordReset) {

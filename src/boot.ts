@@ -63,6 +63,8 @@ export interface RuntimeOptions {
   readonly mayCreateDatabase?: boolean;
   /** The services' password hasher (default: argon2id at production cost; tests pass a cheap one). */
   readonly hasher?: PasswordHasher;
+  /** The clock second-factor codes are checked against (ms since the epoch); tests pass their own. */
+  readonly clock?: () => number;
   /** Receives the audit events instead of the writer (a test watching them); the writer still opens. */
   readonly audit?: AuditSink;
   /**
@@ -178,6 +180,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system', ...(options.auditData && { data: options.auditData }) }),
       registryChanges,
       passwordReset: config.passwordReset,
+      issuer: config.issuer,
+      ...(options.clock && { clock: options.clock }),
     });
     await registerAccountApi(services.resources, config.issuer);
     await registerAdminApi(services.resources, config.issuer);

@@ -4,7 +4,10 @@ import {
   createArgon2Hasher,
   createPasswordResets,
   createPasswordResetStore,
+  createSecondFactors,
+  createSecondFactorStore,
   type AccountService,
+  type SecondFactors,
   type PasswordResets,
   type PasswordHasher,
 } from './accounts/index.ts';
@@ -38,6 +41,8 @@ export interface Services {
   readonly throttleReleases: ThrottleReleaseStore;
   /** Password reset links: made, checked, spent (the pages send the mail). */
   readonly passwordResets: PasswordResets;
+  /** TOTP authenticators and recovery codes: enrolment, sign-in codes, operators' resets. */
+  readonly secondFactors: SecondFactors;
 }
 
 /**
@@ -45,7 +50,7 @@ export interface Services {
  * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
  * kept in memory while that feed is live (clients/registry-cache.ts).
  */
-export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean } }): Services {
+export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; issuer?: string; clock?: () => number }): Services {
   const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
   const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
   const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
@@ -68,6 +73,12 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
       releases: throttleReleases,
       ttlSeconds: deps.passwordReset?.ttl ?? 1800,
       endSessions: deps.passwordReset?.endSessions ?? true,
+    }),
+    secondFactors: createSecondFactors({
+      store: createSecondFactorStore(deps.sql),
+      sealer: deps.sealer,
+      issuerLabel: deps.issuer ? new URL(deps.issuer).host : 'Portcullis',
+      ...(deps.clock && { now: deps.clock }),
     }),
   });
 }

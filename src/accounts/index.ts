@@ -19,3 +19,5 @@ export { claimsFor, SUPPORTED_CLAIMS, type AccountClaims } from './claims.ts';
 export { checkPassword, newPasswordProblem, passwordProblem, MIN_PASSWORD_LENGTH, MIN_STRENGTH, type PasswordProblem } from './password-policy.ts';
 export { createPasswordResetStore, type PasswordResetStore } from './password-reset-store.ts';
 export { createPasswordResets, type PasswordResets, type ResetRequest, type ResetOutcome } from './password-resets.ts';
+export { createSecondFactorStore, type SecondFactorStore } from './second-factor-store.ts';
+export { createSecondFactors, type SecondFactors, type Enrolment, type FactorState, type VerifyOutcome } from './second-factors.ts';

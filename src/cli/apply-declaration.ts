@@ -176,6 +176,7 @@ function sameClient(existing: ClientRecord, wanted: ReturnType<typeof completeCl
   return (
     existing.name === wanted.name &&
     existing.firstParty === wanted.firstParty &&
+    existing.requireMfa === wanted.requireMfa &&
     existing.backchannelLogoutUri === wanted.backchannelLogoutUri &&
     existing.logoUri === wanted.logoUri &&
     existing.clientUri === wanted.clientUri &&

@@ -16,6 +16,7 @@ interface ClientFlags {
   scope?: string[];
   resource?: string[];
   firstParty?: boolean;
+  requireMfa?: boolean;
   backchannelLogoutUri?: string;
   logoUri?: string;
   clientUri?: string;
@@ -42,7 +43,9 @@ export function addClientsCommand(program: Command, run: Runner): void {
     .addOption(new Option('--type <type>', 'the kind of client').choices(CLIENT_TYPES).makeOptionMandatory())
     .requiredOption('--name <name>', 'the name shown on the consent page')
     .option('--id <client-id>', 'the client_id (default: generated)');
-  addListFlags(create).option('--first-party', 'a client of this deployment itself: consent is not asked');
+  addListFlags(create)
+    .option('--first-party', 'a client of this deployment itself: consent is not asked')
+    .option('--require-mfa', 'every sign-in to this client uses a second factor (authenticator app)');
   create.action((options: CreateFlags, command: Command) =>
     run(command, async ({ services, out }) => {
       const created = await services.clients.create({ type: options.type, clientId: options.id, ...(await toInput(options)) });
@@ -83,7 +86,9 @@ export function addClientsCommand(program: Command, run: Runner): void {
     .option('--name <name>', 'the name shown on the consent page');
   addListFlags(update)
     .option('--first-party', 'a client of this deployment itself: consent is not asked')
-    .option('--no-first-party', 'a third-party client: consent is asked');
+    .option('--no-first-party', 'a third-party client: consent is asked')
+    .option('--require-mfa', 'every sign-in to this client uses a second factor (authenticator app)')
+    .option('--no-require-mfa', 'a second factor only as MFA and the person decide');
   update.action((clientId: string, options: ClientFlags, command: Command) =>
     run(command, async ({ services, out }) => {
       const client = await services.clients.update(clientId, await toInput(options));
@@ -184,6 +189,7 @@ async function toInput(flags: ClientFlags) {
     scopes: flags.scope?.flatMap((scope) => scope.split(/\s+/).filter(Boolean)),
     resources: flags.resource,
     firstParty: flags.firstParty,
+    requireMfa: flags.requireMfa,
     backchannelLogoutUri: uriFlag(flags.backchannelLogoutUri),
     logoUri: uriFlag(flags.logoUri),
     clientUri: uriFlag(flags.clientUri),
@@ -223,6 +229,7 @@ function printClient(out: Output, client: ClientRecord): void {
     ['scopes', list(client.scopes)],
     ['resources', list(client.resources)],
     ['first party', yesNo(client.firstParty)],
+    ['requires MFA', yesNo(client.requireMfa)],
     ['requests', [client.requirePushedRequests && 'pushed only (PAR)', client.requireSignedRequests && 'signed only (JAR)'].filter(Boolean).join(', ') || 'plain, pushed or signed'],
     ['back-channel logout', client.backchannelLogoutUri ?? 'none'],
     ['logo / home page', list([client.logoUri, client.clientUri].filter((uri): uri is string => uri !== null))],

@@ -101,6 +101,21 @@ export function addUsersCommand(program: Command, run: Runner): void {
       }),
     );
 
+  users
+    .command('reset-factors')
+    .description("remove an account's authenticator app and recovery codes (a lost phone); audited")
+    .argument('<id-or-email>', 'the account id or email address')
+    .addHelpText('after', '\nThe person signs in with their password alone again; with MFA=required they set up a new authenticator at their next sign-in.')
+    .action((idOrEmail: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, audit, out }) => {
+        const account = await services.accounts.get(idOrEmail);
+        const removed = await services.secondFactors.reset(account.id);
+        audit.record({ type: 'mfa.reset', accountId: account.id, data: { removed } });
+        out.data({ id: account.id, email: account.email, removed });
+        out.line(removed ? `Removed the second factors of ${account.email}` : `${account.email} had no second factors`);
+      }),
+    );
+
   addUnblockCommand(users, run);
 }
 

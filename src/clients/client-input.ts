@@ -93,6 +93,7 @@ export const clientInputSchema = z
     scopes: z.array(scopeTokenSchema).max(200).optional(),
     resources: z.array(absoluteUrl).max(MAX_LIST).default([]),
     firstParty: z.boolean().default(false),
+    requireMfa: z.boolean().default(false),
     backchannelLogoutUri: redirectUri.nullable().default(null),
     logoUri: displayUrl.refine((value) => value.startsWith('https:'), 'must be an https URL').nullable().default(null),
     clientUri: displayUrl.nullable().default(null),

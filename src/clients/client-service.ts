@@ -78,6 +78,7 @@ export function toClientInput(client: ClientRecord): ClientInput {
     scopes: [...client.scopes],
     resources: [...client.resources],
     firstParty: client.firstParty,
+    requireMfa: client.requireMfa,
     backchannelLogoutUri: client.backchannelLogoutUri,
     logoUri: client.logoUri,
     clientUri: client.clientUri,
@@ -124,7 +125,7 @@ export function createClientService(deps: {
       audit.record({
         type: 'client.created',
         clientId: client.clientId,
-        data: { type: client.type, authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty },
+        data: { type: client.type, authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, firstParty: client.firstParty, requireMfa: client.requireMfa },
         ...by,
       });
       return { client, clientSecret };

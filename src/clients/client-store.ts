@@ -21,6 +21,8 @@ export interface ClientRecord {
   readonly scopes: readonly string[];
   readonly resources: readonly string[];
   readonly firstParty: boolean;
+  /** Every sign-in to this client needs a second factor, whatever MFA says. */
+  readonly requireMfa: boolean;
   readonly backchannelLogoutUri: string | null;
   readonly logoUri: string | null;
   readonly clientUri: string | null;

@@ -37,6 +37,7 @@ export function createClientNormaliser(resources: ResourceStore): (input: Client
       scopes,
       resources: input.resources,
       firstParty: input.firstParty,
+      requireMfa: input.requireMfa,
       backchannelLogoutUri: input.backchannelLogoutUri,
       logoUri: input.logoUri,
       clientUri: input.clientUri,

@@ -87,6 +87,8 @@ export interface Config {
     /** A reset ends every session, grant and token of the account. */
     readonly endSessions: boolean;
   };
+  /** MFA: whether every sign-in needs a second factor (accounts/second-factors.ts). */
+  readonly mfa: 'optional' | 'required';
 }
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
@@ -256,5 +258,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       ttl: env.PASSWORD_RESET_TTL,
       endSessions: env.PASSWORD_RESET_ENDS_SESSIONS,
     }),
+    mfa: env.MFA,
   });
 }

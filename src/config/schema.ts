@@ -140,6 +140,11 @@ export const envSchema = z.object({
   PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
   /** The device authorization grant (RFC 8628): the /device page and the grant; off by default. */
   DEVICE_FLOW: bool.default(false),
+  /**
+   * optional: people may add an authenticator app (TOTP), asked for at sign-in once they
+   * have; required: everyone signs in with one, enrolling at their next sign-in.
+   */
+  MFA: z.enum(['optional', 'required']).default('optional'),
   /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */
   KEY_ROTATION_DAYS: count(1, 3650).optional(),
 });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AccountService, AuthenticationResult } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { Metrics } from '../observability/index.ts';
+import { PORTCULLIS_ACR_PWD } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { readDeviceId, rememberDevice } from './device-cookie.ts';
@@ -14,6 +15,7 @@ import type { LockoutReason, LoginThrottle } from './login-throttle.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
 import { errorPage } from './render-error.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
+import type { SecondFactorPages } from './second-factor.ts';
 
 // The login prompt: the password form and its answer. Rules:
 // - guessing is throttled before anything is read or hashed; a refused attempt shows the
@@ -25,7 +27,10 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 //   so Back never sends the password again;
 // - an attempt the password check never settled is given back to the throttle;
 // - a successful login trusts this browser for the account (never slowed by attacks on it
-//   from elsewhere) and finishes the interaction with amr ['pwd'].
+//   from elsewhere) and finishes the interaction with amr ['pwd'];
+// - unless a second factor follows (second-factor.ts): then the right password is given
+//   back to the throttle (never a failure) and this browser is trusted only once the
+//   second factor is right.
 
 const MAX_EMAIL_SHOWN = 254;
 
@@ -44,6 +49,8 @@ export interface LoginDeps {
   readonly metrics?: Pick<Metrics, 'loginAttempts'> | undefined;
   /** Offer "Forgot password?" (the reset pages are mounted). */
   readonly forgotPassword?: boolean | undefined;
+  /** The second step, when people may have (or must have) an authenticator. */
+  readonly secondFactor?: SecondFactorPages | undefined;
 }
 
 export interface Login {
@@ -136,6 +143,7 @@ export function createLogin(deps: LoginDeps): Login {
 
   return {
     async show(ctx, details, client) {
+      if (await deps.secondFactor?.show(ctx, details, client)) return;
       const kept = takeOutcome(ctx, details.uid);
       if (kept?.kind === 'locked' && kept.until > Date.now()) return sendLogin(ctx, details, client, { email: kept.email, lockout: kept });
       if (kept?.kind === 'failed') return sendLogin(ctx, details, client, { email: kept.email, failed: true });
@@ -173,9 +181,19 @@ export function createLogin(deps: LoginDeps): Login {
         await answerRefused(ctx, uid, { kind: 'failed', email: shownEmail }, details);
         return;
       }
+      if (deps.secondFactor) {
+        let next: boolean;
+        try {
+          next = await deps.secondFactor.afterPassword(ctx, details, result.account);
+        } catch (error) {
+          await reservation.released();
+          throw error;
+        }
+        if (next) return reservation.released();
+      }
       await reservation.succeeded(rememberDevice(ctx));
       audit.record({ type: 'login.success', actor: result.account.id, accountId: result.account.id, ...interactionFacts(ctx, details) });
-      await interactions.finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
+      await interactions.finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'], acr: PORTCULLIS_ACR_PWD } }, false);
     },
   };
 }

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
-import type { AccountService } from '../accounts/index.ts';
+import type { AccountService, SecondFactors } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { GrantService } from '../oidc/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
@@ -16,6 +16,7 @@ import { UNTHROTTLED, type LoginThrottle } from './login-throttle.ts';
 import { parseForm } from './parse-form.ts';
 import type { RenderPage } from './render-page.ts';
 import { rememberAuthorizationRequest } from './restart-link.ts';
+import { createSecondFactorPages } from './second-factor.ts';
 
 // The browser side of the authorization flow: the engine redirects to /interaction/:uid
 // with a prompt (login or consent); we answer it and hand the result back with
@@ -24,7 +25,11 @@ import { rememberAuthorizationRequest } from './restart-link.ts';
 //
 //   every route      load-interaction.ts   this browser's interaction, expired page, finish
 //   GET  /           login.ts | consent.ts the page for the engine's prompt
-//   POST /login      login.ts              throttle, password, login.success or the form again
+//   POST /login      login.ts              throttle, password, login.success or the form again,
+//                                          or on to the second factor
+//   POST /code       second-factor.ts      throttle, a TOTP or recovery code, login.success
+//   POST /enrol      second-factor.ts      a new authenticator's first code; recovery codes shown once
+//   POST /continue   second-factor.ts      after the recovery codes: login.success
 //   POST /confirm    consent.ts            grant what is missing, remember the consent
 //   POST /abort      consent.ts            access_denied
 //   GET  /forgot     password-reset.ts     "Forgot password?" from this sign-in (when enabled)
@@ -48,6 +53,10 @@ export interface InteractionDeps {
   readonly metrics?: Pick<Metrics, 'loginAttempts'>;
   /** The password reset pages (PASSWORD_RESET); without them, no "Forgot password?". */
   readonly passwordReset?: PasswordResetPages | undefined;
+  /** Authenticators and recovery codes; without them, sign-in is by password alone. */
+  readonly secondFactors?: SecondFactors | undefined;
+  /** MFA: optional (those who enrolled) or required (everyone, enrolling at sign-in). */
+  readonly mfa?: 'optional' | 'required';
 }
 
 export function createInteractionRouter(deps: InteractionDeps): Router {
@@ -56,7 +65,11 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const authorizationPath = () => provider.pathFor('authorization');
   const interactions = createInteractionLoader(provider);
   const reset = deps.passwordReset;
-  const login = createLogin({ ...deps, interactions, audit, throttle: deps.loginThrottle ?? UNTHROTTLED, forgotPassword: reset !== undefined });
+  const throttle = deps.loginThrottle ?? UNTHROTTLED;
+  const secondFactor = deps.secondFactors
+    ? createSecondFactorPages({ ...deps, secondFactors: deps.secondFactors, interactions, audit, throttle, mode: deps.mfa ?? 'optional' })
+    : undefined;
+  const login = createLogin({ ...deps, interactions, audit, throttle, forgotPassword: reset !== undefined, secondFactor });
   const consent = createConsent({ ...deps, interactions, audit });
   const formPost = [parseForm(), requireCsrfToken()];
 
@@ -72,6 +85,11 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     ctx.throw(400, `unsupported prompt ${details.prompt.name}`);
   });
   router.post('/login', ...formPost, login.submit);
+  if (secondFactor) {
+    router.post('/code', ...formPost, secondFactor.submitCode);
+    router.post('/enrol', ...formPost, secondFactor.submitEnrolment);
+    router.post('/continue', ...formPost, secondFactor.finishEnrolment);
+  }
   router.post('/confirm', ...formPost, consent.confirm);
   router.post('/abort', ...formPost, consent.abort);
   if (reset) {

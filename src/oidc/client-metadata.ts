@@ -15,6 +15,7 @@ export const EXTRA_CLIENT_METADATA = [
   'portcullis_resource_scopes',
   'portcullis_first_party',
   'portcullis_token_generation',
+  'portcullis_require_mfa',
 ] as const;
 
 export interface PortcullisClientFields {
@@ -26,6 +27,8 @@ export interface PortcullisClientFields {
   portcullis_first_party: boolean;
   /** Named in the client's client-credentials JWTs (access-token-verifier.ts). */
   portcullis_token_generation: string;
+  /** Every sign-in to the client uses a second factor (second-factor-policy.ts). */
+  portcullis_require_mfa: boolean;
 }
 
 export function toProviderMetadata(client: ClientRecord, secret: string | undefined): ClientMetadata & PortcullisClientFields {
@@ -61,5 +64,6 @@ export function toProviderMetadata(client: ClientRecord, secret: string | undefi
     portcullis_resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_SET.has(scope)),
     portcullis_first_party: client.firstParty,
     portcullis_token_generation: client.tokenGeneration,
+    portcullis_require_mfa: client.requireMfa,
   };
 }

@@ -17,6 +17,7 @@ import { assertClientAssertion, assertRequestObject } from './request-object-pol
 import { createRequestAccounts } from './request-accounts.ts';
 import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
+import { ACR_VALUES, secondFactorPolicy } from './second-factor-policy.ts';
 import type { KeyMaterial } from './signing-keys.ts';
 import type { TokenStore } from './token-store.ts';
 
@@ -80,7 +81,13 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     },
 
     findAccount: createFindAccount(requestAccounts),
-    claims: Object.fromEntries(Object.entries(SUPPORTED_CLAIMS).map(([scope, names]) => [scope, [...names]])),
+    // acr and amr with openid: every ID token says how the person signed in (the engine
+    // releases them otherwise only when the claims parameter asks; second-factor-policy.ts).
+    // The account's claims (userinfo) never hold them.
+    claims: {
+      ...Object.fromEntries(Object.entries(SUPPORTED_CLAIMS).map(([scope, names]) => [scope, [...names]])),
+      openid: [...SUPPORTED_CLAIMS.openid, 'acr', 'amr'],
+    },
     scopes: [...OIDC_SCOPES],
 
     responseTypes: ['code'],
@@ -134,7 +141,10 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       fetch: (url: Parameters<typeof globalThis.fetch>[0], options?: RequestInit) =>
         globalThis.fetch(url, { ...options, dispatcher: undefined }),
     }),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // The login prompt also asks when a second factor is required and the session did not
+    // use one (second-factor-policy.ts); ID tokens say which (acr, amr).
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: secondFactorPolicy(config.mfa) },
+    acrValues: [...ACR_VALUES],
     renderError: deps.renderError,
 
     features: features(deps, resourcePolicy),

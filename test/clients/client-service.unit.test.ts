@@ -294,7 +294,7 @@ describe('recording what changes', () => {
       {
         type: 'client.created',
         clientId,
-        data: { type: 'web', authMethod: 'client_secret_basic', grantTypes: ['authorization_code', 'refresh_token'], scopes: ['openid', 'email', 'profile', 'offline_access'], resources: [], firstParty: false },
+        data: { type: 'web', authMethod: 'client_secret_basic', grantTypes: ['authorization_code', 'refresh_token'], scopes: ['openid', 'email', 'profile', 'offline_access'], resources: [], firstParty: false, requireMfa: false },
       },
       { type: 'client.updated', clientId, data: { fields: ['name'] } },
       { type: 'client.secret_rotated', clientId, data: { authMethod: 'client_secret_post' } },

@@ -29,6 +29,7 @@ export function sampleClient(clientId: string, extra: Partial<ClientData> = {}):
     scopes: ['openid', 'email'],
     resources: [],
     firstParty: false,
+    requireMfa: false,
     backchannelLogoutUri: null,
     logoUri: null,
     clientUri: null,

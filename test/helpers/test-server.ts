@@ -79,6 +79,8 @@ export interface TestServerOptions {
   readonly background?: boolean;
   /** How the server reaches its database, from the database's own URL (e.g. through a fault-injecting proxy). */
   readonly databaseUrl?: (url: string) => string;
+  /** The clock second-factor codes are checked against (ms since the epoch), for drift tests to the step. */
+  readonly clock?: () => number;
 }
 
 type ImportFileInput = z.input<typeof importFileSchema>;
@@ -180,6 +182,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     metrics,
     hasher: options.hasher ?? testHasher(),
     cacheRegistry: testDatabase.engine === 'postgres',
+    ...(options.clock && { clock: options.clock }),
     ...(options.audit && { audit: options.audit }),
   });
   const built = await buildServer(config, runtime, { logger, metrics });

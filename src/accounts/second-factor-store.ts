@@ -1,0 +1,101 @@
+import type { Sql } from '../db/index.ts';
+import { withTranslatedErrors } from '../db/index.ts';
+
+// A person's TOTP authenticator and recovery codes, in plain SQL: these run at every
+// second-factor sign-in. Every use is one conditional UPDATE, so of concurrent requests
+// with the same code exactly one is answered with a row (the database decides, not a read
+// before a write).
+
+export interface TotpFactorRow {
+  readonly secretSealed: string;
+  readonly confirmed: boolean;
+}
+
+export interface SecondFactorStore {
+  /** The account's authenticator, confirmed or not. */
+  findTotp(accountId: string): Promise<TotpFactorRow | undefined>;
+  /** Keeps the unconfirmed secret shown at enrolment; an existing unconfirmed one is replaced, a confirmed one kept (false). */
+  saveUnconfirmedTotp(accountId: string, secretSealed: string): Promise<boolean>;
+  /**
+   * Confirms the unconfirmed authenticator whose sealed secret is `secretSealed`, spending
+   * `step`, and stores the recovery codes' hashes in the same transaction: true for the
+   * one caller that confirmed it.
+   */
+  confirmTotp(accountId: string, secretSealed: string, step: number, recoveryCodeHashes: readonly string[]): Promise<boolean>;
+  /** Spends time step `step` of the confirmed authenticator: true only if no later or equal step was spent before. */
+  spendStep(accountId: string, step: number): Promise<boolean>;
+  /** Spends an unused recovery code: true for exactly one caller. */
+  spendRecoveryCode(accountId: string, codeHash: string): Promise<boolean>;
+  /** Unused recovery codes left. */
+  recoveryCodesLeft(accountId: string): Promise<number>;
+  /** Removes the authenticator and every recovery code; whether there was anything. */
+  removeAll(accountId: string): Promise<boolean>;
+}
+
+export function createSecondFactorStore(sql: Sql): SecondFactorStore {
+  return {
+    findTotp: (accountId) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rows } = await sql.query<TotpFactorRow>(
+          `SELECT secret_sealed AS "secretSealed", confirmed_at IS NOT NULL AS confirmed FROM totp_factors WHERE account_id = $1`,
+          [accountId],
+        );
+        return rows[0];
+      }),
+    saveUnconfirmedTotp: (accountId, secretSealed) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rowCount } = await sql.query(
+          `INSERT INTO totp_factors (account_id, secret_sealed) VALUES ($1, $2)
+           ON CONFLICT (account_id) DO UPDATE SET secret_sealed = EXCLUDED.secret_sealed, created_at = now(), last_step = -1
+           WHERE totp_factors.confirmed_at IS NULL`,
+          [accountId, secretSealed],
+        );
+        return rowCount === 1;
+      }),
+    confirmTotp: (accountId, secretSealed, step, hashes) =>
+      withTranslatedErrors('second factor', async () => {
+        // One statement: the confirmation and the new codes land together or not at all.
+        const { rowCount } = await sql.query(
+          `WITH confirmed AS (
+             UPDATE totp_factors SET confirmed_at = now(), last_step = $3
+             WHERE account_id = $1 AND secret_sealed = $2 AND confirmed_at IS NULL AND last_step < $3
+             RETURNING account_id),
+           cleared AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT account_id FROM confirmed))
+           INSERT INTO recovery_codes (account_id, code_hash) SELECT account_id, unnest($4::text[]) FROM confirmed`,
+          [accountId, secretSealed, step, [...hashes]],
+        );
+        return (rowCount ?? 0) > 0;
+      }),
+    spendStep: (accountId, step) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rowCount } = await sql.query(
+          `UPDATE totp_factors SET last_step = $2 WHERE account_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2`,
+          [accountId, step],
+        );
+        return rowCount === 1;
+      }),
+    spendRecoveryCode: (accountId, codeHash) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rowCount } = await sql.query(
+          `UPDATE recovery_codes SET used_at = now() WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL`,
+          [accountId, codeHash],
+        );
+        return rowCount === 1;
+      }),
+    recoveryCodesLeft: (accountId) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rows } = await sql.query<{ left: number }>(`SELECT count(*)::int AS left FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, [accountId]);
+        return rows[0]?.left ?? 0;
+      }),
+    removeAll: (accountId) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rows } = await sql.query<{ removed: number }>(
+          `WITH codes AS (DELETE FROM recovery_codes WHERE account_id = $1 RETURNING 1),
+           totp AS (DELETE FROM totp_factors WHERE account_id = $1 RETURNING 1)
+           SELECT ((SELECT count(*) FROM codes) + (SELECT count(*) FROM totp))::int AS removed`,
+          [accountId],
+        );
+        return (rows[0]?.removed ?? 0) > 0;
+      }),
+  };
+}

@@ -1,0 +1,145 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+import { Secret, TOTP } from 'otpauth';
+
+import type { Sealer } from '../crypto/index.ts';
+import type { SecondFactorStore } from './second-factor-store.ts';
+
+// Second factors: a TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30 s, as every
+// authenticator app reads them) and ten recovery codes. Rules:
+// - the shared secret (160 random bits) is sealed at rest; it is shown only on the
+//   enrolment page, as a QR code and as a key to type, until a first code confirms it;
+// - a code is accepted for the current time step or one step either side (clock drift);
+//   a code is accepted once: its step is spent atomically (second-factor-store.ts), so a
+//   replayed code, or a concurrent burst of the same one, is refused all but once;
+// - ten recovery codes of 80 random bits are made when the authenticator is confirmed,
+//   shown once, stored as SHA-256 hashes; each works once, in place of a code;
+// - the clock is injected (`now`), so drift is testable to the step.
+// The enrolment logic lives here, not in the pages, so an account page can offer it too.
+
+export const TOTP_PERIOD_SECONDS = 30;
+export const TOTP_DIGITS = 6;
+/** Steps either side of now that a code may come from. */
+export const TOTP_WINDOW = 1;
+export const RECOVERY_CODE_COUNT = 10;
+
+const SIX_DIGITS = /^\d{6}$/;
+// 16 characters of Crockford's base32 (no i, l, o, u: 80 bits), shown in groups of four.
+const RECOVERY_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+const RECOVERY_CHARS = 16;
+
+export type FactorState = 'none' | 'unconfirmed' | 'confirmed';
+
+export interface Enrolment {
+  /** The secret in base32, for typing into an app. Never logged. */
+  readonly secret: string;
+  /** The otpauth:// URI the QR code carries. */
+  readonly uri: string;
+  /** A new secret was made now (not the one shown before). */
+  readonly created: boolean;
+}
+
+export type VerifyOutcome = { readonly ok: true; readonly method: 'otp' | 'recovery'; readonly recoveryCodesLeft?: number } | { readonly ok: false };
+
+export interface SecondFactors {
+  state(accountId: string): Promise<FactorState>;
+  /** A new unconfirmed secret for the account, or the one already shown (a reload keeps the scanned QR valid). Undefined when one is confirmed. */
+  startEnrolment(account: { id: string; email: string }): Promise<Enrolment | undefined>;
+  /** Confirms the unconfirmed secret with a code from it: the ten recovery codes, shown once, or undefined. */
+  confirmEnrolment(accountId: string, code: string): Promise<readonly string[] | undefined>;
+  /** A code from the authenticator or an unused recovery code, at sign-in. */
+  verify(accountId: string, code: string): Promise<VerifyOutcome>;
+  /** An operator's reset: the authenticator and the recovery codes are gone; whether there were any. */
+  reset(accountId: string): Promise<boolean>;
+}
+
+/** A recovery code as typed: case, spaces and dashes do not matter. */
+export function normalizeRecoveryCode(code: string): string | undefined {
+  const compact = code.toLowerCase().replace(/[\s-]/g, '');
+  return compact.length === RECOVERY_CHARS && [...compact].every((c) => RECOVERY_ALPHABET.includes(c)) ? compact : undefined;
+}
+
+export const hashRecoveryCode = (normalized: string) => createHash('sha256').update(normalized).digest('base64url');
+
+function newRecoveryCode(): string {
+  const bytes = randomBytes(RECOVERY_CHARS);
+  // 256 is a multiple of 32: every character is equally likely (5 bits each, 80 in all).
+  const chars = [...bytes].map((byte) => RECOVERY_ALPHABET[byte % 32]!).join('');
+  return chars.match(/.{4}/g)!.join('-');
+}
+
+/**
+ * The time step a code belongs to, within the drift window of `timestamp`, or undefined.
+ * Pure: the secret in base32, the clock in milliseconds.
+ */
+export function matchingStep(secret: string, code: string, timestamp: number): number | undefined {
+  const token = code.replace(/\s/g, '');
+  if (!SIX_DIGITS.test(token)) return undefined;
+  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, algorithm: 'SHA1' });
+  const delta = totp.validate({ token, timestamp, window: TOTP_WINDOW });
+  if (delta === null) return undefined;
+  return totp.counter({ timestamp }) + delta;
+}
+
+export function createSecondFactors(deps: {
+  store: SecondFactorStore;
+  sealer: Sealer;
+  /** The name authenticator apps show for the account (the issuer's host). */
+  issuerLabel: string;
+  /** Milliseconds since the epoch; injected for tests. */
+  now?: () => number;
+}): SecondFactors {
+  const { store, sealer } = deps;
+  const now = deps.now ?? Date.now;
+
+  return {
+    async state(accountId) {
+      const row = await store.findTotp(accountId);
+      return row ? (row.confirmed ? 'confirmed' : 'unconfirmed') : 'none';
+    },
+
+    async startEnrolment(account) {
+      const existing = await store.findTotp(account.id);
+      if (existing?.confirmed) return undefined;
+      let secret: string;
+      const created = !existing;
+      if (existing) {
+        secret = sealer.open(existing.secretSealed);
+      } else {
+        secret = new Secret({ size: 20 }).base32;
+        // Two first visits at once: the second's secret stands; the page reads it back.
+        await store.saveUnconfirmedTotp(account.id, sealer.seal(secret));
+        const saved = await store.findTotp(account.id);
+        if (!saved || saved.confirmed) return undefined;
+        secret = sealer.open(saved.secretSealed);
+      }
+      const totp = new TOTP({ issuer: deps.issuerLabel, label: account.email, secret: Secret.fromBase32(secret), digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, algorithm: 'SHA1' });
+      return { secret, uri: totp.toString(), created };
+    },
+
+    async confirmEnrolment(accountId, code) {
+      const row = await store.findTotp(accountId);
+      if (!row || row.confirmed) return undefined;
+      const step = matchingStep(sealer.open(row.secretSealed), code, now());
+      if (step === undefined) return undefined;
+      const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+      const hashes = codes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!));
+      return (await store.confirmTotp(accountId, row.secretSealed, step, hashes)) ? codes : undefined;
+    },
+
+    async verify(accountId, code) {
+      const recovery = normalizeRecoveryCode(code);
+      if (recovery) {
+        if (!(await store.spendRecoveryCode(accountId, hashRecoveryCode(recovery)))) return { ok: false };
+        return { ok: true, method: 'recovery', recoveryCodesLeft: await store.recoveryCodesLeft(accountId) };
+      }
+      const row = await store.findTotp(accountId);
+      if (!row?.confirmed) return { ok: false };
+      const step = matchingStep(sealer.open(row.secretSealed), code, now());
+      if (step === undefined || !(await store.spendStep(accountId, step))) return { ok: false };
+      return { ok: true, method: 'otp' };
+    },
+
+    reset: (accountId) => store.removeAll(accountId),
+  };
+}

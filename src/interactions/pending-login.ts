@@ -1,0 +1,47 @@
+import type { Context } from 'koa';
+import { z } from 'zod';
+
+// A sign-in between its password and its second factor. The person the password (or the
+// session, for a step-up) proved is kept in a signed, HttpOnly cookie scoped to this
+// interaction's path and naming its uid, for ten minutes: no one can write one (the app's
+// cookie keys sign it), and one from another interaction or browser is worthless. Only a
+// second factor, checked on the server, turns it into a finished login.
+
+const COOKIE = 'portcullis.pending-login';
+const MAX_AGE_MS = 10 * 60 * 1000;
+
+const pendingSchema = z.object({
+  uid: z.string(),
+  accountId: z.string(),
+  until: z.number().int(),
+  /** The authenticator was enrolled in this sign-in (its recovery codes shown): it counts as the second factor. */
+  enrolled: z.boolean().optional(),
+});
+
+export type PendingLogin = z.infer<typeof pendingSchema>;
+
+function cookieOptions(ctx: Context, uid: string) {
+  return { path: `/interaction/${encodeURIComponent(uid)}`, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, overwrite: true } as const;
+}
+
+export function keepPendingLogin(ctx: Context, pending: { uid: string; accountId: string; enrolled?: boolean }, now = Date.now()): void {
+  const value: PendingLogin = { ...pending, until: now + MAX_AGE_MS };
+  ctx.cookies.set(COOKIE, Buffer.from(JSON.stringify(value)).toString('base64url'), { ...cookieOptions(ctx, pending.uid), maxAge: MAX_AGE_MS });
+}
+
+/** This interaction's pending sign-in, while unexpired; undefined if none, not ours or tampered with. */
+export function readPendingLogin(ctx: Context, uid: string, now = Date.now()): PendingLogin | undefined {
+  const stored = ctx.cookies.get(COOKIE, { signed: true });
+  if (!stored) return undefined;
+  try {
+    const parsed = pendingSchema.safeParse(JSON.parse(Buffer.from(stored, 'base64url').toString('utf8')));
+    if (!parsed.success || parsed.data.uid !== uid || parsed.data.until <= now) return undefined;
+    return parsed.data;
+  } catch {
+    return undefined;
+  }
+}
+
+export function dropPendingLogin(ctx: Context, uid: string): void {
+  ctx.cookies.set(COOKIE, null, cookieOptions(ctx, uid));
+}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { Secret, TOTP } from 'otpauth';
+
+import type { SecondFactorStore, TotpFactorRow } from '../../src/accounts/second-factor-store.ts';
+import { createSecondFactors, hashRecoveryCode, matchingStep, normalizeRecoveryCode, RECOVERY_CODE_COUNT } from '../../src/accounts/second-factors.ts';
+import { createSealer } from '../../src/crypto/index.ts';
+
+// The pure parts of second factors: which step a code belongs to, how recovery codes are
+// read, and the service's rules over a store kept in memory (the real store's atomicity
+// is tested over HTTP on both databases: test/interactions/second-factor.flow.test.ts).
+
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const T0 = Date.parse('2026-12-05T12:00:10Z');
+const STEP = 30_000;
+const codeAt = (timestamp: number, secret = SECRET) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp });
+
+test('a code matches its own step and one step either side, never two', () => {
+  const step = Math.floor(T0 / STEP);
+  assert.equal(matchingStep(SECRET, codeAt(T0), T0), step);
+  assert.equal(matchingStep(SECRET, codeAt(T0 - STEP), T0), step - 1);
+  assert.equal(matchingStep(SECRET, codeAt(T0 + STEP), T0), step + 1);
+  assert.equal(matchingStep(SECRET, codeAt(T0 - 2 * STEP), T0), undefined);
+  assert.equal(matchingStep(SECRET, codeAt(T0 + 2 * STEP), T0), undefined);
+});
+
+test('anything but six digits is no code: letters, five or seven digits, empty, padding', () => {
+  const code = codeAt(T0);
+  for (const bad of ['', 'abcdef', code.slice(0, 5), `${code}1`, `-${code.slice(1)}`, '１２３４５６']) assert.equal(matchingStep(SECRET, bad, T0), undefined, bad);
+  assert.equal(matchingStep(SECRET, `${code.slice(0, 3)} ${code.slice(3)}`, T0), Math.floor(T0 / STEP), 'a space as apps show it');
+});
+
+test('recovery codes are read without regard to case, spaces or dashes, and only in their alphabet and length', () => {
+  assert.equal(normalizeRecoveryCode('ABCD-EFGH-JKMN-PQRS'), 'abcdefghjkmnpqrs');
+  assert.equal(normalizeRecoveryCode('abcd efgh jkmn pqrs'), 'abcdefghjkmnpqrs');
+  assert.equal(normalizeRecoveryCode('abcd-efgh-jkmn-pqr'), undefined, 'too short');
+  assert.equal(normalizeRecoveryCode('abcd-efgh-jkmn-pqrsz'), undefined, 'too long');
+  assert.equal(normalizeRecoveryCode('abcd-efgh-jkmn-pqri'), undefined, 'i is not in the alphabet');
+  assert.equal(normalizeRecoveryCode('123456'), undefined, 'a TOTP code is no recovery code');
+});
+
+function memoryStore() {
+  let totp: (TotpFactorRow & { lastStep: number }) | undefined;
+  const codes = new Map<string, boolean>();
+  const store: SecondFactorStore = {
+    findTotp: () => Promise.resolve(totp && { secretSealed: totp.secretSealed, confirmed: totp.confirmed }),
+    saveUnconfirmedTotp(_id, secretSealed) {
+      if (totp?.confirmed) return Promise.resolve(false);
+      totp = { secretSealed, confirmed: false, lastStep: -1 };
+      return Promise.resolve(true);
+    },
+    confirmTotp(_id, secretSealed, step, hashes) {
+      if (!totp || totp.confirmed || totp.secretSealed !== secretSealed || totp.lastStep >= step) return Promise.resolve(false);
+      totp = { ...totp, confirmed: true, lastStep: step };
+      codes.clear();
+      for (const hash of hashes) codes.set(hash, false);
+      return Promise.resolve(true);
+    },
+    spendStep(_id, step) {
+      if (!totp?.confirmed || totp.lastStep >= step) return Promise.resolve(false);
+      totp.lastStep = step;
+      return Promise.resolve(true);
+    },
+    spendRecoveryCode(_id, hash) {
+      if (codes.get(hash) !== false) return Promise.resolve(false);
+      codes.set(hash, true);
+      return Promise.resolve(true);
+    },
+    recoveryCodesLeft: () => Promise.resolve([...codes.values()].filter((used) => !used).length),
+    removeAll() {
+      const had = totp !== undefined || codes.size > 0;
+      totp = undefined;
+      codes.clear();
+      return Promise.resolve(had);
+    },
+  };
+  return { store, codes };
+}
+
+test('enrolment: the secret is sealed, kept across reloads, confirmed by one code; ten recovery codes stored only as hashes', async () => {
+  let now = T0;
+  const { store, codes } = memoryStore();
+  const sealer = createSealer('unit-test-master-secret-long-enough-0123456789');
+  const factors = createSecondFactors({ store, sealer, issuerLabel: 'id.example.com', now: () => now });
+  const person = { id: 'a1', email: 'ada@example.com' };
+  const enrolment = await factors.startEnrolment(person);
+  assert.ok(enrolment?.created);
+  assert.match(enrolment.uri, /^otpauth:\/\/totp\/id\.example\.com:ada%40example\.com\?/);
+  assert.equal((await factors.startEnrolment(person))?.secret, enrolment.secret, 'a reload shows the same secret');
+  assert.equal(await factors.state(person.id), 'unconfirmed');
+  assert.equal(await factors.verify(person.id, codeAt(now, enrolment.secret)).then((outcome) => outcome.ok), false, 'no sign-in with an unconfirmed secret');
+  assert.equal(await factors.confirmEnrolment(person.id, '000000'), undefined);
+  const recovery = await factors.confirmEnrolment(person.id, codeAt(now, enrolment.secret));
+  assert.equal(recovery?.length, RECOVERY_CODE_COUNT);
+  assert.deepEqual([...codes.keys()].sort(), recovery.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!)).sort());
+  assert.equal(await factors.startEnrolment(person), undefined, 'a confirmed secret is never shown again');
+
+  // The code that confirmed is spent; the next step's is good once.
+  assert.deepEqual(await factors.verify(person.id, codeAt(now, enrolment.secret)), { ok: false });
+  now += STEP;
+  assert.deepEqual(await factors.verify(person.id, codeAt(now, enrolment.secret)), { ok: true, method: 'otp' });
+  assert.deepEqual(await factors.verify(person.id, codeAt(now, enrolment.secret)), { ok: false });
+  assert.deepEqual(await factors.verify(person.id, recovery[0]!), { ok: true, method: 'recovery', recoveryCodesLeft: 9 });
+  assert.deepEqual(await factors.verify(person.id, recovery[0]!), { ok: false });
+
+  assert.equal(await factors.reset(person.id), true);
+  assert.equal(await factors.state(person.id), 'none');
+  assert.equal(await factors.reset(person.id), false);
+});
