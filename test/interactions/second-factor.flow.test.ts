@@ -385,6 +385,12 @@ describe('an operator resets a person\'s factors', () => {
 
   test('portcullis users reset-factors <email> removes the authenticator and the codes, audited; the person then signs in with the password alone', async () => {
     const person = await enrolledPerson(first);
+    // Signed in with the factor about to be reset (a stolen phone): that session must end too.
+    const firstApp = await oidc.discovery(new URL(first.issuer), APP, undefined, oidc.ClientSecretBasic(first.declared.clientSecret(APP)), insecure);
+    const thief = await start(first);
+    await post(thief, 'login', { email: person.email, password: PASSWORD });
+    await post(thief, 'code', { code: codeAt(person.secret) });
+    assert.equal((await idTokenClaims(firstApp, thief)).acr, ACR_MFA);
     const cli: CliEnvironment = { databaseUrl: first.database.testDatabase.url, poolMax: first.database.testDatabase.poolMax, masterSecret: TEST_MASTER_SECRET, dataDir, issuer: first.issuer };
     // The embedded database serves one connection at a time: the server lets go of it for the CLI.
     await first.auditWriter.flush();
@@ -401,6 +407,11 @@ describe('an operator resets a person\'s factors', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.actor, 'cli');
     assert.equal(rows[0]!.data.removed, true);
+    const revoked = await second.database.pool.query<{ actor: string }>(`SELECT actor FROM audit_events WHERE account_id = $1 AND type = 'user.tokens_revoked'`, [person.id]);
+    assert.equal(revoked.rows.length, 1, 'every session, grant and token ended');
+    // The session signed in before the reset no longer signs anyone in.
+    const afterReset = await start(second, {}, thief.jar);
+    assert.ok(formAction(afterReset.page.html, 'login'), `the password form, not the callback: ${afterReset.page.url.href}`);
     const app = await oidc.discovery(new URL(second.issuer), APP, undefined, oidc.ClientSecretBasic(first.declared.clientSecret(APP)), insecure);
     const flow = await start(second);
     await post(flow, 'login', { email: person.email, password: PASSWORD });
