@@ -8,18 +8,17 @@ import { withTranslatedErrors } from '../db/index.ts';
 
 export interface TotpFactorRow {
   readonly secretSealed: string;
-  readonly confirmed: boolean;
 }
 
 export interface SecondFactorStore {
-  /** The account's authenticator, confirmed or not. */
+  /** The account's confirmed authenticator. */
   findTotp(accountId: string): Promise<TotpFactorRow | undefined>;
-  /** Keeps the unconfirmed secret shown at enrolment; an existing unconfirmed one is replaced, a confirmed one kept (false). */
-  saveUnconfirmedTotp(accountId: string, secretSealed: string): Promise<boolean>;
   /**
-   * Confirms the unconfirmed authenticator whose sealed secret is `secretSealed`, spending
-   * `step`, and stores the recovery codes' hashes in the same transaction: true for the
-   * one caller that confirmed it.
+   * Stores a confirmed authenticator, `step` spent, with the recovery codes' hashes in the
+   * same statement: true for the one caller that stored it. An account that has a
+   * confirmed one keeps it (false). Secrets are never stored before their first code: the
+   * sign-in showing one keeps it sealed (second-factors.ts); a row left unconfirmed by an
+   * older build is ignored by every read and replaced here.
    */
   confirmTotp(accountId: string, secretSealed: string, step: number, recoveryCodeHashes: readonly string[]): Promise<boolean>;
   /** Spends time step `step` of the confirmed authenticator: true only if no later or equal step was spent before. */
@@ -37,28 +36,20 @@ export function createSecondFactorStore(sql: Sql): SecondFactorStore {
     findTotp: (accountId) =>
       withTranslatedErrors('second factor', async () => {
         const { rows } = await sql.query<TotpFactorRow>(
-          `SELECT secret_sealed AS "secretSealed", confirmed_at IS NOT NULL AS confirmed FROM totp_factors WHERE account_id = $1`,
+          `SELECT secret_sealed AS "secretSealed" FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL`,
           [accountId],
         );
         return rows[0];
-      }),
-    saveUnconfirmedTotp: (accountId, secretSealed) =>
-      withTranslatedErrors('second factor', async () => {
-        const { rowCount } = await sql.query(
-          `INSERT INTO totp_factors (account_id, secret_sealed) VALUES ($1, $2)
-           ON CONFLICT (account_id) DO UPDATE SET secret_sealed = EXCLUDED.secret_sealed, created_at = now(), last_step = -1
-           WHERE totp_factors.confirmed_at IS NULL`,
-          [accountId, secretSealed],
-        );
-        return rowCount === 1;
       }),
     confirmTotp: (accountId, secretSealed, step, hashes) =>
       withTranslatedErrors('second factor', async () => {
         // One statement: the confirmation and the new codes land together or not at all.
         const { rowCount } = await sql.query(
           `WITH confirmed AS (
-             UPDATE totp_factors SET confirmed_at = now(), last_step = $3
-             WHERE account_id = $1 AND secret_sealed = $2 AND confirmed_at IS NULL AND last_step < $3
+             INSERT INTO totp_factors (account_id, secret_sealed, confirmed_at, last_step) VALUES ($1, $2, now(), $3)
+             ON CONFLICT (account_id) DO UPDATE
+               SET secret_sealed = EXCLUDED.secret_sealed, created_at = now(), confirmed_at = now(), last_step = EXCLUDED.last_step
+               WHERE totp_factors.confirmed_at IS NULL
              RETURNING account_id),
            cleared AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT account_id FROM confirmed))
            INSERT INTO recovery_codes (account_id, code_hash) SELECT account_id, unnest($4::text[]) FROM confirmed`,

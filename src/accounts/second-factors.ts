@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 import { Secret, TOTP } from 'otpauth';
+import { z } from 'zod';
 
 import type { Sealer } from '../crypto/index.ts';
 import type { SecondFactorStore } from './second-factor-store.ts';
@@ -9,6 +10,11 @@ import type { SecondFactorStore } from './second-factor-store.ts';
 // authenticator app reads them) and ten recovery codes. Rules:
 // - the shared secret (160 random bits) is sealed at rest; it is shown only on the
 //   enrolment page, as a QR code and as a key to type, until a first code confirms it;
+// - an enrolment belongs to the one sign-in that showed it: its secret is not stored but
+//   handed back sealed, bound to the account and that sign-in (`binding`, the interaction
+//   uid), for the sign-in to keep (interactions/pending-login.ts); it works for ten
+//   minutes. So no one who saw a secret in one sign-in (an attacker with the password) can
+//   have it confirmed in another (the owner's), and nothing unconfirmed is ever stored;
 // - a code is accepted for the current time step or one step either side (clock drift);
 //   a code is accepted once: its step is spent atomically (second-factor-store.ts), so a
 //   replayed code, or a concurrent burst of the same one, is refused all but once;
@@ -28,25 +34,40 @@ const SIX_DIGITS = /^\d{6}$/;
 const RECOVERY_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const RECOVERY_CHARS = 16;
 
-export type FactorState = 'none' | 'unconfirmed' | 'confirmed';
+export type FactorState = 'none' | 'confirmed';
+
+/** How long a secret shown at enrolment can be confirmed. */
+export const ENROLMENT_TTL_MS = 10 * 60 * 1000;
 
 export interface Enrolment {
   /** The secret in base32, for typing into an app. Never logged. */
   readonly secret: string;
   /** The otpauth:// URI the QR code carries. */
   readonly uri: string;
+  /** The secret sealed with its account, binding and time: kept by the sign-in showing it, never stored. */
+  readonly sealed: string;
   /** A new secret was made now (not the one shown before). */
   readonly created: boolean;
 }
+
+const sealedEnrolmentSchema = z.object({ account: z.string(), binding: z.string(), secret: z.string(), issuedAt: z.number() });
 
 export type VerifyOutcome = { readonly ok: true; readonly method: 'otp' | 'recovery'; readonly recoveryCodesLeft?: number } | { readonly ok: false };
 
 export interface SecondFactors {
   state(accountId: string): Promise<FactorState>;
-  /** A new unconfirmed secret for the account, or the one already shown (a reload keeps the scanned QR valid). Undefined when one is confirmed. */
-  startEnrolment(account: { id: string; email: string }): Promise<Enrolment | undefined>;
-  /** Confirms the unconfirmed secret with a code from it: the ten recovery codes, shown once, or undefined. */
-  confirmEnrolment(accountId: string, code: string): Promise<readonly string[] | undefined>;
+  /**
+   * A secret for the account to enrol in the sign-in `binding`: the one this sign-in already
+   * shows (`kept`, while its ten minutes last: a reload keeps the scanned QR valid), else a
+   * new one. Undefined when the account has a confirmed authenticator.
+   */
+  startEnrolment(account: { id: string; email: string }, binding: string, kept?: string): Promise<Enrolment | undefined>;
+  /**
+   * Confirms the secret this sign-in (`binding`) was shown (`sealed`) with a code from it:
+   * the ten recovery codes, shown once, or undefined (wrong code, another sign-in's or
+   * account's secret, expired, or an authenticator already confirmed).
+   */
+  confirmEnrolment(accountId: string, binding: string, sealed: string | undefined, code: string): Promise<readonly string[] | undefined>;
   /** A code from the authenticator or an unused recovery code, at sign-in. */
   verify(accountId: string, code: string): Promise<VerifyOutcome>;
   /** An operator's reset: the authenticator and the recovery codes are gone; whether there were any. */
@@ -92,39 +113,42 @@ export function createSecondFactors(deps: {
   const { store, sealer } = deps;
   const now = deps.now ?? Date.now;
 
+  /** The secret of a sealed enrolment, if it is this account's, this sign-in's and unexpired. */
+  function openEnrolment(sealed: string, accountId: string, binding: string): string | undefined {
+    let parsed;
+    try {
+      parsed = sealedEnrolmentSchema.safeParse(JSON.parse(sealer.open(sealed)));
+    } catch {
+      return undefined; // not sealed by us, or tampered with
+    }
+    if (!parsed.success) return undefined;
+    const { account, binding: boundTo, secret, issuedAt } = parsed.data;
+    const age = now() - issuedAt;
+    return account === accountId && boundTo === binding && age >= 0 && age < ENROLMENT_TTL_MS ? secret : undefined;
+  }
+
   return {
     async state(accountId) {
-      const row = await store.findTotp(accountId);
-      return row ? (row.confirmed ? 'confirmed' : 'unconfirmed') : 'none';
+      return (await store.findTotp(accountId)) ? 'confirmed' : 'none';
     },
 
-    async startEnrolment(account) {
-      const existing = await store.findTotp(account.id);
-      if (existing?.confirmed) return undefined;
-      let secret: string;
-      const created = !existing;
-      if (existing) {
-        secret = sealer.open(existing.secretSealed);
-      } else {
-        secret = new Secret({ size: 20 }).base32;
-        // Two first visits at once: the second's secret stands; the page reads it back.
-        await store.saveUnconfirmedTotp(account.id, sealer.seal(secret));
-        const saved = await store.findTotp(account.id);
-        if (!saved || saved.confirmed) return undefined;
-        secret = sealer.open(saved.secretSealed);
-      }
+    async startEnrolment(account, binding, kept) {
+      if (await store.findTotp(account.id)) return undefined;
+      const reused = kept === undefined ? undefined : openEnrolment(kept, account.id, binding);
+      const secret = reused ?? new Secret({ size: 20 }).base32;
+      const sealed = reused && kept ? kept : sealer.seal(JSON.stringify({ account: account.id, binding, secret, issuedAt: now() }));
       const totp = new TOTP({ issuer: deps.issuerLabel, label: account.email, secret: Secret.fromBase32(secret), digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, algorithm: 'SHA1' });
-      return { secret, uri: totp.toString(), created };
+      return { secret, uri: totp.toString(), sealed, created: reused === undefined };
     },
 
-    async confirmEnrolment(accountId, code) {
-      const row = await store.findTotp(accountId);
-      if (!row || row.confirmed) return undefined;
-      const step = matchingStep(sealer.open(row.secretSealed), code, now());
+    async confirmEnrolment(accountId, binding, sealed, code) {
+      const secret = sealed === undefined ? undefined : openEnrolment(sealed, accountId, binding);
+      if (secret === undefined) return undefined;
+      const step = matchingStep(secret, code, now());
       if (step === undefined) return undefined;
       const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
       const hashes = codes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!));
-      return (await store.confirmTotp(accountId, row.secretSealed, step, hashes)) ? codes : undefined;
+      return (await store.confirmTotp(accountId, sealer.seal(secret), step, hashes)) ? codes : undefined;
     },
 
     async verify(accountId, code) {
@@ -134,7 +158,7 @@ export function createSecondFactors(deps: {
         return { ok: true, method: 'recovery', recoveryCodesLeft: await store.recoveryCodesLeft(accountId) };
       }
       const row = await store.findTotp(accountId);
-      if (!row?.confirmed) return { ok: false };
+      if (!row) return { ok: false };
       const step = matchingStep(sealer.open(row.secretSealed), code, now());
       if (step === undefined || !(await store.spendStep(accountId, step))) return { ok: false };
       return { ok: true, method: 'otp' };

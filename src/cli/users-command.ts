@@ -103,7 +103,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
 
   users
     .command('reset-factors')
-    .description("remove an account's authenticator app and recovery codes (a lost phone); audited")
+    .description("remove an account's authenticator app and recovery codes (a lost phone) and end its sessions; audited")
     .argument('<id-or-email>', 'the account id or email address')
     .addHelpText('after', '\nThe person signs in with their password alone again; with MFA=required they set up a new authenticator at their next sign-in.')
     .action((idOrEmail: string, _options: unknown, command: Command) =>
@@ -111,8 +111,12 @@ export function addUsersCommand(program: Command, run: Runner): void {
         const account = await services.accounts.get(idOrEmail);
         const removed = await services.secondFactors.reset(account.id);
         audit.record({ type: 'mfa.reset', accountId: account.id, data: { removed } });
-        out.data({ id: account.id, email: account.email, removed });
+        // A lost or stolen phone: whoever signed in with it must not stay signed in. Every
+        // session, grant and token of the account ends (audited as user.tokens_revoked).
+        const { grants, tokens } = await services.accounts.revokeTokens(account.id);
+        out.data({ id: account.id, email: account.email, removed, grants, tokens });
         out.line(removed ? `Removed the second factors of ${account.email}` : `${account.email} had no second factors`);
+        out.line(`Signed out everywhere: ${grants} grants and ${tokens} tokens ended`);
       }),
     );
 

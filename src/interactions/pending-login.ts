@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 
 // A sign-in between its password and its second factor. The person the password (or the
-// session, for a step-up) proved is kept in a signed, HttpOnly cookie scoped to this
+// session, for a step-up) proved, and the secret an enrolment shows, are kept in a signed, HttpOnly cookie scoped to this
 // interaction's path and naming its uid, for ten minutes: no one can write one (the app's
 // cookie keys sign it), and one from another interaction or browser is worthless. Only a
 // second factor, checked on the server, turns it into a finished login.
@@ -14,6 +14,14 @@ const pendingSchema = z.object({
   uid: z.string(),
   accountId: z.string(),
   until: z.number().int(),
+  /**
+   * The password was checked in this interaction (false: a step-up over the session's
+   * earlier sign-in). Only such a sign-in may enrol an authenticator, and only it names
+   * pwd in amr on its own.
+   */
+  password: z.boolean(),
+  /** The secret shown for enrolment in this sign-in, sealed (accounts/second-factors.ts). */
+  enrolment: z.string().optional(),
   /** The authenticator was enrolled in this sign-in (its recovery codes shown): it counts as the second factor. */
   enrolled: z.boolean().optional(),
 });
@@ -24,7 +32,7 @@ function cookieOptions(ctx: Context, uid: string) {
   return { path: `/interaction/${encodeURIComponent(uid)}`, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, overwrite: true } as const;
 }
 
-export function keepPendingLogin(ctx: Context, pending: { uid: string; accountId: string; enrolled?: boolean }, now = Date.now()): void {
+export function keepPendingLogin(ctx: Context, pending: Omit<PendingLogin, 'until'>, now = Date.now()): void {
   const value: PendingLogin = { ...pending, until: now + MAX_AGE_MS };
   ctx.cookies.set(COOKIE, Buffer.from(JSON.stringify(value)).toString('base64url'), { ...cookieOptions(ctx, pending.uid), maxAge: MAX_AGE_MS });
 }

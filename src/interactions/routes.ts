@@ -6,6 +6,7 @@ import type { AccountService, SecondFactors } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { GrantService } from '../oidc/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
+import type { Mailer } from '../mail/index.ts';
 import type { Metrics } from '../observability/index.ts';
 import { createConsent } from './consent.ts';
 import { issueCsrfToken, requireCsrfToken } from './csrf.ts';
@@ -57,6 +58,10 @@ export interface InteractionDeps {
   readonly secondFactors?: SecondFactors | undefined;
   /** MFA: optional (those who enrolled) or required (everyone, enrolling at sign-in). */
   readonly mfa?: 'optional' | 'required';
+  /** Tells a person that an authenticator was set up on their account. */
+  readonly mailer?: Mailer | undefined;
+  /** The issuer, named in mail. */
+  readonly issuer?: string | undefined;
 }
 
 export function createInteractionRouter(deps: InteractionDeps): Router {

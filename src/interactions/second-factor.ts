@@ -5,7 +5,8 @@ import { z } from 'zod';
 
 import type { AccountRecord, AccountService, SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
-import { clientRequiresMfa, MFA_REQUIRED_REASON, PORTCULLIS_ACR_MFA, requestsMfa } from '../oidc/index.ts';
+import { secondFactorAddedMessage, type Mailer } from '../mail/index.ts';
+import { clientRequiresMfa, MFA_REQUIRED_REASON, mfaRequest, PORTCULLIS_ACR_MFA } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { readDeviceId, rememberDevice } from './device-cookie.ts';
@@ -19,18 +20,26 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 // their recovery codes; or, when a second factor is required and they have none, enrolling
 // one right here. Rules:
 // - only a sign-in whose password was right (or, for a step-up, whose session is the
-//   person's) gets here: pending-login.ts keeps who, for this interaction only;
+//   person's and who already has an authenticator) gets here: pending-login.ts keeps who,
+//   for this interaction only;
 // - every code is an attempt of the login throttle for the account, as a password is: a
-//   wrong code counts as a failure, a right one trusts this browser; someone without the
-//   password never reaches this step, so no one can use it to lock a person out beyond
-//   what the password throttle already allows;
-// - one message for every refused code (wrong, replayed, spent recovery code);
-// - a second factor is asked of whoever has one; one is set up here when the deployment
-//   (MFA=required), the client (require MFA) or the request (acr_values) requires it;
-// - the login result carries amr pwd, otp, mfa and the MFA acr (oidc/second-factor-policy.ts).
+//   wrong code counts as a failure, a right one trusts this browser; enrolment codes too;
+//   someone without the password never reaches this step, so no one can use it to lock a
+//   person out beyond what the password throttle already allows;
+// - one message for every refused code (wrong, replayed, spent recovery code), audited;
+// - a second factor is asked of whoever has one. One is set up here only where the
+//   deployment (MFA=required) or the client (require MFA) demands it, only after the
+//   password was checked in this very sign-in (never over a session alone), with a secret
+//   made for this sign-in; the owner is mailed and the event audited. A request asking for
+//   MFA (acr_values, the claims parameter) never leads to enrolment: whoever knows the
+//   password could bind their own authenticator. A voluntary request is answered with acr
+//   pwd (the client reads acr); an essential one with unmet_authentication_requirements;
+// - amr names only what was checked: pwd for a password given in this sign-in (for a
+//   step-up, the session's own earlier password sign-in, as its amr recorded it), otp for a
+//   code of the authenticator, mfa for any second factor; a recovery code is pwd, mfa
+//   (RFC 8176 has no method for it). acr is the MFA one (oidc/second-factor-policy.ts).
 
 const codeForm = z.object({ code: z.string().max(64).catch('') });
-const AMR_MFA = ['pwd', 'otp', 'mfa'];
 
 export interface SecondFactorDeps {
   readonly accounts: AccountService;
@@ -41,12 +50,17 @@ export interface SecondFactorDeps {
   readonly audit: AuditSink;
   /** MFA: required makes everyone enrol at sign-in; optional asks only those who enrolled. */
   readonly mode: 'optional' | 'required';
+  /** Tells the owner that an authenticator was added to their account; without it, no mail. */
+  readonly mailer?: Mailer | undefined;
+  /** The issuer, named in that mail. */
+  readonly issuer?: string | undefined;
 }
 
 export interface SecondFactorPages {
   /**
-   * After a right password: whether the sign-in goes on to a second factor. If so the
-   * browser is sent to it (answered here); if not the caller finishes with the password.
+   * After a right password: whether the sign-in goes on to a second factor (or ends with
+   * an error). If so the browser is sent on (answered here); if not the caller finishes
+   * with the password.
    */
   afterPassword(ctx: Context, details: Interaction, account: AccountRecord): Promise<boolean>;
   /** GET on a login prompt: the second-factor page when this sign-in is at that step; false to show the password form. */
@@ -59,17 +73,28 @@ export interface SecondFactorPages {
   readonly finishEnrolment: Middleware;
 }
 
+type Method = 'otp' | 'recovery' | 'enrolment';
+
+/** The ID token's amr: only methods checked (see the rules above). */
+export function amrFor(method: Method, password: boolean): string[] {
+  return [...(password ? ['pwd'] : []), ...(method === 'recovery' ? [] : ['otp']), 'mfa'];
+}
+
+// The reasons the engine's login prompt gives when only a stronger acr is missing.
+const STEP_UP_REASONS = new Set([MFA_REQUIRED_REASON, 'essential_acr', 'essential_acrs']);
+
 export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPages {
   const { accounts, secondFactors, render, interactions, throttle, audit } = deps;
+  const issuerHost = deps.issuer ? new URL(deps.issuer).host : 'Portcullis';
 
   const uidOf = (ctx: Context) => (ctx.params as { uid: string }).uid;
-  const mfaAsked = (details: Interaction, client: Client | undefined) =>
-    deps.mode === 'required' || clientRequiresMfa(client) || requestsMfa(details.params.acr_values);
+  /** Whether enrolment may happen in this sign-in: the deployment or the client requires MFA, never the request alone. */
+  const enrolmentRequired = (client: Client | undefined) => deps.mode === 'required' || clientRequiresMfa(client);
 
   /** Only the second factor is missing: the session's person signed in with the password before. */
   const isStepUp = (details: Interaction) => {
     const reasons = details.prompt.reasons;
-    return Boolean(details.session?.accountId) && reasons.length > 0 && reasons.every((reason) => reason === MFA_REQUIRED_REASON);
+    return Boolean(details.session?.accountId) && reasons.includes(MFA_REQUIRED_REASON) && reasons.every((reason) => STEP_UP_REASONS.has(reason));
   };
 
   function common(ctx: Context, details: Interaction, client: Client | undefined) {
@@ -82,10 +107,15 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     sendPage(ctx, render, 'second-factor', { ...model, title: t('mfa.title'), error }, status);
   }
 
-  async function sendEnrolPage(ctx: Context, details: Interaction, client: Client | undefined, account: AccountRecord, error?: string, status = 200) {
-    const enrolment = await secondFactors.startEnrolment(account);
+  /** The enrolment page with this sign-in's own secret (made now, or the one it shows already). */
+  async function sendEnrolPage(ctx: Context, details: Interaction, client: Client | undefined, found: Found, error?: string, status = 200) {
+    const { account, pending } = found;
+    const enrolment = await secondFactors.startEnrolment(account, details.uid, pending.enrolment);
     if (!enrolment) return sendCodePage(ctx, details, client, error, status);
-    if (enrolment.created) audit.record({ type: 'mfa.enrolment_started', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { factor: 'totp' } });
+    if (enrolment.created) {
+      keepPendingLogin(ctx, { ...pending, enrolment: enrolment.sealed });
+      audit.record({ type: 'mfa.enrolment_started', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { factor: 'totp' } });
+    }
     const { t, model } = common(ctx, details, client);
     // SVG markup made by the library from our own URI: paths only, no script, no style.
     const qrSvg = await QRCode.toString(enrolment.uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
@@ -93,8 +123,13 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     sendPage(ctx, render, 'enrol-totp', { ...model, title: t('mfa.enrol.title'), qrSvg, key, error }, status);
   }
 
+  interface Found {
+    readonly pending: PendingLogin;
+    readonly account: AccountRecord;
+  }
+
   /** The pending sign-in of this interaction and its enabled account, or undefined (the password form again). */
-  async function pendingAccount(ctx: Context, uid: string): Promise<{ pending: PendingLogin; account: AccountRecord } | undefined> {
+  async function pendingAccount(ctx: Context, uid: string): Promise<Found | undefined> {
     const pending = readPendingLogin(ctx, uid);
     if (!pending) return undefined;
     const account = await accounts.findById(pending.accountId);
@@ -105,10 +140,14 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     return { pending, account };
   }
 
-  async function finish(ctx: Context, details: Interaction, account: AccountRecord, method: string) {
+  async function finish(ctx: Context, details: Interaction, found: Found, method: Method) {
+    const { account, pending } = found;
+    // A step-up stands on the session's own sign-in: pwd only if that one checked the password.
+    const password = pending.password || (details.session?.accountId === account.id && Boolean(details.session.amr?.includes('pwd')));
+    const amr = amrFor(method, password);
     dropPendingLogin(ctx, details.uid);
-    audit.record({ type: 'login.success', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { amr: AMR_MFA, secondFactor: method } });
-    await interactions.finish(ctx, { login: { accountId: account.id, amr: AMR_MFA, acr: PORTCULLIS_ACR_MFA } }, false);
+    audit.record({ type: 'login.success', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { amr, secondFactor: method } });
+    await interactions.finish(ctx, { login: { accountId: account.id, amr, acr: PORTCULLIS_ACR_MFA } }, false);
   }
 
   /** The page again, for a browser that posted without a pending sign-in (expired, or none). */
@@ -123,11 +162,29 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     return details;
   }
 
+  /** A code is an attempt at the account, throttled as a password is: the reservation, or the page already answered 429. */
+  async function reserveAttempt(ctx: Context, account: AccountRecord, refusedPage: (message: string) => Promise<void> | void) {
+    const reservation = await throttle.reserve(ctx, { email: account.email, ip: ctx.ip, device: readDeviceId(ctx) });
+    if (!reservation.refused) return reservation;
+    const locale = pageLocale(ctx);
+    const t = translator(locale);
+    const until = Date.now() + reservation.retryAfterSeconds * 1000;
+    await refusedPage(t(`login.locked.${reservation.reason}`, { time: formatClock(locale, new Date(until)), wait: formatWait(t, reservation.retryAfterSeconds) }));
+    return undefined;
+  }
+
   return {
     async afterPassword(ctx, details, account) {
       const state = await secondFactors.state(account.id);
-      if (state !== 'confirmed' && !mfaAsked(details, await interactions.client(ctx, details))) return false;
-      keepPendingLogin(ctx, { uid: details.uid, accountId: account.id });
+      const client = await interactions.client(ctx, details);
+      if (state !== 'confirmed' && !enrolmentRequired(client)) {
+        // Asked for by the request alone: never an enrolment (see the rules above).
+        if (mfaRequest(details.params) !== 'essential') return false;
+        audit.record({ type: 'mfa.unmet', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
+        await interactions.finish(ctx, { error: 'unmet_authentication_requirements', error_description: 'a second factor is required and the account has none' }, false);
+        return true;
+      }
+      keepPendingLogin(ctx, { uid: details.uid, accountId: account.id, password: true });
       backToStart(ctx, details.uid);
       return true;
     },
@@ -135,17 +192,28 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     async show(ctx, details, client) {
       let found = await pendingAccount(ctx, details.uid);
       if (!found && isStepUp(details)) {
+        // A session alone proves no more than the session: it may add a code of an
+        // authenticator the person has, never set one up. Without one, the password form.
         const account = await accounts.findById(details.session!.accountId);
-        if (account && !account.disabled) {
-          keepPendingLogin(ctx, { uid: details.uid, accountId: account.id });
-          found = { pending: { uid: details.uid, accountId: account.id, until: 0 }, account };
+        if (account && !account.disabled && (await secondFactors.state(account.id)) === 'confirmed') {
+          const pending = { uid: details.uid, accountId: account.id, password: false };
+          keepPendingLogin(ctx, pending);
+          found = { pending: { ...pending, until: 0 }, account };
         }
       }
       if (!found) return false;
       const state = await secondFactors.state(found.account.id);
-      if (state === 'confirmed') sendCodePage(ctx, details, client);
-      else await sendEnrolPage(ctx, details, client, found.account);
-      return true;
+      if (state === 'confirmed') {
+        sendCodePage(ctx, details, client);
+        return true;
+      }
+      if (found.pending.password && enrolmentRequired(client)) {
+        await sendEnrolPage(ctx, details, client, found);
+        return true;
+      }
+      // No authenticator (an operator reset it meanwhile) and none may be set up here.
+      dropPendingLogin(ctx, details.uid);
+      return false;
     },
 
     async submitCode(ctx) {
@@ -156,13 +224,8 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       if (!found) return backToStart(ctx, uid);
       const { account } = found;
       const t = translator(pageLocale(ctx));
-      const reservation = await throttle.reserve(ctx, { email: account.email, ip: ctx.ip, device: readDeviceId(ctx) });
-      if (reservation.refused) {
-        const until = Date.now() + reservation.retryAfterSeconds * 1000;
-        const locale = pageLocale(ctx);
-        const message = t(`login.locked.${reservation.reason}`, { time: formatClock(locale, new Date(until)), wait: formatWait(t, reservation.retryAfterSeconds) });
-        return sendCodePage(ctx, details, await interactions.client(ctx, details), message, 429);
-      }
+      const reservation = await reserveAttempt(ctx, account, async (message) => sendCodePage(ctx, details, await interactions.client(ctx, details), message, 429));
+      if (!reservation) return;
       let outcome: Awaited<ReturnType<SecondFactors['verify']>>;
       try {
         outcome = await secondFactors.verify(account.id, code);
@@ -172,7 +235,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       }
       if (!outcome.ok) {
         await reservation.failed();
-        audit.record({ type: 'mfa.failure', accountId: account.id, ...interactionFacts(ctx, details) });
+        audit.record({ type: 'mfa.failure', accountId: account.id, ...interactionFacts(ctx, details), data: { step: 'code' } });
         return sendCodePage(ctx, details, await interactions.client(ctx, details), t('mfa.failed'), 401);
       }
       await reservation.succeeded(rememberDevice(ctx));
@@ -180,7 +243,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         audit.record({ type: 'mfa.recovery_code_used', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { left: outcome.recoveryCodesLeft } });
       }
       audit.record({ type: 'mfa.success', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { method: outcome.method } });
-      await finish(ctx, details, account, outcome.method);
+      await finish(ctx, details, found, outcome.method);
     },
 
     async submitEnrolment(ctx) {
@@ -188,14 +251,28 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       const uid = uidOf(ctx);
       const details = await loadLoginPrompt(ctx);
       const found = await pendingAccount(ctx, uid);
-      if (!found) return backToStart(ctx, uid);
+      const client = found && (await interactions.client(ctx, details));
+      if (!found || !found.pending.password || !enrolmentRequired(client)) return backToStart(ctx, uid);
       const { account } = found;
-      const client = await interactions.client(ctx, details);
       const t = translator(pageLocale(ctx));
-      const recoveryCodes = await secondFactors.confirmEnrolment(account.id, code);
-      if (!recoveryCodes) return sendEnrolPage(ctx, details, client, account, t('mfa.failed'), 401);
+      const reservation = await reserveAttempt(ctx, account, (message) => sendEnrolPage(ctx, details, client, found, message, 429));
+      if (!reservation) return;
+      let recoveryCodes: readonly string[] | undefined;
+      try {
+        recoveryCodes = await secondFactors.confirmEnrolment(account.id, uid, found.pending.enrolment, code);
+      } catch (error) {
+        await reservation.released();
+        throw error;
+      }
+      if (!recoveryCodes) {
+        await reservation.failed();
+        audit.record({ type: 'mfa.failure', accountId: account.id, ...interactionFacts(ctx, details), data: { step: 'enrolment' } });
+        return sendEnrolPage(ctx, details, client, found, t('mfa.failed'), 401);
+      }
+      await reservation.succeeded(rememberDevice(ctx));
       audit.record({ type: 'mfa.enrolled', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { factor: 'totp', recoveryCodes: recoveryCodes.length } });
-      keepPendingLogin(ctx, { uid, accountId: account.id, enrolled: true });
+      deps.mailer?.send(secondFactorAddedMessage({ to: account.email, issuerHost }));
+      keepPendingLogin(ctx, { uid, accountId: account.id, password: true, enrolled: true });
       const { model } = common(ctx, details, client);
       sendPage(ctx, render, 'recovery-codes', { ...model, title: t('mfa.codes.title'), codes: recoveryCodes });
     },
@@ -205,7 +282,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       const details = await loadLoginPrompt(ctx);
       const found = await pendingAccount(ctx, uid);
       if (!found?.pending.enrolled) return backToStart(ctx, uid);
-      await finish(ctx, details, found.account, 'enrolment');
+      await finish(ctx, details, found, 'enrolment');
     },
   };
 }

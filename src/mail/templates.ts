@@ -52,3 +52,13 @@ export function passwordChangedMessage(input: { to: string; issuerHost: string; 
   ];
   return { kind: 'password_changed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }
+
+/** Told when an authenticator app was set up for the account: whoever has the password could have done it. */
+export function secondFactorAddedMessage(input: { to: string; issuerHost: string }): MailMessage {
+  const subject = 'An authenticator app was added to your account';
+  const lines = [
+    `An authenticator app was just set up for two-step verification on your account at ${input.issuerHost}. Signing in now needs a code from it.`,
+    'If this was not you, someone knows your password: tell your administrator at once, who can remove that app, and change your password.',
+  ];
+  return { kind: 'second_factor_added', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}

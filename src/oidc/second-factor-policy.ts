@@ -9,9 +9,10 @@ import { interactionPolicy } from './engine.ts';
 //
 // The login prompt is asked for again, even over an existing session, when the session did
 // not use a second factor and one is required: by the deployment (MFA=required), by the
-// client (its portcullis_require_mfa), or by the request (acr_values naming
-// PORTCULLIS_ACR_MFA: step-up). The pages then ask only for the
-// second factor when the session's person is known (interactions/second-factor.ts).
+// client (its portcullis_require_mfa), or by the request (acr_values or the claims
+// parameter naming PORTCULLIS_ACR_MFA: step-up). The pages then ask only for the second
+// factor when the session's person already has one; anyone else gives the password first
+// (interactions/second-factor.ts).
 
 export const PORTCULLIS_ACR_PWD = 'urn:portcullis:acr:pwd';
 export const PORTCULLIS_ACR_MFA = 'urn:portcullis:acr:mfa';
@@ -20,9 +21,47 @@ export const ACR_VALUES = [PORTCULLIS_ACR_PWD, PORTCULLIS_ACR_MFA] as const;
 /** The reason the login prompt names when only the second factor is missing. */
 export const MFA_REQUIRED_REASON = 'mfa_required';
 
-/** Whether an authorization request's acr_values ask for the second factor. */
-export function requestsMfa(acrValues: unknown): boolean {
-  return typeof acrValues === 'string' && acrValues.split(' ').includes(PORTCULLIS_ACR_MFA);
+/**
+ * How an authorization request asks for the second factor: not at all, voluntarily
+ * (acr_values, or a non-essential acr claim: OIDC Core 3.1.2.1 and 5.5.1.1 let the server
+ * answer with the acr it could obtain), or as essential (the claims parameter's
+ * id_token.acr with essential true: unmet, the answer is unmet_authentication_requirements).
+ * Reads the parameters as the engine keeps them: claims is the JSON string of the request.
+ */
+export function mfaRequest(params: { acr_values?: unknown; claims?: unknown }): 'none' | 'voluntary' | 'essential' {
+  const acr = acrClaimRequest(params.claims);
+  if (acr && acrNamesMfa(acr)) return acr.essential === true ? 'essential' : 'voluntary';
+  return typeof params.acr_values === 'string' && params.acr_values.split(' ').includes(PORTCULLIS_ACR_MFA) ? 'voluntary' : 'none';
+}
+
+/** Whether an authorization request asks for the second factor at all (mfaRequest). */
+export function requestsMfa(params: { acr_values?: unknown; claims?: unknown }): boolean {
+  return mfaRequest(params) !== 'none';
+}
+
+interface AcrClaimRequest {
+  readonly essential?: unknown;
+  readonly value?: unknown;
+  readonly values?: unknown;
+}
+
+function acrClaimRequest(claims: unknown): AcrClaimRequest | undefined {
+  let parsed: unknown = claims;
+  if (typeof claims === 'string') {
+    try {
+      parsed = JSON.parse(claims);
+    } catch {
+      return undefined; // the engine refuses a malformed claims parameter before any page
+    }
+  }
+  const acr = (parsed as { id_token?: { acr?: unknown } } | null | undefined)?.id_token?.acr;
+  return typeof acr === 'object' && acr !== null ? acr : undefined;
+}
+
+// Asking for the MFA acr only: an essential request that also accepts pwd is met by pwd.
+function acrNamesMfa(acr: AcrClaimRequest): boolean {
+  if (typeof acr.value === 'string') return acr.value === PORTCULLIS_ACR_MFA;
+  return Array.isArray(acr.values) && acr.values.includes(PORTCULLIS_ACR_MFA) && !acr.values.includes(PORTCULLIS_ACR_PWD);
 }
 
 /** Whether the client's registration requires a second factor (client-metadata.ts). */
@@ -44,7 +83,7 @@ export function secondFactorPolicy(mode: 'optional' | 'required') {
       // The result of this very interaction: the person just signed in (a login with the
       // password only is what the policy allows, or the pages would have asked for more).
       if (oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      const required = mode === 'required' || clientRequiresMfa(oidc.client) || requestsMfa(oidc.params?.acr_values);
+      const required = mode === 'required' || clientRequiresMfa(oidc.client) || requestsMfa(oidc.params ?? {});
       return required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );

@@ -44,21 +44,16 @@ function memoryStore() {
   let totp: (TotpFactorRow & { lastStep: number }) | undefined;
   const codes = new Map<string, boolean>();
   const store: SecondFactorStore = {
-    findTotp: () => Promise.resolve(totp && { secretSealed: totp.secretSealed, confirmed: totp.confirmed }),
-    saveUnconfirmedTotp(_id, secretSealed) {
-      if (totp?.confirmed) return Promise.resolve(false);
-      totp = { secretSealed, confirmed: false, lastStep: -1 };
-      return Promise.resolve(true);
-    },
+    findTotp: () => Promise.resolve(totp && { secretSealed: totp.secretSealed }),
     confirmTotp(_id, secretSealed, step, hashes) {
-      if (!totp || totp.confirmed || totp.secretSealed !== secretSealed || totp.lastStep >= step) return Promise.resolve(false);
-      totp = { ...totp, confirmed: true, lastStep: step };
+      if (totp) return Promise.resolve(false);
+      totp = { secretSealed, lastStep: step };
       codes.clear();
       for (const hash of hashes) codes.set(hash, false);
       return Promise.resolve(true);
     },
     spendStep(_id, step) {
-      if (!totp?.confirmed || totp.lastStep >= step) return Promise.resolve(false);
+      if (!totp || totp.lastStep >= step) return Promise.resolve(false);
       totp.lastStep = step;
       return Promise.resolve(true);
     },
@@ -75,26 +70,33 @@ function memoryStore() {
       return Promise.resolve(had);
     },
   };
-  return { store, codes };
+  return { store, codes, stored: () => totp };
 }
 
-test('enrolment: the secret is sealed, kept across reloads, confirmed by one code; ten recovery codes stored only as hashes', async () => {
+const SIGN_IN = 'interaction-1';
+
+test('enrolment: the secret is sealed, kept across reloads of its sign-in, confirmed by one code; ten recovery codes stored only as hashes', async () => {
   let now = T0;
-  const { store, codes } = memoryStore();
+  const { store, codes, stored } = memoryStore();
   const sealer = createSealer('unit-test-master-secret-long-enough-0123456789');
   const factors = createSecondFactors({ store, sealer, issuerLabel: 'id.example.com', now: () => now });
   const person = { id: 'a1', email: 'ada@example.com' };
-  const enrolment = await factors.startEnrolment(person);
+  const enrolment = await factors.startEnrolment(person, SIGN_IN);
   assert.ok(enrolment?.created);
   assert.match(enrolment.uri, /^otpauth:\/\/totp\/id\.example\.com:ada%40example\.com\?/);
-  assert.equal((await factors.startEnrolment(person))?.secret, enrolment.secret, 'a reload shows the same secret');
-  assert.equal(await factors.state(person.id), 'unconfirmed');
+  assert.ok(!enrolment.sealed.includes(enrolment.secret), 'kept sealed by the sign-in');
+  const reload = await factors.startEnrolment(person, SIGN_IN, enrolment.sealed);
+  assert.equal(reload?.secret, enrolment.secret, 'a reload shows the same secret');
+  assert.equal(reload.created, false);
+  assert.equal(stored(), undefined, 'nothing is stored before the first code');
+  assert.equal(await factors.state(person.id), 'none');
   assert.equal(await factors.verify(person.id, codeAt(now, enrolment.secret)).then((outcome) => outcome.ok), false, 'no sign-in with an unconfirmed secret');
-  assert.equal(await factors.confirmEnrolment(person.id, '000000'), undefined);
-  const recovery = await factors.confirmEnrolment(person.id, codeAt(now, enrolment.secret));
+  assert.equal(await factors.confirmEnrolment(person.id, SIGN_IN, enrolment.sealed, '000000'), undefined);
+  const recovery = await factors.confirmEnrolment(person.id, SIGN_IN, enrolment.sealed, codeAt(now, enrolment.secret));
   assert.equal(recovery?.length, RECOVERY_CODE_COUNT);
   assert.deepEqual([...codes.keys()].sort(), recovery.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!)).sort());
-  assert.equal(await factors.startEnrolment(person), undefined, 'a confirmed secret is never shown again');
+  assert.ok(!stored()!.secretSealed.includes(enrolment.secret), 'sealed at rest');
+  assert.equal(await factors.startEnrolment(person, SIGN_IN), undefined, 'a confirmed secret is never shown again');
 
   // The code that confirmed is spent; the next step's is good once.
   assert.deepEqual(await factors.verify(person.id, codeAt(now, enrolment.secret)), { ok: false });
@@ -107,4 +109,30 @@ test('enrolment: the secret is sealed, kept across reloads, confirmed by one cod
   assert.equal(await factors.reset(person.id), true);
   assert.equal(await factors.state(person.id), 'none');
   assert.equal(await factors.reset(person.id), false);
+});
+
+test('an enrolment secret works only in its own sign-in, for its own account, for ten minutes', async () => {
+  let now = T0;
+  const { store } = memoryStore();
+  const sealer = createSealer('unit-test-master-secret-long-enough-0123456789');
+  const factors = createSecondFactors({ store, sealer, issuerLabel: 'id.example.com', now: () => now });
+  const person = { id: 'a1', email: 'ada@example.com' };
+  const planted = (await factors.startEnrolment(person, 'attackers-sign-in'))!;
+  // Another sign-in never sees it: it gets its own secret, even handed the sealed one.
+  const own = (await factors.startEnrolment(person, SIGN_IN, planted.sealed))!;
+  assert.notEqual(own.secret, planted.secret);
+  assert.ok(own.created);
+  assert.equal(await factors.confirmEnrolment(person.id, SIGN_IN, planted.sealed, codeAt(now, planted.secret)), undefined, 'another sign-in\'s secret');
+  assert.equal(await factors.confirmEnrolment('someone-else', 'attackers-sign-in', planted.sealed, codeAt(now, planted.secret)), undefined, 'another account');
+  assert.equal(await factors.confirmEnrolment(person.id, SIGN_IN, 'v1.forged.value', codeAt(now, own.secret)), undefined, 'not sealed by us');
+  assert.equal(await factors.confirmEnrolment(person.id, SIGN_IN, undefined, codeAt(now, own.secret)), undefined, 'none shown');
+  now += 10 * 60_000;
+  assert.equal(await factors.confirmEnrolment(person.id, SIGN_IN, own.sealed, codeAt(now, own.secret)), undefined, 'expired after ten minutes');
+  const fresh = (await factors.startEnrolment(person, SIGN_IN, own.sealed))!;
+  assert.notEqual(fresh.secret, own.secret, 'an expired one is replaced');
+  assert.equal((await factors.confirmEnrolment(person.id, SIGN_IN, fresh.sealed, codeAt(now, fresh.secret)))?.length, RECOVERY_CODE_COUNT);
+  // Once one is confirmed, no other sign-in's secret can replace it.
+  const late = (await factors.startEnrolment(person, 'attackers-sign-in', undefined));
+  assert.equal(late, undefined);
+  assert.equal(await factors.confirmEnrolment(person.id, 'attackers-sign-in', planted.sealed, codeAt(now - 9 * 60_000, planted.secret)), undefined);
 });

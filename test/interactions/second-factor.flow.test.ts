@@ -44,6 +44,8 @@ async function declare(server: TestServer) {
 }
 
 const STRICT_APP = 'strict-app';
+const strictApp = (server: TestServer) =>
+  oidc.discovery(new URL(server.issuer), STRICT_APP, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(STRICT_APP)), insecure);
 const declaration = {
   clients: [
     { clientId: APP, name: 'MFA App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'] },
@@ -100,9 +102,9 @@ async function newPerson(server: TestServer): Promise<{ id: string; email: strin
 /** A person with a confirmed authenticator: its secret and recovery codes. */
 async function enrolledPerson(server: TestServer) {
   const person = await newPerson(server);
-  const enrolment = await server.services.secondFactors.startEnrolment(person);
+  const enrolment = await server.services.secondFactors.startEnrolment(person, 'test');
   assert.ok(enrolment);
-  const recoveryCodes = await server.services.secondFactors.confirmEnrolment(person.id, codeAt(enrolment.secret, -1));
+  const recoveryCodes = await server.services.secondFactors.confirmEnrolment(person.id, 'test', enrolment.sealed, codeAt(enrolment.secret, -1));
   assert.ok(recoveryCodes);
   return { ...person, secret: enrolment.secret, recoveryCodes };
 }
@@ -140,9 +142,9 @@ describe('MFA=optional', () => {
     assert.deepEqual(claims.amr, ['pwd']);
   });
 
-  test('enrolment: QR code and key, a wrong code refused, the right one shows ten recovery codes once, and the ID token says mfa', async () => {
+  test('enrolment at a client that requires MFA: QR code and key, a wrong code refused, the right one shows ten recovery codes once, and the ID token says mfa', async () => {
     const person = await newPerson(server);
-    const flow = await start(server, { acr_values: ACR_MFA });
+    const flow = await start(server, { client_id: STRICT_APP });
     await post(flow, 'login', { email: person.email, password: PASSWORD });
     const csp = flow.page.response.headers.get('content-security-policy') ?? '';
     assert.ok(!csp.includes('unsafe-inline'), csp);
@@ -153,9 +155,9 @@ describe('MFA=optional', () => {
     // A reload shows the same secret (a scanned QR code stays good).
     const again = await openPage(flow.jar, flow.page.url);
     assert.ok(again.html.includes(/id="totp-key">([^<]+)</.exec(flow.page.html)![1]!));
-    // The secret is sealed at rest.
-    const { rows } = await server.database.pool.query<{ secret_sealed: string }>('SELECT secret_sealed FROM totp_factors WHERE account_id = $1', [person.id]);
-    assert.ok(rows[0] && !rows[0].secret_sealed.includes(key) && rows[0].secret_sealed.startsWith('v1.'));
+    // Nothing is stored before the first code: the sign-in keeps its secret, sealed.
+    const before = await server.database.pool.query('SELECT 1 FROM totp_factors WHERE account_id = $1', [person.id]);
+    assert.equal(before.rows.length, 0);
 
     const wrong = await post(flow, 'enrol', { code: codeAt(key, 3) });
     assert.equal(wrong.response.status, 401);
@@ -166,9 +168,12 @@ describe('MFA=optional', () => {
     assert.equal(new Set(codes).size, 10);
     const stored = await server.database.pool.query<{ code_hash: string }>('SELECT code_hash FROM recovery_codes WHERE account_id = $1', [person.id]);
     assert.equal(stored.rows.length, 10);
+    // The secret is sealed at rest.
+    const { rows } = await server.database.pool.query<{ secret_sealed: string }>('SELECT secret_sealed FROM totp_factors WHERE account_id = $1', [person.id]);
+    assert.ok(rows[0] && !rows[0].secret_sealed.includes(key) && rows[0].secret_sealed.startsWith('v1.'));
     for (const code of codes) assert.ok(!stored.rows.some((row) => row.code_hash.includes(code)), 'codes are stored hashed');
     await post(flow, 'continue', {});
-    const claims = await idTokenClaims(app, flow);
+    const claims = await idTokenClaims(await strictApp(server), flow);
     assert.equal(claims.acr, ACR_MFA);
     assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
     assert.equal(await server.services.secondFactors.state(person.id), 'confirmed');
@@ -284,9 +289,9 @@ describe('MFA=optional', () => {
     const first = await start(server, {}, jar);
     await post(first, 'login', { email: person.email, password: PASSWORD });
     assert.equal((await idTokenClaims(app, first)).acr, ACR_PWD);
-    const enrolment = await server.services.secondFactors.startEnrolment(person);
+    const enrolment = await server.services.secondFactors.startEnrolment(person, 'test');
     assert.ok(enrolment);
-    await server.services.secondFactors.confirmEnrolment(person.id, codeAt(enrolment.secret));
+    await server.services.secondFactors.confirmEnrolment(person.id, 'test', enrolment.sealed, codeAt(enrolment.secret));
     // Without acr_values the session stands (single sign-on, no page).
     const sso = await start(server, {}, jar);
     assert.ok(await atCallback(sso));
@@ -300,19 +305,21 @@ describe('MFA=optional', () => {
     assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
   });
 
-  test('a client registered to require MFA: a password-only session must set up and use a second factor there, and only there', async () => {
+  test('a client registered to require MFA: a password-only session must give the password again, set up and use a second factor there', async () => {
     const person = await newPerson(server);
     const jar = new CookieJar();
     const first = await start(server, {}, jar);
     await post(first, 'login', { email: person.email, password: PASSWORD });
     assert.equal((await idTokenClaims(app, first)).acr, ACR_PWD);
+    // Setting one up needs the password again: a session alone never enrols (F3).
     const strict = await start(server, { client_id: STRICT_APP }, jar);
-    assert.ok(formAction(strict.page.html, 'enrol'), `the enrolment page, not the password form: ${strict.page.html.slice(0, 300)}`);
+    assert.ok(formAction(strict.page.html, 'login'), `the password form first: ${strict.page.html.slice(0, 300)}`);
+    await post(strict, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(formAction(strict.page.html, 'enrol'), `then the enrolment page: ${strict.page.html.slice(0, 300)}`);
     const key = /id="totp-key">([A-Z2-7 ]+)</.exec(strict.page.html)![1]!.replaceAll(' ', '');
     await post(strict, 'enrol', { code: codeAt(key) });
     await post(strict, 'continue', {});
-    const strictApp = await oidc.discovery(new URL(server.issuer), STRICT_APP, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(STRICT_APP)), insecure);
-    const claims = await idTokenClaims(strictApp, strict);
+    const claims = await idTokenClaims(await strictApp(server), strict);
     assert.equal(claims.acr, ACR_MFA);
     assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
   });
@@ -378,6 +385,12 @@ describe('an operator resets a person\'s factors', () => {
 
   test('portcullis users reset-factors <email> removes the authenticator and the codes, audited; the person then signs in with the password alone', async () => {
     const person = await enrolledPerson(first);
+    // Signed in with the factor about to be reset (a stolen phone): that session must end too.
+    const firstApp = await oidc.discovery(new URL(first.issuer), APP, undefined, oidc.ClientSecretBasic(first.declared.clientSecret(APP)), insecure);
+    const thief = await start(first);
+    await post(thief, 'login', { email: person.email, password: PASSWORD });
+    await post(thief, 'code', { code: codeAt(person.secret) });
+    assert.equal((await idTokenClaims(firstApp, thief)).acr, ACR_MFA);
     const cli: CliEnvironment = { databaseUrl: first.database.testDatabase.url, poolMax: first.database.testDatabase.poolMax, masterSecret: TEST_MASTER_SECRET, dataDir, issuer: first.issuer };
     // The embedded database serves one connection at a time: the server lets go of it for the CLI.
     await first.auditWriter.flush();
@@ -394,6 +407,11 @@ describe('an operator resets a person\'s factors', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.actor, 'cli');
     assert.equal(rows[0]!.data.removed, true);
+    const revoked = await second.database.pool.query<{ actor: string }>(`SELECT actor FROM audit_events WHERE account_id = $1 AND type = 'user.tokens_revoked'`, [person.id]);
+    assert.equal(revoked.rows.length, 1, 'every session, grant and token ended');
+    // The session signed in before the reset no longer signs anyone in.
+    const afterReset = await start(second, {}, thief.jar);
+    assert.ok(formAction(afterReset.page.html, 'login'), `the password form, not the callback: ${afterReset.page.url.href}`);
     const app = await oidc.discovery(new URL(second.issuer), APP, undefined, oidc.ClientSecretBasic(first.declared.clientSecret(APP)), insecure);
     const flow = await start(second);
     await post(flow, 'login', { email: person.email, password: PASSWORD });
