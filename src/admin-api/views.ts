@@ -33,6 +33,7 @@ export const clientViewSchema = z
     jwksUri: z.string().nullable(),
     requirePushedRequests: z.boolean(),
     requireSignedRequests: z.boolean(),
+    requireMfa: z.boolean(),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -63,6 +64,7 @@ export function clientView(client: ClientRecord): ClientView {
     jwksUri: client.jwksUri,
     requirePushedRequests: client.requirePushedRequests,
     requireSignedRequests: client.requireSignedRequests,
+    requireMfa: client.requireMfa,
     createdAt: client.createdAt.toISOString(),
     updatedAt: client.updatedAt.toISOString(),
   };
