@@ -78,6 +78,8 @@ export interface Config {
     readonly insecure: boolean;
     readonly from: string;
   };
+  /** ADMIN_API: the admin API is served and its resource server registered (README "Administration"). */
+  readonly adminApi: boolean;
   readonly passwordReset: {
     readonly enabled: boolean;
     /** Seconds a link works. */
@@ -248,6 +250,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       rotationDays: env.KEY_ROTATION_DAYS,
     }),
     mail: Object.freeze({ smtpUrl: env.SMTP_URL, insecure: env.SMTP_INSECURE, from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>` }),
+    adminApi: env.ADMIN_API,
     passwordReset: Object.freeze({
       enabled: env.PASSWORD_RESET ?? (!production || env.SMTP_URL !== undefined),
       ttl: env.PASSWORD_RESET_TTL,

@@ -138,6 +138,8 @@ export const envSchema = z.object({
   PASSWORD_RESET_TTL: count(60, 86_400).default(1800),
   /** A reset ends every session, grant and token of the account. */
   PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
+  /** The admin API (/admin/api/v1) and its built-in resource server; off by default (admin surfaces are not public by default). */
+  ADMIN_API: bool.default(false),
   /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */
   KEY_ROTATION_DAYS: count(1, 3650).optional(),
 });
