@@ -8,7 +8,7 @@ import { z } from 'zod';
  * Control characters (C0, DEL, C1): never in text we store or search. Postgres refuses a NUL
  * in text (a 500 if it got that far), and the others forge lines in logs and terminals.
  */
-export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+export const CONTROL_CHARACTERS = /\p{Cc}/u;
 
 /** Text without control characters; the message every schema uses for them. */
 export const noControlCharacters = (value: string) => !CONTROL_CHARACTERS.test(value);
