@@ -83,9 +83,10 @@ export function problemDetails(): Middleware {
       throw caught;
     }
     // The token check answers 401/403 in OAuth's shape (RFC 6750) with its challenge in
-    // WWW-Authenticate, which stays; the body becomes a problem carrying the same error.
+    // WWW-Authenticate, and the subject's budget 429 with Retry-After; the headers stay, the
+    // body becomes a problem carrying the same error.
     const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-    if ((ctx.status === 401 || ctx.status === 403) && typeof body?.error === 'string') {
+    if ((ctx.status === 401 || ctx.status === 403 || ctx.status === 429) && typeof body?.error === 'string') {
       answerProblem(ctx, { status: ctx.status, code: body.error, detail: typeof body.error_description === 'string' ? body.error_description : body.error });
     }
   };
