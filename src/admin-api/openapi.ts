@@ -57,7 +57,7 @@ const read = [{ portcullis: [ADMIN_SCOPES.read] }];
 const write = [{ portcullis: [ADMIN_SCOPES.write] }];
 
 export function buildOpenApiDocument(issuer: string) {
-  const withUser = (summary: string, operationId: string) => ({
+  const withUser = (summary: string, operationId: string, conflict?: string) => ({
     summary,
     operationId,
     security: write,
@@ -65,7 +65,7 @@ export function buildOpenApiDocument(issuer: string) {
     responses: {
       '200': { description: 'the user', headers: etagHeader, content: json('User') },
       '404': problem('no such user'),
-      '409': problem('the change would disable your own account or leave no enabled account with the admin role'),
+      ...(conflict && { '409': problem(conflict) }),
       ...refusals,
     },
   });
@@ -202,7 +202,7 @@ export function buildOpenApiDocument(issuer: string) {
           },
         },
       },
-      '/users/{id}/disable': { post: withUser('Disable a user and end every grant, token and session', 'disableUser') },
+      '/users/{id}/disable': { post: withUser('Disable a user and end every grant, token and session', 'disableUser', 'the user is you, or the last enabled account with the admin role') },
       '/users/{id}/enable': { post: withUser('Enable a user again', 'enableUser') },
       '/users/{id}/unblock': {
         post: {
