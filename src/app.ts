@@ -189,9 +189,12 @@ export function createApp(deps: AppDeps): Koa {
   //    The admin API (/admin/api/v1): Portcullis' own tokens for its admin resource (Bearer
   //    or DPoP, admin:read / admin:write), then a budget per subject; JSON bodies only, and
   //    no CORS at all (no browser origin may call it).
-  const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
-  app.use(adminApi.routes());
-  app.use(adminApi.allowedMethods());
+  //    Only with ADMIN_API=true: off, its paths are unknown paths (404), document included.
+  if (config.adminApi) {
+    const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
+    app.use(adminApi.routes());
+    app.use(adminApi.allowedMethods());
+  }
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...
   //    Where clients authenticate (token, introspection, revocation, PAR), the client the
   //    request claims is read once (Basic, or the form body, read and put back for the

@@ -184,7 +184,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       ...(options.clock && { clock: options.clock }),
     });
     await registerAccountApi(services.resources, config.issuer);
-    await registerAdminApi(services.resources, config.issuer);
+    // Off (ADMIN_API=false): its resource is not offered, so no token for it is issued.
+    if (config.adminApi) await registerAdminApi(services.resources, config.issuer);
     return { database, sealer, services, migrations: report, audit, auditSink, changes: registryChanges, close };
   } catch (error) {
     await close();

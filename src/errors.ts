@@ -89,6 +89,16 @@ export class ConflictError extends AppError {
   }
 }
 
+/**
+ * A change made on condition that the record is still the version the caller read
+ * (the admin API's If-Match), which it no longer is: nothing was written.
+ */
+export class PreconditionFailedError extends AppError {
+  constructor(message = 'the resource changed since it was read (If-Match does not match its ETag): GET it again and reapply the change', options: AppErrorOptions = {}) {
+    super('precondition_failed', 412, message, options);
+  }
+}
+
 /** Start-up cannot proceed (bad config, locked data folder, wrong master secret). */
 export class StartupError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {

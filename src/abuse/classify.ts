@@ -30,7 +30,8 @@ export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => En
   const deviceStart = endpoints.deviceAuthorization === undefined ? undefined : routedPath(endpoints.deviceAuthorization);
   return (ctx) => {
     const path = routedPath(ctx.path);
-    if (path === '/api' || path.startsWith('/api/')) return 'api';
+    // Our own APIs, the admin API too: counted per address before any token is looked at.
+    if (path === '/api' || path.startsWith('/api/') || path === '/admin/api' || path.startsWith('/admin/api/')) return 'api';
     if (ctx.method !== 'POST') return undefined;
     if (path === paths.token || path === deviceStart) return 'token';
     if (path === paths.introspection) return 'introspection';

@@ -28,6 +28,11 @@ function challenge(scheme: Scheme, fields: Record<string, string | undefined>): 
     .join(', ')}`;
 }
 
+/** Why a valid token no longer carries what it says: gone or disabled (401), or lacking the authority now (403). */
+export type EntitlementRefusal =
+  | { readonly status: 401; readonly error: 'invalid_token'; readonly description: string }
+  | { readonly status: 403; readonly error: 'insufficient_scope'; readonly description: string };
+
 type ValidProof = Extract<DpopProofResult, { valid: true }>;
 
 /**
@@ -65,6 +70,14 @@ export function requireAccessToken(options: {
   resourceMetadata?: string;
   /** Told of a valid token refused for a missing scope (the admin API audits who probed it). */
   onInsufficientScope?: (ctx: Parameters<Middleware>[0], token: VerifiedAccessToken, required: readonly string[]) => void;
+  /**
+   * Whether the token's subject holds, now, the authority the token was issued for (the
+   * admin API re-reads the account or the client on every request: a token outlives a
+   * removed role or scope). Asked once everything else holds, before a DPoP proof is spent;
+   * a refusal is answered as the token check's own (an insufficient_scope one is also told
+   * to onInsufficientScope).
+   */
+  stillEntitled?: (token: VerifiedAccessToken, required: readonly string[]) => Promise<EntitlementRefusal | undefined>;
 }): Middleware<AccessTokenState> {
   const required = typeof options.scope === 'string' ? [options.scope] : [...(options.scope ?? [])];
   const realm = options.realm ?? 'portcullis';
@@ -135,6 +148,12 @@ export function requireAccessToken(options: {
     if (required.some((scope) => !granted.has(scope))) {
       options.onInsufficientScope?.(ctx, token, required);
       refuse(403, scheme, 'insufficient_scope', `this request needs the scope ${required.join(' ')}`, required.join(' '));
+      return;
+    }
+    const lost = await options.stillEntitled?.(token, required);
+    if (lost) {
+      if (lost.status === 403) options.onInsufficientScope?.(ctx, token, required);
+      refuse(lost.status, scheme, lost.error, lost.description, lost.status === 403 ? required.join(' ') || undefined : undefined);
       return;
     }
     // Last, once everything else holds: a proof is spent only by a request it authorizes.

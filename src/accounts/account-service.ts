@@ -1,7 +1,7 @@
-import { NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { discardAudit, type ActedBy, type AuditEventType, type AuditSink } from '../audit/index.ts';
 import { parseAccountCreate, parseAccountUpdate, type AccountCreateInput, type AccountUpdateInput } from './account-input.ts';
-import type { AccountRecord, AccountStore } from './account-store.ts';
+import { takesRole, type AccountChanges, type AccountRecord, type AccountStore, type UpdateConditions } from './account-store.ts';
 import { createPasswordAuthentication } from './authenticate-password.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import { checkPassword } from './password-policy.ts';
@@ -50,9 +50,24 @@ export interface AccountService {
   /** Ends every grant, token, browser session and remembered consent of the account; it stays enabled. */
   revokeTokens(idOrEmail: string, by?: ActedBy): Promise<{ account: AccountRecord; grants: number; tokens: number }>;
   /** Disabling also ends every grant, token and browser session of the account, at once. */
-  setDisabled(idOrEmail: string, disabled: boolean, by?: ActedBy): Promise<AccountRecord>;
+  setDisabled(idOrEmail: string, disabled: boolean, by?: ActedBy, guard?: ChangeGuard): Promise<AccountRecord>;
   /** Changes profile fields and roles (not the email, not the password), parsed with account-input.ts's schema. */
-  update(idOrEmail: string, changes: AccountUpdateInput, by?: ActedBy): Promise<AccountRecord>;
+  update(idOrEmail: string, changes: AccountUpdateInput, by?: ActedBy, guard?: ChangeGuard): Promise<AccountRecord>;
+}
+
+/**
+ * What the admin API asks of a change besides the input's rules: the version it was made
+ * from, and that administration stays possible (role: the admin role).
+ */
+export interface ChangeGuard extends UpdateConditions {
+  /** The account of the person making the change: they may not take `keepRoleHeld` from themself. */
+  readonly actorAccountId?: string | undefined;
+}
+
+function refuseSelfDemotion(account: AccountRecord, changes: AccountChanges, guard: ChangeGuard | undefined): void {
+  const role = guard?.keepRoleHeld;
+  if (!role || guard.actorAccountId !== account.id || !account.roles.includes(role) || !takesRole(changes, role)) return;
+  throw new ConflictError(changes.disabled ? 'you cannot disable your own account' : `you cannot remove the ${role} role from your own account`);
 }
 
 export function createAccountService(deps: {
@@ -123,9 +138,11 @@ export function createAccountService(deps: {
       return { account, ...count };
     },
 
-    async setDisabled(idOrEmail, disabled, by) {
+    async setDisabled(idOrEmail, disabled, by, guard) {
       const account = await get(idOrEmail);
-      const updated = await store.update(account.id, { disabled });
+      // Also for an account that does not hold the role: disabling yourself ends your own access.
+      if (disabled && guard?.actorAccountId === account.id) throw new ConflictError('you cannot disable your own account');
+      const updated = await store.update(account.id, { disabled }, guard);
       if (!disabled) return recorded('user.enabled', updated, undefined, by);
       await deps.resetLinks?.spendAll(account.id);
       // Disabled first, so nothing new is issued while the old is revoked.
@@ -133,14 +150,16 @@ export function createAccountService(deps: {
       return recorded('user.disabled', updated, { grants: count.grants, tokens: count.tokens }, by);
     },
 
-    async update(idOrEmail, raw, by) {
+    async update(idOrEmail, raw, by, guard) {
       const changes = parseAccountUpdate(raw);
       const account = await get(idOrEmail);
-      const updated = await store.update(account.id, {
+      const written: AccountChanges = {
         ...(changes.name !== undefined && { name: changes.name }),
         ...(changes.roles !== undefined && { roles: changes.roles }),
         ...(changes.emailVerified !== undefined && { emailVerified: changes.emailVerified }),
-      });
+      };
+      refuseSelfDemotion(account, written, guard);
+      const updated = await store.update(account.id, written, guard);
       const fields = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined);
       // What changed, never a secret: the roles before and after (who gained admin matters).
       return recorded('user.updated', updated, { fields, ...(changes.roles !== undefined && { roles: updated.roles, previousRoles: account.roles }) }, by);

@@ -1,7 +1,7 @@
 import { isUuid } from '../clients/index.ts';
 import type { PrismaClient, Sql } from '../db/index.ts';
-import { withTranslatedErrors } from '../db/index.ts';
-import { NotFoundError } from '../errors.ts';
+import { isRecordNotFound, withTranslatedErrors } from '../db/index.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 
 export interface AccountRecord {
   readonly id: string;
@@ -43,7 +43,24 @@ export interface AccountStore {
    * part of the email or name, in any case.
    */
   page(options: { limit: number; after?: string | undefined; search?: string | undefined }): Promise<AccountRecord[]>;
-  update(id: string, changes: AccountChanges): Promise<AccountRecord>;
+  update(id: string, changes: AccountChanges, conditions?: UpdateConditions): Promise<AccountRecord>;
+}
+
+/** What must hold for an update to be written, checked with the write itself. */
+export interface UpdateConditions {
+  /** Only onto this version (a PreconditionFailedError otherwise): optimistic concurrency. */
+  readonly ifUpdatedAt?: Date | undefined;
+  /**
+   * Never leave no enabled account holding this role (a ConflictError otherwise): the
+   * holders are locked while the change is checked and written, so two concurrent changes
+   * each removing a different last-but-one holder cannot both pass.
+   */
+  readonly keepRoleHeld?: string | undefined;
+}
+
+/** Whether a change takes `role` away from an account holding it, by disabling it or by its roles. */
+export function takesRole(changes: AccountChanges, role: string): boolean {
+  return changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes(role));
 }
 
 /**
@@ -129,10 +146,28 @@ export function createAccountStore(prisma: PrismaClient, sql: Sql): AccountStore
           take: limit,
         }),
       ),
-    async update(id, changes) {
+    async update(id, changes, conditions = {}) {
       // As in findById: no account has such an id, and Postgres would refuse the cast (a 500).
       if (!isUuid(id)) throw new NotFoundError('account not found');
-      return withTranslatedErrors('account', () => prisma.account.update({ where: { id }, data: changes }));
+      const { ifUpdatedAt, keepRoleHeld: role } = conditions;
+      const write = (db: Pick<PrismaClient, 'account'>) =>
+        db.account.update({ where: { id, ...(ifUpdatedAt && { updatedAt: ifUpdatedAt }) }, data: changes }).catch((error: unknown) => {
+          // No row of that version: changed (or deleted) since it was read.
+          if (ifUpdatedAt && isRecordNotFound(error)) throw new PreconditionFailedError();
+          throw error;
+        });
+      if (!role || !takesRole(changes, role)) return withTranslatedErrors('account', () => write(prisma));
+      return withTranslatedErrors('account', () =>
+        prisma.$transaction(async (tx) => {
+          // Every enabled holder, locked in one order: a concurrent change to any of them
+          // waits here, then sees this one's outcome (FOR UPDATE re-checks the condition).
+          const holders = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM accounts WHERE disabled = false AND ${role} = ANY(roles) ORDER BY id FOR UPDATE`;
+          if (holders.some((holder) => holder.id === id) && holders.length <= 1) {
+            throw new ConflictError(`this is the last enabled account with the ${role} role: give the role to another account first`);
+          }
+          return write(tx);
+        }),
+      );
     },
   };
 }

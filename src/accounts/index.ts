@@ -1,9 +1,10 @@
-export { accountColumns, accountFromRow, accountIdAsUuid, createAccountStore, type AccountStore, type AccountRecord } from './account-store.ts';
+export { accountColumns, accountFromRow, accountIdAsUuid, createAccountStore, type AccountStore, type AccountRecord, type UpdateConditions } from './account-store.ts';
 export {
   createAccountService,
   type AccountService,
   type AccountTokenRevoker,
   type AuthenticationResult,
+  type ChangeGuard,
 } from './account-service.ts';
 export { createArgon2Hasher, OWASP_ARGON2ID, MAX_PASSWORD_BYTES, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { normalizeEmail } from './normalize-email.ts';

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware, ParameterizedContext } from 'koa';
+import { LRUCache } from 'lru-cache';
 
 import { protectedResourceMetadataUrl, requireAccessToken, type AccessTokenState } from '../account-api/index.ts';
 import type { AccountService } from '../accounts/index.ts';
@@ -9,6 +10,7 @@ import type { ThrottleReleaseStore } from '../db/index.ts';
 import { ValidationError } from '../errors.ts';
 import type { AccessTokenVerifier, DpopReplayStore, VerifiedAccessToken } from '../oidc/index.ts';
 import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
+import { createEntitlementCheck } from './check-entitlement.ts';
 import { addClientRoutes } from './client-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { problemDetails } from './problem.ts';
@@ -35,6 +37,9 @@ export interface AdminApiDeps {
   /** The per-subject request budget (rate limits), run once the token is verified. */
   readonly perSubject?: Middleware | undefined;
 }
+
+/** How long one subject's refusals are audited once (admin.refused). */
+export const REFUSAL_AUDIT_WINDOW_MS = 60_000;
 
 export type AdminContext = ParameterizedContext<AccessTokenState>;
 
@@ -66,19 +71,27 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router<AccessTokenStat
   const resourceMetadata = protectedResourceMetadataUrl(audience);
   const router = new Router<AccessTokenState>({ prefix: ADMIN_API_PATH });
 
-  // A valid token without the scope is someone probing: their attempt is audited.
+  // A valid token without the scope is someone probing: their attempt is audited, once per
+  // subject in a window (a refusal is answered before any per-subject budget, so a row per
+  // request would let one person without the role write the audit table as fast as they
+  // can send; the per-address budget limits the requests themselves).
+  const recentlyAudited = new LRUCache<string, true>({ max: 10_000, ttl: REFUSAL_AUDIT_WINDOW_MS });
   const onInsufficientScope = (ctx: Parameters<Middleware>[0], token: VerifiedAccessToken, required: readonly string[]) => {
+    const actor = actorOf(token);
+    if (recentlyAudited.has(actor)) return;
+    recentlyAudited.set(actor, true);
     deps.audit.record({
       type: 'admin.refused',
-      actor: actorOf(token),
+      actor,
       ...requestFacts(ctx),
       data: { method: ctx.method, path: ctx.path.slice(0, 200), scope: required.join(' ') },
     });
   };
   // Each route: the token (either subject: a person with the admin role, or automation's
   // own client credentials), then the budget of that subject, then the body.
+  const stillEntitled = createEntitlementCheck({ accounts: deps.accounts, clients: deps.clients, audience });
   const protect = (scope: string): Middleware<AccessTokenState> => {
-    const check = requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'any', resourceMetadata, onInsufficientScope });
+    const check = requireAccessToken({ verifier: deps.verifier, replays: deps.replays, issuer: deps.issuer, audience, scope, subject: 'any', resourceMetadata, onInsufficientScope, stillEntitled });
     const body = readJsonBody();
     const { perSubject } = deps;
     return async (ctx, next) => {

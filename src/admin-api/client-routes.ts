@@ -46,8 +46,9 @@ export function addClientRoutes(router: Router<AccessTokenState>, guards: Guards
   // written; only from the representation the caller read (If-Match).
   router.patch('/clients/:clientId', guards.write, async (ctx) => {
     const before = await current(ctx.params.clientId!);
-    requireIfMatch(ctx, etagOf(clientView(before)));
-    const client = await clients.update(before.clientId, bodyObject(ctx), actedBy(ctx));
+    const matched = requireIfMatch(ctx, etagOf(clientView(before)));
+    // Written only if still the version the ETag named: a concurrent change makes this a 412.
+    const client = await clients.update(before.clientId, bodyObject(ctx), actedBy(ctx), { ifUpdatedAt: matched === 'version' ? before.updatedAt : undefined });
     ctx.body = answer(ctx, clientView(client));
   });
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { ParameterizedContext } from 'koa';
 
-import { AppError } from '../errors.ts';
+import { AppError, PreconditionFailedError } from '../errors.ts';
 
 // Optimistic concurrency for the admin API (RFC 9110 section 13.1.1): every GET carries a
 // strong ETag of the representation; a change (PUT/PATCH) must name the one it was made
@@ -18,16 +18,20 @@ class PreconditionError extends AppError {}
 
 /**
  * Refuses the change unless If-Match names the current representation (or is `*`). Weak
- * validators never match (strong comparison, section 8.8.3.2).
+ * validators never match (strong comparison, section 8.8.3.2). Answers `version` when the
+ * header named it, `any` for `*`: a named version must also be the one the write replaces
+ * (the stores' `ifUpdatedAt`), or two requests holding the same ETag would both pass this
+ * check and the second would overwrite the first.
  */
-export function requireIfMatch(ctx: ParameterizedContext, current: string): void {
+export function requireIfMatch(ctx: ParameterizedContext, current: string): 'version' | 'any' {
   const header = ctx.get('If-Match').trim();
   if (header === '') {
     throw new PreconditionError('precondition_required', 428, 'this change needs an If-Match header with the ETag of the resource as last read (GET it first)');
   }
-  if (header === '*') return;
+  if (header === '*') return 'any';
   const tags = header.split(',').map((tag) => tag.trim());
   if (!tags.includes(current)) {
-    throw new PreconditionError('precondition_failed', 412, 'the resource changed since it was read (If-Match does not match its ETag): GET it again and reapply the change');
+    throw new PreconditionFailedError();
   }
+  return 'version';
 }

@@ -45,7 +45,7 @@ const refusals = {
   '401': problem('no access token, or one that is invalid, expired or for another API (see WWW-Authenticate)'),
   '403': problem('the token lacks the scope (insufficient_scope)'),
   '413': problem('the body is larger than 32 kB'),
-  '415': problem('a body that is not application/json'),
+  '415': problem('a body that is not application/json, or sent with a Content-Encoding other than identity'),
   '429': problem('over the request budget (Retry-After)'),
 };
 
@@ -57,12 +57,17 @@ const read = [{ portcullis: [ADMIN_SCOPES.read] }];
 const write = [{ portcullis: [ADMIN_SCOPES.write] }];
 
 export function buildOpenApiDocument(issuer: string) {
-  const withUser = (summary: string, operationId: string) => ({
+  const withUser = (summary: string, operationId: string, conflict?: string) => ({
     summary,
     operationId,
     security: write,
     parameters: [userId],
-    responses: { '200': { description: 'the user', headers: etagHeader, content: json('User') }, '404': problem('no such user'), ...refusals },
+    responses: {
+      '200': { description: 'the user', headers: etagHeader, content: json('User') },
+      '404': problem('no such user'),
+      ...(conflict && { '409': problem(conflict) }),
+      ...refusals,
+    },
   });
   return {
     openapi: '3.1.0',
@@ -190,13 +195,14 @@ export function buildOpenApiDocument(issuer: string) {
           responses: {
             '200': { description: 'the user as changed', headers: etagHeader, content: json('User') },
             '404': problem('no such user'),
+            '409': problem('the change would remove your own admin role or leave no enabled account with the admin role'),
             '412': problem('the user changed since it was read'),
             '428': problem('If-Match is missing'),
             ...refusals,
           },
         },
       },
-      '/users/{id}/disable': { post: withUser('Disable a user and end every grant, token and session', 'disableUser') },
+      '/users/{id}/disable': { post: withUser('Disable a user and end every grant, token and session', 'disableUser', 'the user is you, or the last enabled account with the admin role') },
       '/users/{id}/enable': { post: withUser('Enable a user again', 'enableUser') },
       '/users/{id}/unblock': {
         post: {

@@ -3,8 +3,8 @@ import type { Middleware } from 'koa';
 
 import { AppError, ValidationError } from '../errors.ts';
 
-// The admin API's request bodies: JSON only (415 otherwise, so a browser form can never
-// post here without a preflight), parsed strictly (an object or array at the top), at most
+// The admin API's request bodies: JSON only, uncompressed (415 otherwise, so a browser form
+// can never post here without a preflight), parsed strictly (an object or array at the top), at most
 // 32 kB (413), malformed JSON a 400. Anything but an object is the schemas' to refuse.
 
 const JSON_LIMIT = '32kb';
@@ -22,6 +22,12 @@ export function readJsonBody(): Middleware {
     }
     if (ctx.is('application/json') === false) {
       throw new AppError('unsupported_media_type', 415, 'request bodies must be application/json');
+    }
+    // Uncompressed only: a compressed body would be inflated past the size limit's check of
+    // what was sent, and one that is not what it claims fails in zlib (a 500).
+    const encodings = ctx.get('Content-Encoding').split(',').map((coding) => coding.trim().toLowerCase()).filter(Boolean);
+    if (encodings.some((coding) => coding !== 'identity')) {
+      throw new AppError('unsupported_media_type', 415, 'request bodies must not be compressed (Content-Encoding: identity only)');
     }
     try {
       await parse(ctx, async () => {});

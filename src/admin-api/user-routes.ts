@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import type { AccessTokenState } from '../account-api/index.ts';
 import { isUuid } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { ADMIN_API_PATH } from './admin-resource.ts';
+import { ADMIN_API_PATH, ADMIN_ROLE } from './admin-resource.ts';
 import { actedBy, bodyObject, type AdminApiDeps, type AdminContext, type Guards } from './admin-api.ts';
 import { etagOf, requireIfMatch } from './etag.ts';
 import { userQuerySchema, userView } from './views.ts';
@@ -51,18 +51,26 @@ export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, 
     ctx.body = answer(ctx, userView(await current(ctx.params.id!)));
   });
 
-  // Name, roles (the whole list) and the verified flag, from the representation read.
+  // Administration must stay possible: nobody disables themself or takes their own admin
+  // role, and no change leaves no enabled account with it (409, checked with the write).
+  const guard = (ctx: AdminContext, ifUpdatedAt?: Date) => {
+    const token = ctx.state.accessToken;
+    return { keepRoleHeld: ADMIN_ROLE, actorAccountId: token.issuedTo === 'person' ? token.sub : undefined, ifUpdatedAt };
+  };
+
+  // Name, roles (the whole list) and the verified flag, from the representation read; written
+  // only if still that version (a concurrent change makes this a 412).
   router.patch('/users/:id', guards.write, async (ctx) => {
     const before = await current(ctx.params.id!);
-    requireIfMatch(ctx, etagOf(userView(before)));
-    const account = await accounts.update(before.id, bodyObject(ctx), actedBy(ctx));
+    const matched = requireIfMatch(ctx, etagOf(userView(before)));
+    const account = await accounts.update(before.id, bodyObject(ctx), actedBy(ctx), guard(ctx, matched === 'version' ? before.updatedAt : undefined));
     ctx.body = answer(ctx, userView(account));
   });
 
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
     router.post(`/users/:id/${action}`, guards.write, async (ctx) => {
       const before = await current(ctx.params.id!);
-      const account = await accounts.setDisabled(before.id, disabled, actedBy(ctx));
+      const account = await accounts.setDisabled(before.id, disabled, actedBy(ctx), guard(ctx));
       ctx.body = answer(ctx, userView(account));
     });
   }

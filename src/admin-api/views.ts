@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import type { AccountRecord } from '../accounts/index.ts';
-import { AUTH_METHODS, CLIENT_TYPES, type ClientRecord } from '../clients/index.ts';
+import { AUTH_METHODS, CLIENT_TYPES, NO_CONTROL_CHARACTERS, noControlCharacters, type ClientRecord } from '../clients/index.ts';
 
 // What the admin API answers, as zod schemas (the OpenAPI document's response schemas are
 // generated from these) and the functions that make them. Never a secret: no password hash,
@@ -137,7 +137,7 @@ export const rotateSecretSchema = z.object({ authMethod: z.enum(AUTH_METHODS).op
 /** The query of the user listing. */
 export const userQuerySchema = z
   .object({
-    search: z.string().min(1).max(200).optional(),
+    search: z.string().min(1).max(200).refine(noControlCharacters, NO_CONTROL_CHARACTERS).optional(),
     cursor: z.uuid().optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
   })

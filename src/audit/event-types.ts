@@ -43,7 +43,7 @@ export const AUDIT_EVENT_TYPES = {
   'user.tokens_revoked': 'every grant, token, session and consent of an account was ended (data.grants, data.tokens)',
   'user.enabled': 'an account was enabled again',
   'user.password_changed': "an account's password was set",
-  'admin.refused': 'the admin API refused a valid access token that lacks the scope a request needs (data.method, data.path, data.scope)',
+  'admin.refused': 'the admin API refused a valid access token that lacks the scope a request needs, or whose subject no longer holds the role or registration it was issued for; once per subject a minute (data.method, data.path, data.scope)',
   'key.created': 'a signing or cookie key was generated (data.use, data.kid or data.id, data.alg, data.activatesAt: when it starts signing)',
   'key.retired': 'a signing key was withdrawn from the JWKS, or a cookie key from verification (data.use, data.kid or data.id, data.forced)',
 } as const satisfies Record<string, string>;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import { ValidationError } from '../errors.ts';
 import { jwkSetSchema } from './client-jwks.ts';
-import { clientIdSchema, isLoopbackHost, nameSchema, scopeTokenSchema } from './validation.ts';
+import { clientIdSchema, isLoopbackHost, nameSchema, NO_CONTROL_CHARACTERS, noControlCharacters, scopeTokenSchema } from './validation.ts';
 
 // The validated shape of a client registration, whether it comes from the CLI, an import
 // file or (later) an admin API. Each rule is here once.
@@ -58,6 +58,11 @@ const absoluteUrl = z
   .string()
   .max(MAX_URI, `must be at most ${MAX_URI} characters`)
   .superRefine((value, ctx) => {
+    // The URL parser drops some of them silently; the registration must be what was sent.
+    if (!noControlCharacters(value)) {
+      ctx.addIssue({ code: 'custom', message: NO_CONTROL_CHARACTERS });
+      return;
+    }
     if (URL.canParse(value)) return;
     const meant = withMissingScheme(value);
     ctx.addIssue({ code: 'custom', message: meant ? missingSchemeMessage(value, meant) : 'must be an absolute URL' });

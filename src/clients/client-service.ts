@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 
 import type { Sealer } from '../crypto/index.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
 import { parseClientInput, usesSecret, type AuthMethodName, type ClientInput } from './client-input.ts';
 import type { ClientRecord, ClientStore } from './client-store.ts';
@@ -49,8 +49,11 @@ export interface RotateOptions {
 // `by` on a change: who made it, when not the audit sink's default (the admin API's caller).
 export interface ClientService {
   create(raw: unknown, by?: ActedBy): Promise<CreatedClient>;
-  /** Applies a partial change, re-validating the whole resulting registration. */
-  update(clientId: string, raw: unknown, by?: ActedBy): Promise<ClientRecord>;
+  /**
+   * Applies a partial change, re-validating the whole resulting registration. `ifUpdatedAt`:
+   * only onto that version of the client, checked by the write itself (PreconditionFailedError).
+   */
+  update(clientId: string, raw: unknown, by?: ActedBy, options?: { ifUpdatedAt?: Date | undefined }): Promise<ClientRecord>;
   rotateSecret(clientId: string, options?: RotateOptions, by?: ActedBy): Promise<CreatedClient>;
   /**
    * Ends every grant, token and remembered consent of the client, client-credentials JWTs
@@ -131,8 +134,11 @@ export function createClientService(deps: {
       return { client, clientSecret };
     },
 
-    async update(clientId, raw, by) {
+    async update(clientId, raw, by, options = {}) {
       const current = await get(clientId);
+      const { ifUpdatedAt } = options;
+      // The change is merged onto `current`: it must be the version the caller named.
+      if (ifUpdatedAt && current.updatedAt.getTime() !== ifUpdatedAt.getTime()) throw new PreconditionFailedError();
       if (typeof raw !== 'object' || raw === null) throw new ValidationError('input: must be an object');
       if ('clientId' in raw && raw.clientId !== clientId) throw new ValidationError('clientId: cannot be changed');
       if ('type' in raw && raw.type !== current.type) throw new ValidationError('type: cannot be changed; create a new client');
@@ -142,7 +148,7 @@ export function createClientService(deps: {
       const input = parseClientInput({ ...toClientInput(current), ...raw });
       const data = await normalise(input);
       // Moving to keys drops the secret: it must stop working.
-      const client = await store.update(clientId, { ...data, ...(!usesSecret(data.authMethod) && { secretCiphertext: null }) });
+      const client = await store.update(clientId, { ...data, ...(!usesSecret(data.authMethod) && { secretCiphertext: null }) }, { ifUpdatedAt });
       audit.record({ type: 'client.updated', clientId, data: { fields: Object.keys(raw) }, ...by });
       return client;
     },

@@ -1,5 +1,5 @@
-import { Prisma, withTranslatedErrors, type PrismaClient } from '../db/index.ts';
-import { NotFoundError } from '../errors.ts';
+import { isRecordNotFound, Prisma, withTranslatedErrors, type PrismaClient } from '../db/index.ts';
+import { NotFoundError, PreconditionFailedError } from '../errors.ts';
 import type { AuthMethodName, ClientTypeName } from './client-input.ts';
 import type { JwkSet } from './client-jwks.ts';
 import { isPossibleClientId } from './validation.ts';
@@ -44,7 +44,11 @@ export interface ClientStore {
   create(client: ClientData): Promise<ClientRecord>;
   findById(clientId: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
-  update(clientId: string, changes: Partial<Omit<ClientData, 'clientId'>>): Promise<ClientRecord>;
+  /**
+   * `ifUpdatedAt`: only if the client is still that version, in the same statement (a
+   * PreconditionFailedError otherwise, nothing written): optimistic concurrency.
+   */
+  update(clientId: string, changes: Partial<Omit<ClientData, 'clientId'>>, options?: { ifUpdatedAt?: Date | undefined }): Promise<ClientRecord>;
   delete(clientId: string): Promise<void>;
 }
 
@@ -108,10 +112,15 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
       const rows = await withTranslatedErrors('client', () => prisma.client.findMany({ orderBy: { createdAt: 'asc' } }));
       return rows.map(toRecord);
     },
-    async update(clientId, changes) {
+    async update(clientId, changes, options = {}) {
       if (!isPossibleClientId(clientId)) throw new NotFoundError(`client ${clientId.slice(0, 100)} not found`);
+      const { ifUpdatedAt } = options;
       const row = await withTranslatedErrors(`client ${clientId}`, () =>
-        prisma.client.update({ where: { clientId }, data: toData(changes) }),
+        prisma.client.update({ where: { clientId, ...(ifUpdatedAt && { updatedAt: ifUpdatedAt }) }, data: toData(changes) }).catch((error: unknown) => {
+          // No row of that version (changed, or deleted, since it was read).
+          if (ifUpdatedAt && isRecordNotFound(error)) throw new PreconditionFailedError();
+          throw error;
+        }),
       );
       return toRecord(row);
     },

@@ -32,6 +32,6 @@ export {
   type ClientTypeName,
   type ClientInput,
 } from './client-input.ts';
-export { clientIdSchema, isUuid, nameSchema, roleSchema } from './validation.ts';
+export { clientIdSchema, isUuid, nameSchema, NO_CONTROL_CHARACTERS, noControlCharacters, roleSchema } from './validation.ts';
 export { CLIENT_ASSERTION_ALGS, type JwkSet, type PublicJwk } from './client-jwks.ts';
 export { cacheRegistry, type ChangeFeed, type CachedRegistry } from './registry-cache.ts';

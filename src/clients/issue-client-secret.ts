@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 import type { ActedBy, AuditSink } from '../audit/index.ts';
 import type { Sealer } from '../crypto/index.ts';
@@ -56,9 +56,12 @@ export function createSecretRotation(deps: {
       );
     }
     const clientSecret = newClientSecret();
-    // A client switched to a secret no longer has keys.
+    // A client switched to a secret no longer has keys. A new token generation: the
+    // client-credentials tokens got with the old secret (which may be why it is rotated)
+    // stop verifying at once; people's grants to the client stay.
     const client = await store.update(clientId, {
       secretCiphertext: sealer.seal(clientSecret),
+      tokenGeneration: randomUUID(),
       ...(authMethod !== current.authMethod && { authMethod, jwks: null, jwksUri: null }),
     });
     audit.record({ type: 'client.secret_rotated', clientId, ...(authMethod !== current.authMethod && { data: { authMethod } }), ...by });

@@ -101,7 +101,7 @@ export function cacheRegistry(
     clients: {
       ...stores.clients,
       create: writing((client) => stores.clients.create(client)),
-      update: writing((clientId, changes) => stores.clients.update(clientId, changes)),
+      update: writing((clientId, changes, options) => stores.clients.update(clientId, changes, options)),
       delete: writing((clientId) => stores.clients.delete(clientId)),
       findById: (clientId) => clients.read(clientId, () => stores.clients.findById(clientId)),
     },

@@ -4,8 +4,23 @@ import { z } from 'zod';
 // the import file and the CLI all check names, roles, scope tokens and ids with these, so
 // a value accepted on one surface is accepted on all.
 
+/**
+ * Control characters (C0, DEL, C1): never in text we store or search. Postgres refuses a NUL
+ * in text (a 500 if it got that far), and the others forge lines in logs and terminals.
+ */
+export const CONTROL_CHARACTERS = /\p{Cc}/u;
+
+/** Text without control characters; the message every schema uses for them. */
+export const noControlCharacters = (value: string) => !CONTROL_CHARACTERS.test(value);
+export const NO_CONTROL_CHARACTERS = 'must not contain control characters';
+
 /** A display name (account, client, resource server): trimmed, shown to people. */
-export const nameSchema = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+export const nameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .refine(noControlCharacters, NO_CONTROL_CHARACTERS);
 
 /** An RBAC role: a lowercase word, as granted to accounts and required by resource scopes. */
 export const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');

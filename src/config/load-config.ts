@@ -80,6 +80,8 @@ export interface Config {
   };
   /** DEVICE_FLOW: the device authorization grant (RFC 8628) is served and advertised. */
   readonly deviceFlow: boolean;
+  /** ADMIN_API: the admin API is served and its resource server registered (README "Administration"). */
+  readonly adminApi: boolean;
   readonly passwordReset: {
     readonly enabled: boolean;
     /** Seconds a link works. */
@@ -253,6 +255,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }),
     mail: Object.freeze({ smtpUrl: env.SMTP_URL, insecure: env.SMTP_INSECURE, from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>` }),
     deviceFlow: env.DEVICE_FLOW,
+    adminApi: env.ADMIN_API,
     passwordReset: Object.freeze({
       enabled: env.PASSWORD_RESET ?? (!production || env.SMTP_URL !== undefined),
       ttl: env.PASSWORD_RESET_TTL,

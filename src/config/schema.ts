@@ -145,6 +145,8 @@ export const envSchema = z.object({
    * have; required: everyone signs in with one, enrolling at their next sign-in.
    */
   MFA: z.enum(['optional', 'required']).default('optional'),
+  /** The admin API (/admin/api/v1) and its built-in resource server; off by default (admin surfaces are not public by default). */
+  ADMIN_API: bool.default(false),
   /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */
   KEY_ROTATION_DAYS: count(1, 3650).optional(),
 });

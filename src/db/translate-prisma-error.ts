@@ -1,4 +1,4 @@
-import { AppError, ConflictError, NotFoundError } from '../errors.ts';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isDatabaseUnavailable } from './database-unavailable.ts';
 import { Prisma } from './generated/client.ts';
 
@@ -18,9 +18,27 @@ export function translatePrismaError(error: unknown, subject = 'record'): unknow
     if (error.code === 'P2002') return new ConflictError(`${subject} already exists`, { cause: error });
     if (error.code === 'P2025') return new NotFoundError(`${subject} not found`, { cause: error });
   }
+  // A NUL or an invalid byte sequence in text (SQLSTATE 22021): the input was the caller's.
+  // The schemas refuse control characters first; this is the fallback for a field they miss.
+  if (hasSqlState(error, '22021')) return new ValidationError('input: text must not contain NUL or invalid characters', { cause: error });
   if (error instanceof DatabaseUnavailableError) return error;
   if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError(error);
   return error;
+}
+
+/** Whether a Prisma KnownRequestError (as the driver adapter reports it) or a pg error carries a SQLSTATE. */
+function hasSqlState(error: unknown, state: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if ((error as { code?: unknown }).code === state) return true; // pg
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  const meta = error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown; code?: unknown } }; code?: unknown } | undefined;
+  const cause = meta?.driverAdapterError?.cause;
+  return cause?.originalCode === state || cause?.code === state || meta?.code === state || error.message.includes(`Code: \`${state}\``);
+}
+
+/** Whether Prisma found no record to update or delete. */
+export function isRecordNotFound(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025';
 }
 
 /** Runs `work`, translating any database error it throws. */

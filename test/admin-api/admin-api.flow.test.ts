@@ -108,7 +108,7 @@ let write: string;
 let read: string;
 
 before(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ ADMIN_API: 'true' });
   base = `${server.issuer}/admin/api/v1`;
   adminResource = `${server.issuer}/admin`;
   const { clients, resources } = server.services;
@@ -193,7 +193,8 @@ describe('the admin API refuses', () => {
     assert.equal(((await api('GET', '/clients', { token: read })).body.clients as unknown[]).length, before.length);
     assert.equal((await server.services.accounts.findById(person.id))?.disabled, false);
     const refused = (await auditRows(['admin.refused'])).filter((row) => row.actor === `client:${ids.reader!.id}`);
-    assert.ok(refused.length >= 8);
+    // Once per subject in a window, however often it is refused (no audit row per request).
+    assert.equal(refused.length, 1);
     assert.deepEqual(refused.find((row) => row.data?.method === 'POST' && row.data.path === '/admin/api/v1/clients')?.data?.scope, 'admin:write');
   });
 
@@ -356,6 +357,8 @@ describe('users through the admin API', () => {
     assert.deepEqual(promoted.body.roles, ['staff', 'admin']);
     assertProblem(await api('PATCH', `/users/${user.id}`, { token: write, body: { name: 'Late' }, headers: { 'if-match': etag } }), 412, 'precondition_failed');
 
+    // Not the last admin: disabling that one is refused (admin-hardening.flow.test.ts).
+    await newPerson(['admin']);
     assert.equal((await api('POST', `/users/${user.id}/disable`, { token: write })).body.disabled, true);
     assert.equal((await server.services.accounts.findById(user.id))?.disabled, true);
     assert.equal((await api('POST', `/users/${user.id}/enable`, { token: write })).body.disabled, false);

@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 let server: TestServer;
 
 before(async () => {
-  server = await startTestServer({ RATE_LIMIT_ACCOUNT: '3/1m' });
+  server = await startTestServer({ ADMIN_API: 'true', RATE_LIMIT_ACCOUNT: '3/1m' });
 });
 
 after(async () => {
