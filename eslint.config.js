@@ -21,6 +21,8 @@ const MAY_IMPORT = {
   oidc: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts'],
   interactions: ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse', 'mail'],
   'account-api': ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse'],
+  // The admin API protects itself as the account API does (its requireAccessToken).
+  'admin-api': ['config', 'observability', 'http', 'db', 'audit', 'clients', 'accounts', 'oidc', 'abuse', 'account-api'],
   cli: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts', 'oidc'],
 };
 const FOLDERS = Object.keys(MAY_IMPORT);

@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+
 import type { Context } from 'koa';
 import { z } from 'zod';
+
+import type { AccountRecord } from '../accounts/index.ts';
 
 // A sign-in between its password and its second factor. The person the password (or the
 // session, for a step-up) proved, and the secret an enrolment shows, are kept in a signed, HttpOnly cookie scoped to this
@@ -20,6 +24,8 @@ const pendingSchema = z.object({
    * pwd in amr on its own.
    */
   password: z.boolean(),
+  /** The account's password as it was (credentialOf): a sign-in pending when it changed is over. */
+  credential: z.string(),
   /** The secret shown for enrolment in this sign-in, sealed (accounts/second-factors.ts). */
   enrolment: z.string().optional(),
   /** The authenticator was enrolled in this sign-in (its recovery codes shown): it counts as the second factor. */
@@ -28,13 +34,27 @@ const pendingSchema = z.object({
 
 export type PendingLogin = z.infer<typeof pendingSchema>;
 
+/**
+ * A fingerprint of the account's password hash: a new password (a reset, an operator's)
+ * makes every sign-in that proved the old one worthless before its second step. One way:
+ * the hash's own salt keeps it from testing guesses.
+ */
+export function credentialOf(account: Pick<AccountRecord, 'passwordHash'>): string {
+  return createHash('sha256').update(account.passwordHash ?? '').digest('base64url').slice(0, 22);
+}
+
 function cookieOptions(ctx: Context, uid: string) {
   return { path: `/interaction/${encodeURIComponent(uid)}`, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, overwrite: true } as const;
 }
 
-export function keepPendingLogin(ctx: Context, pending: Omit<PendingLogin, 'until'>, now = Date.now()): void {
-  const value: PendingLogin = { ...pending, until: now + MAX_AGE_MS };
-  ctx.cookies.set(COOKIE, Buffer.from(JSON.stringify(value)).toString('base64url'), { ...cookieOptions(ctx, pending.uid), maxAge: MAX_AGE_MS });
+/**
+ * Keeps the pending sign-in; one kept before (it carries `until`) keeps its ten minutes from
+ * the password, however often a page keeps it again.
+ */
+export function keepPendingLogin(ctx: Context, pending: Omit<PendingLogin, 'until'> & { until?: number }, now = Date.now()): void {
+  const until = pending.until && pending.until > now ? Math.min(pending.until, now + MAX_AGE_MS) : now + MAX_AGE_MS;
+  const value: PendingLogin = { ...pending, until };
+  ctx.cookies.set(COOKIE, Buffer.from(JSON.stringify(value)).toString('base64url'), { ...cookieOptions(ctx, pending.uid), maxAge: until - now });
 }
 
 /** This interaction's pending sign-in, while unexpired; undefined if none, not ours or tampered with. */

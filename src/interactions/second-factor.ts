@@ -13,7 +13,7 @@ import { readDeviceId, rememberDevice } from './device-cookie.ts';
 import { interactionFacts, type Interaction, type InteractionLoader } from './load-interaction.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
-import { dropPendingLogin, keepPendingLogin, readPendingLogin, type PendingLogin } from './pending-login.ts';
+import { credentialOf, dropPendingLogin, keepPendingLogin, readPendingLogin, type PendingLogin } from './pending-login.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
 // The second step of a sign-in: a code from the person's authenticator app, or one of
@@ -128,12 +128,15 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     readonly account: AccountRecord;
   }
 
-  /** The pending sign-in of this interaction and its enabled account, or undefined (the password form again). */
+  /**
+   * The pending sign-in of this interaction and its enabled account, whose password has not
+   * changed since; or undefined (the password form again).
+   */
   async function pendingAccount(ctx: Context, uid: string): Promise<Found | undefined> {
     const pending = readPendingLogin(ctx, uid);
     if (!pending) return undefined;
     const account = await accounts.findById(pending.accountId);
-    if (!account || account.disabled) {
+    if (!account || account.disabled || credentialOf(account) !== pending.credential) {
       dropPendingLogin(ctx, uid);
       return undefined;
     }
@@ -184,7 +187,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         await interactions.finish(ctx, { error: 'unmet_authentication_requirements', error_description: 'a second factor is required and the account has none' }, false);
         return true;
       }
-      keepPendingLogin(ctx, { uid: details.uid, accountId: account.id, password: true });
+      keepPendingLogin(ctx, { uid: details.uid, accountId: account.id, password: true, credential: credentialOf(account) });
       backToStart(ctx, details.uid);
       return true;
     },
@@ -196,7 +199,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         // authenticator the person has, never set one up. Without one, the password form.
         const account = await accounts.findById(details.session!.accountId);
         if (account && !account.disabled && (await secondFactors.state(account.id)) === 'confirmed') {
-          const pending = { uid: details.uid, accountId: account.id, password: false };
+          const pending = { uid: details.uid, accountId: account.id, password: false, credential: credentialOf(account) };
           keepPendingLogin(ctx, pending);
           found = { pending: { ...pending, until: 0 }, account };
         }
@@ -272,7 +275,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       await reservation.succeeded(rememberDevice(ctx));
       audit.record({ type: 'mfa.enrolled', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { factor: 'totp', recoveryCodes: recoveryCodes.length } });
       deps.mailer?.send(secondFactorAddedMessage({ to: account.email, issuerHost }));
-      keepPendingLogin(ctx, { uid, accountId: account.id, password: true, enrolled: true });
+      keepPendingLogin(ctx, { uid, accountId: account.id, password: true, credential: found.pending.credential, until: found.pending.until, enrolled: true });
       const { model } = common(ctx, details, client);
       sendPage(ctx, render, 'recovery-codes', { ...model, title: t('mfa.codes.title'), codes: recoveryCodes });
     },
@@ -281,7 +284,8 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       const uid = uidOf(ctx);
       const details = await loadLoginPrompt(ctx);
       const found = await pendingAccount(ctx, uid);
-      if (!found?.pending.enrolled) return backToStart(ctx, uid);
+      // The authenticator it enrolled must still be there: an operator may have reset it since.
+      if (!found?.pending.enrolled || (await secondFactors.state(found.account.id)) !== 'confirmed') return backToStart(ctx, uid);
       await finish(ctx, details, found, 'enrolment');
     },
   };

@@ -80,11 +80,16 @@ export function secondFactorPolicy(mode: 'optional' | 'required') {
       const { oidc } = ctx;
       if (!oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT; // no_session asks already
       if (oidc.session.acr === PORTCULLIS_ACR_MFA) return Check.NO_NEED_TO_PROMPT;
-      // The result of this very interaction: the person just signed in (a login with the
-      // password only is what the policy allows, or the pages would have asked for more).
-      if (oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      const required = mode === 'required' || clientRequiresMfa(oidc.client) || requestsMfa(oidc.params ?? {});
-      return required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      const required = mode === 'required' || clientRequiresMfa(oidc.client);
+      // The result of this very interaction: the person just signed in. Where the deployment
+      // or the client requires a second factor, only a login that gave one passes, whatever
+      // the pages decided (fail closed: a client switched to requireMfa meanwhile, a page
+      // path that forgot). A request's own acr_values are voluntary: the ID token's acr
+      // tells the client what was done.
+      if (oidc.result?.login) {
+        return required && (oidc.result.login as { acr?: unknown }).acr !== PORTCULLIS_ACR_MFA ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      }
+      return required || requestsMfa(oidc.params ?? {}) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   return policy;

@@ -163,6 +163,20 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
     assert.ok(!(await atCallback(again)));
   });
 
+  test('a sign-in pending its second step is over once the password changed: the attacker who gave the old one enrols nothing', async () => {
+    const victim = await newPerson(server);
+    const attacker = await start(server);
+    await post(attacker, 'login', { email: victim.email, password: PASSWORD });
+    const key = keyOf(attacker.page.html);
+    assert.ok(key, 'the enrolment page, after the old password');
+    await server.services.accounts.setPassword(victim.id, 'the owner chose a brand new password');
+    const after = await post(attacker, 'enrol', { code: codeAt(key) });
+    assert.ok(formAction(after.html, 'login'), `the password form again: ${after.html.slice(0, 300)}`);
+    const rows = await server.database.pool.query('SELECT 1 FROM totp_factors WHERE account_id = $1', [victim.id]);
+    assert.equal(rows.rows.length, 0, 'no authenticator was added');
+    assert.ok(!(await atCallback(attacker)));
+  });
+
   test('F1: an enrolment secret expires after ten minutes: its code is refused and the page shows a new one', async () => {
     const person = await newPerson(server);
     const flow = await start(server);

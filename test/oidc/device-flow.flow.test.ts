@@ -155,6 +155,19 @@ describe('a code sent by someone else (RFC 8628 section 5.4)', () => {
   });
 });
 
+describe('revoking an approved device code before its device polls', () => {
+  test('deletes the code with its grant: the poll is invalid_grant and no row is left', async () => {
+    const authorization = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
+    assert.match(await approve(typed(authorization.user_code)), /Device connected/);
+    const id = hashTokenId(authorization.device_code);
+    const { rows } = await server.database.pool.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_device_codes WHERE id = $1', [id]);
+    assert.ok(rows[0]?.grant_id, 'an approved device code names its grant');
+    await server.services.grants.revokeGrant(rows[0].grant_id);
+    assert.equal((await server.database.pool.query('SELECT 1 FROM oidc_device_codes WHERE id = $1', [id])).rowCount, 0);
+    assert.equal((await poll('tv-box', authorization.device_code)).body.error, 'invalid_grant');
+  });
+});
+
 describe('the device flow, on', () => {
   test('discovery advertises the device authorization endpoint and the grant type', () => {
     const metadata = tv.serverMetadata();
@@ -187,9 +200,12 @@ describe('the device flow, on', () => {
     assert.ok(!JSON.stringify(audit.events.slice(started)).includes(authorization.user_code), 'no user code in the audit trail');
 
     // Redeemed once (RFC 6749 4.1.2 by analogy; the engine revokes the grant on a replay).
+    assert.equal((await fetch(tv.serverMetadata().userinfo_endpoint!, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status, 200);
     const replay = await poll('tv-box', authorization.device_code);
     assert.equal(replay.status, 400);
     assert.equal(replay.body.error, 'invalid_grant');
+    const userinfo = (token: string) => fetch(tv.serverMetadata().userinfo_endpoint!, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await userinfo(tokens.access_token)).status, 401, 'the replay ended what the first redemption issued');
   });
 
   test('the device code is stored only as its hash, and sealed, never in the clear, in its row or its interaction', async () => {
@@ -200,6 +216,7 @@ describe('the device flow, on', () => {
     );
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.user_code, authorization.user_code.replace('-', ''));
+    assert.equal(server.sealer.open(rows[0]!.sealed_code), authorization.device_code, 'the sealed copy opens, with MASTER_SECRET only, to the device code');
     assert.ok(!rows[0]!.sealed_code.includes(authorization.device_code));
     assert.ok(!JSON.stringify(rows[0]!.payload).includes(authorization.device_code));
 

@@ -41,3 +41,18 @@ test('the next request reads again: a person disabled in between is seen disable
   await requestAccounts.find(undefined, 'a-1');
   assert.equal(state.reads, 4);
 });
+
+test('a person read along with the refresh token answers without a read; one found missing is no one; another id still reads', async () => {
+  const { state, accounts } = countingAccounts();
+  const kept = new Map<string, AccountRecord | null>([
+    ['a-kept', { id: 'a-kept', disabled: false } as unknown as AccountRecord],
+    ['a-gone', null],
+  ]);
+  const requestAccounts = createRequestAccounts(accounts, (id) => kept.get(id));
+  const req = {} as IncomingMessage;
+  assert.equal((await requestAccounts.find({ req }, 'a-kept'))?.id, 'a-kept');
+  assert.equal(await requestAccounts.find({ req }, 'a-gone'), undefined);
+  assert.equal(state.reads, 0, 'neither was read again');
+  assert.equal((await requestAccounts.find({ req }, 'a-other'))?.id, 'a-other');
+  assert.equal(state.reads, 1);
+});

@@ -35,13 +35,14 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
         const grantIds = requested.filter((id) => !impossible(id));
         if (grantIds.length === 0) return { grants: 0, tokens: 0 };
         const where = { grantId: { in: grantIds } };
-        const [codes, accessTokens, refreshTokens, grants] = await prisma.$transaction([
+        const [codes, deviceCodes, accessTokens, refreshTokens, grants] = await prisma.$transaction([
           prisma.oidcAuthorizationCode.deleteMany({ where }),
+          prisma.oidcDeviceCode.deleteMany({ where }),
           prisma.oidcAccessToken.deleteMany({ where }),
           prisma.oidcRefreshToken.deleteMany({ where }),
           prisma.oidcGrant.deleteMany({ where: { id: { in: grantIds } } }),
         ]);
-        return { grants: grants.count, tokens: codes.count + accessTokens.count + refreshTokens.count };
+        return { grants: grants.count, tokens: codes.count + deviceCodes.count + accessTokens.count + refreshTokens.count };
       }),
 
     forgetConsent: (where) =>
