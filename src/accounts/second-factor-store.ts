@@ -8,6 +8,8 @@ import { withTranslatedErrors } from '../db/index.ts';
 
 export interface TotpFactorRow {
   readonly secretSealed: string;
+  /** Wrong codes since the last right one (or recovery code). */
+  readonly failedCodes: number;
 }
 
 export interface SecondFactorStore {
@@ -21,9 +23,15 @@ export interface SecondFactorStore {
    * older build is ignored by every read and replaced here.
    */
   confirmTotp(accountId: string, secretSealed: string, step: number, recoveryCodeHashes: readonly string[]): Promise<boolean>;
-  /** Spends time step `step` of the confirmed authenticator: true only if no later or equal step was spent before. */
-  spendStep(accountId: string, step: number): Promise<boolean>;
-  /** Spends an unused recovery code: true for exactly one caller. */
+  /**
+   * Spends time step `step` of the confirmed authenticator: true only if no later or equal
+   * step was spent before and fewer than `maxFailed` wrong codes came since the last right
+   * one (then the count starts again).
+   */
+  spendStep(accountId: string, step: number, maxFailed: number): Promise<boolean>;
+  /** Counts a wrong code of the authenticator; the count now (0 without an authenticator). */
+  countFailedCode(accountId: string): Promise<number>;
+  /** Spends an unused recovery code: true for exactly one caller; the authenticator's wrong codes are forgiven with it. */
   spendRecoveryCode(accountId: string, codeHash: string): Promise<boolean>;
   /** Unused recovery codes left. */
   recoveryCodesLeft(accountId: string): Promise<number>;
@@ -36,7 +44,7 @@ export function createSecondFactorStore(sql: Sql): SecondFactorStore {
     findTotp: (accountId) =>
       withTranslatedErrors('second factor', async () => {
         const { rows } = await sql.query<TotpFactorRow>(
-          `SELECT secret_sealed AS "secretSealed" FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL`,
+          `SELECT secret_sealed AS "secretSealed", failed_codes AS "failedCodes" FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL`,
           [accountId],
         );
         return rows[0];
@@ -57,21 +65,33 @@ export function createSecondFactorStore(sql: Sql): SecondFactorStore {
         );
         return (rowCount ?? 0) > 0;
       }),
-    spendStep: (accountId, step) =>
+    spendStep: (accountId, step, maxFailed) =>
       withTranslatedErrors('second factor', async () => {
         const { rowCount } = await sql.query(
-          `UPDATE totp_factors SET last_step = $2 WHERE account_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2`,
-          [accountId, step],
+          `UPDATE totp_factors SET last_step = $2, failed_codes = 0
+            WHERE account_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2 AND failed_codes < $3`,
+          [accountId, step, maxFailed],
         );
         return rowCount === 1;
       }),
+    countFailedCode: (accountId) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rows } = await sql.query<{ failed: number }>(
+          `UPDATE totp_factors SET failed_codes = failed_codes + 1 WHERE account_id = $1 AND confirmed_at IS NOT NULL RETURNING failed_codes AS failed`,
+          [accountId],
+        );
+        return rows[0]?.failed ?? 0;
+      }),
     spendRecoveryCode: (accountId, codeHash) =>
       withTranslatedErrors('second factor', async () => {
-        const { rowCount } = await sql.query(
-          `UPDATE recovery_codes SET used_at = now() WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL`,
+        // One statement: the code is spent, and only then the app's wrong codes forgiven.
+        const { rows } = await sql.query<{ spent: number }>(
+          `WITH spent AS (UPDATE recovery_codes SET used_at = now() WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING account_id),
+           forgiven AS (UPDATE totp_factors SET failed_codes = 0 WHERE account_id IN (SELECT account_id FROM spent) RETURNING 1)
+           SELECT (SELECT count(*) FROM spent)::int AS spent`,
           [accountId, codeHash],
         );
-        return rowCount === 1;
+        return rows[0]?.spent === 1;
       }),
     recoveryCodesLeft: (accountId) =>
       withTranslatedErrors('second factor', async () => {

@@ -52,7 +52,18 @@ export interface Enrolment {
 
 const sealedEnrolmentSchema = z.object({ account: z.string(), binding: z.string(), secret: z.string(), issuedAt: z.number() });
 
-export type VerifyOutcome = { readonly ok: true; readonly method: 'otp' | 'recovery'; readonly recoveryCodesLeft?: number } | { readonly ok: false };
+/**
+ * Wrong codes of the app in a row before its codes are refused (NIST SP 800-63B 5.2.2 caps
+ * failed attempts at 100): with the password known, a guesser gets at most this many tries
+ * at the 3 codes of 10^6 valid at once, not one a minute for ever. A recovery code (80 bits:
+ * not guessable) or an operator's reset lifts it.
+ */
+export const MAX_FAILED_CODES = 100;
+
+/** `locked`: this wrong code reached MAX_FAILED_CODES (`now`), or the app's codes were refused already. */
+export type VerifyOutcome =
+  | { readonly ok: true; readonly method: 'otp' | 'recovery'; readonly recoveryCodesLeft?: number }
+  | { readonly ok: false; readonly locked?: 'now' | 'already' };
 
 export interface SecondFactors {
   state(accountId: string): Promise<FactorState>;
@@ -159,9 +170,12 @@ export function createSecondFactors(deps: {
       }
       const row = await store.findTotp(accountId);
       if (!row) return { ok: false };
+      if (row.failedCodes >= MAX_FAILED_CODES) return { ok: false, locked: 'already' };
       const step = matchingStep(sealer.open(row.secretSealed), code, now());
-      if (step === undefined || !(await store.spendStep(accountId, step))) return { ok: false };
-      return { ok: true, method: 'otp' };
+      if (step !== undefined && (await store.spendStep(accountId, step, MAX_FAILED_CODES))) return { ok: true, method: 'otp' };
+      // A wrong code, or a right one already spent (a replay): counted either way.
+      const failed = await store.countFailedCode(accountId);
+      return failed === MAX_FAILED_CODES ? { ok: false, locked: 'now' } : failed > MAX_FAILED_CODES ? { ok: false, locked: 'already' } : { ok: false };
     },
 
     reset: (accountId) => store.removeAll(accountId),

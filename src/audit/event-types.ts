@@ -16,6 +16,7 @@ export const AUDIT_EVENT_TYPES = {
   'mfa.enrolled': 'a person set up an authenticator app (TOTP) and was shown ten new recovery codes (data.factor, data.recoveryCodes)',
   'mfa.success': 'a second factor was accepted at sign-in (data.method: otp or recovery)',
   'mfa.failure': 'a second-factor code was refused at sign-in or enrolment (wrong, replayed, spent or expired; data.step: code or enrolment)',
+  'mfa.locked': "the app's codes of an account are refused after 100 wrong ones in a row (until a recovery code or an operator's reset); its owner was mailed",
   'mfa.unmet': 'a request required a second factor (essential acr) of a person who has none: the client got unmet_authentication_requirements (only once the engine’s `claims` parameter is enabled; it is off)',
   'mfa.recovery_code_used': 'a recovery code was spent at sign-in (data.left: unused codes left)',
   'mfa.reset': "an operator removed an account's authenticator and recovery codes (data.removed)",

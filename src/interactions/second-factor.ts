@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 import type { AccountRecord, AccountService, SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
-import { secondFactorAddedMessage, type Mailer } from '../mail/index.ts';
+import { secondFactorAddedMessage, secondFactorLockedMessage, type Mailer } from '../mail/index.ts';
 import { clientRequiresMfa, MFA_REQUIRED_REASON, mfaRequest, PORTCULLIS_ACR_MFA } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
@@ -239,7 +239,12 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       if (!outcome.ok) {
         await reservation.failed();
         audit.record({ type: 'mfa.failure', accountId: account.id, ...interactionFacts(ctx, details), data: { step: 'code' } });
-        return sendCodePage(ctx, details, await interactions.client(ctx, details), t('mfa.failed'), 401);
+        if (outcome.locked === 'now') {
+          // Whoever typed them has the password: the owner hears of it once, when it locks.
+          audit.record({ type: 'mfa.locked', accountId: account.id, ...interactionFacts(ctx, details) });
+          deps.mailer?.send(secondFactorLockedMessage({ to: account.email, issuerHost }));
+        }
+        return sendCodePage(ctx, details, await interactions.client(ctx, details), t(outcome.locked ? 'mfa.locked' : 'mfa.failed'), 401);
       }
       await reservation.succeeded(rememberDevice(ctx));
       if (outcome.method === 'recovery') {

@@ -54,6 +54,15 @@ export function passwordChangedMessage(input: { to: string; issuerHost: string; 
 }
 
 /** Told when an authenticator app was set up for the account: whoever has the password could have done it. */
+export function secondFactorLockedMessage(input: { to: string; issuerHost: string }): MailMessage {
+  const subject = 'Sign-in codes refused after many wrong tries';
+  const lines = [
+    `Someone entered the password of your account at ${input.issuerHost} and then many wrong codes from an authenticator app. Codes from your app are refused until you sign in with one of your recovery codes, or an administrator resets your authenticator.`,
+    'If this was not you, someone knows your password: change it at once.',
+  ];
+  return { kind: 'second_factor_locked', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}
+
 export function secondFactorAddedMessage(input: { to: string; issuerHost: string }): MailMessage {
   const subject = 'An authenticator app was added to your account';
   const lines = [

@@ -41,25 +41,32 @@ test('recovery codes are read without regard to case, spaces or dashes, and only
 });
 
 function memoryStore() {
-  let totp: (TotpFactorRow & { lastStep: number }) | undefined;
+  let totp: (Omit<TotpFactorRow, 'failedCodes'> & { lastStep: number; failedCodes: number }) | undefined;
   const codes = new Map<string, boolean>();
   const store: SecondFactorStore = {
-    findTotp: () => Promise.resolve(totp && { secretSealed: totp.secretSealed }),
+    findTotp: () => Promise.resolve(totp && { secretSealed: totp.secretSealed, failedCodes: totp.failedCodes }),
     confirmTotp(_id, secretSealed, step, hashes) {
       if (totp) return Promise.resolve(false);
-      totp = { secretSealed, lastStep: step };
+      totp = { secretSealed, lastStep: step, failedCodes: 0 };
       codes.clear();
       for (const hash of hashes) codes.set(hash, false);
       return Promise.resolve(true);
     },
-    spendStep(_id, step) {
-      if (!totp || totp.lastStep >= step) return Promise.resolve(false);
+    spendStep(_id, step, maxFailed) {
+      if (!totp || totp.lastStep >= step || totp.failedCodes >= maxFailed) return Promise.resolve(false);
       totp.lastStep = step;
+      totp.failedCodes = 0;
       return Promise.resolve(true);
+    },
+    countFailedCode() {
+      if (!totp) return Promise.resolve(0);
+      totp.failedCodes += 1;
+      return Promise.resolve(totp.failedCodes);
     },
     spendRecoveryCode(_id, hash) {
       if (codes.get(hash) !== false) return Promise.resolve(false);
       codes.set(hash, true);
+      if (totp) totp.failedCodes = 0;
       return Promise.resolve(true);
     },
     recoveryCodesLeft: () => Promise.resolve([...codes.values()].filter((used) => !used).length),

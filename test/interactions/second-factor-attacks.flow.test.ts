@@ -209,6 +209,34 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
     assert.ok(types.includes('mfa.enrolled'), types.join(','));
   });
 
+  test('guessing is capped: after 100 wrong codes in a row the right one is refused, the owner is mailed; a recovery code lifts it', async () => {
+    const person = await enrolledPerson(server);
+    await server.database.pool.query('UPDATE totp_factors SET failed_codes = 99 WHERE account_id = $1', [person.id]);
+    now += STEP_MS;
+    const flow = await start(server);
+    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    const wrong = codeAt(person.secret) === '000000' ? '000001' : '000000';
+    const hundredth = await post(flow, 'code', { code: wrong });
+    assert.equal(hundredth.response.status, 401);
+    assert.match(hundredth.html, /Too many wrong codes/);
+    const right = await post(flow, 'code', { code: codeAt(person.secret) });
+    assert.equal(right.response.status, 401, 'the right code too, once locked');
+    assert.match(right.html, /Too many wrong codes/);
+    await server.mailer.idle();
+    const mail = sink.to(person.email);
+    assert.equal(mail.length, 1, 'one mail, when it locked');
+    assert.match(mail[0]!.subject ?? '', /codes refused/i);
+    assert.equal((await auditTypes(server, person.id)).filter((row) => row.type === 'mfa.locked').length, 1);
+
+    await post(flow, 'code', { code: person.recoveryCodes[0]! });
+    assert.ok(await atCallback(flow), 'a recovery code signs in');
+    now += STEP_MS;
+    const next = await start(server);
+    await post(next, 'login', { email: person.email, password: PASSWORD });
+    await post(next, 'code', { code: codeAt(person.secret) });
+    assert.ok(await atCallback(next), "the app's codes work again");
+  });
+
   test('F4: wrong enrolment codes are throttled as wrong passwords and audited', async () => {
     const person = await newPerson(server);
     const flow = await start(server);

@@ -28,6 +28,7 @@ export const de: Catalogue = {
   'mfa.code.hint': '6 Ziffern oder ein Wiederherstellungscode',
   'mfa.submit': 'Bestätigen',
   'mfa.failed': 'Dieser Code ist nicht gültig. Geben Sie den aktuellen Code aus Ihrer App oder einen unbenutzten Wiederherstellungscode ein.',
+  'mfa.locked': 'Zu viele falsche Codes: Codes aus Ihrer App werden jetzt abgelehnt. Geben Sie einen Ihrer Wiederherstellungscodes ein, oder bitten Sie Ihre Administration, Ihre Authenticator-App zurückzusetzen.',
   'mfa.enrol.title': 'Bestätigung in zwei Schritten einrichten',
   'mfa.enrol.heading': 'Bestätigung in zwei Schritten einrichten',
   'mfa.enrol.lead': 'Die Anmeldung bei {client} verlangt einen Code aus einer Authenticator-App. Scannen Sie diesen QR-Code mit der App oder geben Sie den Schlüssel von Hand ein, dann den Code, den sie anzeigt.',

@@ -28,6 +28,7 @@ export const en = {
   'mfa.code.hint': '6 digits, or a recovery code',
   'mfa.submit': 'Verify',
   'mfa.failed': 'That code is not valid. Enter the current code from your app, or an unused recovery code.',
+  'mfa.locked': 'Too many wrong codes: codes from your app are refused now. Enter one of your recovery codes, or ask your administrator to reset your authenticator.',
   'mfa.enrol.title': 'Set up two-step verification',
   'mfa.enrol.heading': 'Set up two-step verification',
   'mfa.enrol.lead': 'Signing in to {client} needs a code from an authenticator app. Scan this QR code with the app, or enter the key by hand, then enter the code it shows.',
