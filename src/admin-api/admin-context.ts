@@ -1,0 +1,55 @@
+import type { Middleware, ParameterizedContext } from 'koa';
+
+import type { AccessTokenState } from '../account-api/index.ts';
+import type { AccountService } from '../accounts/index.ts';
+import { requestFacts, type ActedBy, type AuditSink } from '../audit/index.ts';
+import type { ClientService } from '../clients/index.ts';
+import type { ThrottleReleaseStore } from '../db/index.ts';
+import { ValidationError } from '../errors.ts';
+import type { AccessTokenVerifier, DpopReplayStore, VerifiedAccessToken } from '../oidc/index.ts';
+
+// What the admin API's router (admin-api.ts) and its route files share: its deps, the
+// request context, the scope guards, and who acts. Here, so neither imports the other.
+
+export interface AdminApiDeps {
+  readonly issuer: string;
+  readonly verifier: AccessTokenVerifier;
+  /** DPoP proofs already spent, shared by every instance. */
+  readonly replays: DpopReplayStore;
+  readonly accounts: AccountService;
+  readonly clients: ClientService;
+  readonly audit: AuditSink;
+  /** Where `users unblock` leaves its releases; without it there is no unblock route. */
+  readonly throttleReleases?: ThrottleReleaseStore | undefined;
+  /** The per-subject request budget (rate limits), run once the token is verified. */
+  readonly perSubject?: Middleware | undefined;
+}
+
+/** How long one subject's refusals are audited once (admin.refused). */
+export const REFUSAL_AUDIT_WINDOW_MS = 60_000;
+
+export type AdminContext = ParameterizedContext<AccessTokenState>;
+
+/** Who acts with this token: the person (their account id), or the client itself (`client:<id>`). */
+export function actorOf(token: VerifiedAccessToken): string {
+  return token.issuedTo === 'person' && token.sub ? token.sub : `client:${token.clientId}`;
+}
+
+/** The actor and request facts every change is audited with. */
+export function actedBy(ctx: AdminContext): ActedBy {
+  return { actor: actorOf(ctx.state.accessToken), ...requestFacts(ctx) };
+}
+
+/** The request body, which must be a JSON object (readJsonBody parsed it). */
+export function bodyObject(ctx: AdminContext, optional = false): Record<string, unknown> {
+  const body: unknown = ctx.request.body;
+  if (body === undefined && optional) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('input: the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+export interface Guards {
+  readonly read: Middleware<AccessTokenState>;
+  readonly write: Middleware<AccessTokenState>;
+}
+
