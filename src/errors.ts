@@ -77,6 +77,11 @@ export class ValidationError extends AppError {
   }
 }
 
+/** A schema's refusal as one ValidationError, one line per field: `redirectUris.0: must be an absolute URL; name: ...`. */
+export function toValidationError(error: { readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[] }): ValidationError {
+  return new ValidationError(error.issues.map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : 'input'}: ${issue.message}`).join('; '));
+}
+
 export class NotFoundError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {
     super('not_found', 404, message, options);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { nameSchema, roleSchema } from '../clients/index.ts';
-import { ValidationError } from '../errors.ts';
+import { toValidationError } from '../errors.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail } from './normalize-email.ts';
 
 // The validated shape of an account as an operator creates or changes it, whichever surface
@@ -50,11 +50,6 @@ export const accountUpdateSchema = z
 
 export type AccountCreateInput = z.input<typeof accountCreateSchema>;
 export type AccountUpdateInput = z.input<typeof accountUpdateSchema>;
-
-/** One line per field, e.g. `roles.0: roles are lowercase words ...` (as the client registry's). */
-function toValidationError(error: z.ZodError): ValidationError {
-  return new ValidationError(error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`).join('; '));
-}
 
 export function parseAccountCreate(raw: unknown): z.output<typeof accountCreateSchema> {
   const result = accountCreateSchema.safeParse(raw);

@@ -2,10 +2,10 @@ import type Router from '@koa/router';
 
 import type { AccessTokenState } from '../account-api/index.ts';
 import { ADMIN_API_PATH } from './admin-resource.ts';
-import { actedBy, bodyObject, type AdminApiDeps, type AdminContext, type Guards } from './admin-api.ts';
+import { actedBy, bodyObject, type AdminApiDeps, type AdminContext, type Guards } from './admin-context.ts';
 import { etagOf, requireIfMatch } from './etag.ts';
 import { clientView, rotateSecretSchema } from './views.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, toValidationError } from '../errors.ts';
 
 // /clients: the registry of OAuth clients through clients/client-service.ts, the service and
 // schema (client-input.ts) `portcullis clients` uses. A secret is answered once, by the
@@ -57,7 +57,7 @@ export function addClientRoutes(router: Router<AccessTokenState>, guards: Guards
     const before = await current(ctx.params.clientId!);
     const parsed = rotateSecretSchema.safeParse(bodyObject(ctx, true));
     if (!parsed.success) {
-      throw new ValidationError(parsed.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`).join('; '));
+      throw toValidationError(parsed.error);
     }
     const { client, clientSecret } = await clients.rotateSecret(before.clientId, parsed.data, actedBy(ctx));
     ctx.body = { client: answer(ctx, clientView(client)), clientSecret: clientSecret ?? null };

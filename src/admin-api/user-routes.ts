@@ -2,9 +2,9 @@ import type Router from '@koa/router';
 
 import type { AccessTokenState } from '../account-api/index.ts';
 import { isUuid } from '../clients/index.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, toValidationError } from '../errors.ts';
 import { ADMIN_API_PATH, ADMIN_ROLE } from './admin-resource.ts';
-import { actedBy, bodyObject, type AdminApiDeps, type AdminContext, type Guards } from './admin-api.ts';
+import { actedBy, bodyObject, type AdminApiDeps, type AdminContext, type Guards } from './admin-context.ts';
 import { etagOf, requireIfMatch } from './etag.ts';
 import { userQuerySchema, userView } from './views.ts';
 
@@ -32,7 +32,7 @@ export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, 
   router.get('/users', guards.read, async (ctx) => {
     const parsed = userQuerySchema.safeParse(ctx.query);
     if (!parsed.success) {
-      throw new ValidationError(parsed.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`).join('; '));
+      throw toValidationError(parsed.error);
     }
     const { search, cursor, limit } = parsed.data;
     // One more than asked: whether there is a next page, without a count.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import type { AccountRecord } from '../accounts/index.ts';
+import { accountView, type AccountRecord } from '../accounts/index.ts';
 import { AUTH_METHODS, CLIENT_TYPES, NO_CONTROL_CHARACTERS, noControlCharacters, type ClientRecord } from '../clients/index.ts';
 
 // What the admin API answers, as zod schemas (the OpenAPI document's response schemas are
@@ -96,20 +96,8 @@ export const userViewSchema = z
 
 export type UserView = z.infer<typeof userViewSchema>;
 
-/** The same fields as `portcullis users show --json`: everything but the password hash. */
-export function userView(account: AccountRecord): UserView {
-  return {
-    id: account.id,
-    email: account.email,
-    emailVerified: account.emailVerified,
-    name: account.name,
-    roles: [...account.roles],
-    disabled: account.disabled,
-    hasPassword: account.passwordHash !== null,
-    createdAt: account.createdAt.toISOString(),
-    updatedAt: account.updatedAt.toISOString(),
-  };
-}
+/** The same fields as `portcullis users show --json` (accounts/account-view.ts), as this API's schema says. */
+export const userView: (account: AccountRecord) => UserView = accountView;
 
 export const userPageSchema = z
   .object({

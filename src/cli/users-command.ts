@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-import { normalizeEmail, type AccountRecord } from '../accounts/index.ts';
+import { accountView, normalizeEmail, type AccountRecord } from '../accounts/index.ts';
 import { ConflictError } from '../errors.ts';
 import { collect, type Runner } from './command-context.ts';
 import { list, yesNo, type Output } from './output.ts';
@@ -40,7 +40,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
           emailVerified: options.emailVerified === true,
           roles: options.role ?? [],
         });
-        out.data(userView(account));
+        out.data(accountView(account));
         out.line(`Created account ${account.email}`);
         printUser(out, account);
       });
@@ -52,7 +52,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
     .action((_options: unknown, command: Command) =>
       run(command, async ({ services, out }) => {
         const accounts = await services.accounts.list();
-        out.data(accounts.map(userView));
+        out.data(accounts.map(accountView));
         out.table(
           ['id', 'email', 'name', 'roles', 'verified', 'disabled'],
           accounts.map((a) => [a.id, a.email, a.name, list(a.roles), yesNo(a.emailVerified), yesNo(a.disabled)]),
@@ -67,7 +67,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
     .action((idOrEmail: string, _options: unknown, command: Command) =>
       run(command, async ({ services, out }) => {
         const account = await services.accounts.get(idOrEmail);
-        out.data(userView(account));
+        out.data(accountView(account));
         printUser(out, account);
       }),
     );
@@ -80,7 +80,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
       .action((idOrEmail: string, _options: unknown, command: Command) =>
         run(command, async ({ services, out }) => {
           const account = await services.accounts.setDisabled(idOrEmail, disabled);
-          out.data(userView(account));
+          out.data(accountView(account));
           out.line(`${disabled ? 'Disabled' : 'Enabled'} account ${account.email}`);
         }),
       );
@@ -96,7 +96,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
         const current = await services.accounts.get(idOrEmail);
         const password = await readNewPassword();
         const account = await services.accounts.setPassword(current.id, password);
-        out.data(userView(account));
+        out.data(accountView(account));
         out.line(`Set a new password for ${account.email}`);
       }),
     );
@@ -121,21 +121,6 @@ export function addUsersCommand(program: Command, run: Runner): void {
     );
 
   addUnblockCommand(users, run);
-}
-
-/** What may be shown of an account: everything but the password hash. */
-export function userView(account: AccountRecord) {
-  return {
-    id: account.id,
-    email: account.email,
-    emailVerified: account.emailVerified,
-    name: account.name,
-    roles: [...account.roles],
-    disabled: account.disabled,
-    hasPassword: account.passwordHash !== null,
-    createdAt: account.createdAt.toISOString(),
-    updatedAt: account.updatedAt.toISOString(),
-  };
 }
 
 function printUser(out: Output, account: AccountRecord): void {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { ValidationError } from '../errors.ts';
+import { toValidationError } from '../errors.ts';
 import { jwkSetSchema } from './client-jwks.ts';
 import { clientIdSchema, isLoopbackHost, nameSchema, NO_CONTROL_CHARACTERS, noControlCharacters, scopeTokenSchema } from './validation.ts';
 
@@ -219,12 +219,6 @@ export function defaultGrantTypes(type: ClientTypeName): (typeof GRANT_TYPES)[nu
 
 export function defaultScopes(type: ClientTypeName): string[] {
   return type === 'service' || type === 'resource-server' ? [] : ['openid', 'email', 'profile', 'offline_access'];
-}
-
-/** Flattens zod issues into one line per field, e.g. `redirectUris.0: must be an absolute URL`. */
-export function toValidationError(error: z.ZodError): ValidationError {
-  const lines = error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`);
-  return new ValidationError(lines.join('; '));
 }
 
 export function parseClientInput(raw: unknown): ClientInput {

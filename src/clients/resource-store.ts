@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
-import { toValidationError } from './client-input.ts';
+import { toValidationError } from '../errors.ts';
 import { nameSchema, roleSchema, scopeTokenSchema } from './validation.ts';
 
 // Resource servers (APIs) are addressed by their RFC 8707 indicator, which is also the
