@@ -1,12 +1,10 @@
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import { requestFacts, type AuditSink } from '../audit/index.ts';
+import type { DeviceFlowPages } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { formatClock, translator } from './messages/index.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
-
-type DeviceFlow = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
-export type DeviceFlowPages = Required<Pick<DeviceFlow, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>>;
 
 // The pages of the device flow (RFC 8628) at /device. The engine owns the protocol: it
 // finds the device code by the user code (normalised: upper case, no dashes or spaces),

@@ -9,5 +9,5 @@ export { createPasswordResetPages, type PasswordResetDeps, type PasswordResetPag
 export { createPasswordResetRouter } from './password-reset-routes.ts';
 export { createResetRequestQueue, type ResetRequestQueue } from './reset-request-queue.ts';
 export { UNTHROTTLED_RESETS, type ResetThrottle } from './reset-throttle.ts';
-export { createDeviceFlowPages, type DeviceFlowPages } from './device-pages.ts';
+export { createDeviceFlowPages } from './device-pages.ts';
 export { guardDeviceCodes, type DeviceCodeThrottle } from './device-code-guard.ts';

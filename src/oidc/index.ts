@@ -9,7 +9,7 @@ export { createPrismaKeyStore } from './store/index.ts';
 export type { AppliedKeys } from './key-store.ts';
 export { createStateSources } from './state-sources.ts';
 export { createEngineAdapterFactory, PERSISTED_MODELS } from './engine-adapter.ts';
-export type { ProviderDeps } from './provider-config.ts';
+export type { DeviceFlowPages, ProviderDeps } from './provider-config.ts';
 export { looksLikeJwt, type AccessTokenVerifier, type TokenBinding, type VerifiedAccessToken } from './access-token-verifier.ts';
 export { createGrantService, type GrantService, type GrantSummary } from './grant-service.ts';
 export { createPrismaTokenStore } from './store/index.ts';

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+import { DEVICE_CODE_GRANT } from '../clients/index.ts';
 import { translatePrismaError, type Sql } from '../db/index.ts';
 import { storedId } from './token-id.ts';
 
@@ -16,7 +17,6 @@ import { storedId } from './token-id.ts';
 // (the RFC's default); a poll that arrives up to a second early (a timer, the network) is
 // still in time.
 
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** The interval every client uses (RFC 8628 3.2 default), less a second of slack. */
 export const MIN_POLL_INTERVAL_SECONDS = 4;
 

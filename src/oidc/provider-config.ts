@@ -36,11 +36,13 @@ export interface ProviderDeps {
   /** Seals device codes at rest (engine-adapter.ts); needed with DEVICE_FLOW. */
   readonly sealer?: Sealer | undefined;
   /** The /device pages (interactions/device-pages.ts); needed with DEVICE_FLOW. */
-  readonly deviceFlowPages?: Pick<DeviceFlow, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'> | undefined;
+  readonly deviceFlowPages?: DeviceFlowPages | undefined;
   readonly postLogoutSuccessSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
 }
 
 type DeviceFlow = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
+/** The device flow's pages (interactions/device-pages.ts): the engine asks them for every page of /device. */
+export type DeviceFlowPages = Required<Pick<DeviceFlow, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>>;
 type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFields>;
 
 /**
