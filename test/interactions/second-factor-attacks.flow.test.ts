@@ -1,10 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 
-import { authorizationRequest, CookieJar, csrfToken, openPage, submitForm, type Page } from '../helpers/browserless-login.ts';
+import { CookieJar, csrfToken, openPage, submitForm } from '../helpers/browserless-login.ts';
+import {
+  ACR_MFA,
+  ACR_PWD,
+  APP,
+  atCallback,
+  declaration,
+  discover,
+  formAction,
+  idTokenClaims,
+  keyOf,
+  PASSWORD,
+  post,
+  start,
+  STEP_MS,
+  STRICT_APP,
+  type Flow,
+} from '../helpers/second-factor-pages.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -14,69 +31,11 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 // stolen session, guessing enrolment codes; and what ID tokens may claim (amr, acr, the
 // claims parameter). Each test failed before its fix (README "For people signing in").
 
-const REDIRECT = 'http://localhost:8080/callback';
-const APP = 'mfa-app';
-const STRICT_APP = 'strict-app';
-const PASSWORD = 'a long and unguessable password';
-const ACR_MFA = 'urn:portcullis:acr:mfa';
-const ACR_PWD = 'urn:portcullis:acr:pwd';
-const STEP_MS = 30_000;
-
 let now = Date.parse('2026-12-05T12:00:10Z');
 const clock = () => now;
 let people = 0;
 
-const insecure = { execute: [oidc.allowInsecureRequests] };
 const codeAt = (secret: string, steps = 0) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: now + steps * STEP_MS });
-const declaration = {
-  clients: [
-    { clientId: APP, name: 'MFA App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'] },
-    { clientId: STRICT_APP, name: 'Strict App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'], requireMfa: true },
-  ],
-};
-
-interface Flow {
-  readonly jar: CookieJar;
-  readonly verifier: string;
-  readonly state: string;
-  page: Page;
-}
-
-async function follow(jar: CookieJar, response: Response, base: URL): Promise<Page> {
-  const location = response.headers.get('location');
-  if (response.status >= 300 && response.status < 400 && location) {
-    await response.body?.cancel();
-    return openPage(jar, new URL(location, base));
-  }
-  return { response, url: base, html: await response.text() };
-}
-
-const formAction = (html: string, name: string) => new RegExp(`action="(/interaction/[^"]+/${name})"`).exec(html)?.[1];
-const keyOf = (html: string) => /id="totp-key">([A-Z2-7 ]+)</.exec(html)?.[1]?.replaceAll(' ', '');
-
-async function post(flow: Flow, name: string, fields: Record<string, string>): Promise<Page> {
-  const action = formAction(flow.page.html, name);
-  assert.ok(action, `the page has a ${name} form: ${flow.page.html.slice(0, 400)}`);
-  const url = new URL(action, flow.page.url);
-  flow.page = await follow(flow.jar, await submitForm(flow.jar, url, { csrf: csrfToken(flow.page.html), ...fields }), url);
-  return flow.page;
-}
-
-async function start(server: TestServer, params: Record<string, string> = {}, jar = new CookieJar()): Promise<Flow> {
-  const request = authorizationRequest(server.issuer, { client_id: APP, redirect_uri: REDIRECT, scope: 'openid email', ...params });
-  return { jar, verifier: request.verifier, state: request.state, page: await openPage(jar, request.url) };
-}
-
-async function atCallback(flow: Flow): Promise<boolean> {
-  if (formAction(flow.page.html, 'confirm')) await post(flow, 'confirm', {});
-  return flow.page.url.href.startsWith(REDIRECT) && flow.page.url.searchParams.has('code');
-}
-
-async function idTokenClaims(app: oidc.Configuration, flow: Flow) {
-  assert.ok(await atCallback(flow), `at the callback: ${flow.page.url.href} ${flow.page.html.slice(0, 300)}`);
-  const tokens = await oidc.authorizationCodeGrant(app, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
-  return tokens.claims()!;
-}
 
 async function newPerson(server: TestServer) {
   const email = `guard${++people}@example.com`;
@@ -92,9 +51,6 @@ async function enrolledPerson(server: TestServer) {
   assert.ok(recoveryCodes);
   return { ...person, secret: enrolment.secret, recoveryCodes };
 }
-
-const discover = (server: TestServer, id: string) =>
-  oidc.discovery(new URL(server.issuer), id, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(id)), insecure);
 
 async function auditTypes(server: TestServer, accountId: string): Promise<{ type: string; data: Record<string, unknown> | null }[]> {
   await server.auditWriter.flush();

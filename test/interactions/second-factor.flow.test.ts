@@ -7,8 +7,25 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 
-import { authorizationRequest, CookieJar, csrfToken, openPage, submitForm, type Page } from '../helpers/browserless-login.ts';
+import { CookieJar, csrfToken, openPage, submitForm } from '../helpers/browserless-login.ts';
 import { runCli, type CliEnvironment } from '../helpers/run-cli.ts';
+import {
+  ACR_MFA,
+  ACR_PWD,
+  APP,
+  atCallback,
+  declaration,
+  discover,
+  formAction,
+  idTokenClaims,
+  keyOf,
+  PASSWORD,
+  post,
+  start,
+  STEP_MS,
+  STRICT_APP,
+  type Flow,
+} from '../helpers/second-factor-pages.ts';
 import { startTestServer, TEST_MASTER_SECRET, type TestServer } from '../helpers/test-server.ts';
 
 // Two-step sign-in over real HTTP, as an attacker would try it: wrong, replayed and
@@ -17,81 +34,13 @@ import { startTestServer, TEST_MASTER_SECRET, type TestServer } from '../helpers
 // MFA=required, an operator's reset. The codes are checked against a clock the test
 // holds (the server's `clock`), so drift is exact to the step.
 
-const REDIRECT = 'http://localhost:8080/callback';
-const APP = 'mfa-app';
-const PASSWORD = 'a long and unguessable password';
-const ACR_MFA = 'urn:portcullis:acr:mfa';
-const ACR_PWD = 'urn:portcullis:acr:pwd';
-const STEP_MS = 30_000;
-
 let now = Date.parse('2026-12-05T12:00:10Z');
 const clock = () => now;
 let people = 0;
 
-const insecure = { execute: [oidc.allowInsecureRequests] };
 const codeAt = (secret: string, steps = 0) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: now + steps * STEP_MS });
-
-interface Flow {
-  readonly jar: CookieJar;
-  readonly verifier: string;
-  readonly state: string;
-  page: Page;
-}
-
-async function declare(server: TestServer) {
-  const app = await oidc.discovery(new URL(server.issuer), APP, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(APP)), insecure);
-  return app;
-}
-
-const STRICT_APP = 'strict-app';
-const strictApp = (server: TestServer) =>
-  oidc.discovery(new URL(server.issuer), STRICT_APP, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(STRICT_APP)), insecure);
-const declaration = {
-  clients: [
-    { clientId: APP, name: 'MFA App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'] },
-    // Registered as requiring a second factor of everyone who signs in to it.
-    { clientId: STRICT_APP, name: 'Strict App', type: 'web' as const, redirectUris: [REDIRECT], scopes: ['openid', 'email'], requireMfa: true },
-  ],
-};
-
-/** Where a response leads: the next page (redirects followed within the issuer), or the callback. */
-async function follow(jar: CookieJar, response: Response, base: URL): Promise<Page> {
-  const location = response.headers.get('location');
-  if (response.status >= 300 && response.status < 400 && location) {
-    await response.body?.cancel();
-    return openPage(jar, new URL(location, base));
-  }
-  return { response, url: base, html: await response.text() };
-}
-
-function formAction(html: string, name: string): string | undefined {
-  return new RegExp(`action="(/interaction/[^"]+/${name})"`).exec(html)?.[1];
-}
-
-async function post(flow: Flow, name: string, fields: Record<string, string>): Promise<Page> {
-  const action = formAction(flow.page.html, name);
-  assert.ok(action, `the page has a ${name} form: ${flow.page.html.slice(0, 400)}`);
-  const url = new URL(action, flow.page.url);
-  flow.page = await follow(flow.jar, await submitForm(flow.jar, url, { csrf: csrfToken(flow.page.html), ...fields }), url);
-  return flow.page;
-}
-
-async function start(server: TestServer, params: Record<string, string> = {}, jar = new CookieJar()): Promise<Flow> {
-  const request = authorizationRequest(server.issuer, { client_id: APP, redirect_uri: REDIRECT, scope: 'openid email', ...params });
-  return { jar, verifier: request.verifier, state: request.state, page: await openPage(jar, request.url) };
-}
-
-/** Consents when asked; true once the browser is at the client's callback with a code. */
-async function atCallback(flow: Flow): Promise<boolean> {
-  if (formAction(flow.page.html, 'confirm')) await post(flow, 'confirm', {});
-  return flow.page.url.href.startsWith(REDIRECT) && flow.page.url.searchParams.has('code');
-}
-
-async function idTokenClaims(app: oidc.Configuration, flow: Flow) {
-  assert.ok(await atCallback(flow), `at the callback: ${flow.page.url.href} ${flow.page.html.slice(0, 300)}`);
-  const tokens = await oidc.authorizationCodeGrant(app, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
-  return tokens.claims()!;
-}
+const declare = (server: TestServer) => discover(server, APP);
+const strictApp = (server: TestServer) => discover(server, STRICT_APP);
 
 async function newPerson(server: TestServer): Promise<{ id: string; email: string }> {
   const email = `mfa${++people}@example.com`;
@@ -150,7 +99,7 @@ describe('MFA=optional', () => {
     assert.ok(!csp.includes('unsafe-inline'), csp);
     assert.match(flow.page.html, /<figure class="qr" role="img" aria-label="[^"]+"><svg/);
     assert.ok(!/<script(?![^>]*nonce=)/.test(flow.page.html), 'no script without a nonce');
-    const key = /id="totp-key">([A-Z2-7 ]+)</.exec(flow.page.html)?.[1]?.replaceAll(' ', '');
+    const key = keyOf(flow.page.html);
     assert.ok(key && key.length === 32, 'a 160-bit key to type');
     // A reload shows the same secret (a scanned QR code stays good).
     const again = await openPage(flow.jar, flow.page.url);
@@ -316,7 +265,7 @@ describe('MFA=optional', () => {
     assert.ok(formAction(strict.page.html, 'login'), `the password form first: ${strict.page.html.slice(0, 300)}`);
     await post(strict, 'login', { email: person.email, password: PASSWORD });
     assert.ok(formAction(strict.page.html, 'enrol'), `then the enrolment page: ${strict.page.html.slice(0, 300)}`);
-    const key = /id="totp-key">([A-Z2-7 ]+)</.exec(strict.page.html)![1]!.replaceAll(' ', '');
+    const key = keyOf(strict.page.html)!;
     await post(strict, 'enrol', { code: codeAt(key) });
     await post(strict, 'continue', {});
     const claims = await idTokenClaims(await strictApp(server), strict);
@@ -359,7 +308,7 @@ describe('MFA=required', () => {
     assert.equal(skip.status, 303);
     assert.ok(!skip.headers.get('location')?.includes('/auth/'));
     await skip.body?.cancel();
-    const key = /id="totp-key">([A-Z2-7 ]+)</.exec(flow.page.html)![1]!.replaceAll(' ', '');
+    const key = keyOf(flow.page.html)!;
     await post(flow, 'enrol', { code: codeAt(key) });
     await post(flow, 'continue', {});
     const claims = await idTokenClaims(app, flow);
@@ -386,7 +335,7 @@ describe('an operator resets a person\'s factors', () => {
   test('portcullis users reset-factors <email> removes the authenticator and the codes, audited; the person then signs in with the password alone', async () => {
     const person = await enrolledPerson(first);
     // Signed in with the factor about to be reset (a stolen phone): that session must end too.
-    const firstApp = await oidc.discovery(new URL(first.issuer), APP, undefined, oidc.ClientSecretBasic(first.declared.clientSecret(APP)), insecure);
+    const firstApp = await discover(first, APP);
     const thief = await start(first);
     await post(thief, 'login', { email: person.email, password: PASSWORD });
     await post(thief, 'code', { code: codeAt(person.secret) });
@@ -412,7 +361,7 @@ describe('an operator resets a person\'s factors', () => {
     // The session signed in before the reset no longer signs anyone in.
     const afterReset = await start(second, {}, thief.jar);
     assert.ok(formAction(afterReset.page.html, 'login'), `the password form, not the callback: ${afterReset.page.url.href}`);
-    const app = await oidc.discovery(new URL(second.issuer), APP, undefined, oidc.ClientSecretBasic(first.declared.clientSecret(APP)), insecure);
+    const app = await oidc.discovery(new URL(second.issuer), APP, undefined, oidc.ClientSecretBasic(first.declared.clientSecret(APP)), { execute: [oidc.allowInsecureRequests] });
     const flow = await start(second);
     await post(flow, 'login', { email: person.email, password: PASSWORD });
     const claims = await idTokenClaims(app, flow);
