@@ -6,7 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 
-import { runBrowser } from '../helpers/browserless-login.ts';
+import { adminPersonToken, newAdminTestPerson, sendAdminRequest, type AdminCallOptions } from '../helpers/admin-api-calls.ts';
 import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -42,18 +42,11 @@ function templateOf(paths: readonly string[], path: string): string | undefined 
 }
 
 /** One call to the admin API; its answer is checked against the OpenAPI document. */
-async function api(method: string, path: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.raw !== undefined) body = options.raw;
-  else if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(`${base}${path}`, { method, headers, body });
-  const text = await response.text();
+async function api(method: string, path: string, options: AdminCallOptions = {}): Promise<Answer> {
+  const { status, headers, text } = await sendAdminRequest(`${base}${path}`, method, options);
   const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  validateAnswer(method, path, response.status, response.headers.get('content-type') ?? '', text ? parsed : undefined);
-  return { status: response.status, headers: response.headers, body: parsed };
+  validateAnswer(method, path, status, headers.get('content-type') ?? '', text ? parsed : undefined);
+  return { status, headers, body: parsed };
 }
 
 async function clientToken(name: string, fields: Record<string, string> = {}, dpop?: string): Promise<{ access_token: string; token_type: string; scope?: string }> {
@@ -68,27 +61,9 @@ async function clientToken(name: string, fields: Record<string, string> = {}, dp
   return answer;
 }
 
-let people = 0;
-async function newPerson(roles: string[] = []) {
-  const email = `person${++people}-${randomUUID().slice(0, 8)}@example.com`;
-  const password = `password of ${email}`;
-  const account = await server.services.accounts.create({ email, name: `Person ${people}`, password, roles });
-  return { id: account.id, email, password };
-}
-
+const newPerson = (roles: string[] = []) => newAdminTestPerson(server, 'person', roles);
 /** A person's token for the admin API through the code flow (login and consent pages). */
-async function personToken(person: { email: string; password: string }) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const parameters = new URLSearchParams({
-    redirect_uri: REDIRECT,
-    scope: 'openid admin:read admin:write',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    resource: adminResource,
-  });
-  const browser = await runBrowser(oidc.buildAuthorizationUrl(web, parameters), person);
-  return oidc.authorizationCodeGrant(web, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
-}
+const personToken = (person: { email: string; password: string }) => adminPersonToken(web, adminResource, person);
 
 function assertProblem(answer: Answer, status: number, code?: string) {
   assert.equal(answer.status, status, JSON.stringify(answer.body));

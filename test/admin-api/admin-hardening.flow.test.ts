@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 
 import { translatePrismaError } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
-import { runBrowser } from '../helpers/browserless-login.ts';
+import { adminPersonToken, newAdminTestPerson, sendAdminRequest, type AdminCallOptions } from '../helpers/admin-api-calls.ts';
 import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -30,15 +30,10 @@ interface Answer {
   readonly body: Record<string, unknown>;
 }
 
-async function call(url: string, method: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-  if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(url, { method, headers, body });
-  const text = await response.text();
+async function call(url: string, method: string, options: AdminCallOptions = {}): Promise<Answer> {
+  const response = await sendAdminRequest(url, method, options);
   let parsed: Record<string, unknown> = {};
-  if (text && /json/.test(response.headers.get('content-type') ?? '')) parsed = JSON.parse(text) as Record<string, unknown>;
+  if (response.text && /json/.test(response.headers.get('content-type') ?? '')) parsed = JSON.parse(response.text) as Record<string, unknown>;
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
@@ -65,26 +60,8 @@ async function clientToken(name: string, scope?: string): Promise<string> {
   return answer.access_token;
 }
 
-let people = 0;
-async function newPerson(roles: string[] = []) {
-  const email = `hardening${++people}-${randomUUID().slice(0, 8)}@example.com`;
-  const password = `password of ${email}`;
-  const account = await server.services.accounts.create({ email, name: `Person ${people}`, password, roles });
-  return { id: account.id, email, password };
-}
-
-async function personToken(person: { email: string; password: string }): Promise<{ access_token: string; scope?: string }> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const parameters = new URLSearchParams({
-    redirect_uri: REDIRECT,
-    scope: 'openid admin:read admin:write',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    resource: adminResource,
-  });
-  const browser = await runBrowser(oidc.buildAuthorizationUrl(web, parameters), person);
-  return oidc.authorizationCodeGrant(web, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
-}
+const newPerson = (roles: string[] = []) => newAdminTestPerson(server, 'hardening', roles);
+const personToken = (person: { email: string; password: string }): Promise<{ access_token: string; scope?: string }> => adminPersonToken(web, adminResource, person);
 
 function assertProblem(answer: Answer, status: number, code?: string) {
   assert.equal(answer.status, status, JSON.stringify(answer.body));
