@@ -30,6 +30,8 @@ let proxy: CuttableProxy;
 let web: { id: string; secret: string };
 let service: { id: string; secret: string };
 let introspector: { id: string; secret: string };
+let operator: { id: string; secret: string };
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 describe('a database outage', { skip: POSTGRES_ONLY }, () => {
   before(async () => {
@@ -37,7 +39,8 @@ describe('a database outage', { skip: POSTGRES_ONLY }, () => {
     const target = { host: '127.0.0.1', port: 5432 };
     proxy = await startCuttableProxy(target);
     server = await startTestServer(
-      {},
+      // The admin API and the device flow too: their routes meet the outage like the rest.
+      { ADMIN_API: 'true', DEVICE_FLOW: 'true' },
       {
         databaseUrl(url) {
           const parsed = new URL(url);
@@ -57,6 +60,9 @@ describe('a database outage', { skip: POSTGRES_ONLY }, () => {
     service = { id: batch.client.clientId, secret: batch.clientSecret! };
     const rs = await clients.create({ type: 'resource-server', name: 'Outage API server', resources: [OPAQUE_API] });
     introspector = { id: rs.client.clientId, secret: rs.clientSecret! };
+    const automation = await clients.create({ type: 'service', name: 'Outage operator', resources: [`${server.issuer}/admin`], scopes: ['admin:read'] });
+    operator = { id: automation.client.clientId, secret: automation.clientSecret! };
+    await clients.create({ clientId: 'outage-tv', type: 'native', name: 'Outage TV', grantTypes: [DEVICE_GRANT], scopes: ['openid'] });
   });
 
   after(async () => {
@@ -69,6 +75,9 @@ describe('a database outage', { skip: POSTGRES_ONLY }, () => {
     const { tokens } = await signIn();
     const clientToken = await clientCredentials();
     assert.equal(clientToken.status, 200);
+    const adminToken = await postAsClient(`${server.issuer}/token`, basicAuth(operator.id, operator.secret), { grant_type: 'client_credentials', resource: `${server.issuer}/admin`, scope: 'admin:read' });
+    assert.equal(adminToken.status, 200);
+    const adminAccessToken = ((await adminToken.json()) as { access_token: string }).access_token;
     // An interaction left at its login page, to be continued during the outage.
     const configuration = await webConfiguration();
     const jar = new CookieJar();
@@ -112,6 +121,18 @@ describe('a database outage', { skip: POSTGRES_ONLY }, () => {
     assert.equal(api.status, 503, 'the account API');
     assert.ok(api.headers.get('retry-after'));
     assert.equal(((await api.json()) as { error: string }).error, 'temporarily_unavailable');
+
+    const admin = record(await fetch(`${server.issuer}/admin/api/v1/clients`, { headers: { authorization: `Bearer ${adminAccessToken}` } }));
+    assert.equal(admin.status, 503, 'the admin API');
+    assert.ok(admin.headers.get('retry-after'));
+    await admin.arrayBuffer();
+
+    const device = record(
+      await fetch(`${server.issuer}/device/auth`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: 'outage-tv', scope: 'openid' }) }),
+    );
+    assert.equal(device.status, 503, 'the device authorization endpoint');
+    assert.ok(device.headers.get('retry-after'));
+    await device.arrayBuffer();
 
     // A browser: the engine's page (a token request that wants HTML), our login page.
     const enginePage = record(
