@@ -22,4 +22,5 @@ export { checkPassword, newPasswordProblem, passwordProblem, MIN_PASSWORD_LENGTH
 export { createPasswordResetStore, type PasswordResetStore } from './password-reset-store.ts';
 export { createPasswordResets, type PasswordResets, type ResetRequest, type ResetOutcome } from './password-resets.ts';
 export { createSecondFactorStore, type SecondFactorStore } from './second-factor-store.ts';
+export { MAILBOX_CODE_TTL_MS, type MailboxProofs } from './mailbox-proof.ts';
 export { createSecondFactors, type SecondFactors, type Enrolment, type FactorState, type VerifyOutcome } from './second-factors.ts';

@@ -4,6 +4,7 @@ import { Secret, TOTP } from 'otpauth';
 import { z } from 'zod';
 
 import type { Sealer } from '../crypto/index.ts';
+import { createMailboxProofs, type MailboxProofs } from './mailbox-proof.ts';
 import type { SecondFactorStore } from './second-factor-store.ts';
 
 // Second factors: a TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30 s, as every
@@ -83,6 +84,8 @@ export interface SecondFactors {
   verify(accountId: string, code: string): Promise<VerifyOutcome>;
   /** An operator's reset: the authenticator and the recovery codes are gone; whether there were any. */
   reset(accountId: string): Promise<boolean>;
+  /** Codes mailed before an enrolment at sign-in, proving the mailbox (mailbox-proof.ts). */
+  readonly mailboxProofs: MailboxProofs;
 }
 
 /** A recovery code as typed: case, spaces and dashes do not matter. */
@@ -179,5 +182,7 @@ export function createSecondFactors(deps: {
     },
 
     reset: (accountId) => store.removeAll(accountId),
+
+    mailboxProofs: createMailboxProofs({ sealer, now }),
   };
 }

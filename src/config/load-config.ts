@@ -77,6 +77,12 @@ export interface Config {
     /** SMTP_INSECURE: smtp:// may go on without STARTTLS to a host other than the loopback (warned in production). */
     readonly insecure: boolean;
     readonly from: string;
+    /**
+     * Mail reaches people: through SMTP_URL, or outside production through the log, which is
+     * the developer's mailbox. In production without SMTP_URL it reaches only the log, so no
+     * flow may mail a secret (a code, a link).
+     */
+    readonly reachesPeople: boolean;
   };
   /** DEVICE_FLOW: the device authorization grant (RFC 8628) is served and advertised. */
   readonly deviceFlow: boolean;
@@ -183,6 +189,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.PASSWORD_RESET === true && !env.SMTP_URL) {
     refusals.push('  PASSWORD_RESET: needs SMTP_URL in production (reset links would only reach the log); set SMTP_URL, or PASSWORD_RESET=false');
   }
+  if (production && env.MFA === 'required' && !env.SMTP_URL) {
+    refusals.push('  MFA: required needs SMTP_URL in production (enrolment mails a code to prove the mailbox, which would only reach the log); set SMTP_URL, or MFA=optional');
+  }
   if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
   }
@@ -253,7 +262,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       announceDelay,
       rotationDays: env.KEY_ROTATION_DAYS,
     }),
-    mail: Object.freeze({ smtpUrl: env.SMTP_URL, insecure: env.SMTP_INSECURE, from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>` }),
+    mail: Object.freeze({
+      smtpUrl: env.SMTP_URL,
+      insecure: env.SMTP_INSECURE,
+      from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>`,
+      reachesPeople: !production || env.SMTP_URL !== undefined,
+    }),
     deviceFlow: env.DEVICE_FLOW,
     adminApi: env.ADMIN_API,
     passwordReset: Object.freeze({

@@ -26,6 +26,10 @@ const pendingSchema = z.object({
   password: z.boolean(),
   /** The account's password as it was (credentialOf): a sign-in pending when it changed is over. */
   credential: z.string(),
+  /** The code mailed before an enrolment in this sign-in, sealed (accounts/mailbox-proof.ts). */
+  mailbox: z.string().optional(),
+  /** The mailed code was typed back: this sign-in may be shown an enrolment secret. */
+  mailboxProven: z.boolean().optional(),
   /** The secret shown for enrolment in this sign-in, sealed (accounts/second-factors.ts). */
   enrolment: z.string().optional(),
   /** The authenticator was enrolled in this sign-in (its recovery codes shown): it counts as the second factor. */

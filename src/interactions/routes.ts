@@ -29,6 +29,7 @@ import { createSecondFactorPages } from './second-factor.ts';
 //   POST /login      login.ts              throttle, password, login.success or the form again,
 //                                          or on to the second factor
 //   POST /code       second-factor.ts      throttle, a TOTP or recovery code, login.success
+//   POST /mailbox    second-factor.ts      the code mailed before an enrolment (the mailbox is the person's)
 //   POST /enrol      second-factor.ts      a new authenticator's first code; recovery codes shown once
 //   POST /continue   second-factor.ts      after the recovery codes: login.success
 //   POST /confirm    consent.ts            grant what is missing, remember the consent
@@ -62,6 +63,8 @@ export interface InteractionDeps {
   readonly mailer?: Mailer | undefined;
   /** The issuer, named in mail. */
   readonly issuer?: string | undefined;
+  /** Mail reaches people (SMTP_URL, or development's log); without, no code is mailed and no one enrols at sign-in. */
+  readonly mailReachesPeople?: boolean;
 }
 
 export function createInteractionRouter(deps: InteractionDeps): Router {
@@ -72,7 +75,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const reset = deps.passwordReset;
   const throttle = deps.loginThrottle ?? UNTHROTTLED;
   const secondFactor = deps.secondFactors
-    ? createSecondFactorPages({ ...deps, secondFactors: deps.secondFactors, interactions, audit, throttle, mode: deps.mfa ?? 'optional' })
+    ? createSecondFactorPages({ ...deps, secondFactors: deps.secondFactors, interactions, audit, throttle, mode: deps.mfa ?? 'optional', mailReachesPeople: deps.mailReachesPeople ?? false })
     : undefined;
   const login = createLogin({ ...deps, interactions, audit, throttle, forgotPassword: reset !== undefined, secondFactor });
   const consent = createConsent({ ...deps, interactions, audit });
@@ -92,6 +95,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   router.post('/login', ...formPost, login.submit);
   if (secondFactor) {
     router.post('/code', ...formPost, secondFactor.submitCode);
+    router.post('/mailbox', ...formPost, secondFactor.submitMailboxCode);
     router.post('/enrol', ...formPost, secondFactor.submitEnrolment);
     router.post('/continue', ...formPost, secondFactor.finishEnrolment);
   }

@@ -3,9 +3,9 @@ import type { Client } from 'oidc-provider';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 
-import type { AccountRecord, AccountService, SecondFactors } from '../accounts/index.ts';
+import { MAILBOX_CODE_TTL_MS, type AccountRecord, type AccountService, type SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
-import { secondFactorAddedMessage, secondFactorLockedMessage, type Mailer } from '../mail/index.ts';
+import { mailboxCodeMessage, secondFactorAddedMessage, secondFactorLockedMessage, type Mailer } from '../mail/index.ts';
 import { clientRequiresMfa, MFA_REQUIRED_REASON, mfaRequest, PORTCULLIS_ACR_MFA } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
@@ -29,8 +29,11 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 // - one message for every refused code (wrong, replayed, spent recovery code), audited;
 // - a second factor is asked of whoever has one. One is set up here only where the
 //   deployment (MFA=required) or the client (require MFA) demands it, only after the
-//   password was checked in this very sign-in (never over a session alone), with a secret
-//   made for this sign-in; the owner is mailed and the event audited. A request asking for
+//   password was checked in this very sign-in (never over a session alone), and only after
+//   the person typed back a code mailed to the account's address (accounts/mailbox-proof.ts:
+//   a password alone must not bind an attacker's authenticator to someone who has none
+//   yet); with a secret made for this sign-in; the owner is mailed and the event audited.
+//   Where mail only reaches the log (production without SMTP_URL), no enrolment at all; A request asking for
 //   MFA (acr_values, the claims parameter) never leads to enrolment: whoever knows the
 //   password could bind their own authenticator. A voluntary request is answered with acr
 //   pwd (the client reads acr); an essential one with unmet_authentication_requirements;
@@ -54,6 +57,11 @@ export interface SecondFactorDeps {
   readonly mailer?: Mailer | undefined;
   /** The issuer, named in that mail. */
   readonly issuer?: string | undefined;
+  /**
+   * Mail reaches people (SMTP_URL, or development's log): false in production without
+   * SMTP_URL, where a mailed code would land in the log, so no one can enrol at sign-in.
+   */
+  readonly mailReachesPeople: boolean;
 }
 
 export interface SecondFactorPages {
@@ -67,6 +75,8 @@ export interface SecondFactorPages {
   show(ctx: Context, details: Interaction, client: Client | undefined): Promise<boolean>;
   /** POST /code: a code or a recovery code. */
   readonly submitCode: Middleware;
+  /** POST /mailbox: the code mailed before an enrolment, proving the mailbox. */
+  readonly submitMailboxCode: Middleware;
   /** POST /enrol: the first code of a new authenticator; the recovery codes, once. */
   readonly submitEnrolment: Middleware;
   /** POST /continue: after the recovery codes were shown, the sign-in finishes. */
@@ -107,6 +117,12 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     sendPage(ctx, render, 'second-factor', { ...model, title: t('mfa.title'), error }, status);
   }
 
+  /** The page asking for the code mailed to the account (or saying none can be, and so no enrolment). */
+  function sendMailboxPage(ctx: Context, details: Interaction, client: Client | undefined, account: AccountRecord, error?: string, status = 200) {
+    const { t, model } = common(ctx, details, client);
+    sendPage(ctx, render, 'mailbox-code', { ...model, title: t('mfa.mailbox.heading'), email: account.email, unavailable: !deps.mailReachesPeople, error }, status);
+  }
+
   /** The enrolment page with this sign-in's own secret (made now, or the one it shows already). */
   async function sendEnrolPage(ctx: Context, details: Interaction, client: Client | undefined, found: Found, error?: string, status = 200) {
     const { account, pending } = found;
@@ -121,6 +137,19 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     const qrSvg = await QRCode.toString(enrolment.uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     const key = enrolment.secret.match(/.{1,4}/g)!.join(' ');
     sendPage(ctx, render, 'enrol-totp', { ...model, title: t('mfa.enrol.title'), qrSvg, key, error }, status);
+  }
+
+  /**
+   * Before an enrolment: a code to the account's address, its sealed copy for the pending
+   * sign-in to keep. Made only here, right after a password checked in this sign-in, so a
+   * new code costs a new password attempt. None where mail would only reach the log.
+   */
+  function mailMailboxCode(ctx: Context, details: Interaction, account: AccountRecord): string | undefined {
+    if (!deps.mailReachesPeople || !deps.mailer) return undefined;
+    const { code, sealed } = secondFactors.mailboxProofs.issue(account.id, details.uid);
+    deps.mailer.send(mailboxCodeMessage({ to: account.email, code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
+    audit.record({ type: 'mfa.mailbox_code_sent', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
+    return sealed;
   }
 
   interface Found {
@@ -187,7 +216,8 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         await interactions.finish(ctx, { error: 'unmet_authentication_requirements', error_description: 'a second factor is required and the account has none' }, false);
         return true;
       }
-      keepPendingLogin(ctx, { uid: details.uid, accountId: account.id, password: true, credential: credentialOf(account) });
+      const pending = { uid: details.uid, accountId: account.id, password: true, credential: credentialOf(account) };
+      keepPendingLogin(ctx, state === 'confirmed' ? pending : { ...pending, mailbox: mailMailboxCode(ctx, details, account) });
       backToStart(ctx, details.uid);
       return true;
     },
@@ -211,8 +241,15 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         return true;
       }
       if (found.pending.password && enrolmentRequired(client)) {
-        await sendEnrolPage(ctx, details, client, found);
-        return true;
+        if (found.pending.mailboxProven) {
+          await sendEnrolPage(ctx, details, client, found);
+          return true;
+        }
+        if (found.pending.mailbox || !deps.mailReachesPeople) {
+          sendMailboxPage(ctx, details, client, found.account);
+          return true;
+        }
+        // No code was mailed (the client came to require MFA after the password): the password form, whose next success mails one.
       }
       // No authenticator (an operator reset it meanwhile) and none may be set up here.
       dropPendingLogin(ctx, details.uid);
@@ -254,13 +291,34 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       await finish(ctx, details, found, outcome.method);
     },
 
+    async submitMailboxCode(ctx) {
+      const { code } = codeForm.parse(ctx.request.body ?? {});
+      const uid = uidOf(ctx);
+      const details = await loadLoginPrompt(ctx);
+      const found = await pendingAccount(ctx, uid);
+      const client = found && (await interactions.client(ctx, details));
+      if (!found || !found.pending.password || found.pending.mailboxProven || !enrolmentRequired(client)) return backToStart(ctx, uid);
+      const { account, pending } = found;
+      const reservation = await reserveAttempt(ctx, account, (message) => sendMailboxPage(ctx, details, client, account, message, 429));
+      if (!reservation) return;
+      if (!secondFactors.mailboxProofs.check(account.id, uid, pending.mailbox, code)) {
+        await reservation.failed();
+        audit.record({ type: 'mfa.failure', accountId: account.id, ...interactionFacts(ctx, details), data: { step: 'mailbox' } });
+        return sendMailboxPage(ctx, details, client, account, translator(pageLocale(ctx))('mfa.mailbox.failed'), 401);
+      }
+      await reservation.succeeded(rememberDevice(ctx));
+      audit.record({ type: 'mfa.mailbox_proven', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
+      keepPendingLogin(ctx, { ...pending, mailbox: undefined, mailboxProven: true });
+      backToStart(ctx, uid);
+    },
+
     async submitEnrolment(ctx) {
       const { code } = codeForm.parse(ctx.request.body ?? {});
       const uid = uidOf(ctx);
       const details = await loadLoginPrompt(ctx);
       const found = await pendingAccount(ctx, uid);
       const client = found && (await interactions.client(ctx, details));
-      if (!found || !found.pending.password || !enrolmentRequired(client)) return backToStart(ctx, uid);
+      if (!found || !found.pending.password || !found.pending.mailboxProven || !enrolmentRequired(client)) return backToStart(ctx, uid);
       const { account } = found;
       const t = translator(pageLocale(ctx));
       const reservation = await reserveAttempt(ctx, account, (message) => sendEnrolPage(ctx, details, client, found, message, 429));

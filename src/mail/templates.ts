@@ -53,7 +53,7 @@ export function passwordChangedMessage(input: { to: string; issuerHost: string; 
   return { kind: 'password_changed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }
 
-/** Told when an authenticator app was set up for the account: whoever has the password could have done it. */
+/** Told when the app's codes are refused after many wrong ones: whoever typed them had the password. */
 export function secondFactorLockedMessage(input: { to: string; issuerHost: string }): MailMessage {
   const subject = 'Sign-in codes refused after many wrong tries';
   const lines = [
@@ -63,6 +63,7 @@ export function secondFactorLockedMessage(input: { to: string; issuerHost: strin
   return { kind: 'second_factor_locked', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }
 
+/** Told when an authenticator app was set up for the account. */
 export function secondFactorAddedMessage(input: { to: string; issuerHost: string }): MailMessage {
   const subject = 'An authenticator app was added to your account';
   const lines = [
@@ -70,4 +71,16 @@ export function secondFactorAddedMessage(input: { to: string; issuerHost: string
     'If this was not you, someone knows your password: tell your administrator at once, who can remove that app, and change your password.',
   ];
   return { kind: 'second_factor_added', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}
+
+/** The code that proves the mailbox before a first authenticator is set up at sign-in. */
+export function mailboxCodeMessage(input: { to: string; code: string; ttlSeconds: number; issuerHost: string }): MailMessage {
+  const subject = 'Your code to set up two-step verification';
+  const lines = [
+    `Someone signed in to your account at ${input.issuerHost} with your password and is setting up two-step verification.`,
+    `If this is you, enter this code within ${minutes(input.ttlSeconds)}:`,
+    input.code,
+    'If this was not you, do not give this code to anyone: someone knows your password. Change it and tell your administrator.',
+  ];
+  return { kind: 'mailbox_code', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }

@@ -56,4 +56,15 @@ describe('mail configuration', () => {
   test('production refuses to start with PASSWORD_RESET=true and no SMTP_URL, saying what to set', () => {
     assert.match(refusal({ ...PRODUCTION, PASSWORD_RESET: 'true' }), /PASSWORD_RESET: needs SMTP_URL in production .*set SMTP_URL, or PASSWORD_RESET=false/);
   });
+
+  test('production refuses MFA=required without SMTP_URL (enrolment mails a code), and starts with it', () => {
+    assert.match(refusal({ ...PRODUCTION, MFA: 'required' }), /MFA: required needs SMTP_URL in production .*set SMTP_URL, or MFA=optional/);
+    assert.equal(loadConfig({ ...PRODUCTION, MFA: 'required', SMTP_URL: 'smtps://user:pass@mail.example.com:465' }).mfa, 'required');
+  });
+
+  test('mail reaches people through SMTP_URL, or outside production through the log; in production without SMTP_URL, only the log', () => {
+    assert.equal(loadConfig({ ...PRODUCTION }).mail.reachesPeople, false);
+    assert.equal(loadConfig({ ...PRODUCTION, SMTP_URL: 'smtps://user:pass@mail.example.com:465' }).mail.reachesPeople, true);
+    assert.equal(loadConfig({}).mail.reachesPeople, true);
+  });
 });

@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 
 import { authorizationRequest, CookieJar, csrfToken, openPage, submitForm, type Page } from './browserless-login.ts';
+import type { SmtpSink } from './smtp-sink.ts';
 import type { TestServer } from './test-server.ts';
 
 // The sign-in pages with a second factor, driven over plain HTTP as a browser would, for the
 // second-factor flow tests (test/interactions/second-factor*.flow.test.ts): two clients, one
 // of which requires a second factor of everyone, and a sign-in that posts the pages' forms
-// by name (login, code, enrol, continue, confirm) and follows where they lead.
+// by name (login, mailbox, code, enrol, continue, confirm) and follows where they lead.
 
 export const REDIRECT = 'http://localhost:8080/callback';
 export const APP = 'mfa-app';
@@ -78,4 +79,22 @@ export async function idTokenClaims(app: oidc.Configuration, flow: Flow) {
   assert.ok(await atCallback(flow), `at the callback: ${flow.page.url.href} ${flow.page.html.slice(0, 300)}`);
   const tokens = await oidc.authorizationCodeGrant(app, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
   return tokens.claims()!;
+}
+
+/** The latest code mailed to `email` before an enrolment, as the mail shows it ("12345 67890"). */
+export async function mailedCode(server: TestServer, sink: SmtpSink, email: string): Promise<string> {
+  await server.mailer.idle();
+  const mail = sink.to(email).filter((message) => message.subject === 'Your code to set up two-step verification').at(-1);
+  assert.ok(mail, `a code was mailed to ${email}`);
+  const code = /^(\d{5} \d{5})$/m.exec(mail.text ?? '')?.[1];
+  assert.ok(code, `the mail shows a code: ${mail.text}`);
+  return code;
+}
+
+/** At the page asking for the mailed code: types it back, and is at the enrolment page. */
+export async function proveMailbox(server: TestServer, sink: SmtpSink, flow: Flow, email: string): Promise<Page> {
+  assert.ok(formAction(flow.page.html, 'mailbox'), `the page asks for the mailed code: ${flow.page.html.slice(0, 400)}`);
+  await post(flow, 'mailbox', { code: await mailedCode(server, sink, email) });
+  assert.ok(formAction(flow.page.html, 'enrol'), `the enrolment page: ${flow.page.html.slice(0, 400)}`);
+  return flow.page;
 }

@@ -49,6 +49,7 @@ test('after the password, a person without an authenticator: an essential acr cl
     throttle: {} as never,
     audit: { record: (event) => void events.push(event.type) },
     mode: 'optional',
+    mailReachesPeople: true,
   });
   const ctx = { ip: '127.0.0.1', get: () => '', state: {}, cookies: { set: () => undefined } } as never;
   const account = { id: 'a1', email: 'ada@example.com' } as never;

@@ -15,8 +15,10 @@ import {
   formAction,
   idTokenClaims,
   keyOf,
+  mailedCode,
   PASSWORD,
   post,
+  proveMailbox,
   start,
   STEP_MS,
   STRICT_APP,
@@ -26,7 +28,8 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // The second factor as an attacker who knows only the password, or holds only a session
-// cookie, tries to take it over: planting the enrolment secret the owner later confirms,
+// cookie, tries to take it over: enrolling their own authenticator for someone who has none
+// yet (trust on first use: the mailbox proof), planting the enrolment secret the owner later confirms,
 // enrolling their own authenticator by asking for MFA in the request, enrolling over a
 // stolen session, guessing enrolment codes; and what ID tokens may claim (amr, acr, the
 // claims parameter). Each test failed before its fix (README "For people signing in").
@@ -78,6 +81,12 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
   let sink: SmtpSink;
   let app: oidc.Configuration;
 
+  /** The password, then the mailed code: an attacker who also reads the mailbox, or the owner. At the enrolment page. */
+  async function signInToEnrol(flow: Flow, email: string) {
+    await post(flow, 'login', { email, password: PASSWORD });
+    await proveMailbox(server, sink, flow, email);
+  }
+
   before(async () => {
     sink = await startSmtpSink();
     server = await startTestServer({ MFA: 'required', TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m', SMTP_URL: sink.url, MAIL_FROM: 'Sign-in <signin@example.com>' }, { declare: declaration, clock });
@@ -91,7 +100,7 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
   test('F1: a secret seen in one sign-in is never shown in, nor confirmed by, another; the owner gets a fresh one and the planted one never signs in', async () => {
     const victim = await newPerson(server);
     const attacker = await start(server);
-    await post(attacker, 'login', { email: victim.email, password: PASSWORD });
+    await signInToEnrol(attacker, victim.email);
     const plantedKey = keyOf(attacker.page.html);
     assert.ok(plantedKey);
     const rows = await server.database.pool.query('SELECT 1 FROM totp_factors WHERE account_id = $1', [victim.id]);
@@ -99,7 +108,7 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
 
     // The owner signs in, at once and days later: always a secret of their own.
     const mine = await start(server);
-    await post(mine, 'login', { email: victim.email, password: PASSWORD });
+    await signInToEnrol(mine, victim.email);
     const myKey = keyOf(mine.page.html);
     assert.ok(myKey);
     assert.notEqual(myKey, plantedKey, 'the owner never sees the attacker\'s secret');
@@ -122,7 +131,7 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
   test('a sign-in pending its second step is over once the password changed: the attacker who gave the old one enrols nothing', async () => {
     const victim = await newPerson(server);
     const attacker = await start(server);
-    await post(attacker, 'login', { email: victim.email, password: PASSWORD });
+    await signInToEnrol(attacker, victim.email);
     const key = keyOf(attacker.page.html);
     assert.ok(key, 'the enrolment page, after the old password');
     await server.services.accounts.setPassword(victim.id, 'the owner chose a brand new password');
@@ -136,7 +145,7 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
   test('F1: an enrolment secret expires after ten minutes: its code is refused and the page shows a new one', async () => {
     const person = await newPerson(server);
     const flow = await start(server);
-    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    await signInToEnrol(flow, person.email);
     const first = keyOf(flow.page.html)!;
     assert.equal(keyOf((await openPage(flow.jar, flow.page.url)).html), first, 'a reload within the sign-in keeps the scanned secret');
     now += 10 * 60_000 + STEP_MS;
@@ -152,17 +161,80 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
   test('F2: an enrolment during sign-in is mailed to the owner and audited', async () => {
     const person = await newPerson(server);
     const flow = await start(server);
-    await post(flow, 'login', { email: person.email, password: PASSWORD });
-    await post(flow, 'enrol', { code: codeAt(keyOf(flow.page.html)!) });
+    await signInToEnrol(flow, person.email);
+    const key = keyOf(flow.page.html)!;
+    await post(flow, 'enrol', { code: codeAt(key) });
     await post(flow, 'continue', {});
     assert.ok(await atCallback(flow));
     await server.mailer.idle();
     const mail = sink.to(person.email);
-    assert.equal(mail.length, 1);
-    assert.match(mail[0]!.subject ?? '', /authenticator app was added/);
-    assert.ok(!(mail[0]!.text ?? '').includes(keyOf(flow.page.html) ?? 'no key on this page'));
+    assert.deepEqual(
+      mail.map((message) => message.subject),
+      ['Your code to set up two-step verification', 'An authenticator app was added to your account'],
+    );
+    for (const message of mail) assert.ok(!(message.text ?? '').includes(key) && !(message.html || '').includes(key), 'no mail shows the secret');
     const types = (await auditTypes(server, person.id)).map((row) => row.type);
-    assert.ok(types.includes('mfa.enrolled'), types.join(','));
+    assert.deepEqual(
+      types.filter((type) => type.startsWith('mfa.')),
+      ['mfa.mailbox_code_sent', 'mfa.mailbox_proven', 'mfa.enrolment_started', 'mfa.enrolled'],
+    );
+  });
+
+  test('trust on first use: the password alone sets up nothing; the code goes to the owner, never to the page; no enrolment form works before it', async () => {
+    const victim = await newPerson(server);
+    const attacker = await start(server);
+    await post(attacker, 'login', { email: victim.email, password: PASSWORD });
+    assert.ok(formAction(attacker.page.html, 'mailbox'), 'the page asks for the mailed code');
+    assert.ok(!formAction(attacker.page.html, 'enrol') && !keyOf(attacker.page.html) && !attacker.page.html.includes('class="qr"'), 'no secret, no QR code');
+    assert.match(attacker.page.html, new RegExp(victim.email.replace('.', '\\.')), 'the page names where the code went');
+    const code = await mailedCode(server, sink, victim.email);
+    assert.ok(!attacker.page.html.includes(code) && !attacker.page.html.includes(code.replace(' ', '')), 'the page never shows the code');
+    const [codeMail] = sink.to(victim.email);
+    assert.match(codeMail!.text ?? '', /If this was not you, do not give this code to anyone: someone knows your password/);
+    assert.ok(!(codeMail!.subject ?? '').includes(code.slice(0, 5)), 'the subject (a lock screen shows it) carries no code');
+
+    // Skipping the code: the enrolment and its end are refused, and the reload still asks for the code.
+    const base = new URL(formAction(attacker.page.html, 'mailbox')!, attacker.page.url);
+    for (const name of ['enrol', 'continue']) {
+      const skip = await submitForm(attacker.jar, new URL(base.pathname.replace(/mailbox$/, name), base), { csrf: csrfToken(attacker.page.html), code: '123456' });
+      assert.equal(skip.status, 303, name);
+      await skip.body?.cancel();
+    }
+    const reload = await openPage(attacker.jar, attacker.page.url);
+    assert.ok(formAction(reload.html, 'mailbox') && !keyOf(reload.html), 'still the mailed code first');
+    assert.equal((await server.database.pool.query('SELECT 1 FROM totp_factors WHERE account_id = $1', [victim.id])).rows.length, 0);
+    assert.ok(!(await atCallback(attacker)));
+  });
+
+  test('a mailed code works in its own sign-in only, for ten minutes, and wrong codes are throttled as passwords and audited', async () => {
+    const person = await newPerson(server);
+    const first = await start(server);
+    await post(first, 'login', { email: person.email, password: PASSWORD });
+    const firstCode = await mailedCode(server, sink, person.email);
+    const second = await start(server);
+    await post(second, 'login', { email: person.email, password: PASSWORD });
+    const secondCode = await mailedCode(server, sink, person.email);
+    assert.notEqual(firstCode, secondCode, 'a new code for each sign-in');
+    const crossed = await post(second, 'mailbox', { code: firstCode });
+    assert.equal(crossed.response.status, 401, 'another sign-in\'s code');
+    assert.match(crossed.html, /That code is not valid/);
+    assert.ok(formAction(crossed.html, 'mailbox'));
+
+    now += 10 * 60_000;
+    assert.equal((await post(second, 'mailbox', { code: secondCode })).response.status, 401, 'after ten minutes');
+    now -= 10 * 60_000;
+    // Its own code, in time, passes: the enrolment page.
+    await post(first, 'mailbox', { code: firstCode });
+    assert.ok(keyOf(first.page.html), 'the enrolment page with a key');
+
+    const third = await start(server);
+    await post(third, 'login', { email: person.email, password: PASSWORD });
+    const statuses = await hammer(third, 'mailbox', 25);
+    assert.ok(statuses.includes(429), `refused as too many: ${statuses.join(',')}`);
+    assert.ok(formAction(third.page.html, 'mailbox'), 'the 429 is the same page with its message');
+    const failures = (await auditTypes(server, person.id)).filter((row) => row.type === 'mfa.failure');
+    assert.ok(failures.length >= 3);
+    assert.ok(failures.every((row) => row.data?.step === 'mailbox'), JSON.stringify(failures));
   });
 
   test('guessing is capped: after 100 wrong codes in a row the right one is refused, the owner is mailed; a recovery code lifts it', async () => {
@@ -196,7 +268,7 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
   test('F4: wrong enrolment codes are throttled as wrong passwords and audited', async () => {
     const person = await newPerson(server);
     const flow = await start(server);
-    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    await signInToEnrol(flow, person.email);
     const statuses = await hammer(flow, 'enrol', 25);
     assert.ok(statuses.includes(429), `refused as too many: ${statuses.join(',')}`);
     assert.ok(formAction(flow.page.html, 'enrol'), 'the 429 is the enrolment page with its message');

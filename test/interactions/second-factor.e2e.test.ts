@@ -9,10 +9,12 @@ import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 
 import { launchChromium, newPerson, startClientApp, type ClientApp, type CspViolation } from '../helpers/browser.ts';
+import { mailedCode } from '../helpers/second-factor-pages.ts';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Setting up two-step verification as a person does it, in a real Chromium, with
-// MFA=required: the password, the QR code page (its key typed into a TOTP generator here),
+// MFA=required: the password, the code mailed to the person (a wrong one, then theirs), the QR code page (its key typed into a TOTP generator here),
 // a wrong then a right code, the recovery codes shown once, on to the app; then a second
 // sign-in asks for a code. Every page passes axe-core (WCAG 2.2 AA) in light and dark, and
 // none trips its own CSP (the QR code is inline SVG, no inline script or style).
@@ -24,6 +26,7 @@ const SETTLE = 'Promise.all(document.getAnimations().map((animation) => animatio
 
 let now = Date.parse('2026-12-05T12:00:10Z');
 let server: TestServer;
+let sink: SmtpSink;
 let app: ClientApp;
 let browser: Browser;
 let client: oidc.Configuration;
@@ -31,7 +34,8 @@ const violations: CspViolation[] = [];
 const failures: string[] = [];
 
 before(async () => {
-  [server, app, browser] = await Promise.all([startTestServer({ MFA: 'required' }, { clock: () => now }), startClientApp(), launchChromium()]);
+  sink = await startSmtpSink();
+  [server, app, browser] = await Promise.all([startTestServer({ MFA: 'required', SMTP_URL: sink.url }, { clock: () => now }), startClientApp(), launchChromium()]);
   const created = await server.services.clients.create({ type: 'web', name: 'Example App', redirectUris: [`${app.origin}/callback`], scopes: ['openid', 'email'] });
   client = await oidc.discovery(new URL(server.issuer), created.client.clientId, undefined, oidc.ClientSecretBasic(created.clientSecret), { execute: [oidc.allowInsecureRequests] });
 });
@@ -40,6 +44,7 @@ after(async () => {
   await browser?.close();
   await app?.close();
   await server?.close();
+  await sink?.close();
 });
 
 async function checkPage(page: Page, name: string): Promise<void> {
@@ -71,6 +76,14 @@ test('a person sets up an authenticator during sign-in, keeps the recovery codes
   await first.page.getByLabel('Email').fill(email);
   await first.page.getByLabel('Password').fill(PASSWORD);
   await first.page.getByRole('button', { name: 'Sign in' }).click();
+  await first.page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
+  await checkPage(first.page, 'mailed code');
+  await first.page.getByLabel('Code from the email').fill('00000 00000');
+  await first.page.getByRole('button', { name: 'Verify' }).click();
+  await first.page.getByRole('alert').waitFor();
+  await checkPage(first.page, 'mailed code refused');
+  await first.page.getByLabel('Code from the email').fill(await mailedCode(server, sink, email));
+  await first.page.getByRole('button', { name: 'Verify' }).click();
   await first.page.getByRole('heading', { level: 1, name: 'Set up two-step verification' }).waitFor();
   await first.page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
   await checkPage(first.page, 'enrolment');

@@ -9,6 +9,7 @@ import { Secret, TOTP } from 'otpauth';
 
 import { CookieJar, csrfToken, openPage, submitForm } from '../helpers/browserless-login.ts';
 import { runCli, type CliEnvironment } from '../helpers/run-cli.ts';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import {
   ACR_MFA,
   ACR_PWD,
@@ -21,6 +22,7 @@ import {
   keyOf,
   PASSWORD,
   post,
+  proveMailbox,
   start,
   STEP_MS,
   STRICT_APP,
@@ -69,13 +71,18 @@ async function atCodePage(server: TestServer, email: string, params: Record<stri
 
 describe('MFA=optional', () => {
   let server: TestServer;
+  let sink: SmtpSink;
   let app: oidc.Configuration;
 
   before(async () => {
-    server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m' }, { declare: declaration, clock });
+    sink = await startSmtpSink();
+    server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m', SMTP_URL: sink.url }, { declare: declaration, clock });
     app = await declare(server);
   });
-  after(() => server?.close());
+  after(async () => {
+    await server?.close();
+    await sink?.close();
+  });
 
   test('discovery advertises the password and the MFA acr values', async () => {
     const metadata = (await (await fetch(new URL('/.well-known/openid-configuration', server.issuer))).json()) as { acr_values_supported?: string[] };
@@ -95,6 +102,7 @@ describe('MFA=optional', () => {
     const person = await newPerson(server);
     const flow = await start(server, { client_id: STRICT_APP });
     await post(flow, 'login', { email: person.email, password: PASSWORD });
+    await proveMailbox(server, sink, flow, person.email);
     const csp = flow.page.response.headers.get('content-security-policy') ?? '';
     assert.ok(!csp.includes('unsafe-inline'), csp);
     assert.match(flow.page.html, /<figure class="qr" role="img" aria-label="[^"]+"><svg/);
@@ -264,6 +272,7 @@ describe('MFA=optional', () => {
     const strict = await start(server, { client_id: STRICT_APP }, jar);
     assert.ok(formAction(strict.page.html, 'login'), `the password form first: ${strict.page.html.slice(0, 300)}`);
     await post(strict, 'login', { email: person.email, password: PASSWORD });
+    await proveMailbox(server, sink, strict, person.email);
     assert.ok(formAction(strict.page.html, 'enrol'), `then the enrolment page: ${strict.page.html.slice(0, 300)}`);
     const key = keyOf(strict.page.html)!;
     await post(strict, 'enrol', { code: codeAt(key) });
@@ -290,18 +299,24 @@ describe('MFA=optional', () => {
 
 describe('MFA=required', () => {
   let server: TestServer;
+  let sink: SmtpSink;
   let app: oidc.Configuration;
 
   before(async () => {
-    server = await startTestServer({ MFA: 'required', TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m' }, { declare: declaration, clock });
+    sink = await startSmtpSink();
+    server = await startTestServer({ MFA: 'required', TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m', SMTP_URL: sink.url }, { declare: declaration, clock });
     app = await declare(server);
   });
-  after(() => server?.close());
+  after(async () => {
+    await server?.close();
+    await sink?.close();
+  });
 
-  test('a person without an authenticator enrols during the sign-in, and cannot skip it', async () => {
+  test('a person without an authenticator proves the mailbox, enrols during the sign-in, and cannot skip it', async () => {
     const person = await newPerson(server);
     const flow = await start(server);
     await post(flow, 'login', { email: person.email, password: PASSWORD });
+    await proveMailbox(server, sink, flow, person.email);
     assert.ok(formAction(flow.page.html, 'enrol'), 'the enrolment page');
     // Skipping to the end without a confirmed code leads back, not to a login.
     const skip = await submitForm(flow.jar, new URL(formAction(flow.page.html, 'enrol')!.replace(/enrol$/, 'continue'), flow.page.url), { csrf: csrfToken(flow.page.html) });

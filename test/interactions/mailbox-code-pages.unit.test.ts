@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { createSecondFactorPages } from '../../src/interactions/second-factor.ts';
+
+// What the sign-in keeps after the password when an enrolment lies ahead (MFA=required, no
+// authenticator yet): a code mailed to the account, sealed in the pending sign-in; and none
+// at all where mail would reach only the log (production without SMTP_URL), so no secret is
+// ever logged and no enrolment can follow. The pages themselves: the second-factor flow tests.
+
+function pagesWith(mailReachesPeople: boolean) {
+  const mailed: { to: string; text: string }[] = [];
+  const events: string[] = [];
+  const cookies: string[] = [];
+  const pages = createSecondFactorPages({
+    accounts: {} as never,
+    secondFactors: {
+      state: () => Promise.resolve('none'),
+      mailboxProofs: { issue: () => ({ code: '12345 67890', sealed: 'sealed-proof' }), check: () => false },
+    } as never,
+    render: () => '',
+    interactions: {
+      load: () => Promise.reject(new Error('not used')),
+      client: () => Promise.resolve(undefined),
+      finish: () => Promise.reject(new Error('not used')),
+    },
+    throttle: {} as never,
+    audit: { record: (event) => void events.push(event.type) },
+    mode: 'required',
+    mailReachesPeople,
+    mailer: { send: (message: { to: string; text: string }) => void mailed.push(message) } as never,
+    issuer: 'https://id.example.com',
+  });
+  const ctx = {
+    ip: '127.0.0.1',
+    get: () => '',
+    state: {},
+    secure: true,
+    redirect: () => undefined,
+    cookies: { set: (_name: string, value: string) => void cookies.push(value) },
+  } as never;
+  const kept = () => JSON.parse(Buffer.from(cookies.at(-1)!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return { pages, ctx, mailed, events, kept };
+}
+
+const account = { id: 'a1', email: 'ada@example.com', passwordHash: '$argon2id$stand-in' } as never;
+const details = { uid: 'u1', params: { client_id: 'app' }, prompt: { name: 'login', reasons: [] } } as never;
+
+test('where mail reaches people: the password mails one code to the account and keeps only its sealed copy', async () => {
+  const { pages, ctx, mailed, events, kept } = pagesWith(true);
+  assert.equal(await pages.afterPassword(ctx, details, account), true);
+  assert.equal(mailed.length, 1);
+  assert.equal(mailed[0]!.to, 'ada@example.com');
+  assert.match(mailed[0]!.text, /12345 67890/);
+  assert.equal(kept().mailbox, 'sealed-proof');
+  assert.ok(!JSON.stringify(kept()).includes('12345'), 'the pending sign-in holds no code in clear');
+  assert.equal(kept().mailboxProven, undefined);
+  assert.deepEqual(events, ['mfa.mailbox_code_sent']);
+});
+
+test('where mail reaches only the log: no code is made or mailed, so no enrolment can follow', async () => {
+  const { pages, ctx, mailed, events, kept } = pagesWith(false);
+  assert.equal(await pages.afterPassword(ctx, details, account), true);
+  assert.deepEqual(mailed, []);
+  assert.equal(kept().mailbox, undefined);
+  assert.equal(kept().mailboxProven, undefined);
+  assert.deepEqual(events, []);
+});
