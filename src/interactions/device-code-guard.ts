@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { routedPath } from '../http/index.ts';
-import { CODE_OUTCOME, type CodeOutcome } from './device-pages.ts';
+import { CODE_OUTCOME, PREFILLED_CODE, type CodeOutcome } from './device-pages.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
@@ -11,6 +11,11 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 // once the page said how it turned out (device-pages.ts). A wrong code is counted and
 // audited (device.code_wrong); an address over its count gets a 429 in the page's style,
 // without the engine (no lookup, no session write).
+// In front of its GET /device?user_code=… (the verification_uri_complete of RFC 8628): the
+// engine answers with a page that posts the code at once, so any web page could send a
+// browser there with wrong codes and spend its address's allowance (locking out everyone
+// behind it). The code is taken off the query instead, and the page shows it filled in for
+// the person to check against the device and submit (RFC 8628 section 3.3.1).
 
 /** What the page needs of the throttle (abuse/ builds it; app.ts checks the fit). */
 export interface DeviceCodeThrottle {
@@ -33,10 +38,26 @@ function isUnsavedSessionError(error: unknown): boolean {
   return error instanceof TypeError && error.message.startsWith('persist can only be called on previously persisted Sessions');
 }
 
+/** A code as a link carried it, fit to show in the field: the user-code alphabet and dashes only, or nothing. */
+function prefillOf(value: unknown): string {
+  if (typeof value !== 'string') return '';
+  const code = value.trim().toUpperCase();
+  return /^[A-Z0-9-]{1,32}$/.test(code) ? code : '';
+}
+
 export function guardDeviceCodes(deps: DeviceCodeGuardDeps): Middleware {
   const path = routedPath(deps.path);
   return async (ctx, next) => {
-    if (ctx.method !== 'POST' || routedPath(ctx.path) !== path) {
+    if (routedPath(ctx.path) !== path) {
+      await next();
+      return;
+    }
+    if (ctx.method === 'GET' && 'user_code' in ctx.query) {
+      const { user_code: carried, ...rest } = ctx.query;
+      ctx.state[PREFILLED_CODE] = prefillOf(carried);
+      ctx.query = rest;
+    }
+    if (ctx.method !== 'POST') {
       await next();
       return;
     }

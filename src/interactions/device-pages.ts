@@ -16,6 +16,8 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 /** How the last code typed turned out, for the code guard (on ctx.state). */
 export type CodeOutcome = 'wrong' | 'missing' | 'other';
 export const CODE_OUTCOME = 'deviceCodeOutcome';
+/** The code a verification_uri_complete link carried, to show filled in (device-code-guard.ts; on ctx.state). */
+export const PREFILLED_CODE = 'devicePrefilledCode';
 
 // The engine's re-render errors (lib/helpers/re_render_errors.js), by name. Not found,
 // expired and already used all read the same to the person: nothing tells a guesser that
@@ -57,8 +59,9 @@ export function createDeviceFlowPages(render: RenderPage, audit: AuditSink): Dev
       }
       if (name) ctx.state[CODE_OUTCOME] = (WRONG_CODE.has(name) ? 'wrong' : name === 'NoCodeError' ? 'missing' : 'other') satisfies CodeOutcome;
       const error = !name ? undefined : WRONG_CODE.has(name) || name === 'NoCodeError' ? t('device.invalid') : t('device.failed');
-      // A wrong code is not repeated back: the field starts empty.
-      sendPage(ctx, render, 'device', { title: t('device.title'), action, xsrf: xsrfOf(ctx), userCode: '', error }, name && ctx.status >= 400 ? ctx.status : 200);
+      // A wrong code is not repeated back: the field starts empty, or with a link's code to check.
+      const userCode = !name && typeof ctx.state[PREFILLED_CODE] === 'string' ? (ctx.state[PREFILLED_CODE] as string) : '';
+      sendPage(ctx, render, 'device', { title: t('device.title'), action, xsrf: xsrfOf(ctx), userCode, error }, name && ctx.status >= 400 ? ctx.status : 200);
       return Promise.resolve();
     },
 

@@ -80,12 +80,15 @@ test('a wrong code is refused with the error linked to the field, and the field 
   assert.equal(await field.inputValue(), '');
 });
 
-test('the complete verification URI (code in the link) goes straight to the confirmation, within the CSP', async () => {
+test('the complete verification URI (code in the link) fills in the code for the person to check and submit, within the CSP', async () => {
   const violations: CspViolation[] = [];
   const { page } = await newPerson(browser, { violations });
   const authorization = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
   assert.ok(authorization.verification_uri_complete);
   await page.goto(authorization.verification_uri_complete);
+  await page.getByText('Check that this is the code shown on your device').waitFor();
+  assert.equal(await page.getByLabel('Code').inputValue(), authorization.user_code);
+  await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('heading', { level: 1, name: 'Connect Living Room TV?' }).waitFor();
   assert.equal(await page.locator('.user-code').innerText(), authorization.user_code);
   await page.getByRole('button', { name: 'Cancel' }).click();

@@ -347,6 +347,34 @@ describe('the device flow, on', () => {
     assert.equal(audit.events.filter((event) => event.type === 'device.code_wrong').length, 0);
   });
 
+  test('a verification_uri_complete link fills in its code for the person to check, and posts nothing: links from any page spend no allowance', async () => {
+    const started = audit.events.length;
+    const jar = new CookieJar();
+    // Enough wrong links to block the address five times over, were they typed codes.
+    for (let attempt = 0; attempt < 25; attempt++) {
+      const page = await send(jar, new URL(`/device?user_code=ZZZZ-ZZ${attempt}`, server.issuer), { headers: { accept: 'text/html' } });
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      assert.ok(!/<form[^>]*>[\s\S]*<script/.test(html) && !html.includes('onload'), 'no form that submits itself');
+      assert.match(html, new RegExp(`name="user_code"[^>]*value="ZZZZ-ZZ${attempt}"`), 'the code filled in');
+      assert.match(html, /Check that this is the code shown on your device/);
+    }
+    const odd = await send(jar, new URL('/device?user_code=%3Cb%3E"x', server.issuer), { headers: { accept: 'text/html' } });
+    assert.match(await odd.text(), /name="user_code"[^>]*value=""/, 'what is no code is not shown');
+    assert.equal(audit.events.slice(started).filter((event) => event.type === 'device.code_wrong').length, 0);
+
+    // The device's own link: filled in, checked by the person, submitted, confirmed.
+    const authorization = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
+    assert.ok(authorization.verification_uri_complete, 'the engine sends the complete link');
+    const linked = await send(jar, new URL(authorization.verification_uri_complete), { headers: { accept: 'text/html' } });
+    const html = await linked.text();
+    const filled = new RegExp('name="user_code"[^>]*value="([^"]+)"').exec(html)?.[1];
+    assert.equal(filled, authorization.user_code);
+    const confirmation = await submitForm(jar, new URL('/device', server.issuer), { xsrf: xsrfOf(html), user_code: filled! });
+    assert.equal(confirmation.status, 200);
+    assert.match(await confirmation.text(), /Living Room TV/);
+  });
+
   // Last: it spends this address's count of wrong codes.
   test('wrong user codes are audited, and after 5 from one address the next is a 429 page', async () => {
     const started = audit.events.length;

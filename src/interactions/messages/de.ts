@@ -164,6 +164,7 @@ export const de: Catalogue = {
 
   'device.title': 'Gerät verbinden',
   'device.heading': 'Gerät verbinden',
+  'device.lead.prefilled': 'Prüfen Sie, ob dies der Code ist, den Ihr Gerät anzeigt, und fahren Sie dann fort.',
   'device.lead': 'Geben Sie den Code ein, den Ihr Gerät anzeigt.',
   'device.code': 'Gerätecode',
   'device.hint': 'Zum Beispiel BCDF-GHJK. Groß- oder Kleinschreibung, mit oder ohne Bindestrich.',

@@ -165,6 +165,7 @@ export const en = {
   'device.title': 'Connect a device',
   'device.heading': 'Connect a device',
   'device.lead': 'Enter the code shown on your device.',
+  'device.lead.prefilled': 'Check that this is the code shown on your device, then continue.',
   'device.code': 'Code',
   'device.hint': 'For example BCDF-GHJK. Upper or lower case, with or without the dash.',
   'device.submit': 'Continue',
