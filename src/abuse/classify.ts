@@ -18,9 +18,9 @@ export interface EndpointPaths {
   readonly deviceAuthorization?: string | undefined;
 }
 
-// The password form, the second-factor forms (code, enrolment, its last step), and the
+// The password form, the second-factor forms (code, mailed code, enrolment, its last step), and the
 // password reset forms (a request sends mail; a new password is hashed).
-const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot|code|enrol|continue)$|^\/password-reset(\/new)?$/;
+const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot|code|mailbox|enrol|continue)$|^\/password-reset(\/new)?$/;
 
 export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
   const paths = { token: routedPath(endpoints.token), introspection: routedPath(endpoints.introspection), revocation: routedPath(endpoints.revocation) };

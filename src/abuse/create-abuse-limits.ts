@@ -16,7 +16,7 @@ import { redisReady } from './redis.ts';
 import type { LimitBackend } from './limit-backend.ts';
 import { createLoginThrottle } from './login-throttle.ts';
 import { createRateLimits } from './rate-limit.ts';
-import { createResetThrottle, RESET_THROTTLE_POLICY } from './reset-throttle.ts';
+import { createMailThrottle, createResetThrottle, MAILBOX_CODE_THROTTLE_POLICY, RESET_THROTTLE_POLICY } from './reset-throttle.ts';
 import { createDeviceCodeThrottle, DEVICE_CODE_THROTTLE_POLICY } from './device-code-throttle.ts';
 import { createReleaseFeed, type ReleaseSource } from './throttle-releases.ts';
 import { limitRequestBodies } from './request-limits.ts';
@@ -52,6 +52,8 @@ export interface AbuseLimits {
   readonly loginThrottle: ReturnType<typeof createLoginThrottle>;
   /** Password reset requests, per account and address (handed to the reset pages). */
   readonly resetThrottle: ReturnType<typeof createResetThrottle>;
+  /** Codes mailed before an enrolment at sign-in: the reset policy, counted apart. */
+  readonly mailboxCodeThrottle: ReturnType<typeof createMailThrottle>;
   /** User-code guessing at the device page, per address (handed to the device code guard). */
   readonly deviceCodeThrottle: ReturnType<typeof createDeviceCodeThrottle>;
   /** Client-secret guessing wherever clients authenticate, in front of the engine. */
@@ -186,6 +188,20 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     },
   });
 
+  const mailboxCodes = createCredentialThrottle({
+    policy: MAILBOX_CODE_THROTTLE_POLICY,
+    store: store(),
+    namespace: 'mailbox',
+    onStoreError,
+    onBlocked(attempt: AuthAttempt, block) {
+      audit?.record({
+        type: 'rate_limit.blocked',
+        ip: attempt.ip,
+        data: { tier: 'mailbox_code', scope: BLOCK_SCOPE_NAMES[block.scope], failures: block.failures, seconds: block.seconds },
+      });
+    },
+  });
+
   const deviceCodes = createCredentialThrottle({
     policy: DEVICE_CODE_THROTTLE_POLICY,
     store: store(),
@@ -210,6 +226,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/', '/admin/api/'] }),
     loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     resetThrottle: createResetThrottle({ throttle: resetRequests, refusal, metrics }),
+    mailboxCodeThrottle: createMailThrottle({ throttle: mailboxCodes, metrics, tier: 'mailbox_code' }),
     deviceCodeThrottle: createDeviceCodeThrottle({ throttle: deviceCodes, refusal, metrics }),
     clientAuthentication: guardClientAuthentication({
       throttle: clientSecrets,

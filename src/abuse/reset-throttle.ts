@@ -9,7 +9,12 @@ import { refusalHeaders, type RefusalOptions } from './too-many-requests.ts';
 // namespace, `reset`): every request settles as a failure, so each one counts, per account
 // (the address typed, normalised) and address, and per address alone. Each sends at most
 // one mail, so the policy is stricter than the password one, and fixed: mail is what it
-// protects (someone's inbox, and the server's reputation), not a password.
+// protects (someone's inbox, and the server's reputation), not a password. The codes mailed
+// before an enrolment (interactions/second-factor.ts) are counted in a namespace of their
+// own, `mailbox` (a reset request needs no password: sharing one count would let anyone who
+// knows an address stop its owner from enrolling), per account as resets are, but with room
+// per address: each needs that account's password, and a whole office enrolling behind one
+// address on the morning MFA becomes required must not wait.
 //   - one account from one address: 3 at once, then a growing wait, blocked after 10;
 //   - one account from anywhere: 3 at once, then one every 5 minutes;
 //   - one address, across accounts: 10 at once, then a growing wait, blocked after 50;
@@ -26,26 +31,44 @@ export const RESET_THROTTLE_POLICY: AuthThrottleConfig = Object.freeze({
   window: 3600,
 });
 
+export const MAILBOX_CODE_THROTTLE_POLICY: AuthThrottleConfig = Object.freeze({
+  ...RESET_THROTTLE_POLICY,
+  ipFreeFailures: 1000,
+  ipBlockAfter: 5000,
+});
+
 export interface ResetThrottleDeps {
   readonly throttle: CredentialThrottle;
   readonly refusal: RefusalOptions;
   readonly metrics?: Pick<Metrics, 'rateLimited'> | undefined;
 }
 
-/** Typed structurally (interactions/reset-throttle.ts owns the interface; app.ts checks the fit). */
-export function createResetThrottle(deps: ResetThrottleDeps) {
+/** One mail to an account, counted (the policy above); refused: how long to wait. The caller answers. */
+export function createMailThrottle(deps: Pick<ResetThrottleDeps, 'throttle' | 'metrics'> & { readonly tier: string }) {
   return {
-    async take(ctx: Context, { email, ip }: { readonly email: string; readonly ip: string }) {
+    async take({ email, ip }: { readonly email: string; readonly ip: string }) {
       const verdict = await deps.throttle.reserve({ subject: email, ip });
       if (verdict.allowed) {
         await verdict.reservation.failed();
         return { allowed: true as const };
       }
-      deps.metrics?.rateLimited.inc({ tier: 'password_reset' });
-      const retryAfterSeconds = Math.max(1, Math.ceil(verdict.retryAfterSeconds));
-      ctx.status = 429;
-      await refusalHeaders(ctx, deps.refusal, retryAfterSeconds);
-      return { allowed: false as const, retryAfterSeconds };
+      deps.metrics?.rateLimited.inc({ tier: deps.tier });
+      return { allowed: false as const, retryAfterSeconds: Math.max(1, Math.ceil(verdict.retryAfterSeconds)) };
+    },
+  };
+}
+
+/** Typed structurally (interactions/reset-throttle.ts owns the interface; app.ts checks the fit). */
+export function createResetThrottle(deps: ResetThrottleDeps) {
+  const mail = createMailThrottle({ ...deps, tier: 'password_reset' });
+  return {
+    async take(ctx: Context, attempt: { readonly email: string; readonly ip: string }) {
+      const verdict = await mail.take(attempt);
+      if (!verdict.allowed) {
+        ctx.status = 429;
+        await refusalHeaders(ctx, deps.refusal, verdict.retryAfterSeconds);
+      }
+      return verdict;
     },
   };
 }

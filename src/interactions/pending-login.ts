@@ -28,6 +28,8 @@ const pendingSchema = z.object({
   credential: z.string(),
   /** The code mailed before an enrolment in this sign-in, sealed (accounts/mailbox-proof.ts). */
   mailbox: z.string().optional(),
+  /** No code could be mailed (too many lately, or the queue was full): a new sign-in may try after this time (ms). */
+  mailboxWaitUntil: z.number().int().optional(),
   /** The mailed code was typed back: this sign-in may be shown an enrolment secret. */
   mailboxProven: z.boolean().optional(),
   /** The secret shown for enrolment in this sign-in, sealed (accounts/second-factors.ts). */

@@ -17,7 +17,7 @@ import { UNTHROTTLED, type LoginThrottle } from './login-throttle.ts';
 import { parseForm } from './parse-form.ts';
 import type { RenderPage } from './render-page.ts';
 import { rememberAuthorizationRequest } from './restart-link.ts';
-import { createSecondFactorPages } from './second-factor.ts';
+import { createSecondFactorPages, type MailThrottle } from './second-factor.ts';
 
 // The browser side of the authorization flow: the engine redirects to /interaction/:uid
 // with a prompt (login or consent); we answer it and hand the result back with
@@ -63,6 +63,8 @@ export interface InteractionDeps {
   readonly mailer?: Mailer | undefined;
   /** The issuer, named in mail. */
   readonly issuer?: string | undefined;
+  /** Counts the codes mailed before an enrolment, per account (abuse/ implements it). */
+  readonly mailThrottle?: MailThrottle | undefined;
   /** Mail reaches people (SMTP_URL, or development's log); without, no code is mailed and no one enrols at sign-in. */
   readonly mailReachesPeople?: boolean;
 }

@@ -57,12 +57,23 @@ export interface SecondFactorDeps {
   readonly mailer?: Mailer | undefined;
   /** The issuer, named in that mail. */
   readonly issuer?: string | undefined;
+  /** Counts the codes mailed to an account before an enrolment (abuse/ implements it); without one, uncounted. */
+  readonly mailThrottle?: MailThrottle | undefined;
   /**
    * Mail reaches people (SMTP_URL, or development's log): false in production without
    * SMTP_URL, where a mailed code would land in the log, so no one can enrol at sign-in.
    */
   readonly mailReachesPeople: boolean;
 }
+
+/** One mail to an account, counted per account and address; refused: how long until another. */
+export interface MailThrottle {
+  take(attempt: { readonly email: string; readonly ip: string }): Promise<{ readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number }>;
+}
+
+const UNCOUNTED_MAIL: MailThrottle = { take: () => Promise.resolve({ allowed: true }) };
+/** How long a sign-in waits when the mail queue was full. */
+const MAIL_QUEUE_FULL_WAIT_MS = 60_000;
 
 export interface SecondFactorPages {
   /**
@@ -117,10 +128,21 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     sendPage(ctx, render, 'second-factor', { ...model, title: t('mfa.title'), error }, status);
   }
 
-  /** The page asking for the code mailed to the account (or saying none can be, and so no enrolment). */
-  function sendMailboxPage(ctx: Context, details: Interaction, client: Client | undefined, account: AccountRecord, error?: string, status = 200) {
+  /**
+   * The page asking for the code mailed to the account; or, with no form, why none was:
+   * mail reaches only the log here (so no enrolment), or too many were sent lately.
+   */
+  function sendMailboxPage(ctx: Context, details: Interaction, client: Client | undefined, found: Found, error?: string, status = 200) {
     const { t, model } = common(ctx, details, client);
-    sendPage(ctx, render, 'mailbox-code', { ...model, title: t('mfa.mailbox.heading'), email: account.email, unavailable: !deps.mailReachesPeople, error }, status);
+    const { account, pending } = found;
+    const locale = pageLocale(ctx);
+    const waitSeconds = Math.max(1, Math.ceil(((pending.mailboxWaitUntil ?? 0) - Date.now()) / 1000));
+    const notice = !deps.mailReachesPeople
+      ? t('mfa.mailbox.unavailable', { client: model.client.name })
+      : pending.mailbox
+        ? undefined
+        : t('mfa.mailbox.wait', { email: account.email, time: formatClock(locale, new Date(Date.now() + waitSeconds * 1000)), wait: formatWait(t, waitSeconds) });
+    sendPage(ctx, render, 'mailbox-code', { ...model, title: t('mfa.mailbox.heading'), email: account.email, notice, error }, status);
   }
 
   /** The enrolment page with this sign-in's own secret (made now, or the one it shows already). */
@@ -141,15 +163,21 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
 
   /**
    * Before an enrolment: a code to the account's address, its sealed copy for the pending
-   * sign-in to keep. Made only here, right after a password checked in this sign-in, so a
-   * new code costs a new password attempt. None where mail would only reach the log.
+   * sign-in to keep. Made only here, right after a password checked in this sign-in, and
+   * counted per account as reset mails are (3 at once, then one every 5 minutes): whoever
+   * has the password cannot flood the owner's inbox or the mail queue. Refused, or the
+   * queue full: the time a new sign-in may try. Nothing where mail would only reach the log.
    */
-  function mailMailboxCode(ctx: Context, details: Interaction, account: AccountRecord): string | undefined {
-    if (!deps.mailReachesPeople || !deps.mailer) return undefined;
+  async function mailMailboxCode(ctx: Context, details: Interaction, account: AccountRecord): Promise<Pick<PendingLogin, 'mailbox' | 'mailboxWaitUntil'>> {
+    if (!deps.mailReachesPeople || !deps.mailer) return {};
+    const verdict = await (deps.mailThrottle ?? UNCOUNTED_MAIL).take({ email: account.email, ip: ctx.ip });
+    if (!verdict.allowed) return { mailboxWaitUntil: Date.now() + verdict.retryAfterSeconds * 1000 };
     const { code, sealed } = secondFactors.mailboxProofs.issue(account.id, details.uid);
-    deps.mailer.send(mailboxCodeMessage({ to: account.email, code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
+    if (!deps.mailer.send(mailboxCodeMessage({ to: account.email, code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }))) {
+      return { mailboxWaitUntil: Date.now() + MAIL_QUEUE_FULL_WAIT_MS };
+    }
     audit.record({ type: 'mfa.mailbox_code_sent', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
-    return sealed;
+    return { mailbox: sealed };
   }
 
   interface Found {
@@ -217,7 +245,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         return true;
       }
       const pending = { uid: details.uid, accountId: account.id, password: true, credential: credentialOf(account) };
-      keepPendingLogin(ctx, state === 'confirmed' ? pending : { ...pending, mailbox: mailMailboxCode(ctx, details, account) });
+      keepPendingLogin(ctx, state === 'confirmed' ? pending : { ...pending, ...(await mailMailboxCode(ctx, details, account)) });
       backToStart(ctx, details.uid);
       return true;
     },
@@ -245,11 +273,11 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
           await sendEnrolPage(ctx, details, client, found);
           return true;
         }
-        if (found.pending.mailbox || !deps.mailReachesPeople) {
-          sendMailboxPage(ctx, details, client, found.account);
+        if (found.pending.mailbox || found.pending.mailboxWaitUntil || !deps.mailReachesPeople) {
+          sendMailboxPage(ctx, details, client, found);
           return true;
         }
-        // No code was mailed (the client came to require MFA after the password): the password form, whose next success mails one.
+        // No code was asked for (the client came to require MFA after the password): the password form, whose next success mails one.
       }
       // No authenticator (an operator reset it meanwhile) and none may be set up here.
       dropPendingLogin(ctx, details.uid);
@@ -299,12 +327,12 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       const client = found && (await interactions.client(ctx, details));
       if (!found || !found.pending.password || found.pending.mailboxProven || !enrolmentRequired(client)) return backToStart(ctx, uid);
       const { account, pending } = found;
-      const reservation = await reserveAttempt(ctx, account, (message) => sendMailboxPage(ctx, details, client, account, message, 429));
+      const reservation = await reserveAttempt(ctx, account, (message) => sendMailboxPage(ctx, details, client, found, message, 429));
       if (!reservation) return;
       if (!secondFactors.mailboxProofs.check(account.id, uid, pending.mailbox, code)) {
         await reservation.failed();
         audit.record({ type: 'mfa.failure', accountId: account.id, ...interactionFacts(ctx, details), data: { step: 'mailbox' } });
-        return sendMailboxPage(ctx, details, client, account, translator(pageLocale(ctx))('mfa.mailbox.failed'), 401);
+        return sendMailboxPage(ctx, details, client, found, translator(pageLocale(ctx))('mfa.mailbox.failed'), 401);
       }
       await reservation.succeeded(rememberDevice(ctx));
       audit.record({ type: 'mfa.mailbox_proven', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });

@@ -8,7 +8,7 @@ import { createSecondFactorPages } from '../../src/interactions/second-factor.ts
 // at all where mail would reach only the log (production without SMTP_URL), so no secret is
 // ever logged and no enrolment can follow. The pages themselves: the second-factor flow tests.
 
-function pagesWith(mailReachesPeople: boolean) {
+function pagesWith(mailReachesPeople: boolean, options: { mailAllowed?: boolean; queueAccepts?: boolean } = {}) {
   const mailed: { to: string; text: string }[] = [];
   const events: string[] = [];
   const cookies: string[] = [];
@@ -28,7 +28,8 @@ function pagesWith(mailReachesPeople: boolean) {
     audit: { record: (event) => void events.push(event.type) },
     mode: 'required',
     mailReachesPeople,
-    mailer: { send: (message: { to: string; text: string }) => void mailed.push(message) } as never,
+    mailer: { send: (message: { to: string; text: string }) => (options.queueAccepts ?? true) && mailed.push(message) > 0 } as never,
+    mailThrottle: { take: () => Promise.resolve(options.mailAllowed === false ? { allowed: false, retryAfterSeconds: 300 } : { allowed: true }) },
     issuer: 'https://id.example.com',
   });
   const ctx = {
@@ -64,5 +65,25 @@ test('where mail reaches only the log: no code is made or mailed, so no enrolmen
   assert.deepEqual(mailed, []);
   assert.equal(kept().mailbox, undefined);
   assert.equal(kept().mailboxProven, undefined);
+  assert.deepEqual(events, []);
+});
+
+test('over the mail count for the account: no code made or mailed, the time to wait kept instead', async () => {
+  const { pages, ctx, mailed, events, kept } = pagesWith(true, { mailAllowed: false });
+  const before = Date.now();
+  assert.equal(await pages.afterPassword(ctx, details, account), true);
+  assert.deepEqual(mailed, []);
+  assert.equal(kept().mailbox, undefined);
+  const until = kept().mailboxWaitUntil as number;
+  assert.ok(until >= before + 300_000 && until <= Date.now() + 300_000, String(until));
+  assert.deepEqual(events, []);
+});
+
+test('the mail queue full: no code kept (it would never arrive), a minute to wait, nothing audited as sent', async () => {
+  const { pages, ctx, mailed, events, kept } = pagesWith(true, { queueAccepts: false });
+  assert.equal(await pages.afterPassword(ctx, details, account), true);
+  assert.deepEqual(mailed, []);
+  assert.equal(kept().mailbox, undefined);
+  assert.ok((kept().mailboxWaitUntil as number) > Date.now());
   assert.deepEqual(events, []);
 });

@@ -206,6 +206,26 @@ describe('MFA=required: enrolment an attacker with the password cannot take over
     assert.ok(!(await atCallback(attacker)));
   });
 
+  test('the password alone cannot flood the owner: three codes, then a wait named on the page (no form), counted per account', async () => {
+    const victim = await newPerson(server);
+    const answers: string[] = [];
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      const flow = await start(server);
+      await post(flow, 'login', { email: victim.email, password: PASSWORD });
+      answers.push(formAction(flow.page.html, 'mailbox') ? 'form' : /Several codes were emailed/.test(flow.page.html) ? 'wait' : flow.page.html.slice(0, 200));
+    }
+    assert.deepEqual(answers, ['form', 'form', 'form', 'wait', 'wait', 'wait']);
+    await server.mailer.idle();
+    assert.equal(sink.to(victim.email).length, 3, 'three mails, not six');
+    const sent = (await auditTypes(server, victim.id)).filter((row) => row.type === 'mfa.mailbox_code_sent');
+    assert.equal(sent.length, 3);
+    // Another person's codes are counted apart.
+    const other = await newPerson(server);
+    const flow = await start(server);
+    await post(flow, 'login', { email: other.email, password: PASSWORD });
+    assert.ok(formAction(flow.page.html, 'mailbox'));
+  });
+
   test('a mailed code works in its own sign-in only, for ten minutes, and wrong codes are throttled as passwords and audited', async () => {
     const person = await newPerson(server);
     const first = await start(server);
