@@ -33,7 +33,7 @@ import {
   type RenderPage,
   type ResetRequestQueue,
 } from './interactions/index.ts';
-import type { AuditSink } from './audit/index.ts';
+import type { AuditSink, AuditTrail } from './audit/index.ts';
 import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
@@ -67,6 +67,8 @@ export interface AppDeps {
   readonly passwordResets: PasswordResets;
   /** TOTP authenticators and recovery codes. */
   readonly secondFactors: SecondFactors;
+  /** The audit trail, read back (the admin API). */
+  readonly auditTrail: AuditTrail;
   /** Outgoing mail, sent in the background (SMTP_URL, else the log). */
   readonly mailer: Mailer;
   /** Password reset requests' work, done after their page answered. */

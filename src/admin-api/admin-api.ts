@@ -8,13 +8,14 @@ import type { VerifiedAccessToken } from '../oidc/index.ts';
 import { actorOf, REFUSAL_AUDIT_WINDOW_MS, type AdminApiDeps, type Guards } from './admin-context.ts';
 import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
 import { createEntitlementCheck } from './check-entitlement.ts';
+import { addAuditRoutes } from './audit-routes.ts';
 import { addClientRoutes } from './client-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { problemDetails } from './problem.ts';
 import { readJsonBody } from './read-json-body.ts';
 import { addUserRoutes } from './user-routes.ts';
 
-// The admin API (/admin/api/v1): clients and users, for operators and their automation,
+// The admin API (/admin/api/v1): clients, users and the audit trail, for operators and their automation,
 // with the CLI's services and schemas. Every route needs an access token for the admin
 // resource with admin:read (GET) or admin:write (every change); answers are JSON, refusals
 // problem details (problem.ts); changes to one resource need If-Match (etag.ts); every change
@@ -74,5 +75,6 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router<AccessTokenStat
 
   addClientRoutes(router, guards, deps);
   addUserRoutes(router, guards, deps);
+  addAuditRoutes(router, guards, deps);
   return router;
 }

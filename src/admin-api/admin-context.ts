@@ -1,8 +1,8 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 
 import type { AccessTokenState } from '../account-api/index.ts';
-import type { AccountService } from '../accounts/index.ts';
-import { requestFacts, type ActedBy, type AuditSink } from '../audit/index.ts';
+import type { AccountService, SecondFactors } from '../accounts/index.ts';
+import { requestFacts, type ActedBy, type AuditSink, type AuditTrail } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
 import { ValidationError } from '../errors.ts';
@@ -19,6 +19,10 @@ export interface AdminApiDeps {
   readonly accounts: AccountService;
   readonly clients: ClientService;
   readonly audit: AuditSink;
+  /** The audit trail, read back (/audit-events). */
+  readonly auditTrail: AuditTrail;
+  /** Authenticators and recovery codes (/users/:id/reset-factors). */
+  readonly secondFactors: SecondFactors;
   /** Where `users unblock` leaves its releases; without it there is no unblock route. */
   readonly throttleReleases?: ThrottleReleaseStore | undefined;
   /** The per-subject request budget (rate limits), run once the token is verified. */

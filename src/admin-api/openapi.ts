@@ -5,9 +5,11 @@ import { clientInputSchema } from '../clients/index.ts';
 import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
 import { PROBLEM_TYPE } from './problem.ts';
 import {
+  auditPageSchema,
   clientListSchema,
   clientViewSchema,
   clientWithSecretSchema,
+  factorsResetSchema,
   problemSchema,
   rotateSecretSchema,
   unblockedSchema,
@@ -74,7 +76,7 @@ export function buildOpenApiDocument(issuer: string) {
     info: {
       title: 'Portcullis admin API',
       version: '1',
-      description: `Clients and users of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
+      description: `Clients, users and the audit trail of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
     },
     servers: [{ url: `${issuer}${ADMIN_API_PATH}` }],
     components: {
@@ -104,6 +106,8 @@ export function buildOpenApiDocument(issuer: string) {
         User: jsonSchema(userViewSchema, 'output'),
         UserPage: jsonSchema(userPageSchema, 'output'),
         Unblocked: jsonSchema(unblockedSchema, 'output'),
+        FactorsReset: jsonSchema(factorsResetSchema, 'output'),
+        AuditPage: jsonSchema(auditPageSchema, 'output'),
         Problem: jsonSchema(problemSchema, 'output'),
       },
     },
@@ -211,6 +215,40 @@ export function buildOpenApiDocument(issuer: string) {
           security: write,
           parameters: [userId],
           responses: { '200': { description: 'released', content: json('Unblocked') }, '404': problem('no such user'), ...refusals },
+        },
+      },
+      '/users/{id}/reset-factors': {
+        post: {
+          summary: "Remove a user's authenticator and recovery codes (a lost phone), and end every session, grant and token",
+          operationId: 'resetUserFactors',
+          security: write,
+          parameters: [userId],
+          responses: { '200': { description: 'removed, and signed out everywhere', content: json('FactorsReset') }, '404': problem('no such user'), ...refusals },
+        },
+      },
+      '/audit-events': {
+        get: {
+          summary: 'Read the audit trail, newest first, a page at a time',
+          operationId: 'listAuditEvents',
+          security: read,
+          parameters: [
+            {
+              name: 'type',
+              in: 'query',
+              required: false,
+              description: 'a type (login.failure) or a family (login.*); repeat for several',
+              schema: { type: 'array', maxItems: 20, items: { type: 'string', maxLength: 64 } },
+              style: 'form',
+              explode: true,
+            },
+            { name: 'accountId', in: 'query', required: false, schema: { type: 'string', format: 'uuid' } },
+            { name: 'clientId', in: 'query', required: false, schema: { type: 'string', minLength: 1, maxLength: 200 } },
+            { name: 'since', in: 'query', required: false, description: 'events at or after this time', schema: { type: 'string', format: 'date-time' } },
+            { name: 'until', in: 'query', required: false, description: 'events before this time', schema: { type: 'string', format: 'date-time' } },
+            { name: 'cursor', in: 'query', required: false, description: "the previous page's nextCursor", schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' } },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          ],
+          responses: { '200': { description: 'one page', content: json('AuditPage') }, ...refusals },
         },
       },
     },

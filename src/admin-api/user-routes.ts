@@ -13,7 +13,7 @@ import { userQuerySchema, userView } from './views.ts';
 // (an email in a URL ends up in access logs). Disabling ends every grant, token and session
 // of the account at once, as the CLI's does.
 
-export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'audit' | 'throttleReleases'>): void {
+export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'audit' | 'secondFactors' | 'throttleReleases'>): void {
   const { accounts } = deps;
 
   async function current(id: string) {
@@ -74,6 +74,18 @@ export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, 
       ctx.body = answer(ctx, userView(account));
     });
   }
+
+  // A lost or stolen phone, as `portcullis users reset-factors` does it: the authenticator and
+  // recovery codes go, and so does every session, grant and token of the account (whoever
+  // signed in with that phone must not stay signed in).
+  router.post('/users/:id/reset-factors', guards.write, async (ctx) => {
+    const account = await current(ctx.params.id!);
+    const by = actedBy(ctx);
+    const removed = await deps.secondFactors.reset(account.id);
+    deps.audit.record({ type: 'mfa.reset', accountId: account.id, data: { removed }, ...by });
+    const { grants, tokens } = await accounts.revokeTokens(account.id, by);
+    ctx.body = { user: { id: account.id, email: account.email }, removed, grants, tokens };
+  });
 
   // Lifts the password throttle's blocks of the account on every address, as
   // `portcullis users unblock` does: running servers apply it at the next attempt.

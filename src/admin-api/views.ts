@@ -130,3 +130,69 @@ export const userQuerySchema = z
     limit: z.coerce.number().int().min(1).max(200).default(50),
   })
   .strict();
+
+// The audit trail as the CLI's `events` reads it (audit/reader.ts). `data` is what the event
+// recorded, scrubbed of secrets when it was written.
+export const auditEventSchema = z
+  .object({
+    id: z.string().describe('increasing with each event written'),
+    time: z.string(),
+    type: z.string(),
+    actor: z.string().nullable(),
+    accountId: z.string().nullable(),
+    clientId: z.string().nullable(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    requestId: z.string().nullable(),
+    data: z.unknown(),
+  })
+  .strict();
+
+export const auditPageSchema = z
+  .object({
+    events: z.array(auditEventSchema).describe('newest first'),
+    nextCursor: z.string().nullable().describe('pass as `cursor` for the next (older) page; null on the last'),
+  })
+  .strict();
+
+/** A type (`login.failure`) or a family (`login.*`), as the CLI's --type takes them. */
+const auditType = z
+  .string()
+  .max(64)
+  .regex(/^[a-z][a-z_]*(?:\.[a-z_]+)*(?:\.\*)?$/, 'a type such as login.failure, or a family such as login.*');
+// A timestamp with its offset (2026-12-05T12:00:00Z): a date alone would be read in some time zone.
+const instant = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value))
+  .refine((date) => !Number.isNaN(date.getTime()), 'not a real time');
+
+export const auditQuerySchema = z
+  .object({
+    // Repeated for several (?type=a&type=b): the query parser gives a list then.
+    type: z
+      .union([auditType, z.array(auditType).max(20)])
+      .transform((value) => (Array.isArray(value) ? value : [value]))
+      .optional(),
+    accountId: z.uuid().optional(),
+    clientId: z.string().min(1).max(200).refine(noControlCharacters, NO_CONTROL_CHARACTERS).optional(),
+    since: instant.optional(),
+    until: instant.optional(),
+    // An event id: below 2^63 (BIGSERIAL).
+    cursor: z
+      .string()
+      .regex(/^[1-9]\d{0,18}$/, "the previous page's nextCursor")
+      .transform((value) => BigInt(value))
+      .refine((value) => value < 2n ** 63n, "the previous page's nextCursor")
+      .optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();
+
+export const factorsResetSchema = z
+  .object({
+    user: z.object({ id: z.string(), email: z.string() }).strict(),
+    removed: z.boolean().describe('whether there was an authenticator or recovery codes to remove'),
+    grants: z.number().int().describe('grants ended'),
+    tokens: z.number().int().describe('tokens ended'),
+  })
+  .strict();

@@ -1,6 +1,6 @@
 import type { Prisma, PrismaClient } from '../db/index.ts';
 
-// Reading the audit trail back (the `portcullis events` command). Every filter maps to an
+// Reading the audit trail back (the `portcullis events` command, the admin API's /audit-events). Every filter maps to an
 // index of audit_events: (type, time), (account_id, time), (client_id, time), (time).
 // Stored types are plain strings, not the catalogue's: the table keeps rows written by
 // earlier versions for EVENT_RETENTION_DAYS, and a filter may name a family (`login.*`).
@@ -11,6 +11,8 @@ export interface AuditFilter {
   readonly accountId?: string;
   readonly clientId?: string;
   readonly since?: Date;
+  /** Events before this time only. */
+  readonly until?: Date;
 }
 
 export interface AuditRecord {
@@ -34,7 +36,7 @@ function where(filter: AuditFilter): Prisma.AuditEventWhereInput {
     ...(types.length > 0 && { OR: types }),
     ...(filter.accountId && { accountId: filter.accountId }),
     ...(filter.clientId && { clientId: filter.clientId }),
-    ...(filter.since && { time: { gte: filter.since } }),
+    ...((filter.since || filter.until) && { time: { ...(filter.since && { gte: filter.since }), ...(filter.until && { lt: filter.until }) } }),
   };
 }
 
@@ -60,6 +62,11 @@ export interface AuditTrail {
   list(filter: AuditFilter, limit: number): Promise<AuditRecord[]>;
   /** Matching events with an id above `afterId`, in id order (for --follow). */
   listAfter(filter: AuditFilter, afterId: bigint, limit: number): Promise<AuditRecord[]>;
+  /**
+   * Matching events newest first, `limit` of them, below the id `before` if given: pages
+   * that stay put while events are added (keyset paging; an offset would shift).
+   */
+  page(filter: AuditFilter, options: { readonly before?: bigint; readonly limit: number }): Promise<AuditRecord[]>;
   /** The highest event id so far (0 for an empty trail). */
   lastId(): Promise<bigint>;
 }
@@ -72,6 +79,10 @@ export function createAuditTrail(prisma: PrismaClient): AuditTrail {
     },
     async listAfter(filter, afterId, limit) {
       const rows = await prisma.auditEvent.findMany({ where: { ...where(filter), id: { gt: afterId } }, orderBy: { id: 'asc' }, take: limit });
+      return rows.map(toRecord);
+    },
+    async page(filter, { before, limit }) {
+      const rows = await prisma.auditEvent.findMany({ where: { ...where(filter), ...(before !== undefined && { id: { lt: before } }) }, orderBy: { id: 'desc' }, take: limit });
       return rows.map(toRecord);
     },
     async lastId() {

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
+import { Secret, TOTP } from 'otpauth';
 
 import { adminPersonToken, newAdminTestPerson, sendAdminRequest, type AdminCallOptions } from '../helpers/admin-api-calls.ts';
 import { basicAuth } from '../helpers/token-endpoint.ts';
@@ -396,5 +397,106 @@ describe('users through the admin API', () => {
       assert.match(String((error as { error?: string }).error ?? error), /invalid_scope|access_denied|invalid_target/);
     }
     if (again) assertProblem(await api('GET', '/clients', { token: again }), 403, 'insufficient_scope');
+  });
+});
+
+describe('the audit trail and second factors through the admin API', () => {
+  test('audit events: filtered by type, family, account and time, newest first, paged by a cursor that every event passes once', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const made: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const created = await api('POST', '/users', { token: write, body: { email: `audited-${tag}-${i}@example.com`, name: `Audited ${i}` } });
+      made.push((created.body as { id: string }).id);
+    }
+    await server.auditWriter.flush();
+    const since = (await server.services.auditTrail.page({ accountId: made[0] }, { limit: 1 }))[0]!.time;
+
+    const seen: { id: string; accountId: string | null; type: string; actor: string | null }[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = `/audit-events?type=user.created&since=${encodeURIComponent(since)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = await api('GET', query, { token: read });
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      seen.push(...(page.body.events as typeof seen));
+      cursor = page.body.nextCursor as string | null;
+      pages += 1;
+    } while (cursor && pages < 20);
+    const ours = seen.filter((event) => made.includes(event.accountId ?? ''));
+    assert.deepEqual(ours.map((event) => event.accountId), [...made].reverse(), 'each once, newest first');
+    assert.ok(seen.every((event) => event.type === 'user.created' && event.actor === `client:${ids.automation!.id}`));
+    const numeric = seen.map((event) => BigInt(event.id));
+    assert.ok(numeric.every((id, i) => i === 0 || id < numeric[i - 1]!), 'ids strictly decreasing across pages');
+
+    const family = await api('GET', `/audit-events?type=user.*&type=login.unblocked&accountId=${made[2]}`, { token: read });
+    assert.deepEqual((family.body.events as { type: string }[]).map((event) => event.type), ['user.created']);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    assert.deepEqual((await api('GET', `/audit-events?since=${encodeURIComponent(future)}`, { token: read })).body.events, []);
+    const before = await api('GET', `/audit-events?accountId=${made[2]}&until=${encodeURIComponent(since)}`, { token: read });
+    assert.deepEqual(before.body.events, [], 'until: only events before it');
+  });
+
+  test('audit events: malformed filters are 400 problems naming the field, never a 500; a read token suffices and no token gets 401', async () => {
+    for (const query of [
+      'type=DROP%20TABLE',
+      'type=login.*.*',
+      `type=${'a'.repeat(65)}`,
+      'cursor=abc',
+      'cursor=0',
+      'cursor=9999999999999999999',
+      'cursor=-1',
+      'since=yesterday',
+      'since=2026-12-05',
+      'until=2026-13-45T00:00:00Z',
+      'accountId=not-a-uuid',
+      'limit=0',
+      'limit=201',
+      'clientId=a%00b',
+      'unknown=1',
+      `${Array.from({ length: 21 }, (_, i) => `type=t${String.fromCharCode(97 + i)}`).join('&')}`,
+    ]) {
+      const answer = await api('GET', `/audit-events?${query}`, { token: read });
+      assertProblem(answer, 400, 'invalid_input');
+      assert.ok(Array.isArray(answer.body.errors) && (answer.body.errors as unknown[]).length > 0, query);
+    }
+    assertProblem(await api('GET', '/audit-events', {}), 401);
+  });
+
+  test("no secret is ever read back: a rotated client's new secret is nowhere in its events", async () => {
+    const created = await api('POST', '/clients', { token: write, body: { type: 'service', name: 'Audited secret' } });
+    const clientId = (created.body.client as { clientId: string }).clientId;
+    const rotated = await api('POST', `/clients/${clientId}/secret`, { token: write });
+    const secrets = [created.body.clientSecret, rotated.body.clientSecret] as string[];
+    assert.ok(secrets.every((secret) => typeof secret === 'string' && secret.length > 20));
+    await server.auditWriter.flush();
+    const events = await api('GET', `/audit-events?clientId=${encodeURIComponent(clientId)}`, { token: read });
+    assert.ok((events.body.events as unknown[]).length >= 2);
+    for (const secret of secrets) assert.ok(!JSON.stringify(events.body).includes(secret));
+  });
+
+  test("reset-factors: the person's authenticator and recovery codes go, and every session and token with them; audited with the actor; read tokens refused", async () => {
+    const person = await newPerson();
+    const signedIn = await personToken(person);
+    const enrolment = await server.services.secondFactors.startEnrolment(person, 'admin-test');
+    assert.ok(enrolment);
+    const code = TOTP.generate({ secret: Secret.fromBase32(enrolment.secret) });
+    assert.ok(await server.services.secondFactors.confirmEnrolment(person.id, 'admin-test', enrolment.sealed, code));
+
+    assertProblem(await api('POST', `/users/${person.id}/reset-factors`, { token: read }), 403, 'insufficient_scope');
+    assert.equal(await server.services.secondFactors.state(person.id), 'confirmed', 'a refused call removed nothing');
+    const reset = await api('POST', `/users/${person.id}/reset-factors`, { token: write });
+    assert.equal(reset.status, 200, JSON.stringify(reset.body));
+    assert.equal(reset.body.removed, true);
+    assert.ok((reset.body.grants as number) >= 1, 'the signed-in grant ended');
+    assert.equal(await server.services.secondFactors.state(person.id), 'none');
+    const introspected = await oidc.tokenIntrospection(web, signedIn.access_token);
+    assert.equal(introspected.active, false, "the person's token is over");
+    assert.equal((await api('POST', `/users/${person.id}/reset-factors`, { token: write })).body.removed, false, 'again: nothing left, still 200');
+    assertProblem(await api('POST', `/users/${randomUUID()}/reset-factors`, { token: write }), 404, 'not_found');
+
+    const rows = (await auditRows(['mfa.reset', 'user.tokens_revoked'])).filter((row) => row.accountId === person.id);
+    assert.deepEqual(rows.map((row) => row.type), ['mfa.reset', 'user.tokens_revoked', 'mfa.reset', 'user.tokens_revoked']);
+    assert.ok(rows.every((row) => row.actor === `client:${ids.automation!.id}`));
+    assert.ok(rows.every((row) => !JSON.stringify(row).includes(enrolment.secret)));
   });
 });
