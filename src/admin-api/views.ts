@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { accountView, type AccountRecord } from '../accounts/index.ts';
+import { isStorableTime } from '../audit/index.ts';
 import { AUTH_METHODS, CLIENT_TYPES, NO_CONTROL_CHARACTERS, noControlCharacters, type ClientRecord } from '../clients/index.ts';
 
 // What the admin API answers, as zod schemas (the OpenAPI document's response schemas are
@@ -164,7 +165,7 @@ const auditType = z
 const instant = z.iso
   .datetime({ offset: true })
   .transform((value) => new Date(value))
-  .refine((date) => !Number.isNaN(date.getTime()), 'not a real time');
+  .refine(isStorableTime, 'not a time the audit trail can hold (years 1 to 9999)');
 
 export const auditQuerySchema = z
   .object({

@@ -3,4 +3,4 @@
 export { AUDIT_EVENT_TYPES, type AuditEventType } from './event-types.ts';
 export { discardAudit, requestFacts, withAuditDefaults, type ActedBy, type AuditEvent, type AuditSink } from './sink.ts';
 export { createAuditWriter, type AuditWriter, type AuditWriterOptions } from './writer.ts';
-export { createAuditTrail, type AuditFilter, type AuditRecord, type AuditTrail } from './reader.ts';
+export { createAuditTrail, isStorableTime, type AuditFilter, type AuditRecord, type AuditTrail } from './reader.ts';

@@ -28,9 +28,21 @@ export interface AuditRecord {
   readonly data: unknown;
 }
 
+/**
+ * Whether Postgres can compare a time with `time`: years 1 to 9999 in UTC. JavaScript's Date
+ * also holds year 0 and negative years, which Postgres refuses with an error (a 500).
+ */
+export function isStorableTime(date: Date): boolean {
+  const year = date.getUTCFullYear();
+  return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
+}
+
+/** A family's prefix, to be read literally by LIKE (Prisma's startsWith leaves `_` and `%` wildcards): each escaped with a backslash. */
+const literalPrefix = (prefix: string) => prefix.replace(/[\\%_]/g, (char) => `\\${char}`);
+
 function where(filter: AuditFilter): Prisma.AuditEventWhereInput {
   const types = (filter.types ?? []).map((type) =>
-    type.endsWith('*') ? { type: { startsWith: type.slice(0, -1) } } : { type },
+    type.endsWith('*') ? { type: { startsWith: literalPrefix(type.slice(0, -1)) } } : { type },
   );
   return {
     ...(types.length > 0 && { OR: types }),

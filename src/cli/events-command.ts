@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { InvalidArgumentError, type Command } from 'commander';
 
-import { AUDIT_EVENT_TYPES, type AuditFilter, type AuditRecord, type AuditTrail } from '../audit/index.ts';
+import { AUDIT_EVENT_TYPES, isStorableTime, type AuditFilter, type AuditRecord, type AuditTrail } from '../audit/index.ts';
 import { collect, type Runner } from './command-context.ts';
 import { escapeControls, quoteValue, type Output } from './output.ts';
 
@@ -30,7 +30,7 @@ export function parseSince(value: string, now = Date.now()): Date {
   const relative = /^(\d+)\s*([smhdw])$/.exec(value.trim());
   if (relative) return new Date(now - Number(relative[1]) * (UNITS[relative[2] ?? 's'] ?? 1_000));
   const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || !isStorableTime(date)) {
     throw new InvalidArgumentError('expected an ISO date or time (2026-01-31, 2026-01-31T12:00:00Z) or a duration ago (30m, 12h, 7d)');
   }
   return date;

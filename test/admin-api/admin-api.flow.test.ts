@@ -434,6 +434,16 @@ describe('the audit trail and second factors through the admin API', () => {
     assert.deepEqual((await api('GET', `/audit-events?since=${encodeURIComponent(future)}`, { token: read })).body.events, []);
     const before = await api('GET', `/audit-events?accountId=${made[2]}&until=${encodeURIComponent(since)}`, { token: read });
     assert.deepEqual(before.body.events, [], 'until: only events before it');
+
+    // A family is a literal prefix: `_` in it is an underscore, not LIKE's any-character.
+    server.auditWriter.record({ type: 'password_reset.requested', accountId: made[4] });
+    await server.auditWriter.flush();
+    const underscored = await api('GET', `/audit-events?type=password_reset.*&accountId=${made[4]}`, { token: read });
+    assert.deepEqual((underscored.body.events as { type: string }[]).map((event) => event.type), ['password_reset.requested']);
+    for (const family of ['p_______reset.*', 'u___.*', 'password_reset_.*']) {
+      const wide = await api('GET', `/audit-events?type=${family}&accountId=${made[4]}`, { token: read });
+      assert.deepEqual(wide.body.events, [], family);
+    }
   });
 
   test('audit events: malformed filters are 400 problems naming the field, never a 500; a read token suffices and no token gets 401', async () => {
@@ -448,6 +458,8 @@ describe('the audit trail and second factors through the admin API', () => {
       'since=yesterday',
       'since=2026-12-05',
       'until=2026-13-45T00:00:00Z',
+      'since=0000-01-01T00:00:00Z',
+      'until=0001-01-01T00:00:00%2B01:00',
       'accountId=not-a-uuid',
       'limit=0',
       'limit=201',
