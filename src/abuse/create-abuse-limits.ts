@@ -89,6 +89,8 @@ function clientAuthPaths(provider: Provider): Set<string> {
 }
 
 const BLOCK_SCOPE_NAMES: Record<BlockScope, string> = { pair: 'account_address', ip: 'address', device: 'account_device' };
+/** Something an email could be: one @ with text either side, no spaces. */
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/;
 
 export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   const { config, logger, provider, audit, metrics } = deps;
@@ -151,7 +153,9 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
       audit?.record({
         type: 'login.blocked',
         ip: attempt.ip,
-        data: { scope: BLOCK_SCOPE_NAMES[block.scope], email: block.scope === 'ip' ? undefined : attempt.subject.slice(0, 254), failures: block.failures, seconds: block.seconds },
+        // The email as typed, only if it has an email's shape: a password typed into the email
+        // field must not land in the audit trail (which the admin API serves).
+        data: { scope: BLOCK_SCOPE_NAMES[block.scope], email: block.scope === 'ip' || !EMAIL_SHAPE.test(attempt.subject) ? undefined : attempt.subject.slice(0, 254), failures: block.failures, seconds: block.seconds },
       });
     },
   });

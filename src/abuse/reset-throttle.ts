@@ -33,8 +33,8 @@ export const RESET_THROTTLE_POLICY: AuthThrottleConfig = Object.freeze({
 
 export const MAILBOX_CODE_THROTTLE_POLICY: AuthThrottleConfig = Object.freeze({
   ...RESET_THROTTLE_POLICY,
-  ipFreeFailures: 1000,
-  ipBlockAfter: 5000,
+  ipFreeFailures: 100,
+  ipBlockAfter: 1000,
 });
 
 export interface ResetThrottleDeps {
@@ -43,14 +43,18 @@ export interface ResetThrottleDeps {
   readonly metrics?: Pick<Metrics, 'rateLimited'> | undefined;
 }
 
-/** One mail to an account, counted (the policy above); refused: how long to wait. The caller answers. */
+/**
+ * One mail to an account, counted (the policy above); refused: how long to wait. The caller
+ * answers, and says whether the mail went out: only a mail handed to the queue counts (one
+ * the full queue refused gives its place back).
+ */
 export function createMailThrottle(deps: Pick<ResetThrottleDeps, 'throttle' | 'metrics'> & { readonly tier: string }) {
   return {
     async take({ email, ip }: { readonly email: string; readonly ip: string }) {
       const verdict = await deps.throttle.reserve({ subject: email, ip });
       if (verdict.allowed) {
-        await verdict.reservation.failed();
-        return { allowed: true as const };
+        const { reservation } = verdict;
+        return { allowed: true as const, settle: (sent: boolean) => (sent ? reservation.failed() : reservation.released()) };
       }
       deps.metrics?.rateLimited.inc({ tier: deps.tier });
       return { allowed: false as const, retryAfterSeconds: Math.max(1, Math.ceil(verdict.retryAfterSeconds)) };
@@ -64,10 +68,13 @@ export function createResetThrottle(deps: ResetThrottleDeps) {
   return {
     async take(ctx: Context, attempt: { readonly email: string; readonly ip: string }) {
       const verdict = await mail.take(attempt);
-      if (!verdict.allowed) {
-        ctx.status = 429;
-        await refusalHeaders(ctx, deps.refusal, verdict.retryAfterSeconds);
+      if (verdict.allowed) {
+        // Every request counts, whether or not it names an account (and so sends a mail).
+        await verdict.settle(true);
+        return { allowed: true as const };
       }
+      ctx.status = 429;
+      await refusalHeaders(ctx, deps.refusal, verdict.retryAfterSeconds);
       return verdict;
     },
   };

@@ -66,12 +66,17 @@ export interface SecondFactorDeps {
   readonly mailReachesPeople: boolean;
 }
 
-/** One mail to an account, counted per account and address; refused: how long until another. */
+/**
+ * One mail to an account, counted per account and address; refused: how long until another.
+ * Allowed: `settle` says whether it was sent (one the queue refused does not count).
+ */
 export interface MailThrottle {
-  take(attempt: { readonly email: string; readonly ip: string }): Promise<{ readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number }>;
+  take(
+    attempt: { readonly email: string; readonly ip: string },
+  ): Promise<{ readonly allowed: true; settle(sent: boolean): Promise<void> } | { readonly allowed: false; readonly retryAfterSeconds: number }>;
 }
 
-const UNCOUNTED_MAIL: MailThrottle = { take: () => Promise.resolve({ allowed: true }) };
+const UNCOUNTED_MAIL: MailThrottle = { take: () => Promise.resolve({ allowed: true, settle: () => Promise.resolve() }) };
 /** How long a sign-in waits when the mail queue was full. */
 const MAIL_QUEUE_FULL_WAIT_MS = 60_000;
 
@@ -173,9 +178,9 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     const verdict = await (deps.mailThrottle ?? UNCOUNTED_MAIL).take({ email: account.email, ip: ctx.ip });
     if (!verdict.allowed) return { mailboxWaitUntil: Date.now() + verdict.retryAfterSeconds * 1000 };
     const { code, sealed } = secondFactors.mailboxProofs.issue(account.id, details.uid);
-    if (!deps.mailer.send(mailboxCodeMessage({ to: account.email, code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }))) {
-      return { mailboxWaitUntil: Date.now() + MAIL_QUEUE_FULL_WAIT_MS };
-    }
+    const sent = deps.mailer.send(mailboxCodeMessage({ to: account.email, code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
+    await verdict.settle(sent);
+    if (!sent) return { mailboxWaitUntil: Date.now() + MAIL_QUEUE_FULL_WAIT_MS };
     audit.record({ type: 'mfa.mailbox_code_sent', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
     return { mailbox: sealed };
   }

@@ -146,3 +146,21 @@ describe('password guessing', () => {
     assert.deepEqual(unknown, known);
   });
 });
+
+test('a password typed into the email field never lands in the audit trail when its attempts are blocked', async () => {
+  const address = '203.0.113.201';
+  const typed = 'correct horse battery staple';
+  const form = await openLoginForm(server.issuer, client, address);
+  // Guessing on as told: each refused try waits what it was told (at most a second here).
+  for (let attempt = 0; attempt < 40 && !audit.events.some((event) => event.type === 'login.blocked' && event.ip === address); attempt++) {
+    const response = await postLogin(form, typed, `guess ${attempt}`, address);
+    await response.body?.cancel();
+    if (response.status === 429) await sleep(Number(response.headers.get('retry-after')) * 1000 + 50);
+  }
+  const blocks = audit.events.filter((event) => event.type === 'login.blocked' && event.ip === address);
+  assert.ok(blocks.length >= 1, 'the attempts were blocked');
+  for (const block of blocks) {
+    assert.equal(block.data?.email, undefined);
+    assert.ok(!JSON.stringify(block).includes('horse'), JSON.stringify(block));
+  }
+});

@@ -12,6 +12,7 @@ function pagesWith(mailReachesPeople: boolean, options: { mailAllowed?: boolean;
   const mailed: { to: string; text: string }[] = [];
   const events: string[] = [];
   const cookies: string[] = [];
+  const settled: boolean[] = [];
   const pages = createSecondFactorPages({
     accounts: {} as never,
     secondFactors: {
@@ -29,7 +30,14 @@ function pagesWith(mailReachesPeople: boolean, options: { mailAllowed?: boolean;
     mode: 'required',
     mailReachesPeople,
     mailer: { send: (message: { to: string; text: string }) => (options.queueAccepts ?? true) && mailed.push(message) > 0 } as never,
-    mailThrottle: { take: () => Promise.resolve(options.mailAllowed === false ? { allowed: false, retryAfterSeconds: 300 } : { allowed: true }) },
+    mailThrottle: {
+      take: () =>
+        Promise.resolve(
+          options.mailAllowed === false
+            ? { allowed: false as const, retryAfterSeconds: 300 }
+            : { allowed: true as const, settle: (sent: boolean) => Promise.resolve(void settled.push(sent)) },
+        ),
+    },
     issuer: 'https://id.example.com',
   });
   const ctx = {
@@ -41,14 +49,14 @@ function pagesWith(mailReachesPeople: boolean, options: { mailAllowed?: boolean;
     cookies: { set: (_name: string, value: string) => void cookies.push(value) },
   } as never;
   const kept = () => JSON.parse(Buffer.from(cookies.at(-1)!, 'base64url').toString('utf8')) as Record<string, unknown>;
-  return { pages, ctx, mailed, events, kept };
+  return { pages, ctx, mailed, events, kept, settled };
 }
 
 const account = { id: 'a1', email: 'ada@example.com', passwordHash: '$argon2id$stand-in' } as never;
 const details = { uid: 'u1', params: { client_id: 'app' }, prompt: { name: 'login', reasons: [] } } as never;
 
 test('where mail reaches people: the password mails one code to the account and keeps only its sealed copy', async () => {
-  const { pages, ctx, mailed, events, kept } = pagesWith(true);
+  const { pages, ctx, mailed, events, kept, settled } = pagesWith(true);
   assert.equal(await pages.afterPassword(ctx, details, account), true);
   assert.equal(mailed.length, 1);
   assert.equal(mailed[0]!.to, 'ada@example.com');
@@ -57,6 +65,7 @@ test('where mail reaches people: the password mails one code to the account and 
   assert.ok(!JSON.stringify(kept()).includes('12345'), 'the pending sign-in holds no code in clear');
   assert.equal(kept().mailboxProven, undefined);
   assert.deepEqual(events, ['mfa.mailbox_code_sent']);
+  assert.deepEqual(settled, [true], 'the mail counts against the account');
 });
 
 test('where mail reaches only the log: no code is made or mailed, so no enrolment can follow', async () => {
@@ -79,11 +88,12 @@ test('over the mail count for the account: no code made or mailed, the time to w
   assert.deepEqual(events, []);
 });
 
-test('the mail queue full: no code kept (it would never arrive), a minute to wait, nothing audited as sent', async () => {
-  const { pages, ctx, mailed, events, kept } = pagesWith(true, { queueAccepts: false });
+test('the mail queue full: no code kept (it would never arrive), a minute to wait, nothing audited as sent, and the count given back', async () => {
+  const { pages, ctx, mailed, events, kept, settled } = pagesWith(true, { queueAccepts: false });
   assert.equal(await pages.afterPassword(ctx, details, account), true);
   assert.deepEqual(mailed, []);
   assert.equal(kept().mailbox, undefined);
   assert.ok((kept().mailboxWaitUntil as number) > Date.now());
   assert.deepEqual(events, []);
+  assert.deepEqual(settled, [false], 'a mail the queue refused does not count against the owner');
 });
