@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
 import type { ClientService } from '../clients/index.ts';
-import type { Config } from '../config/index.ts';
+import type { AuthThrottleConfig, Config } from '../config/index.ts';
 import { apiCors, createOriginAllowlist, enforceProviderCors, routedPath, type RenderErrorPage } from '../http/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
@@ -178,33 +178,19 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     },
   });
 
-  const resetRequests = createCredentialThrottle({
-    policy: RESET_THROTTLE_POLICY,
-    store: store(),
-    namespace: 'reset',
-    onStoreError,
-    onBlocked(attempt: AuthAttempt, block) {
-      audit?.record({
-        type: 'rate_limit.blocked',
-        ip: attempt.ip,
-        data: { tier: 'password_reset', scope: BLOCK_SCOPE_NAMES[block.scope], failures: block.failures, seconds: block.seconds },
-      });
-    },
-  });
-
-  const mailboxCodes = createCredentialThrottle({
-    policy: MAILBOX_CODE_THROTTLE_POLICY,
-    store: store(),
-    namespace: 'mailbox',
-    onStoreError,
-    onBlocked(attempt: AuthAttempt, block) {
-      audit?.record({
-        type: 'rate_limit.blocked',
-        ip: attempt.ip,
-        data: { tier: 'mailbox_code', scope: BLOCK_SCOPE_NAMES[block.scope], failures: block.failures, seconds: block.seconds },
-      });
-    },
-  });
+  // Mail sent to an account (reset links, codes before an enrolment): each kind its own count.
+  const mailCount = (policy: AuthThrottleConfig, namespace: string, tier: string) =>
+    createCredentialThrottle({
+      policy,
+      store: store(),
+      namespace,
+      onStoreError,
+      onBlocked(attempt: AuthAttempt, block) {
+        audit?.record({ type: 'rate_limit.blocked', ip: attempt.ip, data: { tier, scope: BLOCK_SCOPE_NAMES[block.scope], failures: block.failures, seconds: block.seconds } });
+      },
+    });
+  const resetRequests = mailCount(RESET_THROTTLE_POLICY, 'reset', 'password_reset');
+  const mailboxCodes = mailCount(MAILBOX_CODE_THROTTLE_POLICY, 'mailbox', 'mailbox_code');
 
   const deviceCodes = createCredentialThrottle({
     policy: DEVICE_CODE_THROTTLE_POLICY,
