@@ -177,9 +177,16 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     if (!deps.mailReachesPeople || !deps.mailer) return {};
     const verdict = await (deps.mailThrottle ?? UNCOUNTED_MAIL).take({ email: account.email, ip: ctx.ip });
     if (!verdict.allowed) return { mailboxWaitUntil: Date.now() + verdict.retryAfterSeconds * 1000 };
-    const { code, sealed } = secondFactors.mailboxProofs.issue(account.id, details.uid);
-    const sent = deps.mailer.send(mailboxCodeMessage({ to: account.email, code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
-    await verdict.settle(sent);
+    let sent = false;
+    let sealed: string;
+    try {
+      const proof = secondFactors.mailboxProofs.issue(account.id, details.uid);
+      sealed = proof.sealed;
+      sent = deps.mailer.send(mailboxCodeMessage({ to: account.email, code: proof.code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
+    } finally {
+      // Settled whatever happened: a reservation left open would hold the account's count.
+      await verdict.settle(sent);
+    }
     if (!sent) return { mailboxWaitUntil: Date.now() + MAIL_QUEUE_FULL_WAIT_MS };
     audit.record({ type: 'mfa.mailbox_code_sent', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
     return { mailbox: sealed };
