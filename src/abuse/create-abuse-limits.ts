@@ -52,7 +52,7 @@ export interface AbuseLimits {
   readonly loginThrottle: ReturnType<typeof createLoginThrottle>;
   /** Password reset requests, per account and address (handed to the reset pages). */
   readonly resetThrottle: ReturnType<typeof createResetThrottle>;
-  /** Codes mailed before an enrolment at sign-in: the reset policy, counted apart. */
+  /** Codes mailed before an enrolment at sign-in: counted apart from resets, per account as they are, with more room per address. */
   readonly mailboxCodeThrottle: ReturnType<typeof createMailThrottle>;
   /** User-code guessing at the device page, per address (handed to the device code guard). */
   readonly deviceCodeThrottle: ReturnType<typeof createDeviceCodeThrottle>;
@@ -89,8 +89,11 @@ function clientAuthPaths(provider: Provider): Set<string> {
 }
 
 const BLOCK_SCOPE_NAMES: Record<BlockScope, string> = { pair: 'account_address', ip: 'address', device: 'account_device' };
-/** Something an email could be: one @ with text either side, no spaces. */
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/;
+/**
+ * Something an email could be: one @, a dotted domain ending in letters, no spaces. Not
+ * proof (a password may look like one), but `P@ssw0rd` and `hunter@2024` do not.
+ */
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)*\.[A-Za-z]{2,}$/;
 
 export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   const { config, logger, provider, audit, metrics } = deps;

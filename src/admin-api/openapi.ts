@@ -237,7 +237,7 @@ export function buildOpenApiDocument(issuer: string) {
               in: 'query',
               required: false,
               description: 'a type (login.failure) or a family (login.*); repeat for several',
-              schema: { type: 'array', maxItems: 20, items: { type: 'string', maxLength: 64 } },
+              schema: { type: 'array', maxItems: 20, items: { type: 'string', maxLength: 64, pattern: '^[a-z][a-z_]*(\\.[a-z_]+)*(\\.\\*)?$' } },
               style: 'form',
               explode: true,
             },

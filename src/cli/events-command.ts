@@ -28,9 +28,8 @@ const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86
 
 export function parseSince(value: string, now = Date.now()): Date {
   const relative = /^(\d+)\s*([smhdw])$/.exec(value.trim());
-  if (relative) return new Date(now - Number(relative[1]) * (UNITS[relative[2] ?? 's'] ?? 1_000));
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || !isStorableTime(date)) {
+  const date = relative ? new Date(now - Number(relative[1]) * (UNITS[relative[2] ?? 's'] ?? 1_000)) : new Date(value);
+  if ((!relative && !/^\d{4}-\d{2}-\d{2}/.test(value)) || !isStorableTime(date)) {
     throw new InvalidArgumentError('expected an ISO date or time (2026-01-31, 2026-01-31T12:00:00Z) or a duration ago (30m, 12h, 7d)');
   }
   return date;

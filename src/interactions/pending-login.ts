@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { AccountRecord } from '../accounts/index.ts';
 
 // A sign-in between its password and its second factor. The person the password (or the
-// session, for a step-up) proved, and the secret an enrolment shows, are kept in a signed, HttpOnly cookie scoped to this
+// session, for a step-up) proved, and, before an enrolment, the code mailed for it and then
+// the secret it shows (both sealed), are kept in a signed, HttpOnly cookie scoped to this
 // interaction's path and naming its uid, for ten minutes: no one can write one (the app's
 // cookie keys sign it), and one from another interaction or browser is worthless. Only a
 // second factor, checked on the server, turns it into a finished login.
@@ -30,6 +31,8 @@ const pendingSchema = z.object({
   mailbox: z.string().optional(),
   /** No code could be mailed (too many lately, or the queue was full): a new sign-in may try after this time (ms). */
   mailboxWaitUntil: z.number().int().optional(),
+  /** That was the mail queue refusing, not the count. */
+  mailboxUnsent: z.boolean().optional(),
   /** The mailed code was typed back: this sign-in may be shown an enrolment secret. */
   mailboxProven: z.boolean().optional(),
   /** The secret shown for enrolment in this sign-in, sealed (accounts/second-factors.ts). */

@@ -13,6 +13,7 @@ import { readDeviceId, rememberDevice } from './device-cookie.ts';
 import { interactionFacts, type Interaction, type InteractionLoader } from './load-interaction.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
+import { mailboxStep } from './mailbox-step.ts';
 import { credentialOf, dropPendingLogin, keepPendingLogin, readPendingLogin, type PendingLogin } from './pending-login.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 
@@ -33,9 +34,9 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 //   the person typed back a code mailed to the account's address (accounts/mailbox-proof.ts:
 //   a password alone must not bind an attacker's authenticator to someone who has none
 //   yet); with a secret made for this sign-in; the owner is mailed and the event audited.
-//   Where mail only reaches the log (production without SMTP_URL), no enrolment at all; A request asking for
-//   MFA (acr_values, the claims parameter) never leads to enrolment: whoever knows the
-//   password could bind their own authenticator. A voluntary request is answered with acr
+//   Where mail only reaches the log (production without SMTP_URL), no enrolment at all.
+//   A request asking for MFA (acr_values, the claims parameter) never leads to enrolment:
+//   whoever knows the password could bind their own authenticator. A voluntary request is answered with acr
 //   pwd (the client reads acr); an essential one with unmet_authentication_requirements;
 // - amr names only what was checked: pwd for a password given in this sign-in (for a
 //   step-up, the session's own earlier password sign-in, as its amr recorded it), otp for a
@@ -111,6 +112,8 @@ const STEP_UP_REASONS = new Set([MFA_REQUIRED_REASON, 'essential_acr', 'essentia
 
 export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPages {
   const { accounts, secondFactors, render, interactions, throttle, audit } = deps;
+  // Without a mailer nothing reaches anyone: as with mail only to the log, no enrolment here.
+  const mailReachesPeople = deps.mailReachesPeople && deps.mailer !== undefined;
   const issuerHost = deps.issuer ? new URL(deps.issuer).host : 'Portcullis';
 
   const uidOf = (ctx: Context) => (ctx.params as { uid: string }).uid;
@@ -142,12 +145,15 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     const { account, pending } = found;
     const locale = pageLocale(ctx);
     const waitSeconds = Math.max(1, Math.ceil(((pending.mailboxWaitUntil ?? 0) - Date.now()) / 1000));
-    const notice = !deps.mailReachesPeople
+    const waiting = { email: account.email, time: formatClock(locale, new Date(Date.now() + waitSeconds * 1000)), wait: formatWait(t, waitSeconds) };
+    const notice = !mailReachesPeople
       ? t('mfa.mailbox.unavailable', { client: model.client.name })
       : pending.mailbox
         ? undefined
-        : t('mfa.mailbox.wait', { email: account.email, time: formatClock(locale, new Date(Date.now() + waitSeconds * 1000)), wait: formatWait(t, waitSeconds) });
-    sendPage(ctx, render, 'mailbox-code', { ...model, title: t('mfa.mailbox.heading'), email: account.email, notice, error }, status);
+        : t(pending.mailboxUnsent ? 'mfa.mailbox.unsent' : 'mfa.mailbox.wait', waiting);
+    // Waiting: a link to this sign-in again, which shows the password form once the wait is over.
+    const retry = notice && mailReachesPeople ? `/interaction/${encodeURIComponent(details.uid)}` : undefined;
+    sendPage(ctx, render, 'mailbox-code', { ...model, title: t('mfa.mailbox.heading'), email: account.email, notice, retry, error }, status);
   }
 
   /** The enrolment page with this sign-in's own secret (made now, or the one it shows already). */
@@ -173,8 +179,11 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
    * has the password cannot flood the owner's inbox or the mail queue. Refused, or the
    * queue full: the time a new sign-in may try. Nothing where mail would only reach the log.
    */
-  async function mailMailboxCode(ctx: Context, details: Interaction, account: AccountRecord): Promise<Pick<PendingLogin, 'mailbox' | 'mailboxWaitUntil'>> {
-    if (!deps.mailReachesPeople || !deps.mailer) return {};
+  async function mailMailboxCode(ctx: Context, details: Interaction, account: AccountRecord): Promise<Pick<PendingLogin, 'mailbox' | 'mailboxWaitUntil' | 'mailboxUnsent'>> {
+    if (!mailReachesPeople || !deps.mailer) return {};
+    // The same sign-in sent again (a resubmitted form): the code already mailed for it, not another.
+    const kept = readPendingLogin(ctx, details.uid);
+    if (kept?.mailbox && kept.accountId === account.id && kept.credential === credentialOf(account)) return { mailbox: kept.mailbox };
     const verdict = await (deps.mailThrottle ?? UNCOUNTED_MAIL).take({ email: account.email, ip: ctx.ip });
     if (!verdict.allowed) return { mailboxWaitUntil: Date.now() + verdict.retryAfterSeconds * 1000 };
     let sent = false;
@@ -187,7 +196,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       // Settled whatever happened: a reservation left open would hold the account's count.
       await verdict.settle(sent);
     }
-    if (!sent) return { mailboxWaitUntil: Date.now() + MAIL_QUEUE_FULL_WAIT_MS };
+    if (!sent) return { mailboxWaitUntil: Date.now() + MAIL_QUEUE_FULL_WAIT_MS, mailboxUnsent: true };
     audit.record({ type: 'mfa.mailbox_code_sent', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
     return { mailbox: sealed };
   }
@@ -281,15 +290,15 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         return true;
       }
       if (found.pending.password && enrolmentRequired(client)) {
-        if (found.pending.mailboxProven) {
+        const step = mailboxStep(found.pending, Date.now(), mailReachesPeople);
+        if (step === 'enrol') {
           await sendEnrolPage(ctx, details, client, found);
           return true;
         }
-        if (found.pending.mailbox || found.pending.mailboxWaitUntil || !deps.mailReachesPeople) {
+        if (step !== 'password') {
           sendMailboxPage(ctx, details, client, found);
           return true;
         }
-        // No code was asked for (the client came to require MFA after the password): the password form, whose next success mails one.
       }
       // No authenticator (an operator reset it meanwhile) and none may be set up here.
       dropPendingLogin(ctx, details.uid);
@@ -337,7 +346,8 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       const details = await loadLoginPrompt(ctx);
       const found = await pendingAccount(ctx, uid);
       const client = found && (await interactions.client(ctx, details));
-      if (!found || !found.pending.password || found.pending.mailboxProven || !enrolmentRequired(client)) return backToStart(ctx, uid);
+      // Only a sign-in with a code mailed for it has anything to check (no throttle spent otherwise).
+      if (!found || !found.pending.password || found.pending.mailboxProven || !found.pending.mailbox || !enrolmentRequired(client)) return backToStart(ctx, uid);
       const { account, pending } = found;
       const reservation = await reserveAttempt(ctx, account, (message) => sendMailboxPage(ctx, details, client, found, message, 429));
       if (!reservation) return;

@@ -46,7 +46,8 @@ function pagesWith(mailReachesPeople: boolean, options: { mailAllowed?: boolean;
     state: {},
     secure: true,
     redirect: () => undefined,
-    cookies: { set: (_name: string, value: string) => void cookies.push(value) },
+    // The browser's cookie jar, as far as the pending sign-in goes: what was set is sent back.
+    cookies: { set: (_name: string, value: string) => void cookies.push(value), get: () => cookies.at(-1) },
   } as never;
   const kept = () => JSON.parse(Buffer.from(cookies.at(-1)!, 'base64url').toString('utf8')) as Record<string, unknown>;
   return { pages, ctx, mailed, events, kept, settled };
@@ -96,4 +97,14 @@ test('the mail queue full: no code kept (it would never arrive), a minute to wai
   assert.ok((kept().mailboxWaitUntil as number) > Date.now());
   assert.deepEqual(events, []);
   assert.deepEqual(settled, [false], 'a mail the queue refused does not count against the owner');
+});
+
+test('the same sign-in sent again (a resubmitted form) keeps the code already mailed for it: one mail, one count', async () => {
+  const { pages, ctx, mailed, kept, settled } = pagesWith(true);
+  await pages.afterPassword(ctx, details, account);
+  const first = kept().mailbox;
+  await pages.afterPassword(ctx, details, account);
+  assert.equal(mailed.length, 1);
+  assert.deepEqual(settled, [true]);
+  assert.equal(kept().mailbox, first);
 });

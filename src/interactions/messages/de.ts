@@ -34,6 +34,8 @@ export const de: Catalogue = {
   'mfa.mailbox.code': 'Code aus der E-Mail',
   'mfa.mailbox.hint': '10 Ziffern, aus der E-Mail zu dieser Anmeldung. Keine E-Mail? Sehen Sie im Spam-Ordner nach, oder brechen Sie ab und melden Sie sich für einen neuen Code erneut an.',
   'mfa.mailbox.failed': 'Dieser Code ist nicht gültig. Geben Sie den Code aus der E-Mail zu dieser Anmeldung ein: Ein Code zu einer früheren Anmeldung gilt hier nicht.',
+  'mfa.mailbox.unsent': 'Die E-Mail mit Ihrem Code konnte gerade nicht gesendet werden. Melden Sie sich um {time} (in {wait}) erneut an, um einen neuen Code zu erhalten.',
+  'mfa.mailbox.retry': 'Erneut anmelden',
   'mfa.mailbox.wait': 'An {email} wurden zuletzt mehrere Codes gesendet, deshalb wurde kein neuer gesendet. Melden Sie sich um {time} (in {wait}) erneut an, um einen neuen Code zu erhalten.',
   'mfa.mailbox.unavailable': 'Die Anmeldung bei {client} verlangt eine Bestätigung in zwei Schritten, die hier nicht eingerichtet werden kann: Dieser Server sendet keine E-Mails. Wenden Sie sich an Ihre Administration.',
   'mfa.enrol.title': 'Bestätigung in zwei Schritten einrichten',

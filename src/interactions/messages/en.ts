@@ -34,6 +34,8 @@ export const en = {
   'mfa.mailbox.code': 'Code from the email',
   'mfa.mailbox.hint': '10 digits, from the email sent for this sign-in. No email? Check your spam folder, or cancel and sign in again for a new code.',
   'mfa.mailbox.failed': 'That code is not valid. Enter the code from the email sent for this sign-in: a code sent for an earlier one does not work here.',
+  'mfa.mailbox.unsent': 'The email with your code could not be sent just now. Sign in again at {time} (in {wait}) for a new code.',
+  'mfa.mailbox.retry': 'Sign in again',
   'mfa.mailbox.wait': 'Several codes were emailed to {email} lately, so no new one was sent. Sign in again at {time} (in {wait}) for a new code.',
   'mfa.mailbox.unavailable': 'Signing in to {client} needs two-step verification, and it cannot be set up here: this server sends no email. Ask your administrator.',
   'mfa.enrol.title': 'Set up two-step verification',
