@@ -60,7 +60,7 @@ export function createDeviceFlowPages(render: RenderPage, audit: AuditSink): Dev
       if (name) ctx.state[CODE_OUTCOME] = (WRONG_CODE.has(name) ? 'wrong' : name === 'NoCodeError' ? 'missing' : 'other') satisfies CodeOutcome;
       const error = !name ? undefined : WRONG_CODE.has(name) || name === 'NoCodeError' ? t('device.invalid') : t('device.failed');
       // A wrong code is not repeated back: the field starts empty, or with a link's code to check.
-      const userCode = !name && typeof ctx.state[PREFILLED_CODE] === 'string' ? (ctx.state[PREFILLED_CODE] as string) : '';
+      const userCode = !name && typeof ctx.state[PREFILLED_CODE] === 'string' ? ctx.state[PREFILLED_CODE] : '';
       sendPage(ctx, render, 'device', { title: t('device.title'), action, xsrf: xsrfOf(ctx), userCode, error }, name && ctx.status >= 400 ? ctx.status : 200);
       return Promise.resolve();
     },

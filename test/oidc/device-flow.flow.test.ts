@@ -370,7 +370,7 @@ describe('the device flow, on', () => {
     const html = await linked.text();
     const filled = new RegExp('name="user_code"[^>]*value="([^"]+)"').exec(html)?.[1];
     assert.equal(filled, authorization.user_code);
-    const confirmation = await submitForm(jar, new URL('/device', server.issuer), { xsrf: xsrfOf(html), user_code: filled! });
+    const confirmation = await submitForm(jar, new URL('/device', server.issuer), { xsrf: xsrfOf(html), user_code: filled });
     assert.equal(confirmation.status, 200);
     assert.match(await confirmation.text(), /Living Room TV/);
   });
