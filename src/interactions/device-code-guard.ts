@@ -48,7 +48,9 @@ function prefillOf(value: unknown): string {
 export function guardDeviceCodes(deps: DeviceCodeGuardDeps): Middleware {
   const path = routedPath(deps.path);
   return async (ctx, next) => {
-    if (routedPath(ctx.path) !== path) {
+    // Only a POST, or a GET with a query, can be ours: everything else passes without a look at its path.
+    const candidate = ctx.method === 'POST' || (ctx.method === 'GET' && ctx.querystring !== '');
+    if (!candidate || routedPath(ctx.path) !== path) {
       await next();
       return;
     }
