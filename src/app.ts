@@ -168,7 +168,7 @@ export function createApp(deps: AppDeps): Koa {
       })
     : undefined;
   //    People with an authenticator (or all, MFA=required) give a code after the password.
-  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, mailThrottle: abuse.mailboxCodeThrottle, passwordReset, mfa: config.mfa, issuer: config.issuer, mailReachesPeople: config.mail.reachesPeople });
+  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, mailThrottle: abuse.mailboxCodeThrottle, passwordReset, mfa: { mode: config.mfa, roles: config.mfaRequiredRoles }, issuer: config.issuer, mailReachesPeople: config.mail.reachesPeople });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   if (passwordReset) {

@@ -97,7 +97,14 @@ export interface Config {
   };
   /** MFA: whether every sign-in needs a second factor (accounts/second-factors.ts). */
   readonly mfa: 'optional' | 'required';
+  /** The roles whose holders need a second factor at every sign-in, whatever `mfa` says. */
+  readonly mfaRequiredRoles: readonly string[];
+  /** MFA_REQUIRED_ROLES unset in production without SMTP_URL: the default (admin) is not applied, and a warning says so. */
+  readonly mfaDefaultWithheld: boolean;
 }
+
+/** The role whose holders need a second factor unless MFA_REQUIRED_ROLES says otherwise. */
+export const DEFAULT_MFA_REQUIRED_ROLES: readonly string[] = ['admin'];
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
 export const RATE_LIMIT_TIERS = ['ip', 'client', 'account', 'login', 'token', 'introspection', 'revocation', 'api'] as const;
@@ -192,11 +199,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.MFA === 'required' && !env.SMTP_URL) {
     refusals.push('  MFA: required needs SMTP_URL in production (enrolment mails a code to prove the mailbox, which would only reach the log); set SMTP_URL, or MFA=optional');
   }
+  if (production && env.MFA_REQUIRED_ROLES?.length && !env.SMTP_URL) {
+    refusals.push('  MFA_REQUIRED_ROLES: needs SMTP_URL in production (enrolment mails a code to prove the mailbox, which would only reach the log); set SMTP_URL, or MFA_REQUIRED_ROLES=none');
+  }
   if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
   }
 
   const dataDir = path.resolve(env.DATA_DIR);
+  const mfaDefaultWithheld = env.MFA_REQUIRED_ROLES === undefined && production && !env.SMTP_URL;
   return Object.freeze({
     env: env.NODE_ENV,
     production,
@@ -276,5 +287,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       endSessions: env.PASSWORD_RESET_ENDS_SESSIONS,
     }),
     mfa: env.MFA,
+    // Like PASSWORD_RESET: on by default only where its mail reaches people (warnings.ts
+    // says so when production runs without it).
+    mfaRequiredRoles: Object.freeze([...(env.MFA_REQUIRED_ROLES ?? (mfaDefaultWithheld ? [] : DEFAULT_MFA_REQUIRED_ROLES))]),
+    mfaDefaultWithheld,
   });
 }

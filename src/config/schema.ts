@@ -145,6 +145,17 @@ export const envSchema = z.object({
    * have; required: everyone signs in with one, enrolling at their next sign-in.
    */
   MFA: z.enum(['optional', 'required']).default('optional'),
+  /**
+   * Roles whose holders always sign in with a second factor, comma-separated, or `none`
+   * (an empty value means unset). Unset: `admin` where mail reaches people (enrolment mails
+   * a code first), none in production without SMTP_URL.
+   */
+  MFA_REQUIRED_ROLES: z
+    .string()
+    .transform((value) => (value.trim() === 'none' ? [] : value.split(',').map((role) => role.trim()).filter(Boolean)))
+    // A role as accounts hold it (clients/validation.ts roleSchema; config/ imports nothing of src/).
+    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters')).max(50))
+    .optional(),
   /** The admin API (/admin/api/v1) and its built-in resource server; off by default (admin surfaces are not public by default). */
   ADMIN_API: bool.default(false),
   /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */

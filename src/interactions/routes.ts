@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 
 import type { AccountService, SecondFactors } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
-import type { GrantService } from '../oidc/index.ts';
+import type { GrantService, MfaRequirement } from '../oidc/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { Mailer } from '../mail/index.ts';
 import type { Metrics } from '../observability/index.ts';
@@ -57,8 +57,8 @@ export interface InteractionDeps {
   readonly passwordReset?: PasswordResetPages | undefined;
   /** Authenticators and recovery codes; without them, sign-in is by password alone. */
   readonly secondFactors?: SecondFactors | undefined;
-  /** MFA: optional (those who enrolled) or required (everyone, enrolling at sign-in). */
-  readonly mfa?: 'optional' | 'required';
+  /** MFA: optional (those who enrolled), required (everyone), and the roles that require it; enrolling at sign-in. */
+  readonly mfa?: MfaRequirement;
   /** Tells a person that an authenticator was set up on their account. */
   readonly mailer?: Mailer | undefined;
   /** The issuer, named in mail. */
@@ -77,7 +77,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const reset = deps.passwordReset;
   const throttle = deps.loginThrottle ?? UNTHROTTLED;
   const secondFactor = deps.secondFactors
-    ? createSecondFactorPages({ ...deps, secondFactors: deps.secondFactors, interactions, audit, throttle, mode: deps.mfa ?? 'optional', mailReachesPeople: deps.mailReachesPeople ?? false })
+    ? createSecondFactorPages({ ...deps, secondFactors: deps.secondFactors, interactions, audit, throttle, requirement: deps.mfa ?? { mode: 'optional', roles: [] }, mailReachesPeople: deps.mailReachesPeople ?? false })
     : undefined;
   const login = createLogin({ ...deps, interactions, audit, throttle, forgotPassword: reset !== undefined, secondFactor });
   const consent = createConsent({ ...deps, interactions, audit });

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { MAILBOX_CODE_TTL_MS, type AccountRecord, type AccountService, type SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import { mailboxCodeMessage, secondFactorAddedMessage, secondFactorLockedMessage, type Mailer } from '../mail/index.ts';
-import { clientRequiresMfa, MFA_REQUIRED_REASON, mfaRequest, PORTCULLIS_ACR_MFA } from '../oidc/index.ts';
+import { MFA_REQUIRED_REASON, mfaRequest, PORTCULLIS_ACR_MFA, secondFactorRequired, type MfaRequirement } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { readDeviceId, rememberDevice } from './device-cookie.ts';
@@ -29,7 +29,8 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 //   person out beyond what the password throttle already allows;
 // - one message for every refused code (wrong, replayed, spent recovery code), audited;
 // - a second factor is asked of whoever has one. One is set up here only where the
-//   deployment (MFA=required) or the client (require MFA) demands it, only after the
+//   deployment (MFA=required), a role the person holds (MFA_REQUIRED_ROLES) or the client
+//   (require MFA) demands it, only after the
 //   password was checked in this very sign-in (never over a session alone), and only after
 //   the person typed back a code mailed to the account's address (accounts/mailbox-proof.ts:
 //   a password alone must not bind an attacker's authenticator to someone who has none
@@ -52,8 +53,8 @@ export interface SecondFactorDeps {
   readonly interactions: InteractionLoader;
   readonly throttle: LoginThrottle;
   readonly audit: AuditSink;
-  /** MFA: required makes everyone enrol at sign-in; optional asks only those who enrolled. */
-  readonly mode: 'optional' | 'required';
+  /** Who must enrol at sign-in: everyone (required), holders of these roles; optional asks only those who enrolled. */
+  readonly requirement: MfaRequirement;
   /** Tells the owner that an authenticator was added to their account; without it, no mail. */
   readonly mailer?: Mailer | undefined;
   /** The issuer, named in that mail. */
@@ -117,8 +118,8 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
   const issuerHost = deps.issuer ? new URL(deps.issuer).host : 'Portcullis';
 
   const uidOf = (ctx: Context) => (ctx.params as { uid: string }).uid;
-  /** Whether enrolment may happen in this sign-in: the deployment or the client requires MFA, never the request alone. */
-  const enrolmentRequired = (client: Client | undefined) => deps.mode === 'required' || clientRequiresMfa(client);
+  /** Whether enrolment may happen in this sign-in: the deployment, a role or the client requires MFA, never the request alone. */
+  const enrolmentRequired = (client: Client | undefined, account: AccountRecord) => secondFactorRequired(deps.requirement, client, account.roles);
 
   /** Only the second factor is missing: the session's person signed in with the password before. */
   const isStepUp = (details: Interaction) => {
@@ -258,7 +259,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     async afterPassword(ctx, details, account) {
       const state = await secondFactors.state(account.id);
       const client = await interactions.client(ctx, details);
-      if (state !== 'confirmed' && !enrolmentRequired(client)) {
+      if (state !== 'confirmed' && !enrolmentRequired(client, account)) {
         // Asked for by the request alone: never an enrolment (see the rules above).
         if (mfaRequest(details.params) !== 'essential') return false;
         audit.record({ type: 'mfa.unmet', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details) });
@@ -289,7 +290,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
         sendCodePage(ctx, details, client);
         return true;
       }
-      if (found.pending.password && enrolmentRequired(client)) {
+      if (found.pending.password && enrolmentRequired(client, found.account)) {
         const step = mailboxStep(found.pending, Date.now(), mailReachesPeople);
         if (step === 'enrol') {
           await sendEnrolPage(ctx, details, client, found);
@@ -347,7 +348,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       const found = await pendingAccount(ctx, uid);
       const client = found && (await interactions.client(ctx, details));
       // Only a sign-in with a code mailed for it has anything to check (no throttle spent otherwise).
-      if (!found || !found.pending.password || found.pending.mailboxProven || !found.pending.mailbox || !enrolmentRequired(client)) return backToStart(ctx, uid);
+      if (!found || !found.pending.password || found.pending.mailboxProven || !found.pending.mailbox || !enrolmentRequired(client, found.account)) return backToStart(ctx, uid);
       const { account, pending } = found;
       const reservation = await reserveAttempt(ctx, account, (message) => sendMailboxPage(ctx, details, client, found, message, 429));
       if (!reservation) return;
@@ -368,7 +369,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       const details = await loadLoginPrompt(ctx);
       const found = await pendingAccount(ctx, uid);
       const client = found && (await interactions.client(ctx, details));
-      if (!found || !found.pending.password || !found.pending.mailboxProven || !enrolmentRequired(client)) return backToStart(ctx, uid);
+      if (!found || !found.pending.password || !found.pending.mailboxProven || !enrolmentRequired(client, found.account)) return backToStart(ctx, uid);
       const { account } = found;
       const t = translator(pageLocale(ctx));
       const reservation = await reserveAttempt(ctx, account, (message) => sendEnrolPage(ctx, details, client, found, message, 429));

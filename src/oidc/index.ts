@@ -17,4 +17,4 @@ export type { TokenStore, ConsentRecord, DpopReplayStore } from './token-store.t
 export { hashTokenId } from './token-id.ts';
 export { consentOf } from './consent-reuse.ts';
 export { errors } from './engine.ts';
-export { ACR_VALUES, PORTCULLIS_ACR_MFA, PORTCULLIS_ACR_PWD, MFA_REQUIRED_REASON, mfaRequest, requestsMfa, clientRequiresMfa } from './second-factor-policy.ts';
+export { ACR_VALUES, PORTCULLIS_ACR_MFA, PORTCULLIS_ACR_PWD, MFA_REQUIRED_REASON, mfaRequest, requestsMfa, clientRequiresMfa, secondFactorRequired, type MfaRequirement } from './second-factor-policy.ts';

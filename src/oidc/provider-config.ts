@@ -53,7 +53,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
   const requestAccounts = createRequestAccounts(accounts, (accountId) => deps.rotation?.keptAccount(accountId));
-  const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
+  const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources, mfaRequiredRoles: config.mfaRequiredRoles });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
@@ -145,7 +145,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     }),
     // The login prompt also asks when a second factor is required and the session did not
     // use one (second-factor-policy.ts); ID tokens say which (acr, amr).
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: secondFactorPolicy(config.mfa) },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: secondFactorPolicy({ mode: config.mfa, roles: config.mfaRequiredRoles }, requestAccounts) },
     acrValues: [...ACR_VALUES],
     renderError: deps.renderError,
 

@@ -1,6 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import { interactionPolicy } from './engine.ts';
+import type { RequestAccounts } from './request-accounts.ts';
 
 // When a sign-in must use a second factor, and what its ID token says about it.
 // Our login result carries `acr` (one of ACR_VALUES, advertised in discovery as
@@ -8,9 +9,12 @@ import { interactionPolicy } from './engine.ts';
 // the engine keeps both in the session and writes them into ID tokens.
 //
 // The login prompt is asked for again, even over an existing session, when the session did
-// not use a second factor and one is required: by the deployment (MFA=required), by the
-// client (its portcullis_require_mfa), or by the request (acr_values or the claims
-// parameter naming PORTCULLIS_ACR_MFA: step-up). The pages then ask only for the second
+// not use a second factor and one is required: by the deployment (MFA=required), by a role
+// the person holds (MFA_REQUIRED_ROLES: admin by default), by the client (its
+// portcullis_require_mfa), or by the request (acr_values or the claims parameter naming
+// PORTCULLIS_ACR_MFA: step-up). Roles are read as they are now: someone given the admin
+// role after signing in with a password is asked for the second factor at their next
+// authorization, and the scopes such a role grants need it too (resource-policy.ts). The pages then ask only for the second
 // factor when the session's person already has one; anyone else gives the password first
 // (interactions/second-factor.ts).
 
@@ -69,20 +73,44 @@ export function clientRequiresMfa(client: unknown): boolean {
   return (client as { portcullis_require_mfa?: unknown } | undefined)?.portcullis_require_mfa === true;
 }
 
+/** Who must sign in with a second factor besides those a client or request asks it of. */
+export interface MfaRequirement {
+  /** required: everyone. */
+  readonly mode: 'optional' | 'required';
+  /** Whoever holds one of these roles. */
+  readonly roles: readonly string[];
+}
+
+/** Whether a role among these makes a second factor required (MFA_REQUIRED_ROLES). */
+export function rolesRequireMfa(requirement: MfaRequirement, roles: readonly string[]): boolean {
+  return roles.some((role) => requirement.roles.includes(role));
+}
+
+/**
+ * Whether a sign-in of a person with these roles, for this client, must use a second
+ * factor: the one rule the engine's check below and the sign-in pages both apply.
+ */
+export function secondFactorRequired(requirement: MfaRequirement, client: unknown, roles: readonly string[]): boolean {
+  return requirement.mode === 'required' || clientRequiresMfa(client) || rolesRequireMfa(requirement, roles);
+}
+
 /** The engine's default interaction policy, its login prompt with one more check. */
-export function secondFactorPolicy(mode: 'optional' | 'required') {
+export function secondFactorPolicy(requirement: MfaRequirement, accounts: RequestAccounts) {
   const { Check, base } = interactionPolicy;
   const policy = base();
   const login = policy.get('login');
   if (!login) throw new Error('the engine has no login prompt');
   login.checks.add(
-    new Check(MFA_REQUIRED_REASON, 'a second factor is required', 'interaction_required', (ctx: KoaContextWithOIDC) => {
+    new Check(MFA_REQUIRED_REASON, 'a second factor is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx;
-      if (!oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT; // no_session asks already
+      const accountId = oidc.session?.accountId;
+      if (!accountId) return Check.NO_NEED_TO_PROMPT; // no_session asks already
       if (oidc.session.acr === PORTCULLIS_ACR_MFA) return Check.NO_NEED_TO_PROMPT;
-      const required = mode === 'required' || clientRequiresMfa(oidc.client);
-      // The result of this very interaction: the person just signed in. Where the deployment
-      // or the client requires a second factor, only a login that gave one passes, whatever
+      // The request's one read of its person (the engine's findAccount made it already).
+      const roles = requirement.roles.length > 0 ? ((await accounts.find(ctx, accountId))?.roles ?? []) : [];
+      const required = secondFactorRequired(requirement, oidc.client, roles);
+      // The result of this very interaction: the person just signed in. Where the deployment,
+      // a role or the client requires a second factor, only a login that gave one passes, whatever
       // the pages decided (fail closed: a client switched to requireMfa meanwhile, a page
       // path that forgot). A request's own acr_values are voluntary: the ID token's acr
       // tells the client what was done.

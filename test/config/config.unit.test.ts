@@ -210,7 +210,8 @@ describe('empty strings mean unset', () => {
 });
 
 describe('warnings', () => {
-  const production = { NODE_ENV: 'production', MASTER_SECRET: GOOD_SECRET, DATABASE_URL: 'postgresql://db.example.com/portcullis' };
+  // MFA_REQUIRED_ROLES chosen: its own warning (production without SMTP_URL) is mail-config.unit.test.ts's.
+  const production = { NODE_ENV: 'production', MASTER_SECRET: GOOD_SECRET, DATABASE_URL: 'postgresql://db.example.com/portcullis', MFA_REQUIRED_ROLES: 'none' };
 
   test('an https issuer reached over plain http without a trusted proxy is warned about, once set up right it is not', () => {
     const [warning] = configWarnings(loadConfig({ ...production, ISSUER: 'https://auth.example.com' }));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { loadConfig } from '../../src/config/index.ts';
+import { configWarnings, loadConfig } from '../../src/config/index.ts';
 
 // SMTP_URL, MAIL_FROM and the password reset settings: parsed at start, the SMTP password
 // never echoed, and production never offering a flow whose mail would go nowhere.
@@ -60,6 +60,25 @@ describe('mail configuration', () => {
   test('production refuses MFA=required without SMTP_URL (enrolment mails a code), and starts with it', () => {
     assert.match(refusal({ ...PRODUCTION, MFA: 'required' }), /MFA: required needs SMTP_URL in production .*set SMTP_URL, or MFA=optional/);
     assert.equal(loadConfig({ ...PRODUCTION, MFA: 'required', SMTP_URL: 'smtps://user:pass@mail.example.com:465' }).mfa, 'required');
+  });
+
+  test('MFA_REQUIRED_ROLES: admin by default where mail reaches people; a list, or none; production without SMTP_URL has none and says so', () => {
+    const SMTP = { SMTP_URL: 'smtps://user:pass@mail.example.com:465' };
+    assert.deepEqual(loadConfig({}).mfaRequiredRoles, ['admin']);
+    assert.deepEqual(loadConfig({ ...PRODUCTION, ...SMTP }).mfaRequiredRoles, ['admin']);
+    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: ' admin , finance ,' }).mfaRequiredRoles, ['admin', 'finance']);
+    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: 'none' }).mfaRequiredRoles, []);
+    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: '' }).mfaRequiredRoles, ['admin'], 'empty is unset, as for every setting');
+    assert.ok(Object.isFrozen(loadConfig({}).mfaRequiredRoles));
+    assert.match(refusal({ MFA_REQUIRED_ROLES: 'Admin' }), /MFA_REQUIRED_ROLES/);
+
+    const withoutMail = loadConfig({ ...PRODUCTION });
+    assert.deepEqual(withoutMail.mfaRequiredRoles, []);
+    assert.ok(configWarnings(withoutMail).some((warning) => /admins sign in with a password alone; set SMTP_URL/.test(warning)));
+    assert.ok(!configWarnings(loadConfig({ ...PRODUCTION, ...SMTP })).some((warning) => /second factor/.test(warning)));
+    assert.ok(!configWarnings(loadConfig({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'none' })).some((warning) => /second factor/.test(warning)), 'chosen, not warned about');
+    assert.match(refusal({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'admin' }), /MFA_REQUIRED_ROLES: needs SMTP_URL in production .*or MFA_REQUIRED_ROLES=none/);
+    assert.deepEqual(loadConfig({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'none' }).mfaRequiredRoles, [], 'explicitly none: no refusal');
   });
 
   test('mail reaches people through SMTP_URL, or outside production through the log; in production without SMTP_URL, only the log', () => {

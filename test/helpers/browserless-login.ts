@@ -47,6 +47,8 @@ export interface BrowserOptions {
   password?: string;
   /** What to answer on the consent page. */
   consent?: 'allow' | 'deny';
+  /** A code of the person's authenticator, or a recovery code, for the second-factor page (asked once). */
+  secondFactor?: () => string | undefined;
   /** Sees every page's HTML before it is answered. */
   onPage?: (html: string) => void;
   jar?: CookieJar;
@@ -151,8 +153,14 @@ export async function runBrowser(start: URL, options: BrowserOptions = {}): Prom
     const confirm = /action="(\/interaction\/[^"]+\/confirm)"/.exec(html);
     // Deny is a second submit button of the consent form (formaction) or a form of its own.
     const abort = /action="(\/interaction\/[^"]+\/abort)"/.exec(html);
+    const code = /action="(\/interaction\/[^"]+\/code)"/.exec(html);
     const csrf = { csrf: csrfToken(html) };
-    if (login?.[1]) {
+    if (code?.[1]) {
+      const answer = pages.includes('second-factor') ? undefined : options.secondFactor?.();
+      if (answer === undefined) throw new Error(`a second factor was asked for and not answered at ${current.href}`);
+      pages.push('second-factor');
+      response = await form(code[1], { ...csrf, code: answer });
+    } else if (login?.[1]) {
       if (pages.includes('login-failed')) throw new Error('login failed');
       pages.push(response.status === 401 ? 'login-failed' : 'login');
       if (response.status === 401) return { url: current, pages, jar };

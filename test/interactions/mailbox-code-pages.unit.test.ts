@@ -27,7 +27,7 @@ function pagesWith(mailReachesPeople: boolean, options: { mailAllowed?: boolean;
     },
     throttle: {} as never,
     audit: { record: (event) => void events.push(event.type) },
-    mode: 'required',
+    requirement: { mode: 'required', roles: [] },
     mailReachesPeople,
     mailer: { send: (message: { to: string; text: string }) => (options.queueAccepts ?? true) && mailed.push(message) > 0 } as never,
     mailThrottle: {

@@ -48,7 +48,7 @@ test('after the password, a person without an authenticator: an essential acr cl
     },
     throttle: {} as never,
     audit: { record: (event) => void events.push(event.type) },
-    mode: 'optional',
+    requirement: { mode: 'optional', roles: [] },
     mailReachesPeople: true,
   });
   const ctx = { ip: '127.0.0.1', get: () => '', state: {}, cookies: { set: () => undefined } } as never;

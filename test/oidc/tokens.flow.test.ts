@@ -21,7 +21,7 @@ const OPAQUE_API = 'https://opaque-api.example.com';
 const GRACE_SECONDS = 2;
 const insecure = { execute: [oidc.allowInsecureRequests] };
 
-const ALICE = { email: 'alice@example.com', password: 'alice password 123', roles: ['admin'] };
+const ALICE = { email: 'alice@example.com', password: 'alice password 123', roles: ['editor'] };
 const BOB = { email: 'bob@example.com', password: 'bob password 1234', roles: [] as string[] };
 
 let server: TestServer;
@@ -102,7 +102,7 @@ before(async () => {
   await resources.create({
     indicator: JWT_API,
     name: 'JWT API',
-    scopes: [{ name: 'read', description: 'Read things' }, { name: 'write', description: 'Change things', roles: ['admin'] }],
+    scopes: [{ name: 'read', description: 'Read things' }, { name: 'write', description: 'Change things', roles: ['editor'] }],
     accessTokenFormat: 'jwt',
   });
   await resources.create({ indicator: OPAQUE_API, name: 'Opaque API', scopes: [{ name: 'read' }], accessTokenFormat: 'opaque' });
@@ -387,7 +387,7 @@ describe('the protected account API', () => {
     const { tokens } = await codeFlow({ resource: accountApi, scope: 'openid account:read' });
     const me = (await (await api('/api/me', tokens.access_token)).json()) as Record<string, unknown>;
     assert.equal(me.email, ALICE.email);
-    assert.deepEqual(me.roles, ['admin']);
+    assert.deepEqual(me.roles, ['editor']);
     assert.equal(me.password_hash, undefined);
   });
 

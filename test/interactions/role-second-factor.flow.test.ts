@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import * as oidc from 'openid-client';
+import { Secret, TOTP } from 'otpauth';
+
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { ACR_MFA, ACR_PWD, APP, atCallback, declaration, discover, formAction, idTokenClaims, keyOf, PASSWORD, post, proveMailbox, REDIRECT, start } from '../helpers/second-factor-pages.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+// MFA_REQUIRED_ROLES (admin by default): whoever holds such a role signs in with a second
+// factor, at any client, whatever MFA says; tried as someone would who has an admin's
+// password, a session from before the role was given, or a refresh token from a
+// password-only sign-in. The roles are read as they are at each request.
+
+const REPORTS = 'https://reports.example.com';
+
+let server: TestServer;
+let sink: SmtpSink;
+let app: oidc.Configuration;
+let people = 0;
+
+async function newPerson(roles: string[]): Promise<{ id: string; email: string }> {
+  const email = `role-mfa${++people}@example.com`;
+  const account = await server.services.accounts.create({ email, name: `Person ${people}`, password: PASSWORD, roles });
+  return { id: account.id, email };
+}
+
+before(async () => {
+  sink = await startSmtpSink();
+  server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m', SMTP_URL: sink.url }, { declare: declaration });
+  assert.deepEqual(server.config.mfaRequiredRoles, ['admin'], 'the default');
+  app = await discover(server, APP);
+});
+
+after(async () => {
+  await server?.close();
+  await sink?.close();
+});
+
+describe('a person holding the admin role', () => {
+  test('without an authenticator: the right password leads to the mailed code and an enrolment, never straight to the app', async () => {
+    const person = await newPerson(['admin']);
+    const flow = await start(server);
+    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(!flow.page.url.href.startsWith(REDIRECT), 'no code for the app after the password alone');
+    await proveMailbox(server, sink, flow, person.email);
+    const key = keyOf(flow.page.html);
+    assert.ok(key);
+    await post(flow, 'enrol', { code: TOTP.generate({ secret: Secret.fromBase32(key) }) });
+    await post(flow, 'continue', {});
+    const claims = await idTokenClaims(app, flow);
+    assert.equal(claims.acr, ACR_MFA);
+    assert.equal(await server.services.secondFactors.state(person.id), 'confirmed');
+  });
+
+  test('given the role after signing in with a password: the session no longer passes, with or without prompt=none', async () => {
+    const person = await newPerson(['staff']);
+    const first = await start(server);
+    await post(first, 'login', { email: person.email, password: PASSWORD });
+    assert.equal((await idTokenClaims(app, first)).acr, ACR_PWD, 'staff needs no second factor');
+
+    await server.services.accounts.update(person.id, { roles: ['staff', 'admin'] });
+    const silent = await start(server, { prompt: 'none' }, first.jar);
+    assert.ok(silent.page.url.href.startsWith(REDIRECT), silent.page.url.href);
+    assert.equal(silent.page.url.searchParams.get('code'), null, 'no code over the password-only session');
+    assert.equal(silent.page.url.searchParams.get('error'), 'interaction_required');
+
+    const again = await start(server, {}, first.jar);
+    assert.ok(formAction(again.page.html, 'login'), `the password form again, not the app: ${again.page.html.slice(0, 300)}`);
+    await post(again, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(formAction(again.page.html, 'mailbox'), 'then the mailed code before an enrolment');
+  });
+
+  test('MFA stays optional for everyone else: a person without such a role signs in with the password', async () => {
+    const person = await newPerson(['staff', 'administrator']);
+    const flow = await start(server);
+    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(await atCallback(flow));
+  });
+});
+
+describe('scopes a role requiring a second factor grants', () => {
+  let web: oidc.Configuration;
+
+  before(async () => {
+    await server.services.resources.create({ indicator: REPORTS, name: 'Reports', scopes: [{ name: 'reports:write', description: 'Change reports', roles: ['admin', 'ops'] }], accessTokenFormat: 'jwt' });
+    const { client, clientSecret } = await server.services.clients.create({
+      type: 'web',
+      name: 'Reports app',
+      redirectUris: [REDIRECT],
+      resources: [REPORTS],
+      scopes: ['openid', 'offline_access', 'reports:write'],
+    });
+    web = await oidc.discovery(new URL(server.issuer), client.clientId, undefined, oidc.ClientSecretBasic(clientSecret), { execute: [oidc.allowInsecureRequests] });
+  });
+
+  test('come only from a sign-in with one: a refresh token from a password-only sign-in yields none after the person is made admin', async () => {
+    const person = await newPerson(['ops']);
+    const flow = await start(server, { client_id: web.clientMetadata().client_id, scope: 'openid offline_access reports:write', resource: REPORTS, prompt: 'consent' });
+    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(await atCallback(flow));
+    const tokens = await oidc.authorizationCodeGrant(web, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+    assert.equal(tokens.claims()?.acr, ACR_PWD);
+    assert.match(tokens.scope ?? '', /reports:write/, 'ops grants it with a password');
+    let refreshToken = tokens.refresh_token!;
+
+    // ops taken, admin given: the grant still names reports:write, the sign-in had no second factor.
+    await server.services.accounts.update(person.id, { roles: ['admin'] });
+    const asAdmin = await oidc.refreshTokenGrant(web, refreshToken, { resource: REPORTS });
+    assert.doesNotMatch(asAdmin.scope ?? '', /reports:write/);
+    const claims = JSON.parse(Buffer.from(asAdmin.access_token.split('.')[1]!, 'base64url').toString()) as { scope?: string };
+    assert.doesNotMatch(claims.scope ?? '', /reports:write/, 'the JWT carries it neither');
+    refreshToken = asAdmin.refresh_token ?? refreshToken;
+
+    // The same refresh token with ops back: the scope returns (what the refusal above turned on).
+    await server.services.accounts.update(person.id, { roles: ['ops'] });
+    const asOps = await oidc.refreshTokenGrant(web, refreshToken, { resource: REPORTS });
+    assert.match(asOps.scope ?? '', /reports:write/);
+  });
+});
