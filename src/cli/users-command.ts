@@ -105,7 +105,7 @@ export function addUsersCommand(program: Command, run: Runner): void {
     .command('reset-factors')
     .description("remove an account's authenticator app and recovery codes (a lost phone) and end its sessions; audited")
     .argument('<id-or-email>', 'the account id or email address')
-    .addHelpText('after', '\nThe person signs in with their password alone again; with MFA=required they set up a new authenticator at their next sign-in.')
+    .addHelpText('after', '\nThe person signs in with their password alone again; where a second factor is required of them (MFA=required, a role in MFA_REQUIRED_ROLES such as admin, or the client) they set up a new authenticator at their next sign-in, after a code mailed to them.')
     .action((idOrEmail: string, _options: unknown, command: Command) =>
       run(command, async ({ services, audit, out }) => {
         const account = await services.accounts.get(idOrEmail);

@@ -152,9 +152,11 @@ export const envSchema = z.object({
    */
   MFA_REQUIRED_ROLES: z
     .string()
-    .transform((value) => (value.trim() === 'none' ? [] : value.split(',').map((role) => role.trim()).filter(Boolean)))
+    // `none`, or roles each named: a stray comma or a blank must not turn the rule off.
+    .transform((value) => (value.trim() === 'none' ? [] : value.split(',').map((role) => role.trim())))
     // A role as accounts hold it (clients/validation.ts roleSchema; config/ imports nothing of src/).
-    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters')).max(50))
+    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles (comma-separated), or none; each a lowercase word of at most 64 characters')).max(50))
+    .refine((roles) => !roles.includes('none'), 'none stands alone')
     .optional(),
   /** The admin API (/admin/api/v1) and its built-in resource server; off by default (admin surfaces are not public by default). */
   ADMIN_API: bool.default(false),

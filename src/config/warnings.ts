@@ -14,6 +14,9 @@ export function configWarnings(config: Config): string[] {
   if (config.production && config.mail.insecure && config.mail.smtpUrl?.startsWith('smtp://')) {
     warnings.push('SMTP_INSECURE=true: mail (reset links, and the SMTP password) may go to the mail server unencrypted when it offers no STARTTLS; unset it once the server speaks TLS');
   }
+  if (config.adminApi && !config.mfaDefaultWithheld && !config.mfaRequiredRoles.includes('admin') && config.mfa !== 'required') {
+    warnings.push('MFA_REQUIRED_ROLES does not name admin: people with the admin role reach the admin API with a password alone; add admin to it');
+  }
   if (config.mfaDefaultWithheld) {
     warnings.push('no role requires a second factor: without SMTP_URL no one can enrol at sign-in, so admins sign in with a password alone; set SMTP_URL (admin then needs a second factor by default), or MFA_REQUIRED_ROLES=none to say this is meant');
   }

@@ -66,7 +66,9 @@ describe('mail configuration', () => {
     const SMTP = { SMTP_URL: 'smtps://user:pass@mail.example.com:465' };
     assert.deepEqual(loadConfig({}).mfaRequiredRoles, ['admin']);
     assert.deepEqual(loadConfig({ ...PRODUCTION, ...SMTP }).mfaRequiredRoles, ['admin']);
-    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: ' admin , finance ,' }).mfaRequiredRoles, ['admin', 'finance']);
+    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: ' admin , finance' }).mfaRequiredRoles, ['admin', 'finance']);
+    // Nothing that looks like a list turns the rule off by accident: only `none` does.
+    for (const value of [' ', ',', ' , ', 'admin,', 'none,', 'none,admin', 'admin,,ops']) assert.match(refusal({ MFA_REQUIRED_ROLES: value }), /MFA_REQUIRED_ROLES/, JSON.stringify(value));
     assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: 'none' }).mfaRequiredRoles, []);
     assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: '' }).mfaRequiredRoles, ['admin'], 'empty is unset, as for every setting');
     assert.ok(Object.isFrozen(loadConfig({}).mfaRequiredRoles));
@@ -77,6 +79,11 @@ describe('mail configuration', () => {
     assert.ok(configWarnings(withoutMail).some((warning) => /admins sign in with a password alone; set SMTP_URL/.test(warning)));
     assert.ok(!configWarnings(loadConfig({ ...PRODUCTION, ...SMTP })).some((warning) => /second factor/.test(warning)));
     assert.ok(!configWarnings(loadConfig({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'none' })).some((warning) => /second factor/.test(warning)), 'chosen, not warned about');
+    // With the admin API on, a list without admin is warned about (admins would reach it with a password alone).
+    assert.ok(configWarnings(loadConfig({ ADMIN_API: 'true', MFA_REQUIRED_ROLES: 'ops' })).some((warning) => /does not name admin/.test(warning)));
+    assert.ok(configWarnings(loadConfig({ ADMIN_API: 'true', MFA_REQUIRED_ROLES: 'none' })).some((warning) => /does not name admin/.test(warning)));
+    assert.ok(!configWarnings(loadConfig({ ADMIN_API: 'true' })).some((warning) => /does not name admin/.test(warning)));
+    assert.ok(!configWarnings(loadConfig({ ADMIN_API: 'true', MFA_REQUIRED_ROLES: 'ops', MFA: 'required' })).some((warning) => /does not name admin/.test(warning)), 'everyone needs one anyway');
     assert.match(refusal({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'admin' }), /MFA_REQUIRED_ROLES: needs SMTP_URL in production .*or MFA_REQUIRED_ROLES=none/);
     assert.deepEqual(loadConfig({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'none' }).mfaRequiredRoles, [], 'explicitly none: no refusal');
   });

@@ -95,7 +95,7 @@ describe('scopes a role requiring a second factor grants', () => {
     web = await oidc.discovery(new URL(server.issuer), client.clientId, undefined, oidc.ClientSecretBasic(clientSecret), { execute: [oidc.allowInsecureRequests] });
   });
 
-  test('come only from a sign-in with one: a refresh token from a password-only sign-in yields none after the person is made admin', async () => {
+  test('a refresh token or code from a password-only sign-in stops working once the person holds such a role, and works again without it', async () => {
     const person = await newPerson(['ops']);
     const flow = await start(server, { client_id: web.clientMetadata().client_id, scope: 'openid offline_access reports:write', resource: REPORTS, prompt: 'consent' });
     await post(flow, 'login', { email: person.email, password: PASSWORD });
@@ -103,19 +103,29 @@ describe('scopes a role requiring a second factor grants', () => {
     const tokens = await oidc.authorizationCodeGrant(web, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
     assert.equal(tokens.claims()?.acr, ACR_PWD);
     assert.match(tokens.scope ?? '', /reports:write/, 'ops grants it with a password');
-    let refreshToken = tokens.refresh_token!;
+    const refreshToken = tokens.refresh_token!;
 
-    // ops taken, admin given: the grant still names reports:write, the sign-in had no second factor.
-    await server.services.accounts.update(person.id, { roles: ['admin'] });
-    const asAdmin = await oidc.refreshTokenGrant(web, refreshToken, { resource: REPORTS });
-    assert.doesNotMatch(asAdmin.scope ?? '', /reports:write/);
-    const claims = JSON.parse(Buffer.from(asAdmin.access_token.split('.')[1]!, 'base64url').toString()) as { scope?: string };
-    assert.doesNotMatch(claims.scope ?? '', /reports:write/, 'the JWT carries it neither');
-    refreshToken = asAdmin.refresh_token ?? refreshToken;
+    // Made admin: the grant names reports:write, the sign-in had no second factor. Neither it
+    // nor an ID token nor anything else comes from this refresh token any more.
+    await server.services.accounts.update(person.id, { roles: ['ops', 'admin'] });
+    const refused = await oidc.refreshTokenGrant(web, refreshToken, { resource: REPORTS }).then(
+      () => assert.fail('refreshed'),
+      (error: unknown) => error as { error?: string },
+    );
+    assert.equal(refused.error, 'invalid_grant');
 
-    // The same refresh token with ops back: the scope returns (what the refusal above turned on).
+    // The role taken back: the same refresh token works (what the refusal above turned on).
     await server.services.accounts.update(person.id, { roles: ['ops'] });
     const asOps = await oidc.refreshTokenGrant(web, refreshToken, { resource: REPORTS });
     assert.match(asOps.scope ?? '', /reports:write/);
+  });
+
+  test('a code from a password-only sign-in is refused when the role came between the sign-in and its redemption', async () => {
+    const person = await newPerson(['staff']);
+    const flow = await start(server);
+    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(await atCallback(flow));
+    await server.services.accounts.update(person.id, { roles: ['admin'] });
+    await assert.rejects(oidc.authorizationCodeGrant(app, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state }), (error: { error?: string }) => error.error === 'invalid_grant');
   });
 });

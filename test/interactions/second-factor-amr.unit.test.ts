@@ -52,7 +52,7 @@ test('after the password, a person without an authenticator: an essential acr cl
     mailReachesPeople: true,
   });
   const ctx = { ip: '127.0.0.1', get: () => '', state: {}, cookies: { set: () => undefined } } as never;
-  const account = { id: 'a1', email: 'ada@example.com' } as never;
+  const account = { id: 'a1', email: 'ada@example.com', roles: [] } as never;
   const details = (params: Record<string, unknown>) => ({ uid: 'u1', params: { client_id: 'app', ...params }, prompt: { name: 'login', reasons: [] } }) as never;
 
   assert.equal(await pages.afterPassword(ctx, details({ claims: JSON.stringify({ id_token: { acr: { essential: true, value: MFA } } }) }), account), true);
