@@ -13,9 +13,10 @@ import { addClientRoutes } from './client-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { problemDetails } from './problem.ts';
 import { readJsonBody } from './read-json-body.ts';
+import { addResourceRoutes } from './resource-routes.ts';
 import { addUserRoutes } from './user-routes.ts';
 
-// The admin API (/admin/api/v1): clients, users and the audit trail, for operators and their automation,
+// The admin API (/admin/api/v1): clients, resource servers, users and the audit trail, for operators and their automation,
 // with the CLI's services and schemas. Every route needs an access token for the admin
 // resource with admin:read (GET) or admin:write (every change); answers are JSON, refusals
 // problem details (problem.ts); changes to one resource need If-Match (etag.ts); every change
@@ -74,6 +75,7 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router<AccessTokenStat
   });
 
   addClientRoutes(router, guards, deps);
+  addResourceRoutes(router, guards, deps);
   addUserRoutes(router, guards, deps);
   addAuditRoutes(router, guards, deps);
   return router;

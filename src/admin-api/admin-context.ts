@@ -3,7 +3,7 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import type { AccessTokenState } from '../account-api/index.ts';
 import type { AccountService, SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type ActedBy, type AuditSink, type AuditTrail } from '../audit/index.ts';
-import type { ClientService } from '../clients/index.ts';
+import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
 import { ValidationError } from '../errors.ts';
 import type { AccessTokenVerifier, DpopReplayStore, VerifiedAccessToken } from '../oidc/index.ts';
@@ -18,6 +18,8 @@ export interface AdminApiDeps {
   readonly replays: DpopReplayStore;
   readonly accounts: AccountService;
   readonly clients: ClientService;
+  /** Resource servers and their scopes (/resource-servers). */
+  readonly resources: ResourceService;
   readonly audit: AuditSink;
   /** The audit trail, read back (/audit-events). */
   readonly auditTrail: AuditTrail;

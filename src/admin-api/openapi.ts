@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { accountCreateSchema, accountUpdateSchema } from '../accounts/index.ts';
-import { clientInputSchema } from '../clients/index.ts';
+import { clientInputSchema, resourceInputSchema } from '../clients/index.ts';
 import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
 import { PROBLEM_TYPE } from './problem.ts';
 import {
@@ -11,6 +11,8 @@ import {
   clientWithSecretSchema,
   factorsResetSchema,
   problemSchema,
+  resourceServerListSchema,
+  resourceServerViewSchema,
   rotateSecretSchema,
   unblockedSchema,
   userPageSchema,
@@ -55,6 +57,7 @@ const etagHeader = { ETag: { description: 'the representation\'s strong validato
 const ifMatch = { name: 'If-Match', in: 'header', required: true, description: 'the ETag of the resource as last read', schema: { type: 'string' } };
 const clientId = { name: 'clientId', in: 'path', required: true, schema: { type: 'string' } };
 const userId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const indicator = { name: 'indicator', in: 'path', required: true, description: 'the resource indicator, percent-encoded as one segment', schema: { type: 'string' } };
 const read = [{ portcullis: [ADMIN_SCOPES.read] }];
 const write = [{ portcullis: [ADMIN_SCOPES.write] }];
 
@@ -76,7 +79,7 @@ export function buildOpenApiDocument(issuer: string) {
     info: {
       title: 'Portcullis admin API',
       version: '1',
-      description: `Clients, users and the audit trail of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
+      description: `Clients, resource servers, users and the audit trail of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
     },
     servers: [{ url: `${issuer}${ADMIN_API_PATH}` }],
     components: {
@@ -101,6 +104,10 @@ export function buildOpenApiDocument(issuer: string) {
         ClientWithSecret: jsonSchema(clientWithSecretSchema, 'output'),
         ClientList: jsonSchema(clientListSchema, 'output'),
         RotateSecret: jsonSchema(rotateSecretSchema, 'input'),
+        ResourceServerInput: jsonSchema(resourceInputSchema, 'input'),
+        ResourceServerPatch: partial(jsonSchema(resourceInputSchema, 'input')),
+        ResourceServer: jsonSchema(resourceServerViewSchema, 'output'),
+        ResourceServerList: jsonSchema(resourceServerListSchema, 'output'),
         UserInput: jsonSchema(accountCreateSchema, 'input'),
         UserPatch: jsonSchema(accountUpdateSchema, 'input'),
         User: jsonSchema(userViewSchema, 'output'),
@@ -160,6 +167,55 @@ export function buildOpenApiDocument(issuer: string) {
           parameters: [clientId],
           requestBody: { required: false, content: json('RotateSecret') },
           responses: { '200': { description: 'the client and its new secret (shown once)', headers: etagHeader, content: json('ClientWithSecret') }, '404': problem('no such client'), ...refusals },
+        },
+      },
+      '/resource-servers': {
+        get: {
+          summary: 'List resource servers with their scopes and roles',
+          operationId: 'listResourceServers',
+          security: read,
+          responses: { '200': { description: 'every resource server', content: json('ResourceServerList') }, ...refusals },
+        },
+        post: {
+          summary: 'Register a resource server',
+          operationId: 'createResourceServer',
+          security: write,
+          requestBody: { required: true, content: json('ResourceServerInput') },
+          responses: { '201': { description: 'the resource server', headers: etagHeader, content: json('ResourceServer') }, '409': problem('the indicator is taken'), ...refusals },
+        },
+      },
+      '/resource-servers/{indicator}': {
+        get: {
+          summary: 'Read a resource server',
+          operationId: 'getResourceServer',
+          security: read,
+          parameters: [indicator],
+          responses: { '200': { description: 'the resource server', headers: etagHeader, content: json('ResourceServer') }, '404': problem('no such resource server'), ...refusals },
+        },
+        patch: {
+          summary: 'Change a resource server (scopes, when given, replace the whole list)',
+          operationId: 'updateResourceServer',
+          security: write,
+          parameters: [indicator, ifMatch],
+          requestBody: { required: true, content: json('ResourceServerPatch') },
+          responses: {
+            '200': { description: 'the resource server as changed', headers: etagHeader, content: json('ResourceServer') },
+            '404': problem('no such resource server'),
+            '412': problem('the resource server changed since it was read'),
+            '428': problem('If-Match is missing'),
+            ...refusals,
+          },
+        },
+        delete: {
+          summary: 'Delete a resource server and its scopes',
+          operationId: 'deleteResourceServer',
+          security: write,
+          parameters: [indicator],
+          responses: {
+            '204': { description: 'the resource server is gone (also when it already was)' },
+            '409': problem('a client is registered for it, or it is the admin API’s own'),
+            ...refusals,
+          },
         },
       },
       '/users': {

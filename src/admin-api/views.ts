@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import { accountView, type AccountRecord } from '../accounts/index.ts';
 import { isStorableTime } from '../audit/index.ts';
-import { AUTH_METHODS, CLIENT_TYPES, NO_CONTROL_CHARACTERS, noControlCharacters, type ClientRecord } from '../clients/index.ts';
+import { AUTH_METHODS, CLIENT_TYPES, NO_CONTROL_CHARACTERS, noControlCharacters, resourceServerView as viewOfResource, SIGNING_ALGS, type ClientRecord, type ResourceServerRecord } from '../clients/index.ts';
 
 // What the admin API answers, as zod schemas (the OpenAPI document's response schemas are
 // generated from these) and the functions that make them. Never a secret: no password hash,
@@ -80,6 +80,25 @@ export const clientWithSecretSchema = z
   .strict();
 
 export const clientListSchema = z.object({ clients: z.array(clientViewSchema) }).strict();
+
+export const resourceServerViewSchema = z
+  .object({
+    indicator: z.string().describe('its RFC 8707 resource indicator: the audience of its tokens'),
+    name: z.string(),
+    accessTokenFormat: z.enum(['jwt', 'opaque']),
+    accessTokenTtl: z.number().int().describe('seconds'),
+    signingAlg: z.enum(SIGNING_ALGS),
+    scopes: z.array(z.object({ name: z.string(), description: z.string(), roles: z.array(z.string()).describe('roles a person needs to be granted it; empty: anyone') }).strict()),
+    updatedAt: timestamp,
+  })
+  .strict();
+
+export type ResourceServerView = z.infer<typeof resourceServerViewSchema>;
+
+/** The same fields as `portcullis resources show --json` (clients/resource-view.ts), as this API's schema says. */
+export const resourceServerView = (resource: ResourceServerRecord): ResourceServerView => viewOfResource(resource) as ResourceServerView;
+
+export const resourceServerListSchema = z.object({ resourceServers: z.array(resourceServerViewSchema) }).strict();
 
 export const userViewSchema = z
   .object({

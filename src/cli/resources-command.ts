@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { parseResourceInput, SIGNING_ALGS, type ResourceServerRecord } from '../clients/index.ts';
-import { ValidationError } from '../errors.ts';
+import { parseResourceInput, resourceServerView, SIGNING_ALGS, type ResourceServerRecord } from '../clients/index.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import { definedOnly, type Runner } from './command-context.ts';
 import { list, type Output } from './output.ts';
 
@@ -27,7 +27,7 @@ export function addResourcesCommand(program: Command, run: Runner): void {
     const input = parseResourceInput({ indicator: options.indicator, ...toInput(options) });
     return run(command, async ({ services, out }) => {
       const resource = await services.resources.create(input);
-      out.data(resourceView(resource));
+      out.data(resourceServerView(resource));
       out.line(`Registered resource server ${resource.indicator}`);
       printResource(out, resource);
     });
@@ -39,7 +39,7 @@ export function addResourcesCommand(program: Command, run: Runner): void {
     .action((_options: unknown, command: Command) =>
       run(command, async ({ services, out }) => {
         const all = await services.resources.list();
-        out.data(all.map(resourceView));
+        out.data(all.map(resourceServerView));
         out.table(
           ['indicator', 'name', 'format', 'ttl', 'alg', 'scopes'],
           all.map((r) => [r.indicator, r.name, r.accessTokenFormat, String(r.accessTokenTtl), r.signingAlg, list(r.scopes.map((s) => s.name))]),
@@ -54,7 +54,7 @@ export function addResourcesCommand(program: Command, run: Runner): void {
     .action((indicator: string, _options: unknown, command: Command) =>
       run(command, async ({ services, out }) => {
         const resource = await services.resources.get(indicator);
-        out.data(resourceView(resource));
+        out.data(resourceServerView(resource));
         printResource(out, resource);
       }),
     );
@@ -68,11 +68,23 @@ export function addResourcesCommand(program: Command, run: Runner): void {
     const input = toInput(options);
     return run(command, async ({ services, out }) => {
       const resource = await services.resources.update(indicator, input);
-      out.data(resourceView(resource));
+      out.data(resourceServerView(resource));
       out.line(`Updated resource server ${resource.indicator}`);
       printResource(out, resource);
     });
   });
+
+  resources
+    .command('delete')
+    .description('delete a resource server and its scopes; refused while a client is registered for it')
+    .argument('<indicator>')
+    .action((indicator: string, _options: unknown, command: Command) =>
+      run(command, async ({ services, out }) => {
+        if (!(await services.resources.delete(indicator))) throw new NotFoundError(`no resource server ${indicator}`);
+        out.data({ deleted: indicator });
+        out.line(`Deleted resource server ${indicator}`);
+      }),
+    );
 }
 
 function addResourceFlags(command: Command): Command {
@@ -166,17 +178,6 @@ function withRoles(scopes: { name: string; description: string }[], bindings: re
     for (const role of more) if (!current.includes(role)) current.push(role);
   }
   return scopes.map((scope) => ({ ...scope, roles: roles.get(scope.name) ?? [] }));
-}
-
-export function resourceView(resource: ResourceServerRecord) {
-  return {
-    indicator: resource.indicator,
-    name: resource.name,
-    accessTokenFormat: resource.accessTokenFormat,
-    accessTokenTtl: resource.accessTokenTtl,
-    signingAlg: resource.signingAlg,
-    scopes: resource.scopes.map((scope) => ({ name: scope.name, description: scope.description, roles: [...scope.roles] })),
-  };
 }
 
 function describeScope(scope: ResourceServerRecord['scopes'][number]): string {

@@ -108,7 +108,8 @@ export function cacheRegistry(
     resources: {
       ...stores.resources,
       create: writing((resource) => stores.resources.create(resource)),
-      put: writing((resource) => stores.resources.put(resource)),
+      put: writing((resource, options) => stores.resources.put(resource, options)),
+      delete: writing((indicator) => stores.resources.delete(indicator)),
       find: (indicator) => resources.read(indicator, () => stores.resources.find(indicator)),
     },
   };

@@ -1,34 +1,93 @@
-import { NotFoundError, ValidationError } from '../errors.ts';
-import { parseResourceInput, type ResourceServerRecord, type ResourceStore } from './resource-store.ts';
+import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import type { ClientStore } from './client-store.ts';
+import { parseResourceInput, type ResourceInput, type ResourceServerRecord, type ResourceStore } from './resource-store.ts';
 
+// The registry of resource servers (APIs), whichever surface changes it (the CLI, an import
+// file, the admin API): validated by one schema, and every change audited here with who
+// made it. A resource server that clients are registered for is not deleted from under
+// them: their registrations name it, and would ask for a target that no longer exists.
+
+// `by` on a change: who made it, when not the audit sink's default (the admin API's caller).
 export interface ResourceService {
-  create(raw: unknown): Promise<ResourceServerRecord>;
-  /** Applies a partial change; `scopes`, when given, replaces the whole list. */
-  update(indicator: string, raw: unknown): Promise<ResourceServerRecord>;
+  create(raw: unknown, by?: ActedBy): Promise<ResourceServerRecord>;
+  /**
+   * Applies a partial change; `scopes`, when given, replaces the whole list. `ifUpdatedAt`:
+   * only onto that version, checked by the write itself (PreconditionFailedError).
+   */
+  update(indicator: string, raw: unknown, by?: ActedBy, options?: { ifUpdatedAt?: Date | undefined }): Promise<ResourceServerRecord>;
   /** Creates or replaces (for declarative imports). */
-  put(raw: unknown): Promise<ResourceServerRecord>;
+  put(raw: unknown, by?: ActedBy): Promise<ResourceServerRecord>;
+  /** Deletes it with its scopes; ConflictError while a client is registered for it; false when there was none. */
+  delete(indicator: string, by?: ActedBy): Promise<boolean>;
   get(indicator: string): Promise<ResourceServerRecord>;
   find(indicator: string): Promise<ResourceServerRecord | undefined>;
   list(): Promise<ResourceServerRecord[]>;
 }
 
-export function createResourceService(deps: { store: ResourceStore }): ResourceService {
+/** The input a record was made from: to merge a partial change onto. */
+export function toResourceInput(resource: ResourceServerRecord): ResourceInput {
+  return {
+    indicator: resource.indicator,
+    name: resource.name,
+    accessTokenFormat: resource.accessTokenFormat,
+    accessTokenTtl: resource.accessTokenTtl,
+    signingAlg: resource.signingAlg as ResourceInput['signingAlg'],
+    scopes: resource.scopes.map((scope) => ({ ...scope, roles: [...scope.roles] })),
+  };
+}
+
+/** What an audit event says about a resource server: its settings and scopes with their roles, never more. */
+function describe(resource: ResourceServerRecord) {
+  return {
+    accessTokenFormat: resource.accessTokenFormat,
+    accessTokenTtl: resource.accessTokenTtl,
+    scopes: resource.scopes.map((scope) => ({ name: scope.name, roles: [...scope.roles] })),
+  };
+}
+
+export function createResourceService(deps: { store: ResourceStore; clients?: Pick<ClientStore, 'list'> | undefined; audit?: AuditSink | undefined }): ResourceService {
   const { store } = deps;
+  const audit = deps.audit ?? discardAudit;
   async function get(indicator: string) {
     const resource = await store.find(indicator);
     if (!resource) throw new NotFoundError(`no resource server ${indicator}`);
     return resource;
   }
   return {
-    create: async (raw) => store.create(parseResourceInput(raw)),
-    async update(indicator, raw) {
-      const current = await get(indicator);
-      if (typeof raw !== 'object' || raw === null) throw new ValidationError('input: must be an object');
-      if ('indicator' in raw && raw.indicator !== indicator) throw new ValidationError('indicator: cannot be changed');
-      const { indicator: _same, ...fields } = current;
-      return store.put(parseResourceInput({ indicator, ...fields, scopes: current.scopes.map((s) => ({ ...s, roles: [...s.roles] })), ...raw }));
+    async create(raw, by) {
+      const resource = await store.create(parseResourceInput(raw));
+      audit.record({ type: 'resource.created', data: { indicator: resource.indicator, ...describe(resource) }, ...by });
+      return resource;
     },
-    put: async (raw) => store.put(parseResourceInput(raw)),
+    async update(indicator, raw, by, options = {}) {
+      const current = await get(indicator);
+      const { ifUpdatedAt } = options;
+      // The change is merged onto `current`: it must be the version the caller named.
+      if (ifUpdatedAt && current.updatedAt.getTime() !== ifUpdatedAt.getTime()) throw new PreconditionFailedError();
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('input: must be an object');
+      if ('indicator' in raw && raw.indicator !== indicator) throw new ValidationError('indicator: cannot be changed');
+      const resource = await store.put(parseResourceInput({ ...toResourceInput(current), ...raw }), { ifUpdatedAt: ifUpdatedAt ?? current.updatedAt });
+      audit.record({ type: 'resource.updated', data: { indicator, fields: Object.keys(raw), ...describe(resource) }, ...by });
+      return resource;
+    },
+    async put(raw, by) {
+      const input = parseResourceInput(raw);
+      const existed = (await store.find(input.indicator)) !== undefined;
+      const resource = await store.put(input);
+      audit.record({ type: existed ? 'resource.updated' : 'resource.created', data: { indicator: resource.indicator, ...(existed && { fields: ['*'] }), ...describe(resource) }, ...by });
+      return resource;
+    },
+    async delete(indicator, by) {
+      const holders = (await deps.clients?.list())?.filter((client) => client.resources.includes(indicator)) ?? [];
+      if (holders.length > 0) {
+        const named = holders.slice(0, 5).map((client) => client.clientId).join(', ');
+        throw new ConflictError(`resource server ${indicator} has ${holders.length} client${holders.length === 1 ? '' : 's'} registered for it (${named}${holders.length > 5 ? ', …' : ''}): change their resources first`);
+      }
+      const deleted = await store.delete(indicator);
+      if (deleted) audit.record({ type: 'resource.deleted', data: { indicator }, ...by });
+      return deleted;
+    },
     get,
     find: (indicator) => store.find(indicator),
     list: () => store.list(),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
-import { toValidationError } from '../errors.ts';
+import { PreconditionFailedError, toValidationError } from '../errors.ts';
 import { nameSchema, roleSchema, scopeTokenSchema } from './validation.ts';
 
 // Resource servers (APIs) are addressed by their RFC 8707 indicator, which is also the
@@ -51,13 +51,21 @@ export interface ResourceServerRecord {
   readonly accessTokenTtl: number;
   readonly signingAlg: string;
   readonly scopes: readonly { readonly name: string; readonly description: string; readonly roles: readonly string[] }[];
+  /** The version a change names (the admin API's ETag). */
+  readonly updatedAt: Date;
 }
 
 export interface ResourceStore {
   /** Creates a new resource server; ConflictError when the indicator is taken. */
   create(resource: ResourceInput): Promise<ResourceServerRecord>;
-  /** Creates or replaces the resource server and its whole scope list, atomically. */
-  put(resource: ResourceInput): Promise<ResourceServerRecord>;
+  /**
+   * Creates or replaces the resource server and its whole scope list, atomically.
+   * `ifUpdatedAt`: only onto that version of an existing one, checked inside the same
+   * transaction (PreconditionFailedError).
+   */
+  put(resource: ResourceInput, options?: { ifUpdatedAt?: Date | undefined }): Promise<ResourceServerRecord>;
+  /** Deletes it with its scopes; false when there was none. */
+  delete(indicator: string): Promise<boolean>;
   find(indicator: string): Promise<ResourceServerRecord | undefined>;
   list(): Promise<ResourceServerRecord[]>;
 }
@@ -68,6 +76,7 @@ const select = {
   accessTokenFormat: true,
   accessTokenTtl: true,
   signingAlg: true,
+  updatedAt: true,
   scopes: { orderBy: { name: 'asc' as const }, select: { name: true, description: true, roles: true } },
 };
 
@@ -79,10 +88,16 @@ export function createResourceStore(prisma: PrismaClient): ResourceStore {
         // A plain insert: a concurrent create of the same indicator fails on the key.
         return prisma.resourceServer.create({ data: { ...fields, scopes: { create: scopes } }, select });
       }),
-    put: (resource) =>
+    put: (resource, options = {}) =>
       withTranslatedErrors(`resource server ${resource.indicator}`, () => {
         const { scopes, ...fields } = resource;
+        const { ifUpdatedAt } = options;
         return prisma.$transaction(async (tx) => {
+          if (ifUpdatedAt) {
+            // Takes the row's lock: a concurrent change holding the same version waits, then finds it moved.
+            const { count } = await tx.resourceServer.updateMany({ where: { indicator: resource.indicator, updatedAt: ifUpdatedAt }, data: fields });
+            if (count === 0) throw new PreconditionFailedError();
+          }
           await tx.resourceServer.upsert({
             where: { indicator: resource.indicator },
             create: fields,
@@ -95,6 +110,10 @@ export function createResourceStore(prisma: PrismaClient): ResourceStore {
           return tx.resourceServer.findUniqueOrThrow({ where: { indicator: resource.indicator }, select });
         });
       }),
+    async delete(indicator) {
+      const { count } = await withTranslatedErrors(`resource server ${indicator}`, () => prisma.resourceServer.deleteMany({ where: { indicator } }));
+      return count > 0;
+    },
     async find(indicator) {
       const row = await withTranslatedErrors('resource server', () =>
         prisma.resourceServer.findUnique({ where: { indicator }, select }),

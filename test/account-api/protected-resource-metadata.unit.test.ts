@@ -26,6 +26,7 @@ describe('protected-resource metadata (unit)', () => {
         accessTokenFormat: 'jwt',
         accessTokenTtl: 600,
         signingAlg: 'ES256',
+        updatedAt: new Date(0),
         scopes: [
           { name: 'account:read', description: 'Read', roles: [] },
           { name: 'account:admin', description: 'Admin', roles: ['admin'] },

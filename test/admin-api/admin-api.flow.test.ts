@@ -313,6 +313,99 @@ describe('clients through the admin API', () => {
   });
 });
 
+describe('resource servers through the admin API', () => {
+  const ORDERS = 'https://orders.example.com/v1';
+  const path = (indicator: string) => `/resource-servers/${encodeURIComponent(indicator)}`;
+
+  test('create, read by its encoded indicator, change from the ETag read (scopes replaced whole), each audited with the actor', async () => {
+    const created = await api('POST', '/resource-servers', { token: write, body: { indicator: ORDERS, name: 'Orders', scopes: [{ name: 'orders:read' }, { name: 'orders:write', roles: ['buyer'] }], accessTokenTtl: 600 } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.headers.get('location'), `/admin/api/v1${path(ORDERS)}`);
+    assert.deepEqual(created.body.scopes, [{ name: 'orders:read', description: '', roles: [] }, { name: 'orders:write', description: '', roles: ['buyer'] }]);
+    assertProblem(await api('POST', '/resource-servers', { token: write, body: { indicator: ORDERS, name: 'Again' } }), 409);
+
+    const got = await api('GET', path(ORDERS), { token: read });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('etag'), created.headers.get('etag'));
+    assert.ok(((await api('GET', '/resource-servers', { token: read })).body.resourceServers as { indicator: string }[]).some((r) => r.indicator === ORDERS));
+    assertProblem(await api('GET', path('https://nowhere.example.com'), { token: read }), 404);
+
+    const change = { scopes: [{ name: 'orders:read', roles: ['buyer'] }], name: 'Orders v1' };
+    assertProblem(await api('PATCH', path(ORDERS), { token: write, body: change }), 428, 'precondition_required');
+    assertProblem(await api('PATCH', path(ORDERS), { token: write, body: change, headers: { 'if-match': '"stale"' } }), 412, 'precondition_failed');
+    assertProblem(await api('PATCH', path(ORDERS), { token: read, body: change, headers: { 'if-match': got.headers.get('etag')! } }), 403);
+    const changed = await api('PATCH', path(ORDERS), { token: write, body: change, headers: { 'if-match': got.headers.get('etag')! } });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual(changed.body.scopes, [{ name: 'orders:read', description: '', roles: ['buyer'] }]);
+    assert.equal(changed.body.accessTokenTtl, 600, 'what the change did not name is kept');
+    assert.notEqual(changed.headers.get('etag'), got.headers.get('etag'));
+
+    const rows = (await auditRows(['resource.*'])).filter((row) => row.data?.indicator === ORDERS);
+    assert.deepEqual(rows.map((row) => row.type).sort(), ['resource.created', 'resource.updated']);
+    for (const row of rows) assert.equal(row.actor, `client:${ids.automation!.id}`);
+    assert.deepEqual(rows.find((row) => row.type === 'resource.updated')?.data?.fields, ['scopes', 'name']);
+  });
+
+  test('bad input is a 400 naming the field, and nothing is written; the indicator cannot change', async () => {
+    const indicator = 'https://bad-input.example.com';
+    const before = await api('POST', '/resource-servers', { token: write, body: { indicator, name: 'Bad input', scopes: [{ name: 'a' }] } });
+    const etag = before.headers.get('etag')!;
+    const refused = await api('PATCH', path(indicator), { token: write, body: { scopes: [{ name: 'has space' }], accessTokenTtl: 5 }, headers: { 'if-match': etag } });
+    assertProblem(refused, 400);
+    assert.ok((refused.body.errors as { pointer: string }[]).some((error) => error.pointer === '#/scopes/0/name'), JSON.stringify(refused.body));
+    assertProblem(await api('PATCH', path(indicator), { token: write, body: { indicator: 'https://elsewhere.example.com' }, headers: { 'if-match': etag } }), 400);
+    assertProblem(await api('POST', '/resource-servers', { token: write, body: { indicator: 'not a url', name: 'X' } }), 400);
+    assertProblem(await api('POST', '/resource-servers', { token: write, body: { indicator: 'https://dupe.example.com', name: 'X', scopes: [{ name: 'a' }, { name: 'a' }] } }), 400);
+    assert.equal((await api('GET', path(indicator), { token: read })).headers.get('etag'), etag, 'unchanged');
+    assert.equal(await server.services.resources.find('https://dupe.example.com'), undefined);
+  });
+
+  test('two changes from the same ETag at once: one is written, the other is 412', async () => {
+    const indicator = 'https://race.example.com';
+    const etag = (await api('POST', '/resource-servers', { token: write, body: { indicator, name: 'Race' } })).headers.get('etag')!;
+    const answers = await Promise.all(
+      ['first', 'second', 'third'].map((name) => api('PATCH', path(indicator), { token: write, body: { scopes: [{ name }] }, headers: { 'if-match': etag } })),
+    );
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 412, 412]);
+    const winner = answers.find((answer) => answer.status === 200)!;
+    assert.deepEqual((await server.services.resources.find(indicator))?.scopes.map((scope) => scope.name), (winner.body.scopes as { name: string }[]).map((scope) => scope.name));
+  });
+
+  test('delete: refused while a client is registered for it, then gone once (idempotent), audited once', async () => {
+    const indicator = 'https://doomed.example.com';
+    await api('POST', '/resource-servers', { token: write, body: { indicator, name: 'Doomed', scopes: [{ name: 'doomed:read' }] } });
+    const holder = await server.services.clients.create({ type: 'service', name: 'Holder', resources: [indicator], scopes: ['doomed:read'] });
+    const refused = await api('DELETE', path(indicator), { token: write });
+    assertProblem(refused, 409);
+    assert.match(String(refused.body.detail), new RegExp(holder.client.clientId));
+    assert.ok(await server.services.resources.find(indicator), 'still there');
+    assertProblem(await api('DELETE', path(indicator), { token: read }), 403);
+
+    await server.services.clients.delete(holder.client.clientId);
+    assert.equal((await api('DELETE', path(indicator), { token: write })).status, 204);
+    assert.equal((await api('DELETE', path(indicator), { token: write })).status, 204, 'already gone');
+    assert.equal(await server.services.resources.find(indicator), undefined);
+    assert.equal((await auditRows(['resource.deleted'])).filter((row) => row.data?.indicator === indicator).length, 1);
+  });
+
+  test('the admin API’s own resource server stays usable: its scopes keep a role, and it is never deleted', async () => {
+    const own = await api('GET', path(adminResource), { token: read });
+    assert.equal(own.status, 200);
+    const etag = own.headers.get('etag')!;
+    // roles: [] is "anyone": every account would be granted admin:write.
+    const unbound = await api('PATCH', path(adminResource), { token: write, body: { scopes: [{ name: 'admin:read', roles: ['admin'] }, { name: 'admin:write' }] }, headers: { 'if-match': etag } });
+    assertProblem(unbound, 400);
+    assert.match(String(unbound.body.detail), /admin:write must stay, bound to a role/);
+    assertProblem(await api('PATCH', path(adminResource), { token: write, body: { scopes: [{ name: 'admin:read', roles: ['admin'] }] }, headers: { 'if-match': etag } }), 400);
+    assertProblem(await api('DELETE', path(adminResource), { token: write }), 409);
+    const after = await server.services.resources.find(adminResource);
+    assert.deepEqual(after?.scopes.map((scope) => [scope.name, scope.roles]), [['admin:read', ['admin']], ['admin:write', ['admin']]]);
+    // Its name or lifetime may change; the scopes as they are pass.
+    const renamed = await api('PATCH', path(adminResource), { token: write, body: { accessTokenTtl: 240 }, headers: { 'if-match': etag } });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+  });
+});
+
 describe('users through the admin API', () => {
   test('create, conflict, read, change roles with If-Match, disable, enable, unblock: audited with the actor', async () => {
     const email = `operator-made-${randomUUID().slice(0, 8)}@example.com`;

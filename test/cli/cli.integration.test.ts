@@ -314,6 +314,15 @@ void describe('portcullis resources', () => {
     assert.match(await refused(['resources', 'create', '--indicator', 'https://photos.example.com', '--name', 'Again']), /already exists/);
     assert.match(await refused(['resources', 'create', '--indicator', 'https://x.example.com', '--name', 'X', '--ttl', 'soon']), /whole number/);
     assert.match(await refused(['resources', 'update', 'https://nowhere.example.com', '--name', 'X']), /no resource server/);
+
+    // Deleted once, audited; refused while a client is registered for it.
+    await cli(['clients', 'create', '--type', 'service', '--name', 'Photo sync', '--resource', 'https://photos.example.com', '--scope', 'photos:read']);
+    assert.match(await refused(['resources', 'delete', 'https://photos.example.com']), /1 client registered for it/);
+    const sync = (await json<{ clientId: string; name: string }[]>(['clients', 'list'])).find((client) => client.name === 'Photo sync')!;
+    await cli(['clients', 'delete', sync.clientId]);
+    assert.deepEqual(await json(['resources', 'delete', 'https://photos.example.com']), { deleted: 'https://photos.example.com' });
+    assert.match(await refused(['resources', 'delete', 'https://photos.example.com']), /no resource server/);
+    assert.match(await refused(['resources', 'show', 'https://photos.example.com']), /no resource server/);
   });
 
   void test('--scope-roles limits a scope to accounts with one of the roles, and only names a --scope of the same command', async () => {

@@ -7,14 +7,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import type { ResourceInput, ResourceStore } from '../../src/clients/resource-store.ts';
-import { ConflictError } from '../../src/errors.ts';
+import type { ResourceInput, ResourceServerRecord, ResourceStore } from '../../src/clients/resource-store.ts';
+import { ConflictError, PreconditionFailedError } from '../../src/errors.ts';
 
 export function sampleResource(indicator: string, extra: Partial<ResourceInput> = {}): ResourceInput {
   return { indicator, name: 'Orders API', accessTokenFormat: 'jwt', accessTokenTtl: 3600, signingAlg: 'ES256', scopes: [], ...extra };
 }
 
 const scope = (name: string, description = '', roles: string[] = []) => ({ name, description, roles });
+
+/** The record without its version, which each write sets. */
+function unversioned(record: ResourceServerRecord | undefined) {
+  assert.ok(record, 'a record');
+  assert.ok(record.updatedAt instanceof Date, 'a version');
+  const { updatedAt: _version, ...rest } = record;
+  return rest;
+}
 
 /** `make` gives an empty store each time it is called. */
 export function describeResourceStore(make: () => Promise<ResourceStore>): void {
@@ -28,7 +36,7 @@ export function describeResourceStore(make: () => Promise<ResourceStore>): void 
         scopes: [scope('orders:write', 'Place orders', ['buyer']), scope('orders:read')],
       }),
     );
-    assert.deepEqual(created, {
+    assert.deepEqual(unversioned(created), {
       indicator: 'https://orders.example.com',
       name: 'Orders API',
       accessTokenFormat: 'opaque',
@@ -87,7 +95,7 @@ export function describeResourceStore(make: () => Promise<ResourceStore>): void 
     const store = await make();
     await store.create(sampleResource('https://replaced.example.com', { name: 'Before', accessTokenTtl: 120, scopes: [scope('a', 'old'), scope('b')] }));
     const replaced = await store.put(sampleResource('https://replaced.example.com', { name: 'After', accessTokenFormat: 'opaque', scopes: [scope('b', 'new', ['admin']), scope('c')] }));
-    assert.deepEqual(replaced, {
+    assert.deepEqual(unversioned(replaced), {
       indicator: 'https://replaced.example.com',
       name: 'After',
       accessTokenFormat: 'opaque',
@@ -142,5 +150,30 @@ export function describeResourceStore(make: () => Promise<ResourceStore>): void 
     input.scopes[0]!.roles.push('admin');
     input.scopes.push(scope('b'));
     assert.deepEqual((await store.find('https://copy.example.com'))?.scopes, [scope('a', '', ['reader'])]);
+  });
+
+  test('put with ifUpdatedAt writes onto that version only; a stale or unknown version changes nothing', async () => {
+    const store = await make();
+    const first = await store.create(sampleResource('https://versioned.example.com', { name: 'First' }));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a later version is a later time
+    const second = await store.put(sampleResource('https://versioned.example.com', { name: 'Second' }), { ifUpdatedAt: first.updatedAt });
+    assert.equal(second.name, 'Second');
+    assert.ok(second.updatedAt.getTime() > first.updatedAt.getTime(), 'a write makes a new version');
+    await assert.rejects(store.put(sampleResource('https://versioned.example.com', { name: 'Stale', scopes: [scope('x')] }), { ifUpdatedAt: first.updatedAt }), PreconditionFailedError);
+    assert.deepEqual(await store.find('https://versioned.example.com'), second);
+    await assert.rejects(store.put(sampleResource('https://never.example.com'), { ifUpdatedAt: first.updatedAt }), PreconditionFailedError);
+    assert.equal(await store.find('https://never.example.com'), undefined);
+  });
+
+  test('delete removes the resource server with its scopes, once; others stay', async () => {
+    const store = await make();
+    await store.create(sampleResource('https://doomed.example.com', { scopes: [scope('a')] }));
+    const kept = await store.create(sampleResource('https://kept.example.com'));
+    assert.equal(await store.delete('https://doomed.example.com'), true);
+    assert.equal(await store.find('https://doomed.example.com'), undefined);
+    assert.equal(await store.delete('https://doomed.example.com'), false);
+    assert.deepEqual(await store.list(), [kept]);
+    // Made again, it starts without the old scopes.
+    assert.deepEqual((await store.create(sampleResource('https://doomed.example.com'))).scopes, []);
   });
 }
