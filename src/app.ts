@@ -38,7 +38,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
 import { createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { createAdminApiRouter } from './admin-api/index.ts';
+import { createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -193,7 +193,7 @@ export function createApp(deps: AppDeps): Koa {
   //    no CORS at all (no browser origin may call it).
   //    Only with ADMIN_API=true: off, its paths are unknown paths (404), document included.
   if (config.adminApi) {
-    const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
+    const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, settings: settingsView(config), verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
     app.use(adminApi.routes());
     app.use(adminApi.allowedMethods());
   }

@@ -16,7 +16,7 @@ import { readJsonBody } from './read-json-body.ts';
 import { addResourceRoutes } from './resource-routes.ts';
 import { addUserRoutes } from './user-routes.ts';
 
-// The admin API (/admin/api/v1): clients, resource servers, users and the audit trail, for operators and their automation,
+// The admin API (/admin/api/v1): clients, resource servers, users, the audit trail and the settings, for operators and their automation,
 // with the CLI's services and schemas. Every route needs an access token for the admin
 // resource with admin:read (GET) or admin:write (every change); answers are JSON, refusals
 // problem details (problem.ts); changes to one resource need If-Match (etag.ts); every change
@@ -78,5 +78,8 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router<AccessTokenStat
   addResourceRoutes(router, guards, deps);
   addUserRoutes(router, guards, deps);
   addAuditRoutes(router, guards, deps);
+  router.get('/settings', guards.read, (ctx) => {
+    ctx.body = deps.settings;
+  });
   return router;
 }

@@ -7,6 +7,7 @@ import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
 import { ValidationError } from '../errors.ts';
 import type { AccessTokenVerifier, DpopReplayStore, VerifiedAccessToken } from '../oidc/index.ts';
+import type { SettingsView } from './settings-view.ts';
 
 // What the admin API's router (admin-api.ts) and its route files share: its deps, the
 // request context, the scope guards, and who acts. Here, so neither imports the other.
@@ -27,6 +28,8 @@ export interface AdminApiDeps {
   readonly secondFactors: SecondFactors;
   /** Where `users unblock` leaves its releases; without it there is no unblock route. */
   readonly throttleReleases?: ThrottleReleaseStore | undefined;
+  /** The settings this instance runs with, without secrets (settings-view.ts), for GET /settings. */
+  readonly settings: SettingsView;
   /** The per-subject request budget (rate limits), run once the token is verified. */
   readonly perSubject?: Middleware | undefined;
 }

@@ -2,3 +2,4 @@ export { createAdminApiRouter } from './admin-api.ts';
 export type { AdminApiDeps } from './admin-context.ts';
 export { ADMIN_API_PATH, ADMIN_ROLE, ADMIN_SCOPES, adminApiIndicator, registerAdminApi } from './admin-resource.ts';
 export { buildOpenApiDocument } from './openapi.ts';
+export { settingsView } from './settings-view.ts';

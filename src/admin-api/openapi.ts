@@ -4,6 +4,7 @@ import { accountCreateSchema, accountUpdateSchema } from '../accounts/index.ts';
 import { clientInputSchema, resourceInputSchema } from '../clients/index.ts';
 import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
 import { PROBLEM_TYPE } from './problem.ts';
+import { settingsViewSchema } from './settings-view.ts';
 import {
   auditPageSchema,
   clientListSchema,
@@ -79,7 +80,7 @@ export function buildOpenApiDocument(issuer: string) {
     info: {
       title: 'Portcullis admin API',
       version: '1',
-      description: `Clients, resource servers, users and the audit trail of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
+      description: `Clients, resource servers, users, the audit trail and the settings of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
     },
     servers: [{ url: `${issuer}${ADMIN_API_PATH}` }],
     components: {
@@ -115,6 +116,7 @@ export function buildOpenApiDocument(issuer: string) {
         Unblocked: jsonSchema(unblockedSchema, 'output'),
         FactorsReset: jsonSchema(factorsResetSchema, 'output'),
         AuditPage: jsonSchema(auditPageSchema, 'output'),
+        Settings: jsonSchema(settingsViewSchema, 'output'),
         Problem: jsonSchema(problemSchema, 'output'),
       },
     },
@@ -280,6 +282,14 @@ export function buildOpenApiDocument(issuer: string) {
           security: write,
           parameters: [userId],
           responses: { '200': { description: 'removed, and signed out everywhere', content: json('FactorsReset') }, '404': problem('no such user'), ...refusals },
+        },
+      },
+      '/settings': {
+        get: {
+          summary: 'The settings this instance runs with (secrets only as whether they are set)',
+          operationId: 'getSettings',
+          security: read,
+          responses: { '200': { description: 'the settings', content: json('Settings') }, ...refusals },
         },
       },
       '/audit-events': {

@@ -406,6 +406,18 @@ describe('resource servers through the admin API', () => {
   });
 });
 
+describe('settings through the admin API', () => {
+  test('GET /settings: what this instance runs with, for a read token; no token, no settings', async () => {
+    const settings = await api('GET', '/settings', { token: read });
+    assert.equal(settings.status, 200);
+    assert.equal(settings.body.issuer, server.issuer);
+    assert.deepEqual(settings.body.mfa, { mode: server.config.mfa, requiredRoles: [...server.config.mfaRequiredRoles] });
+    assert.equal((settings.body.features as { adminApi: boolean }).adminApi, true);
+    assert.ok(!JSON.stringify(settings.body).includes(server.config.masterSecret ?? 'no master secret'), 'never the master secret');
+    assertProblem(await api('GET', '/settings'), 401);
+  });
+});
+
 describe('users through the admin API', () => {
   test('create, conflict, read, change roles with If-Match, disable, enable, unblock: audited with the actor', async () => {
     const email = `operator-made-${randomUUID().slice(0, 8)}@example.com`;
