@@ -62,7 +62,7 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
   return Object.freeze({
     accounts,
     clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
-    resources: createResourceService({ store: resourceStore, clients: clientStore, audit: deps.audit }),
+    resources: createResourceService({ store: resourceStore, audit: deps.audit }),
     grants,
     tokenStore,
     auditTrail: createAuditTrail(deps.prisma),

@@ -1,5 +1,5 @@
 import { isRecordNotFound, Prisma, withTranslatedErrors, type PrismaClient } from '../db/index.ts';
-import { NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { AuthMethodName, ClientTypeName } from './client-input.ts';
 import type { JwkSet } from './client-jwks.ts';
 import { isPossibleClientId } from './validation.ts';
@@ -82,11 +82,28 @@ function toData(changes: Partial<Omit<ClientData, 'clientId'>>) {
   };
 }
 
+type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/**
+ * Holds the resource servers a client is being registered for until the write commits
+ * (FOR SHARE): a resource server deleted meanwhile (resource-store.ts takes FOR UPDATE
+ * before it looks for clients) either waits for this client and is refused, or is gone
+ * and refuses this client. The normaliser checked them before; this closes the gap.
+ */
+async function holdResources(tx: Transaction, indicators: readonly string[]): Promise<void> {
+  if (indicators.length === 0) return;
+  const held = await tx.$queryRaw<{ indicator: string }[]>`SELECT indicator FROM resource_servers WHERE indicator = ANY(${[...indicators]}::text[]) FOR SHARE`;
+  const missing = indicators.find((indicator) => !held.some((row) => row.indicator === indicator));
+  if (missing !== undefined) throw new ValidationError(`resources: ${missing.slice(0, 200)} is not a registered resource server`);
+}
+
 export function createClientStore(prisma: PrismaClient): ClientStore {
   return {
     async create(client) {
       const row = await withTranslatedErrors(`client ${client.clientId}`, () =>
-        prisma.client.create({
+        prisma.$transaction(async (tx) => {
+          await holdResources(tx, client.resources);
+          return tx.client.create({
           data: {
             ...client,
             type: toDb(client.type),
@@ -98,6 +115,7 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
             scopes: [...client.scopes],
             resources: [...client.resources],
           },
+          });
         }),
       );
       return toRecord(row);
@@ -116,10 +134,13 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
       if (!isPossibleClientId(clientId)) throw new NotFoundError(`client ${clientId.slice(0, 100)} not found`);
       const { ifUpdatedAt } = options;
       const row = await withTranslatedErrors(`client ${clientId}`, () =>
-        prisma.client.update({ where: { clientId, ...(ifUpdatedAt && { updatedAt: ifUpdatedAt }) }, data: toData(changes) }).catch((error: unknown) => {
-          // No row of that version (changed, or deleted, since it was read).
-          if (ifUpdatedAt && isRecordNotFound(error)) throw new PreconditionFailedError();
-          throw error;
+        prisma.$transaction(async (tx) => {
+          if (changes.resources) await holdResources(tx, changes.resources);
+          return tx.client.update({ where: { clientId, ...(ifUpdatedAt && { updatedAt: ifUpdatedAt }) }, data: toData(changes) }).catch((error: unknown) => {
+            // No row of that version (changed, or deleted, since it was read).
+            if (ifUpdatedAt && isRecordNotFound(error)) throw new PreconditionFailedError();
+            throw error;
+          });
         }),
       );
       return toRecord(row);

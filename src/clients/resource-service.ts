@@ -1,6 +1,5 @@
 import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
-import type { ClientStore } from './client-store.ts';
+import { NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { parseResourceInput, type ResourceInput, type ResourceServerRecord, type ResourceStore } from './resource-store.ts';
 
 // The registry of resource servers (APIs), whichever surface changes it (the CLI, an import
@@ -46,7 +45,7 @@ function describe(resource: ResourceServerRecord) {
   };
 }
 
-export function createResourceService(deps: { store: ResourceStore; clients?: Pick<ClientStore, 'list'> | undefined; audit?: AuditSink | undefined }): ResourceService {
+export function createResourceService(deps: { store: ResourceStore; audit?: AuditSink | undefined }): ResourceService {
   const { store } = deps;
   const audit = deps.audit ?? discardAudit;
   async function get(indicator: string) {
@@ -79,11 +78,6 @@ export function createResourceService(deps: { store: ResourceStore; clients?: Pi
       return resource;
     },
     async delete(indicator, by) {
-      const holders = (await deps.clients?.list())?.filter((client) => client.resources.includes(indicator)) ?? [];
-      if (holders.length > 0) {
-        const named = holders.slice(0, 5).map((client) => client.clientId).join(', ');
-        throw new ConflictError(`resource server ${indicator} has ${holders.length} client${holders.length === 1 ? '' : 's'} registered for it (${named}${holders.length > 5 ? ', …' : ''}): change their resources first`);
-      }
       const deleted = await store.delete(indicator);
       if (deleted) audit.record({ type: 'resource.deleted', data: { indicator }, ...by });
       return deleted;

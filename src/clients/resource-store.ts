@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
-import { PreconditionFailedError, toValidationError } from '../errors.ts';
-import { nameSchema, roleSchema, scopeTokenSchema } from './validation.ts';
+import { ConflictError, PreconditionFailedError, toValidationError } from '../errors.ts';
+import { nameSchema, NO_CONTROL_CHARACTERS, noControlCharacters, roleSchema, scopeTokenSchema } from './validation.ts';
 
 // Resource servers (APIs) are addressed by their RFC 8707 indicator, which is also the
 // audience of the tokens issued for them.
@@ -15,6 +15,9 @@ export const resourceInputSchema = z
     indicator: z
       .string()
       .max(2000)
+      // In bytes too: it is a primary key, and Postgres indexes keys of at most 2704 bytes.
+      .refine((value) => Buffer.byteLength(value) <= 2000, 'must be at most 2000 bytes')
+      .refine(noControlCharacters, NO_CONTROL_CHARACTERS)
       .refine((value) => URL.canParse(value), 'must be an absolute URL')
       .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707)'),
     name: nameSchema,
@@ -64,7 +67,7 @@ export interface ResourceStore {
    * transaction (PreconditionFailedError).
    */
   put(resource: ResourceInput, options?: { ifUpdatedAt?: Date | undefined }): Promise<ResourceServerRecord>;
-  /** Deletes it with its scopes; false when there was none. */
+  /** Deletes it with its scopes; ConflictError while a client is registered for it; false when there was none. */
   delete(indicator: string): Promise<boolean>;
   find(indicator: string): Promise<ResourceServerRecord | undefined>;
   list(): Promise<ResourceServerRecord[]>;
@@ -110,10 +113,23 @@ export function createResourceStore(prisma: PrismaClient): ResourceStore {
           return tx.resourceServer.findUniqueOrThrow({ where: { indicator: resource.indicator }, select });
         });
       }),
-    async delete(indicator) {
-      const { count } = await withTranslatedErrors(`resource server ${indicator}`, () => prisma.resourceServer.deleteMany({ where: { indicator } }));
-      return count > 0;
-    },
+    delete: (indicator) =>
+      withTranslatedErrors(`resource server ${indicator}`, () =>
+        prisma.$transaction(async (tx) => {
+          // The row first (FOR UPDATE), then its clients: a client being registered for it
+          // holds it FOR SHARE (client-store.ts), so either that client is seen here or it
+          // finds the resource server gone.
+          const [row] = await tx.$queryRaw<{ indicator: string }[]>`SELECT indicator FROM resource_servers WHERE indicator = ${indicator} FOR UPDATE`;
+          if (!row) return false;
+          const holders = await tx.$queryRaw<{ client_id: string }[]>`SELECT client_id FROM clients WHERE ${indicator} = ANY(resources) ORDER BY client_id LIMIT 6`;
+          if (holders.length > 0) {
+            const named = holders.slice(0, 5).map((holder) => holder.client_id).join(', ');
+            throw new ConflictError(`resource server ${indicator.slice(0, 200)} has clients registered for it (${named}${holders.length > 5 ? ', …' : ''}): change their resources first`);
+          }
+          await tx.resourceServer.delete({ where: { indicator } });
+          return true;
+        }),
+      ),
     async find(indicator) {
       const row = await withTranslatedErrors('resource server', () =>
         prisma.resourceServer.findUnique({ where: { indicator }, select }),

@@ -355,6 +355,9 @@ describe('resource servers through the admin API', () => {
     assert.ok((refused.body.errors as { pointer: string }[]).some((error) => error.pointer === '#/scopes/0/name'), JSON.stringify(refused.body));
     assertProblem(await api('PATCH', path(indicator), { token: write, body: { indicator: 'https://elsewhere.example.com' }, headers: { 'if-match': etag } }), 400);
     assertProblem(await api('POST', '/resource-servers', { token: write, body: { indicator: 'not a url', name: 'X' } }), 400);
+    // Control characters would reach operators' terminals; a key over Postgres' index limit would be a 500.
+    assertProblem(await api('POST', '/resource-servers', { token: write, body: { indicator: 'https://ctl.example.com/a\u0085b\u001bc', name: 'X' } }), 400);
+    assertProblem(await api('POST', '/resource-servers', { token: write, body: { indicator: `https://wide.example.com/${'漢'.repeat(1980)}`, name: 'X' } }), 400);
     assertProblem(await api('POST', '/resource-servers', { token: write, body: { indicator: 'https://dupe.example.com', name: 'X', scopes: [{ name: 'a' }, { name: 'a' }] } }), 400);
     assert.equal((await api('GET', path(indicator), { token: read })).headers.get('etag'), etag, 'unchanged');
     assert.equal(await server.services.resources.find('https://dupe.example.com'), undefined);

@@ -317,7 +317,7 @@ void describe('portcullis resources', () => {
 
     // Deleted once, audited; refused while a client is registered for it.
     await cli(['clients', 'create', '--type', 'service', '--name', 'Photo sync', '--resource', 'https://photos.example.com', '--scope', 'photos:read']);
-    assert.match(await refused(['resources', 'delete', 'https://photos.example.com']), /1 client registered for it/);
+    assert.match(await refused(['resources', 'delete', 'https://photos.example.com']), /has clients registered for it/);
     const sync = (await json<{ clientId: string; name: string }[]>(['clients', 'list'])).find((client) => client.name === 'Photo sync')!;
     await cli(['clients', 'delete', sync.clientId]);
     assert.deepEqual(await json(['resources', 'delete', 'https://photos.example.com']), { deleted: 'https://photos.example.com' });
