@@ -12,11 +12,12 @@ import { addAuditRoutes } from './audit-routes.ts';
 import { addClientRoutes } from './client-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { problemDetails } from './problem.ts';
+import { addGrantRoutes } from './grant-routes.ts';
 import { readJsonBody } from './read-json-body.ts';
 import { addResourceRoutes } from './resource-routes.ts';
 import { addUserRoutes } from './user-routes.ts';
 
-// The admin API (/admin/api/v1): clients, resource servers, users, the audit trail and the settings, for operators and their automation,
+// The admin API (/admin/api/v1): clients, resource servers, users and their grants, the audit trail and the settings, for operators and their automation,
 // with the CLI's services and schemas. Every route needs an access token for the admin
 // resource with admin:read (GET) or admin:write (every change); answers are JSON, refusals
 // problem details (problem.ts); changes to one resource need If-Match (etag.ts); every change
@@ -77,6 +78,7 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router<AccessTokenStat
   addClientRoutes(router, guards, deps);
   addResourceRoutes(router, guards, deps);
   addUserRoutes(router, guards, deps);
+  addGrantRoutes(router, guards, deps);
   addAuditRoutes(router, guards, deps);
   router.get('/settings', guards.read, (ctx) => {
     ctx.body = deps.settings;

@@ -6,7 +6,7 @@ import { requestFacts, type ActedBy, type AuditSink, type AuditTrail } from '../
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
 import { ValidationError } from '../errors.ts';
-import type { AccessTokenVerifier, DpopReplayStore, VerifiedAccessToken } from '../oidc/index.ts';
+import type { AccessTokenVerifier, DpopReplayStore, GrantService, VerifiedAccessToken } from '../oidc/index.ts';
 import type { SettingsView } from './settings-view.ts';
 
 // What the admin API's router (admin-api.ts) and its route files share: its deps, the
@@ -19,6 +19,8 @@ export interface AdminApiDeps {
   readonly replays: DpopReplayStore;
   readonly accounts: AccountService;
   readonly clients: ClientService;
+  /** People's grants: listed and revoked (/users/{id}/grants). */
+  readonly grants: GrantService;
   /** Resource servers and their scopes (/resource-servers). */
   readonly resources: ResourceService;
   readonly audit: AuditSink;

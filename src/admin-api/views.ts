@@ -100,6 +100,34 @@ export const resourceServerView = (resource: ResourceServerRecord): ResourceServ
 
 export const resourceServerListSchema = z.object({ resourceServers: z.array(resourceServerViewSchema) }).strict();
 
+export const grantListSchema = z
+  .object({
+    grants: z
+      .array(
+        z
+          .object({
+            id: z.string(),
+            clientId: z.string(),
+            accountId: z.string(),
+            scopes: z.array(z.string()).describe('OpenID scopes granted'),
+            resources: z.record(z.string(), z.array(z.string())).describe('resource indicator: the scopes granted there'),
+            createdAt: timestamp,
+            expiresAt: timestamp.nullable(),
+          })
+          .strict(),
+      )
+      .describe('newest first'),
+  })
+  .strict();
+
+export const signedOutSchema = z
+  .object({
+    user: z.object({ id: z.string(), email: z.string() }).strict(),
+    grants: z.number().int().describe('grants ended'),
+    tokens: z.number().int().describe('tokens ended'),
+  })
+  .strict();
+
 export const userViewSchema = z
   .object({
     id: z.string(),

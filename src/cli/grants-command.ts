@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-import type { GrantSummary } from '../oidc/index.ts';
+import { grantView, type GrantSummary } from '../oidc/index.ts';
 import type { Runner } from './command-context.ts';
 import { list } from './output.ts';
 
@@ -31,18 +31,6 @@ export function addGrantsCommand(program: Command, run: Runner): void {
         );
       }),
     );
-}
-
-export function grantView(grant: GrantSummary) {
-  return {
-    id: grant.id,
-    clientId: grant.clientId,
-    accountId: grant.accountId,
-    scopes: [...grant.scopes],
-    resources: Object.fromEntries(Object.entries(grant.resources).map(([indicator, scopes]) => [indicator, [...scopes]])),
-    createdAt: grant.createdAt.toISOString(),
-    expiresAt: grant.expiresAt?.toISOString() ?? null,
-  };
 }
 
 /** The OIDC scopes, then `indicator: scope scope` for each resource, in one list. */

@@ -12,6 +12,7 @@ export { createEngineAdapterFactory, PERSISTED_MODELS } from './engine-adapter.t
 export type { DeviceFlowPages, ProviderDeps } from './provider-config.ts';
 export { looksLikeJwt, type AccessTokenVerifier, type TokenBinding, type VerifiedAccessToken } from './access-token-verifier.ts';
 export { createGrantService, type GrantService, type GrantSummary } from './grant-service.ts';
+export { grantView } from './grant-view.ts';
 export { createPrismaTokenStore } from './store/index.ts';
 export type { TokenStore, ConsentRecord, DpopReplayStore } from './token-store.ts';
 export { hashTokenId } from './token-id.ts';

@@ -8,6 +8,7 @@ import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 
 import { adminPersonToken, newAdminTestPerson, sendAdminRequest, type AdminCallOptions } from '../helpers/admin-api-calls.ts';
+import { runBrowser } from '../helpers/browserless-login.ts';
 import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -418,6 +419,67 @@ describe('settings through the admin API', () => {
     assert.equal((settings.body.features as { adminApi: boolean }).adminApi, true);
     assert.ok(!JSON.stringify(settings.body).includes(server.config.masterSecret ?? 'no master secret'), 'never the master secret');
     assertProblem(await api('GET', '/settings'), 401);
+  });
+});
+
+describe('grants through the admin API', () => {
+  /** A sign-in at the console with openid only: one grant of the person's, and its access token for userinfo. */
+  async function signIn(person: { email: string; password: string }) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(web, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const browser = await runBrowser(url, person);
+    return oidc.authorizationCodeGrant(web, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
+  }
+  const userinfo = async (token: string) => (await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+  test('list a person’s grants; revoke one (only theirs, idempotent), its tokens stop; audited with the actor', async () => {
+    const [person, other] = [await newPerson(), await newPerson()];
+    const tokens = await signIn(person);
+    const othersTokens = await signIn(other);
+    assert.equal(await userinfo(tokens.access_token), 200);
+
+    const listed = await api('GET', `/users/${person.id}/grants`, { token: read });
+    assert.equal(listed.status, 200);
+    const grants = listed.body.grants as { id: string; clientId: string; accountId: string; scopes: string[] }[];
+    assert.equal(grants.length, 1);
+    assert.equal(grants[0]!.clientId, ids.console!.id);
+    assert.equal(grants[0]!.accountId, person.id);
+    assert.ok(grants[0]!.scopes.includes('openid'));
+    const othersGrant = ((await api('GET', `/users/${other.id}/grants`, { token: read })).body.grants as { id: string }[])[0]!.id;
+
+    // Another person's grant id under this person: nothing of the other's ends.
+    assert.equal((await api('DELETE', `/users/${person.id}/grants/${othersGrant}`, { token: write })).status, 204);
+    assert.equal(await userinfo(othersTokens.access_token), 200);
+    assertProblem(await api('DELETE', `/users/${person.id}/grants/${grants[0]!.id}`, { token: read }), 403);
+    assert.equal(await userinfo(tokens.access_token), 200, 'a read token ended nothing');
+
+    assert.equal((await api('DELETE', `/users/${person.id}/grants/${grants[0]!.id}`, { token: write })).status, 204);
+    assert.equal(await userinfo(tokens.access_token), 401, 'its access token stops at once');
+    assert.deepEqual((await api('GET', `/users/${person.id}/grants`, { token: read })).body.grants, []);
+    assert.equal((await api('DELETE', `/users/${person.id}/grants/${grants[0]!.id}`, { token: write })).status, 204, 'already gone');
+    assert.equal((await api('DELETE', `/users/${person.id}/grants/${'x'.repeat(300)}`, { token: write })).status, 204);
+    assertProblem(await api('GET', `/users/${randomUUID()}/grants`, { token: read }), 404);
+
+    const rows = (await auditRows(['grant.revoked'])).filter((row) => row.accountId === person.id);
+    assert.equal(rows.length, 1, 'one revocation, one row');
+    assert.equal(rows[0]!.actor, `client:${ids.automation!.id}`);
+    assert.equal(rows[0]!.data?.reason, 'operator');
+    assert.equal((await auditRows(['grant.revoked'])).filter((row) => row.accountId === other.id).length, 0);
+  });
+
+  test('sign-out ends every grant and token of a person (the account stays), audited with the actor', async () => {
+    const person = await newPerson();
+    const first = await signIn(person);
+    const second = await signIn(person);
+    assertProblem(await api('POST', `/users/${person.id}/sign-out`, { token: read }), 403);
+    const signedOut = await api('POST', `/users/${person.id}/sign-out`, { token: write });
+    assert.equal(signedOut.status, 200, JSON.stringify(signedOut.body));
+    assert.equal(signedOut.body.grants, 2);
+    for (const tokens of [first, second]) assert.equal(await userinfo(tokens.access_token), 401);
+    assert.deepEqual((await api('GET', `/users/${person.id}/grants`, { token: read })).body.grants, []);
+    assert.equal((await api('GET', `/users/${person.id}`, { token: read })).body.disabled, false);
+    const row = (await auditRows(['user.tokens_revoked'])).find((candidate) => candidate.accountId === person.id);
+    assert.equal(row?.actor, `client:${ids.automation!.id}`);
   });
 });
 

@@ -1,0 +1,50 @@
+import type Router from '@koa/router';
+
+import type { AccessTokenState } from '../account-api/index.ts';
+import { isUuid } from '../clients/index.ts';
+import { NotFoundError } from '../errors.ts';
+import { grantView } from '../oidc/index.ts';
+import { actedBy, type AdminApiDeps, type Guards } from './admin-context.ts';
+
+// What a person has granted, and taking it back, as `portcullis grants list` and
+// `portcullis revoke` do: /users/{id}/grants lists the live grants (one per authorization:
+// a device, a browser), DELETE of one ends it and every token issued under it, and
+// /users/{id}/sign-out ends every grant, token and browser session of the account at once
+// (the account stays). Each revocation is audited with the actor.
+
+// Grant ids are the engine's: URL-safe characters, well under this.
+const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'grants' | 'audit'>): void {
+  const { accounts, grants } = deps;
+
+  async function current(id: string) {
+    const account = isUuid(id) ? await accounts.findById(id) : undefined;
+    if (!account) throw new NotFoundError(`no user ${id.slice(0, 100)}`);
+    return account;
+  }
+
+  router.get('/users/:id/grants', guards.read, async (ctx) => {
+    const account = await current(ctx.params.id!);
+    ctx.body = { grants: (await grants.listForAccount(account.id)).map(grantView) };
+  });
+
+  // Idempotent: a grant already ended (or never this person's) answers 204 and ends nothing
+  // of anyone else's: the grant must be this account's.
+  router.delete('/users/:id/grants/:grantId', guards.write, async (ctx) => {
+    const account = await current(ctx.params.id!);
+    const grantId = ctx.params.grantId!;
+    const grant = GRANT_ID.test(grantId) ? await grants.find(grantId) : undefined;
+    if (grant && grant.accountId === account.id) {
+      const { tokens } = await grants.revokeGrant(grant.id);
+      deps.audit.record({ type: 'grant.revoked', accountId: account.id, clientId: grant.clientId, data: { grantId: grant.id, reason: 'operator', tokens }, ...actedBy(ctx) });
+    }
+    ctx.status = 204;
+  });
+
+  router.post('/users/:id/sign-out', guards.write, async (ctx) => {
+    const account = await current(ctx.params.id!);
+    const { grants: ended, tokens } = await accounts.revokeTokens(account.id, actedBy(ctx));
+    ctx.body = { user: { id: account.id, email: account.email }, grants: ended, tokens };
+  });
+}
