@@ -10,7 +10,9 @@ import { actedBy, type AdminApiDeps, type Guards } from './admin-context.ts';
 // `portcullis revoke` do: /users/{id}/grants lists the live grants (one per authorization:
 // a device, a browser), DELETE of one ends it and every token issued under it, and
 // /users/{id}/sign-out ends every grant, token and browser session of the account at once
-// (the account stays). Each revocation is audited with the actor.
+// (the account stays). Each revocation is audited with the actor. One grant ended leaves
+// the browser session and the remembered consent: the client may be authorized again
+// without a page; sign-out is what cuts a person off.
 
 // Grant ids are the engine's: URL-safe characters, well under this.
 const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -36,8 +38,9 @@ export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards,
     const grantId = ctx.params.grantId!;
     const grant = GRANT_ID.test(grantId) ? await grants.find(grantId) : undefined;
     if (grant && grant.accountId === account.id) {
-      const { tokens } = await grants.revokeGrant(grant.id);
-      deps.audit.record({ type: 'grant.revoked', accountId: account.id, clientId: grant.clientId, data: { grantId: grant.id, reason: 'operator', tokens }, ...actedBy(ctx) });
+      const { grants: ended, tokens } = await grants.revokeGrant(grant.id);
+      // Concurrent DELETEs of one grant: only the one that ended it is recorded.
+      if (ended > 0) deps.audit.record({ type: 'grant.revoked', accountId: account.id, clientId: grant.clientId, data: { grantId: grant.id, reason: 'operator', tokens }, ...actedBy(ctx) });
     }
     ctx.status = 204;
   });

@@ -178,6 +178,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (issuerUrl.search || issuerUrl.hash) {
     refusals.push('  ISSUER: must not have a query or fragment');
   }
+  // Public in discovery and every token's iss: a user name or password there would be published.
+  if (issuerUrl.username || issuerUrl.password) {
+    refusals.push('  ISSUER: must not hold a user name or password');
+  }
   if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
     refusals.push('  TLS_CERT_FILE, TLS_KEY_FILE: set both, or neither');
   }

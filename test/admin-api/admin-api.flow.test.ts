@@ -467,6 +467,15 @@ describe('grants through the admin API', () => {
     assert.equal((await auditRows(['grant.revoked'])).filter((row) => row.accountId === other.id).length, 0);
   });
 
+  test('concurrent revocations of one grant: every answer 204, one audit row', async () => {
+    const person = await newPerson();
+    await signIn(person);
+    const [grant] = (await api('GET', `/users/${person.id}/grants`, { token: read })).body.grants as { id: string }[];
+    const answers = await Promise.all(Array.from({ length: 6 }, () => api('DELETE', `/users/${person.id}/grants/${grant!.id}`, { token: write })));
+    assert.deepEqual(answers.map((answer) => answer.status), [204, 204, 204, 204, 204, 204]);
+    assert.equal((await auditRows(['grant.revoked'])).filter((row) => row.accountId === person.id).length, 1);
+  });
+
   test('sign-out ends every grant and token of a person (the account stays), audited with the actor', async () => {
     const person = await newPerson();
     const first = await signIn(person);

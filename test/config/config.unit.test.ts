@@ -105,6 +105,7 @@ describe('invalid values fail at start, naming the variable', () => {
     ['ISSUER', { ISSUER: 'not a url' }],
     ['ISSUER', { ISSUER: 'https://id.example.com/?tenant=a' }],
     ['ISSUER', { ISSUER: 'https://id.example.com/#top' }],
+    ['ISSUER', { ISSUER: 'https://op:issuer-password@id.example.com' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://root:hunter2@db/portcullis' }],
     ['DATABASE_POOL_MAX', { DATABASE_POOL_MAX: '0' }],
     ['MASTER_SECRET', { MASTER_SECRET: 'too-short-secret' }],
