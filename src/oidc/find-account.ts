@@ -20,7 +20,10 @@ export function createFindAccount(accounts: RequestAccounts, requirement: MfaReq
   return async (ctx, sub, token) => {
     const account = await accounts.find(ctx, sub);
     if (!account || account.disabled) return undefined;
-    if (token && REDEEMED.has(token.kind) && (token as { acr?: unknown }).acr !== PORTCULLIS_ACR_MFA && secondFactorRequired(requirement, ctx.oidc?.client, account.roles)) {
+    // A rotated refresh token presented again is left to the engine, which runs its reuse
+    // detection (the grant ends) only after this: refusing it here would spare the family.
+    const replayed = token?.kind === 'RefreshToken' && Boolean((token as { consumed?: unknown }).consumed);
+    if (token && REDEEMED.has(token.kind) && !replayed && (token as { acr?: unknown }).acr !== PORTCULLIS_ACR_MFA && secondFactorRequired(requirement, ctx.oidc?.client, account.roles)) {
       throw new errors.InvalidGrant(`${token.kind === 'RefreshToken' ? 'this refresh token' : 'this grant'} comes from a sign-in without the second factor now required: sign in again`);
     }
     return {

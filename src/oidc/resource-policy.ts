@@ -26,6 +26,13 @@ export interface ResourcePolicy {
 }
 
 /**
+ * The routes of the browser's pages, where the person is the session's: the authorization
+ * request and its resume, and the device flow's /device pages (whose resource checks run
+ * before the engine loads the account, so the session is all there is to read).
+ */
+const PAGE_ROUTES: ReadonlySet<string> = new Set(['authorization', 'resume', 'code_verification', 'device_resume']);
+
+/**
  * The acr of the sign-in a token comes from: at the token endpoint the code's, refresh
  * token's or device code's it redeems (each keeps its session's acr); on the pages, the
  * session's (already the new sign-in's on resume).
@@ -48,7 +55,7 @@ async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: RequestAccounts
     entities.Account?.accountId ??
     entities.AuthorizationCode?.accountId ??
     entities.RefreshToken?.accountId ??
-    (route === 'authorization' || route === 'resume' ? ctx.oidc.session?.accountId : undefined);
+    (route !== undefined && PAGE_ROUTES.has(route) ? ctx.oidc.session?.accountId : undefined);
   if (!accountId) return undefined;
   const account = await accounts.find(ctx, accountId);
   const roles = account && !account.disabled ? account.roles : [];

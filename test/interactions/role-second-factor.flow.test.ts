@@ -28,7 +28,8 @@ async function newPerson(roles: string[]): Promise<{ id: string; email: string }
 
 before(async () => {
   sink = await startSmtpSink();
-  server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m', SMTP_URL: sink.url }, { declare: declaration });
+  // No refresh grace: a rotated refresh token presented again is reuse at once.
+  server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m', SMTP_URL: sink.url, REFRESH_GRACE_SECONDS: '0' }, { declare: declaration });
   assert.deepEqual(server.config.mfaRequiredRoles, ['admin'], 'the default');
   app = await discover(server, APP);
 });
@@ -118,6 +119,22 @@ describe('scopes a role requiring a second factor grants', () => {
     await server.services.accounts.update(person.id, { roles: ['ops'] });
     const asOps = await oidc.refreshTokenGrant(web, refreshToken, { resource: REPORTS });
     assert.match(asOps.scope ?? '', /reports:write/);
+  });
+
+  test('a rotated refresh token replayed while the rule refuses its person still ends the whole family (reuse detection is not skipped)', async () => {
+    const person = await newPerson(['ops']);
+    const flow = await start(server, { client_id: web.clientMetadata().client_id, scope: 'openid offline_access reports:write', resource: REPORTS, prompt: 'consent' });
+    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(await atCallback(flow));
+    const first = await oidc.authorizationCodeGrant(web, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+    const second = await oidc.refreshTokenGrant(web, first.refresh_token!, { resource: REPORTS });
+    assert.ok(second.refresh_token && second.refresh_token !== first.refresh_token, 'rotated');
+
+    await server.services.accounts.update(person.id, { roles: ['ops', 'admin'] });
+    await assert.rejects(oidc.refreshTokenGrant(web, first.refresh_token!, { resource: REPORTS }), (error: { error?: string }) => error.error === 'invalid_grant');
+    // The role taken back: had the replay only been refused, the successor would work now.
+    await server.services.accounts.update(person.id, { roles: ['ops'] });
+    await assert.rejects(oidc.refreshTokenGrant(web, second.refresh_token, { resource: REPORTS }), (error: { error?: string }) => error.error === 'invalid_grant', 'the family ended with the replay');
   });
 
   test('a code from a password-only sign-in is refused when the role came between the sign-in and its redemption', async () => {

@@ -18,6 +18,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 // per address (5.1), and the deployment switch (DEVICE_FLOW).
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const TV_API = 'https://tv-api.example.com';
 const insecure = { execute: [oidc.allowInsecureRequests] };
 const person = { email: 'viewer@example.com', password: 'a password long enough to watch with' };
 const audit = captureAudit();
@@ -30,7 +31,11 @@ before(async () => {
   server = await startTestServer({ LOG_LEVEL: 'warn', DEVICE_FLOW: 'true' }, {
     audit,
     declare: {
+      resources: [
+        { indicator: TV_API, name: 'TV API', scopes: [{ name: 'tv:watch', description: 'Watch the channels' }, { name: 'tv:admin', description: 'Change what the TV offers', roles: ['staff'] }] },
+      ],
       clients: [
+        { clientId: 'tv-api-box', type: 'native', name: 'Our Own TV', grantTypes: [DEVICE_GRANT], resources: [TV_API], scopes: ['tv:watch', 'tv:admin'] },
         { clientId: 'tv-box', type: 'native', name: 'Living Room TV', grantTypes: [DEVICE_GRANT, 'refresh_token'], scopes: ['openid', 'email', 'offline_access'] },
         { clientId: 'cli', type: 'web', name: 'Command Line', grantTypes: [DEVICE_GRANT], scopes: ['openid'] },
         { clientId: 'web', type: 'web', name: 'Web', redirectUris: ['https://web.example/callback'], scopes: ['openid'] },
@@ -66,7 +71,7 @@ async function typeCode(jar: CookieJar, userCode: string): Promise<Response> {
  * Enters a user code at /device, confirms (or cancels) it, then signs in and answers the
  * consent page as for any app. Returns the last page's HTML.
  */
-async function approve(userCode: string, options: { answer?: 'confirm' | 'abort'; consent?: 'allow' | 'deny' } = {}): Promise<string> {
+async function approve(userCode: string, options: { answer?: 'confirm' | 'abort'; consent?: 'allow' | 'deny'; onConsent?: (html: string) => void } = {}): Promise<string> {
   const jar = new CookieJar();
   const device = new URL('/device', server.issuer);
   const confirmation = await typeCode(jar, userCode);
@@ -91,6 +96,7 @@ async function approve(userCode: string, options: { answer?: 'confirm' | 'abort'
     if (login) {
       response = await submitForm(jar, new URL(login, current), { csrf: csrfToken(html), email: person.email, password: person.password });
     } else if (confirm && abort) {
+      options.onConsent?.(html);
       response = await submitForm(jar, new URL(options.consent === 'deny' ? abort : confirm, current), { csrf: csrfToken(html) });
     } else {
       return html;
@@ -230,6 +236,18 @@ describe('the device flow, on', () => {
     assert.ok(interactions.rows.every((row) => !JSON.stringify(row.payload).includes(authorization.device_code)));
     // ...and is opened again when the person comes back: the device is still waiting.
     assert.equal((await poll('tv-box', authorization.device_code)).body.error, 'authorization_pending');
+  });
+
+  test('the consent page lists only the scopes the person can be granted (a role-bound one is left out), and the token carries those', async () => {
+    const box = await oidc.discovery(new URL(server.issuer), 'tv-api-box', undefined, oidc.None(), insecure);
+    const authorization = await oidc.initiateDeviceAuthorization(box, { scope: 'tv:watch tv:admin', resource: TV_API });
+    let consent = '';
+    await approve(authorization.user_code, { onConsent: (html) => (consent = html) });
+    assert.match(consent, /Watch the channels|tv:watch/);
+    assert.doesNotMatch(consent, /Change what the TV offers|tv:admin/, 'the person holds no staff role');
+    const { status, body } = await poll('tv-api-box', authorization.device_code);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.scope, 'tv:watch');
   });
 
   test('an early poll is authorization_pending, one sooner than the interval slow_down (RFC 8628 3.5)', async () => {
