@@ -20,7 +20,7 @@ import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter 
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import { registerAccountApi } from './account-api/index.ts';
-import { registerAdminApi } from './admin-api/index.ts';
+import { ADMIN_SCOPES, adminApiIndicator, registerAdminApi } from './admin-api/index.ts';
 import { createServices, type Services } from './services.ts';
 
 // The impure start shared by the two entry points (the server and the CLI): open the
@@ -181,6 +181,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       registryChanges,
       passwordReset: config.passwordReset,
       issuer: config.issuer,
+      // The admin API's own resource server: never deleted, its scopes always bound to a role.
+      pinnedResources: [{ indicator: adminApiIndicator(config.issuer), roleBoundScopes: Object.values(ADMIN_SCOPES) }],
       ...(options.clock && { clock: options.clock }),
     });
     await registerAccountApi(services.resources, config.issuer);

@@ -20,6 +20,7 @@ import {
   createResourceStore,
   type ChangeFeed,
   type ClientService,
+  type PinnedResource,
   type ResourceService,
 } from './clients/index.ts';
 import type { Sealer } from './crypto/index.ts';
@@ -50,7 +51,7 @@ export interface Services {
  * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
  * kept in memory while that feed is live (clients/registry-cache.ts).
  */
-export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; issuer?: string; clock?: () => number }): Services {
+export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; issuer?: string; clock?: () => number; pinnedResources?: readonly PinnedResource[] }): Services {
   const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
   const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
   const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
@@ -62,7 +63,7 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
   return Object.freeze({
     accounts,
     clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
-    resources: createResourceService({ store: resourceStore, audit: deps.audit }),
+    resources: createResourceService({ store: resourceStore, audit: deps.audit, ...(deps.pinnedResources && { pinned: deps.pinnedResources }) }),
     grants,
     tokenStore,
     auditTrail: createAuditTrail(deps.prisma),

@@ -5,7 +5,8 @@ import type { AccountService, SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type ActedBy, type AuditSink, type AuditTrail } from '../audit/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
-import { ValidationError } from '../errors.ts';
+import { isUuid } from '../clients/index.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import type { AccessTokenVerifier, DpopReplayStore, GrantService, VerifiedAccessToken } from '../oidc/index.ts';
 import type { SettingsView } from './settings-view.ts';
 
@@ -64,3 +65,10 @@ export interface Guards {
   readonly write: Middleware<AccessTokenState>;
 }
 
+
+/** The account a path names, or 404 (accounts are addressed by id: an email in a URL ends up in access logs). */
+export async function userOfPath(accounts: Pick<AccountService, 'findById'>, id: string) {
+  const account = isUuid(id) ? await accounts.findById(id) : undefined;
+  if (!account) throw new NotFoundError(`no user ${id.slice(0, 100)}`);
+  return account;
+}

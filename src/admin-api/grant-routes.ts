@@ -1,10 +1,8 @@
 import type Router from '@koa/router';
 
 import type { AccessTokenState } from '../account-api/index.ts';
-import { isUuid } from '../clients/index.ts';
-import { NotFoundError } from '../errors.ts';
 import { grantView } from '../oidc/index.ts';
-import { actedBy, type AdminApiDeps, type Guards } from './admin-context.ts';
+import { actedBy, userOfPath, type AdminApiDeps, type Guards } from './admin-context.ts';
 
 // What a person has granted, and taking it back, as `portcullis grants list` and
 // `portcullis revoke` do: /users/{id}/grants lists the live grants (one per authorization:
@@ -17,14 +15,10 @@ import { actedBy, type AdminApiDeps, type Guards } from './admin-context.ts';
 // Grant ids are the engine's: URL-safe characters, well under this.
 const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'grants' | 'audit'>): void {
+export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'grants'>): void {
   const { accounts, grants } = deps;
 
-  async function current(id: string) {
-    const account = isUuid(id) ? await accounts.findById(id) : undefined;
-    if (!account) throw new NotFoundError(`no user ${id.slice(0, 100)}`);
-    return account;
-  }
+  const current = (id: string) => userOfPath(accounts, id);
 
   router.get('/users/:id/grants', guards.read, async (ctx) => {
     const account = await current(ctx.params.id!);
@@ -38,9 +32,8 @@ export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards,
     const grantId = ctx.params.grantId!;
     const grant = GRANT_ID.test(grantId) ? await grants.find(grantId) : undefined;
     if (grant && grant.accountId === account.id) {
-      const { grants: ended, tokens } = await grants.revokeGrant(grant.id);
-      // Concurrent DELETEs of one grant: only the one that ended it is recorded.
-      if (ended > 0) deps.audit.record({ type: 'grant.revoked', accountId: account.id, clientId: grant.clientId, data: { grantId: grant.id, reason: 'operator', tokens }, ...actedBy(ctx) });
+      // Recorded as grant.revoked by the service, once: concurrent DELETEs end it once.
+      await grants.revokeGrant(grant.id, 'operator', actedBy(ctx));
     }
     ctx.status = 204;
   });

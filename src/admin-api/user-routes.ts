@@ -1,10 +1,9 @@
 import type Router from '@koa/router';
 
 import type { AccessTokenState } from '../account-api/index.ts';
-import { isUuid } from '../clients/index.ts';
-import { NotFoundError, toValidationError } from '../errors.ts';
+import { toValidationError } from '../errors.ts';
 import { ADMIN_API_PATH, ADMIN_ROLE } from './admin-resource.ts';
-import { actedBy, bodyObject, type AdminApiDeps, type AdminContext, type Guards } from './admin-context.ts';
+import { actedBy, bodyObject, userOfPath, type AdminApiDeps, type AdminContext, type Guards } from './admin-context.ts';
 import { etagOf, requireIfMatch } from './etag.ts';
 import { userQuerySchema, userView } from './views.ts';
 
@@ -16,11 +15,7 @@ import { userQuerySchema, userView } from './views.ts';
 export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'audit' | 'secondFactors' | 'throttleReleases'>): void {
   const { accounts } = deps;
 
-  async function current(id: string) {
-    const account = isUuid(id) ? await accounts.findById(id) : undefined;
-    if (!account) throw new NotFoundError(`no user ${id.slice(0, 100)}`);
-    return account;
-  }
+  const current = (id: string) => userOfPath(accounts, id);
 
   function answer(ctx: AdminContext, view: ReturnType<typeof userView>, status = 200) {
     ctx.status = status;

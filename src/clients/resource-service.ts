@@ -1,5 +1,5 @@
 import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
-import { NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { parseResourceInput, type ResourceInput, type ResourceServerRecord, type ResourceStore } from './resource-store.ts';
 
 // The registry of resource servers (APIs), whichever surface changes it (the CLI, an import
@@ -36,8 +36,17 @@ export function toResourceInput(resource: ResourceServerRecord): ResourceInput {
   };
 }
 
+/**
+ * A resource server Portcullis itself relies on (the admin API's): never deleted, and these
+ * scopes always bound to a role (a scope without roles is granted to every account).
+ */
+export interface PinnedResource {
+  readonly indicator: string;
+  readonly roleBoundScopes: readonly string[];
+}
+
 /** What an audit event says about a resource server: its settings and scopes with their roles, never more. */
-function describe(resource: ResourceServerRecord) {
+function auditFacts(resource: ResourceServerRecord) {
   return {
     accessTokenFormat: resource.accessTokenFormat,
     accessTokenTtl: resource.accessTokenTtl,
@@ -45,9 +54,20 @@ function describe(resource: ResourceServerRecord) {
   };
 }
 
-export function createResourceService(deps: { store: ResourceStore; audit?: AuditSink | undefined }): ResourceService {
+export function createResourceService(deps: { store: ResourceStore; audit?: AuditSink | undefined; pinned?: readonly PinnedResource[] }): ResourceService {
   const { store } = deps;
   const audit = deps.audit ?? discardAudit;
+  const pinnedAt = (indicator: string) => deps.pinned?.find((pinned) => pinned.indicator === indicator);
+  /** Whichever surface writes it (CLI, import file, API): a pinned resource server keeps its scopes bound. */
+  function keepPinned(input: ResourceInput): ResourceInput {
+    for (const name of pinnedAt(input.indicator)?.roleBoundScopes ?? []) {
+      const scope = input.scopes.find((candidate) => candidate.name === name);
+      if (!scope || scope.roles.length === 0) {
+        throw new ValidationError(`scopes: ${input.indicator.slice(0, 200)} is Portcullis' own; its ${name} must stay, bound to a role (a scope without roles is granted to every account)`);
+      }
+    }
+    return input;
+  }
   async function get(indicator: string) {
     const resource = await store.find(indicator);
     if (!resource) throw new NotFoundError(`no resource server ${indicator}`);
@@ -55,8 +75,8 @@ export function createResourceService(deps: { store: ResourceStore; audit?: Audi
   }
   return {
     async create(raw, by) {
-      const resource = await store.create(parseResourceInput(raw));
-      audit.record({ type: 'resource.created', data: { indicator: resource.indicator, ...describe(resource) }, ...by });
+      const resource = await store.create(keepPinned(parseResourceInput(raw)));
+      audit.record({ type: 'resource.created', data: { indicator: resource.indicator, ...auditFacts(resource) }, ...by });
       return resource;
     },
     async update(indicator, raw, by, options = {}) {
@@ -66,18 +86,19 @@ export function createResourceService(deps: { store: ResourceStore; audit?: Audi
       if (ifUpdatedAt && current.updatedAt.getTime() !== ifUpdatedAt.getTime()) throw new PreconditionFailedError();
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('input: must be an object');
       if ('indicator' in raw && raw.indicator !== indicator) throw new ValidationError('indicator: cannot be changed');
-      const resource = await store.put(parseResourceInput({ ...toResourceInput(current), ...raw }), { ifUpdatedAt: ifUpdatedAt ?? current.updatedAt });
-      audit.record({ type: 'resource.updated', data: { indicator, fields: Object.keys(raw), ...describe(resource) }, ...by });
+      const resource = await store.put(keepPinned(parseResourceInput({ ...toResourceInput(current), ...raw })), { ifUpdatedAt: ifUpdatedAt ?? current.updatedAt });
+      audit.record({ type: 'resource.updated', data: { indicator, fields: Object.keys(raw), ...auditFacts(resource) }, ...by });
       return resource;
     },
     async put(raw, by) {
-      const input = parseResourceInput(raw);
+      const input = keepPinned(parseResourceInput(raw));
       const existed = (await store.find(input.indicator)) !== undefined;
       const resource = await store.put(input);
-      audit.record({ type: existed ? 'resource.updated' : 'resource.created', data: { indicator: resource.indicator, ...(existed && { fields: ['*'] }), ...describe(resource) }, ...by });
+      audit.record({ type: existed ? 'resource.updated' : 'resource.created', data: { indicator: resource.indicator, ...(existed && { fields: ['*'] }), ...auditFacts(resource) }, ...by });
       return resource;
     },
     async delete(indicator, by) {
+      if (pinnedAt(indicator)) throw new ConflictError(`${indicator.slice(0, 200)} is Portcullis' own resource server and cannot be deleted`);
       const deleted = await store.delete(indicator);
       if (deleted) audit.record({ type: 'resource.deleted', data: { indicator }, ...by });
       return deleted;

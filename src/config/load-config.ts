@@ -104,7 +104,7 @@ export interface Config {
 }
 
 /** The role whose holders need a second factor unless MFA_REQUIRED_ROLES says otherwise. */
-export const DEFAULT_MFA_REQUIRED_ROLES: readonly string[] = ['admin'];
+const DEFAULT_MFA_REQUIRED_ROLES: readonly string[] = ['admin'];
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
 export const RATE_LIMIT_TIERS = ['ip', 'client', 'account', 'login', 'token', 'introspection', 'revocation', 'api'] as const;

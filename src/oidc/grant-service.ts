@@ -1,4 +1,4 @@
-import { discardAudit, type AuditSink } from '../audit/index.ts';
+import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
 import type { ConsentRecord, GrantRow, RevocationCount, TokenStore } from './token-store.ts';
 
 export type { RevocationCount } from './token-store.ts';
@@ -26,9 +26,10 @@ export interface GrantService {
   find(grantId: string): Promise<GrantSummary | undefined>;
   /**
    * One authorization: one device's tokens. With a reason (`operator`, ...) it is recorded
-   * as `grant.revoked`; callers that record the act in their own words pass none.
+   * as `grant.revoked` (by `by`, when not the sink's default actor), once: only when it
+   * ended the grant; callers that record the act in their own words pass none.
    */
-  revokeGrant(grantId: string, reason?: string): Promise<RevocationCount>;
+  revokeGrant(grantId: string, reason?: string, by?: ActedBy): Promise<RevocationCount>;
   /** Every authorization a person gave one client, and the consent remembered for it. */
   revokeClientForAccount(accountId: string, clientId: string): Promise<RevocationCount>;
   /** Every grant, token, browser session and remembered consent of the account. */
@@ -69,7 +70,7 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
       const row = await store.findGrant(grantId);
       return row ? toSummary(row) : undefined;
     },
-    async revokeGrant(grantId, reason) {
+    async revokeGrant(grantId, reason, by) {
       const row = reason ? await store.findGrant(grantId) : undefined;
       const count = await store.revokeGrants([grantId]);
       if (reason && count.grants > 0) {
@@ -78,6 +79,7 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
           accountId: row?.accountId ?? undefined,
           clientId: row?.clientId ?? undefined,
           data: { grantId, reason, tokens: count.tokens },
+          ...by,
         });
       }
       return count;

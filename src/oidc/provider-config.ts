@@ -52,10 +52,10 @@ type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFie
 export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
-  // Who must sign in with a second factor: the login check, findAccount and the scopes of roles apply it.
+  // Who must sign in with a second factor: the login check and findAccount apply it.
   const mfaRequirement = { mode: config.mfa, roles: config.mfaRequiredRoles };
   const requestAccounts = createRequestAccounts(accounts, (accountId) => deps.rotation?.keptAccount(accountId));
-  const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources, mfaRequiredRoles: config.mfaRequiredRoles });
+  const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();

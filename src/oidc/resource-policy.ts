@@ -5,14 +5,12 @@ import { OIDC_SCOPES, type ResourceService } from '../clients/index.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';
 import { defaultResourceFor, refuseUngrantableScopes, type ScopeRules } from './default-resource.ts';
 import type { RequestAccounts } from './request-accounts.ts';
-import { PORTCULLIS_ACR_MFA } from './second-factor-policy.ts';
 
 // Which resource server a token is for and what it may carry there. A token may carry only
 // scopes that the resource offers, the client is registered for, and (for a person) their
-// roles permit (RBAC). Consent therefore lists only scopes that can be granted. A role that
-// requires a second factor (MFA_REQUIRED_ROLES) counts only for a sign-in that used one: a
-// refresh token from a password-only sign-in, made before the person was given the admin
-// role, never yields the admin scopes.
+// roles permit (RBAC). Consent therefore lists only scopes that can be granted. (A role that
+// requires a second factor is enforced before this: the login check asks for it on the
+// pages, and findAccount refuses a code or refresh token from a sign-in without it.)
 
 type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFields>;
 
@@ -33,23 +31,11 @@ export interface ResourcePolicy {
 const PAGE_ROUTES: ReadonlySet<string> = new Set(['authorization', 'resume', 'code_verification', 'device_resume']);
 
 /**
- * The acr of the sign-in a token comes from: at the token endpoint the code's, refresh
- * token's or device code's it redeems (each keeps its session's acr); on the pages, the
- * session's (already the new sign-in's on resume).
- */
-function acrOfSubject(ctx: KoaContextWithOIDC): unknown {
-  const { entities, route } = ctx.oidc;
-  if (route === 'token') return (entities.AuthorizationCode ?? entities.RefreshToken ?? entities.DeviceCode)?.acr;
-  return ctx.oidc.session?.acr;
-}
-
-/**
  * The roles of the person a token is for: undefined when there is none (client
  * credentials) or not yet (an authorization request before login; the engine asks
- * again once the user has logged in). A missing or disabled account has no roles; a role
- * that requires a second factor counts only when the sign-in used one.
+ * again once the user has logged in). A missing or disabled account has no roles.
  */
-async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: RequestAccounts, mfaRoles: ReadonlySet<string>): Promise<ReadonlySet<string> | undefined> {
+async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: RequestAccounts): Promise<ReadonlySet<string> | undefined> {
   const { entities, route } = ctx.oidc;
   const accountId =
     entities.Account?.accountId ??
@@ -58,9 +44,7 @@ async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: RequestAccounts
     (route !== undefined && PAGE_ROUTES.has(route) ? ctx.oidc.session?.accountId : undefined);
   if (!accountId) return undefined;
   const account = await accounts.find(ctx, accountId);
-  const roles = account && !account.disabled ? account.roles : [];
-  if (mfaRoles.size === 0 || acrOfSubject(ctx) === PORTCULLIS_ACR_MFA) return new Set(roles);
-  return new Set(roles.filter((role) => !mfaRoles.has(role)));
+  return new Set(account && !account.disabled ? account.roles : []);
 }
 
 /** A scope is grantable to a subject with these roles (undefined: no person, no role rule). */
@@ -68,13 +52,7 @@ function permits(roles: ReadonlySet<string> | undefined, scope: { roles: readonl
   return roles === undefined || scope.roles.length === 0 || scope.roles.some((role) => roles.has(role));
 }
 
-export function createResourcePolicy(deps: {
-  accounts: RequestAccounts;
-  resources: Pick<ResourceService, 'find'>;
-  /** MFA_REQUIRED_ROLES: roles that count only for a sign-in with a second factor. */
-  mfaRequiredRoles?: readonly string[];
-}): ResourcePolicy {
-  const mfaRoles: ReadonlySet<string> = new Set(deps.mfaRequiredRoles ?? []);
+export function createResourcePolicy(deps: { accounts: RequestAccounts; resources: Pick<ResourceService, 'find'> }): ResourcePolicy {
   // Resource servers looked up for one request: the default-resource rule and each
   // resource's info read the same records.
   type Lookup = ReturnType<ResourceService['find']>;
@@ -98,7 +76,7 @@ export function createResourcePolicy(deps: {
       if (!resource) throw new errors.InvalidTarget();
       const allowed = new Set(client.portcullis_resource_scopes ?? []);
       await refuseUngrantableScopes(ctx, client, scopeRules);
-      const roles = await rolesOfSubject(ctx, deps.accounts, mfaRoles);
+      const roles = await rolesOfSubject(ctx, deps.accounts);
       const scope = resource.scopes
         .filter((s) => allowed.has(s.name) && permits(roles, s))
         .map((s) => s.name)

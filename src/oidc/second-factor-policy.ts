@@ -82,7 +82,7 @@ export interface MfaRequirement {
 }
 
 /** Whether a role among these makes a second factor required (MFA_REQUIRED_ROLES). */
-export function rolesRequireMfa(requirement: MfaRequirement, roles: readonly string[]): boolean {
+function rolesRequireMfa(requirement: MfaRequirement, roles: readonly string[]): boolean {
   return roles.some((role) => requirement.roles.includes(role));
 }
 

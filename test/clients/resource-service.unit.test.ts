@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
 import { createResourceService, type ResourceService, type ResourceStore } from '../../src/clients/index.ts';
-import { NotFoundError, ValidationError } from '../../src/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { createMemoryResourceStore } from '../fakes/memory-resource-store.ts';
 
 // The resource service's rules on the in-memory store, which keeps the same contract as the
@@ -159,5 +159,39 @@ describe('put and list', () => {
     assert.ok(indicators.length >= 2);
     assert.deepEqual(indicators, [...indicators].sort());
     assert.ok(listed.every((resource) => Array.isArray(resource.scopes)));
+  });
+});
+
+describe('a pinned resource server (the admin API’s own), whichever surface writes it', () => {
+  const OWN = 'https://id.example.com/admin';
+  const bound = [
+    { name: 'admin:read', roles: ['admin'] },
+    { name: 'admin:write', roles: ['admin'] },
+  ];
+  let pinned: ResourceService;
+  before(async () => {
+    pinned = createResourceService({ store: createMemoryResourceStore(), pinned: [{ indicator: OWN, roleBoundScopes: ['admin:read', 'admin:write'] }] });
+    await pinned.create({ indicator: OWN, name: 'Admin API', scopes: bound });
+  });
+
+  test('its scopes keep a role through update and put; a change of anything else passes', async () => {
+    await assert.rejects(pinned.update(OWN, { scopes: [{ name: 'admin:read', roles: ['admin'] }, { name: 'admin:write' }] }), assertValidation(/admin:write must stay, bound to a role/));
+    await assert.rejects(pinned.update(OWN, { scopes: [{ name: 'admin:read', roles: ['admin'] }] }), assertValidation(/admin:write must stay/));
+    await assert.rejects(pinned.put({ indicator: OWN, name: 'Admin API', scopes: [{ name: 'admin:read' }, { name: 'admin:write' }] }), assertValidation(/admin:read must stay/));
+    assert.deepEqual((await pinned.get(OWN)).scopes.map((scope) => [scope.name, scope.roles]), [['admin:read', ['admin']], ['admin:write', ['admin']]]);
+    assert.equal((await pinned.update(OWN, { accessTokenTtl: 240, scopes: [...bound, { name: 'admin:audit', roles: [] }] })).accessTokenTtl, 240);
+  });
+
+  test('it is never deleted; others are', async () => {
+    await assert.rejects(pinned.delete(OWN), ConflictError);
+    assert.ok(await pinned.find(OWN));
+    const other = nextIndicator();
+    await pinned.create({ indicator: other, name: 'Other' });
+    assert.equal(await pinned.delete(other), true);
+  });
+
+  test('made anew (an import before the admin API was on) it must be bound too', async () => {
+    const fresh = createResourceService({ store: createMemoryResourceStore(), pinned: [{ indicator: OWN, roleBoundScopes: ['admin:read', 'admin:write'] }] });
+    await assert.rejects(fresh.create({ indicator: OWN, name: 'Admin API', scopes: [{ name: 'admin:read' }, { name: 'admin:write' }] }), assertValidation(/must stay/));
   });
 });

@@ -137,6 +137,22 @@ describe('scopes a role requiring a second factor grants', () => {
     await assert.rejects(oidc.refreshTokenGrant(web, second.refresh_token, { resource: REPORTS }), (error: { error?: string }) => error.error === 'invalid_grant', 'the family ended with the replay');
   });
 
+  test('the same rule for a client switched to require a second factor: its password-only refresh tokens stop, and work again when switched back', async () => {
+    const person = await newPerson([]);
+    const clientId = web.clientMetadata().client_id;
+    const flow = await start(server, { client_id: clientId, scope: 'openid offline_access', prompt: 'consent' });
+    await post(flow, 'login', { email: person.email, password: PASSWORD });
+    assert.ok(await atCallback(flow));
+    const tokens = await oidc.authorizationCodeGrant(web, flow.page.url, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+    await server.services.clients.update(clientId, { requireMfa: true });
+    try {
+      await assert.rejects(oidc.refreshTokenGrant(web, tokens.refresh_token!), (error: { error?: string }) => error.error === 'invalid_grant');
+    } finally {
+      await server.services.clients.update(clientId, { requireMfa: false });
+    }
+    assert.ok((await oidc.refreshTokenGrant(web, tokens.refresh_token!)).access_token);
+  });
+
   test('a code from a password-only sign-in is refused when the role came between the sign-in and its redemption', async () => {
     const person = await newPerson(['staff']);
     const flow = await start(server);
