@@ -36,7 +36,7 @@ import {
 import type { AuditSink, AuditTrail } from './audit/index.ts';
 import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
-import type { AccessTokenVerifier, GrantService, TokenStore } from './oidc/index.ts';
+import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
 import { createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
@@ -75,6 +75,8 @@ export interface AppDeps {
   readonly resetRequests: ResetRequestQueue;
   /** REDIS_URL's connection: rate limits and login throttling shared by every instance. */
   readonly redis?: Redis | undefined;
+  /** Announced key rotation (oidc/key-rotation.ts): listed and started by the admin API. */
+  readonly keyRotation?: Pick<KeyRotation, 'list' | 'rotate'> | undefined;
   /** Operators' releases of throttle blocks (`portcullis users unblock`), left in the database. */
   readonly throttleReleases?: ThrottleReleaseStore | undefined;
   /** Database outages: our routes' requests failed by one are answered 503 and logged once. */

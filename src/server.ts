@@ -90,6 +90,8 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const keyPolicy = createKeyPolicy(config, services.resources);
   const systemAudit = withAuditDefaults(audit, { actor: 'system' });
   let keys = await loadKeys(keyStore, runtime.sealer, await keyPolicy(), systemAudit);
+  // Announced rotation: the schedule below (maintain), and the admin API's /keys.
+  const rotation = createKeyRotation({ store: keyStore, sealer: runtime.sealer, policy: keyPolicy, audit: systemAudit });
   // Templates are re-read on every render only in development, where they are edited.
   const render = createPageRenderer({ cache: config.env !== 'development' });
   // Requests failed by an unreachable database: 503 with Retry-After, one log line per outage.
@@ -122,7 +124,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const resetRequests = createResetRequestQueue({ logger });
   let app: Koa;
   try {
-    app = createApp({ config, logger, provider, mountProvider: live.middleware, answerPublishedDocuments: live.answerPublishedDocuments, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, mailer, resetRequests, ...services });
+    app = createApp({ config, logger, provider, mountProvider: live.middleware, answerPublishedDocuments: live.answerPublishedDocuments, cookieKeys: keys.cookieKeys, render, assets, accessTokens: live.accessTokens, audit, metrics, redis, databaseOutage, mailer, resetRequests, keyRotation: rotation, ...services });
   } catch (error) {
     redis?.disconnect();
     throw error;
@@ -137,7 +139,6 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
     pool: runtime.database.pool,
     keysLoaded: () => keys.jwks.keys.length > 0 && keys.cookieKeys.length > 0 && keyWatcher.inStep(),
   });
-  const rotation = createKeyRotation({ store: keyStore, sealer: runtime.sealer, policy: keyPolicy, audit: systemAudit });
   const keyWatcher = createKeyWatcher({
     store: keyStore,
     sealer: runtime.sealer,

@@ -13,11 +13,12 @@ import { addClientRoutes } from './client-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { problemDetails } from './problem.ts';
 import { addGrantRoutes } from './grant-routes.ts';
+import { addKeyRoutes } from './key-routes.ts';
 import { readJsonBody } from './read-json-body.ts';
 import { addResourceRoutes } from './resource-routes.ts';
 import { addUserRoutes } from './user-routes.ts';
 
-// The admin API (/admin/api/v1): clients, resource servers, users and their grants, the audit trail and the settings, for operators and their automation,
+// The admin API (/admin/api/v1): clients, resource servers, users and their grants, the audit trail, the keys and the settings, for operators and their automation,
 // with the CLI's services and schemas. Every route needs an access token for the admin
 // resource with admin:read (GET) or admin:write (every change); answers are JSON, refusals
 // problem details (problem.ts); changes to one resource need If-Match (etag.ts); every change
@@ -80,6 +81,7 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router<AccessTokenStat
   addUserRoutes(router, guards, deps);
   addGrantRoutes(router, guards, deps);
   addAuditRoutes(router, guards, deps);
+  addKeyRoutes(router, guards, deps);
   router.get('/settings', guards.read, (ctx) => {
     ctx.body = deps.settings;
   });

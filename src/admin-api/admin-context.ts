@@ -7,7 +7,7 @@ import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
 import { isUuid } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import type { AccessTokenVerifier, DpopReplayStore, GrantService, VerifiedAccessToken } from '../oidc/index.ts';
+import type { AccessTokenVerifier, DpopReplayStore, GrantService, KeyRotation, VerifiedAccessToken } from '../oidc/index.ts';
 import type { SettingsView } from './settings-view.ts';
 
 // What the admin API's router (admin-api.ts) and its route files share: its deps, the
@@ -31,6 +31,8 @@ export interface AdminApiDeps {
   readonly secondFactors: SecondFactors;
   /** Where `users unblock` leaves its releases; without it there is no unblock route. */
   readonly throttleReleases?: ThrottleReleaseStore | undefined;
+  /** Announced key rotation (/keys); without it, no key routes. */
+  readonly keyRotation?: Pick<KeyRotation, 'list' | 'rotate'> | undefined;
   /** The settings this instance runs with, without secrets (settings-view.ts), for GET /settings. */
   readonly settings: SettingsView;
   /** The per-subject request budget (rate limits), run once the token is verified. */

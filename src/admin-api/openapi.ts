@@ -4,6 +4,7 @@ import { accountCreateSchema, accountUpdateSchema } from '../accounts/index.ts';
 import { clientInputSchema, resourceInputSchema } from '../clients/index.ts';
 import { ADMIN_API_PATH, ADMIN_SCOPES, adminApiIndicator } from './admin-resource.ts';
 import { PROBLEM_TYPE } from './problem.ts';
+import { keyListSchema, rotatedKeysSchema, rotateKeysSchema } from './key-routes.ts';
 import { settingsViewSchema } from './settings-view.ts';
 import {
   auditPageSchema,
@@ -82,7 +83,7 @@ export function buildOpenApiDocument(issuer: string) {
     info: {
       title: 'Portcullis admin API',
       version: '1',
-      description: `Clients, resource servers, users, the audit trail and the settings of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
+      description: `Clients, resource servers, users, the audit trail, the keys and the settings of this Portcullis. Access tokens for the resource ${adminApiIndicator(issuer)}: ${ADMIN_SCOPES.read} to read, ${ADMIN_SCOPES.write} to change. Changes need If-Match.`,
     },
     servers: [{ url: `${issuer}${ADMIN_API_PATH}` }],
     components: {
@@ -121,6 +122,9 @@ export function buildOpenApiDocument(issuer: string) {
         SignedOut: jsonSchema(signedOutSchema, 'output'),
         AuditPage: jsonSchema(auditPageSchema, 'output'),
         Settings: jsonSchema(settingsViewSchema, 'output'),
+        KeyList: jsonSchema(keyListSchema, 'output'),
+        RotateKeys: jsonSchema(rotateKeysSchema, 'input'),
+        RotatedKeys: jsonSchema(rotatedKeysSchema, 'output'),
         Problem: jsonSchema(problemSchema, 'output'),
       },
     },
@@ -286,6 +290,24 @@ export function buildOpenApiDocument(issuer: string) {
           security: write,
           parameters: [userId],
           responses: { '200': { description: 'removed, and signed out everywhere', content: json('FactorsReset') }, '404': problem('no such user'), ...refusals },
+        },
+      },
+      '/keys': {
+        get: {
+          summary: 'List the signing and cookie keys with their standing (never their material)',
+          operationId: 'listKeys',
+          security: read,
+          parameters: [{ name: 'all', in: 'query', required: false, description: 'include retired keys', schema: { type: 'string', enum: ['true', 'false'], default: 'false' } }],
+          responses: { '200': { description: 'the keys', content: json('KeyList') }, ...refusals },
+        },
+      },
+      '/keys/rotate': {
+        post: {
+          summary: 'Announce new keys: published at once, signing after KEY_ANNOUNCE_DELAY',
+          operationId: 'rotateKeys',
+          security: write,
+          requestBody: { required: false, content: json('RotateKeys') },
+          responses: { '200': { description: 'the keys announced', content: json('RotatedKeys') }, '409': problem('a key of that kind is already announced'), ...refusals },
         },
       },
       '/settings': {

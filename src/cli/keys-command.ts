@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 
-import { createKeyPolicy, createKeyRotation, createPrismaKeyStore, REQUIRED_ALGS, type KeyRotation, type KeyView, type RequiredAlg, type AppliedKeys } from '../oidc/index.ts';
+import { createKeyPolicy, createKeyRotation, createPrismaKeyStore, keyView, REQUIRED_ALGS, type KeyRotation, type KeyView, type RequiredAlg, type AppliedKeys } from '../oidc/index.ts';
 
 import type { CommandContext, Runner } from './command-context.ts';
 import type { Output } from './output.ts';
@@ -21,20 +21,6 @@ function rotationOf({ config, runtime, services, audit }: CommandContext): KeyRo
 }
 
 const iso = (date: Date | undefined | null) => (date ? date.toISOString() : '-');
-
-function keyJson(key: KeyView) {
-  return {
-    kid: key.kid,
-    alg: key.alg ?? null,
-    use: key.use,
-    status: key.state,
-    createdAt: key.createdAt.toISOString(),
-    signsFrom: key.signsFrom.toISOString(),
-    stoppedSigningAt: key.stoppedSigningAt?.toISOString() ?? null,
-    retirableAt: key.retirableAt?.toISOString() ?? null,
-    retiredAt: key.retiredAt?.toISOString() ?? null,
-  };
-}
 
 function printApplied(out: Output, applied: AppliedKeys) {
   out.data(applied);
@@ -61,7 +47,7 @@ export function addKeysCommand(program: Command, run: Runner): void {
     .action((options: { all?: boolean }, command: Command) =>
       run(command, async (context) => {
         const listed = (await rotationOf(context).list()).filter((key) => options.all || key.state !== 'retired');
-        context.out.data(listed.map(keyJson));
+        context.out.data(listed.map(keyView));
         context.out.table(
           ['kid', 'alg', 'use', 'status', 'created', 'signs from', 'retirable at'],
           listed.map((key) => [key.kid, key.alg ?? '-', key.use, STATE_LABEL[key.state], iso(key.createdAt), iso(key.signsFrom), key.state === 'retired' ? `retired ${iso(key.retiredAt)}` : iso(key.retirableAt)]),

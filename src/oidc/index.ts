@@ -2,6 +2,7 @@ export { createProvider } from './create-provider.ts';
 export { DISCOVERY_MAX_AGE_SECONDS } from './published-documents.ts';
 export { loadKeyMaterial, loadKeys, cookieKeyId, REQUIRED_ALGS, type KeyMaterial, type RequiredAlg } from './signing-keys.ts';
 export { createKeyRotation, type KeyRotation, type KeyView, type RotationPolicy } from './key-rotation.ts';
+export { keyView } from './key-view.ts';
 export { createKeyPolicy } from './key-policy.ts';
 export { createKeyWatcher, type KeyWatcher } from './watch-keys.ts';
 export { createLiveProvider, type LiveProvider } from './live-provider.ts';

@@ -1,6 +1,6 @@
 import type { Sealer } from '../crypto/index.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import { discardAudit, type AuditSink } from '../audit/index.ts';
+import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
 import { keyStandings, type KeyStanding, type LifecyclePolicy } from './key-lifecycle.ts';
 import { NO_KEY_CHANGES, type AppliedKeys, type KeyChanges, type KeyStore, type PresentKeys } from './key-store.ts';
 import { auditKeyChanges, COOKIE_KIND, cookieKeyId, keyTimes, newCookieKey, newSigningKey, REQUIRED_ALGS, type RequiredAlg } from './signing-keys.ts';
@@ -39,8 +39,8 @@ export interface RotateOptions {
 
 export interface KeyRotation {
   list(): Promise<KeyView[]>;
-  /** Announces a successor for each named kind. Refused while one is already announced. */
-  rotate(options: RotateOptions): Promise<AppliedKeys>;
+  /** Announces a successor for each named kind. Refused while one is already announced. `by`: who, when not the sink's default (the admin API's caller). */
+  rotate(options: RotateOptions, by?: ActedBy): Promise<AppliedKeys>;
   /** Withdraws a key. Refused for a signing key, and before `retirableAt` unless forced. */
   retire(kid: string, options?: { force?: boolean }): Promise<AppliedKeys>;
   /** The schedule's round: retires what has become retirable, rotates what is older than rotationDays. */
@@ -84,10 +84,10 @@ export function createKeyRotation(deps: KeyRotationDeps): KeyRotation {
   const { store, sealer } = deps;
   const audit = deps.audit ?? discardAudit;
 
-  async function change(plan: (present: PresentKeys, policy: RotationPolicy) => Promise<KeyChanges>, extra?: Record<string, unknown>) {
+  async function change(plan: (present: PresentKeys, policy: RotationPolicy) => Promise<KeyChanges>, extra?: Record<string, unknown>, by?: ActedBy) {
     const policy = await deps.policy();
     const applied = await store.change((present) => plan(present, policy));
-    auditKeyChanges(audit, applied, extra);
+    auditKeyChanges(audit, applied, extra, by);
     return applied;
   }
 
@@ -107,7 +107,7 @@ export function createKeyRotation(deps: KeyRotationDeps): KeyRotation {
       return listed;
     },
 
-    rotate(options) {
+    rotate(options, by) {
       const algs = options.algs?.length ? options.algs : options.cookie ? [] : REQUIRED_ALGS;
       const unknown = algs.filter((alg) => !REQUIRED_ALGS.includes(alg));
       if (unknown.length > 0) return Promise.reject(new ValidationError(`alg: ${unknown.join(', ')} is not one of ${REQUIRED_ALGS.join(', ')}`));
@@ -121,7 +121,7 @@ export function createKeyRotation(deps: KeyRotationDeps): KeyRotation {
         const signing = [];
         for (const alg of algs) signing.push(await newSigningKey(sealer, alg, activatesAt));
         return { signing, cookies: options.cookie ? [newCookieKey(sealer, activatesAt)] : [] };
-      }, { reason: 'rotate' });
+      }, { reason: 'rotate' }, by);
     },
 
     retire(kid, options = {}) {

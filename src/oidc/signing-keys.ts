@@ -4,7 +4,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 
 import type { Sealer } from '../crypto/index.ts';
 import type { PrismaClient } from '../db/index.ts';
-import { discardAudit, type AuditSink } from '../audit/index.ts';
+import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
 import { keyStandings, keysInUseOrder, nextChange, type KeyStanding, type KeyTimes, type LifecyclePolicy } from './key-lifecycle.ts';
 import type { AppliedKeys, KeyChanges, KeyStore, PresentKeys, StoredCookieKey, StoredSigningKey } from './key-store.ts';
 import { createPrismaKeyStore } from './store/index.ts';
@@ -109,15 +109,15 @@ export function createMissing(sealer: Sealer) {
 }
 
 /** Records what a change stored: `key.created` and `key.retired`, with the actor of `audit`. */
-export function auditKeyChanges(audit: AuditSink, applied: AppliedKeys, extra: Record<string, unknown> = {}): void {
+export function auditKeyChanges(audit: AuditSink, applied: AppliedKeys, extra: Record<string, unknown> = {}, by?: ActedBy): void {
   for (const { kid, alg, activatesAt } of applied.signing) {
-    audit.record({ type: 'key.created', data: { ...extra, use: 'signing', kid, alg, activatesAt: activatesAt.toISOString() } });
+    audit.record({ type: 'key.created', data: { ...extra, use: 'signing', kid, alg, activatesAt: activatesAt.toISOString() }, ...by });
   }
   for (const { id, activatesAt } of applied.cookies) {
-    audit.record({ type: 'key.created', data: { ...extra, use: 'cookie', id, activatesAt: activatesAt.toISOString() } });
+    audit.record({ type: 'key.created', data: { ...extra, use: 'cookie', id, activatesAt: activatesAt.toISOString() }, ...by });
   }
-  for (const kid of applied.retiredSigning) audit.record({ type: 'key.retired', data: { ...extra, use: 'signing', kid } });
-  for (const id of applied.retiredCookies) audit.record({ type: 'key.retired', data: { ...extra, use: 'cookie', id } });
+  for (const kid of applied.retiredSigning) audit.record({ type: 'key.retired', data: { ...extra, use: 'signing', kid }, ...by });
+  for (const id of applied.retiredCookies) audit.record({ type: 'key.retired', data: { ...extra, use: 'cookie', id }, ...by });
 }
 
 /** Reads every key and gives the engine's keys at `now` (nothing is created). */

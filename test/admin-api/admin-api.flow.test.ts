@@ -492,6 +492,32 @@ describe('grants through the admin API', () => {
   });
 });
 
+describe('keys through the admin API', () => {
+  test('list the keys without their material; an announced rotation, audited with the actor, published at once and refused twice', async () => {
+    const listed = await api('GET', '/keys', { token: read });
+    assert.equal(listed.status, 200);
+    const keys = listed.body.keys as { kid: string; use: string; status: string; alg: string | null }[];
+    assert.ok(keys.some((key) => key.status === 'signing' && key.alg === 'ES256'));
+    assert.ok(keys.some((key) => key.use === 'cookie'));
+    assert.doesNotMatch(JSON.stringify(listed.body), /"d"|"k"|sealed|BEGIN/, 'never key material');
+    assertProblem(await api('GET', '/keys?all=maybe', { token: read }), 400);
+
+    assertProblem(await api('POST', '/keys/rotate', { token: read, body: { algs: ['ES256'] } }), 403);
+    assertProblem(await api('POST', '/keys/rotate', { token: write, body: { algs: ['HS256'] } }), 400);
+    assertProblem(await api('POST', '/keys/rotate', { token: write, body: { algs: ['ES256'], extra: true } }), 400);
+    const rotated = await api('POST', '/keys/rotate', { token: write, body: { algs: ['ES256'] } });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const [announced] = rotated.body.announced as { kid: string; use: string; signsFrom: string }[];
+    assert.equal(announced?.use, 'signing');
+    assert.ok(Date.parse(announced.signsFrom) > Date.now(), 'signs only after the announcement delay');
+    assertProblem(await api('POST', '/keys/rotate', { token: write, body: { algs: ['ES256'] } }), 409);
+    const after = (await api('GET', '/keys', { token: read })).body.keys as { kid: string; status: string }[];
+    assert.equal(after.find((key) => key.kid === announced.kid)?.status, 'announced');
+    const row = (await auditRows(['key.created'])).find((candidate) => candidate.data?.kid === announced.kid);
+    assert.equal(row?.actor, `client:${ids.automation!.id}`);
+  });
+});
+
 describe('users through the admin API', () => {
   test('create, conflict, read, change roles with If-Match, disable, enable, unblock: audited with the actor', async () => {
     const email = `operator-made-${randomUUID().slice(0, 8)}@example.com`;
