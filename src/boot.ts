@@ -181,8 +181,9 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       registryChanges,
       passwordReset: config.passwordReset,
       issuer: config.issuer,
-      // The admin API's own resource server: never deleted, its scopes always bound to a role.
-      pinnedResources: [{ indicator: adminApiIndicator(config.issuer), roleBoundScopes: Object.values(ADMIN_SCOPES) }],
+      // The admin API's own resource server, while the API is on: never deleted, its scopes
+      // always bound to a role. Off, an operator may remove what is left of it.
+      ...(config.adminApi && { pinnedResources: [{ indicator: adminApiIndicator(config.issuer), roleBoundScopes: Object.values(ADMIN_SCOPES) }] }),
       ...(options.clock && { clock: options.clock }),
     });
     await registerAccountApi(services.resources, config.issuer);

@@ -35,8 +35,8 @@ export async function registerAdminApi(resources: ResourceService, issuer: strin
       indicator,
       name: 'Portcullis admin API',
       scopes: [
-        { name: ADMIN_SCOPES.read, description: 'Read clients, resource servers, users and their grants, the audit trail and the settings', roles: [ADMIN_ROLE] },
-        { name: ADMIN_SCOPES.write, description: 'Create, change and delete clients, resource servers and users; revoke grants', roles: [ADMIN_ROLE] },
+        { name: ADMIN_SCOPES.read, description: 'Read clients, resource servers, users and their grants, the audit trail, the keys and the settings', roles: [ADMIN_ROLE] },
+        { name: ADMIN_SCOPES.write, description: 'Create, change and delete clients, resource servers and users; revoke grants, sign people out, rotate keys', roles: [ADMIN_ROLE] },
       ],
       accessTokenFormat: 'jwt',
       // Short: an admin token is worth stealing, and a removed role ends it soon.

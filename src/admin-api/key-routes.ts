@@ -12,11 +12,11 @@ import { actedBy, bodyObject, type AdminApiDeps, type Guards } from './admin-con
 // after KEY_ANNOUNCE_DELAY, so a rotation breaks no token. Retiring stays with the CLI: a
 // forced retire ends live tokens and sessions, which deserves a shell on the machine.
 
-export const keyViewSchema = z
+const keyViewSchema = z
   .object({
     kid: z.string(),
     alg: z.string().nullable().describe('null for a cookie key'),
-    use: z.string(),
+    use: z.enum(['sig', 'cookie']),
     status: z.enum(['announced', 'signing', 'retiring', 'retired']),
     createdAt: z.string(),
     signsFrom: z.string(),
@@ -28,18 +28,23 @@ export const keyViewSchema = z
 
 export const keyListSchema = z.object({ keys: z.array(keyViewSchema) }).strict();
 
-export const keyQuerySchema = z.object({ all: z.enum(['true', 'false']).default('false').describe('include retired keys') }).strict();
+const keyQuerySchema = z.object({ all: z.enum(['true', 'false']).default('false').describe('include retired keys') }).strict();
 
 export const rotateKeysSchema = z
   .object({
-    algs: z.array(z.enum(REQUIRED_ALGS)).max(REQUIRED_ALGS.length).optional().describe('signing algorithms to rotate; none given and no cookie: every one'),
+    algs: z
+      .array(z.enum(REQUIRED_ALGS))
+      .max(REQUIRED_ALGS.length)
+      .refine((algs) => new Set(algs).size === algs.length, 'each algorithm once')
+      .optional()
+      .describe('signing algorithms to rotate, each once; none given and no cookie: every one'),
     cookie: z.boolean().default(false).describe('rotate the cookie key too (alone, without algs)'),
   })
   .strict();
 
 export const rotatedKeysSchema = z
   .object({
-    announced: z.array(z.object({ kid: z.string(), use: z.enum(['signing', 'cookie']), signsFrom: z.string() }).strict()),
+    announced: z.array(z.object({ kid: z.string(), use: z.enum(['sig', 'cookie']), signsFrom: z.string() }).strict()),
   })
   .strict();
 
@@ -62,7 +67,7 @@ export function addKeyRoutes(router: Router<AccessTokenState>, guards: Guards, d
     const applied = await rotation.rotate({ ...(algs && { algs }), cookie }, actedBy(ctx));
     ctx.body = {
       announced: [
-        ...applied.signing.map((key) => ({ kid: key.kid, use: 'signing' as const, signsFrom: key.activatesAt.toISOString() })),
+        ...applied.signing.map((key) => ({ kid: key.kid, use: 'sig' as const, signsFrom: key.activatesAt.toISOString() })),
         ...applied.cookies.map((key) => ({ kid: cookieKeyId(key.id), use: 'cookie' as const, signsFrom: key.activatesAt.toISOString() })),
       ],
     };

@@ -17,7 +17,7 @@ export {
   type ResourceServerRecord,
   type ResourceInput,
 } from './resource-store.ts';
-export { createResourceService, toResourceInput, type PinnedResource, type ResourceService } from './resource-service.ts';
+export { createResourceService, type PinnedResource, type ResourceService } from './resource-service.ts';
 export { resourceServerView } from './resource-view.ts';
 export {
   AUTH_METHODS,

@@ -17,7 +17,7 @@ export interface ResourceService {
   update(indicator: string, raw: unknown, by?: ActedBy, options?: { ifUpdatedAt?: Date | undefined }): Promise<ResourceServerRecord>;
   /** Creates or replaces (for declarative imports). */
   put(raw: unknown, by?: ActedBy): Promise<ResourceServerRecord>;
-  /** Deletes it with its scopes; ConflictError while a client is registered for it; false when there was none. */
+  /** Deletes it with its scopes; ConflictError while a client is registered for it, or when it is pinned; false when there was none. */
   delete(indicator: string, by?: ActedBy): Promise<boolean>;
   get(indicator: string): Promise<ResourceServerRecord>;
   find(indicator: string): Promise<ResourceServerRecord | undefined>;
@@ -25,7 +25,7 @@ export interface ResourceService {
 }
 
 /** The input a record was made from: to merge a partial change onto. */
-export function toResourceInput(resource: ResourceServerRecord): ResourceInput {
+function toResourceInput(resource: ResourceServerRecord): ResourceInput {
   return {
     indicator: resource.indicator,
     name: resource.name,

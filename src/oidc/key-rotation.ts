@@ -5,7 +5,7 @@ import { keyStandings, type KeyStanding, type LifecyclePolicy } from './key-life
 import { NO_KEY_CHANGES, type AppliedKeys, type KeyChanges, type KeyStore, type PresentKeys } from './key-store.ts';
 import { auditKeyChanges, COOKIE_KIND, cookieKeyId, keyTimes, newCookieKey, newSigningKey, REQUIRED_ALGS, type RequiredAlg } from './signing-keys.ts';
 
-// Announced key rotation, for the CLI (`portcullis keys`) and the schedule: a new key is
+// Announced key rotation, for the CLI (`portcullis keys`), the admin API and the schedule: a new key is
 // published at once and signs only `announceSeconds` later, longer than a resource server
 // may cache the JWKS plus the time a change takes to reach every instance; the key it
 // replaces stays published until whatever it signed has expired, then is retired. Every
@@ -97,25 +97,21 @@ export function createKeyRotation(deps: KeyRotationDeps): KeyRotation {
 
   return {
     async list() {
-      const policy = await deps.policy();
-      let listed: KeyView[] = [];
-      // A change with nothing to change: the keys and the database's clock, as one read.
-      await store.change((present) => {
-        listed = views(present, policy);
-        return Promise.resolve(NO_KEY_CHANGES);
-      });
-      return listed;
+      // The keys and the database's clock, as one read, without the writers' lock.
+      const [policy, present] = await Promise.all([deps.policy(), store.present()]);
+      return views(present, policy);
     },
 
     rotate(options, by) {
-      const algs = options.algs?.length ? options.algs : options.cookie ? [] : REQUIRED_ALGS;
+      // Each named once: two announced keys of one kind would race for which one signs.
+      const algs = [...new Set(options.algs?.length ? options.algs : options.cookie ? [] : REQUIRED_ALGS)];
       const unknown = algs.filter((alg) => !REQUIRED_ALGS.includes(alg));
       if (unknown.length > 0) return Promise.reject(new ValidationError(`alg: ${unknown.join(', ')} is not one of ${REQUIRED_ALGS.join(', ')}`));
       return change(async (present, policy) => {
         const kinds = [...algs, ...(options.cookie ? [COOKIE_KIND] : [])];
         for (const kind of kinds) {
           const waiting = announced(present, policy, kind);
-          if (waiting) throw new ConflictError(`${kind} already has an announced key (${waiting.kid}, signs from ${waiting.signsFrom.toISOString()}); retire it first to replace it`);
+          if (waiting) throw new ConflictError(`${kind} already has an announced key (${waiting.kid}, signs from ${waiting.signsFrom.toISOString()}); retire it first to replace it (portcullis keys retire)`);
         }
         const activatesAt = new Date(present.now.getTime() + policy.announceSeconds * 1000);
         const signing = [];

@@ -61,6 +61,8 @@ export interface KeyStore {
    * stored or none of it. Retiring a key already retired changes nothing and is not reported.
    */
   change(plan: (present: PresentKeys) => Promise<KeyChanges>): Promise<AppliedKeys>;
+  /** What `change` would show a plan, read without its lock: for listing, which must never hold up starts and rotations. */
+  present(): Promise<PresentKeys>;
   /** Every signing key, retired ones included, newest first. */
   signingKeys(): Promise<StoredSigningKey[]>;
   /** Every cookie key, retired ones included, newest first. */

@@ -14,7 +14,8 @@ import type { RequestAccounts } from './request-accounts.ts';
 // portcullis_require_mfa), or by the request (acr_values or the claims parameter naming
 // PORTCULLIS_ACR_MFA: step-up). Roles are read as they are now: someone given the admin
 // role after signing in with a password is asked for the second factor at their next
-// authorization, and the scopes such a role grants need it too (resource-policy.ts). The pages then ask only for the second
+// authorization, and a code or refresh token from a sign-in without it is refused
+// (find-account.ts). The pages then ask only for the second
 // factor when the session's person already has one; anyone else gives the password first
 // (interactions/second-factor.ts).
 

@@ -505,10 +505,12 @@ describe('keys through the admin API', () => {
     assertProblem(await api('POST', '/keys/rotate', { token: read, body: { algs: ['ES256'] } }), 403);
     assertProblem(await api('POST', '/keys/rotate', { token: write, body: { algs: ['HS256'] } }), 400);
     assertProblem(await api('POST', '/keys/rotate', { token: write, body: { algs: ['ES256'], extra: true } }), 400);
+    // Two announced keys of one kind would race for which one signs.
+    assertProblem(await api('POST', '/keys/rotate', { token: write, body: { algs: ['RS256', 'RS256'] } }), 400);
     const rotated = await api('POST', '/keys/rotate', { token: write, body: { algs: ['ES256'] } });
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
     const [announced] = rotated.body.announced as { kid: string; use: string; signsFrom: string }[];
-    assert.equal(announced?.use, 'signing');
+    assert.equal(announced?.use, 'sig');
     assert.ok(Date.parse(announced.signsFrom) > Date.now(), 'signs only after the announcement delay');
     assertProblem(await api('POST', '/keys/rotate', { token: write, body: { algs: ['ES256'] } }), 409);
     const after = (await api('GET', '/keys', { token: read })).body.keys as { kid: string; status: string }[];

@@ -48,6 +48,23 @@ export function describeKeyStoreContract(harness: () => KeyStoreHarness): void {
       assert.equal(seen[1]?.cookies.length, 1);
     });
 
+    test('present shows what a plan would see, without the material', async () => {
+      const { store, clear } = harness();
+      await clear();
+      const es = signingKey('ES256');
+      await store.change(() => Promise.resolve({ signing: [es], cookies: [{ sealedSecret: 'sealed-cookie', activatesAt: new Date() }] }));
+      const seen: PresentKeys[] = [];
+      await store.change((present) => {
+        seen.push(present);
+        return Promise.resolve(NO_KEY_CHANGES);
+      });
+      const present = await store.present();
+      assert.ok(present.now instanceof Date);
+      assert.deepEqual(present.signing, seen[0]!.signing);
+      assert.deepEqual(present.cookies, seen[0]!.cookies);
+      assert.ok(!JSON.stringify(present).includes(es.sealedJwk) && !JSON.stringify(present).includes('sealed-cookie'), 'no sealed material');
+    });
+
     test('concurrent calls run one after another: each plans on what the earlier ones stored', async () => {
       const { store, clear } = harness();
       await clear();

@@ -23,6 +23,7 @@ export function createMemoryKeyStore(start = new Date()): MemoryKeyStore {
     setNow(at) {
       now = at;
     },
+    present: () => Promise.resolve({ now, signing: strip([...signing].reverse(), 'sealedJwk'), cookies: strip([...cookies].reverse(), 'sealedSecret') }),
     change(plan) {
       const step = queue.then(async (): Promise<AppliedKeys> => {
         const at = now;

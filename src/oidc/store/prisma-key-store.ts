@@ -11,6 +11,10 @@ import type { AppliedKeys, KeyStore } from '../key-store.ts';
 // interactive transaction; a start that waits is better than one that fails.
 const KEY_CREATION_TIMEOUTS = { maxWait: 30_000, timeout: 60_000 } as const;
 
+// The keys as a plan sees them: times and ids, never the sealed material.
+const PRESENT_SIGNING = { orderBy: { createdAt: 'desc' as const }, select: { kid: true, alg: true, createdAt: true, activatesAt: true, retiredAt: true } };
+const PRESENT_COOKIES = { orderBy: { id: 'desc' as const }, select: { id: true, createdAt: true, activatesAt: true, retiredAt: true } };
+
 export function createPrismaKeyStore(prisma: PrismaClient): KeyStore {
   const db = <T>(work: () => Promise<T>) => withTranslatedErrors('signing key', work);
 
@@ -20,10 +24,7 @@ export function createPrismaKeyStore(prisma: PrismaClient): KeyStore {
         prisma.$transaction(async (tx): Promise<AppliedKeys> => {
           await tx.$executeRaw`SELECT pg_advisory_xact_lock(${KEY_CREATION_LOCK})`;
           const [{ now }] = await tx.$queryRaw<[{ now: Date }]>`SELECT now() AS now`;
-          const [signing, cookies] = await Promise.all([
-            tx.signingKey.findMany({ orderBy: { createdAt: 'desc' }, select: { kid: true, alg: true, createdAt: true, activatesAt: true, retiredAt: true } }),
-            tx.cookieKey.findMany({ orderBy: { id: 'desc' }, select: { id: true, createdAt: true, activatesAt: true, retiredAt: true } }),
-          ]);
+          const [signing, cookies] = await Promise.all([tx.signingKey.findMany(PRESENT_SIGNING), tx.cookieKey.findMany(PRESENT_COOKIES)]);
           const planned = await plan({ now, signing, cookies });
           for (const key of planned.signing) {
             await tx.signingKey.create({ data: { kid: key.kid, alg: key.alg, privateJwkCiphertext: key.sealedJwk, activatesAt: key.activatesAt } });
@@ -51,6 +52,18 @@ export function createPrismaKeyStore(prisma: PrismaClient): KeyStore {
           };
         }, KEY_CREATION_TIMEOUTS),
       ),
+
+    present: () =>
+      db(async () => {
+        // No transaction and no advisory lock: a listing never queues behind the writers
+        // (their plans may generate RSA keys under the lock).
+        const [[{ now }], signing, cookies] = await Promise.all([
+          prisma.$queryRaw<[{ now: Date }]>`SELECT now() AS now`,
+          prisma.signingKey.findMany(PRESENT_SIGNING),
+          prisma.cookieKey.findMany(PRESENT_COOKIES),
+        ]);
+        return { now, signing, cookies };
+      }),
 
     signingKeys: () =>
       db(async () => {
