@@ -76,7 +76,7 @@ export interface AppDeps {
   /** REDIS_URL's connection: rate limits and login throttling shared by every instance. */
   readonly redis?: Redis | undefined;
   /** Announced key rotation (oidc/key-rotation.ts): listed and started by the admin API. */
-  readonly keyRotation?: Pick<KeyRotation, 'list' | 'rotate'> | undefined;
+  readonly keyRotation: Pick<KeyRotation, 'list' | 'rotate'>;
   /** Operators' releases of throttle blocks (`portcullis users unblock`), left in the database. */
   readonly throttleReleases?: ThrottleReleaseStore | undefined;
   /** Database outages: our routes' requests failed by one are answered 503 and logged once. */
@@ -170,7 +170,7 @@ export function createApp(deps: AppDeps): Koa {
       })
     : undefined;
   //    People with an authenticator (or all, MFA=required) give a code after the password.
-  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, mailThrottle: abuse.mailboxCodeThrottle, passwordReset, mfa: { mode: config.mfa, roles: config.mfaRequiredRoles }, issuer: config.issuer, mailReachesPeople: config.mail.reachesPeople });
+  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, mailThrottle: abuse.mailboxCodeThrottle, passwordReset, mfa: config.mfa, issuer: config.issuer, mailReachesPeople: config.mail.reachesPeople });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   if (passwordReset) {

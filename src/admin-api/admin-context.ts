@@ -30,8 +30,8 @@ export interface AdminApiDeps {
   readonly secondFactors: SecondFactors;
   /** Where `users unblock` leaves its releases; without it there is no unblock route. */
   readonly throttleReleases?: ThrottleReleaseStore | undefined;
-  /** Announced key rotation (/keys); without it, no key routes. */
-  readonly keyRotation?: Pick<KeyRotation, 'list' | 'rotate'> | undefined;
+  /** Announced key rotation (/keys). */
+  readonly keyRotation: Pick<KeyRotation, 'list' | 'rotate'>;
   /** The settings this instance runs with, without secrets (settings-view.ts), for GET /settings. */
   readonly settings: SettingsView;
   /** The per-subject request budget (rate limits), run once the token is verified. */

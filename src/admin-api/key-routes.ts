@@ -50,7 +50,6 @@ export const rotatedKeysSchema = z
 
 export function addKeyRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'keyRotation'>): void {
   const rotation = deps.keyRotation;
-  if (!rotation) return;
 
   router.get('/keys', guards.read, async (ctx) => {
     const parsed = keyQuerySchema.safeParse(ctx.query);

@@ -68,7 +68,7 @@ export function settingsView(config: Config): SettingsView {
     mail: { smtp: config.mail.smtpUrl !== undefined, from: config.mail.from, reachesPeople: config.mail.reachesPeople },
     features: { deviceFlow: config.deviceFlow, adminApi: config.adminApi, passwordReset: config.passwordReset.enabled, errorReporting: config.sentryDsn !== undefined },
     passwordReset: { ttl: config.passwordReset.ttl, endSessions: config.passwordReset.endSessions },
-    mfa: { mode: config.mfa, requiredRoles: [...config.mfaRequiredRoles] },
+    mfa: { mode: config.mfa.mode, requiredRoles: [...config.mfa.roles] },
     eventRetentionDays: config.eventRetentionDays,
     logLevel: config.logLevel,
   };

@@ -97,15 +97,13 @@ export function createResourceStore(prisma: PrismaClient): ResourceStore {
         const { ifUpdatedAt } = options;
         return prisma.$transaction(async (tx) => {
           if (ifUpdatedAt) {
-            // Takes the row's lock: a concurrent change holding the same version waits, then finds it moved.
+            // Only onto that version, which takes the row's lock: a concurrent change holding
+            // the same version waits, then finds it moved.
             const { count } = await tx.resourceServer.updateMany({ where: { indicator: resource.indicator, updatedAt: ifUpdatedAt }, data: fields });
             if (count === 0) throw new PreconditionFailedError();
+          } else {
+            await tx.resourceServer.upsert({ where: { indicator: resource.indicator }, create: fields, update: fields });
           }
-          await tx.resourceServer.upsert({
-            where: { indicator: resource.indicator },
-            create: fields,
-            update: fields,
-          });
           await tx.resourceScope.deleteMany({ where: { resourceIndicator: resource.indicator } });
           await tx.resourceScope.createMany({
             data: scopes.map((scope) => ({ resourceIndicator: resource.indicator, ...scope })),

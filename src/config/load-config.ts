@@ -95,10 +95,11 @@ export interface Config {
     /** A reset ends every session, grant and token of the account. */
     readonly endSessions: boolean;
   };
-  /** MFA: whether every sign-in needs a second factor (accounts/second-factors.ts). */
-  readonly mfa: 'optional' | 'required';
-  /** The roles whose holders need a second factor at every sign-in, whatever `mfa` says. */
-  readonly mfaRequiredRoles: readonly string[];
+  /**
+   * Who signs in with a second factor (oidc/second-factor-policy.ts MfaRequirement): `mode`
+   * required is everyone (MFA), `roles` whoever holds one of them (MFA_REQUIRED_ROLES).
+   */
+  readonly mfa: { readonly mode: 'optional' | 'required'; readonly roles: readonly string[] };
   /** MFA_REQUIRED_ROLES unset in production without SMTP_URL: the default (admin) is not applied, and a warning says so. */
   readonly mfaDefaultWithheld: boolean;
 }
@@ -290,10 +291,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       ttl: env.PASSWORD_RESET_TTL,
       endSessions: env.PASSWORD_RESET_ENDS_SESSIONS,
     }),
-    mfa: env.MFA,
-    // Like PASSWORD_RESET: on by default only where its mail reaches people (warnings.ts
-    // says so when production runs without it).
-    mfaRequiredRoles: Object.freeze([...(env.MFA_REQUIRED_ROLES ?? (mfaDefaultWithheld ? [] : DEFAULT_MFA_REQUIRED_ROLES))]),
+    mfa: Object.freeze({
+      mode: env.MFA,
+      // Like PASSWORD_RESET: on by default only where its mail reaches people (warnings.ts
+      // says so when production runs without it).
+      roles: Object.freeze([...(env.MFA_REQUIRED_ROLES ?? (mfaDefaultWithheld ? [] : DEFAULT_MFA_REQUIRED_ROLES))]),
+    }),
     mfaDefaultWithheld,
   });
 }

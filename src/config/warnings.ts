@@ -14,7 +14,7 @@ export function configWarnings(config: Config): string[] {
   if (config.production && config.mail.insecure && config.mail.smtpUrl?.startsWith('smtp://')) {
     warnings.push('SMTP_INSECURE=true: mail (reset links, and the SMTP password) may go to the mail server unencrypted when it offers no STARTTLS; unset it once the server speaks TLS');
   }
-  if (config.adminApi && !config.mfaDefaultWithheld && !config.mfaRequiredRoles.includes('admin') && config.mfa !== 'required') {
+  if (config.adminApi && !config.mfaDefaultWithheld && !config.mfa.roles.includes('admin') && config.mfa.mode !== 'required') {
     warnings.push('MFA_REQUIRED_ROLES does not name admin: people with the admin role reach the admin API with a password alone; add admin to it');
   }
   if (config.mfaDefaultWithheld) {

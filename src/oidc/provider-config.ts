@@ -52,8 +52,6 @@ type Client = KoaContextWithOIDC['oidc']['client'] & Partial<PortcullisClientFie
 export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
-  // Who must sign in with a second factor: the login check and findAccount apply it.
-  const mfaRequirement = { mode: config.mfa, roles: config.mfaRequiredRoles };
   const requestAccounts = createRequestAccounts(accounts, (accountId) => deps.rotation?.keptAccount(accountId));
   const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
   // The engine asks for a client on every request that names one. A cached registry hands
@@ -84,7 +82,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
 
-    findAccount: createFindAccount(requestAccounts, mfaRequirement),
+    findAccount: createFindAccount(requestAccounts, config.mfa),
     // acr and amr with openid: every ID token says how the person signed in (the engine
     // releases them otherwise only when the claims parameter asks; second-factor-policy.ts).
     // The account's claims (userinfo) never hold them.
@@ -147,7 +145,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     }),
     // The login prompt also asks when a second factor is required and the session did not
     // use one (second-factor-policy.ts); ID tokens say which (acr, amr).
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: secondFactorPolicy(mfaRequirement, requestAccounts) },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: secondFactorPolicy(config.mfa, requestAccounts) },
     acrValues: [...ACR_VALUES],
     renderError: deps.renderError,
 

@@ -82,17 +82,12 @@ export interface MfaRequirement {
   readonly roles: readonly string[];
 }
 
-/** Whether a role among these makes a second factor required (MFA_REQUIRED_ROLES). */
-function rolesRequireMfa(requirement: MfaRequirement, roles: readonly string[]): boolean {
-  return roles.some((role) => requirement.roles.includes(role));
-}
-
 /**
  * Whether a sign-in of a person with these roles, for this client, must use a second
  * factor: the one rule the engine's check below and the sign-in pages both apply.
  */
 export function secondFactorRequired(requirement: MfaRequirement, client: unknown, roles: readonly string[]): boolean {
-  return requirement.mode === 'required' || clientRequiresMfa(client) || rolesRequireMfa(requirement, roles);
+  return requirement.mode === 'required' || clientRequiresMfa(client) || roles.some((role) => requirement.roles.includes(role));
 }
 
 /** The engine's default interaction policy, its login prompt with one more check. */

@@ -415,7 +415,7 @@ describe('settings through the admin API', () => {
     const settings = await api('GET', '/settings', { token: read });
     assert.equal(settings.status, 200);
     assert.equal(settings.body.issuer, server.issuer);
-    assert.deepEqual(settings.body.mfa, { mode: server.config.mfa, requiredRoles: [...server.config.mfaRequiredRoles] });
+    assert.deepEqual(settings.body.mfa, { mode: server.config.mfa.mode, requiredRoles: [...server.config.mfa.roles] });
     assert.equal((settings.body.features as { adminApi: boolean }).adminApi, true);
     assert.ok(!JSON.stringify(settings.body).includes(server.config.masterSecret ?? 'no master secret'), 'never the master secret');
     assertProblem(await api('GET', '/settings'), 401);
@@ -517,6 +517,11 @@ describe('keys through the admin API', () => {
     assert.equal(after.find((key) => key.kid === announced.kid)?.status, 'announced');
     const row = (await auditRows(['key.created'])).find((candidate) => candidate.data?.kid === announced.kid);
     assert.equal(row?.actor, `client:${ids.automation!.id}`);
+    // A burst of rotations of one kind: one is announced, the others are refused.
+    const burst = await Promise.all(Array.from({ length: 4 }, () => api('POST', '/keys/rotate', { token: write, body: { algs: ['RS256'] } })));
+    assert.deepEqual(burst.map((answer) => answer.status).sort(), [200, 409, 409, 409]);
+    const announcedRs = ((await api('GET', '/keys', { token: read })).body.keys as { alg: string | null; status: string }[]).filter((key) => key.alg === 'RS256' && key.status === 'announced');
+    assert.equal(announcedRs.length, 1);
   });
 });
 

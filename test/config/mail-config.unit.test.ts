@@ -59,23 +59,23 @@ describe('mail configuration', () => {
 
   test('production refuses MFA=required without SMTP_URL (enrolment mails a code), and starts with it', () => {
     assert.match(refusal({ ...PRODUCTION, MFA: 'required' }), /MFA: required needs SMTP_URL in production .*set SMTP_URL, or MFA=optional/);
-    assert.equal(loadConfig({ ...PRODUCTION, MFA: 'required', SMTP_URL: 'smtps://user:pass@mail.example.com:465' }).mfa, 'required');
+    assert.equal(loadConfig({ ...PRODUCTION, MFA: 'required', SMTP_URL: 'smtps://user:pass@mail.example.com:465' }).mfa.mode, 'required');
   });
 
   test('MFA_REQUIRED_ROLES: admin by default where mail reaches people; a list, or none; production without SMTP_URL has none and says so', () => {
     const SMTP = { SMTP_URL: 'smtps://user:pass@mail.example.com:465' };
-    assert.deepEqual(loadConfig({}).mfaRequiredRoles, ['admin']);
-    assert.deepEqual(loadConfig({ ...PRODUCTION, ...SMTP }).mfaRequiredRoles, ['admin']);
-    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: ' admin , finance' }).mfaRequiredRoles, ['admin', 'finance']);
+    assert.deepEqual(loadConfig({}).mfa.roles, ['admin']);
+    assert.deepEqual(loadConfig({ ...PRODUCTION, ...SMTP }).mfa.roles, ['admin']);
+    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: ' admin , finance' }).mfa.roles, ['admin', 'finance']);
     // Nothing that looks like a list turns the rule off by accident: only `none` does.
     for (const value of [' ', ',', ' , ', 'admin,', 'none,', 'none,admin', 'admin,,ops']) assert.match(refusal({ MFA_REQUIRED_ROLES: value }), /MFA_REQUIRED_ROLES/, JSON.stringify(value));
-    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: 'none' }).mfaRequiredRoles, []);
-    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: '' }).mfaRequiredRoles, ['admin'], 'empty is unset, as for every setting');
-    assert.ok(Object.isFrozen(loadConfig({}).mfaRequiredRoles));
+    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: 'none' }).mfa.roles, []);
+    assert.deepEqual(loadConfig({ MFA_REQUIRED_ROLES: '' }).mfa.roles, ['admin'], 'empty is unset, as for every setting');
+    assert.ok(Object.isFrozen(loadConfig({}).mfa.roles));
     assert.match(refusal({ MFA_REQUIRED_ROLES: 'Admin' }), /MFA_REQUIRED_ROLES/);
 
     const withoutMail = loadConfig({ ...PRODUCTION });
-    assert.deepEqual(withoutMail.mfaRequiredRoles, []);
+    assert.deepEqual(withoutMail.mfa.roles, []);
     assert.ok(configWarnings(withoutMail).some((warning) => /admins sign in with a password alone; set SMTP_URL/.test(warning)));
     assert.ok(!configWarnings(loadConfig({ ...PRODUCTION, ...SMTP })).some((warning) => /second factor/.test(warning)));
     assert.ok(!configWarnings(loadConfig({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'none' })).some((warning) => /second factor/.test(warning)), 'chosen, not warned about');
@@ -85,7 +85,7 @@ describe('mail configuration', () => {
     assert.ok(!configWarnings(loadConfig({ ADMIN_API: 'true' })).some((warning) => /does not name admin/.test(warning)));
     assert.ok(!configWarnings(loadConfig({ ADMIN_API: 'true', MFA_REQUIRED_ROLES: 'ops', MFA: 'required' })).some((warning) => /does not name admin/.test(warning)), 'everyone needs one anyway');
     assert.match(refusal({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'admin' }), /MFA_REQUIRED_ROLES: needs SMTP_URL in production .*or MFA_REQUIRED_ROLES=none/);
-    assert.deepEqual(loadConfig({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'none' }).mfaRequiredRoles, [], 'explicitly none: no refusal');
+    assert.deepEqual(loadConfig({ ...PRODUCTION, MFA_REQUIRED_ROLES: 'none' }).mfa.roles, [], 'explicitly none: no refusal');
   });
 
   test('mail reaches people through SMTP_URL, or outside production through the log; in production without SMTP_URL, only the log', () => {

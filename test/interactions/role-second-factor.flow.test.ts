@@ -30,7 +30,7 @@ before(async () => {
   sink = await startSmtpSink();
   // No refresh grace: a rotated refresh token presented again is reuse at once.
   server = await startTestServer({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '6000/1m', SMTP_URL: sink.url, REFRESH_GRACE_SECONDS: '0' }, { declare: declaration });
-  assert.deepEqual(server.config.mfaRequiredRoles, ['admin'], 'the default');
+  assert.deepEqual(server.config.mfa.roles, ['admin'], 'the default');
   app = await discover(server, APP);
 });
 
