@@ -225,7 +225,7 @@ export interface MemoryResult {
   readonly idleTarget: number;
   readonly sides: readonly {
     readonly server: string;
-    readonly idle: { readonly rss: number; readonly peak: number };
+    readonly idle: { readonly rss: number; readonly peak: number; readonly started?: number };
     /** After the scenarios before this one, before any grant was added. */
     readonly beforeGrants: { readonly rss: number; readonly peak: number };
     readonly withGrants: { readonly rss: number; readonly peak: number; readonly statuses: Statuses } | { readonly error: string };

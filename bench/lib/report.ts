@@ -89,11 +89,12 @@ function latencyRows(results: readonly LoadResult[]): string[][] {
   });
 }
 
-const MEMORY_COLUMNS = ['server', 'idle RSS', 'RSS before the grants', 'with the grants, after the mix: RSS (peak)', 'target'];
+const MEMORY_COLUMNS = ['server', 'RSS 2 s after it answered', 'idle RSS (30 s after)', 'RSS before the grants', 'with the grants, after the mix: RSS (peak)', 'target'];
 
 function memoryRows(result: MemoryResult): string[][] {
   return result.sides.map((side, i) => [
     side.server,
+    side.idle.started === undefined ? '-' : mb(side.idle.started),
     mb(side.idle.rss),
     mb(side.beforeGrants.rss),
     'error' in side.withGrants ? `not measured: ${side.withGrants.error}` : `${mb(side.withGrants.rss)} (${mb(side.withGrants.peak)})`,

@@ -46,8 +46,8 @@ export interface Target {
   /** Authorization servers only. */
   readonly setup?: BenchSetup;
   readonly endpoints?: Endpoints;
-  /** Resident memory right after start (idle), in bytes. */
-  readonly idle: { readonly rss: number; readonly peak: number };
+  /** Resident memory once idle after start (servers.ts), and 2 s after it first answered (`started`), in bytes. */
+  readonly idle: { readonly rss: number; readonly peak: number; readonly started?: number };
   /** Data the scenarios prepare once and reuse (token pools, refresh chains). */
   readonly state: TargetState;
 }
