@@ -27,6 +27,8 @@ export interface MeasureOptions extends PrepareContext {
 
 interface Reading {
   readonly ticks: ReadonlyMap<number, number>;
+  /** Which of `ticks` are the database's backends (Portcullis only). */
+  readonly backends?: ReadonlySet<number>;
   readonly transactions?: number;
 }
 
@@ -51,6 +53,7 @@ export class Meter {
     const backends = await this.#postgres.backends(target.database);
     return {
       ticks: cpuTicks([...processTree(target.pid), ...backends]),
+      backends: new Set(backends),
       transactions: await this.#postgres.transactions(target.database),
     };
   }
@@ -66,6 +69,8 @@ export interface Round {
   readonly cpuSeconds: number;
   /** CPU microseconds per operation, all operations in the window counted. */
   readonly cpuMicros: number;
+  /** The part of cpuMicros spent by the database's backends (Portcullis only). */
+  readonly databaseCpuMicros?: number;
   readonly transactions?: number;
   readonly transactionsPerOperation?: number;
   readonly statuses: Statuses;
@@ -74,7 +79,7 @@ export interface Round {
 export interface Side {
   readonly server: string;
   readonly rounds: readonly Round[];
-  readonly median: { readonly rate: number; readonly cpuMicros: number; readonly transactionsPerOperation?: number };
+  readonly median: { readonly rate: number; readonly cpuMicros: number; readonly databaseCpuMicros?: number; readonly transactionsPerOperation?: number };
   /** Share of operations whose status was not the expected one. */
   readonly unexpected: number;
   readonly latency: Latency;
@@ -172,6 +177,9 @@ export async function measureLoad(
       const cpuSeconds = cpuSecondsBetween(reads[i]!.ticks, reads[i + 1]!.ticks);
       const all = load.operations + load.besideOperations;
       const transactions = target.database ? reads[i + 1]!.transactions! - reads[i]!.transactions! : undefined;
+      const { backends } = reads[i + 1]!;
+      const only = (pids: ReadonlySet<number>, ticks: ReadonlyMap<number, number>) => new Map([...ticks].filter(([pid]) => pids.has(pid)));
+      const databaseSeconds = backends ? cpuSecondsBetween(only(backends, reads[i]!.ticks), only(backends, reads[i + 1]!.ticks)) : undefined;
       return {
         operations: load.operations,
         besideOperations: load.besideOperations,
@@ -179,6 +187,7 @@ export async function measureLoad(
         rate: load.operations / load.seconds,
         cpuSeconds,
         cpuMicros: (cpuSeconds / all) * 1e6,
+        ...(databaseSeconds !== undefined && { databaseCpuMicros: (databaseSeconds / all) * 1e6 }),
         ...(transactions !== undefined && { transactions, transactionsPerOperation: transactions / all }),
         statuses: load.statuses,
       };
@@ -186,12 +195,14 @@ export async function measureLoad(
     const operations = rounds.reduce((sum, round) => sum + round.operations, 0);
     const expectedCount = rounds.reduce((sum, round) => sum + (round.statuses[expected] ?? 0), 0);
     const perOperation = rounds.map((round) => round.transactionsPerOperation).filter((value) => value !== undefined);
+    const databaseShares = rounds.map((round) => round.databaseCpuMicros).filter((value) => value !== undefined);
     return {
       server: target.name,
       rounds,
       median: {
         rate: median(rounds.map((round) => round.rate)),
         cpuMicros: median(rounds.map((round) => round.cpuMicros)),
+        ...(databaseShares.length > 0 && { databaseCpuMicros: median(databaseShares) }),
         ...(perOperation.length > 0 && { transactionsPerOperation: median(perOperation) }),
       },
       unexpected: operations > 0 ? 1 - expectedCount / operations : 0,

@@ -60,7 +60,7 @@ function targetCell(result: LoadResult): string {
     : `≤ ${result.target.ratio}×: ${verdict}`;
 }
 
-const LOAD_COLUMNS = ['scenario', 'floor', 'floor /s', 'Portcullis /s', 'floor CPU', 'Portcullis CPU', 'ratio median (min-max)', 'target', 'DB xact / op'];
+const LOAD_COLUMNS = ['scenario', 'floor', 'floor /s', 'Portcullis /s', 'floor CPU', 'Portcullis CPU', 'of it Postgres', 'ratio median (min-max)', 'target', 'DB xact / op'];
 
 function loadRows(results: readonly LoadResult[]): string[][] {
   return results.map((r) => [
@@ -70,6 +70,7 @@ function loadRows(results: readonly LoadResult[]): string[][] {
     group(r.subject.median.rate),
     micros(r.floor.median.cpuMicros),
     micros(r.subject.median.cpuMicros),
+    r.subject.median.databaseCpuMicros === undefined ? '-' : micros(r.subject.median.databaseCpuMicros),
     `${ratio(r.ratio.median)} (${ratio(r.ratio.min)}-${ratio(r.ratio.max)})`,
     targetCell(r),
     r.subject.median.transactionsPerOperation === undefined ? '-' : r.subject.median.transactionsPerOperation.toFixed(2),
