@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 
 import type { AccessTokenState } from '../account-api/index.ts';
-import { grantView } from '../oidc/index.ts';
+import { grantView, sessionView } from '../oidc/index.ts';
 import { actedBy, userOfPath, type AdminApiDeps, type Guards } from './admin-context.ts';
 
 // What a person has granted, and taking it back, as `portcullis grants list` and
@@ -12,8 +12,13 @@ import { actedBy, userOfPath, type AdminApiDeps, type Guards } from './admin-con
 // the browser session and the remembered consent: the client may be authorized again
 // without a page; sign-out is what cuts a person off.
 
-// Grant ids are the engine's: URL-safe characters, well under this.
+// /users/{id}/sessions lists the browsers signed in, each with the clients authorized in
+// it; DELETE of one signs that browser out: the session ends, and every grant made in it
+// with its tokens (a lost device keeps nothing), audited once as session.ended.
+
+// Grant and session ids are the engine's: URL-safe characters, well under this.
 const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const SESSION_ID = GRANT_ID;
 
 export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'grants'>): void {
   const { accounts, grants } = deps;
@@ -36,6 +41,20 @@ export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards,
       await grants.revokeGrant(grant.id, 'operator', actedBy(ctx));
     }
     ctx.status = 204;
+  });
+
+  router.get('/users/:id/sessions', guards.read, async (ctx) => {
+    const account = await current(ctx.params.id!);
+    ctx.body = { sessions: (await grants.listSessions(account.id)).map(sessionView) };
+  });
+
+  // Idempotent, as for grants: a session already ended, or another person's, ends nothing (204).
+  router.delete('/users/:id/sessions/:sessionId', guards.write, async (ctx) => {
+    const account = await current(ctx.params.id!);
+    const sessionId = ctx.params.sessionId!;
+    const result = SESSION_ID.test(sessionId) ? await grants.endSession(account.id, sessionId, actedBy(ctx)) : undefined;
+    if (result?.ended) ctx.body = { grants: result.grants, tokens: result.tokens };
+    else ctx.status = 204;
   });
 
   router.post('/users/:id/sign-out', guards.write, async (ctx) => {

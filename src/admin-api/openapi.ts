@@ -17,6 +17,8 @@ import {
   resourceServerListSchema,
   resourceServerViewSchema,
   rotateSecretSchema,
+  sessionEndedSchema,
+  sessionListSchema,
   signedOutSchema,
   unblockedSchema,
   userPageSchema,
@@ -120,6 +122,8 @@ export function buildOpenApiDocument(issuer: string) {
         FactorsReset: jsonSchema(factorsResetSchema, 'output'),
         GrantList: jsonSchema(grantListSchema, 'output'),
         SignedOut: jsonSchema(signedOutSchema, 'output'),
+        SessionList: jsonSchema(sessionListSchema, 'output'),
+        SessionEnded: jsonSchema(sessionEndedSchema, 'output'),
         AuditPage: jsonSchema(auditPageSchema, 'output'),
         Settings: jsonSchema(settingsViewSchema, 'output'),
         KeyList: jsonSchema(keyListSchema, 'output'),
@@ -334,6 +338,29 @@ export function buildOpenApiDocument(issuer: string) {
           security: write,
           parameters: [userId, { name: 'grantId', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '204': { description: 'the grant is gone (also when it already was, or was never this user’s: then nothing is revoked)' }, '404': problem('no such user'), ...refusals },
+        },
+      },
+      '/users/{id}/sessions': {
+        get: {
+          summary: 'List the browser sessions of a user (signed-in browsers, newest first), with the clients authorized in each',
+          operationId: 'listUserSessions',
+          security: read,
+          parameters: [userId],
+          responses: { '200': { description: 'the sessions', content: json('SessionList') }, '404': problem('no such user'), ...refusals },
+        },
+      },
+      '/users/{id}/sessions/{sessionId}': {
+        delete: {
+          summary: 'Sign one browser out: end the session and every grant made in it, with their tokens',
+          operationId: 'endUserSession',
+          security: write,
+          parameters: [userId, { name: 'sessionId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'the session ended, and what ended with it', content: json('SessionEnded') },
+            '204': { description: 'no such session of this user (already ended, or never theirs): nothing ended' },
+            '404': problem('no such user'),
+            ...refusals,
+          },
         },
       },
       '/users/{id}/sign-out': {

@@ -120,6 +120,32 @@ export const grantListSchema = z
   })
   .strict();
 
+export const sessionListSchema = z
+  .object({
+    sessions: z
+      .array(
+        z
+          .object({
+            id: z.string().describe("the session's id here (its uid; never its cookie)"),
+            signedInAt: timestamp.nullable(),
+            expiresAt: timestamp.nullable(),
+            acr: z.string().nullable().describe('how the person signed in (urn:portcullis:acr:pwd, ...:mfa)'),
+            amr: z.array(z.string()).describe('the methods used: pwd, otp, ...'),
+            clients: z.array(z.object({ clientId: z.string(), grantId: z.string().nullable() }).strict()).describe('clients authorized in this session, and their grants'),
+          })
+          .strict(),
+      )
+      .describe('newest first'),
+  })
+  .strict();
+
+export const sessionEndedSchema = z
+  .object({
+    grants: z.number().int().describe('grants made in the session, ended'),
+    tokens: z.number().int().describe('tokens under them, ended'),
+  })
+  .strict();
+
 export const signedOutSchema = z
   .object({
     user: z.object({ id: z.string(), email: z.string() }).strict(),

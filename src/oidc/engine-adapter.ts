@@ -5,6 +5,7 @@ import type { Sealer } from '../crypto/index.ts';
 import { translatePrismaError, type Sql } from '../db/index.ts';
 import { createBearerLookups, type BearerLookups, type BearerModel } from './bearer-lookups.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
+import { ENDED_SESSION } from './ended-session.ts';
 import { HASHED_MODELS, storedId } from './token-id.ts';
 import type { RefreshRotationStore } from './token-store.ts';
 
@@ -58,6 +59,8 @@ interface Table {
    * expired_token (RFC 8628 3.5), not that the code never existed.
    */
   readonly keptAfterExpiry?: number;
+  /** Has ended_at: destroy marks the row ended (ENDED_SESSION); an ended row is never found, nor saved over. */
+  readonly endable?: boolean;
 }
 
 const none: Columns = () => ({});
@@ -66,7 +69,9 @@ const grantColumn: Columns = (payload) => ({ grant_id: payload.grantId ?? null }
 // One table per model (schema.prisma), all of one shape: id, payload, expires_at, and the
 // columns the model is looked up by.
 const TABLES: Record<string, Table> = {
-  Session: { name: 'oidc_sessions', columnNames: ['uid', 'account_id'], columns: (p) => ({ uid: p.uid ?? null, account_id: p.accountId ?? null }) },
+  // Ended, not deleted (see ENDED_SESSION): every request that loaded a session saves it
+  // again as it finishes, which would bring a deleted row back.
+  Session: { name: 'oidc_sessions', columnNames: ['uid', 'account_id'], columns: (p) => ({ uid: p.uid ?? null, account_id: p.accountId ?? null }), endable: true },
   Interaction: { name: 'oidc_interactions', columnNames: [], columns: none },
   Grant: { name: 'oidc_grants', columnNames: ['account_id', 'client_id'], columns: (p) => ({ account_id: p.accountId ?? null, client_id: p.clientId ?? null }) },
   AuthorizationCode: { name: 'oidc_authorization_codes', columnNames: ['grant_id'], columns: grantColumn, consumable: true, byGrant: true },
@@ -93,16 +98,17 @@ export const PERSISTED_MODELS = Object.freeze(Object.keys(TABLES));
 
 /** The statements of one table, written once. */
 function statementsOf(table: Table) {
+  const live = table.endable ? ' AND ended_at IS NULL' : '';
   const names = ['id', 'payload', 'expires_at', ...table.columnNames];
   const values = names.map((name, i) => (name === 'payload' ? `$${i + 1}::jsonb` : `$${i + 1}`));
   const updates = names.slice(1).map((name) => `${name} = EXCLUDED.${name}`);
   return {
-    upsert: `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
-    find: `SELECT payload, expires_at${table.consumable ? ', consumed_at' : ''} FROM ${table.name} WHERE id = $1`,
-    findByUid: `SELECT payload, expires_at FROM ${table.name} WHERE uid = $1`,
+    upsert: `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}${table.endable ? ` WHERE ${table.name}.ended_at IS NULL` : ''}`,
+    find: `SELECT payload, expires_at${table.consumable ? ', consumed_at' : ''} FROM ${table.name} WHERE id = $1${live}`,
+    findByUid: `SELECT payload, expires_at FROM ${table.name} WHERE uid = $1${live}`,
     findByUserCode: `SELECT payload, expires_at${table.columnNames.includes('sealed_code') ? ', sealed_code' : ''} FROM ${table.name} WHERE user_code = $1`,
     consume: `UPDATE ${table.name} SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL`,
-    destroy: `DELETE FROM ${table.name} WHERE id = $1`,
+    destroy: table.endable ? `UPDATE ${table.name} SET ${ENDED_SESSION} WHERE id = $1 AND ended_at IS NULL` : `DELETE FROM ${table.name} WHERE id = $1`,
     revokeByGrant: `DELETE FROM ${table.name} WHERE grant_id = $1`,
   };
 }

@@ -1,5 +1,5 @@
 import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
-import type { ConsentRecord, GrantRow, RevocationCount, TokenStore } from './token-store.ts';
+import type { ConsentRecord, GrantRow, RevocationCount, SessionRow, TokenStore } from './token-store.ts';
 
 export type { RevocationCount } from './token-store.ts';
 
@@ -21,6 +21,18 @@ export interface GrantSummary {
   readonly expiresAt: Date | null;
 }
 
+/** A browser session: one browser signed in, and the clients it authorized. */
+export interface SessionSummary {
+  /** The session's uid (not its cookie, which is stored only hashed). */
+  readonly id: string;
+  readonly signedInAt: Date | null;
+  readonly expiresAt: Date | null;
+  readonly acr: string | null;
+  readonly amr: readonly string[];
+  /** Clients authorized in this session, each with the grant it holds. */
+  readonly clients: readonly { readonly clientId: string; readonly grantId: string | null }[];
+}
+
 export interface GrantService {
   listForAccount(accountId: string): Promise<GrantSummary[]>;
   find(grantId: string): Promise<GrantSummary | undefined>;
@@ -36,6 +48,13 @@ export interface GrantService {
   revokeAccount(accountId: string): Promise<RevocationCount>;
   /** Every grant and token of the client (client-credentials tokens included) and the consent people gave it. */
   revokeClient(clientId: string): Promise<RevocationCount>;
+  listSessions(accountId: string): Promise<SessionSummary[]>;
+  /**
+   * Signs one browser out: the session ends, and every grant made in it with every token
+   * under it (a lost or stolen device keeps nothing). Recorded as `session.ended` (by `by`),
+   * once; false when the account had no such session (already ended, or another's).
+   */
+  endSession(accountId: string, sessionId: string, by?: ActedBy): Promise<{ ended: boolean } & RevocationCount>;
   /** Adds to what the person is remembered to have allowed the client. */
   rememberConsent(accountId: string, clientId: string, consent: ConsentRecord): Promise<void>;
 }
@@ -57,6 +76,25 @@ function toSummary(row: GrantRow): GrantSummary {
     resources: Object.fromEntries(Object.entries(payload.resources ?? {}).map(([indicator, scope]) => [indicator, split(scope)])),
     createdAt: new Date((payload.iat ?? 0) * 1000),
     expiresAt: row.expiresAt,
+  };
+}
+
+interface SessionPayload {
+  loginTs?: number;
+  acr?: string;
+  amr?: string[];
+  authorizations?: Record<string, { grantId?: string }>;
+}
+
+function toSession(row: SessionRow): SessionSummary {
+  const payload = (row.payload ?? {}) as SessionPayload;
+  return {
+    id: row.uid,
+    signedInAt: typeof payload.loginTs === 'number' ? new Date(payload.loginTs * 1000) : null,
+    expiresAt: row.expiresAt,
+    acr: typeof payload.acr === 'string' ? payload.acr : null,
+    amr: Array.isArray(payload.amr) ? payload.amr.filter((method) => typeof method === 'string') : [],
+    clients: Object.entries(payload.authorizations ?? {}).map(([clientId, { grantId }]) => ({ clientId, grantId: typeof grantId === 'string' ? grantId : null })),
   };
 }
 
@@ -100,6 +138,26 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
       const machineTokens = await store.deleteUngrantedTokens(clientId);
       await store.forgetConsent({ clientId });
       return { grants: result.grants, tokens: result.tokens + machineTokens };
+    },
+    async listSessions(accountId) {
+      const rows = await store.listSessions(accountId);
+      return rows.map(toSession).sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
+    },
+    async endSession(accountId, sessionId, by) {
+      const row = await store.deleteSession(accountId, sessionId);
+      if (!row) return { ended: false, grants: 0, tokens: 0 };
+      const session = toSession(row);
+      // Only this account's grants, whatever the session's payload names.
+      const own = new Set(await store.grantIds({ accountId }));
+      const grantIds = session.clients.flatMap(({ grantId }) => (grantId && own.has(grantId) ? [grantId] : []));
+      const count = grantIds.length > 0 ? await store.revokeGrants(grantIds) : { grants: 0, tokens: 0 };
+      audit.record({
+        type: 'session.ended',
+        accountId,
+        data: { session: session.id, clients: session.clients.map(({ clientId }) => clientId), grants: count.grants, tokens: count.tokens },
+        ...by,
+      });
+      return { ended: true, ...count };
     },
     rememberConsent: (accountId, clientId, consent) => store.rememberConsent(accountId, clientId, consent),
   };

@@ -9,7 +9,7 @@ export function createStateSources(prisma: PrismaClient, keys: () => KeyMaterial
   // A key's creation time never changes: read once per set of signing keys (a rotation changes the set).
   let created: { fingerprint: string; read: Promise<{ alg: string; createdAt: Date }[]> } | undefined;
   return {
-    activeSessions: () => prisma.oidcSession.count({ where: { OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } }),
+    activeSessions: () => prisma.oidcSession.count({ where: { endedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } }),
     signingKeys() {
       const material = keys();
       if (created?.fingerprint === material.fingerprint) return created.read;

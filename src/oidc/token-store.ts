@@ -75,6 +75,13 @@ export interface GrantRow {
   readonly expiresAt: Date | null;
 }
 
+/** A browser session as stored: its uid (the engine's handle; the cookie's value is only hashed), and the engine's payload. */
+export interface SessionRow {
+  readonly uid: string;
+  readonly payload: unknown;
+  readonly expiresAt: Date | null;
+}
+
 export interface RevocationCount {
   readonly grants: number;
   readonly tokens: number;
@@ -118,6 +125,13 @@ export interface GrantStore {
   forgetConsent(where: { accountId?: string; clientId?: string }): Promise<number>;
   /** Ends every browser session of an account. */
   deleteSessions(accountId: string): Promise<number>;
+  /** Live browser sessions of an account. */
+  listSessions(accountId: string): Promise<SessionRow[]>;
+  /**
+   * Ends one browser session of an account: the row it deleted, or undefined when there was
+   * none (already ended, or another account's). Of concurrent calls exactly one gets the row.
+   */
+  deleteSession(accountId: string, uid: string): Promise<SessionRow | undefined>;
   /**
    * Deletes what a client holds under no grant: its client-credentials tokens, and its
    * device codes (a pending one has no grant yet, and a client registered later under the

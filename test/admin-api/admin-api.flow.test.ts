@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 
 import { adminPersonToken, newAdminTestPerson, sendAdminRequest, type AdminCallOptions } from '../helpers/admin-api-calls.ts';
-import { runBrowser } from '../helpers/browserless-login.ts';
+import { runBrowser, type CookieJar } from '../helpers/browserless-login.ts';
 import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -423,12 +423,24 @@ describe('settings through the admin API', () => {
 });
 
 describe('grants through the admin API', () => {
-  /** A sign-in at the console with openid only: one grant of the person's, and its access token for userinfo. */
+  /** A sign-in at the console with openid only, in its own browser: one grant of the person's, and its access token for userinfo. */
   async function signIn(person: { email: string; password: string }) {
+    return (await signInBrowser(person)).tokens;
+  }
+  async function signInBrowser(person: { email: string; password: string }) {
     const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(web, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
     const browser = await runBrowser(url, person);
-    return oidc.authorizationCodeGrant(web, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
+    const tokens = await oidc.authorizationCodeGrant(web, browser.url, { pkceCodeVerifier: verifier, expectedState: oidc.skipStateCheck });
+    return { tokens, jar: browser.jar };
+  }
+  /** Whether a browser is still signed in: an authorization with prompt=none gets a code, or login_required. */
+  async function stillSignedIn(jar: CookieJar): Promise<boolean> {
+    const url = oidc.buildAuthorizationUrl(web, { redirect_uri: REDIRECT, scope: 'openid', prompt: 'none', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+    const { url: callback } = await runBrowser(url, { jar });
+    if (callback.searchParams.get('code')) return true;
+    assert.equal(callback.searchParams.get('error'), 'login_required', callback.href);
+    return false;
   }
   const userinfo = async (token: string) => (await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status;
 
@@ -474,6 +486,76 @@ describe('grants through the admin API', () => {
     const answers = await Promise.all(Array.from({ length: 6 }, () => api('DELETE', `/users/${person.id}/grants/${grant!.id}`, { token: write })));
     assert.deepEqual(answers.map((answer) => answer.status), [204, 204, 204, 204, 204, 204]);
     assert.equal((await auditRows(['grant.revoked'])).filter((row) => row.accountId === person.id).length, 1);
+  });
+
+  test('list a person’s browser sessions; sign one browser out (only theirs, idempotent): it and its grants end, the other browser stays; audited once', async () => {
+    const [person, other] = [await newPerson(), await newPerson()];
+    const sessionsOf = async (id: string) => (await api('GET', `/users/${id}/sessions`, { token: read })).body.sessions as { id: string; signedInAt: string; amr: string[]; clients: { clientId: string; grantId: string }[] }[];
+    const laptop = await signInBrowser(person);
+    const [laptopSession] = await sessionsOf(person.id);
+    const phone = await signInBrowser(person);
+    const othersBrowser = await signInBrowser(other);
+    const [othersSession] = await sessionsOf(other.id);
+
+    const sessions = await sessionsOf(person.id);
+    assert.equal(sessions.length, 2);
+    assert.ok(sessions.some((session) => session.id === laptopSession!.id));
+    for (const session of sessions) {
+      assert.ok(session.amr.includes('pwd'), JSON.stringify(session));
+      assert.ok(!Number.isNaN(Date.parse(session.signedInAt)));
+      assert.equal(session.clients.length, 1);
+      assert.equal(session.clients[0]!.clientId, ids.console!.id);
+    }
+    // The session's id is its uid, never the value of the browser's session cookie.
+    const cookieValues = [laptop.jar.get('_session'), phone.jar.get('_session')];
+    assert.ok(cookieValues.every((value) => value !== undefined));
+    for (const session of sessions) assert.ok(!cookieValues.includes(session.id));
+    const laptopGrant = laptopSession!.clients[0]!.grantId;
+    assert.ok(((await api('GET', `/users/${person.id}/grants`, { token: read })).body.grants as { id: string }[]).some((grant) => grant.id === laptopGrant));
+
+    assertProblem(await api('DELETE', `/users/${person.id}/sessions/${laptopSession!.id}`, { token: read }), 403);
+    // Another person's session under this person: nothing of the other's ends.
+    assert.equal((await api('DELETE', `/users/${person.id}/sessions/${othersSession!.id}`, { token: write })).status, 204);
+    assert.equal(await stillSignedIn(othersBrowser.jar), true);
+    assert.equal(await userinfo(othersBrowser.tokens.access_token), 200);
+    assert.equal(await stillSignedIn(laptop.jar), true, 'nothing ended yet');
+
+    const ended = await api('DELETE', `/users/${person.id}/sessions/${laptopSession!.id}`, { token: write });
+    assert.equal(ended.status, 200, JSON.stringify(ended.body));
+    assert.equal(ended.body.grants, 1);
+    assert.equal(await stillSignedIn(laptop.jar), false, 'the laptop is signed out');
+    assert.equal(await userinfo(laptop.tokens.access_token), 401, 'the grant made in it ended with its tokens');
+    assert.equal(await stillSignedIn(phone.jar), true, 'the phone stays signed in');
+    assert.equal(await userinfo(phone.tokens.access_token), 200);
+    assert.deepEqual((await sessionsOf(person.id)).map((session) => session.id).includes(laptopSession!.id), false);
+
+    assert.equal((await api('DELETE', `/users/${person.id}/sessions/${laptopSession!.id}`, { token: write })).status, 204, 'already ended');
+    assert.equal((await api('DELETE', `/users/${person.id}/sessions/${'x'.repeat(300)}`, { token: write })).status, 204);
+    assertProblem(await api('GET', `/users/${randomUUID()}/sessions`, { token: read }), 404);
+    assertProblem(await api('DELETE', `/users/${randomUUID()}/sessions/${laptopSession!.id}`, { token: write }), 404);
+
+    // The laptop's owner can sign in again in that browser: a new session, not the ended one.
+    const again = await runBrowser(oidc.buildAuthorizationUrl(web, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' }), { ...person, jar: laptop.jar });
+    assert.ok(again.url.searchParams.get('code'), again.url.href);
+    assert.ok(again.pages.includes('login'), 'asked for the password again');
+    assert.equal(await stillSignedIn(laptop.jar), true);
+    assert.equal((await sessionsOf(person.id)).length, 2);
+
+    const rows = (await auditRows(['session.ended'])).filter((row) => row.accountId === person.id);
+    assert.equal(rows.length, 1, 'one session ended, one row');
+    assert.equal(rows[0]!.actor, `client:${ids.automation!.id}`);
+    assert.deepEqual(rows[0]!.data, { session: laptopSession!.id, clients: [ids.console!.id], grants: 1, tokens: (ended.body.tokens as number) });
+    assert.equal((await auditRows(['session.ended'])).filter((row) => row.accountId === other.id).length, 0);
+  });
+
+  test('concurrent sign-outs of one browser: one ends it (200), the rest find it gone (204), one audit row', async () => {
+    const person = await newPerson();
+    const browser = await signInBrowser(person);
+    const [session] = (await api('GET', `/users/${person.id}/sessions`, { token: read })).body.sessions as { id: string }[];
+    const answers = await Promise.all(Array.from({ length: 6 }, () => api('DELETE', `/users/${person.id}/sessions/${session!.id}`, { token: write })));
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 204, 204, 204, 204, 204]);
+    assert.equal(await stillSignedIn(browser.jar), false);
+    assert.equal((await auditRows(['session.ended'])).filter((row) => row.accountId === person.id).length, 1);
   });
 
   test('sign-out ends every grant and token of a person (the account stays), audited with the actor', async () => {

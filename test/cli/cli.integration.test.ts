@@ -384,7 +384,8 @@ void describe('portcullis revoke and grants', () => {
         accessTokens: sorted(await prisma.oidcAccessToken.findMany({ select: { id: true } })),
         refreshTokens: sorted(await prisma.oidcRefreshToken.findMany({ select: { id: true } })),
         clientCredentials: sorted(await prisma.oidcClientCredentials.findMany({ select: { id: true } })),
-        sessions: sorted(await prisma.oidcSession.findMany({ select: { id: true } })),
+        // Live ones: an ended session is kept (marked) for an hour (ended-session.ts).
+        sessions: sorted(await prisma.oidcSession.findMany({ where: { endedAt: null }, select: { id: true } })),
       };
     });
 

@@ -162,6 +162,8 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
       return Promise.resolve(count);
     },
     deleteSessions: () => Promise.resolve(0),
+    listSessions: () => Promise.resolve([]),
+    deleteSession: () => Promise.resolve(undefined),
     deleteUngrantedTokens: () => Promise.resolve(0),
 
     jwtStanding(jti, grantId) {

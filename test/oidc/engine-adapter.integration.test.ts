@@ -13,14 +13,16 @@ import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts
 
 let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
 let adapterFor: ReturnType<typeof createEngineAdapterFactory>;
+let store: ReturnType<typeof createPrismaTokenStore>;
 const registryClient = { client_id: 'registry-client', client_name: 'From the registry' };
 const sealer = createSealer('test-master-secret-that-is-long-enough-0123456789');
 
 before(async () => {
   database = await createMigratedDatabase();
+  store = createPrismaTokenStore(database.prisma, database.pool);
   adapterFor = createEngineAdapterFactory({
     sql: database.pool,
-    store: createPrismaTokenStore(database.prisma, database.pool),
+    store,
     loadClient: (id) => Promise.resolve(id === registryClient.client_id ? { ...registryClient } : undefined),
     sealer,
   });
@@ -113,13 +115,46 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
     });
   }
 
-  test('destroy removes the row', async () => {
+  test('destroy: the row is no longer found', async () => {
     const adapter = adapterFor('Session');
     const id = randomUUID();
     await adapter.upsert(id, payload({ uid: randomUUID() }), 60);
     await adapter.destroy(id);
     assert.equal(await adapter.find(id), undefined);
   });
+
+  // Every request that loaded a session saves it as it finishes: one in flight when the
+  // session ends (logout, an operator's sign-out of it or of the account, a password reset)
+  // must not bring it back signed in.
+  for (const [how, end] of [
+    ['the engine destroys it (logout)', (id: string) => adapterFor('Session').destroy(id)],
+    ['an operator ends that session', async (_id: string, uid: string) => assert.ok(await store.deleteSession('acc-ended', uid))],
+    ['every session of the account ends', async () => assert.ok((await store.deleteSessions('acc-ended')) >= 1)],
+  ] as const) {
+    test(`Session: ended when ${how}, a save still in flight does not bring it back`, async () => {
+      const adapter = adapterFor('Session');
+      const id = randomUUID();
+      const uid = randomUUID();
+      const session = payload({ jti: id, uid, accountId: 'acc-ended' });
+      await adapter.upsert(id, session, 3600);
+      const loaded = await adapter.find(id);
+      assert.ok(loaded);
+      await end(id, uid);
+      assert.equal(await adapter.find(id), undefined);
+      // The request that had loaded it finishes, and saves it with its rolling lifetime.
+      await adapter.upsert(id, { ...loaded, loginTs: 1 }, 3600);
+      assert.equal(await adapter.find(id), undefined, 'still ended');
+      assert.equal(await adapter.findByUid(uid), undefined);
+      assert.deepEqual((await store.listSessions('acc-ended')).filter((row) => row.uid === uid), []);
+      assert.equal(await store.deleteSession('acc-ended', uid), undefined, 'ended once');
+      // At sign-in the engine gives the session a new id and ends the old one: the new one
+      // keeps the uid, and is saved and found.
+      const successor = randomUUID();
+      await adapter.upsert(successor, { ...session, jti: successor }, 3600);
+      assert.deepEqual(await adapter.find(successor), { ...session, jti: successor });
+      assert.equal((await adapter.findByUid(uid))?.accountId, 'acc-ended');
+    });
+  }
 
   test('Session: findByUid finds the session by its fixed uid, and not once expired', async () => {
     const adapter = adapterFor('Session');
