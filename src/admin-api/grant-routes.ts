@@ -16,9 +16,8 @@ import { actedBy, userOfPath, type AdminApiDeps, type Guards } from './admin-con
 // it; DELETE of one signs that browser out: the session ends, and every grant made in it
 // with its tokens (a lost device keeps nothing), audited once as session.ended.
 
-// Grant and session ids are the engine's: URL-safe characters, well under this.
-const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/;
-const SESSION_ID = GRANT_ID;
+// Grant ids and session uids are the engine's: URL-safe characters, well under this.
+const ENGINE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'grants'>): void {
   const { accounts, grants } = deps;
@@ -35,7 +34,7 @@ export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards,
   router.delete('/users/:id/grants/:grantId', guards.write, async (ctx) => {
     const account = await current(ctx.params.id!);
     const grantId = ctx.params.grantId!;
-    const grant = GRANT_ID.test(grantId) ? await grants.find(grantId) : undefined;
+    const grant = ENGINE_ID.test(grantId) ? await grants.find(grantId) : undefined;
     if (grant && grant.accountId === account.id) {
       // Recorded as grant.revoked by the service, once: concurrent DELETEs end it once.
       await grants.revokeGrant(grant.id, 'operator', actedBy(ctx));
@@ -48,11 +47,12 @@ export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards,
     ctx.body = { sessions: (await grants.listSessions(account.id)).map(sessionView) };
   });
 
-  // Idempotent, as for grants: a session already ended, or another person's, ends nothing (204).
+  // Idempotent, as for grants: a session already ended, or another person's, ends nothing
+  // (204). Unlike a grant, ending a session ends what was made in it, so the answer counts it.
   router.delete('/users/:id/sessions/:sessionId', guards.write, async (ctx) => {
     const account = await current(ctx.params.id!);
     const sessionId = ctx.params.sessionId!;
-    const result = SESSION_ID.test(sessionId) ? await grants.endSession(account.id, sessionId, actedBy(ctx)) : undefined;
+    const result = ENGINE_ID.test(sessionId) ? await grants.endSession(account.id, sessionId, actedBy(ctx)) : undefined;
     if (result?.ended) ctx.body = { grants: result.grants, tokens: result.tokens };
     else ctx.status = 204;
   });

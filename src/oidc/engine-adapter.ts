@@ -98,14 +98,14 @@ export const PERSISTED_MODELS = Object.freeze(Object.keys(TABLES));
 
 /** The statements of one table, written once. */
 function statementsOf(table: Table) {
-  const live = table.endable ? ' AND ended_at IS NULL' : '';
+  const notEnded = table.endable ? ' AND ended_at IS NULL' : '';
   const names = ['id', 'payload', 'expires_at', ...table.columnNames];
   const values = names.map((name, i) => (name === 'payload' ? `$${i + 1}::jsonb` : `$${i + 1}`));
   const updates = names.slice(1).map((name) => `${name} = EXCLUDED.${name}`);
   return {
     upsert: `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}${table.endable ? ` WHERE ${table.name}.ended_at IS NULL` : ''}`,
-    find: `SELECT payload, expires_at${table.consumable ? ', consumed_at' : ''} FROM ${table.name} WHERE id = $1${live}`,
-    findByUid: `SELECT payload, expires_at FROM ${table.name} WHERE uid = $1${live}`,
+    find: `SELECT payload, expires_at${table.consumable ? ', consumed_at' : ''} FROM ${table.name} WHERE id = $1${notEnded}`,
+    findByUid: `SELECT payload, expires_at FROM ${table.name} WHERE uid = $1${notEnded}`,
     findByUserCode: `SELECT payload, expires_at${table.columnNames.includes('sealed_code') ? ', sealed_code' : ''} FROM ${table.name} WHERE user_code = $1`,
     consume: `UPDATE ${table.name} SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL`,
     destroy: table.endable ? `UPDATE ${table.name} SET ${ENDED_SESSION} WHERE id = $1 AND ended_at IS NULL` : `DELETE FROM ${table.name} WHERE id = $1`,

@@ -129,7 +129,7 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
     },
     async revokeAccount(accountId) {
       const result = await store.revokeGrants(await store.grantIds({ accountId }));
-      await store.deleteSessions(accountId);
+      await store.endSessions(accountId);
       await store.forgetConsent({ accountId });
       return result;
     },
@@ -144,9 +144,9 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
       return rows.map(toSession).sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
     },
     async endSession(accountId, sessionId, by) {
-      const row = await store.deleteSession(accountId, sessionId);
-      if (!row) return { ended: false, grants: 0, tokens: 0 };
-      const session = toSession(row);
+      const ended = await store.endSession(accountId, sessionId);
+      if (!ended) return { ended: false, grants: 0, tokens: 0 };
+      const session = toSession({ uid: sessionId, payload: ended.payload, expiresAt: null });
       // Only this account's grants, whatever the session's payload names.
       const own = new Set(await store.grantIds({ accountId }));
       const grantIds = session.clients.flatMap(({ grantId }) => (grantId && own.has(grantId) ? [grantId] : []));

@@ -123,15 +123,16 @@ export interface GrantStore {
   revokeGrants(grantIds: readonly string[]): Promise<RevocationCount>;
   /** Forgets consent: of one person for one client, of every client of a person, or of everyone for a client. */
   forgetConsent(where: { accountId?: string; clientId?: string }): Promise<number>;
-  /** Ends every browser session of an account. */
-  deleteSessions(accountId: string): Promise<number>;
+  /** Ends every browser session of an account (ended-session.ts): how many were live. */
+  endSessions(accountId: string): Promise<number>;
   /** Live browser sessions of an account. */
   listSessions(accountId: string): Promise<SessionRow[]>;
   /**
-   * Ends one browser session of an account: the row it deleted, or undefined when there was
-   * none (already ended, or another account's). Of concurrent calls exactly one gets the row.
+   * Ends one browser session of an account: the engine's payload it held, or undefined when
+   * there was none live (already ended, or another account's). Of concurrent calls exactly
+   * one gets it.
    */
-  deleteSession(accountId: string, uid: string): Promise<SessionRow | undefined>;
+  endSession(accountId: string, uid: string): Promise<{ readonly payload: unknown } | undefined>;
   /**
    * Deletes what a client holds under no grant: its client-credentials tokens, and its
    * device codes (a pending one has no grant yet, and a client registered later under the

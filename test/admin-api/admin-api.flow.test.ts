@@ -523,11 +523,12 @@ describe('grants through the admin API', () => {
     const ended = await api('DELETE', `/users/${person.id}/sessions/${laptopSession!.id}`, { token: write });
     assert.equal(ended.status, 200, JSON.stringify(ended.body));
     assert.equal(ended.body.grants, 1);
+    assert.ok((ended.body.tokens as number) >= 1, 'at least the access token');
     assert.equal(await stillSignedIn(laptop.jar), false, 'the laptop is signed out');
     assert.equal(await userinfo(laptop.tokens.access_token), 401, 'the grant made in it ended with its tokens');
     assert.equal(await stillSignedIn(phone.jar), true, 'the phone stays signed in');
     assert.equal(await userinfo(phone.tokens.access_token), 200);
-    assert.deepEqual((await sessionsOf(person.id)).map((session) => session.id).includes(laptopSession!.id), false);
+    assert.equal((await sessionsOf(person.id)).some((session) => session.id === laptopSession!.id), false);
 
     assert.equal((await api('DELETE', `/users/${person.id}/sessions/${laptopSession!.id}`, { token: write })).status, 204, 'already ended');
     assert.equal((await api('DELETE', `/users/${person.id}/sessions/${'x'.repeat(300)}`, { token: write })).status, 204);

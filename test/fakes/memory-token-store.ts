@@ -161,9 +161,9 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
       }
       return Promise.resolve(count);
     },
-    deleteSessions: () => Promise.resolve(0),
+    endSessions: () => Promise.resolve(0),
     listSessions: () => Promise.resolve([]),
-    deleteSession: () => Promise.resolve(undefined),
+    endSession: () => Promise.resolve(undefined),
     deleteUngrantedTokens: () => Promise.resolve(0),
 
     jwtStanding(jti, grantId) {

@@ -128,33 +128,50 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   // must not bring it back signed in.
   for (const [how, end] of [
     ['the engine destroys it (logout)', (id: string) => adapterFor('Session').destroy(id)],
-    ['an operator ends that session', async (_id: string, uid: string) => assert.ok(await store.deleteSession('acc-ended', uid))],
-    ['every session of the account ends', async () => assert.ok((await store.deleteSessions('acc-ended')) >= 1)],
+    ['an operator ends that session', async (_id: string, uid: string, account: string) => assert.ok(await store.endSession(account, uid))],
+    ['every session of the account ends', async (_id: string, _uid: string, account: string) => assert.equal(await store.endSessions(account), 1)],
   ] as const) {
     test(`Session: ended when ${how}, a save still in flight does not bring it back`, async () => {
       const adapter = adapterFor('Session');
       const id = randomUUID();
       const uid = randomUUID();
-      const session = payload({ jti: id, uid, accountId: 'acc-ended' });
-      await adapter.upsert(id, session, 3600);
+      const account = `acc-${randomUUID()}`;
+      const session = payload({ jti: id, uid, accountId: account });
+      // A session of a day, saved again by every request that loads it.
+      await adapter.upsert(id, session, 86_400);
       const loaded = await adapter.find(id);
       assert.ok(loaded);
-      await end(id, uid);
+      await end(id, uid, account);
       assert.equal(await adapter.find(id), undefined);
+      // Kept an hour at most, then housekeeping deletes it.
+      const kept = await database.prisma.oidcSession.findUniqueOrThrow({ where: { id: hashTokenId(id) } });
+      assert.ok(kept.endedAt);
+      assert.ok(kept.expiresAt && kept.expiresAt.getTime() <= Date.now() + 3600_000);
       // The request that had loaded it finishes, and saves it with its rolling lifetime.
-      await adapter.upsert(id, { ...loaded, loginTs: 1 }, 3600);
+      await adapter.upsert(id, { ...loaded, loginTs: 1 }, 86_400);
       assert.equal(await adapter.find(id), undefined, 'still ended');
       assert.equal(await adapter.findByUid(uid), undefined);
-      assert.deepEqual((await store.listSessions('acc-ended')).filter((row) => row.uid === uid), []);
-      assert.equal(await store.deleteSession('acc-ended', uid), undefined, 'ended once');
+      assert.deepEqual(await store.listSessions(account), []);
+      assert.equal(await store.endSession(account, uid), undefined, 'ended once');
+      assert.equal(await store.endSessions(account), 0);
       // At sign-in the engine gives the session a new id and ends the old one: the new one
       // keeps the uid, and is saved and found.
       const successor = randomUUID();
       await adapter.upsert(successor, { ...session, jti: successor }, 3600);
       assert.deepEqual(await adapter.find(successor), { ...session, jti: successor });
-      assert.equal((await adapter.findByUid(uid))?.accountId, 'acc-ended');
+      assert.equal((await adapter.findByUid(uid))?.accountId, account);
     });
   }
+
+  test('Session: one stored without an expiry is kept an hour once ended', async () => {
+    const adapter = adapterFor('Session');
+    const id = randomUUID();
+    await adapter.upsert(id, payload({ jti: id, uid: randomUUID() }), 0);
+    assert.equal((await database.prisma.oidcSession.findUniqueOrThrow({ where: { id: hashTokenId(id) } })).expiresAt, null);
+    await adapter.destroy(id);
+    const kept = await database.prisma.oidcSession.findUniqueOrThrow({ where: { id: hashTokenId(id) } });
+    assert.ok(kept.expiresAt && kept.expiresAt.getTime() > Date.now() && kept.expiresAt.getTime() <= Date.now() + 3600_000);
+  });
 
   test('Session: findByUid finds the session by its fixed uid, and not once expired', async () => {
     const adapter = adapterFor('Session');

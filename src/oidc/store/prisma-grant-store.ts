@@ -1,15 +1,13 @@
 import type { PrismaClient } from '../../db/index.ts';
 import { withTranslatedErrors } from '../../db/index.ts';
 import { ENDED_SESSION } from '../ended-session.ts';
-import type { GrantRow, GrantStore, SessionRow } from '../token-store.ts';
+import type { GrantRow, GrantStore } from '../token-store.ts';
 
 // Grants as people see them, and taking them back, on Postgres (both databases). A
 // revocation deletes a grant and everything stored under it in one transaction, so it is
 // gone for every instance at once.
 
 const live = () => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] });
-
-const SESSION_FIELDS = { uid: true, payload: true, expiresAt: true } as const;
 
 /** Postgres refuses NUL in text: an id holding one cannot exist. */
 const impossible = (id: string) => id.includes('\u0000');
@@ -53,31 +51,23 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
 
     // Sessions end as the engine's adapter ends them (ENDED_SESSION): marked, never deleted
     // here, so a request of that browser still in flight cannot save one back.
-    deleteSessions: (accountId) =>
-      db(async () => {
-        const rows = await prisma.$queryRawUnsafe<{ ended: number }[]>(
-          `WITH ended AS (UPDATE oidc_sessions SET ${ENDED_SESSION} WHERE account_id = $1 AND ended_at IS NULL RETURNING 1) SELECT count(*)::int AS ended FROM ended`,
-          accountId,
-        );
-        return rows[0]?.ended ?? 0;
-      }),
+    endSessions: (accountId) =>
+      db(() => prisma.$executeRawUnsafe(`UPDATE oidc_sessions SET ${ENDED_SESSION} WHERE account_id = $1 AND ended_at IS NULL`, accountId)),
 
     listSessions: (accountId) =>
-      db(() => prisma.oidcSession.findMany({ where: { accountId, endedAt: null, ...live() }, select: SESSION_FIELDS, orderBy: { uid: 'asc' } })),
+      db(() => prisma.oidcSession.findMany({ where: { accountId, endedAt: null, ...live() }, select: { uid: true, payload: true, expiresAt: true } })),
 
-    deleteSession: (accountId, uid) =>
-      db(async (): Promise<SessionRow | undefined> => {
+    endSession: (accountId, uid) =>
+      db(async () => {
         if (impossible(uid)) return undefined;
         // One statement: of two concurrent calls one ends the row; the other, waiting on its
         // lock, then finds it ended and matches nothing.
-        const rows = await prisma.$queryRawUnsafe<{ payload: unknown; expires_at: Date | null }[]>(
-          `UPDATE oidc_sessions SET ${ENDED_SESSION} WHERE uid = $1 AND account_id = $2 AND ended_at IS NULL RETURNING payload, expires_at`,
+        const rows = await prisma.$queryRawUnsafe<{ payload: unknown }[]>(
+          `UPDATE oidc_sessions SET ${ENDED_SESSION} WHERE uid = $1 AND account_id = $2 AND ended_at IS NULL RETURNING payload`,
           uid,
           accountId,
         );
-        const row = rows[0];
-        // The row's uid is given up as it ends: the one it had is the one asked for.
-        return row ? { uid, payload: row.payload, expiresAt: row.expires_at } : undefined;
+        return rows[0];
       }),
 
     deleteUngrantedTokens: (clientId) =>
