@@ -14,18 +14,12 @@ import { measureScale } from './lib/scale.ts';
 import { connectPostgres } from './lib/postgres.ts';
 import { summarizeProfile, type CpuProfile } from './lib/profile.ts';
 import { describeMachine, formatRun, RESULTS_HEADING, RESULTS_INTRO, type BenchRun } from './lib/report.ts';
-import { benchSetup, Processes, seedPortcullis, startEngine, startHello, startPortcullis, type PortcullisOptions } from './lib/servers.ts';
+import { benchSetup, IDLE_MS, Processes, seedPortcullis, startEngine, startHello, startPortcullis, type PortcullisOptions } from './lib/servers.ts';
 import type { Target } from './lib/target.ts';
 import { SCENARIOS, type ServerName } from './scenarios.ts';
 
 const BENCH = new URL('.', import.meta.url).pathname;
 const KIT = resolve(BENCH, '..');
-/**
- * How long a server sits idle before its idle memory is read: V8's memory reducer first
- * looks 8 s after allocation stops and gives back start-up's young generation and garbage
- * in a few steps (seen at 14-17 s after start with --trace-gc).
- */
-const IDLE_MS = 30_000;
 
 const USAGE = `npm run bench [-- options]
 

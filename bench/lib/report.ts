@@ -3,6 +3,7 @@ import { availableParallelism, loadavg, totalmem } from 'node:os';
 
 import type { Latency, Statuses } from './load.ts';
 import type { LoadResult, MemoryResult } from './measure.ts';
+import { IDLE_MS } from './servers.ts';
 
 // The run's record (raw JSON) and its tables: aligned text for the terminal, markdown for
 // bench/RESULTS.md. Both show the same rows.
@@ -90,7 +91,7 @@ function latencyRows(results: readonly LoadResult[]): string[][] {
   });
 }
 
-const MEMORY_COLUMNS = ['server', 'RSS 2 s after it answered', 'idle RSS (30 s after)', 'RSS before the grants', 'with the grants, after the mix: RSS (peak)', 'target'];
+const MEMORY_COLUMNS = ['server', 'RSS 2 s after it answered', `idle RSS (${IDLE_MS / 1000} s after)`, 'RSS before the grants', 'with the grants, after the mix: RSS (peak)', 'target'];
 
 function memoryRows(result: MemoryResult): string[][] {
   return result.sides.map((side, i) => [
