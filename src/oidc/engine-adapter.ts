@@ -219,7 +219,17 @@ class TableAdapter implements Adapter {
 
   protected async write(row: EngineRow): Promise<void> {
     const columns = this.#table.columnNames.map((name) => row.columns[name] ?? null);
-    await translated(() => this.sql.query(this.#statements.upsert, [row.id, JSON.stringify(row.payload), row.expiresAt, ...columns]));
+    try {
+      await this.sql.query(this.#statements.upsert, [row.id, JSON.stringify(row.payload), row.expiresAt, ...columns]);
+    } catch (error) {
+      // A session carried on under a new id whose uid another row holds: one signed out
+      // (ended-session.ts), or a second tab's rotation of it that lost the race. Either way
+      // that session is over here: the person signs in again, never a 500.
+      if (this.#table.endable && (error as { code?: unknown }).code === '23505' && (error as { constraint?: unknown }).constraint === `${this.#table.name}_uid_key`) {
+        throw new errors.SessionNotFound('the session has ended');
+      }
+      throw translatePrismaError(error, 'oidc record');
+    }
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {

@@ -126,10 +126,10 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   // Every request that loaded a session saves it as it finishes: one in flight when the
   // session ends (logout, an operator's sign-out of it or of the account, a password reset)
   // must not bring it back signed in.
-  for (const [how, end] of [
-    ['the engine destroys it (logout)', (id: string) => adapterFor('Session').destroy(id)],
-    ['an operator ends that session', async (_id: string, uid: string, account: string) => assert.ok(await store.endSession(account, uid))],
-    ['every session of the account ends', async (_id: string, _uid: string, account: string) => assert.equal(await store.endSessions(account), 1)],
+  for (const [how, end, carriedOn] of [
+    ['the engine destroys it (logout, or its new id at sign-in)', (id: string) => adapterFor('Session').destroy(id), true],
+    ['an operator ends that session', async (_id: string, uid: string, account: string) => assert.ok(await store.endSession(account, uid)), false],
+    ['every session of the account ends', async (_id: string, _uid: string, account: string) => assert.equal(await store.endSessions(account), 1), false],
   ] as const) {
     test(`Session: ended when ${how}, a save still in flight does not bring it back`, async () => {
       const adapter = adapterFor('Session');
@@ -154,12 +154,22 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
       assert.deepEqual(await store.listSessions(account), []);
       assert.equal(await store.endSession(account, uid), undefined, 'ended once');
       assert.equal(await store.endSessions(account), 0);
-      // At sign-in the engine gives the session a new id and ends the old one: the new one
-      // keeps the uid, and is saved and found.
+      // A request resuming a sign-in or a consent carries the session on under a new id with
+      // the same uid (the engine ends the old id first). After the engine's own end of the old
+      // id that is the rotation, and goes on; after a sign-out it is refused, however late the
+      // request: the session is over.
       const successor = randomUUID();
-      await adapter.upsert(successor, { ...session, jti: successor }, 3600);
-      assert.deepEqual(await adapter.find(successor), { ...session, jti: successor });
-      assert.equal((await adapter.findByUid(uid))?.accountId, account);
+      await adapter.destroy(id);
+      if (carriedOn) {
+        await adapter.upsert(successor, { ...session, jti: successor }, 3600);
+        assert.deepEqual(await adapter.find(successor), { ...session, jti: successor });
+        assert.equal((await adapter.findByUid(uid))?.accountId, account);
+      } else {
+        await assert.rejects(adapter.upsert(successor, { ...session, jti: successor }, 3600), errors.SessionNotFound);
+        assert.equal(await adapter.find(successor), undefined);
+        assert.equal(await adapter.findByUid(uid), undefined);
+        assert.deepEqual(await store.listSessions(account), []);
+      }
     });
   }
 

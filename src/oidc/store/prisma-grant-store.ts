@@ -1,6 +1,6 @@
 import type { PrismaClient } from '../../db/index.ts';
 import { withTranslatedErrors } from '../../db/index.ts';
-import { ENDED_SESSION } from '../ended-session.ts';
+import { SIGNED_OUT_SESSION } from '../ended-session.ts';
 import type { GrantRow, GrantStore } from '../token-store.ts';
 
 // Grants as people see them, and taking them back, on Postgres (both databases). A
@@ -49,10 +49,10 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
     forgetConsent: (where) =>
       db(async () => (await prisma.consent.deleteMany({ where })).count),
 
-    // Sessions end as the engine's adapter ends them (ENDED_SESSION): marked, never deleted
-    // here, so a request of that browser still in flight cannot save one back.
+    // Sessions end marked, never deleted, so a request of that browser still in flight can
+    // neither save one back nor carry it on under a new id (ended-session.ts).
     endSessions: (accountId) =>
-      db(() => prisma.$executeRawUnsafe(`UPDATE oidc_sessions SET ${ENDED_SESSION} WHERE account_id = $1 AND ended_at IS NULL`, accountId)),
+      db(() => prisma.$executeRawUnsafe(`UPDATE oidc_sessions SET ${SIGNED_OUT_SESSION} WHERE account_id = $1 AND ended_at IS NULL`, accountId)),
 
     listSessions: (accountId) =>
       db(() => prisma.oidcSession.findMany({ where: { accountId, endedAt: null, ...live() }, select: { uid: true, payload: true, expiresAt: true } })),
@@ -63,7 +63,7 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
         // One statement: of two concurrent calls one ends the row; the other, waiting on its
         // lock, then finds it ended and matches nothing.
         const rows = await prisma.$queryRawUnsafe<{ payload: unknown }[]>(
-          `UPDATE oidc_sessions SET ${ENDED_SESSION} WHERE uid = $1 AND account_id = $2 AND ended_at IS NULL RETURNING payload`,
+          `UPDATE oidc_sessions SET ${SIGNED_OUT_SESSION} WHERE uid = $1 AND account_id = $2 AND ended_at IS NULL RETURNING payload`,
           uid,
           accountId,
         );
