@@ -83,7 +83,7 @@ interface SessionPayload {
   loginTs?: number;
   acr?: string;
   amr?: string[];
-  authorizations?: Record<string, { grantId?: string }>;
+  authorizations?: Record<string, { grantId?: unknown } | null>;
 }
 
 function toSession(row: SessionRow): SessionSummary {
@@ -94,7 +94,7 @@ function toSession(row: SessionRow): SessionSummary {
     expiresAt: row.expiresAt,
     acr: typeof payload.acr === 'string' ? payload.acr : null,
     amr: Array.isArray(payload.amr) ? payload.amr.filter((method) => typeof method === 'string') : [],
-    clients: Object.entries(payload.authorizations ?? {}).map(([clientId, { grantId }]) => ({ clientId, grantId: typeof grantId === 'string' ? grantId : null })),
+    clients: Object.entries(payload.authorizations ?? {}).map(([clientId, entry]) => ({ clientId, grantId: typeof entry?.grantId === 'string' ? entry.grantId : null })),
   };
 }
 
@@ -144,20 +144,17 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
       return rows.map(toSession).sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
     },
     async endSession(accountId, sessionId, by) {
-      const ended = await store.endSession(accountId, sessionId);
+      const grantsIn = (payload: unknown) => toSession({ uid: sessionId, payload, expiresAt: null }).clients.flatMap(({ grantId }) => (grantId ? [grantId] : []));
+      const ended = await store.endSession(accountId, sessionId, grantsIn);
       if (!ended) return { ended: false, grants: 0, tokens: 0 };
       const session = toSession({ uid: sessionId, payload: ended.payload, expiresAt: null });
-      // Only this account's grants, whatever the session's payload names.
-      const own = new Set(await store.grantIds({ accountId }));
-      const grantIds = session.clients.flatMap(({ grantId }) => (grantId && own.has(grantId) ? [grantId] : []));
-      const count = grantIds.length > 0 ? await store.revokeGrants(grantIds) : { grants: 0, tokens: 0 };
       audit.record({
         type: 'session.ended',
         accountId,
-        data: { session: session.id, clients: session.clients.map(({ clientId }) => clientId), grants: count.grants, tokens: count.tokens },
+        data: { session: session.id, clients: session.clients.map(({ clientId }) => clientId), grants: ended.grants, tokens: ended.tokens },
         ...by,
       });
-      return { ended: true, ...count };
+      return { ended: true, grants: ended.grants, tokens: ended.tokens };
     },
     rememberConsent: (accountId, clientId, consent) => store.rememberConsent(accountId, clientId, consent),
   };

@@ -128,11 +128,12 @@ export interface GrantStore {
   /** Live browser sessions of an account. */
   listSessions(accountId: string): Promise<SessionRow[]>;
   /**
-   * Ends one browser session of an account: the engine's payload it held, or undefined when
-   * there was none live (already ended, or another account's). Of concurrent calls exactly
-   * one gets it.
+   * Ends one browser session of an account and revokes, in the same transaction, the grants
+   * `grantsIn` names in its payload that are the account's: the payload it held with what
+   * was revoked, or undefined when there was none live (already ended, or another
+   * account's). Of concurrent calls exactly one gets it.
    */
-  endSession(accountId: string, uid: string): Promise<{ readonly payload: unknown } | undefined>;
+  endSession(accountId: string, uid: string, grantsIn: (payload: unknown) => readonly string[]): Promise<({ readonly payload: unknown } & RevocationCount) | undefined>;
   /**
    * Deletes what a client holds under no grant: its client-credentials tokens, and its
    * device codes (a pending one has no grant yet, and a client registered later under the

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { errors, type AdapterPayload } from 'oidc-provider';
 
 import { createSealer } from '../../src/crypto/index.ts';
-import { createEngineAdapterFactory, createPrismaTokenStore, hashTokenId, PERSISTED_MODELS } from '../../src/oidc/index.ts';
+import { createEngineAdapterFactory, createPrismaTokenStore, createStateSources, hashTokenId, PERSISTED_MODELS } from '../../src/oidc/index.ts';
 import { createMigratedDatabase, TEST_ENGINE } from '../helpers/test-database.ts';
 
 // The adapter contract oidc-provider relies on (example/my_adapter.js in its repository),
@@ -128,7 +128,7 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   // must not bring it back signed in.
   for (const [how, end, carriedOn] of [
     ['the engine destroys it (logout, or its new id at sign-in)', (id: string) => adapterFor('Session').destroy(id), true],
-    ['an operator ends that session', async (_id: string, uid: string, account: string) => assert.ok(await store.endSession(account, uid)), false],
+    ['an operator ends that session', async (_id: string, uid: string, account: string) => assert.ok(await store.endSession(account, uid, () => [])), false],
     ['every session of the account ends', async (_id: string, _uid: string, account: string) => assert.equal(await store.endSessions(account), 1), false],
   ] as const) {
     test(`Session: ended when ${how}, a save still in flight does not bring it back`, async () => {
@@ -152,7 +152,7 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
       assert.equal(await adapter.find(id), undefined, 'still ended');
       assert.equal(await adapter.findByUid(uid), undefined);
       assert.deepEqual(await store.listSessions(account), []);
-      assert.equal(await store.endSession(account, uid), undefined, 'ended once');
+      assert.equal(await store.endSession(account, uid, () => []), undefined, 'ended once');
       assert.equal(await store.endSessions(account), 0);
       // A request resuming a sign-in or a consent carries the session on under a new id with
       // the same uid (the engine ends the old id first). After the engine's own end of the old
@@ -172,6 +172,41 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
       }
     });
   }
+
+  // An operator's sign-out of one browser ends the session and the grants made in it at once:
+  // a failure part way leaves both as they were, so the retry ends them all.
+  test('Session: ended with the grants made in it in one transaction, and only the account’s own', async () => {
+    const adapter = adapterFor('Session');
+    const id = randomUUID();
+    const uid = randomUUID();
+    const account = `acc-${randomUUID()}`;
+    const [own, anothers] = [randomUUID(), randomUUID()];
+    await adapterFor('Grant').upsert(own, payload({ jti: own, kind: 'Grant', accountId: account, clientId: 'app' }), 600);
+    await adapterFor('Grant').upsert(anothers, payload({ jti: anothers, kind: 'Grant', accountId: 'someone-else', clientId: 'app' }), 600);
+    const token = randomUUID();
+    await adapterFor('AccessToken').upsert(token, payload({ jti: token, grantId: own, accountId: account }), 600);
+    await adapter.upsert(id, payload({ jti: id, uid, accountId: account, authorizations: { app: { grantId: own }, other: { grantId: anothers } } }), 600);
+    const sessions = createStateSources(database.prisma, () => assert.fail('no keys read')).activeSessions;
+    const live = await sessions();
+    const named = (stored: unknown) => Object.values((stored as { authorizations: Record<string, { grantId: string }> }).authorizations).map(({ grantId }) => grantId);
+
+    await assert.rejects(
+      store.endSession(account, uid, () => {
+        throw new Error('failed part way');
+      }),
+      /failed part way/,
+    );
+    assert.equal((await store.listSessions(account)).length, 1, 'the session is still live');
+    assert.ok(await database.prisma.oidcGrant.findUnique({ where: { id: own } }), 'its grant too');
+
+    const ended = await store.endSession(account, uid, named);
+    assert.deepEqual({ grants: ended?.grants, tokens: ended?.tokens }, { grants: 1, tokens: 1 });
+    assert.deepEqual(await store.listSessions(account), []);
+    assert.equal(await sessions(), live - 1, 'the active-sessions gauge counts it no more, though its row is kept an hour');
+    assert.equal(await database.prisma.oidcGrant.findUnique({ where: { id: own } }), null);
+    assert.equal(await adapterFor('AccessToken').find(token), undefined);
+    assert.ok(await database.prisma.oidcGrant.findUnique({ where: { id: anothers } }), 'another account’s grant, named in the payload, stays');
+  });
 
   test('Session: one stored without an expiry is kept an hour once ended', async () => {
     const adapter = adapterFor('Session');

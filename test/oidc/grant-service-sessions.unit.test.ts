@@ -11,11 +11,12 @@ import type { TokenStore } from '../../src/oidc/token-store.ts';
 function storeWith(payload: unknown, ownGrants: string[]) {
   const revoked: string[][] = [];
   const store = {
-    endSession: (accountId: string, uid: string) => Promise.resolve(accountId === 'acc-1' && uid === 'uid-1' ? { payload } : undefined),
-    grantIds: ({ accountId }: { accountId?: string }) => Promise.resolve(accountId === 'acc-1' ? ownGrants : []),
-    revokeGrants: (ids: readonly string[]) => {
-      revoked.push([...ids]);
-      return Promise.resolve({ grants: ids.length, tokens: 2 * ids.length });
+    endSession: (accountId: string, uid: string, grantsIn: (payload: unknown) => readonly string[]) => {
+      if (accountId !== 'acc-1' || uid !== 'uid-1') return Promise.resolve(undefined);
+      // The store revokes, with the session's end, the named grants that are the account's.
+      const ids = grantsIn(payload).filter((id) => ownGrants.includes(id));
+      if (ids.length > 0) revoked.push([...ids]);
+      return Promise.resolve({ payload, grants: ids.length, tokens: 2 * ids.length });
     },
   } as unknown as TokenStore;
   return { store, revoked };
@@ -23,7 +24,7 @@ function storeWith(payload: unknown, ownGrants: string[]) {
 
 test("ending a session revokes the grants made in it that are the person's, never another's", async () => {
   const { store, revoked } = storeWith(
-    { loginTs: 1_700_000_000, amr: ['pwd'], authorizations: { app: { grantId: 'g-own' }, other: { grantId: 'g-someone-else' }, bare: {} } },
+    { loginTs: 1_700_000_000, amr: ['pwd'], authorizations: { app: { grantId: 'g-own' }, other: { grantId: 'g-someone-else' }, bare: {}, odd: null } },
     ['g-own', 'g-older'],
   );
   const events: AuditEvent[] = [];
@@ -36,7 +37,7 @@ test("ending a session revokes the grants made in it that are the person's, neve
   assert.deepEqual(events[0], {
     type: 'session.ended',
     accountId: 'acc-1',
-    data: { session: 'uid-1', clients: ['app', 'other', 'bare'], grants: 1, tokens: 2 },
+    data: { session: 'uid-1', clients: ['app', 'other', 'bare', 'odd'], grants: 1, tokens: 2 },
     actor: 'client:automation',
   });
 });

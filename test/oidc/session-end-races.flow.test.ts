@@ -100,14 +100,17 @@ describe('a session ended while a request of its browser is in flight', () => {
     await signIn(who);
     const [uid] = await uids(who.id);
     assert.ok(uid);
+    let fired = false;
     const release = trapSessionLoad(async () => {
       assert.equal((await server.services.grants.endSession(who.id, uid)).ended, true);
+      fired = true;
     });
     try {
       await stillSignedIn(who.jar.copy());
     } finally {
       release();
     }
+    assert.ok(fired, 'the session ended while the request had it loaded');
     assert.deepEqual(await uids(who.id), [], 'no live session');
     assert.equal(await stillSignedIn(who.jar), false);
   });
@@ -123,13 +126,18 @@ describe('a session ended while a request of its browser is in flight', () => {
       assert.ok(uid);
       const { resume } = await upToResume(who.jar);
       // The resume loads the session; at that moment the session is ended.
-      const release = trapSessionLoad(() => end(who.id, uid));
+      let fired = false;
+      const release = trapSessionLoad(async () => {
+        await end(who.id, uid);
+        fired = true;
+      });
       let answer: Response;
       try {
         answer = await send(who.jar, resume);
       } finally {
         release();
       }
+      assert.ok(fired, 'the session ended while the resume had it loaded');
       // Refused as a session not found (a 4xx page), never a code for the client.
       assert.equal(answer.status, 400, `${answer.status} ${answer.headers.get('location') ?? ''}`);
       assert.deepEqual(await uids(who.id), [], 'no live session');

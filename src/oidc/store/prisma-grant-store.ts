@@ -57,17 +57,34 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
     listSessions: (accountId) =>
       db(() => prisma.oidcSession.findMany({ where: { accountId, endedAt: null, ...live() }, select: { uid: true, payload: true, expiresAt: true } })),
 
-    endSession: (accountId, uid) =>
+    endSession: (accountId, uid, grantsIn) =>
       db(async () => {
         if (impossible(uid)) return undefined;
-        // One statement: of two concurrent calls one ends the row; the other, waiting on its
-        // lock, then finds it ended and matches nothing.
-        const rows = await prisma.$queryRawUnsafe<{ payload: unknown }[]>(
-          `UPDATE oidc_sessions SET ${SIGNED_OUT_SESSION} WHERE uid = $1 AND account_id = $2 AND ended_at IS NULL RETURNING payload`,
-          uid,
-          accountId,
-        );
-        return rows[0];
+        // One transaction: the session ends with the grants made in it, or neither does, so a
+        // retry after a failure finds the session still live and ends it all. The UPDATE's row
+        // lock makes concurrent calls wait; the one after finds it ended and matches nothing.
+        return prisma.$transaction(async (tx) => {
+          const rows = await tx.$queryRawUnsafe<{ payload: unknown }[]>(
+            `UPDATE oidc_sessions SET ${SIGNED_OUT_SESSION} WHERE uid = $1 AND account_id = $2 AND ended_at IS NULL RETURNING payload`,
+            uid,
+            accountId,
+          );
+          const ended = rows[0];
+          if (!ended) return undefined;
+          const named = grantsIn(ended.payload).filter((id) => !impossible(id));
+          // Only this account's grants, whatever the session's payload names.
+          const own = named.length === 0 ? [] : (await tx.oidcGrant.findMany({ where: { id: { in: named }, accountId }, select: { id: true } })).map((row) => row.id);
+          if (own.length === 0) return { payload: ended.payload, grants: 0, tokens: 0 };
+          const where = { grantId: { in: own } };
+          const tokens = await Promise.all([
+            tx.oidcAuthorizationCode.deleteMany({ where }),
+            tx.oidcDeviceCode.deleteMany({ where }),
+            tx.oidcAccessToken.deleteMany({ where }),
+            tx.oidcRefreshToken.deleteMany({ where }),
+          ]);
+          const grants = await tx.oidcGrant.deleteMany({ where: { id: { in: own } } });
+          return { payload: ended.payload, grants: grants.count, tokens: tokens.reduce((sum, { count }) => sum + count, 0) };
+        });
       }),
 
     deleteUngrantedTokens: (clientId) =>
