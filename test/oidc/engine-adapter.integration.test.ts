@@ -186,7 +186,8 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
     const token = randomUUID();
     await adapterFor('AccessToken').upsert(token, payload({ jti: token, grantId: own, accountId: account }), 600);
     await adapter.upsert(id, payload({ jti: id, uid, accountId: account, authorizations: { app: { grantId: own }, other: { grantId: anothers } } }), 600);
-    const sessions = createStateSources(database.prisma, () => assert.fail('no keys read')).activeSessions;
+    const gauges = createStateSources(database.prisma, () => assert.fail('no keys read'));
+    const sessions = () => gauges.activeSessions();
     const live = await sessions();
     const named = (stored: unknown) => Object.values((stored as { authorizations: Record<string, { grantId: string }> }).authorizations).map(({ grantId }) => grantId);
 
