@@ -4,6 +4,7 @@ export {
   RATE_LIMIT_TIERS,
   type AuthThrottleConfig,
   type Config,
+  type ServedGrantType,
   type RateLimitBudget,
   type RateLimitTier,
 } from './load-config.ts';

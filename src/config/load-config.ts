@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import { StartupError } from '../errors.ts';
 import { loadEnvFile } from './load-env-file.ts';
-import { envSchema } from './schema.ts';
+import { envSchema, GRANT_TYPE_NAMES } from './schema.ts';
 
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
@@ -84,7 +84,12 @@ export interface Config {
      */
     readonly reachesPeople: boolean;
   };
-  /** DEVICE_FLOW: the device authorization grant (RFC 8628) is served and advertised. */
+  /**
+   * GRANT_TYPES: the grant types served and advertised, by their protocol names; a client
+   * registered for another keeps the rest (oidc/provider-config.ts).
+   */
+  readonly grantTypes: readonly ServedGrantType[];
+  /** The device authorization grant (RFC 8628) is served and advertised: device_code in GRANT_TYPES, or DEVICE_FLOW. */
   readonly deviceFlow: boolean;
   /** ADMIN_API: the admin API is served and its resource server registered (README "Administration"). */
   readonly adminApi: boolean;
@@ -106,6 +111,22 @@ export interface Config {
 
 /** The role whose holders need a second factor unless MFA_REQUIRED_ROLES says otherwise. */
 const DEFAULT_MFA_REQUIRED_ROLES: readonly string[] = ['admin'];
+
+const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+export type ServedGrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | typeof DEVICE_CODE;
+
+/** GRANT_TYPES and DEVICE_FLOW as protocol names, or the refusal when they cannot be served as given. */
+function servedGrantTypes(listed: readonly (typeof GRANT_TYPE_NAMES)[number][] | undefined, deviceFlow: boolean | undefined): ServedGrantType[] | string {
+  const names = new Set(listed ?? ['authorization_code', 'refresh_token', 'client_credentials', ...(deviceFlow ? (['device_code'] as const) : [])]);
+  if (listed && deviceFlow !== undefined && names.has('device_code') !== deviceFlow) {
+    return `  DEVICE_FLOW, GRANT_TYPES: DEVICE_FLOW=${String(deviceFlow)} but GRANT_TYPES ${deviceFlow ? 'lacks' : 'names'} device_code; set one of them`;
+  }
+  // As for a client (clients/client-input.ts): a refresh token comes only from another grant.
+  if (names.has('refresh_token') && !names.has('authorization_code') && !names.has('device_code')) {
+    return '  GRANT_TYPES: refresh_token needs authorization_code or device_code';
+  }
+  return GRANT_TYPE_NAMES.filter((name) => names.has(name)).map((name) => (name === 'device_code' ? DEVICE_CODE : name));
+}
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
 export const RATE_LIMIT_TIERS = ['ip', 'client', 'account', 'login', 'token', 'introspection', 'revocation', 'api'] as const;
@@ -207,7 +228,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.MFA_REQUIRED_ROLES?.length && !env.SMTP_URL) {
     refusals.push('  MFA_REQUIRED_ROLES: needs SMTP_URL in production (enrolment mails a code to prove the mailbox, which would only reach the log); set SMTP_URL, or MFA_REQUIRED_ROLES=none');
   }
-  if (refusals.length > 0) {
+  const grantTypes = servedGrantTypes(env.GRANT_TYPES, env.DEVICE_FLOW);
+  if (typeof grantTypes === 'string') refusals.push(grantTypes);
+  if (refusals.length > 0 || typeof grantTypes === 'string') {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
   }
 
@@ -284,7 +307,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       from: env.MAIL_FROM ?? `Portcullis <no-reply@${issuerUrl.hostname}>`,
       reachesPeople: !production || env.SMTP_URL !== undefined,
     }),
-    deviceFlow: env.DEVICE_FLOW,
+    grantTypes: Object.freeze(grantTypes),
+    deviceFlow: grantTypes.includes(DEVICE_CODE),
     adminApi: env.ADMIN_API,
     passwordReset: Object.freeze({
       enabled: env.PASSWORD_RESET ?? (!production || env.SMTP_URL !== undefined),

@@ -7,6 +7,9 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
+/** GRANT_TYPES' names; device_code is urn:ietf:params:oauth:grant-type:device_code. */
+export const GRANT_TYPE_NAMES = ['authorization_code', 'refresh_token', 'client_credentials', 'device_code'] as const;
+
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -138,8 +141,19 @@ export const envSchema = z.object({
   PASSWORD_RESET_TTL: count(60, 86_400).default(1800),
   /** A reset ends every session, grant and token of the account. */
   PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
-  /** The device authorization grant (RFC 8628): the /device page and the grant; off by default. */
-  DEVICE_FLOW: bool.default(false),
+  /**
+   * The grant types this deployment serves (README "Grant types"), comma-separated, from
+   * authorization_code, refresh_token, client_credentials, device_code; unset: the first
+   * three, and device_code with DEVICE_FLOW.
+   */
+  GRANT_TYPES: z
+    .string()
+    // Each named: a stray comma or a blank must not serve, or silently drop, a grant.
+    .transform((value) => value.split(',').map((grant) => grant.trim()))
+    .pipe(z.array(z.enum(GRANT_TYPE_NAMES, { error: `grant types (comma-separated), each one of ${GRANT_TYPE_NAMES.join(', ')}` })).min(1))
+    .optional(),
+  /** The device authorization grant (RFC 8628): the /device page and the grant; off by default (the same as device_code in GRANT_TYPES). */
+  DEVICE_FLOW: bool.optional(),
   /**
    * optional: people may add an authenticator app (TOTP), asked for at sign-in once they
    * have; required: everyone signs in with one, enrolling at their next sign-in.

@@ -2,7 +2,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from './engine.ts';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { CLIENT_ASSERTION_ALGS, DEVICE_CODE_GRANT, OIDC_SCOPES, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import type { Sql } from '../db/index.ts';
@@ -18,6 +18,7 @@ import { createRequestAccounts } from './request-accounts.ts';
 import { createResourcePolicy, type ResourcePolicy } from './resource-policy.ts';
 import type { RefreshRotationHooks } from './refresh-rotation.ts';
 import { ACR_VALUES, secondFactorPolicy } from './second-factor-policy.ts';
+import { servedGrants, withServedGrants, type ServedGrants } from './served-grants.ts';
 import type { KeyMaterial } from './signing-keys.ts';
 import type { TokenStore } from './token-store.ts';
 
@@ -56,10 +57,11 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.
+  const served = servedGrants(config);
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
   const providerMetadata = (client: ClientRecord) => {
     let metadata = metadataOf.get(client);
-    if (!metadata) metadataOf.set(client, (metadata = withServedGrants(toProviderMetadata(client, clients.revealSecret(client)), config)));
+    if (!metadata) metadataOf.set(client, (metadata = withServedGrants(toProviderMetadata(client, clients.revealSecret(client)), served)));
     return metadata;
   };
 
@@ -90,9 +92,9 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       ...Object.fromEntries(Object.entries(SUPPORTED_CLAIMS).map(([scope, names]) => [scope, [...names]])),
       openid: [...SUPPORTED_CLAIMS.openid, 'acr', 'amr'],
     },
-    scopes: [...OIDC_SCOPES],
-
-    responseTypes: ['code'],
+    // GRANT_TYPES (served-grants.ts): the engine serves and advertises the grants these imply.
+    scopes: served.scopes,
+    responseTypes: served.responseTypes,
     pkce: { required: () => true },
     rotateRefreshToken: true,
     // One grant per authorization (device); consent is remembered apart from it, so a
@@ -100,7 +102,9 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     loadExistingGrant: createLoadExistingGrant(deps.tokenStore),
     // Refresh tokens without prompt=consent on every sign-in, once the person allowed the
     // app offline access (offline-access.ts).
-    issueRefreshToken,
+    // Only where refresh tokens are served: the engine counts a custom issueRefreshToken as
+    // serving the grant.
+    ...(served.has('refresh_token') && { issueRefreshToken }),
     expiresWithSession,
     // JWT access tokens cannot be deleted, so they name what revoking them goes through:
     // a person's token its grant, a client-credentials token its client's token generation
@@ -149,27 +153,16 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     acrValues: [...ACR_VALUES],
     renderError: deps.renderError,
 
-    features: features(deps, resourcePolicy),
+    features: features(deps, resourcePolicy, served),
     ttl: lifetimes(config),
   };
 }
 
-/**
- * A client registered for a grant this deployment does not serve (the device flow with
- * DEVICE_FLOW off) keeps its other grants: the engine would refuse the whole client
- * (invalid_client_metadata) for one grant type it does not know, and answers a request for
- * the missing one unsupported_grant_type.
- */
-function withServedGrants<M extends { grant_types?: readonly string[] | undefined }>(metadata: M, config: Config): M {
-  if (config.deviceFlow || !metadata.grant_types?.includes(DEVICE_CODE_GRANT)) return metadata;
-  return { ...metadata, grant_types: metadata.grant_types.filter((grant) => grant !== DEVICE_CODE_GRANT) };
-}
-
 /** The engine's features: on only what Portcullis serves, each with our policy. */
-function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy): Configuration['features'] {
+function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy, served: ServedGrants): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
-    clientCredentials: { enabled: true },
+    clientCredentials: { enabled: served.has('client_credentials') },
     // Signed request objects (JAR, RFC 9101) from clients with keys; required per client
     // (requireSignedRequests), as pushed requests are (requirePushedRequests; PAR is on by
     // default in the engine).

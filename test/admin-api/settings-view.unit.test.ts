@@ -27,6 +27,8 @@ test('every secret a setting may hold is said only as whether it is set; the ans
   assert.deepEqual(view.redis, { configured: true, whenUnavailable: config.redis!.whenUnavailable });
   assert.equal(view.mail.smtp, true);
   assert.equal(view.features.errorReporting, true);
+  assert.deepEqual(view.grantTypes, ['authorization_code', 'refresh_token', 'client_credentials']);
+  assert.deepEqual(settingsView(loadConfig({ ...SECRETS, GRANT_TYPES: 'client_credentials' })).grantTypes, ['client_credentials']);
   assert.deepEqual(view.mfa, { mode: 'optional', requiredRoles: ['admin'] });
 });
 

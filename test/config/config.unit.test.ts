@@ -255,3 +255,34 @@ describe('shutdown drain and Redis outages', () => {
     assert.match(refusal({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_UNAVAILABLE: 'open' }), /REDIS_UNAVAILABLE/);
   });
 });
+
+describe('grant types served (GRANT_TYPES, DEVICE_FLOW)', () => {
+  const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+
+  test('unset: the authorization code, refresh and client credentials; DEVICE_FLOW adds the device grant', () => {
+    assert.deepEqual(loadConfig({}).grantTypes, ['authorization_code', 'refresh_token', 'client_credentials']);
+    assert.equal(loadConfig({}).deviceFlow, false);
+    const device = loadConfig({ DEVICE_FLOW: 'true' });
+    assert.deepEqual(device.grantTypes, ['authorization_code', 'refresh_token', 'client_credentials', DEVICE]);
+    assert.equal(device.deviceFlow, true);
+  });
+
+  test('a list is what is served, by its protocol names, in any order and with spaces', () => {
+    const config = loadConfig({ GRANT_TYPES: ' device_code , authorization_code' });
+    assert.deepEqual(config.grantTypes, ['authorization_code', DEVICE]);
+    assert.equal(config.deviceFlow, true);
+    assert.ok(Object.isFrozen(config.grantTypes));
+    // Agreeing settings are fine.
+    assert.equal(loadConfig({ GRANT_TYPES: 'authorization_code,device_code', DEVICE_FLOW: 'true' }).deviceFlow, true);
+    assert.equal(loadConfig({ GRANT_TYPES: 'client_credentials', DEVICE_FLOW: 'false' }).deviceFlow, false);
+  });
+
+  test('refused: an unknown name, a blank between commas, an empty list, refresh alone, and DEVICE_FLOW disagreeing', () => {
+    assert.match(refusal({ GRANT_TYPES: 'authorization_code,implicit' }), /GRANT_TYPES.*each one of authorization_code, refresh_token, client_credentials, device_code/s);
+    assert.match(refusal({ GRANT_TYPES: 'authorization_code,,client_credentials' }), /GRANT_TYPES/);
+    assert.match(refusal({ GRANT_TYPES: ' ' }), /GRANT_TYPES/);
+    assert.match(refusal({ GRANT_TYPES: 'refresh_token,client_credentials' }), /GRANT_TYPES: refresh_token needs authorization_code or device_code/);
+    assert.match(refusal({ GRANT_TYPES: 'authorization_code', DEVICE_FLOW: 'true' }), /DEVICE_FLOW=true but GRANT_TYPES lacks device_code/);
+    assert.match(refusal({ GRANT_TYPES: 'device_code', DEVICE_FLOW: 'false' }), /DEVICE_FLOW=false but GRANT_TYPES names device_code/);
+  });
+});
