@@ -31,6 +31,7 @@ export const AUDIT_EVENT_TYPES = {
   'device.approved': 'a person signed in at /device and connected the device: the client may now poll for its tokens (data.scope)',
   'device.denied': 'a person cancelled connecting a device (at the confirmation, login or consent page); its polling gets access_denied',
   'token.issued': 'the token endpoint issued tokens (data.grantType, data.scope, data.resource; never a token)',
+  'token.exchanged': 'a client exchanged an access token it holds for one to another resource server (RFC 8693; data.subjectClientId, data.subjectGrantId, data.grantId, data.resource, data.scope, data.act; never a token)',
   'token.revoked': 'a client revoked one of its tokens (data.tokenType)',
   'token.refresh_reuse_detected': 'a rotated refresh token was presented again; its grant was revoked',
   'grant.revoked': 'every token of one grant was revoked (data.reason: revocation, refresh_token_reuse, logout, operator, ...)',

@@ -192,7 +192,9 @@ function sameClient(existing: ClientRecord, wanted: ReturnType<typeof completeCl
     same(existing.corsOrigins, wanted.corsOrigins) &&
     same(existing.grantTypes, wanted.grantTypes) &&
     same(existing.scopes, wanted.scopes) &&
-    same(existing.resources, wanted.resources)
+    same(existing.resources, wanted.resources) &&
+    same(existing.exchangeAudiences, wanted.exchangeAudiences ?? []) &&
+    existing.exchangeAct === (wanted.exchangeAct ?? true)
   );
 }
 

@@ -27,6 +27,8 @@ interface ClientFlags {
   jwksUri?: string;
   requirePar?: boolean;
   requireSignedRequests?: boolean;
+  exchangeAudience?: string[];
+  exchangeAct?: boolean;
 }
 
 interface CreateFlags extends ClientFlags {
@@ -133,7 +135,7 @@ function addListFlags(command: Command): Command {
     .option('--redirect-uri <uri>', 'an exact redirect URI (repeatable)', collect)
     .option('--post-logout-redirect-uri <uri>', 'a post-logout redirect URI (repeatable)', collect)
     .option('--cors-origin <origin>', 'a browser origin allowed to call the token endpoints (repeatable)', collect)
-    .option('--grant-type <grant>', 'authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code (repeatable)', collect)
+    .option('--grant-type <grant>', 'authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code or urn:ietf:params:oauth:grant-type:token-exchange (repeatable)', collect)
     .option('--scope <scope>', 'a scope the client may ask for (repeatable, or space separated)', collect)
     .option('--resource <indicator>', 'a registered resource server the client may get tokens for (repeatable)', collect)
     .option('--backchannel-logout-uri <uri>', 'told server to server when a user signs out (web clients; "" clears)')
@@ -149,7 +151,10 @@ function addListFlags(command: Command): Command {
     .option('--require-par', 'authorization requests only when pushed first (PAR, RFC 9126)')
     .option('--no-require-par', 'plain authorization requests allowed again')
     .option('--require-signed-requests', 'authorization requests only as request objects signed with the client\'s keys (JAR; private_key_jwt clients)')
-    .option('--no-require-signed-requests', 'unsigned authorization requests allowed again');
+    .option('--no-require-signed-requests', 'unsigned authorization requests allowed again')
+    .option('--exchange-audience <indicator>', 'token exchange: a registered resource server a token the client holds may be exchanged for (repeatable)', collect)
+    .option('--exchange-act', 'token exchange: the new token names the client as the actor (act), the default')
+    .option('--no-exchange-act', 'token exchange: the new token impersonates the person (no act claim naming the client)');
 }
 
 /**
@@ -201,6 +206,8 @@ async function toInput(flags: ClientFlags) {
     jwksUri: jwksUri !== undefined ? jwksUri : jwks !== undefined ? null : undefined,
     requirePushedRequests: flags.requirePar,
     requireSignedRequests: flags.requireSignedRequests,
+    exchangeAudiences: flags.exchangeAudience,
+    exchangeAct: flags.exchangeAct,
   });
 }
 
@@ -231,6 +238,7 @@ function printClient(out: Output, client: ClientRecord): void {
     ['first party', yesNo(client.firstParty)],
     ['requires MFA', yesNo(client.requireMfa)],
     ['requests', [client.requirePushedRequests && 'pushed only (PAR)', client.requireSignedRequests && 'signed only (JAR)'].filter(Boolean).join(', ') || 'plain, pushed or signed'],
+    ['token exchange', client.exchangeAudiences.length > 0 ? `to ${client.exchangeAudiences.join(', ')} (${client.exchangeAct ? 'act names the client' : 'impersonating'})` : 'none'],
     ['back-channel logout', client.backchannelLogoutUri ?? 'none'],
     ['logo / home page', list([client.logoUri, client.clientUri].filter((uri): uri is string => uri !== null))],
     ['created', client.createdAt.toISOString()],

@@ -7,19 +7,20 @@
 export const OIDC_SCOPES = ['openid', 'email', 'profile', 'offline_access'] as const;
 
 export interface RegistryProblem {
-  readonly list: 'resources' | 'scopes';
-  /** The position in `resources` of an unregistered resource server. */
+  readonly list: 'resources' | 'exchangeAudiences' | 'scopes';
+  /** The position in `resources` (or `exchangeAudiences`) of an unregistered resource server. */
   readonly index?: number;
   readonly message: string;
 }
 
 /**
- * Resources must be registered, and every non-OIDC scope must belong to one of them.
+ * Resources (and the ones a client may exchange tokens for) must be registered, and every
+ * non-OIDC scope must belong to one of them.
  * `scopesOf` gives a registered resource server's scope names, or undefined for an
  * unknown indicator. The problems come in field order: resources first, then scopes.
  */
 export function checkAgainstRegistry(
-  client: { readonly resources: readonly string[]; readonly scopes: readonly string[] },
+  client: { readonly resources: readonly string[]; readonly exchangeAudiences?: readonly string[]; readonly scopes: readonly string[] },
   scopesOf: (indicator: string) => readonly string[] | undefined,
 ): RegistryProblem[] {
   const problems: RegistryProblem[] = [];
@@ -28,6 +29,11 @@ export function checkAgainstRegistry(
     const scopes = scopesOf(indicator);
     if (scopes) scopes.forEach((scope) => offered.add(scope));
     else problems.push({ list: 'resources', index, message: `${indicator} is not a registered resource server` });
+  });
+  (client.exchangeAudiences ?? []).forEach((indicator, index) => {
+    const scopes = scopesOf(indicator);
+    if (scopes) scopes.forEach((scope) => offered.add(scope));
+    else problems.push({ list: 'exchangeAudiences', index, message: `${indicator} is not a registered resource server` });
   });
   const unknown = client.scopes.filter((scope) => !offered.has(scope));
   if (unknown.length > 0) problems.push({ list: 'scopes', message: `${unknown.join(', ')} not offered by openid or the client's resources` });

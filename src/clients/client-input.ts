@@ -13,7 +13,10 @@ export type ClientTypeName = (typeof CLIENT_TYPES)[number];
 /** The device authorization grant (RFC 8628): TVs and command-line tools; served with DEVICE_FLOW. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
+/** Token exchange (RFC 8693): a token the client holds for one to another resource server; served with token_exchange in GRANT_TYPES. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT] as const;
 
 /**
  * How a client authenticates (RFC 7591 token_endpoint_auth_method): confidential clients
@@ -113,6 +116,10 @@ export const clientInputSchema = z
     requirePushedRequests: z.boolean().default(false),
     /** Authorization requests only as request objects signed with the client's keys (RFC 9101 section 10.5). */
     requireSignedRequests: z.boolean().default(false),
+    /** Token exchange: the resource servers a token the client holds may be exchanged for. */
+    exchangeAudiences: z.array(absoluteUrl).max(MAX_LIST).default([]),
+    /** Token exchange: the new token names the client as the actor (`act`); false impersonates the person. */
+    exchangeAct: z.boolean().default(true),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -170,8 +177,19 @@ export const clientInputSchema = z
     if ((input.type === 'service' || input.type === 'resource-server') && browserFlow) {
       ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: `a ${input.type} client has no browser flow` });
     }
-    if (input.type === 'resource-server' && grants.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'a resource-server client only introspects; it has no grants' });
+    if (input.type === 'resource-server' && grants.some((grant) => grant !== TOKEN_EXCHANGE_GRANT)) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: `a resource-server client introspects, and may exchange the tokens it receives (${TOKEN_EXCHANGE_GRANT}); it has no other grant` });
+    }
+    // Token exchange: a confidential client, with the resource servers it may exchange for.
+    const exchange = grants.includes(TOKEN_EXCHANGE_GRANT);
+    if (exchange && isPublicType(input.type)) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: `a ${input.type} client is public and cannot exchange tokens` });
+    }
+    if (exchange && input.exchangeAudiences.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['exchangeAudiences'], message: `${TOKEN_EXCHANGE_GRANT} needs the resource servers the client may exchange tokens for` });
+    }
+    if (!exchange && input.exchangeAudiences.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['exchangeAudiences'], message: `only a client with the ${TOKEN_EXCHANGE_GRANT} grant exchanges tokens` });
     }
     if (input.backchannelLogoutUri !== null) {
       if (input.type !== 'web') {

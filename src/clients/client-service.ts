@@ -92,6 +92,8 @@ export function toClientInput(client: ClientRecord): ClientInput {
     jwksUri: client.jwksUri,
     requirePushedRequests: client.requirePushedRequests,
     requireSignedRequests: client.requireSignedRequests,
+    exchangeAudiences: [...client.exchangeAudiences],
+    exchangeAct: client.exchangeAct,
   };
 }
 

@@ -32,6 +32,10 @@ export interface ClientRecord {
   readonly requirePushedRequests: boolean;
   /** Its authorization requests must be request objects signed with one of its keys (JAR, RFC 9101). */
   readonly requireSignedRequests: boolean;
+  /** Token exchange (oidc/token-exchange.ts): the resource servers the client may exchange a token it holds for. */
+  readonly exchangeAudiences: readonly string[];
+  /** Token exchange: the new token names the client as the actor (`act`); false impersonates the person. */
+  readonly exchangeAct: boolean;
   /** Named in the client's client-credentials JWTs: a new one makes all earlier ones fail. */
   readonly tokenGeneration: string;
   readonly createdAt: Date;
@@ -68,7 +72,7 @@ function jwksColumn(jwks: JwkSet | null): Prisma.InputJsonValue | typeof Prisma.
 }
 
 function toData(changes: Partial<Omit<ClientData, 'clientId'>>) {
-  const { type, redirectUris, postLogoutRedirectUris, corsOrigins, grantTypes, scopes, resources, jwks, ...rest } = changes;
+  const { type, redirectUris, postLogoutRedirectUris, corsOrigins, grantTypes, scopes, resources, exchangeAudiences, jwks, ...rest } = changes;
   return {
     ...rest,
     ...(type && { type: toDb(type) }),
@@ -79,6 +83,7 @@ function toData(changes: Partial<Omit<ClientData, 'clientId'>>) {
     ...(grantTypes && { grantTypes: [...grantTypes] }),
     ...(scopes && { scopes: [...scopes] }),
     ...(resources && { resources: [...resources] }),
+    ...(exchangeAudiences && { exchangeAudiences: [...exchangeAudiences] }),
   };
 }
 
@@ -102,7 +107,7 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
     async create(client) {
       const row = await withTranslatedErrors(`client ${client.clientId}`, () =>
         prisma.$transaction(async (tx) => {
-          await holdResources(tx, client.resources);
+          await holdResources(tx, [...client.resources, ...client.exchangeAudiences]);
           return tx.client.create({
           data: {
             ...client,
@@ -114,6 +119,7 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
             grantTypes: [...client.grantTypes],
             scopes: [...client.scopes],
             resources: [...client.resources],
+            exchangeAudiences: [...client.exchangeAudiences],
           },
           });
         }),
@@ -135,7 +141,7 @@ export function createClientStore(prisma: PrismaClient): ClientStore {
       const { ifUpdatedAt } = options;
       const row = await withTranslatedErrors(`client ${clientId}`, () =>
         prisma.$transaction(async (tx) => {
-          if (changes.resources) await holdResources(tx, changes.resources);
+          if (changes.resources || changes.exchangeAudiences) await holdResources(tx, [...(changes.resources ?? []), ...(changes.exchangeAudiences ?? [])]);
           return tx.client.update({ where: { clientId, ...(ifUpdatedAt && { updatedAt: ifUpdatedAt }) }, data: toData(changes) }).catch((error: unknown) => {
             // No row of that version (changed, or deleted, since it was read).
             if (ifUpdatedAt && isRecordNotFound(error)) throw new PreconditionFailedError();

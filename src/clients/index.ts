@@ -25,6 +25,7 @@ export {
   clientInputSchema,
   defaultAuthMethod,
   DEVICE_CODE_GRANT,
+  TOKEN_EXCHANGE_GRANT,
   defaultGrantTypes,
   defaultScopes,
   parseClientInput,

@@ -15,11 +15,11 @@ export function createClientNormaliser(resources: ResourceStore): (input: Client
   /** The registry check on the stored registry; the first problem is the refusal. */
   async function checkRegistered(input: ClientInput, scopes: readonly string[]): Promise<void> {
     const registered = new Map<string, string[]>();
-    for (const indicator of input.resources) {
+    for (const indicator of [...input.resources, ...input.exchangeAudiences]) {
       const resource = await resources.find(indicator);
       if (resource) registered.set(indicator, resource.scopes.map((scope) => scope.name));
     }
-    const [problem] = checkAgainstRegistry({ resources: input.resources, scopes }, (indicator) => registered.get(indicator));
+    const [problem] = checkAgainstRegistry({ resources: input.resources, exchangeAudiences: input.exchangeAudiences, scopes }, (indicator) => registered.get(indicator));
     if (problem) throw new ValidationError(`${problem.list}: ${problem.message}`);
   }
 
@@ -48,6 +48,8 @@ export function createClientNormaliser(resources: ResourceStore): (input: Client
       jwksUri: input.jwksUri,
       requirePushedRequests: input.requirePushedRequests,
       requireSignedRequests: input.requireSignedRequests,
+      exchangeAudiences: input.exchangeAudiences,
+      exchangeAct: input.exchangeAct,
     };
   };
 }

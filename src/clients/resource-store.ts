@@ -119,10 +119,10 @@ export function createResourceStore(prisma: PrismaClient): ResourceStore {
           // finds the resource server gone.
           const [row] = await tx.$queryRaw<{ indicator: string }[]>`SELECT indicator FROM resource_servers WHERE indicator = ${indicator} FOR UPDATE`;
           if (!row) return false;
-          const holders = await tx.$queryRaw<{ client_id: string }[]>`SELECT client_id FROM clients WHERE ${indicator} = ANY(resources) ORDER BY client_id LIMIT 6`;
+          const holders = await tx.$queryRaw<{ client_id: string }[]>`SELECT client_id FROM clients WHERE ${indicator} = ANY(resources) OR ${indicator} = ANY(exchange_audiences) ORDER BY client_id LIMIT 6`;
           if (holders.length > 0) {
             const named = holders.slice(0, 5).map((holder) => holder.client_id).join(', ');
-            throw new ConflictError(`resource server ${indicator.slice(0, 200)} has clients registered for it (${named}${holders.length > 5 ? ', …' : ''}): change their resources first`);
+            throw new ConflictError(`resource server ${indicator.slice(0, 200)} has clients registered for it (${named}${holders.length > 5 ? ', …' : ''}): change their resources (and exchange audiences) first`);
           }
           await tx.resourceServer.delete({ where: { indicator } });
           return true;

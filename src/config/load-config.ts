@@ -113,7 +113,15 @@ export interface Config {
 const DEFAULT_MFA_REQUIRED_ROLES: readonly string[] = ['admin'];
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
-export type ServedGrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | typeof DEVICE_CODE;
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export type ServedGrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | typeof DEVICE_CODE | typeof TOKEN_EXCHANGE;
+const PROTOCOL_NAMES: Record<(typeof GRANT_TYPE_NAMES)[number], ServedGrantType> = {
+  authorization_code: 'authorization_code',
+  refresh_token: 'refresh_token',
+  client_credentials: 'client_credentials',
+  device_code: DEVICE_CODE,
+  token_exchange: TOKEN_EXCHANGE,
+};
 
 /** GRANT_TYPES and DEVICE_FLOW as protocol names, or the refusal when they cannot be served as given. */
 function servedGrantTypes(listed: readonly (typeof GRANT_TYPE_NAMES)[number][] | undefined, deviceFlow: boolean | undefined): ServedGrantType[] | string {
@@ -125,7 +133,7 @@ function servedGrantTypes(listed: readonly (typeof GRANT_TYPE_NAMES)[number][] |
   if (names.has('refresh_token') && !names.has('authorization_code') && !names.has('device_code')) {
     return '  GRANT_TYPES: refresh_token needs authorization_code or device_code';
   }
-  return GRANT_TYPE_NAMES.filter((name) => names.has(name)).map((name) => (name === 'device_code' ? DEVICE_CODE : name));
+  return GRANT_TYPE_NAMES.filter((name) => names.has(name)).map((name) => PROTOCOL_NAMES[name]);
 }
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */

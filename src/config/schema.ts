@@ -7,8 +7,8 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
-/** GRANT_TYPES' names; device_code is urn:ietf:params:oauth:grant-type:device_code. */
-export const GRANT_TYPE_NAMES = ['authorization_code', 'refresh_token', 'client_credentials', 'device_code'] as const;
+/** GRANT_TYPES' names; device_code and token_exchange are urn:ietf:params:oauth:grant-type:device_code and :token-exchange. */
+export const GRANT_TYPE_NAMES = ['authorization_code', 'refresh_token', 'client_credentials', 'device_code', 'token_exchange'] as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
@@ -143,8 +143,8 @@ export const envSchema = z.object({
   PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
   /**
    * The grant types this deployment serves (README "Grant types"), comma-separated, from
-   * authorization_code, refresh_token, client_credentials, device_code; unset: the first
-   * three, and device_code with DEVICE_FLOW.
+   * authorization_code, refresh_token, client_credentials, device_code, token_exchange;
+   * unset: the first three, and device_code with DEVICE_FLOW.
    */
   GRANT_TYPES: z
     .string()

@@ -41,6 +41,11 @@ export function isRecordNotFound(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025';
 }
 
+/** Whether a row named a parent that is not there (SQLSTATE 23503; Prisma P2003). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2003') || hasSqlState(error, '23503');
+}
+
 /** Runs `work`, translating any database error it throws. */
 export async function withTranslatedErrors<T>(subject: string, work: () => Promise<T>): Promise<T> {
   try {

@@ -49,6 +49,8 @@ export interface VerifiedAccessToken {
   readonly iat: number;
   readonly exp: number;
   readonly grantId: string | undefined;
+  /** Who acts for the subject (RFC 8693 `act`), on a token made by a token exchange. */
+  readonly act: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface AccessTokenVerifier {
@@ -84,6 +86,9 @@ function bindingOf(jkt: unknown, x5t: unknown): TokenBinding | undefined {
   };
   return Object.keys(binding).length > 0 ? binding : undefined;
 }
+
+const actOf = (value: unknown): Readonly<Record<string, unknown>> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 
 const asArray = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : typeof value === 'string' ? [value] : [];
@@ -144,6 +149,7 @@ export function createAccessTokenVerifier(deps: {
       iat: payload.iat ?? 0,
       exp: payload.exp!,
       grantId,
+      act: actOf(payload.act),
     };
   }
 
@@ -173,6 +179,7 @@ export function createAccessTokenVerifier(deps: {
       iat: found.iat ?? 0,
       exp: found.exp ?? 0,
       grantId,
+      act: actOf(found.extra?.act),
     };
   }
 

@@ -16,6 +16,8 @@ export const EXTRA_CLIENT_METADATA = [
   'portcullis_first_party',
   'portcullis_token_generation',
   'portcullis_require_mfa',
+  'portcullis_exchange_audiences',
+  'portcullis_exchange_act',
 ] as const;
 
 export interface PortcullisClientFields {
@@ -29,6 +31,10 @@ export interface PortcullisClientFields {
   portcullis_token_generation: string;
   /** Every sign-in to the client uses a second factor (second-factor-policy.ts). */
   portcullis_require_mfa: boolean;
+  /** Token exchange (token-exchange.ts): the resource servers a token the client holds may be exchanged for. */
+  portcullis_exchange_audiences: string[];
+  /** Token exchange: the new token names the client as the actor (`act`). */
+  portcullis_exchange_act: boolean;
 }
 
 export function toProviderMetadata(client: ClientRecord, secret: string | undefined): ClientMetadata & PortcullisClientFields {
@@ -65,5 +71,7 @@ export function toProviderMetadata(client: ClientRecord, secret: string | undefi
     portcullis_first_party: client.firstParty,
     portcullis_token_generation: client.tokenGeneration,
     portcullis_require_mfa: client.requireMfa,
+    portcullis_exchange_audiences: [...client.exchangeAudiences],
+    portcullis_exchange_act: client.exchangeAct,
   };
 }

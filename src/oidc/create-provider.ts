@@ -13,9 +13,12 @@ import { extendIntrospection } from './extend-introspection.ts';
 import { extendRevocation } from './extend-revocation.ts';
 import { spendPushedRequests } from './spend-pushed-requests.ts';
 import { paceDevicePolling } from './pace-device-polling.ts';
-import { answerUnauthorizedDeviceClients } from './answer-unauthorized-device-clients.ts';
+import { answerUnauthorizedClients } from './answer-unauthorized-clients.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
+import { createRequestAccounts } from './request-accounts.ts';
+import { TOKEN_EXCHANGE_DUPLICATES, TOKEN_EXCHANGE_PARAMETERS, tokenExchangeHandler } from './token-exchange.ts';
+import { TOKEN_EXCHANGE_GRANT } from '../clients/index.ts';
 
 export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation'> {
   readonly logger: Logger;
@@ -87,9 +90,19 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   provider.use(answerRevocationInJson());
   provider.use(rotation.middleware);
   provider.use(spendPushedRequests(deps.tokenStore));
-  if (deps.config.deviceFlow) {
-    provider.use(answerUnauthorizedDeviceClients());
-    provider.use(paceDevicePolling(deps.sql));
+  provider.use(answerUnauthorizedClients());
+  if (deps.config.deviceFlow) provider.use(paceDevicePolling(deps.sql));
+  // Token exchange (RFC 8693), where GRANT_TYPES serves it; each client by its registration.
+  if (deps.config.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+    const exchange = tokenExchangeHandler({
+      verifier: accessTokens,
+      accounts: createRequestAccounts(deps.accounts),
+      resources: deps.resources,
+      grants: deps.tokenStore,
+      audit,
+      grantTtl: deps.config.ttl.grant,
+    });
+    provider.registerGrantType(TOKEN_EXCHANGE_GRANT, exchange, TOKEN_EXCHANGE_PARAMETERS, TOKEN_EXCHANGE_DUPLICATES);
   }
   provider.use(extendIntrospection({ verifier: accessTokens, issuer: deps.config.issuer }));
   provider.use(extendRevocation({ verifier: accessTokens, audit }));

@@ -32,6 +32,8 @@ function introspectionBody(token: VerifiedAccessToken, issuer: string) {
     // RFC 9449 section 6.2 and RFC 7662: a bound token says so, as the engine does for opaque ones.
     cnf: token.cnf,
     token_type: token.cnf?.jkt ? 'DPoP' : 'Bearer',
+    // RFC 8693 section 4.4: who acts for the subject, on a token made by a token exchange.
+    ...(token.act && { act: token.act }),
   };
 }
 

@@ -2,7 +2,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from './engine.ts';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { CLIENT_ASSERTION_ALGS, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, TOKEN_EXCHANGE_GRANT, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import type { Sql } from '../db/index.ts';
@@ -116,9 +116,16 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
         const generation = ctx.oidc.client?.portcullis_token_generation;
         return generation ? { [CLIENT_GENERATION_CLAIM]: generation } : undefined;
       }
-      // A person's JWT names its grant; an opaque one is deleted with it.
+      // A person's JWT names its grant; an opaque one is deleted with it. A token made by a
+      // token exchange says who acts for the person (token-exchange.ts sets it; the engine
+      // replaces `extra` with what this returns).
       const grantId = 'grantId' in token ? token.grantId : undefined;
-      return token.resourceServer?.accessTokenFormat === 'jwt' && grantId ? { [GRANT_ID_CLAIM]: grantId } : undefined;
+      const act = token.kind === 'AccessToken' && token.gty === TOKEN_EXCHANGE_GRANT ? token.extra?.act : undefined;
+      const claims = {
+        ...(act !== undefined && { act }),
+        ...(token.resourceServer?.accessTokenFormat === 'jwt' && grantId && { [GRANT_ID_CLAIM]: grantId }),
+      };
+      return Object.keys(claims).length > 0 ? claims : undefined;
     },
     clientDefaults: {
       grant_types: ['authorization_code'],

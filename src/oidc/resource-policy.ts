@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import { errors } from './engine.ts';
 
-import { OIDC_SCOPES, type ResourceService } from '../clients/index.ts';
+import { OIDC_SCOPES, type ResourceServerRecord, type ResourceService } from '../clients/index.ts';
 import type { PortcullisClientFields } from './client-metadata.ts';
 import { defaultResourceFor, refuseUngrantableScopes, type ScopeRules } from './default-resource.ts';
 import type { RequestAccounts } from './request-accounts.ts';
@@ -48,7 +48,7 @@ async function rolesOfSubject(ctx: KoaContextWithOIDC, accounts: RequestAccounts
 }
 
 /** A scope is grantable to a subject with these roles (undefined: no person, no role rule). */
-function permits(roles: ReadonlySet<string> | undefined, scope: { roles: readonly string[] }): boolean {
+export function permits(roles: ReadonlySet<string> | undefined, scope: { roles: readonly string[] }): boolean {
   return roles === undefined || scope.roles.length === 0 || scope.roles.some((role) => roles.has(role));
 }
 
@@ -81,13 +81,18 @@ export function createResourcePolicy(deps: { accounts: RequestAccounts; resource
         .filter((s) => allowed.has(s.name) && permits(roles, s))
         .map((s) => s.name)
         .join(' ');
-      return {
-        scope,
-        audience: resource.indicator,
-        accessTokenTTL: resource.accessTokenTtl,
-        accessTokenFormat: resource.accessTokenFormat,
-        ...(resource.accessTokenFormat === 'jwt' && { jwt: { sign: { alg: resource.signingAlg as 'ES256' | 'RS256' } } }),
-      };
+      return resourceServerInfo(resource, scope);
     },
+  };
+}
+
+/** What the engine needs of a resource server to issue a token for it, carrying `scope`. */
+export function resourceServerInfo(resource: ResourceServerRecord, scope: string): ResourceServer {
+  return {
+    scope,
+    audience: resource.indicator,
+    accessTokenTTL: resource.accessTokenTtl,
+    accessTokenFormat: resource.accessTokenFormat,
+    ...(resource.accessTokenFormat === 'jwt' && { jwt: { sign: { alg: resource.signingAlg as 'ES256' | 'RS256' } } }),
   };
 }

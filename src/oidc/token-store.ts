@@ -123,6 +123,13 @@ export interface GrantStore {
   revokeGrants(grantIds: readonly string[]): Promise<RevocationCount>;
   /** Forgets consent: of one person for one client, of every client of a person, or of everyone for a client. */
   forgetConsent(where: { accountId?: string; clientId?: string }): Promise<number>;
+  /**
+   * Makes `grantId` (a token exchange's) live only as long as `parentId`: deleting the parent
+   * deletes it (a foreign key, so a revocation running at the same time either waits for the
+   * link and takes the grant with it, or has deleted the parent and the link fails). False
+   * when the parent is gone.
+   */
+  linkExchangedGrant(grantId: string, parentId: string): Promise<boolean>;
   /** Ends every browser session of an account (ended-session.ts): how many were live. */
   endSessions(accountId: string): Promise<number>;
   /** Live browser sessions of an account. */

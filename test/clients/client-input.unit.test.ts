@@ -167,8 +167,8 @@ describe('grant types', () => {
     );
   });
 
-  test('a resource-server client has no grants', () => {
-    assertRefused({ type: 'resource-server', name: 'API', grantTypes: ['client_credentials'] }, /^grantTypes: a resource-server client only introspects; it has no grants$/);
+  test('a resource-server client has no grant but token exchange', () => {
+    assertRefused({ type: 'resource-server', name: 'API', grantTypes: ['client_credentials'] }, /^grantTypes: a resource-server client introspects, and may exchange the tokens it receives \(urn:ietf:params:oauth:grant-type:token-exchange\); it has no other grant$/);
   });
 
   test('refresh_token without authorization_code is refused', () => {
@@ -353,5 +353,32 @@ describe('requirements on authorization requests (PAR, JAR)', () => {
 
   test('only booleans', () => {
     assertRefused({ ...web, requirePushedRequests: 'yes' }, /^requirePushedRequests: /);
+  });
+});
+
+describe('token exchange (RFC 8693)', () => {
+  const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+  const ORDERS = 'https://orders.example.com';
+
+  test('a resource-server, service or web client may exchange for the resource servers it names; the act claim is the default', () => {
+    for (const raw of [
+      { type: 'resource-server', name: 'Gateway', resources: ['https://gateway.example.com'], grantTypes: [EXCHANGE] },
+      { type: 'service', name: 'Batch', grantTypes: ['client_credentials', EXCHANGE] },
+      { ...web, grantTypes: ['authorization_code', EXCHANGE] },
+    ]) {
+      const input = parseClientInput({ ...raw, exchangeAudiences: [ORDERS] });
+      assert.deepEqual(input.exchangeAudiences, [ORDERS]);
+      assert.equal(input.exchangeAct, true);
+    }
+    assert.equal(parseClientInput({ type: 'service', name: 'Batch', grantTypes: [EXCHANGE], exchangeAudiences: [ORDERS], exchangeAct: false }).exchangeAct, false);
+  });
+
+  test('refused: a public client, the grant without audiences, audiences without the grant, another grant for a resource server', () => {
+    assertRefused({ type: 'spa', name: 'SPA', redirectUris: ['https://spa.example.com/cb'], grantTypes: ['authorization_code', EXCHANGE], exchangeAudiences: [ORDERS] }, /grantTypes: a spa client is public and cannot exchange tokens/);
+    assertRefused({ type: 'native', name: 'App', redirectUris: ['com.example.app:/cb'], grantTypes: [EXCHANGE], exchangeAudiences: [ORDERS] }, /grantTypes: a native client is public and cannot exchange tokens/);
+    assertRefused({ type: 'service', name: 'Batch', grantTypes: [EXCHANGE] }, /exchangeAudiences: .*needs the resource servers/);
+    assertRefused({ type: 'service', name: 'Batch', exchangeAudiences: [ORDERS] }, /exchangeAudiences: only a client with the .*token-exchange grant/);
+    assertRefused({ type: 'resource-server', name: 'API', grantTypes: ['client_credentials', EXCHANGE], exchangeAudiences: [ORDERS] }, /grantTypes: a resource-server client introspects/);
+    assertRefused({ type: 'service', name: 'Batch', grantTypes: [EXCHANGE], exchangeAudiences: ['orders.example.com/x\u0000'] }, /exchangeAudiences/);
   });
 });

@@ -278,7 +278,7 @@ describe('grant types served (GRANT_TYPES, DEVICE_FLOW)', () => {
   });
 
   test('refused: an unknown name, a blank between commas, an empty list, refresh alone, and DEVICE_FLOW disagreeing', () => {
-    assert.match(refusal({ GRANT_TYPES: 'authorization_code,implicit' }), /GRANT_TYPES.*each one of authorization_code, refresh_token, client_credentials, device_code/s);
+    assert.match(refusal({ GRANT_TYPES: 'authorization_code,implicit' }), /GRANT_TYPES.*each one of authorization_code, refresh_token, client_credentials, device_code, token_exchange/s);
     assert.match(refusal({ GRANT_TYPES: 'authorization_code,,client_credentials' }), /GRANT_TYPES/);
     assert.match(refusal({ GRANT_TYPES: ' ' }), /GRANT_TYPES/);
     assert.match(refusal({ GRANT_TYPES: 'refresh_token,client_credentials' }), /GRANT_TYPES: refresh_token needs authorization_code or device_code/);

@@ -28,6 +28,8 @@ export function sampleClient(clientId: string, extra: Partial<ClientData> = {}):
     grantTypes: ['authorization_code', 'refresh_token'],
     scopes: ['openid', 'email'],
     resources: [],
+    exchangeAudiences: [],
+    exchangeAct: true,
     firstParty: false,
     requireMfa: false,
     backchannelLogoutUri: null,

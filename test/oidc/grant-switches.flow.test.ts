@@ -56,6 +56,12 @@ describe('GRANT_TYPES unset: the default grants, and the device flow with DEVICE
     assert.ok((metadata.scopes_supported as string[]).includes('offline_access'));
     assert.equal((await batchToken(server)).status, 200);
   });
+
+  test('a grant the deployment serves but the client is not registered for is unauthorized_client (RFC 6749 5.2)', async () => {
+    const webApp = basicAuth('web-app', server.declared.clientSecret('web-app'));
+    const response = await postAsClient(`${server.issuer}/token`, webApp, { grant_type: 'client_credentials', resource: API, scope: 'read' });
+    assert.equal(await tokenError(response), 'unauthorized_client');
+  });
 });
 
 describe('GRANT_TYPES=authorization_code: people sign in to apps, nothing else', () => {

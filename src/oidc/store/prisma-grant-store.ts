@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../../db/index.ts';
-import { withTranslatedErrors } from '../../db/index.ts';
+import { isForeignKeyViolation, withTranslatedErrors } from '../../db/index.ts';
 import { SIGNED_OUT_SESSION } from '../ended-session.ts';
 import type { GrantRow, GrantStore } from '../token-store.ts';
 
@@ -44,6 +44,18 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
           prisma.oidcGrant.deleteMany({ where: { id: { in: grantIds } } }),
         ]);
         return { grants: grants.count, tokens: codes.count + deviceCodes.count + accessTokens.count + refreshTokens.count };
+      }),
+
+    linkExchangedGrant: (grantId, parentId) =>
+      db(async () => {
+        if (impossible(grantId) || impossible(parentId)) return false;
+        try {
+          return (await prisma.$executeRaw`UPDATE oidc_grants SET parent_id = ${parentId} WHERE id = ${grantId}`) === 1;
+        } catch (error) {
+          // The parent is gone (revoked, expired and deleted): there is nothing to link to.
+          if (isForeignKeyViolation(error)) return false;
+          throw error;
+        }
       }),
 
     forgetConsent: (where) =>
