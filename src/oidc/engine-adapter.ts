@@ -219,8 +219,9 @@ class TableAdapter implements Adapter {
 
   protected async write(row: EngineRow): Promise<void> {
     const columns = this.#table.columnNames.map((name) => row.columns[name] ?? null);
+    let written;
     try {
-      await this.sql.query(this.#statements.upsert, [row.id, JSON.stringify(row.payload), row.expiresAt, ...columns]);
+      written = await this.sql.query(this.#statements.upsert, [row.id, JSON.stringify(row.payload), row.expiresAt, ...columns]);
     } catch (error) {
       // A session carried on under a new id whose uid another row holds: one signed out
       // (ended-session.ts), or a second tab's rotation of it that lost the race. Either way
@@ -230,6 +231,11 @@ class TableAdapter implements Adapter {
       }
       throw translatePrismaError(error, 'oidc record');
     }
+    // A save of a session that ended while the request was in flight writes nothing (the
+    // upsert's guard). The request must not go on as if it were signed in: a prompt=none
+    // request would otherwise deliver a code made after an operator's sign-out (from
+    // remembered consent, with a new grant the sign-out never saw).
+    if (this.#table.endable && written.rowCount === 0) throw new errors.SessionNotFound('the session has ended');
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {

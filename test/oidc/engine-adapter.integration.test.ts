@@ -147,8 +147,10 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
       const kept = await database.prisma.oidcSession.findUniqueOrThrow({ where: { id: hashTokenId(id) } });
       assert.ok(kept.endedAt);
       assert.ok(kept.expiresAt && kept.expiresAt.getTime() <= Date.now() + 3600_000);
-      // The request that had loaded it finishes, and saves it with its rolling lifetime.
-      await adapter.upsert(id, { ...loaded, loginTs: 1 }, 86_400);
+      // The request that had loaded it finishes, and saves it with its rolling lifetime: the
+      // save writes nothing, and the request is told the session is over (it must not go on
+      // as signed in: a code it made would outlive the end).
+      await assert.rejects(adapter.upsert(id, { ...loaded, loginTs: 1 }, 86_400), errors.SessionNotFound);
       assert.equal(await adapter.find(id), undefined, 'still ended');
       assert.equal(await adapter.findByUid(uid), undefined);
       assert.deepEqual(await store.listSessions(account), []);

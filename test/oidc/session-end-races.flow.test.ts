@@ -70,6 +70,20 @@ async function stillSignedIn(jar: CookieJar): Promise<boolean> {
   return false;
 }
 
+/** A prompt=none authorization, its redirects followed within the issuer: where it ended, and the code if one came back. */
+async function silently(jar: CookieJar): Promise<{ status: number; code: string | null }> {
+  const request = authorizationRequest(server.issuer, { client_id: appId, redirect_uri: REDIRECT, prompt: 'none' });
+  let url = request.url;
+  let response = await send(jar, url);
+  for (let step = 0; step < 10 && response.status >= 300 && response.status < 400; step++) {
+    url = new URL(response.headers.get('location')!, url);
+    if (url.origin !== new URL(server.issuer).origin) return { status: response.status, code: url.searchParams.get('code') };
+    response = await send(jar, url);
+  }
+  await response.arrayBuffer();
+  return { status: response.status, code: null };
+}
+
 /** Drives an authorization with prompt=consent up to the engine's resume URL (consent given), not following it. */
 async function upToResume(jar: CookieJar): Promise<{ resume: URL; verifier: string; state: string }> {
   const request = authorizationRequest(server.issuer, { client_id: appId, redirect_uri: REDIRECT, scope: 'openid email', prompt: 'consent' });
@@ -95,9 +109,10 @@ async function upToResume(jar: CookieJar): Promise<{ resume: URL; verifier: stri
 const uids = async (accountId: string) => (await server.services.grants.listSessions(accountId)).map((session) => session.id);
 
 describe('a session ended while a request of its browser is in flight', () => {
-  test('a plain request (prompt=none) that loaded it does not save it back', async () => {
+  test('a plain request (prompt=none) that loaded it does not save it back, and delivers no code', async () => {
     const who = await newPerson();
-    await signIn(who);
+    // Offline access remembered: the in-flight request could make a new grant from it.
+    await signIn(who, { scope: 'openid email offline_access', prompt: 'consent' });
     const [uid] = await uids(who.id);
     assert.ok(uid);
     let fired = false;
@@ -105,12 +120,16 @@ describe('a session ended while a request of its browser is in flight', () => {
       assert.equal((await server.services.grants.endSession(who.id, uid)).ended, true);
       fired = true;
     });
+    let answer: { status: number; code: string | null };
     try {
-      await stillSignedIn(who.jar.copy());
+      answer = await silently(who.jar.copy());
     } finally {
       release();
     }
     assert.ok(fired, 'the session ended while the request had it loaded');
+    // Told the session is over (a 4xx page), never a code made after the sign-out.
+    assert.equal(answer.code, null);
+    assert.equal(answer.status, 400);
     assert.deepEqual(await uids(who.id), [], 'no live session');
     assert.equal(await stillSignedIn(who.jar), false);
   });
