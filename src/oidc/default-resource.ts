@@ -21,6 +21,8 @@ export interface ScopeRules {
   findResource(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServerRecord | undefined>;
   /** The engine's own (OpenID Connect) scopes; every other scope belongs to a resource server. */
   readonly oidcScopes: ReadonlySet<string>;
+  /** Of those, the ones this deployment serves (no offline_access without refresh tokens, served-grants.ts). */
+  readonly servedOidcScopes: ReadonlySet<string>;
 }
 
 function requestedScopes(ctx: KoaContextWithOIDC): string[] {
@@ -39,8 +41,8 @@ function isClientCredentials(ctx: KoaContextWithOIDC): boolean {
 
 /**
  * Refuses, naming the scope: an OIDC scope in a client-credentials request (those scopes
- * are about a person, and such a token is for none); a resource scope the client is not
- * registered for; and, when resources are named, a resource scope none of them offers.
+ * are about a person, and such a token is for none); an OIDC or resource scope the client
+ * is not registered for; and, when resources are named, a resource scope none of them offers.
  */
 export async function refuseUngrantableScopes(ctx: KoaContextWithOIDC, client: Client, rules: ScopeRules): Promise<void> {
   const requested = requestedScopes(ctx);
@@ -50,6 +52,13 @@ export async function refuseUngrantableScopes(ctx: KoaContextWithOIDC, client: C
       throw new errors.InvalidScope(`scope ${personal} is about a person; a client credentials token cannot carry it`, personal);
     }
   }
+  // The engine checks OIDC scopes against the client's `scope`, but reads an empty one as
+  // "any": a client registered for no OIDC scope (an API-only app, or one whose only one was
+  // offline_access with refresh tokens off) could ask for openid and email. The
+  // registration is the rule, here for every authorization, pushed and device request.
+  const registeredOidc = new Set(client.scope?.split(' ') ?? []);
+  const unregisteredOidc = requested.find((scope) => rules.servedOidcScopes.has(scope) && !registeredOidc.has(scope));
+  if (unregisteredOidc) throw new errors.InvalidScope(`scope ${unregisteredOidc} is not registered for this client`, unregisteredOidc);
   const registered = new Set(client.portcullis_resource_scopes ?? []);
   const wanted = requested.filter((scope) => !rules.oidcScopes.has(scope));
   const unregistered = wanted.find((scope) => !registered.has(scope));

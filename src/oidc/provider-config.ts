@@ -54,10 +54,10 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, clients, resources } = deps;
 
   const requestAccounts = createRequestAccounts(accounts, (accountId) => deps.rotation?.keptAccount(accountId));
-  const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources });
+  const served = servedGrants(config);
+  const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources, oidcScopes: served.scopes });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.
-  const served = servedGrants(config);
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
   const providerMetadata = (client: ClientRecord) => {
     let metadata = metadataOf.get(client);

@@ -52,7 +52,12 @@ export function permits(roles: ReadonlySet<string> | undefined, scope: { roles: 
   return roles === undefined || scope.roles.length === 0 || scope.roles.some((role) => roles.has(role));
 }
 
-export function createResourcePolicy(deps: { accounts: RequestAccounts; resources: Pick<ResourceService, 'find'> }): ResourcePolicy {
+export function createResourcePolicy(deps: {
+  accounts: RequestAccounts;
+  resources: Pick<ResourceService, 'find'>;
+  /** The OIDC scopes the engine serves (served-grants.ts). */
+  oidcScopes: readonly string[];
+}): ResourcePolicy {
   // Resource servers looked up for one request: the default-resource rule and each
   // resource's info read the same records.
   type Lookup = ReturnType<ResourceService['find']>;
@@ -65,7 +70,7 @@ export function createResourcePolicy(deps: { accounts: RequestAccounts; resource
     return found;
   }
 
-  const scopeRules: ScopeRules = { findResource, oidcScopes: OIDC_SCOPE_SET };
+  const scopeRules: ScopeRules = { findResource, oidcScopes: OIDC_SCOPE_SET, servedOidcScopes: new Set(deps.oidcScopes) };
 
   return {
     defaultResource: async (ctx, client, oneOf) => oneOf ?? (await defaultResourceFor(ctx, client, scopeRules)),

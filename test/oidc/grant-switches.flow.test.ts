@@ -23,6 +23,9 @@ const declaration: TestDeclaration = {
     // Registered for everything: each deployment cuts it to what it serves.
     { type: 'web', clientId: 'web-app', name: 'Web App', redirectUris: [REDIRECT], grantTypes: ['authorization_code', 'refresh_token'], scopes: ['openid', 'email', 'offline_access'] },
     { type: 'service', clientId: 'batch', name: 'Batch', resources: [API], scopes: ['read'] },
+    // Registered for no OIDC scope but offline access (and, with refresh off, for none at all).
+    { type: 'web', clientId: 'narrow', name: 'Narrow', redirectUris: [REDIRECT], resources: [API], scopes: ['offline_access', 'read'] },
+    { type: 'web', clientId: 'api-only', name: 'API only', redirectUris: [REDIRECT], resources: [API], scopes: ['read'] },
   ],
   users: [{ email: 'grants@example.com', name: 'Grants', password: PASSWORD }],
 };
@@ -34,6 +37,14 @@ async function discovery(server: TestServer): Promise<Record<string, unknown>> {
 async function tokenError(response: Response): Promise<string> {
   assert.equal(response.status, 400);
   return ((await response.json()) as { error: string }).error;
+}
+
+/** Where an authorization request of `clientId` for `scope` goes first: back to the app with an error, or on to sign in. */
+async function firstAnswer(server: TestServer, clientId: string, scope: string): Promise<string> {
+  const request = authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope });
+  const response = await fetch(request.url, { redirect: 'manual' });
+  const location = new URL(response.headers.get('location') ?? '/', server.issuer);
+  return location.origin + location.pathname === REDIRECT ? (location.searchParams.get('error') ?? 'code') : `${response.status} ${location.pathname.replace(/\/[^/]+$/, '/:uid')}`;
 }
 
 function batchToken(server: TestServer): Promise<Response> {
@@ -55,6 +66,12 @@ describe('GRANT_TYPES unset: the default grants, and the device flow with DEVICE
     assert.deepEqual(metadata.response_types_supported, ['code']);
     assert.ok((metadata.scopes_supported as string[]).includes('offline_access'));
     assert.equal((await batchToken(server)).status, 200);
+  });
+
+  test('a client registered for no OIDC scope may not ask for one: invalid_scope before any sign-in', async () => {
+    assert.equal(await firstAnswer(server, 'api-only', 'openid email'), 'invalid_scope');
+    assert.equal(await firstAnswer(server, 'narrow', 'openid'), 'invalid_scope');
+    assert.equal(await firstAnswer(server, 'web-app', 'openid email'), '303 /interaction/:uid', 'a client registered for them goes on to sign in');
   });
 
   test('a grant the deployment serves but the client is not registered for is unauthorized_client (RFC 6749 5.2)', async () => {
@@ -89,6 +106,11 @@ describe('GRANT_TYPES=authorization_code: people sign in to apps, nothing else',
     assert.ok(tokens.access_token);
     assert.equal(tokens.refresh_token, undefined);
     assert.ok(!(tokens.scope ?? '').split(' ').includes('offline_access'), `scope: ${tokens.scope ?? ''}`);
+  });
+
+  test('turning refresh off does not widen a client whose only OIDC scope was offline_access: openid is still refused', async () => {
+    assert.equal(await firstAnswer(server, 'narrow', 'openid email'), 'invalid_scope');
+    assert.equal(await firstAnswer(server, 'narrow', 'read'), '303 /interaction/:uid');
   });
 
   test('client credentials, refresh and the device grant are unsupported_grant_type, also for a client registered for them', async () => {
