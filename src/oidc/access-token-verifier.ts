@@ -101,7 +101,10 @@ export function createAccessTokenVerifier(deps: {
   clients: { find(clientId: string): Promise<Pick<ClientRecord, 'tokenGeneration'> | undefined> };
   issuer: string;
   keys: readonly PrivateJwk[];
+  /** False where GRANT_TYPES turns client credentials off: tokens issued before are refused, as the engine refuses them at introspection. */
+  clientCredentialsServed?: boolean;
 }): AccessTokenVerifier {
+  const machineTokens = deps.clientCredentialsServed !== false;
   const { tokenStore, issuer } = deps;
   const jwks = createLocalJWKSet({ keys: deps.keys.map(toPublicJwk) });
   const algorithms = [...new Set(deps.keys.map((key) => key.alg))];
@@ -129,7 +132,7 @@ export function createAccessTokenVerifier(deps: {
     // A person's token lives with its grant; a client's with its client's token generation
     // (gone with the client, replaced when its tokens are revoked). A token naming neither
     // was not issued by this version, or not for either: refused.
-    if (!grantId && typeof generation !== 'string') return undefined;
+    if (!grantId && (typeof generation !== 'string' || !machineTokens)) return undefined;
     const [standing, clientLive] = await Promise.all([
       tokenStore.jwtStanding(jti, grantId),
       grantId ? true : clientTokenLive(payload.client_id as string, generation),
@@ -155,7 +158,7 @@ export function createAccessTokenVerifier(deps: {
 
   async function verifyOpaque(token: string): Promise<VerifiedAccessToken | undefined> {
     const { provider } = deps;
-    const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
+    const found = (await provider.AccessToken.find(token)) ?? (machineTokens ? await provider.ClientCredentials.find(token) : undefined);
     if (!found || found.isExpired) return undefined;
     const grantId = 'grantId' in found ? found.grantId : undefined;
     // As for JWTs: a person's token lives with its grant (as the engine's introspection and

@@ -79,6 +79,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
     clients: deps.clients,
     issuer: deps.config.issuer,
     keys: deps.keys.jwks.keys,
+    clientCredentialsServed: deps.config.grantTypes.includes('client_credentials'),
   });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
@@ -105,6 +106,13 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
     provider.registerGrantType(TOKEN_EXCHANGE_GRANT, exchange, TOKEN_EXCHANGE_PARAMETERS, TOKEN_EXCHANGE_DUPLICATES);
   }
   provider.use(extendIntrospection({ verifier: accessTokens, issuer: deps.config.issuer }));
-  provider.use(extendRevocation({ verifier: accessTokens, audit }));
+  provider.use(
+    extendRevocation({
+      verifier: accessTokens,
+      audit,
+      grants: deps.tokenStore,
+      unserved: { refreshTokens: !deps.config.grantTypes.includes('refresh_token'), clientCredentials: !deps.config.grantTypes.includes('client_credentials') },
+    }),
+  );
   return { provider, accessTokens, publishedDocuments };
 }

@@ -3,13 +3,23 @@ import type { Middleware } from 'koa';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { engineAnswer } from './engine-answer.ts';
+import type { GrantStore } from './token-store.ts';
 
 /**
  * Runs after the engine's revocation endpoint and completes it for what the engine cannot
  * handle: JWT access tokens, which it refuses with `unsupported_token_type` once it has
- * authenticated the client. Every revocation that took something away is audited.
+ * authenticated the client; and tokens of a grant type GRANT_TYPES turned off since they
+ * were issued, which the engine no longer looks up (they would work again were it turned
+ * back on). Every revocation that took something away is audited.
  */
-export function extendRevocation(deps: { verifier: AccessTokenVerifier; audit: AuditSink }): Middleware {
+export function extendRevocation(deps: {
+  verifier: AccessTokenVerifier;
+  audit: AuditSink;
+  /** Token kinds whose grant type this deployment does not serve. */
+  unserved?: { readonly refreshTokens: boolean; readonly clientCredentials: boolean };
+  /** Revokes a refresh token's grant with it. */
+  grants: Pick<GrantStore, 'revokeGrants'>;
+}): Middleware {
   return async (koaCtx, next) => {
     await next();
     const answer = engineAnswer(koaCtx, 'revocation');
@@ -30,7 +40,22 @@ export function extendRevocation(deps: { verifier: AccessTokenVerifier; audit: A
       ctx.body = '';
       revokedJwt = outcome === 'revoked';
     }
-    const engineRevoked = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.ClientCredentials;
+    let engineRevoked = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.ClientCredentials;
+    if (!refusedJwt && !engineRevoked && ctx.status === 200 && (deps.unserved?.refreshTokens || deps.unserved?.clientCredentials)) {
+      const { provider } = ctx.oidc;
+      const found = (deps.unserved.refreshTokens ? await provider.RefreshToken.find(token) : undefined) ?? (deps.unserved.clientCredentials ? await provider.ClientCredentials.find(token) : undefined);
+      if (found && found.clientId !== client.clientId) {
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' };
+        return;
+      }
+      if (found) {
+        // As the engine revokes a refresh token: with its grant, and everything under it.
+        await found.destroy();
+        if ('grantId' in found && found.grantId) await deps.grants.revokeGrants([found.grantId]);
+        engineRevoked = found;
+      }
+    }
     if (revokedJwt || engineRevoked) {
       deps.audit.record({
         type: 'token.revoked',

@@ -76,6 +76,18 @@ describe('the access token verifier (unit, fake store)', () => {
     assert.equal(await verifier.clientTokenLive('unread', 'gen-9', 'gen-9'), true, 'the generation the caller holds is used, nothing read');
   });
 
+  test("where GRANT_TYPES turns client credentials off, a client's token issued before is refused, JWT or opaque; a person's still verifies", async () => {
+    const jwk = { ...(await exportJWK(signingKey)), kid: 'k1', alg: 'ES256', use: 'sig' } as PrivateJwk & JWK;
+    let looked = 0;
+    const provider = { AccessToken: { find: () => Promise.resolve(undefined) }, ClientCredentials: { find: () => Promise.resolve((looked += 1, undefined)) } };
+    const off = createAccessTokenVerifier({ provider: provider as unknown as Provider, tokenStore: store, clients: { find: (id) => Promise.resolve(clients.get(id)) }, issuer: ISSUER, keys: [jwk], clientCredentialsServed: false });
+    assert.equal(await off.verify(await jwt({ [CLIENT_GENERATION_CLAIM]: 'gen-2' })), undefined);
+    assert.equal(await off.verify('an-opaque-client-credentials-token'), undefined);
+    assert.equal(looked, 0, 'client-credentials tokens are not even looked up');
+    store.putGrant({ id: 'grant-while-off', accountId: 'alice', clientId: 'web', payload: {}, expiresAt: null });
+    assert.equal((await off.verify(await jwt({ [GRANT_ID_CLAIM]: 'grant-while-off', sub: 'alice', client_id: 'web' })))?.issuedTo, 'person');
+  });
+
   test('a token naming neither a grant nor a client generation is refused', async () => {
     assert.equal(await verifier.verify(await jwt({})), undefined);
   });
