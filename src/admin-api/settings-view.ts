@@ -33,7 +33,7 @@ export const settingsViewSchema = z
     ttl: z.object({ accessToken: seconds, idToken: seconds, refreshToken: seconds, session: seconds, grant: seconds, refreshGrace: seconds }).strict(),
     keys: z.object({ jwksMaxAge: seconds, refreshInterval: seconds, announceDelay: seconds, rotationDays: z.number().int().nullable() }).strict(),
     mail: z.object({ smtp: z.boolean().describe('SMTP_URL is set (its value is never shown)'), from: z.string(), reachesPeople: z.boolean() }).strict(),
-    grantTypes: z.array(z.string()).describe('GRANT_TYPES: the grant types served and advertised'),
+    grantTypes: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange'])).describe('GRANT_TYPES: the grant types served and advertised'),
     features: z.object({ deviceFlow: z.boolean(), adminApi: z.boolean(), passwordReset: z.boolean(), errorReporting: z.boolean() }).strict(),
     passwordReset: z.object({ ttl: seconds, endSessions: z.boolean() }).strict(),
     mfa: z.object({ mode: z.enum(['optional', 'required']), requiredRoles: z.array(z.string()) }).strict(),

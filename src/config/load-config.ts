@@ -112,6 +112,7 @@ export interface Config {
 /** The role whose holders need a second factor unless MFA_REQUIRED_ROLES says otherwise. */
 const DEFAULT_MFA_REQUIRED_ROLES: readonly string[] = ['admin'];
 
+// The protocol's names, as clients/ spells them too (config/ imports nothing of src/).
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export type ServedGrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | typeof DEVICE_CODE | typeof TOKEN_EXCHANGE;
@@ -123,15 +124,15 @@ const PROTOCOL_NAMES: Record<(typeof GRANT_TYPE_NAMES)[number], ServedGrantType>
   token_exchange: TOKEN_EXCHANGE,
 };
 
-/** GRANT_TYPES and DEVICE_FLOW as protocol names, or the refusal when they cannot be served as given. */
-function servedGrantTypes(listed: readonly (typeof GRANT_TYPE_NAMES)[number][] | undefined, deviceFlow: boolean | undefined): ServedGrantType[] | string {
+/** GRANT_TYPES and DEVICE_FLOW as protocol names; what cannot be served as given goes to `refusals`. */
+function servedGrantTypes(listed: readonly (typeof GRANT_TYPE_NAMES)[number][] | undefined, deviceFlow: boolean | undefined, refusals: string[]): ServedGrantType[] {
   const names = new Set(listed ?? ['authorization_code', 'refresh_token', 'client_credentials', ...(deviceFlow ? (['device_code'] as const) : [])]);
   if (listed && deviceFlow !== undefined && names.has('device_code') !== deviceFlow) {
-    return `  DEVICE_FLOW, GRANT_TYPES: DEVICE_FLOW=${String(deviceFlow)} but GRANT_TYPES ${deviceFlow ? 'lacks' : 'names'} device_code; set one of them`;
+    refusals.push(`  DEVICE_FLOW, GRANT_TYPES: DEVICE_FLOW=${String(deviceFlow)} but GRANT_TYPES ${deviceFlow ? 'lacks' : 'names'} device_code; set one of them`);
   }
   // As for a client (clients/client-input.ts): a refresh token comes only from another grant.
   if (names.has('refresh_token') && !names.has('authorization_code') && !names.has('device_code')) {
-    return '  GRANT_TYPES: refresh_token needs authorization_code or device_code';
+    refusals.push('  GRANT_TYPES: refresh_token needs authorization_code or device_code');
   }
   return GRANT_TYPE_NAMES.filter((name) => names.has(name)).map((name) => PROTOCOL_NAMES[name]);
 }
@@ -236,9 +237,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.MFA_REQUIRED_ROLES?.length && !env.SMTP_URL) {
     refusals.push('  MFA_REQUIRED_ROLES: needs SMTP_URL in production (enrolment mails a code to prove the mailbox, which would only reach the log); set SMTP_URL, or MFA_REQUIRED_ROLES=none');
   }
-  const grantTypes = servedGrantTypes(env.GRANT_TYPES, env.DEVICE_FLOW);
-  if (typeof grantTypes === 'string') refusals.push(grantTypes);
-  if (refusals.length > 0 || typeof grantTypes === 'string') {
+  const grantTypes = servedGrantTypes(env.GRANT_TYPES, env.DEVICE_FLOW, refusals);
+  if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
   }
 

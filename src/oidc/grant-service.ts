@@ -144,10 +144,13 @@ export function createGrantService(store: TokenStore, audit: AuditSink = discard
       return rows.map(toSession).sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
     },
     async endSession(accountId, sessionId, by) {
-      const grantsIn = (payload: unknown) => toSession({ uid: sessionId, payload, expiresAt: null }).clients.flatMap(({ grantId }) => (grantId ? [grantId] : []));
+      let session: SessionSummary | undefined;
+      const grantsIn = (payload: unknown) => {
+        session = toSession({ uid: sessionId, payload, expiresAt: null });
+        return session.clients.flatMap(({ grantId }) => (grantId ? [grantId] : []));
+      };
       const ended = await store.endSession(accountId, sessionId, grantsIn);
-      if (!ended) return { ended: false, grants: 0, tokens: 0 };
-      const session = toSession({ uid: sessionId, payload: ended.payload, expiresAt: null });
+      if (!ended || !session) return { ended: false, grants: 0, tokens: 0 };
       audit.record({
         type: 'session.ended',
         accountId,

@@ -101,9 +101,8 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // new sign-in starts from what the person already allowed (consent-reuse.ts).
     loadExistingGrant: createLoadExistingGrant(deps.tokenStore),
     // Refresh tokens without prompt=consent on every sign-in, once the person allowed the
-    // app offline access (offline-access.ts).
-    // Only where refresh tokens are served: the engine counts a custom issueRefreshToken as
-    // serving the grant.
+    // app offline access (offline-access.ts); only where refresh tokens are served, as the
+    // engine counts a custom issueRefreshToken as serving the grant.
     ...(served.has('refresh_token') && { issueRefreshToken }),
     expiresWithSession,
     // JWT access tokens cannot be deleted, so they name what revoking them goes through:

@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../../db/index.ts';
 import { isForeignKeyViolation, withTranslatedErrors } from '../../db/index.ts';
 import { SIGNED_OUT_SESSION } from '../ended-session.ts';
-import type { GrantRow, GrantStore } from '../token-store.ts';
+import type { GrantRow, GrantStore, RevocationCount } from '../token-store.ts';
 
 // Grants as people see them, and taking them back, on Postgres (both databases). A
 // revocation deletes a grant and everything stored under it in one transaction, so it is
@@ -11,6 +11,23 @@ const live = () => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } 
 
 /** Postgres refuses NUL in text: an id holding one cannot exist. */
 const impossible = (id: string) => id.includes('\u0000');
+
+type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/**
+ * Deletes grants and every code and token stored under them, inside the caller's
+ * transaction; grants exchanged from them (token-exchange.ts) go with them through the
+ * parent_id foreign key, their tokens dead without a grant.
+ */
+async function deleteGrants(tx: Transaction, grantIds: readonly string[]): Promise<RevocationCount> {
+  const where = { grantId: { in: [...grantIds] } };
+  const codes = await tx.oidcAuthorizationCode.deleteMany({ where });
+  const deviceCodes = await tx.oidcDeviceCode.deleteMany({ where });
+  const accessTokens = await tx.oidcAccessToken.deleteMany({ where });
+  const refreshTokens = await tx.oidcRefreshToken.deleteMany({ where });
+  const grants = await tx.oidcGrant.deleteMany({ where: { id: { in: [...grantIds] } } });
+  return { grants: grants.count, tokens: codes.count + deviceCodes.count + accessTokens.count + refreshTokens.count };
+}
 
 export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
   const db = <T>(work: () => Promise<T>) => withTranslatedErrors('token', work);
@@ -35,15 +52,7 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
       db(async () => {
         const grantIds = requested.filter((id) => !impossible(id));
         if (grantIds.length === 0) return { grants: 0, tokens: 0 };
-        const where = { grantId: { in: grantIds } };
-        const [codes, deviceCodes, accessTokens, refreshTokens, grants] = await prisma.$transaction([
-          prisma.oidcAuthorizationCode.deleteMany({ where }),
-          prisma.oidcDeviceCode.deleteMany({ where }),
-          prisma.oidcAccessToken.deleteMany({ where }),
-          prisma.oidcRefreshToken.deleteMany({ where }),
-          prisma.oidcGrant.deleteMany({ where: { id: { in: grantIds } } }),
-        ]);
-        return { grants: grants.count, tokens: codes.count + deviceCodes.count + accessTokens.count + refreshTokens.count };
+        return prisma.$transaction((tx) => deleteGrants(tx, grantIds));
       }),
 
     linkExchangedGrant: (grantId, parentId) =>
@@ -86,16 +95,7 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
           const named = grantsIn(ended.payload).filter((id) => !impossible(id));
           // Only this account's grants, whatever the session's payload names.
           const own = named.length === 0 ? [] : (await tx.oidcGrant.findMany({ where: { id: { in: named }, accountId }, select: { id: true } })).map((row) => row.id);
-          if (own.length === 0) return { payload: ended.payload, grants: 0, tokens: 0 };
-          const where = { grantId: { in: own } };
-          const tokens = await Promise.all([
-            tx.oidcAuthorizationCode.deleteMany({ where }),
-            tx.oidcDeviceCode.deleteMany({ where }),
-            tx.oidcAccessToken.deleteMany({ where }),
-            tx.oidcRefreshToken.deleteMany({ where }),
-          ]);
-          const grants = await tx.oidcGrant.deleteMany({ where: { id: { in: own } } });
-          return { payload: ended.payload, grants: grants.count, tokens: tokens.reduce((sum, { count }) => sum + count, 0) };
+          return { payload: ended.payload, ...(own.length === 0 ? { grants: 0, tokens: 0 } : await deleteGrants(tx, own)) };
         });
       }),
 
