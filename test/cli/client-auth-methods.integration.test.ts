@@ -164,3 +164,25 @@ test('clients create/update --require-par and --require-signed-requests switch t
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('clients create/update --exchange-audience and --no-exchange-act set a token-exchange policy; an unregistered audience is refused', async () => {
+  const orders = 'https://orders-cli.example.com';
+  const resource = await cli(['resources', 'create', '--indicator', orders, '--name', 'Orders', '--scope', 'orders:read=Read orders']);
+  assert.equal(resource.code, 0, resource.stderr);
+  type Policy = { client: { grantTypes: string[]; exchangeAudiences: string[]; exchangeAct: boolean } };
+  const created = await json<Created & Policy>([
+    'clients', 'create', '--type', 'service', '--name', 'Exchanger',
+    '--grant-type', 'urn:ietf:params:oauth:grant-type:token-exchange', '--exchange-audience', orders, '--scope', 'orders:read',
+  ]);
+  assert.deepEqual(created.client.exchangeAudiences, [orders]);
+  assert.equal(created.client.exchangeAct, true, 'the act claim by default');
+  const changed = await json<{ exchangeAct: boolean; exchangeAudiences: string[] }>(['clients', 'update', created.client_id, '--no-exchange-act']);
+  assert.equal(changed.exchangeAct, false);
+  assert.deepEqual(changed.exchangeAudiences, [orders], 'a flag not given keeps its value');
+  const renamed = await json<{ exchangeAct: boolean }>(['clients', 'update', created.client_id, '--name', 'Exchanger 2']);
+  assert.equal(renamed.exchangeAct, false, 'an update without the flag keeps impersonation');
+  assert.match(
+    await refused(['clients', 'create', '--type', 'service', '--name', 'Lost', '--grant-type', 'urn:ietf:params:oauth:grant-type:token-exchange', '--exchange-audience', 'https://nowhere.example.com']),
+    /exchangeAudiences: https:\/\/nowhere\.example\.com is not a registered resource server/,
+  );
+});
