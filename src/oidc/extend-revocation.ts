@@ -17,8 +17,8 @@ export function extendRevocation(deps: {
   audit: AuditSink;
   /** Token kinds whose grant type this deployment does not serve. */
   unserved?: { readonly refreshTokens: boolean; readonly clientCredentials: boolean };
-  /** Revokes a refresh token's grant with it. */
-  grants: Pick<GrantStore, 'revokeGrants'>;
+  /** Revokes a refresh token's grant with it, and what was exchanged from a revoked access token. */
+  grants: Pick<GrantStore, 'revokeGrants' | 'revokeExchangedFrom'>;
 }): Middleware {
   return async (koaCtx, next) => {
     await next();
@@ -27,7 +27,9 @@ export function extendRevocation(deps: {
     const { ctx, client, token, refusedJwt } = answer;
 
     let revokedJwt = false;
+    let jwtGrantId: string | undefined;
     if (refusedJwt) {
+      jwtGrantId = (await deps.verifier.verify(token))?.grantId;
       // RFC 7009 section 2.1: another client's token is refused with an error, as the
       // engine's allowedPolicy does for opaque ones; an invalid or expired one is a 200.
       const outcome = await deps.verifier.revokeJwt(token, client.clientId);
@@ -56,6 +58,10 @@ export function extendRevocation(deps: {
         engineRevoked = found;
       }
     }
+    // The engine keeps a grant when one of its access tokens is revoked; what a client got by
+    // exchanging tokens of that grant (token-exchange.ts) must not outlive the revocation.
+    const revokedAccessGrant = revokedJwt ? jwtGrantId : engineRevoked?.kind === 'AccessToken' ? engineRevoked.grantId : undefined;
+    if (revokedAccessGrant) await deps.grants.revokeExchangedFrom(revokedAccessGrant);
     if (revokedJwt || engineRevoked) {
       deps.audit.record({
         type: 'token.revoked',

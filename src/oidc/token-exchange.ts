@@ -16,8 +16,12 @@ import type { GrantStore } from './token-store.ts';
 //   one for a resource it serves;
 // - reach a resource server its policy does not name, or get a scope the subject token
 //   did not carry, its registration does not list, or the person's roles do not allow;
-// - outlive what it came from: the new token's grant is a child of the subject token's
-//   (oidc_grants.parent_id), deleted with it, and neither lives past the parent's expiry;
+// - outlive what it came from: the new token lives no longer than the subject token, and
+//   its grant is a child of the subject token's (oidc_grants.parent_id), deleted with it
+//   (and when the subject token is revoked, extend-revocation.ts); a client never exchanges
+//   again a token it made by an exchange (act names it), so it cannot renew itself;
+// - hide who acted: `act` names the client (nested on what the subject carried), and a
+//   client that impersonates keeps the subject's earlier actors;
 // - loosen a binding: a sender-constrained (DPoP) subject token is refused, and so is a
 //   DPoP proof (the new token would be bearer; binding exchanged tokens is not built yet).
 // Refusals are RFC 8693 2.2.2's: invalid_request for a subject token that is not acceptable,
@@ -44,7 +48,18 @@ export interface TokenExchangeDeps {
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : typeof value === 'string' ? [value] : []);
 const epochTime = () => Math.floor(Date.now() / 1000);
 
-/** Whether the client holds the token: issued to it, or for a resource a resource-server client serves. */
+/** Whether `clientId` acted anywhere in an `act` chain (RFC 8693 4.1: each level nests the one before). */
+function actedIn(act: Readonly<Record<string, unknown>> | undefined, clientId: string, depth = 0): boolean {
+  if (!act || depth > 20) return depth > 20;
+  if (act.sub === clientId) return true;
+  const prior = act.act;
+  return typeof prior === 'object' && prior !== null && !Array.isArray(prior) && actedIn(prior as Record<string, unknown>, clientId, depth + 1);
+}
+
+/**
+ * Whether the client holds the token: issued to it (an exchanged token too: its `act` then
+ * names the client, and actedIn refuses it), or for a resource a resource-server client serves.
+ */
 function holds(client: Client, subject: VerifiedAccessToken): boolean {
   if (subject.clientId === client.clientId) return true;
   return client.portcullis_type === 'resource-server' && subject.aud.some((audience) => client.portcullis_resources?.includes(audience) === true);
@@ -54,16 +69,17 @@ export function tokenExchangeHandler(deps: TokenExchangeDeps) {
   return async function exchange(ctx: KoaContextWithOIDC): Promise<void> {
     const { provider, params } = ctx.oidc;
     const client = ctx.oidc.client as Client;
-    const value = (name: string) => (typeof params?.[name] === 'string' ? params[name] : undefined);
+    // An empty value is an absent one (`scope=` asks for nothing in particular).
+    const stringParam = (name: string) => (typeof params?.[name] === 'string' && params[name] !== '' ? params[name] : undefined);
 
     if (client.clientAuthMethod === 'none') throw new errors.UnauthorizedClient('a public client cannot exchange tokens');
-    const subjectToken = value('subject_token');
+    const subjectToken = stringParam('subject_token');
     if (!subjectToken) throw new errors.InvalidRequest('missing required parameter subject_token');
-    if (value('subject_token_type') !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+    if (stringParam('subject_token_type') !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
     if (params?.actor_token !== undefined || params?.actor_token_type !== undefined) {
       throw new errors.InvalidRequest('actor_token is not supported: the authenticated client is the actor');
     }
-    const requested = value('requested_token_type');
+    const requested = stringParam('requested_token_type');
     if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest(`requested_token_type must be ${ACCESS_TOKEN_TYPE}`);
     if (ctx.get('dpop') !== '' || client.dpopBoundAccessTokens) {
       throw new errors.InvalidRequest('exchanged tokens are bearer tokens: a DPoP proof is not accepted with this grant');
@@ -81,12 +97,13 @@ export function tokenExchangeHandler(deps: TokenExchangeDeps) {
     const unacceptable = () => new errors.InvalidRequest('subject_token is not an access token this client may exchange');
     const subject = await deps.verifier.verify(subjectToken);
     if (!subject || subject.issuedTo !== 'person' || !subject.sub || !subject.grantId || subject.cnf || !holds(client, subject)) throw unacceptable();
+    if (actedIn(subject.act, client.clientId)) throw new errors.InvalidRequest('the client already acted on this subject_token: exchange the token it came from');
     const [account, parent] = await Promise.all([deps.accounts.find(ctx, subject.sub), provider.Grant.find(subject.grantId)]);
     if (!account || account.disabled || !parent || parent.isExpired || parent.accountId !== subject.sub) throw unacceptable();
 
     // Never more than the subject token carried, the registration lists and the roles allow.
     const carried = new Set(subject.scope.split(' ').filter(Boolean));
-    const asked = value('scope')?.split(' ').filter(Boolean);
+    const asked = stringParam('scope')?.split(' ').filter(Boolean);
     const beyond = asked?.filter((scope) => !carried.has(scope)) ?? [];
     if (beyond.length > 0) throw new errors.InvalidScope('the subject token does not carry the requested scope', beyond.join(' '));
     const registered = new Set(client.portcullis_resource_scopes ?? []);
@@ -101,20 +118,25 @@ export function tokenExchangeHandler(deps: TokenExchangeDeps) {
 
     // The new token's own grant, a child of the subject token's: revoking that one (or its
     // expiry) takes this one and every token under it.
-    const remaining = parent.exp === undefined ? undefined : parent.exp - epochTime();
-    if (remaining !== undefined && remaining < 1) throw unacceptable();
-    const within = (ttl: number) => (remaining === undefined ? ttl : Math.min(ttl, remaining));
+    // No longer than the subject token, nor than its grant: an exchange never extends access.
+    const remaining = Math.min(subject.exp, parent.exp ?? Infinity) - epochTime();
+    if (remaining < 1) throw unacceptable();
+    const within = (ttl: number) => Math.min(ttl, remaining);
     // Every engine token takes expiresIn (BaseToken); the Grant's type leaves it out.
     const grantInit = { accountId: subject.sub, clientId: client.clientId, expiresIn: within(deps.grantTtl) };
     const grant = new provider.Grant(grantInit);
     grant.addResourceScope(target, scope);
+    // Saved, then linked: should the link fail, the grant is left without a token under it.
+    // A revocation racing the exchange is settled by the foreign key: it deletes the child
+    // with the parent, or the link fails; a token saved after that is dead, as the verifier
+    // and the engine's introspection check that its grant lives.
     const grantId = await grant.save();
     if (!(await deps.grants.linkExchangedGrant(grantId, parent.jti))) {
       await grant.destroy();
       throw unacceptable();
     }
 
-    const act = client.portcullis_exchange_act ? { sub: client.clientId, ...(subject.act && { act: subject.act }) } : undefined;
+    const act = client.portcullis_exchange_act ? { sub: client.clientId, ...(subject.act && { act: subject.act }) } : subject.act;
     const token = new provider.AccessToken({
       accountId: subject.sub,
       client,
@@ -134,7 +156,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDeps) {
       actor: client.clientId,
       accountId: subject.sub,
       clientId: client.clientId,
-      data: { subjectClientId: subject.clientId, subjectGrantId: subject.grantId, grantId, resource: target, scope, act: act !== undefined },
+      data: { subjectClientId: subject.clientId, subjectGrantId: subject.grantId, grantId, resource: target, scope, act: client.portcullis_exchange_act === true },
     });
     ctx.body = {
       access_token: accessToken,

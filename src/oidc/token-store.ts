@@ -130,6 +130,8 @@ export interface GrantStore {
    * when the parent is gone.
    */
   linkExchangedGrant(grantId: string, parentId: string): Promise<boolean>;
+  /** Deletes the grants exchanged from `grantId`'s tokens (and theirs, down the chain): how many. */
+  revokeExchangedFrom(grantId: string): Promise<number>;
   /** Ends every browser session of an account (ended-session.ts): how many were live. */
   endSessions(accountId: string): Promise<number>;
   /** Live browser sessions of an account. */

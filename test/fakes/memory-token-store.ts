@@ -150,6 +150,7 @@ export function createMemoryTokenStore(now: () => number = Date.now): MemoryToke
       }
       return Promise.resolve({ grants: removedGrants, tokens });
     },
+    revokeExchangedFrom: () => Promise.resolve(0),
     linkExchangedGrant: (grantId, parentId) => Promise.resolve(grants.has(grantId) && grants.has(parentId)),
     forgetConsent({ accountId, clientId }) {
       let count = 0;

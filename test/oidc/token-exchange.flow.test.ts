@@ -28,7 +28,7 @@ const orderScopes = [{ name: 'orders:read', description: 'Read orders' }, { name
 const declaration: TestDeclaration = {
   resources: [
     // People's tokens for the gateway are opaque, for orders JWTs, for the ledger opaque again.
-    { indicator: GATEWAY, name: 'Gateway', scopes: orderScopes, accessTokenFormat: 'opaque' },
+    { indicator: GATEWAY, name: 'Gateway', scopes: orderScopes, accessTokenFormat: 'opaque', accessTokenTtl: 120 },
     { indicator: ORDERS, name: 'Orders', scopes: orderScopes, accessTokenFormat: 'jwt' },
     { indicator: LEDGER, name: 'Ledger', scopes: orderScopes, accessTokenFormat: 'opaque' },
     { indicator: OTHER, name: 'Other', scopes: orderScopes },
@@ -42,6 +42,8 @@ const declaration: TestDeclaration = {
     { type: 'resource-server', clientId: 'stranger', name: 'Stranger', resources: [OTHER], grantTypes: [TOKEN_EXCHANGE], exchangeAudiences: [ORDERS], scopes: ['orders:read'] },
     // Orders' back end, exchanging what it received for the ledger: a chain of actors.
     { type: 'resource-server', clientId: 'orders', name: 'Orders', resources: [ORDERS], grantTypes: [TOKEN_EXCHANGE], exchangeAudiences: [LEDGER], scopes: ['orders:read'] },
+    // Orders' back end again, impersonating: it adds no act of its own, and keeps the gateway's.
+    { type: 'resource-server', clientId: 'orders-quiet', name: 'Quiet orders', resources: [ORDERS], grantTypes: [TOKEN_EXCHANGE], exchangeAudiences: [LEDGER], exchangeAct: false, scopes: ['orders:read'] },
     { type: 'service', clientId: 'batch', name: 'Batch', resources: [GATEWAY], grantTypes: ['client_credentials', TOKEN_EXCHANGE], exchangeAudiences: [ORDERS], scopes: ['orders:read'] },
     { type: 'resource-server', clientId: 'introspector', name: 'Introspector', resources: [ORDERS, LEDGER] },
   ],
@@ -153,6 +155,26 @@ describe('a client exchanges a token it holds', () => {
 });
 
 describe('what a token exchange never gives', () => {
+  test('a renewal: the new token lives no longer than the subject token, and a client may not exchange again a token it made by exchange', async () => {
+    const subject = await personToken();
+    // The gateway's tokens live 120 s, orders' an hour: the exchanged one no longer than its subject.
+    const exchanged = (await (await exchange('gateway', { subject_token: subject.token, resource: ORDERS })).json()) as Exchanged;
+    assert.ok(exchanged.expires_in <= 120, `expires_in ${exchanged.expires_in}`);
+    assert.ok(decodeJwt(exchanged.access_token).exp! <= Math.floor(Date.now() / 1000) + 120);
+    await refused(await exchange('gateway', { subject_token: exchanged.access_token, resource: LEDGER }), 'invalid_request');
+    await refused(await exchange('gateway', { subject_token: exchanged.access_token, resource: ORDERS }), 'invalid_request');
+  });
+
+  test('an impersonating client keeps the actors the subject token names', async () => {
+    const subject = await personToken();
+    const first = (await (await exchange('gateway', { subject_token: subject.token, resource: ORDERS })).json()) as Exchanged;
+    const quiet = await exchange('orders-quiet', { subject_token: first.access_token, resource: LEDGER });
+    assert.equal(quiet.status, 200);
+    const facts = await introspect(((await quiet.json()) as Exchanged).access_token);
+    assert.equal(facts.client_id, 'orders-quiet');
+    assert.deepEqual(facts.act, { sub: 'gateway' });
+  });
+
   test('more scope than the subject token carried: invalid_scope; without scope, only what it carried', async () => {
     const subject = await personToken('orders:read');
     await refused(await exchange('gateway', { subject_token: subject.token, resource: ORDERS, scope: 'orders:write' }), 'invalid_scope');
@@ -234,6 +256,14 @@ describe('an exchanged token lives no longer than what it came from', () => {
     await server.services.grants.revokeGrant(subject.grantId);
     for (const token of [jwt, opaque, chained]) assert.equal((await introspect(token.access_token)).active, false);
     await refused(await exchange('gateway', { subject_token: subject.token, resource: ORDERS }), 'invalid_request');
+  });
+
+  test('revoking the subject access token itself (RFC 7009) ends what was exchanged from it, JWT and opaque', async () => {
+    const subject = await personToken();
+    const jwt = (await (await exchange('gateway', { subject_token: subject.token, resource: ORDERS })).json()) as Exchanged;
+    const opaque = (await (await exchange('gateway', { subject_token: subject.token, resource: LEDGER })).json()) as Exchanged;
+    assert.equal((await postAsClient(`${server.issuer}/token/revocation`, as('web-app'), { token: subject.token })).status, 200);
+    for (const token of [jwt, opaque]) assert.equal((await introspect(token.access_token)).active, false);
   });
 
   test('the exchanged grant expires no later than the subject token’s grant', async () => {

@@ -67,6 +67,9 @@ export function createPrismaGrantStore(prisma: PrismaClient): GrantStore {
         }
       }),
 
+    revokeExchangedFrom: (grantId) =>
+      db(async () => (impossible(grantId) ? 0 : (await prisma.oidcGrant.deleteMany({ where: { parentId: grantId } })).count)),
+
     forgetConsent: (where) =>
       db(async () => (await prisma.consent.deleteMany({ where })).count),
 
