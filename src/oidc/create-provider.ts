@@ -5,6 +5,7 @@ import { discardAudit, type AuditSink } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './access-token-verifier.ts';
 import type { DatabaseOutage } from '../db/index.ts';
+import type { ServedGrantType } from '../config/index.ts';
 import { answerDatabaseOutage } from './answer-database-outage.ts';
 import { answerRevocationInJson } from './answer-revocation-in-json.ts';
 import { createPublishedDocuments, type PublishedDocuments } from './published-documents.ts';
@@ -72,6 +73,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   const outageAnswer = deps.databaseOutage && answerDatabaseOutage({ outage: deps.databaseOutage, renderError: deps.renderError });
   observeProvider(provider, { audit, metrics, logger: deps.logger, databaseOutage: outageAnswer });
 
+  const served = (grant: ServedGrantType) => deps.config.grantTypes.includes(grant);
   // Opaque tokens are found in the engine; JWTs by our keys, the store and the registry.
   const accessTokens = createAccessTokenVerifier({
     provider,
@@ -79,7 +81,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
     clients: deps.clients,
     issuer: deps.config.issuer,
     keys: deps.keys.jwks.keys,
-    clientCredentialsServed: deps.config.grantTypes.includes('client_credentials'),
+    clientCredentialsServed: served('client_credentials'),
   });
 
   // Pre/post middleware around the engine's routes (they run inside its error handling).
@@ -94,7 +96,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   provider.use(answerUnauthorizedClients());
   if (deps.config.deviceFlow) provider.use(paceDevicePolling(deps.sql));
   // Token exchange (RFC 8693), where GRANT_TYPES serves it; each client by its registration.
-  if (deps.config.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+  if (served(TOKEN_EXCHANGE_GRANT)) {
     const exchange = tokenExchangeHandler({
       verifier: accessTokens,
       accounts: createRequestAccounts(deps.accounts),
@@ -111,7 +113,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
       verifier: accessTokens,
       audit,
       grants: deps.tokenStore,
-      unserved: { refreshTokens: !deps.config.grantTypes.includes('refresh_token'), clientCredentials: !deps.config.grantTypes.includes('client_credentials') },
+      unserved: { refreshTokens: !served('refresh_token'), clientCredentials: !served('client_credentials') },
     }),
   );
   return { provider, accessTokens, publishedDocuments };

@@ -48,12 +48,18 @@ export interface TokenExchangeDeps {
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : typeof value === 'string' ? [value] : []);
 const epochTime = () => Math.floor(Date.now() / 1000);
 
+/** Chains no exchange of ours makes this deep are refused as if the client had acted in them. */
+const MAX_ACT_DEPTH = 20;
+
 /** Whether `clientId` acted anywhere in an `act` chain (RFC 8693 4.1: each level nests the one before). */
-function actedIn(act: Readonly<Record<string, unknown>> | undefined, clientId: string, depth = 0): boolean {
-  if (!act || depth > 20) return depth > 20;
-  if (act.sub === clientId) return true;
-  const prior = act.act;
-  return typeof prior === 'object' && prior !== null && !Array.isArray(prior) && actedIn(prior as Record<string, unknown>, clientId, depth + 1);
+function actedIn(act: Readonly<Record<string, unknown>> | undefined, clientId: string): boolean {
+  let level: unknown = act;
+  for (let depth = 0; typeof level === 'object' && level !== null && !Array.isArray(level); depth++) {
+    const entry = level as Record<string, unknown>;
+    if (entry.sub === clientId || depth >= MAX_ACT_DEPTH) return true;
+    level = entry.act;
+  }
+  return false;
 }
 
 /**
@@ -116,9 +122,9 @@ export function tokenExchangeHandler(deps: TokenExchangeDeps) {
     if (scopes.length === 0) throw new errors.InvalidScope('no scope of the subject token is grantable at this resource server', [...carried].join(' '));
     const scope = scopes.join(' ');
 
-    // The new token's own grant, a child of the subject token's: revoking that one (or its
-    // expiry) takes this one and every token under it.
     // No longer than the subject token, nor than its grant: an exchange never extends access.
+    // The new token's own grant is a child of the subject token's: revoking that one (or its
+    // expiry) takes this one and every token under it.
     const remaining = Math.min(subject.exp, parent.exp ?? Infinity) - epochTime();
     if (remaining < 1) throw unacceptable();
     const within = (ttl: number) => Math.min(ttl, remaining);
