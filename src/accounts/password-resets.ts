@@ -16,6 +16,7 @@ import { newPasswordProblem, type PasswordProblem } from './password-policy.ts';
 // - the new password is checked (length, and not guessable: password-policy.ts) before the
 //   link is spent, so a refused password leaves the link working, up to MAX_REFUSALS: the
 //   strength check costs CPU, and a link is no licence to spend it without end;
+// - a reset proves the mailbox: the address is verified from then on (`email_verified`);
 // - after a reset: optionally every grant, token and browser session of the account ends,
 //   and the login throttle's blocks and waits for the account are lifted (a locked-out
 //   person can always get back in this way).
@@ -116,7 +117,9 @@ export function createPasswordResets(deps: {
       if (!link || !account || account.disabled) return { ok: false, reason: 'invalid_link' };
       // The person acts, through their link: their account is the actor in the audit trail.
       const byThePerson = { actor: account.id };
-      const updated = await accounts.setPassword(account.id, password, byThePerson);
+      let updated = await accounts.setPassword(account.id, password, byThePerson);
+      // The link was opened from the account's mailbox: its address is proved.
+      if (!updated.emailVerified) updated = await accounts.update(account.id, { emailVerified: true }, byThePerson);
       await store.spendAll(account.id);
       // The password has changed: nothing after this may turn the answer into a 500, which
       // would hide that the sessions (perhaps an intruder's) did not end. A failure is

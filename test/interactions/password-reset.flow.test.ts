@@ -258,6 +258,7 @@ describe('the link', () => {
     const back = /<a class="button primary" href="([^"]+)">Continue signing in<\/a>/.exec(done.html)?.[1];
     assert.equal(back, forgot.loginUrl.pathname, 'back to the login of the same authorization request');
     assert.ok(await passwordWorks(email, NEW_PASSWORD));
+    assert.equal((await server.services.accounts.findByIdOrEmail(email))!.emailVerified, true, 'the link proved the mailbox');
     assert.equal(await passwordWorks(email, PASSWORD), false);
 
     // The same sign-in goes on with the new password, to the client.
