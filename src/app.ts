@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { createAbuseLimits } from './abuse/index.ts';
-import type { AccountService, PasswordResets, SecondFactors } from './accounts/index.ts';
+import type { AccountService, PasswordResets, SecondFactors, SignUps } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import type { DatabaseOutage, ThrottleReleaseStore } from './db/index.ts';
@@ -25,6 +25,8 @@ import {
   createInteractionRouter,
   createPasswordResetPages,
   createPasswordResetRouter,
+  createSignUpPages,
+  createSignUpRouter,
   guardDeviceCodes,
   landingPage,
   pageFormTargets,
@@ -65,6 +67,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   /** Password reset links: made, checked, spent. */
   readonly passwordResets: PasswordResets;
+  /** Invitations and sign-up links: made, checked, spent into accounts. */
+  readonly signUps: SignUps;
   /** TOTP authenticators and recovery codes. */
   readonly secondFactors: SecondFactors;
   /** The audit trail, read back (the admin API). */
@@ -169,14 +173,42 @@ export function createApp(deps: AppDeps): Koa {
         ttlSeconds: config.passwordReset.ttl,
       })
     : undefined;
+  //    With REGISTRATION=invite|open, sign-up: an address proved by a mailed link before the
+  //    account is made; "Create an account" inside a sign-in (open only) and on its own
+  //    (/signup, an invitation's link too), throttled and mailed as resets are.
+  const mode = config.registration.mode;
+  const signUp =
+    mode === 'off'
+      ? undefined
+      : createSignUpPages({
+          mode,
+          signUps: deps.signUps,
+          mailer: deps.mailer,
+          render: deps.render,
+          audit: deps.audit,
+          throttle: abuse.signUpThrottle,
+          requests: deps.resetRequests,
+          issuer: config.issuer,
+          ttlSeconds: config.registration.linkTtl,
+          passwordReset: passwordReset !== undefined,
+        });
   //    People with an authenticator (or all, MFA=required) give a code after the password.
-  const interactions = createInteractionRouter({ ...deps, loginThrottle: abuse.loginThrottle, mailThrottle: abuse.mailboxCodeThrottle, passwordReset, mfa: config.mfa, issuer: config.issuer, mailReachesPeople: config.mail.reachesPeople });
+  const interactions = createInteractionRouter({
+    ...deps,
+    loginThrottle: abuse.loginThrottle,
+    mailThrottle: abuse.mailboxCodeThrottle,
+    passwordReset,
+    openSignUp: mode === 'open' ? signUp : undefined,
+    mfa: config.mfa,
+    issuer: config.issuer,
+    mailReachesPeople: config.mail.reachesPeople,
+  });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  if (passwordReset) {
-    const resetPages = createPasswordResetRouter(passwordReset);
-    app.use(resetPages.routes());
-    app.use(resetPages.allowedMethods());
+  for (const pages of [passwordReset && createPasswordResetRouter(passwordReset), signUp && createSignUpRouter(signUp)]) {
+    if (!pages) continue;
+    app.use(pages.routes());
+    app.use(pages.allowedMethods());
   }
   // 6. Our protected resource API (/api/*): CORS for registered origins only, then access
   //    tokens (Bearer, or DPoP with a proof) checked per route, then a budget per account.

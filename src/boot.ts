@@ -180,6 +180,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       audit: withAuditDefaults(auditSink, { actor: options.auditActor ?? 'system', ...(options.auditData && { data: options.auditData }) }),
       registryChanges,
       passwordReset: config.passwordReset,
+      signUpLinkTtl: config.registration.linkTtl,
       issuer: config.issuer,
       // The admin API's own resource server, while the API is on: never deleted, its scopes
       // always bound to a role. Off, an operator may remove what is left of it.

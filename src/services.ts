@@ -4,11 +4,14 @@ import {
   createArgon2Hasher,
   createPasswordResets,
   createPasswordResetStore,
+  createSignUps,
+  createSignUpStore,
   createSecondFactors,
   createSecondFactorStore,
   type AccountService,
   type SecondFactors,
   type PasswordResets,
+  type SignUps,
   type PasswordHasher,
 } from './accounts/index.ts';
 import { createAuditTrail, type AuditSink, type AuditTrail } from './audit/index.ts';
@@ -44,6 +47,8 @@ export interface Services {
   readonly passwordResets: PasswordResets;
   /** TOTP authenticators and recovery codes: enrolment, sign-in codes, operators' resets. */
   readonly secondFactors: SecondFactors;
+  /** Invitations and sign-up links: made, checked, spent into accounts (the pages send the mail). */
+  readonly signUps: SignUps;
 }
 
 /**
@@ -51,14 +56,15 @@ export interface Services {
  * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
  * kept in memory while that feed is live (clients/registry-cache.ts).
  */
-export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; issuer?: string; clock?: () => number; pinnedResources?: readonly PinnedResource[] }): Services {
+export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; signUpLinkTtl?: number; issuer?: string; clock?: () => number; pinnedResources?: readonly PinnedResource[] }): Services {
   const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
   const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
   const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
   // Deleting a client or disabling a person ends what they hold: the grant service does it.
   const grants = createGrantService(tokenStore, deps.audit);
   const resetLinks = createPasswordResetStore(deps.sql);
-  const accounts = createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher: deps.hasher ?? createArgon2Hasher(), audit: deps.audit, tokens: grants, resetLinks });
+  const hasher = deps.hasher ?? createArgon2Hasher();
+  const accounts = createAccountService({ store: createAccountStore(deps.prisma, deps.sql), hasher, audit: deps.audit, tokens: grants, resetLinks });
   const throttleReleases = createThrottleReleaseStore(deps.prisma);
   return Object.freeze({
     accounts,
@@ -81,5 +87,6 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
       issuerLabel: deps.issuer ? new URL(deps.issuer).host : 'Portcullis',
       ...(deps.clock && { now: deps.clock }),
     }),
+    signUps: createSignUps({ store: createSignUpStore(deps.prisma, deps.sql), accounts, hasher, linkTtlSeconds: deps.signUpLinkTtl ?? 3600 }),
   });
 }

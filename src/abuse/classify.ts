@@ -19,8 +19,8 @@ export interface EndpointPaths {
 }
 
 // The password form, the second-factor forms (code, mailed code, enrolment, its last step), and the
-// password reset forms (a request sends mail; a new password is hashed).
-const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot|code|mailbox|enrol|continue)$|^\/password-reset(\/new)?$/;
+// password reset and sign-up forms (a request sends mail; a new password is hashed).
+const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot|signup|code|mailbox|enrol|continue)$|^\/password-reset(\/new)?$|^\/signup(\/complete)?$/;
 
 export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
   const paths = { token: routedPath(endpoints.token), introspection: routedPath(endpoints.introspection), revocation: routedPath(endpoints.revocation) };

@@ -52,6 +52,8 @@ export interface AbuseLimits {
   readonly loginThrottle: ReturnType<typeof createLoginThrottle>;
   /** Password reset requests, per account and address (handed to the reset pages). */
   readonly resetThrottle: ReturnType<typeof createResetThrottle>;
+  /** Sign-up requests (each mails the address typed): the reset policy, in a count of their own. */
+  readonly signUpThrottle: ReturnType<typeof createResetThrottle>;
   /** Codes mailed before an enrolment at sign-in: counted apart from resets, per account as they are, with more room per address. */
   readonly mailboxCodeThrottle: ReturnType<typeof createMailThrottle>;
   /** User-code guessing at the device page, per address (handed to the device code guard). */
@@ -194,6 +196,9 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     });
   const resetRequests = mailCount(RESET_THROTTLE_POLICY, 'reset', 'password_reset');
   const mailboxCodes = mailCount(MAILBOX_CODE_THROTTLE_POLICY, 'mailbox', 'mailbox_code');
+  // Sign-up requests mail an address as resets do, counted apart: a flood of sign-ups for an
+  // address must not stop its owner from resetting their password.
+  const signUpRequests = mailCount(RESET_THROTTLE_POLICY, 'signup', 'sign_up');
 
   const deviceCodes = createCredentialThrottle({
     policy: DEVICE_CODE_THROTTLE_POLICY,
@@ -219,6 +224,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/', '/admin/api/'] }),
     loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     resetThrottle: createResetThrottle({ throttle: resetRequests, refusal, metrics }),
+    signUpThrottle: createResetThrottle({ throttle: signUpRequests, refusal, metrics, tier: 'sign_up' }),
     mailboxCodeThrottle: createMailThrottle({ throttle: mailboxCodes, metrics, tier: 'mailbox_code' }),
     deviceCodeThrottle: createDeviceCodeThrottle({ throttle: deviceCodes, refusal, metrics }),
     clientAuthentication: guardClientAuthentication({

@@ -63,8 +63,8 @@ export function createMailThrottle(deps: Pick<ResetThrottleDeps, 'throttle' | 'm
 }
 
 /** Typed structurally (interactions/reset-throttle.ts owns the interface; app.ts checks the fit). */
-export function createResetThrottle(deps: ResetThrottleDeps) {
-  const mail = createMailThrottle({ ...deps, tier: 'password_reset' });
+export function createResetThrottle(deps: ResetThrottleDeps & { readonly tier?: string }) {
+  const mail = createMailThrottle({ ...deps, tier: deps.tier ?? 'password_reset' });
   return {
     async take(ctx: Context, attempt: { readonly email: string; readonly ip: string }) {
       const verdict = await mail.take(attempt);

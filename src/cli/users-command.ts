@@ -1,8 +1,9 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { accountView, normalizeEmail, type AccountRecord } from '../accounts/index.ts';
 import { ConflictError } from '../errors.ts';
 import { collect, type Runner } from './command-context.ts';
+import { currentOperator } from './operator.ts';
 import { list, yesNo, type Output } from './output.ts';
 import { readNewPassword } from './read-password.ts';
 import { addUnblockCommand } from './unblock-command.ts';
@@ -15,6 +16,19 @@ interface CreateOptions {
   role?: string[];
   emailVerified?: boolean;
   withoutPassword?: boolean;
+}
+
+interface InviteOptions {
+  email?: string;
+  role?: string[];
+  expiresInDays: number;
+}
+
+const MAX_INVITATION_DAYS = 30;
+
+function parseDays(value: string): number {
+  if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > MAX_INVITATION_DAYS) throw new InvalidArgumentError(`must be a whole number of days from 1 to ${MAX_INVITATION_DAYS}`);
+  return Number(value);
 }
 
 export function addUsersCommand(program: Command, run: Runner): void {
@@ -43,6 +57,33 @@ export function addUsersCommand(program: Command, run: Runner): void {
         out.data(accountView(account));
         out.line(`Created account ${account.email}`);
         printUser(out, account);
+      });
+    });
+
+  users
+    .command('invite')
+    .description('mint an invitation to sign up: a link, shown once, that makes one account (REGISTRATION=invite or open)')
+    .option('--email <email>', 'only this address may sign up with it')
+    .option('--role <role>', 'a role the new account starts with (repeatable)', collect)
+    .option('--expires-in-days <days>', `days the link works (1 to ${MAX_INVITATION_DAYS})`, parseDays, 7)
+    .action((options: InviteOptions, command: Command) => {
+      const email = options.email === undefined ? undefined : normalizeEmail(options.email);
+      return run(command, async ({ config, services, audit, out }) => {
+        const operator = currentOperator();
+        const { token, invitation } = await services.signUps.invite({
+          email,
+          roles: options.role,
+          ttlSeconds: options.expiresInDays * 86_400,
+          createdBy: `cli ${operator.osUser}@${operator.host}`,
+        });
+        audit.record({ type: 'invitation.created', data: { email: invitation.email, roles: invitation.roles, expiresAt: invitation.expiresAt.toISOString() } });
+        // Under the issuer as written, as the mailed links are.
+        const link = new URL(`${config.issuer}/signup`);
+        link.searchParams.set('invite', token);
+        out.data({ link: link.href, email: invitation.email, roles: invitation.roles, expiresAt: invitation.expiresAt.toISOString() });
+        out.line(link.href);
+        out.line(`For ${invitation.email ?? 'any address'}${invitation.roles.length ? `, roles ${list(invitation.roles)}` : ''}; works once, until ${invitation.expiresAt.toISOString()}. Shown only now.`);
+        if (config.registration.mode === 'off') out.line('Note: REGISTRATION is off on this configuration: the link works once the server runs with REGISTRATION=invite or open.');
       });
     });
 

@@ -100,6 +100,8 @@ export interface Config {
     /** A reset ends every session, grant and token of the account. */
     readonly endSessions: boolean;
   };
+  /** Sign-up (accounts/sign-ups.ts): who may make their own account, and how long a sign-up link works (seconds). */
+  readonly registration: { readonly mode: 'off' | 'invite' | 'open'; readonly linkTtl: number };
   /**
    * Who signs in with a second factor (oidc/second-factor-policy.ts MfaRequirement): `mode`
    * required is everyone (MFA), `roles` whoever holds one of them (MFA_REQUIRED_ROLES).
@@ -231,6 +233,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.PASSWORD_RESET === true && !env.SMTP_URL) {
     refusals.push('  PASSWORD_RESET: needs SMTP_URL in production (reset links would only reach the log); set SMTP_URL, or PASSWORD_RESET=false');
   }
+  if (production && env.REGISTRATION !== 'off' && !env.SMTP_URL) {
+    refusals.push(`  REGISTRATION: ${env.REGISTRATION} needs SMTP_URL in production (sign-up links would only reach the log); set SMTP_URL, or REGISTRATION=off`);
+  }
   if (production && env.MFA === 'required' && !env.SMTP_URL) {
     refusals.push('  MFA: required needs SMTP_URL in production (enrolment mails a code to prove the mailbox, which would only reach the log); set SMTP_URL, or MFA=optional');
   }
@@ -323,6 +328,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       ttl: env.PASSWORD_RESET_TTL,
       endSessions: env.PASSWORD_RESET_ENDS_SESSIONS,
     }),
+    registration: Object.freeze({ mode: env.REGISTRATION, linkTtl: env.SIGN_UP_LINK_TTL }),
     mfa: Object.freeze({
       mode: env.MFA,
       // Like PASSWORD_RESET: on by default only where its mail reaches people (warnings.ts

@@ -142,6 +142,13 @@ export const envSchema = z.object({
   /** A reset ends every session, grant and token of the account. */
   PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
   /**
+   * Who may make their own account (README "For people signing in"): off, invite (with a
+   * link minted by `portcullis users invite`), open (anyone, with a proved address).
+   */
+  REGISTRATION: z.enum(['off', 'invite', 'open'], { error: 'one of off, invite, open' }).default('off'),
+  /** Seconds a sign-up link (the mail that proves the address) works. */
+  SIGN_UP_LINK_TTL: count(60, 86_400).default(3600),
+  /**
    * The grant types this deployment serves (README "Grant types"), comma-separated, from
    * authorization_code, refresh_token, client_credentials, device_code, token_exchange;
    * unset: the first three, and device_code with DEVICE_FLOW.

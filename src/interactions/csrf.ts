@@ -8,7 +8,7 @@ import { AppError } from '../errors.ts';
 // cookie; each form carries HMAC(secret, interaction uid). A forged POST from another site
 // cannot read the cookie (nor, SameSite=Lax, send it), and a token lifted from one
 // interaction's page is worthless for any other interaction or browser. The password reset
-// pages, outside /interaction, have a cookie of their own on their own path.
+// and sign-up pages, outside /interaction, each have a cookie of their own on their own path.
 
 export const CSRF_FIELD = 'csrf';
 
@@ -20,6 +20,7 @@ export interface CsrfScope {
 
 export const INTERACTION_CSRF: CsrfScope = { cookie: 'portcullis.csrf', path: '/interaction' };
 export const PASSWORD_RESET_CSRF: CsrfScope = { cookie: 'portcullis.csrf-reset', path: '/password-reset' };
+export const SIGN_UP_CSRF: CsrfScope = { cookie: 'portcullis.csrf-signup', path: '/signup' };
 
 function cookieOptions(ctx: Context, scope: CsrfScope) {
   return { path: scope.path, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, overwrite: true } as const;

@@ -7,6 +7,8 @@ export { loadAssets, serveAssets, type Assets } from './serve-assets.ts';
 export { answerUnknownPaths, landingPage } from './landing.ts';
 export { createPasswordResetPages, type PasswordResetDeps, type PasswordResetPages } from './password-reset.ts';
 export { createPasswordResetRouter } from './password-reset-routes.ts';
+export { createSignUpPages, type SignUpDeps, type SignUpPages } from './sign-up.ts';
+export { createSignUpRouter } from './sign-up-routes.ts';
 export { createResetRequestQueue, type ResetRequestQueue } from './reset-request-queue.ts';
 export { UNTHROTTLED_RESETS, type ResetThrottle } from './reset-throttle.ts';
 export { createDeviceFlowPages } from './device-pages.ts';

@@ -49,6 +49,8 @@ export interface LoginDeps {
   readonly metrics?: Pick<Metrics, 'loginAttempts'> | undefined;
   /** Offer "Forgot password?" (the reset pages are mounted). */
   readonly forgotPassword?: boolean | undefined;
+  /** "Create an account" on the form (REGISTRATION=open). */
+  readonly signUp?: boolean | undefined;
   /** The second step, when people may have (or must have) an authenticator. */
   readonly secondFactor?: SecondFactorPages | undefined;
 }
@@ -99,6 +101,7 @@ export function createLogin(deps: LoginDeps): Login {
         email: form.email.slice(0, MAX_EMAIL_SHOWN),
         error,
         forgotUrl: deps.forgotPassword ? `/interaction/${encodeURIComponent(details.uid)}/forgot` : undefined,
+        signUpUrl: deps.signUp ? `/interaction/${encodeURIComponent(details.uid)}/signup` : undefined,
         // prompt=login or max_age: the person is signed in, but must prove it again.
         reauthenticate: Boolean(details.session?.accountId) && (reasons.includes('login_prompt') || reasons.includes('max_age')),
       },

@@ -1,8 +1,8 @@
 import { createBoundedQueue } from '../mail/index.ts';
 import type { Logger } from '../observability/index.ts';
 
-// The work behind "Forgot password?" (find the account, store the link, queue the mail,
-// record the audit event), done after the page has answered: an address with an account
+// The work behind "Forgot password?" and a sign-up request (find the account, store the
+// link, queue the mail, record the audit event), done after the page has answered: an address with an account
 // costs a lookup and an insert, one without only the lookup, and a page that waited for
 // them would tell the two apart by its time. Bounded like the mail queue: past `maxQueued`
 // waiting requests a new one is not taken (the caller records that it was dropped, and the
@@ -27,12 +27,12 @@ export function createResetRequestQueue(options: { logger: Logger; maxQueued?: n
     maxQueued: options.maxQueued ?? 1_000,
     concurrency: options.concurrency ?? 4,
     work: (task) => task(),
-    onError: (error) => logger.error({ reason: describe(error) }, 'password reset request failed'),
+    onError: (error) => logger.error({ reason: describe(error) }, 'password reset or sign-up request failed'),
   });
   return {
     run(task) {
       if (!queue.push(task)) {
-        logger.error({ queued: queue.waiting, closing: queue.closed }, 'password reset request dropped: the queue is full or closing');
+        logger.error({ queued: queue.waiting, closing: queue.closed }, 'password reset or sign-up request dropped: the queue is full or closing');
         return false;
       }
       return true;

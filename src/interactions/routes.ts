@@ -13,6 +13,7 @@ import { issueCsrfToken, requireCsrfToken } from './csrf.ts';
 import { createInteractionLoader, expiredInteractions, interactionFacts } from './load-interaction.ts';
 import { createLogin } from './login.ts';
 import type { PasswordResetPages } from './password-reset.ts';
+import type { SignUpPages } from './sign-up.ts';
 import { UNTHROTTLED, type LoginThrottle } from './login-throttle.ts';
 import { parseForm } from './parse-form.ts';
 import type { RenderPage } from './render-page.ts';
@@ -36,6 +37,8 @@ import { createSecondFactorPages, type MailThrottle } from './second-factor.ts';
 //   POST /abort      consent.ts            access_denied
 //   GET  /forgot     password-reset.ts     "Forgot password?" from this sign-in (when enabled)
 //   POST /forgot     password-reset.ts     send the link; it leads back to this sign-in
+//   GET  /signup     sign-up.ts            "Create an account" from this sign-in (REGISTRATION=open)
+//   POST /signup     sign-up.ts            send the link; the finished account leads back here
 //
 // Every POST is a form: parsed, then its CSRF token checked, before any stage runs.
 
@@ -55,6 +58,8 @@ export interface InteractionDeps {
   readonly metrics?: Pick<Metrics, 'loginAttempts'>;
   /** The password reset pages (PASSWORD_RESET); without them, no "Forgot password?". */
   readonly passwordReset?: PasswordResetPages | undefined;
+  /** The sign-up pages, where anyone may sign up (REGISTRATION=open); without them, no "Create an account". */
+  readonly openSignUp?: SignUpPages | undefined;
   /** Authenticators and recovery codes; without them, sign-in is by password alone. */
   readonly secondFactors?: SecondFactors | undefined;
   /** MFA: optional (those who enrolled), required (everyone), and the roles that require it; enrolling at sign-in. */
@@ -79,7 +84,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const secondFactor = deps.secondFactors
     ? createSecondFactorPages({ ...deps, secondFactors: deps.secondFactors, interactions, audit, throttle, requirement: deps.mfa ?? { mode: 'optional', roles: [] }, mailReachesPeople: deps.mailReachesPeople ?? false })
     : undefined;
-  const login = createLogin({ ...deps, interactions, audit, throttle, forgotPassword: reset !== undefined, secondFactor });
+  const signUp = deps.openSignUp;
+  const login = createLogin({ ...deps, interactions, audit, throttle, forgotPassword: reset !== undefined, signUp: signUp !== undefined, secondFactor });
   const consent = createConsent({ ...deps, interactions, audit });
   const formPost = [parseForm(), requireCsrfToken()];
 
@@ -112,6 +118,15 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     };
     router.get('/forgot', async (ctx) => reset.showRequest(ctx, await place(ctx)));
     router.post('/forgot', ...formPost, async (ctx) => reset.submitRequest(ctx, await place(ctx)));
+  }
+  if (signUp) {
+    const place = async (ctx: Context) => {
+      const details = await interactions.load(ctx);
+      const uid = encodeURIComponent(details.uid);
+      return { action: `/interaction/${uid}/signup`, csrf: issueCsrfToken(ctx, details.uid), backUrl: `/interaction/${uid}`, interactionUid: details.uid, facts: interactionFacts(ctx, details) };
+    };
+    router.get('/signup', async (ctx) => signUp.showRequest(ctx, await place(ctx)));
+    router.post('/signup', ...formPost, async (ctx) => signUp.submitRequest(ctx, await place(ctx)));
   }
 
   return router;

@@ -84,3 +84,37 @@ export function mailboxCodeMessage(input: { to: string; code: string; ttlSeconds
   ];
   return { kind: 'mailbox_code', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }
+
+/** The link that proves the address and makes the account (sign-up). */
+export function signUpMessage(input: { to: string; link: string; ttlSeconds: number; issuerHost: string }): MailMessage {
+  const subject = 'Finish making your account';
+  const lines = [
+    `Someone asked to make an account at ${input.issuerHost} for this address.`,
+    `To choose your name and password, open the link below within ${minutes(input.ttlSeconds)}. It works once.`,
+  ];
+  const ignore = 'If you did not ask for this, ignore this message: no account is made without the link.';
+  return {
+    kind: 'sign_up',
+    to: input.to,
+    subject,
+    text: `${lines.join('\n\n')}\n\n${input.link}\n\n${ignore}\n`,
+    html: html(subject, lines, { label: 'Finish making your account', url: input.link }).replace('</body>', `<p style="margin:0 0 16px">${escapeHtml(ignore)}</p>\n</body>`),
+  };
+}
+
+/** Told, instead of a sign-up link, when the address already has an account. */
+export function alreadyRegisteredMessage(input: { to: string; issuerHost: string; resetUrl?: string | undefined }): MailMessage {
+  const subject = 'You already have an account';
+  const lines = [
+    `Someone asked to make an account at ${input.issuerHost} for this address, which already has one. No new account was made.`,
+    input.resetUrl ? 'If you forgot your password, you can choose a new one:' : 'If you forgot your password, ask your administrator to reset it.',
+  ];
+  const ignore = 'If you did not ask for this, ignore this message: your account stays as it is.';
+  return {
+    kind: 'already_registered',
+    to: input.to,
+    subject,
+    text: `${lines.join('\n\n')}\n\n${input.resetUrl ? `${input.resetUrl}\n\n` : ''}${ignore}\n`,
+    html: html(subject, lines, input.resetUrl ? { label: 'Reset your password', url: input.resetUrl } : undefined).replace('</body>', `<p style="margin:0 0 16px">${escapeHtml(ignore)}</p>\n</body>`),
+  };
+}

@@ -173,6 +173,31 @@ void describe('portcullis users', () => {
     assert.match(await refused(['users', 'set-password', 'ada@example.com'], { input: 'short\n' }), /password: must be at least 8 characters/);
     assert.match(await refused(['users', 'show', 'nobody@example.com']), /no account nobody@example\.com/);
   });
+
+  void test('users invite prints a link once and stores only the hash of its token, bound to an address and roles', async () => {
+    const invited = await json<{ link: string; email: string; roles: string[]; expiresAt: string }>(['users', 'invite', '--email', 'Grace@Example.com', '--role', 'editor', '--expires-in-days', '3']);
+    const link = new URL(invited.link);
+    assert.equal(link.origin + link.pathname, `${ISSUER}/signup`);
+    const token = link.searchParams.get('invite') ?? '';
+    assert.match(token, /^[\w-]{43}$/);
+    assert.equal(invited.email, 'grace@example.com');
+    assert.deepEqual(invited.roles, ['editor']);
+    const days = (Date.parse(invited.expiresAt) - Date.now()) / 86_400_000;
+    assert.ok(days > 2.9 && days <= 3, `expires in ${days} days`);
+    const rows = await withPrisma((prisma) => prisma.invitation.findMany());
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.tokenHash, createHash('sha256').update(token).digest('base64url'), 'only the hash is stored');
+    assert.equal(rows[0]!.createdBy.startsWith('cli '), true);
+    const events = await withPrisma((prisma) => prisma.auditEvent.findMany({ where: { type: 'invitation.created' } }));
+    assert.equal(events.length, 1);
+    assert.doesNotMatch(JSON.stringify(events[0]!.data), new RegExp(token), 'the audit trail never holds the token');
+    assert.equal((events[0]!.data as { email?: string }).email, 'grace@example.com');
+    // Plain output says REGISTRATION is off here, where the link cannot be used yet.
+    assert.match((await cli(['users', 'invite'])).stdout, /REGISTRATION is off/);
+    assert.match(await refused(['users', 'invite', '--expires-in-days', '31']), /from 1 to 30/);
+    assert.match(await refused(['users', 'invite', '--email', 'not an address']), /email/);
+    assert.match(await refused(['users', 'invite', '--role', 'no spaces allowed']), /role/);
+  });
 });
 
 void describe('portcullis clients', () => {

@@ -57,6 +57,18 @@ describe('mail configuration', () => {
     assert.match(refusal({ ...PRODUCTION, PASSWORD_RESET: 'true' }), /PASSWORD_RESET: needs SMTP_URL in production .*set SMTP_URL, or PASSWORD_RESET=false/);
   });
 
+  test('sign-up is off by default; invite and open need SMTP_URL in production, and say what to set', () => {
+    assert.deepEqual(loadConfig({}).registration, { mode: 'off', linkTtl: 3600 });
+    assert.deepEqual(loadConfig({ REGISTRATION: 'open', SIGN_UP_LINK_TTL: '600' }).registration, { mode: 'open', linkTtl: 600 });
+    for (const mode of ['invite', 'open']) {
+      assert.match(refusal({ ...PRODUCTION, REGISTRATION: mode }), new RegExp(`REGISTRATION: ${mode} needs SMTP_URL in production .*set SMTP_URL, or REGISTRATION=off`));
+      assert.equal(loadConfig({ ...PRODUCTION, REGISTRATION: mode, SMTP_URL: 'smtps://user:pass@mail.example.com:465' }).registration.mode, mode);
+    }
+    assert.equal(loadConfig({ ...PRODUCTION, REGISTRATION: 'off' }).registration.mode, 'off');
+    assert.match(refusal({ REGISTRATION: 'everyone' }), /REGISTRATION.*one of off, invite, open/);
+    assert.match(refusal({ SIGN_UP_LINK_TTL: '10' }), /SIGN_UP_LINK_TTL/);
+  });
+
   test('production refuses MFA=required without SMTP_URL (enrolment mails a code), and starts with it', () => {
     assert.match(refusal({ ...PRODUCTION, MFA: 'required' }), /MFA: required needs SMTP_URL in production .*set SMTP_URL, or MFA=optional/);
     assert.equal(loadConfig({ ...PRODUCTION, MFA: 'required', SMTP_URL: 'smtps://user:pass@mail.example.com:465' }).mfa.mode, 'required');

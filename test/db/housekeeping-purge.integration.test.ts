@@ -92,6 +92,24 @@ describe('housekeeping', () => {
     ]);
   });
 
+  test('purges expired invitations and sign-up links (a link with its invitation), and keeps live ones', async () => {
+    const { pool } = database;
+    await pool.query(`DELETE FROM sign_up_links`);
+    await pool.query(`DELETE FROM invitations`);
+    await pool.query(`INSERT INTO invitations (token_hash, created_by, expires_at) VALUES
+      ('invitation-expired', 'test', now() - interval '1 second'), ('invitation-live', 'test', now() + interval '1 day')`);
+    await pool.query(`INSERT INTO sign_up_links (token_hash, email, invitation_hash, expires_at) VALUES
+      ('link-expired', 'a@example.com', NULL, now() - interval '1 second'),
+      ('link-live', 'b@example.com', NULL, now() + interval '1 hour'),
+      ('link-live-of-expired-invitation', 'c@example.com', 'invitation-expired', now() + interval '1 hour')`);
+    const report = await createHousekeeping({ pool, logger, eventRetentionDays: 90, intervalMs: 60_000 }).runOnce();
+    assert.equal(report.deleted.sign_up_links, 1);
+    assert.equal(report.deleted.invitations, 1);
+    const left = async (table: string) => (await pool.query<{ key: string }>(`SELECT token_hash AS key FROM ${table} ORDER BY 1`)).rows.map((row) => row.key);
+    assert.deepEqual(await left('invitations'), ['invitation-live']);
+    assert.deepEqual(await left('sign_up_links'), ['link-live'], 'a link goes with its expired invitation');
+  });
+
   test('deletes in small batches until nothing expired is left', async () => {
     const housekeeping = createHousekeeping({ pool: database.pool, logger, eventRetentionDays: 90, intervalMs: 60_000, batchSize: 1 });
     const report = await housekeeping.runOnce();

@@ -31,10 +31,10 @@ test('takes a task without waiting for it, logs a failure without its message, a
   release();
   await queue.idle();
   assert.deepEqual(done, ['first', 'third']);
-  assert.match(text(), /password reset request failed/);
+  assert.match(text(), /password reset or sign-up request failed/);
   assert.match(text(), /P2025/);
   assert.ok(!text().includes('someone@example.com'), 'an error message may hold the address: never logged');
-  assert.match(text(), /password reset request dropped/);
+  assert.match(text(), /password reset or sign-up request dropped/);
 });
 
 test('close() lets every task taken finish, then takes no more', async () => {
