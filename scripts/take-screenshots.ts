@@ -22,12 +22,26 @@ const VIEWPORTS = {
 } as const;
 
 let server: TestServer;
+/** REGISTRATION=open and invite: the sign-up pages (the login pages above stay as a default deployment shows them). */
+let openServer: TestServer;
+let inviteServer: TestServer;
+let openClient: oidc.Configuration;
 let app: ClientApp;
 let browser: Browser;
 let client: oidc.Configuration;
 
 async function setUp(): Promise<void> {
-  [server, app, browser] = await Promise.all([startTestServer(), startClientApp(), launchChromium()]);
+  [server, openServer, inviteServer, app, browser] = await Promise.all([
+    startTestServer(),
+    startTestServer({ REGISTRATION: 'open' }),
+    startTestServer({ REGISTRATION: 'invite' }),
+    startClientApp(),
+    launchChromium(),
+  ]);
+  const opened = await openServer.services.clients.create({ type: 'web', name: 'Acme Notes', redirectUris: [`${app.origin}/callback`], scopes: ['openid', 'email'] });
+  openClient = await oidc.discovery(new URL(openServer.issuer), opened.client.clientId, undefined, oidc.ClientSecretBasic(opened.clientSecret), {
+    execute: [oidc.allowInsecureRequests],
+  });
   const { accounts, clients, resources } = server.services;
   await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD });
   await accounts.create({ email: RESET_EMAIL, name: 'Grace Hopper', password: PASSWORD });
@@ -56,7 +70,7 @@ async function setUp(): Promise<void> {
 async function tearDown(): Promise<void> {
   await browser?.close();
   await app?.close();
-  await server?.close();
+  await Promise.all([server?.close(), openServer?.close(), inviteServer?.close()]);
 }
 
 async function authorizationUrl(extra: Record<string, string> = {}): Promise<string> {
@@ -153,6 +167,58 @@ async function resetPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof
   await context.close();
 }
 
+/** The sign-up pages (open, and by invitation); the link is read from the log, as for resets. */
+async function signUpPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof typeof VIEWPORTS]): Promise<void> {
+  const { context, page } = await newPerson(browser, { context: contextOptions });
+  const email = `katherine.${form}@example.com`;
+  await page.goto(
+    oidc.buildAuthorizationUrl(openClient, {
+      redirect_uri: `${app.origin}/callback`,
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: oidc.randomState(),
+    }).href,
+  );
+  await shoot(page, 'sign-up-login', form);
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+  await shoot(page, 'sign-up', form);
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  await shoot(page, 'sign-up-sent', form);
+
+  await openServer.resetRequests.idle();
+  await openServer.mailer.idle();
+  const link = [...openServer.logs().matchAll(/http:\/\/[^\s"\\]+\/signup\/complete\?token=[A-Za-z0-9_-]+/g)].at(-1)?.[0];
+  if (!link) throw new Error('no sign-up link in the log');
+  await page.goto(link);
+  await page.getByRole('heading', { name: 'Finish making your account' }).waitFor();
+  await shoot(page, 'sign-up-complete', form);
+  await page.getByLabel('Name').fill('Katherine Johnson');
+  await page.getByLabel('Password').fill('password123');
+  await page.getByRole('button', { name: 'Create the account' }).click();
+  await page.getByRole('alert').waitFor();
+  await shoot(page, 'sign-up-complete-error', form);
+  await page.getByLabel('Password').fill(`tulip-engine-cobalt-${form}`);
+  await page.getByRole('button', { name: 'Create the account' }).click();
+  await page.getByRole('heading', { name: 'Your account is ready' }).waitFor();
+  await shoot(page, 'sign-up-done', form);
+  await page.goto(link);
+  await page.getByRole('heading', { name: 'This link no longer works' }).waitFor();
+  await shoot(page, 'sign-up-invalid', form);
+
+  await page.goto(new URL('/signup', inviteServer.issuer).href);
+  await page.getByRole('heading', { name: 'Sign-up is by invitation' }).waitFor();
+  await shoot(page, 'sign-up-invite-only', form);
+  const { token } = await inviteServer.services.signUps.invite({ email: `dorothy.${form}@example.com`, roles: [], ttlSeconds: 3600, createdBy: 'screenshots' });
+  await page.goto(new URL(`/signup?invite=${token}`, inviteServer.issuer).href);
+  await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+  await shoot(page, 'sign-up-invited', form);
+  await context.close();
+}
+
 async function darkMode(): Promise<void> {
   const { context, page } = await newPerson(browser, { context: { ...VIEWPORTS.desktop, colorScheme: 'dark' } });
   await page.goto(await authorizationUrl());
@@ -172,6 +238,7 @@ try {
   await setUp();
   for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await everyPage(form, contextOptions);
   for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await resetPages(form, contextOptions);
+  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await signUpPages(form, contextOptions);
   await darkMode();
   console.log(`screenshots written to ${OUT.pathname}`);
 } finally {
