@@ -1,4 +1,5 @@
 export { createAdminApiRouter } from './admin-api.ts';
+export { methodProblems as adminMethodProblems } from './problem.ts';
 export type { AdminApiDeps } from './admin-context.ts';
 export { ADMIN_API_PATH, ADMIN_ROLE, ADMIN_SCOPES, adminApiIndicator, registerAdminApi } from './admin-resource.ts';
 export { buildOpenApiDocument } from './openapi.ts';

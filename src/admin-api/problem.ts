@@ -36,6 +36,7 @@ const TITLES: Readonly<Record<number, string>> = {
   415: 'Unsupported Media Type',
   428: 'Precondition Required',
   429: 'Too Many Requests',
+  501: 'Not Implemented',
 };
 
 /** A path as the services write it (`redirectUris.0`) as a JSON pointer (`#/redirectUris/0`). */
@@ -88,6 +89,20 @@ export function problemDetails(): Middleware {
     const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
     if ((ctx.status === 401 || ctx.status === 403 || ctx.status === 429) && typeof body?.error === 'string') {
       answerProblem(ctx, { status: ctx.status, code: body.error, detail: typeof body.error_description === 'string' ? body.error_description : body.error });
+    }
+  };
+}
+
+/**
+ * The router's answers to a known path with a method it does not serve (405, with Allow;
+ * 501 for a method no route knows) as problems too, as every other refusal of the API.
+ * Wraps the router's own allowedMethods(), which writes no body of its own.
+ */
+export function methodProblems<State, Context>(allowedMethods: Middleware<State, Context>): Middleware<State, Context> {
+  return async (ctx, next) => {
+    await allowedMethods(ctx, next);
+    if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+      answerProblem(ctx, { status: ctx.status, code: ctx.status === 405 ? 'method_not_allowed' : 'not_implemented', detail: `${ctx.method} is not served at this path` });
     }
   };
 }

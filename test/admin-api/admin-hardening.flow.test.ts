@@ -290,6 +290,21 @@ describe('input that reached Postgres or zlib is refused as input', () => {
   });
 });
 
+describe('a method a path does not serve', () => {
+  test('is a 405 problem naming the methods it serves, before any token is looked at', async () => {
+    for (const [method, path] of [['PUT', '/settings'], ['DELETE', '/users'], ['POST', '/openapi.json'], ['PATCH', '/clients']] as const) {
+      const answer = await api(method, path, { token: write, ...(method !== 'DELETE' && { body: {} }) });
+      assertProblem(answer, 405, 'method_not_allowed');
+      assert.match(answer.headers.get('allow') ?? '', /GET/, `${method} ${path}`);
+      assert.equal(answer.headers.get('cache-control'), 'no-store');
+    }
+    assertProblem(await api('PUT', '/settings'), 405, 'method_not_allowed');
+    // Paths outside the API keep the pages' answers.
+    const page = await fetch(`${server.issuer}/password-reset`, { method: 'DELETE' });
+    assert.doesNotMatch(page.headers.get('content-type') ?? '', /problem/);
+  });
+});
+
 describe('refusals are cheap', () => {
   test('a person without the role, refused again and again, is audited once in the window', async () => {
     const person = await newPerson(['staff']);
