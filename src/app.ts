@@ -40,7 +40,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
+import { ADMIN_API_PATH, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -229,7 +229,7 @@ export function createApp(deps: AppDeps): Koa {
   if (config.adminApi) {
     const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, settings: settingsView(config), verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
     app.use(adminApi.routes());
-    app.use(adminMethodProblems(adminApi.allowedMethods()));
+    app.use(adminMethodProblems(adminApi.allowedMethods(), ADMIN_API_PATH));
   }
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...
   //    Where clients authenticate (token, introspection, revocation, PAR), the client the

@@ -98,10 +98,12 @@ export function problemDetails(): Middleware {
  * 501 for a method no route knows) as problems too, as every other refusal of the API.
  * Wraps the router's own allowedMethods(), which writes no body of its own.
  */
-export function methodProblems<State, Context>(allowedMethods: Middleware<State, Context>): Middleware<State, Context> {
+export function methodProblems<State, Context>(allowedMethods: Middleware<State, Context>, prefix: string): Middleware<State, Context> {
   return async (ctx, next) => {
     await allowedMethods(ctx, next);
-    if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+    // Only the API's own paths: what follows it in the app (the engine) answers in its own shapes.
+    const own = ctx.path === prefix || ctx.path.startsWith(`${prefix}/`);
+    if (own && (ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
       answerProblem(ctx, { status: ctx.status, code: ctx.status === 405 ? 'method_not_allowed' : 'not_implemented', detail: `${ctx.method} is not served at this path` });
     }
   };
