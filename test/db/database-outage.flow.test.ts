@@ -32,6 +32,7 @@ let service: { id: string; secret: string };
 let introspector: { id: string; secret: string };
 let operator: { id: string; secret: string };
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 describe('a database outage', { skip: POSTGRES_ONLY }, () => {
   before(async () => {
@@ -39,8 +40,8 @@ describe('a database outage', { skip: POSTGRES_ONLY }, () => {
     const target = { host: '127.0.0.1', port: 5432 };
     proxy = await startCuttableProxy(target);
     server = await startTestServer(
-      // The admin API and the device flow too: their routes meet the outage like the rest.
-      { ADMIN_API: 'true', DEVICE_FLOW: 'true' },
+      // The admin API, the device flow and token exchange too: their routes meet the outage like the rest.
+      { ADMIN_API: 'true', GRANT_TYPES: 'authorization_code,refresh_token,client_credentials,device_code,token_exchange' },
       {
         databaseUrl(url) {
           const parsed = new URL(url);
@@ -58,7 +59,7 @@ describe('a database outage', { skip: POSTGRES_ONLY }, () => {
     web = { id: created.client.clientId, secret: created.clientSecret! };
     const batch = await clients.create({ type: 'service', name: 'Outage batch', resources: [OPAQUE_API], scopes: ['read'] });
     service = { id: batch.client.clientId, secret: batch.clientSecret! };
-    const rs = await clients.create({ type: 'resource-server', name: 'Outage API server', resources: [OPAQUE_API] });
+    const rs = await clients.create({ type: 'resource-server', name: 'Outage API server', resources: [OPAQUE_API], grantTypes: [TOKEN_EXCHANGE], exchangeAudiences: [OPAQUE_API], scopes: ['read'] });
     introspector = { id: rs.client.clientId, secret: rs.clientSecret! };
     const automation = await clients.create({ type: 'service', name: 'Outage operator', resources: [`${server.issuer}/admin`], scopes: ['admin:read'] });
     operator = { id: automation.client.clientId, secret: automation.clientSecret! };
@@ -133,6 +134,19 @@ describe('a database outage', { skip: POSTGRES_ONLY }, () => {
     assert.equal(device.status, 503, 'the device authorization endpoint');
     assert.ok(device.headers.get('retry-after'));
     await device.arrayBuffer();
+
+    // A token exchange (its own grant handler, outside the engine's): the token endpoint's 503.
+    const exchanged = record(
+      await postAsClient(`${server.issuer}/token`, basicAuth(introspector.id, introspector.secret), {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: clientToken.body.access_token as string,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        resource: OPAQUE_API,
+      }),
+    );
+    assert.equal(exchanged.status, 503, 'a token exchange');
+    assert.ok(exchanged.headers.get('retry-after'));
+    assert.equal(((await exchanged.json()) as { error: string }).error, 'temporarily_unavailable');
 
     // A browser: the engine's page (a token request that wants HTML), our login page.
     const enginePage = record(
