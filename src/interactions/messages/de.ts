@@ -97,7 +97,7 @@ export const de: Catalogue = {
   'signup.invalid-invitation.lead': 'Die Einladung ist abgelaufen, wurde schon benutzt oder nicht vollständig kopiert. Bitten Sie Ihre Administration um eine neue.',
   'signup.complete.title': 'Konto fertig erstellen',
   'signup.complete.lead': 'Ihre Adresse {email} ist bestätigt. Wählen Sie den Namen, den andere sehen, und ein Passwort.',
-  'signup.complete.name': 'Name',
+  'signup.complete.name': 'Ihr Name',
   'signup.complete.name.invalid': 'Geben Sie Ihren Namen ein (höchstens 200 Zeichen).',
   'signup.complete.password': 'Passwort',
   'signup.complete.submit': 'Konto erstellen',
