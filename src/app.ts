@@ -39,8 +39,8 @@ import type { AuditSink, AuditTrail } from './audit/index.ts';
 import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
-import { createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { ADMIN_API_PATH, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
+import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
+import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -215,7 +215,12 @@ export function createApp(deps: AppDeps): Koa {
   //    Its metadata (RFC 9728) first, where every 401 of the API points: public, CORS as
   //    discovery's, from the registry.
   app.use(abuse.resourceMetadataCors);
-  const resourceMetadata = createResourceMetadataRouter({ issuer: config.issuer, resources: deps.resources });
+  const resourceMetadata = createResourceMetadataRouter({
+    issuer: config.issuer,
+    resources: deps.resources,
+    // The resources whose tokens Portcullis checks itself; the admin API's only while it is on.
+    servedHere: [accountApiIndicator(config.issuer), ...(config.adminApi ? [adminApiIndicator(config.issuer)] : [])],
+  });
   app.use(resourceMetadata.routes());
   app.use(resourceMetadata.allowedMethods());
   app.use(abuse.apiCors);

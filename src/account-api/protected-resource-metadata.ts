@@ -15,8 +15,8 @@ export interface ProtectedResourceMetadata {
   readonly resource_name: string;
   readonly authorization_servers: readonly string[];
   readonly scopes_supported: readonly string[];
-  readonly bearer_methods_supported: readonly string[];
-  readonly dpop_signing_alg_values_supported: readonly string[];
+  readonly bearer_methods_supported?: readonly string[];
+  readonly dpop_signing_alg_values_supported?: readonly string[];
 }
 
 /**
@@ -30,15 +30,34 @@ export function protectedResourceMetadataUrl(resource: string): string {
   return `${url.origin}${PROTECTED_RESOURCE_WELL_KNOWN}${path}${url.search}`;
 }
 
-export function buildProtectedResourceMetadata(options: { issuer: string; resource: ResourceServerRecord }): ProtectedResourceMetadata {
+/**
+ * `servedHere`: Portcullis itself checks the resource's tokens (the account API, the admin
+ * API: require-access-token.ts), so it can say how they are presented. For another resource
+ * server of the registry only the registry's facts are said: how it takes tokens is its own.
+ */
+export function buildProtectedResourceMetadata(options: { issuer: string; resource: ResourceServerRecord; servedHere: boolean }): ProtectedResourceMetadata {
   const { resource } = options;
   return {
     resource: resource.indicator,
     resource_name: resource.name,
     authorization_servers: [options.issuer],
     scopes_supported: resource.scopes.map((scope) => scope.name),
-    // Only the Authorization header (require-access-token.ts): never a form body or query.
-    bearer_methods_supported: ['header'],
-    dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
+    ...(options.servedHere && {
+      // Only the Authorization header (require-access-token.ts): never a form body or query.
+      bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
+    }),
   };
+}
+
+/**
+ * The identifiers a metadata path under the issuer may name (section 3.1 read backwards):
+ * `<well-known>/orders` names `<issuer>/orders`, or `<issuer>/orders/` (the terminating slash
+ * is dropped going forwards). Undefined for anything else.
+ */
+export function indicatorsAt(issuer: string, path: string): readonly string[] | undefined {
+  if (!path.startsWith(`${PROTECTED_RESOURCE_WELL_KNOWN}/`)) return undefined;
+  const rest = path.slice(PROTECTED_RESOURCE_WELL_KNOWN.length);
+  if (rest === '/' || rest.includes('//')) return undefined;
+  return [`${issuer}${rest}`, `${issuer}${rest}/`];
 }

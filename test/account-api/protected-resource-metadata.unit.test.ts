@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { buildProtectedResourceMetadata, protectedResourceMetadataUrl } from '../../src/account-api/protected-resource-metadata.ts';
+import { buildProtectedResourceMetadata, indicatorsAt, protectedResourceMetadataUrl } from '../../src/account-api/protected-resource-metadata.ts';
 import { DPOP_SIGNING_ALGS } from '../../src/account-api/verify-dpop-proof.ts';
 
 // Where RFC 9728 section 3.1 puts a resource's metadata, and what the document says, from
@@ -20,6 +20,7 @@ describe('protected-resource metadata (unit)', () => {
   test('the document names the record’s identifier, name and scopes, the issuer, and how tokens are presented', () => {
     const metadata = buildProtectedResourceMetadata({
       issuer: 'https://id.example.com',
+      servedHere: true,
       resource: {
         indicator: 'https://id.example.com/api',
         name: 'Account API',
@@ -41,5 +42,22 @@ describe('protected-resource metadata (unit)', () => {
       bearer_methods_supported: ['header'],
       dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
     });
+  });
+
+  test('of a resource Portcullis does not serve itself, only the registry’s facts: not how it takes tokens', () => {
+    const metadata = buildProtectedResourceMetadata({
+      issuer: 'https://id.example.com',
+      servedHere: false,
+      resource: { indicator: 'https://id.example.com/orders', name: 'Orders', accessTokenFormat: 'jwt', accessTokenTtl: 600, signingAlg: 'ES256', updatedAt: new Date(0), scopes: [{ name: 'orders:read', description: '', roles: [] }] },
+    });
+    assert.deepEqual(metadata, { resource: 'https://id.example.com/orders', resource_name: 'Orders', authorization_servers: ['https://id.example.com'], scopes_supported: ['orders:read'] });
+  });
+
+  test('a metadata path names the identifiers under the issuer that section 3.1 maps to it, and nothing else', () => {
+    assert.deepEqual(indicatorsAt('https://id.example.com', '/.well-known/oauth-protected-resource/orders'), ['https://id.example.com/orders', 'https://id.example.com/orders/']);
+    assert.deepEqual(indicatorsAt('https://example.com/auth', '/.well-known/oauth-protected-resource/api/v2'), ['https://example.com/auth/api/v2', 'https://example.com/auth/api/v2/']);
+    for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/', '/.well-known/oauth-protected-resourcex/api', '/api', '/.well-known/oauth-protected-resource//evil.example/x']) {
+      assert.equal(indicatorsAt('https://id.example.com', path), undefined, path);
+    }
   });
 });
