@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { PrismaClient, Sql } from '../db/index.ts';
-import { withTranslatedErrors } from '../db/index.ts';
+import { SIGN_UP_LOCK, withTranslatedErrors } from '../db/index.ts';
 import { ConflictError } from '../errors.ts';
 import type { AccountRecord } from './account-store.ts';
 
@@ -39,9 +39,10 @@ export interface SignUpStore {
   /**
    * In one transaction: spends the link (exactly one caller), spends its invitation if it has
    * one, makes the account (its address verified: the link proved it), and spends every other
-   * open link to that address. Any refusal leaves everything as it was.
+   * open link to that address. Any refusal leaves everything as it was. `requireInvitation`
+   * (REGISTRATION=invite): a link made without one (while sign-up was open) makes nothing.
    */
-  complete(tokenHash: string, account: { name: string; passwordHash: string }): Promise<Completion>;
+  complete(tokenHash: string, account: { name: string; passwordHash: string }, options?: { requireInvitation?: boolean }): Promise<Completion>;
 }
 
 const LINK = `email, invitation_hash AS "invitationHash", interaction_uid AS "interactionUid"`;
@@ -90,15 +91,24 @@ export function createSignUpStore(prisma: PrismaClient, sql: Sql): SignUpStore {
         );
         return rows[0]?.spent ?? true;
       }),
-    async complete(tokenHash, { name, passwordHash }) {
+    async complete(tokenHash, { name, passwordHash }, options = {}) {
       try {
         return await withTranslatedErrors('sign-up', () =>
           prisma.$transaction(async (tx): Promise<Completion> => {
+            // One completion per address at a time: two links to one address completed at
+            // once would otherwise each lock its own link and wait on the other's (the email's
+            // unique index, the other links), a deadlock Postgres answers by killing one.
+            // Waiting here, the second finds its link spent by the first.
+            await tx.$queryRawUnsafe(
+              `SELECT pg_advisory_xact_lock(${SIGN_UP_LOCK}, hashtext(email))::text FROM sign_up_links WHERE token_hash = $1`,
+              tokenHash,
+            );
             const [link] = await tx.$queryRawUnsafe<SignUpLink[]>(
               `UPDATE sign_up_links SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING ${LINK}`,
               tokenHash,
             );
             if (!link) throw new Refusal('invalid_link');
+            if (options.requireInvitation && link.invitationHash === null) throw new Refusal('invalid_link');
             let roles: readonly string[] = [];
             if (link.invitationHash !== null) {
               const [invitation] = await tx.$queryRawUnsafe<{ roles: string[] }[]>(

@@ -60,8 +60,11 @@ export interface SignUps {
   request(email: string, options?: { invitationToken?: string | undefined; interactionUid?: string | undefined }): Promise<SignUpRequest>;
   /** The address a link is for, while it works (the page shows the form, or says it does not). */
   usableLink(token: string): Promise<SignUpLink | undefined>;
-  /** Makes the account through the link, spending it. */
-  complete(token: string, input: { name: string; password: string }): Promise<SignUpOutcome>;
+  /**
+   * Makes the account through the link, spending it. `requireInvitation` (REGISTRATION=invite):
+   * a link mailed while sign-up was open, without an invitation, makes nothing.
+   */
+  complete(token: string, input: { name: string; password: string }, options?: { requireInvitation?: boolean }): Promise<SignUpOutcome>;
 }
 
 export function createSignUps(deps: { store: SignUpStore; accounts: AccountService; hasher: PasswordHasher; linkTtlSeconds: number }): SignUps {
@@ -112,16 +115,16 @@ export function createSignUps(deps: { store: SignUpStore; accounts: AccountServi
 
     usableLink: findLink,
 
-    async complete(token, input) {
+    async complete(token, input, options = {}) {
       // The link first: a person with a dead link learns that before choosing a password.
       const link = await findLink(token);
-      if (!link) return { ok: false, reason: 'invalid_link' };
+      if (!link || (options.requireInvitation && link.invitationHash === null)) return { ok: false, reason: 'invalid_link' };
       const name = nameSchema.safeParse(input.name);
       if (!name.success) return refused(token, 'name');
       const problem = await newPasswordProblem(input.password, [link.email, name.data]);
       if (problem) return refused(token, problem);
       const passwordHash = await deps.hasher.hash(input.password);
-      const made = await store.complete(hashToken(token), { name: name.data, passwordHash });
+      const made = await store.complete(hashToken(token), { name: name.data, passwordHash }, options);
       if (!made.ok) return made;
       return { ok: true, account: made.account, interactionUid: made.link.interactionUid, invited: made.link.invitationHash !== null };
     },

@@ -14,13 +14,22 @@ export const CONTROL_CHARACTERS = /\p{Cc}/u;
 export const noControlCharacters = (value: string) => !CONTROL_CHARACTERS.test(value);
 export const NO_CONTROL_CHARACTERS = 'must not contain control characters';
 
+/**
+ * Invisible characters and text-direction overrides: in a name shown to people (a consent
+ * page, an app) they make one name pass for another (`adm\u202Enimda` reads "adminadmin"
+ * reversed). The joiners that scripts need to spell words (ZWJ, ZWNJ) stay allowed.
+ */
+export const SPOOFING_CHARACTERS = /[\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
+export const NO_SPOOFING_CHARACTERS = 'must not contain invisible or text-direction characters';
+
 /** A display name (account, client, resource server): trimmed, shown to people. */
 export const nameSchema = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .refine(noControlCharacters, NO_CONTROL_CHARACTERS);
+  .refine(noControlCharacters, NO_CONTROL_CHARACTERS)
+  .refine((value) => !SPOOFING_CHARACTERS.test(value), NO_SPOOFING_CHARACTERS);
 
 /** An RBAC role: a lowercase word, as granted to accounts and required by resource scopes. */
 export const roleSchema = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles are lowercase words of at most 64 characters');

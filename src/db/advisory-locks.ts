@@ -10,3 +10,9 @@ export const KEY_CREATION_LOCK = 72707370;
 
 /** One housekeeping round at a time across every instance on the database. */
 export const HOUSEKEEPING_LOCK = 72707371;
+
+/**
+ * Making an account through a sign-up link, per address: the two-key form (this number and
+ * the address's hashtext), a key space apart from the one-key locks above.
+ */
+export const SIGN_UP_LOCK = 72707372;

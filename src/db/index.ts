@@ -2,7 +2,7 @@ export { createDatabase, type Database, type PrismaClient } from './create-datab
 export type { Sql } from './sql.ts';
 export { migrate, pendingMigrations, readMigrations, MigrationError, type Migration, type MigrationReport } from './migrate.ts';
 export { isForeignKeyViolation, isRecordNotFound, translatePrismaError, withTranslatedErrors, DatabaseUnavailableError } from './translate-prisma-error.ts';
-export { KEY_CREATION_LOCK, HOUSEKEEPING_LOCK } from './advisory-locks.ts';
+export { KEY_CREATION_LOCK, HOUSEKEEPING_LOCK, SIGN_UP_LOCK } from './advisory-locks.ts';
 export { Prisma } from './generated/client.ts';
 export { createHousekeeping, type Housekeeping } from './housekeeping.ts';
 export { createRegistryChanges, REGISTRY_CHANNEL, type RegistryChanges } from './registry-changes.ts';

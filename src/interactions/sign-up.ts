@@ -29,6 +29,14 @@ const MAX_EMAIL = 254;
 const requestForm = z.object({ email: z.string().catch(''), invite: z.string().catch('') });
 const completeForm = z.object({ token: z.string().catch(''), name: z.string().catch(''), password: z.string().catch('') });
 
+/** The mailbox an address reaches, for counting mail to it: its sub-address (`+tag`) dropped. */
+export function mailboxOf(normalizedEmail: string): string {
+  const at = normalizedEmail.lastIndexOf('@');
+  const local = normalizedEmail.slice(0, at);
+  const plus = local.indexOf('+');
+  return `${plus > 0 ? local.slice(0, plus) : local}${normalizedEmail.slice(at)}`;
+}
+
 export interface SignUpDeps {
   readonly mode: 'invite' | 'open';
   readonly signUps: SignUps;
@@ -109,12 +117,16 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
     );
   }
 
-  /** Whether the address typed is one (any spelling the store would take). */
+  /**
+   * Whether the address typed is one the store takes, in a plain spelling: sign-up mails any
+   * address typed, and a quoted local part or a domain ending in a dot reaches the same
+   * mailbox as the plain spelling while naming another account.
+   */
   function isAddress(email: string): boolean {
     if (!email.includes('@') || email.length > MAX_EMAIL) return false;
     try {
-      normalizeEmail(email);
-      return true;
+      const normalized = normalizeEmail(email);
+      return !normalized.includes('"') && !normalized.endsWith('.');
     } catch {
       return false;
     }
@@ -145,7 +157,8 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
         if (!check.ok && check.reason === 'invalid_invitation') return deadInvitation(ctx);
         if (!check.ok) return sendRequestForm(ctx, formPlace, { email, error: t('signup.email.other') }, 400);
       }
-      const verdict = await throttle.take(ctx, { email, ip: ctx.ip });
+      // Counted per mailbox: `ann+1@`, `ann+2@` ... all reach ann's inbox.
+      const verdict = await throttle.take(ctx, { email: mailboxOf(normalizeEmail(email)), ip: ctx.ip });
       if (!verdict.allowed) {
         const until = new Date(Date.now() + verdict.retryAfterSeconds * 1000);
         return sendRequestForm(ctx, formPlace, { email, error: t('signup.throttled', { time: formatClock(locale, until), wait: formatWait(t, verdict.retryAfterSeconds) }) }, 429);
@@ -189,13 +202,14 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
     async showComplete(ctx) {
       const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
       const link = await signUps.usableLink(token);
-      if (!link) return deadLink(ctx);
+      if (!link || (deps.mode === 'invite' && link.invitationHash === null)) return deadLink(ctx);
       sendCompleteForm(ctx, { token, email: link.email, name: '' });
     },
 
     async submitComplete(ctx) {
       const { token, name, password } = completeForm.parse(ctx.request.body ?? {});
-      const outcome = await signUps.complete(token, { name, password });
+      // Sign-up may have turned invite-only since the link was mailed: then it needs an invitation too.
+      const outcome = await signUps.complete(token, { name, password }, { requireInvitation: deps.mode === 'invite' });
       const facts = requestFacts(ctx);
       if (!outcome.ok) {
         audit.record({ type: 'signup.failed', ...facts, data: { reason: outcome.reason } });

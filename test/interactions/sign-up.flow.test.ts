@@ -7,6 +7,7 @@ import * as oidc from 'openid-client';
 import { authorizationRequest, CookieJar, csrfToken, runBrowser, send } from '../helpers/browserless-login.ts';
 import { captureAudit } from '../helpers/capture-audit.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { TEST_ENGINE } from '../helpers/test-database.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Sign-up (REGISTRATION=open and invite) over real HTTP, with a real SMTP server in the
@@ -185,6 +186,25 @@ describe('open sign-up', () => {
     assert.match(replay.html, /This link no longer works/);
   });
 
+  test('two links to one address completed at once: one account, the other link dead, no 5xx (on Postgres they would deadlock)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const email = newEmail();
+      const links = [await linkFor(open, email), await linkFor(open, email), await linkFor(open, email)];
+      const ip = nextAddress();
+      const forms = await Promise.all(
+        links.map(async (link) => {
+          const jar = new CookieJar();
+          const form = await getPage(jar, link, ip);
+          return { jar, fields: { csrf: csrfToken(form.html), token: link.searchParams.get('token')!, name: 'Racer', password: PASSWORD } };
+        }),
+      );
+      const answers = await Promise.all(forms.map(({ jar, fields }) => post(jar, new URL('/signup/complete', open.issuer), fields, ip)));
+      assert.deepEqual(answers.map((answer) => answer.response.status).sort(), [201, 400, 400], `round ${round}`);
+      const { rows } = await open.database.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM accounts WHERE email = $1`, [email]);
+      assert.equal(rows[0]!.n, 1);
+    }
+  });
+
   test('making the account spends every other link to the address', async () => {
     const email = newEmail();
     const first = await linkFor(open, email);
@@ -270,6 +290,29 @@ describe('open sign-up', () => {
     assert.equal(resetForm.response.status, 200);
   });
 
+  test('sub-addresses (ann+1@, ann+2@ ...) count as the one mailbox they reach; quoted and dotted spellings are refused', async () => {
+    const local = `flooded${++people}`;
+    const ip = nextAddress();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await requestSignUp(open, `${local}+${i}@example.com`, ip)).response.status);
+    assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+    assert.equal((await requestSignUp(open, `${local}@example.com`, nextAddress())).response.status, 429, 'the plain address shares the count');
+    for (const spelling of [`"${local}"@example.com`, `${local}@example.com.`]) {
+      const answer = await requestSignUp(open, spelling, nextAddress());
+      assert.equal(answer.response.status, 400, spelling);
+      assert.match(answer.html, /Enter your email address\./);
+    }
+  });
+
+  test('a name with invisible or text-direction characters is refused like an empty one', async () => {
+    const email = newEmail();
+    const link = await linkFor(open, email);
+    const answer = await complete(open, link, { name: 'adm\u202Enimda\u200B', password: PASSWORD }, nextAddress());
+    assert.equal(answer.response.status, 400);
+    assert.match(answer.html, /Enter your name/);
+    assert.equal(await accountOf(open, email), undefined);
+  });
+
   test('an invitation gives roles; one bound to an address refuses another on the form', async () => {
     const email = newEmail();
     const { token } = await open.services.signUps.invite({ email, roles: ['editor'], ttlSeconds: 3600, createdBy: 'test' });
@@ -338,6 +381,30 @@ describe('sign-up by invitation (REGISTRATION=invite)', () => {
     await invite.database.pool.query(`UPDATE invitations SET expires_at = now() - interval '1 second' WHERE account_id IS NULL`);
     const page = await getPage(new CookieJar(), new URL(`/signup?invite=${token}`, invite.issuer), nextAddress());
     assert.equal(page.response.status, 400);
+  });
+});
+
+describe('sign-up turned invite-only after links were mailed', { skip: TEST_ENGINE !== 'postgres' && 'two instances of one deployment need Postgres' }, () => {
+  test('a link mailed while sign-up was open, without an invitation, makes nothing; one with an invitation still does', async () => {
+    const later = await startTestServer(env('invite'), { declare, sameDatabaseAs: open });
+    try {
+      const plain = await linkFor(open, newEmail());
+      const page = await getPage(new CookieJar(), new URL(`${plain.pathname}${plain.search}`, later.issuer), nextAddress());
+      assert.equal(page.response.status, 400);
+      assert.match(page.html, /This link no longer works/);
+      const jar = new CookieJar();
+      const opened = await getPage(jar, plain, nextAddress());
+      const ip = nextAddress();
+      // Its form, opened before the switch, posted after it.
+      const refused = await post(jar, new URL('/signup/complete', later.issuer), { csrf: csrfToken(opened.html), token: plain.searchParams.get('token')!, name: 'Too Late', password: PASSWORD }, ip);
+      assert.equal(refused.response.status, 400);
+      const invitedEmail = newEmail();
+      const { token } = await open.services.signUps.invite({ ttlSeconds: 3600, createdBy: 'test' });
+      const invited = await linkFor(open, invitedEmail, { invite: token });
+      assert.equal((await complete(later, new URL(`${invited.pathname}${invited.search}`, later.issuer), { name: 'Invited', password: PASSWORD }, nextAddress())).response.status, 201);
+    } finally {
+      await later.close();
+    }
   });
 });
 
