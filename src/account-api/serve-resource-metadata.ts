@@ -26,6 +26,8 @@ export function createResourceMetadataRouter(options: { issuer: string; resource
   }
 
   router.get([PROTECTED_RESOURCE_WELL_KNOWN, `${PROTECTED_RESOURCE_WELL_KNOWN}/*rest`], async (ctx) => {
+    // A query names another identifier (section 3.1 keeps it), and no registered one has a query.
+    if (ctx.querystring !== '') return;
     const indicators = ctx.path === PROTECTED_RESOURCE_WELL_KNOWN ? [accountApiIndicator(options.issuer)] : indicatorsAt(options.issuer, ctx.path);
     // Read per request from the (cached) registry: an operator's change to a resource's
     // scopes is what the next client sees. Not in the registry (or gone from it): the 404

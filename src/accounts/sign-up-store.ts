@@ -34,6 +34,8 @@ export interface SignUpStore {
   createLink(link: { tokenHash: string; email: string; invitationHash: string | null; ttlSeconds: number; interactionUid?: string | undefined }): Promise<void>;
   /** The link, while unused and unexpired. */
   findLink(tokenHash: string): Promise<SignUpLink | undefined>;
+  /** Spends the link (a refusal it can never get past: the address taken, its invitation spent). */
+  spend(tokenHash: string): Promise<void>;
   /** Counts a refused password against the open link, spending it at the `limit`-th; true when it is spent now (or was not open). */
   refuse(tokenHash: string, limit: number): Promise<boolean>;
   /**
@@ -81,6 +83,10 @@ export function createSignUpStore(prisma: PrismaClient, sql: Sql): SignUpStore {
       withTranslatedErrors('sign-up link', async () => {
         const { rows } = await sql.query<SignUpLink>(`SELECT ${LINK} FROM sign_up_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()`, [tokenHash]);
         return rows[0];
+      }),
+    spend: (tokenHash) =>
+      withTranslatedErrors('sign-up link', async () => {
+        await sql.query(`UPDATE sign_up_links SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL`, [tokenHash]);
       }),
     refuse: (tokenHash, limit) =>
       withTranslatedErrors('sign-up link', async () => {

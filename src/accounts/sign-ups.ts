@@ -24,7 +24,9 @@ import type { Invitation, SignUpLink, SignUpStore } from './sign-up-store.ts';
 // - invitations (minted by an operator, `portcullis users invite`) may name one address and
 //   give roles; one invitation makes one account, spent in the same transaction;
 // - the password is checked by the policy of resets (length, not guessable, not the address or
-//   the name), up to MAX_REFUSALS a link, as for resets.
+//   the name), up to MAX_REFUSALS a link, as for resets; a link that can never make an
+//   account (the address has one now, its invitation was spent, sign-up became invite-only)
+//   is spent at its first refusal.
 
 /** Refused passwords or names that spend a link (each check costs CPU). */
 export const MAX_REFUSALS = 10;
@@ -86,6 +88,12 @@ export function createSignUps(deps: { store: SignUpStore; accounts: AccountServi
     return { ok: false, reason };
   }
 
+  /** Spends a link that can never make an account, with the reason it cannot. */
+  async function spent(token: string, reason: 'invalid_link' | 'invitation_spent' | 'taken'): Promise<SignUpOutcome> {
+    await store.spend(hashToken(token));
+    return { ok: false, reason };
+  }
+
   return {
     async invite({ email, roles = [], ttlSeconds, createdBy }) {
       const bound = email === undefined ? null : normalizeEmail(email);
@@ -118,14 +126,17 @@ export function createSignUps(deps: { store: SignUpStore; accounts: AccountServi
     async complete(token, input, options = {}) {
       // The link first: a person with a dead link learns that before choosing a password.
       const link = await findLink(token);
-      if (!link || (options.requireInvitation && link.invitationHash === null)) return { ok: false, reason: 'invalid_link' };
+      if (!link) return { ok: false, reason: 'invalid_link' };
+      if (options.requireInvitation && link.invitationHash === null) return spent(token, 'invalid_link');
       const name = nameSchema.safeParse(input.name);
       if (!name.success) return refused(token, 'name');
       const problem = await newPasswordProblem(input.password, [link.email, name.data]);
       if (problem) return refused(token, problem);
       const passwordHash = await deps.hasher.hash(input.password);
       const made = await store.complete(hashToken(token), { name: name.data, passwordHash }, options);
-      if (!made.ok) return made;
+      // The transaction rolled back: a link that can never make an account is spent, so it
+      // costs no more hashing.
+      if (!made.ok) return made.reason === 'invalid_link' ? made : spent(token, made.reason);
       return { ok: true, account: made.account, interactionUid: made.link.interactionUid, invited: made.link.invitationHash !== null };
     },
   };

@@ -36,7 +36,6 @@ const TITLES: Readonly<Record<number, string>> = {
   415: 'Unsupported Media Type',
   428: 'Precondition Required',
   429: 'Too Many Requests',
-  501: 'Not Implemented',
 };
 
 /** A path as the services write it (`redirectUris.0`) as a JSON pointer (`#/redirectUris/0`). */
@@ -94,17 +93,21 @@ export function problemDetails(): Middleware {
 }
 
 /**
- * The router's answers to a known path with a method it does not serve (405, with Allow;
- * 501 for a method no route knows) as problems too, as every other refusal of the API.
- * Wraps the router's own allowedMethods(), which writes no body of its own.
+ * The router's answer to a known path with a method it does not serve (405, with Allow) as a
+ * problem too, as every other refusal of the API. Wraps the router's own allowedMethods(),
+ * which writes no body of its own. (Methods no route knows at all are refused before, by the
+ * request limits.)
  */
 export function methodProblems<State, Context>(allowedMethods: Middleware<State, Context>, prefix: string): Middleware<State, Context> {
+  const ownPrefix = prefix.toLowerCase();
   return async (ctx, next) => {
     await allowedMethods(ctx, next);
-    // Only the API's own paths: what follows it in the app (the engine) answers in its own shapes.
-    const own = ctx.path === prefix || ctx.path.startsWith(`${prefix}/`);
-    if (own && (ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
-      answerProblem(ctx, { status: ctx.status, code: ctx.status === 405 ? 'method_not_allowed' : 'not_implemented', detail: `${ctx.method} is not served at this path` });
+    // Only the API's own paths (matched as the router matches them, in any case): what
+    // follows it in the app answers in its own shapes.
+    const path = ctx.path.toLowerCase();
+    const own = path === ownPrefix || path.startsWith(`${ownPrefix}/`);
+    if (own && ctx.status === 405 && ctx.body == null) {
+      answerProblem(ctx, { status: 405, code: 'method_not_allowed', detail: `${ctx.method} is not served at this path` });
     }
   };
 }

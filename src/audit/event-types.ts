@@ -12,7 +12,7 @@ export const AUDIT_EVENT_TYPES = {
   'password_reset.requested': 'a password reset link was asked for (the account, when the address names one; data.sent: whether a link was queued for mailing)',
   'password_reset.failed': 'a password reset link, or the password sent with it, was refused (data.reason: invalid_link, too_short, too_long, too_common)',
   'password_reset.completed': "a password was set through a reset link; the account's login blocks were lifted (data.endedSessions, data.grants, data.tokens; data.endFailed when the password changed but ending its sessions failed, also logged as an error)",
-  'signup.requested': 'someone asked to sign up with an address (the account, when the address already has one: its owner was mailed that instead of a link; data.sent, data.invited)',
+  'signup.requested': 'someone asked to sign up with an address (the account, when the address already has one: its owner was mailed that instead of a link; data.sent, data.invited; data.refused when the invitation was spent meanwhile, data.failed or data.dropped when the work behind the answer failed or was not taken)',
   'signup.failed': 'a sign-up link, or the name or password sent with it, was refused (data.reason: invalid_link, invitation_spent, taken, name, too_short, too_long, too_common)',
   'signup.completed': 'a person made their account through a sign-up link: its address is verified (data.invited, data.roles)',
   'invitation.created': 'an operator minted an invitation to sign up (data.email: the one address it is for, if any; data.roles, data.expiresAt; never its token)',

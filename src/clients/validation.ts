@@ -15,11 +15,13 @@ export const noControlCharacters = (value: string) => !CONTROL_CHARACTERS.test(v
 export const NO_CONTROL_CHARACTERS = 'must not contain control characters';
 
 /**
- * Invisible characters and text-direction overrides: in a name shown to people (a consent
- * page, an app) they make one name pass for another (`adm\u202Enimda` reads "adminadmin"
- * reversed). The joiners that scripts need to spell words (ZWJ, ZWNJ) stay allowed.
+ * Invisible characters and text-direction marks and overrides: in a name shown to people (a
+ * consent page, an app) they make one name pass for another (`adm\u202Enimda` reads
+ * "adminadmin" reversed): every format character (Cf: bidi controls, zero-width spaces, soft
+ * hyphens, tags) but the joiners that scripts spell words with (ZWNJ, ZWJ), and the Hangul
+ * fillers, which are letters that show nothing.
  */
-export const SPOOFING_CHARACTERS = /[\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
+export const SPOOFING_CHARACTERS = /(?![\u200C\u200D])[\p{Cf}\u115F\u1160\u3164\uFFA0]/u;
 export const NO_SPOOFING_CHARACTERS = 'must not contain invisible or text-direction characters';
 
 /** A display name (account, client, resource server): trimmed, shown to people. */

@@ -25,6 +25,14 @@ import type { ResetThrottle } from './reset-throttle.ts';
 
 const MAX_EMAIL = 254;
 
+/**
+ * A dot-atom address (RFC 5322 3.2.3), letters (and their marks) of any script allowed: no quotes, comments,
+ * brackets, commas, colons or semicolons, no empty label, no leading, trailing or doubled dot.
+ */
+const ATOM = "[\\p{L}\\p{M}\\p{N}!#$%&'*+/=?^_`{|}~-]+";
+const LABEL = '[\\p{L}\\p{M}\\p{N}-]+';
+const PLAIN_ADDRESS = new RegExp(`^${ATOM}(?:\\.${ATOM})*@${LABEL}(?:\\.${LABEL})+$`, 'u');
+
 // A field sent twice or as a structure counts as empty, as on the login form.
 const requestForm = z.object({ email: z.string().catch(''), invite: z.string().catch('') });
 const completeForm = z.object({ token: z.string().catch(''), name: z.string().catch(''), password: z.string().catch('') });
@@ -119,14 +127,13 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
 
   /**
    * Whether the address typed is one the store takes, in a plain spelling: sign-up mails any
-   * address typed, and a quoted local part or a domain ending in a dot reaches the same
-   * mailbox as the plain spelling while naming another account.
+   * address typed, and comments, quotes, groups, lists or a domain ending in a dot reach a
+   * mailbox under another name (another count, another account): only a dot-atom is taken.
    */
   function isAddress(email: string): boolean {
     if (!email.includes('@') || email.length > MAX_EMAIL) return false;
     try {
-      const normalized = normalizeEmail(email);
-      return !normalized.includes('"') && !normalized.endsWith('.');
+      return PLAIN_ADDRESS.test(normalizeEmail(email));
     } catch {
       return false;
     }

@@ -49,7 +49,9 @@ export function createSmtpTransport(settings: SmtpSettings): SmtpTransport {
   const transport = createTransport({ ...smtpOptions(settings), url: settings.url }, { from: settings.from });
   return {
     async deliver(message) {
-      await transport.sendMail({ to: message.to, subject: message.subject, text: message.text, html: message.html });
+      // The recipient as a structured address: a string would be parsed again by nodemailer,
+      // which reads `a@x.com,b@y.com` or `g:b@y.com;` as other recipients than the one stored.
+      await transport.sendMail({ to: { name: '', address: message.to }, subject: message.subject, text: message.text, html: message.html });
     },
     close: () => transport.close(),
   };

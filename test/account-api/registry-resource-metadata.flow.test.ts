@@ -73,7 +73,7 @@ describe('a resource server of the registry under the issuer', () => {
   });
 
   test('nothing is said of a resource elsewhere, or of paths that name none', async () => {
-    for (const path of ['/elsewhere', '/api.elsewhere.example/orders', '/unknown', '//api.elsewhere.example/orders', '/orders%2F..%2Fapi']) {
+    for (const path of ['/orders?x=1', '/api?resource=1', '?x=1', '/elsewhere', '/api.elsewhere.example/orders', '/unknown', '//api.elsewhere.example/orders', '/orders%2F..%2Fapi']) {
       const response = await fetch(`${server.issuer}/.well-known/oauth-protected-resource${path}`);
       const body = await response.text();
       assert.notEqual(response.status, 200, `${path}: ${body}`);

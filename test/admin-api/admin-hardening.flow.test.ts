@@ -299,6 +299,8 @@ describe('a method a path does not serve', () => {
       assert.equal(answer.headers.get('cache-control'), 'no-store');
     }
     assertProblem(await api('PUT', '/settings'), 405, 'method_not_allowed');
+    // The router matches paths in any case; so does the problem.
+    assertProblem(await call(`${server.issuer}/ADMIN/API/v1/clients`, 'DELETE', { token: write }), 405, 'method_not_allowed');
     // Paths outside the API keep the pages' answers.
     const page = await fetch(`${server.issuer}/password-reset`, { method: 'DELETE' });
     assert.doesNotMatch(page.headers.get('content-type') ?? '', /problem/);

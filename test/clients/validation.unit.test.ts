@@ -8,7 +8,7 @@ import { nameSchema } from '../../src/clients/validation.ts';
 
 describe('a display name', () => {
   test('refuses control characters, invisible characters and text-direction overrides', () => {
-    for (const name of ['adm\u202Enimda', 'Ann\u200B', 'Ann\u2066Bob\u2069', 'A\u200Fnn', 'Ann\u2060Lee', 'Ann\u0007', 'An\u0000n']) {
+    for (const name of ['adm\u202Enimda', 'Ann\u200B', 'Ann\u2066Bob\u2069', 'A\u200Fnn', 'Ann\u2060Lee', 'Ann\u0007', 'An\u0000n', 'A\u061Cnn', 'An\u00ADn', 'Ann\u180E', 'Ann\u3164', '\u115FAnn', 'Ann\u{E0041}']) {
       assert.equal(nameSchema.safeParse(name).success, false, JSON.stringify(name));
     }
   });

@@ -274,6 +274,7 @@ describe('open sign-up', () => {
     const account = await accountOf(open, email);
     assert.equal(account!.name, 'Operator Made');
     assert.ok((await open.services.accounts.authenticate(email, PASSWORD)).ok, 'its password is the operator’s still');
+    assert.equal((await getPage(new CookieJar(), link, nextAddress())).response.status, 400, 'the link is spent: it can never make an account');
   });
 
   test('requests are throttled per address typed (mail to one inbox is paced), apart from password resets', async () => {
@@ -297,11 +298,18 @@ describe('open sign-up', () => {
     for (let i = 0; i < 5; i++) statuses.push((await requestSignUp(open, `${local}+${i}@example.com`, ip)).response.status);
     assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
     assert.equal((await requestSignUp(open, `${local}@example.com`, nextAddress())).response.status, 429, 'the plain address shares the count');
-    for (const spelling of [`"${local}"@example.com`, `${local}@example.com.`]) {
+    // Spellings that mail the same inbox under another name (a comment, a quoted local part,
+    // a display name, a list, a group, a trailing dot): refused before anything is counted or sent.
+    const spellings = [`"${local}"@example.com`, `${local}@example.com.`, `${local}(a)@example.com`, `${local}@example.com(b)`, `<${local}@example.com>c`, `x,${local}@example.com`, `g:${local}@example.com;`, `${local}..x@example.com`];
+    await mailFor(open, `${local}@example.com`);
+    const sent = sink.messages.length;
+    for (const spelling of spellings) {
       const answer = await requestSignUp(open, spelling, nextAddress());
       assert.equal(answer.response.status, 400, spelling);
       assert.match(answer.html, /Enter your email address\./);
     }
+    await mailFor(open, `${local}@example.com`);
+    assert.equal(sink.messages.length, sent, 'nothing was mailed for them');
   });
 
   test('a name with invisible or text-direction characters is refused like an empty one', async () => {
@@ -371,9 +379,10 @@ describe('sign-up by invitation (REGISTRATION=invite)', () => {
     // Spent: its page says so.
     const page = await getPage(new CookieJar(), new URL(`/signup?invite=${token}`, invite.issuer), nextAddress());
     assert.equal(page.response.status, 400);
-    // The refused link was given back: its invitation spent, it is not spent itself, but it makes nothing.
-    const { rows } = await invite.database.pool.query(`SELECT account_id FROM invitations WHERE account_id IS NOT NULL`);
-    assert.equal(rows.length, 1);
+    // The refused link can never make an account: it is spent at once (no more hashing through it).
+    assert.equal((await getPage(new CookieJar(), secondLink, nextAddress())).response.status, 400);
+    const { rows } = await invite.database.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM invitations WHERE token_hash IS NOT NULL AND account_id IS NOT NULL`);
+    assert.equal(rows[0]!.n, 1, 'one invitation made one account');
   });
 
   test('an expired invitation opens nothing', async () => {
@@ -398,6 +407,7 @@ describe('sign-up turned invite-only after links were mailed', { skip: TEST_ENGI
       // Its form, opened before the switch, posted after it.
       const refused = await post(jar, new URL('/signup/complete', later.issuer), { csrf: csrfToken(opened.html), token: plain.searchParams.get('token')!, name: 'Too Late', password: PASSWORD }, ip);
       assert.equal(refused.response.status, 400);
+      assert.equal((await getPage(new CookieJar(), plain, nextAddress())).response.status, 400, 'spent, even where sign-up is still open');
       const invitedEmail = newEmail();
       const { token } = await open.services.signUps.invite({ ttlSeconds: 3600, createdBy: 'test' });
       const invited = await linkFor(open, invitedEmail, { invite: token });
