@@ -1,12 +1,13 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, type PasswordResets } from '../accounts/index.ts';
+import { MIN_PASSWORD_LENGTH, type PasswordResets } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { passwordChangedMessage, passwordResetMessage, type Mailer } from '../mail/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { CSRF_FIELD, issueCsrfToken, PASSWORD_RESET_CSRF } from './csrf.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
+import { passwordProblemText } from './password-problem-text.ts';
 import { languageModel, pageLocale, sendPage, type RenderPage } from './render-page.ts';
 import type { ResetRequestQueue } from './reset-request-queue.ts';
 import type { ResetThrottle } from './reset-throttle.ts';
@@ -163,14 +164,7 @@ export function createPasswordResetPages(deps: PasswordResetDeps): PasswordReset
       if (!outcome.ok) {
         audit.record({ type: 'password_reset.failed', ...facts, data: { reason: outcome.reason } });
         if (outcome.reason === 'invalid_link') return sendInvalidLink(ctx);
-        const t = translator(pageLocale(ctx));
-        const error =
-          outcome.reason === 'too_short'
-            ? t('reset.new.too_short', { min: MIN_PASSWORD_LENGTH })
-            : outcome.reason === 'too_long'
-              ? t('reset.new.too_long', { max: MAX_PASSWORD_BYTES })
-              : t('reset.new.too_common');
-        return sendNewPasswordForm(ctx, token, error);
+        return sendNewPasswordForm(ctx, token, passwordProblemText(translator(pageLocale(ctx)), outcome.reason));
       }
       const { account, ended, interactionUid, endFailed } = outcome;
       if (endFailed !== undefined) {

@@ -109,22 +109,21 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   }
   router.post('/confirm', ...formPost, consent.confirm);
   router.post('/abort', ...formPost, consent.abort);
+  // A form that mails a link ("Forgot password?", "Create an account") from this sign-in, to
+  // come back to it. The interaction must still be this browser's: its expired page
+  // otherwise, as everywhere here.
+  const placeOf = (step: string) => async (ctx: Context) => {
+    const details = await interactions.load(ctx);
+    const uid = encodeURIComponent(details.uid);
+    return { action: `/interaction/${uid}/${step}`, csrf: issueCsrfToken(ctx, details.uid), backUrl: `/interaction/${uid}`, interactionUid: details.uid, facts: interactionFacts(ctx, details) };
+  };
   if (reset) {
-    // The interaction must still be this browser's: its expired page otherwise, as everywhere here.
-    const place = async (ctx: Context) => {
-      const details = await interactions.load(ctx);
-      const uid = encodeURIComponent(details.uid);
-      return { action: `/interaction/${uid}/forgot`, csrf: issueCsrfToken(ctx, details.uid), backUrl: `/interaction/${uid}`, interactionUid: details.uid, facts: interactionFacts(ctx, details) };
-    };
+    const place = placeOf('forgot');
     router.get('/forgot', async (ctx) => reset.showRequest(ctx, await place(ctx)));
     router.post('/forgot', ...formPost, async (ctx) => reset.submitRequest(ctx, await place(ctx)));
   }
   if (signUp) {
-    const place = async (ctx: Context) => {
-      const details = await interactions.load(ctx);
-      const uid = encodeURIComponent(details.uid);
-      return { action: `/interaction/${uid}/signup`, csrf: issueCsrfToken(ctx, details.uid), backUrl: `/interaction/${uid}`, interactionUid: details.uid, facts: interactionFacts(ctx, details) };
-    };
+    const place = placeOf('signup');
     router.get('/signup', async (ctx) => signUp.showRequest(ctx, await place(ctx)));
     router.post('/signup', ...formPost, async (ctx) => signUp.submitRequest(ctx, await place(ctx)));
   }

@@ -1,12 +1,13 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, normalizeEmail, type SignUps } from '../accounts/index.ts';
+import { MIN_PASSWORD_LENGTH, normalizeEmail, type SignUps } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { alreadyRegisteredMessage, signUpMessage, type Mailer } from '../mail/index.ts';
 import { CSRF_FIELD, issueCsrfToken, SIGN_UP_CSRF } from './csrf.ts';
 import { formatClock, formatWait, translator, type MessageKey } from './messages/index.ts';
 import type { RequestPlace } from './password-reset.ts';
+import { passwordProblemText } from './password-problem-text.ts';
 import { languageModel, pageLocale, sendPage, type RenderPage } from './render-page.ts';
 import type { ResetRequestQueue } from './reset-request-queue.ts';
 import type { ResetThrottle } from './reset-throttle.ts';
@@ -229,17 +230,7 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
         if (!link) return deadLink(ctx);
         const t = translator(pageLocale(ctx));
         const error =
-          outcome.reason === 'name'
-            ? { field: 'name' as const, text: t('signup.complete.name.invalid') }
-            : {
-                field: 'password' as const,
-                text:
-                  outcome.reason === 'too_short'
-                    ? t('reset.new.too_short', { min: MIN_PASSWORD_LENGTH })
-                    : outcome.reason === 'too_long'
-                      ? t('reset.new.too_long', { max: MAX_PASSWORD_BYTES })
-                      : t('reset.new.too_common'),
-              };
+          outcome.reason === 'name' ? { field: 'name' as const, text: t('signup.complete.name.invalid') } : { field: 'password' as const, text: passwordProblemText(t, outcome.reason) };
         return sendCompleteForm(ctx, { token, email: link.email, name: name.slice(0, 200), error });
       }
       const { account, interactionUid, invited } = outcome;

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 
-import type { AxeResults } from 'axe-core';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 
+import { checkAccessibility } from '../helpers/axe.ts';
 import { launchChromium, newPerson, startClientApp, type ClientApp, type CspViolation } from '../helpers/browser.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -18,9 +16,6 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 // none trips its own CSP.
 
 const PASSWORD = 'tulip-engine-cobalt-41';
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const RUN_AXE = `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })`;
-const SETTLE = 'Promise.all(document.getAnimations().map((animation) => animation.finished)).then(() => true)';
 
 let sink: SmtpSink;
 let server: TestServer;
@@ -44,16 +39,7 @@ after(async () => {
   await sink?.close();
 });
 
-async function checkPage(page: Page, name: string): Promise<void> {
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    await page.evaluate(SETTLE);
-    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(AXE_SOURCE);
-    const results = await page.evaluate<AxeResults>(RUN_AXE);
-    for (const violation of results.violations) failures.push(`${name} (${colorScheme}): ${violation.id}: ${violation.help}`);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+const checkPage = (page: Page, name: string) => checkAccessibility(page, name, failures);
 
 test('a newcomer makes an account from the mailed link and goes on to the app', async () => {
   const email = 'katherine@example.com';
