@@ -33,11 +33,11 @@ const env = (registration: string) => ({ SMTP_URL: sink.url, TRUST_PROXY: 'true'
 
 before(async () => {
   sink = await startSmtpSink();
-  [open, invite, off] = await Promise.all([
-    startTestServer(env('open'), { declare, audit }),
-    startTestServer(env('invite'), { declare }),
-    startTestServer({ SMTP_URL: sink.url }, { declare }),
-  ]);
+  // One after another: each brings up its own database, and three at once on a loaded
+  // machine can outwait the embedded database's connection timeout.
+  open = await startTestServer(env('open'), { declare, audit });
+  invite = await startTestServer(env('invite'), { declare });
+  off = await startTestServer({ SMTP_URL: sink.url }, { declare });
   app = await oidc.discovery(new URL(open.issuer), APP, undefined, oidc.ClientSecretBasic(open.declared.clientSecret(APP)), { execute: [oidc.allowInsecureRequests] });
 });
 
