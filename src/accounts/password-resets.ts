@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-
 import type { AccountRecord } from './account-store.ts';
+import { hashLinkToken, isLinkToken, newLinkToken } from './link-token.ts';
 import type { AccountService } from './account-service.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import type { PasswordResetStore } from './password-reset-store.ts';
@@ -57,10 +56,6 @@ export interface ThrottleReleaser {
 /** Refused new passwords that spend a link (the page says a link can be spent by too many tries). */
 export const MAX_REFUSALS = 10;
 
-/** The token in a link: 43 base64url characters (256 bits). Anything else is no token. */
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
-export const hashResetToken = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export function createPasswordResets(deps: {
   store: PasswordResetStore;
@@ -74,14 +69,14 @@ export function createPasswordResets(deps: {
   const { store, accounts } = deps;
 
   async function usableLink(token: string) {
-    if (!TOKEN.test(token)) return undefined;
-    return store.find(hashResetToken(token));
+    if (!isLinkToken(token)) return undefined;
+    return store.find(hashLinkToken(token));
   }
 
   return {
     async request(email, options = {}) {
-      const token = randomBytes(32).toString('base64url');
-      const tokenHash = hashResetToken(token);
+      const token = newLinkToken();
+      const tokenHash = hashLinkToken(token);
       let normalized: string;
       try {
         normalized = normalizeEmail(email);
@@ -109,10 +104,10 @@ export function createPasswordResets(deps: {
       const problem = await newPasswordProblem(password, [owner.email, owner.name]);
       if (problem) {
         // The refusal that spends the link says so now, not at the next try.
-        if (await store.refuse(hashResetToken(token), MAX_REFUSALS)) return { ok: false, reason: 'invalid_link' };
+        if (await store.refuse(hashLinkToken(token), MAX_REFUSALS)) return { ok: false, reason: 'invalid_link' };
         return { ok: false, reason: problem };
       }
-      const link = await store.consume(hashResetToken(token));
+      const link = await store.consume(hashLinkToken(token));
       const account = link && (await accounts.findById(link.accountId));
       if (!link || !account || account.disabled) return { ok: false, reason: 'invalid_link' };
       // The person acts, through their link: their account is the actor in the audit trail.

@@ -41,10 +41,9 @@ export interface SignUpStore {
   /**
    * In one transaction: spends the link (exactly one caller), spends its invitation if it has
    * one, makes the account (its address verified: the link proved it), and spends every other
-   * open link to that address. Any refusal leaves everything as it was. `requireInvitation`
-   * (REGISTRATION=invite): a link made without one (while sign-up was open) makes nothing.
+   * open link to that address. Any refusal leaves everything as it was.
    */
-  complete(tokenHash: string, account: { name: string; passwordHash: string }, options?: { requireInvitation?: boolean }): Promise<Completion>;
+  complete(tokenHash: string, account: { name: string; passwordHash: string }): Promise<Completion>;
 }
 
 const LINK = `email, invitation_hash AS "invitationHash", interaction_uid AS "interactionUid"`;
@@ -97,7 +96,7 @@ export function createSignUpStore(prisma: PrismaClient, sql: Sql): SignUpStore {
         );
         return rows[0]?.spent ?? true;
       }),
-    async complete(tokenHash, { name, passwordHash }, options = {}) {
+    async complete(tokenHash, { name, passwordHash }) {
       try {
         return await withTranslatedErrors('sign-up', () =>
           prisma.$transaction(async (tx): Promise<Completion> => {
@@ -114,7 +113,6 @@ export function createSignUpStore(prisma: PrismaClient, sql: Sql): SignUpStore {
               tokenHash,
             );
             if (!link) throw new Refusal('invalid_link');
-            if (options.requireInvitation && link.invitationHash === null) throw new Refusal('invalid_link');
             let roles: readonly string[] = [];
             if (link.invitationHash !== null) {
               const [invitation] = await tx.$queryRawUnsafe<{ roles: string[] }[]>(

@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-
 import { nameSchema } from '../clients/index.ts';
 import { toValidationError } from '../errors.ts';
 import type { AccountRecord } from './account-store.ts';
 import type { AccountService } from './account-service.ts';
+import { hashLinkToken, isLinkToken, newLinkToken } from './link-token.ts';
 import { rolesSchema } from './account-input.ts';
 import { normalizeEmail } from './normalize-email.ts';
 import type { PasswordHasher } from './password-hasher.ts';
@@ -31,11 +30,6 @@ import type { Invitation, SignUpLink, SignUpStore } from './sign-up-store.ts';
 /** Refused passwords or names that spend a link (each check costs CPU). */
 export const MAX_REFUSALS = 10;
 
-/** Tokens in links: 43 base64url characters (256 bits). Anything else is no token. */
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
-const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url');
-const newToken = () => randomBytes(32).toString('base64url');
 
 export type SignUpRequest =
   /** A link to mail to the address (the token, never stored nor logged). */
@@ -72,8 +66,8 @@ export interface SignUps {
 export function createSignUps(deps: { store: SignUpStore; accounts: AccountService; hasher: PasswordHasher; linkTtlSeconds: number }): SignUps {
   const { store, accounts } = deps;
 
-  const findLink = (token: string) => (TOKEN.test(token) ? store.findLink(hashToken(token)) : Promise.resolve(undefined));
-  const findInvitation = (token: string) => (TOKEN.test(token) ? store.findInvitation(hashToken(token)) : Promise.resolve(undefined));
+  const findLink = (token: string) => (isLinkToken(token) ? store.findLink(hashLinkToken(token)) : Promise.resolve(undefined));
+  const findInvitation = (token: string) => (isLinkToken(token) ? store.findInvitation(hashLinkToken(token)) : Promise.resolve(undefined));
 
   async function checkInvitation(token: string, email?: string): Promise<InvitationCheck> {
     const invitation = await findInvitation(token);
@@ -84,13 +78,13 @@ export function createSignUps(deps: { store: SignUpStore; accounts: AccountServi
 
   /** A refusal through the link: spends it at MAX_REFUSALS (then the page says the link is dead). */
   async function refused(token: string, reason: 'name' | PasswordProblem): Promise<SignUpOutcome> {
-    if (await store.refuse(hashToken(token), MAX_REFUSALS)) return { ok: false, reason: 'invalid_link' };
+    if (await store.refuse(hashLinkToken(token), MAX_REFUSALS)) return { ok: false, reason: 'invalid_link' };
     return { ok: false, reason };
   }
 
   /** Spends a link that can never make an account, with the reason it cannot. */
   async function spent(token: string, reason: 'invalid_link' | 'invitation_spent' | 'taken'): Promise<SignUpOutcome> {
-    await store.spend(hashToken(token));
+    await store.spend(hashLinkToken(token));
     return { ok: false, reason };
   }
 
@@ -100,8 +94,8 @@ export function createSignUps(deps: { store: SignUpStore; accounts: AccountServi
       const parsed = rolesSchema.safeParse([...roles]);
       if (!parsed.success) throw toValidationError(parsed.error);
       const parsedRoles = parsed.data;
-      const token = newToken();
-      const invitation = await store.createInvitation({ tokenHash: hashToken(token), email: bound, roles: parsedRoles, ttlSeconds, createdBy });
+      const token = newLinkToken();
+      const invitation = await store.createInvitation({ tokenHash: hashLinkToken(token), email: bound, roles: parsedRoles, ttlSeconds, createdBy });
       return { token, invitation };
     },
 
@@ -112,12 +106,12 @@ export function createSignUps(deps: { store: SignUpStore; accounts: AccountServi
       let invitationHash: string | null = null;
       if (options.invitationToken !== undefined) {
         if (!(await checkInvitation(options.invitationToken, email)).ok) return { kind: 'refused' };
-        invitationHash = hashToken(options.invitationToken);
+        invitationHash = hashLinkToken(options.invitationToken);
       }
       const account = await accounts.findByIdOrEmail(email);
       if (account) return { kind: 'existing', account };
-      const token = newToken();
-      await store.createLink({ tokenHash: hashToken(token), email, invitationHash, ttlSeconds: deps.linkTtlSeconds, interactionUid: options.interactionUid });
+      const token = newLinkToken();
+      await store.createLink({ tokenHash: hashLinkToken(token), email, invitationHash, ttlSeconds: deps.linkTtlSeconds, interactionUid: options.interactionUid });
       return { kind: 'link', email, token };
     },
 
@@ -133,7 +127,7 @@ export function createSignUps(deps: { store: SignUpStore; accounts: AccountServi
       const problem = await newPasswordProblem(input.password, [link.email, name.data]);
       if (problem) return refused(token, problem);
       const passwordHash = await deps.hasher.hash(input.password);
-      const made = await store.complete(hashToken(token), { name: name.data, passwordHash }, options);
+      const made = await store.complete(hashLinkToken(token), { name: name.data, passwordHash });
       // The transaction rolled back: a link that can never make an account is spent, so it
       // costs no more hashing.
       if (!made.ok) return made.reason === 'invalid_link' ? made : spent(token, made.reason);

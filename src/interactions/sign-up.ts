@@ -127,16 +127,18 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
   }
 
   /**
-   * Whether the address typed is one the store takes, in a plain spelling: sign-up mails any
-   * address typed, and comments, quotes, groups, lists or a domain ending in a dot reach a
-   * mailbox under another name (another count, another account): only a dot-atom is taken.
+   * The address typed, in the one form it is stored in, when it is one the store takes in a
+   * plain spelling: sign-up mails any address typed, and comments, quotes, groups, lists or a
+   * domain ending in a dot reach a mailbox under another name (another count, another
+   * account): only a dot-atom is taken.
    */
-  function isAddress(email: string): boolean {
-    if (!email.includes('@') || email.length > MAX_EMAIL) return false;
+  function plainAddress(email: string): string | undefined {
+    if (!email.includes('@') || email.length > MAX_EMAIL) return undefined;
     try {
-      return PLAIN_ADDRESS.test(normalizeEmail(email));
+      const normalized = normalizeEmail(email);
+      return PLAIN_ADDRESS.test(normalized) ? normalized : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -159,14 +161,15 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
       const invite = form.invite || undefined;
       const formPlace = { ...place, invite };
       if (!invite && deps.mode === 'invite') return inviteOnly(ctx);
-      if (!isAddress(email)) return sendRequestForm(ctx, formPlace, { email: email.slice(0, MAX_EMAIL), error: t('signup.email.missing') }, 400);
+      const address = plainAddress(email);
+      if (address === undefined) return sendRequestForm(ctx, formPlace, { email: email.slice(0, MAX_EMAIL), error: t('signup.email.missing') }, 400);
       if (invite) {
-        const check = await signUps.checkInvitation(invite, email);
+        const check = await signUps.checkInvitation(invite, address);
         if (!check.ok && check.reason === 'invalid_invitation') return deadInvitation(ctx);
         if (!check.ok) return sendRequestForm(ctx, formPlace, { email, error: t('signup.email.other') }, 400);
       }
       // Counted per mailbox: `ann+1@`, `ann+2@` ... all reach ann's inbox.
-      const verdict = await throttle.take(ctx, { email: mailboxOf(normalizeEmail(email)), ip: ctx.ip });
+      const verdict = await throttle.take(ctx, { email: mailboxOf(address), ip: ctx.ip });
       if (!verdict.allowed) {
         const until = new Date(Date.now() + verdict.retryAfterSeconds * 1000);
         return sendRequestForm(ctx, formPlace, { email, error: t('signup.throttled', { time: formatClock(locale, until), wait: formatWait(t, verdict.retryAfterSeconds) }) }, 429);
@@ -176,7 +179,7 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
       const taken = requests.run(async () => {
         let sent = false;
         try {
-          const request = await signUps.request(email, { invitationToken: invite, interactionUid: place.interactionUid });
+          const request = await signUps.request(address, { invitationToken: invite, interactionUid: place.interactionUid });
           if (request.kind === 'link') {
             const link = issuerUrl('/signup/complete');
             link.searchParams.set('token', request.token);
