@@ -40,6 +40,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
+import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createFirstPartySignIn, createPageSessions, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
@@ -210,6 +211,29 @@ export function createApp(deps: AppDeps): Koa {
     app.use(pages.routes());
     app.use(pages.allowedMethods());
   }
+  //    The account page (/account): people see and change their own account, signed in
+  //    through Portcullis itself (code flow with PKCE, the code exchanged in-process through
+  //    this very app, so every check and budget of the token endpoint applies).
+  let dispatch: Dispatch | undefined;
+  const accountRoutes = createAccountRouter({
+    page: createAccountPage({ ...deps, throttle: abuse.loginThrottle, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID }),
+    sessions: createPageSessions({ ...deps, cookie: { name: 'portcullis.account', path: ACCOUNT_PAGE_PATH }, clientId: ACCOUNT_PAGE_CLIENT_ID }),
+    signIn: createFirstPartySignIn({
+      issuer: config.issuer,
+      clientId: ACCOUNT_PAGE_CLIENT_ID,
+      callbackPath: ACCOUNT_CALLBACK_PATH,
+      cookie: { name: 'portcullis.account-signin', path: ACCOUNT_PAGE_PATH },
+      scope: 'openid email profile',
+      dispatch: () => (dispatch ??= app.callback()),
+    }),
+    verifier: deps.accessTokens,
+    grants: deps.grants,
+    render: deps.render,
+    endSessionPath: deps.provider.pathFor('end_session'),
+    clientId: ACCOUNT_PAGE_CLIENT_ID,
+  });
+  app.use(accountRoutes.routes());
+  app.use(accountRoutes.allowedMethods());
   // 6. Our protected resource API (/api/*): CORS for registered origins only, then access
   //    tokens (Bearer, or DPoP with a proof) checked per route, then a budget per account.
   //    Its metadata (RFC 9728) first, where every 401 of the API points: public, CORS as

@@ -20,6 +20,7 @@ import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter 
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import { registerAccountApi } from './account-api/index.ts';
+import { registerAccountPageClient } from './account-page/index.ts';
 import { ADMIN_SCOPES, adminApiIndicator, registerAdminApi } from './admin-api/index.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -188,6 +189,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       ...(options.clock && { clock: options.clock }),
     });
     await registerAccountApi(services.resources, config.issuer);
+    await registerAccountPageClient(services.clients, config.issuer);
     // Off (ADMIN_API=false): its resource is not offered, so no token for it is issued.
     if (config.adminApi) await registerAdminApi(services.resources, config.issuer);
     return { database, sealer, services, migrations: report, audit, auditSink, changes: registryChanges, close };

@@ -40,7 +40,7 @@ export const AUDIT_EVENT_TYPES = {
   'token.refresh_reuse_detected': 'a rotated refresh token was presented again; its grant was revoked',
   'grant.revoked': 'every token of one grant was revoked (data.reason: revocation, refresh_token_reuse, logout, operator, ...)',
   logout: 'a person ended their session, or their session with one client (data.scope)',
-  'session.ended': 'an operator signed one browser session of a person out: the session and every grant made in it ended (data.session, data.clients, data.grants, data.tokens)',
+  'session.ended': 'an operator, or the person on their account page, signed one browser session out: the session and every grant made in it ended (data.session, data.clients, data.grants, data.tokens)',
   'client.created': 'a client was registered',
   'client.updated': 'a client registration changed (data.fields)',
   'client.secret_rotated': "a confidential client's secret was replaced",

@@ -46,16 +46,20 @@ export class CsrfError extends AppError {
   }
 }
 
+/** What a token is bound to, besides the browser: the interaction in the URL. */
+const interactionUid = (ctx: Context) => (ctx.params as Record<string, string | undefined>).uid ?? '';
+
 /**
- * Refuses a form POST whose token does not match this browser's secret and the interaction
- * in the URL, before anything reads or changes the interaction. Runs after the body parser.
+ * Refuses a form POST whose token does not match this browser's secret and what the form
+ * is bound to (the interaction in the URL; the account page: its session), before anything
+ * reads or changes the interaction. Runs after the body parser.
  */
-export function requireCsrfToken(scope: CsrfScope = INTERACTION_CSRF): Middleware {
+export function requireCsrfToken(scope: CsrfScope = INTERACTION_CSRF, boundTo: (ctx: Context) => string = interactionUid): Middleware {
   return async (ctx, next) => {
     const secret = ctx.cookies.get(scope.cookie, { signed: true });
     const body = ctx.request.body as Record<string, unknown> | undefined;
     const given = typeof body?.[CSRF_FIELD] === 'string' ? Buffer.from(body[CSRF_FIELD]) : undefined;
-    const uid = (ctx.params as Record<string, string | undefined>).uid ?? '';
+    const uid = boundTo(ctx);
     const expected = secret ? Buffer.from(tokenFor(secret, uid)) : undefined;
     if (!expected || !given || given.length !== expected.length || !timingSafeEqual(given, expected)) throw new CsrfError();
     await next();

@@ -42,12 +42,13 @@ export function passwordResetMessage(input: { to: string; link: string; ttlSecon
   };
 }
 
-/** Told after the password changed through a reset link. */
-export function passwordChangedMessage(input: { to: string; issuerHost: string; endedSessions: boolean }): MailMessage {
+/** Told after the password changed through a reset link, or on the account page. */
+export function passwordChangedMessage(input: { to: string; issuerHost: string; endedSessions: boolean; via?: 'reset' | 'account' }): MailMessage {
   const subject = 'Your password was changed';
+  const how = input.via === 'account' ? 'on your account page' : 'through a reset link';
   const lines = [
-    `The password of your account at ${input.issuerHost} was just changed through a reset link.`,
-    ...(input.endedSessions ? ['Every device signed in to your account has been signed out.'] : []),
+    `The password of your account at ${input.issuerHost} was just changed ${how}.`,
+    ...(input.endedSessions ? [input.via === 'account' ? 'Every other device signed in to your account has been signed out.' : 'Every device signed in to your account has been signed out.'] : []),
     'If this was not you, reset your password again at once and tell your administrator.',
   ];
   return { kind: 'password_changed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };

@@ -52,6 +52,8 @@ export interface BrowserOptions {
   /** Sees every page's HTML before it is answered. */
   onPage?: (html: string) => void;
   jar?: CookieJar;
+  /** Ends the walk at a redirect to this URL of the issuer's own (a first-party page's callback). */
+  stopAt?: (url: URL) => boolean;
 }
 
 export interface BrowserResult {
@@ -136,7 +138,7 @@ export async function runBrowser(start: URL, options: BrowserOptions = {}): Prom
   for (let step = 0; step < 20; step++) {
     if (response.status >= 300 && response.status < 400) {
       const next = new URL(response.headers.get('location') ?? '', current);
-      if (next.origin !== start.origin) return { url: next, pages, jar };
+      if (next.origin !== start.origin || options.stopAt?.(next)) return { url: next, pages, jar };
       current = next;
       response = await send(jar, next);
       continue;

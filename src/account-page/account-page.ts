@@ -1,0 +1,198 @@
+import type { Context } from 'koa';
+import { z } from 'zod';
+
+import { newPasswordProblem, type AccountService, type SecondFactors } from '../accounts/index.ts';
+import { requestFacts, type AuditSink, type AuditTrail } from '../audit/index.ts';
+import type { ClientService } from '../clients/index.ts';
+import { ValidationError } from '../errors.ts';
+import { passwordChangedMessage, type Mailer } from '../mail/index.ts';
+import type { GrantService } from '../oidc/index.ts';
+import { CSRF_FIELD, issueCsrfToken, type CsrfScope } from '../interactions/csrf.ts';
+import type { LoginThrottle } from '../interactions/login-throttle.ts';
+import { translator, formatWait } from '../interactions/messages/index.ts';
+import { passwordProblemText } from '../interactions/password-problem-text.ts';
+import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
+import type { PageSession } from './page-session.ts';
+
+// What a signed-in person can see and do about their own account (routes.ts lists the
+// paths). Rules:
+// - every change acts on the session's account only: ids in a form (a session, an app) are
+//   looked up among that account's own, never trusted;
+// - a password change needs the current password, counted by the login throttle like any
+//   password guess (a stolen page session must not become a password oracle), checked by
+//   the sign-up and reset policy, then every other browser session of the account is signed
+//   out and the owner is mailed;
+// - every change is audited with the person as the actor;
+// - after a change, a redirect (303) to the page with what was done: a reload never
+//   repeats it.
+
+export const ACCOUNT_CSRF: CsrfScope = { cookie: 'portcullis.csrf-account', path: '/account' };
+
+const RECENT_SIGN_INS = 10;
+
+/** What the page says after a change (`?done=`). */
+const NOTICES = ['profile', 'password', 'session', 'app'] as const;
+type Notice = (typeof NOTICES)[number];
+
+export interface AccountPageDeps {
+  readonly accounts: AccountService;
+  readonly clients: Pick<ClientService, 'find'>;
+  readonly grants: GrantService;
+  readonly secondFactors: Pick<SecondFactors, 'state'>;
+  readonly auditTrail: Pick<AuditTrail, 'list'>;
+  readonly audit: AuditSink;
+  readonly render: RenderPage;
+  readonly throttle: LoginThrottle;
+  readonly mailer: Mailer;
+  readonly issuer: string;
+  /** The page's own client: its grant is this page's session, not an app the person authorized. */
+  readonly clientId: string;
+}
+
+type FormErrors = Partial<Record<'profile' | 'password', string>>;
+
+const nameForm = z.object({ name: z.string().max(1000).catch('') });
+const passwordForm = z.object({ current: z.string().max(4096).catch(''), password: z.string().max(4096).catch('') });
+const idForm = z.object({ id: z.string().max(256).catch('') });
+
+export interface AccountPage {
+  show(ctx: Context, session: PageSession): Promise<void>;
+  updateProfile(ctx: Context, session: PageSession): Promise<void>;
+  changePassword(ctx: Context, session: PageSession): Promise<void>;
+  endSession(ctx: Context, session: PageSession): Promise<void>;
+  /** Every browser session of the account, this one included (the caller ends the page's). */
+  endAllSessions(ctx: Context, session: PageSession): Promise<void>;
+  revokeApp(ctx: Context, session: PageSession): Promise<void>;
+}
+
+export function createAccountPage(deps: AccountPageDeps): AccountPage {
+  const issuerHost = new URL(deps.issuer).host;
+  const actedBy = (ctx: Context, session: PageSession) => ({ actor: session.account.id, ...requestFacts(ctx) });
+  const done = (ctx: Context, notice: Notice) => {
+    ctx.status = 303;
+    ctx.redirect(`/account?done=${notice}`);
+  };
+
+  async function render(ctx: Context, session: PageSession, errors: FormErrors = {}, status = 200): Promise<void> {
+    const { account } = session;
+    const [sessions, grants, factor, signIns] = await Promise.all([
+      deps.grants.listSessions(account.id),
+      deps.grants.listForAccount(account.id),
+      deps.secondFactors.state(account.id),
+      deps.auditTrail.list({ types: ['login.success'], accountId: account.id }, RECENT_SIGN_INS),
+    ]);
+    const clientNames = new Map<string, string>();
+    const nameOf = async (clientId: string) => {
+      if (!clientNames.has(clientId)) clientNames.set(clientId, (await deps.clients.find(clientId))?.name ?? clientId);
+      return clientNames.get(clientId)!;
+    };
+    const apps = new Map<string, { clientId: string; name: string; scopes: Set<string>; since: Date }>();
+    for (const grant of grants) {
+      if (grant.clientId === deps.clientId) continue;
+      const app = apps.get(grant.clientId) ?? { clientId: grant.clientId, name: await nameOf(grant.clientId), scopes: new Set<string>(), since: grant.createdAt };
+      for (const scope of [...grant.scopes, ...Object.values(grant.resources).flat()]) app.scopes.add(scope);
+      if (grant.createdAt < app.since) app.since = grant.createdAt;
+      apps.set(grant.clientId, app);
+    }
+    const done = typeof ctx.query.done === 'string' && (NOTICES as readonly string[]).includes(ctx.query.done) ? ctx.query.done : undefined;
+    sendPage(
+      ctx,
+      deps.render,
+      'account',
+      {
+        title: translator(pageLocale(ctx))('account.title'),
+        wide: true,
+        account: { name: account.name, email: account.email, emailVerified: account.emailVerified },
+        sessions: await Promise.all(
+          sessions.map(async (one) => ({
+            id: one.id,
+            signedInAt: one.signedInAt,
+            current: one.clients.some((client) => client.grantId === session.grantId),
+            apps: await Promise.all(one.clients.filter((client) => client.clientId !== deps.clientId).map((client) => nameOf(client.clientId))),
+          })),
+        ),
+        apps: [...apps.values()].map((app) => ({ ...app, scopes: [...app.scopes].sort() })),
+        authenticator: factor === 'confirmed',
+        signIns: signIns.reverse().map((event) => ({ time: event.time, ip: event.ip ?? '', userAgent: event.userAgent ?? '' })),
+        csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF),
+        csrfField: CSRF_FIELD,
+        notice: done,
+        errors,
+      },
+      status,
+    );
+  }
+
+  return {
+    show: (ctx, session) => render(ctx, session),
+
+    async updateProfile(ctx, session) {
+      const { name } = nameForm.parse(ctx.request.body ?? {});
+      try {
+        await deps.accounts.update(session.account.id, { name: name.trim() }, actedBy(ctx, session));
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        const t = translator(pageLocale(ctx));
+        return render(ctx, session, { profile: t('account.profile.invalid') }, 400);
+      }
+      done(ctx, 'profile');
+    },
+
+    async changePassword(ctx, session) {
+      const t = translator(pageLocale(ctx));
+      const { current, password } = passwordForm.parse(ctx.request.body ?? {});
+      const { account } = session;
+      const reservation = await deps.throttle.reserve(ctx, { email: account.email, ip: ctx.ip });
+      if (reservation.refused) {
+        return render(ctx, session, { password: t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }) }, 429);
+      }
+      let checked;
+      try {
+        checked = await deps.accounts.authenticate(account.email, current);
+      } catch (error) {
+        await reservation.released();
+        throw error;
+      }
+      if (!checked.ok) {
+        await reservation.failed();
+        deps.audit.record({ type: 'login.failure', accountId: account.id, data: { reason: 'wrong_current_password', via: 'account_page' }, ...requestFacts(ctx) });
+        return render(ctx, session, { password: t('account.password.wrong') }, 400);
+      }
+      await reservation.released();
+      const problem = await newPasswordProblem(password, [account.email, account.name]);
+      if (problem) return render(ctx, session, { password: passwordProblemText(t, problem) }, 400);
+      await deps.accounts.setPassword(account.id, password, actedBy(ctx, session));
+      // Whoever else is signed in (perhaps the one who knew the old password) is signed out;
+      // this browser stays.
+      for (const other of await deps.grants.listSessions(account.id)) {
+        if (other.clients.some((client) => client.grantId === session.grantId)) continue;
+        await deps.grants.endSession(account.id, other.id, actedBy(ctx, session));
+      }
+      deps.mailer.send(passwordChangedMessage({ to: account.email, issuerHost, endedSessions: true, via: 'account' }));
+      done(ctx, 'password');
+    },
+
+    async endSession(ctx, session) {
+      const { id } = idForm.parse(ctx.request.body ?? {});
+      // endSession acts only on a session of this account (false for another's or none).
+      await deps.grants.endSession(session.account.id, id, actedBy(ctx, session));
+      done(ctx, 'session');
+    },
+
+    async endAllSessions(ctx, session) {
+      for (const one of await deps.grants.listSessions(session.account.id)) {
+        await deps.grants.endSession(session.account.id, one.id, actedBy(ctx, session));
+      }
+    },
+
+    async revokeApp(ctx, session) {
+      const { id } = idForm.parse(ctx.request.body ?? {});
+      if (id === deps.clientId || !(await deps.grants.listForAccount(session.account.id)).some((grant) => grant.clientId === id)) {
+        return done(ctx, 'app');
+      }
+      const count = await deps.grants.revokeClientForAccount(session.account.id, id);
+      deps.audit.record({ type: 'consent.revoked', accountId: session.account.id, clientId: id, data: { all: true, grants: count.grants, via: 'account_page' }, ...actedBy(ctx, session) });
+      done(ctx, 'app');
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+
+import { requestFacts } from '../audit/index.ts';
+import { requireCsrfToken } from '../interactions/csrf.ts';
+import { parseForm } from '../interactions/parse-form.ts';
+import { translator } from '../interactions/messages/index.ts';
+import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
+import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
+import { ACCOUNT_CSRF, type AccountPage } from './account-page.ts';
+import { ACCOUNT_PAGE_PATH } from './account-client.ts';
+import type { FirstPartySignIn } from './first-party-sign-in.ts';
+import type { PageSession, PageSessions } from './page-session.ts';
+
+// The account page's paths. Signed out, any of them starts a sign-in through Portcullis
+// itself (first-party-sign-in.ts); every form is a POST with the page's CSRF token, bound
+// to the session it was shown in.
+//
+//   GET  /account                  the page (signed out: to the sign-in)
+//   GET  /account/callback         the sign-in's end: the code exchanged, the session made
+//   POST /account/profile          the name
+//   POST /account/password         current and new password
+//   POST /account/sessions/end     sign one browser out (one of the account's own)
+//   POST /account/sessions/end-all sign out everywhere: every browser session, this one too
+//   POST /account/apps/revoke      every authorization of one app
+//   POST /account/sign-out         this page's session, then the engine's sign-out page
+
+export interface AccountRoutesDeps {
+  readonly page: AccountPage;
+  readonly sessions: PageSessions;
+  readonly signIn: FirstPartySignIn;
+  readonly verifier: Pick<AccessTokenVerifier, 'verify'>;
+  readonly grants: Pick<GrantService, 'revokeGrant'>;
+  readonly render: RenderPage;
+  /** The engine's sign-out page (end_session), where the browser's own session can end too. */
+  readonly endSessionPath: string;
+  readonly clientId: string;
+}
+
+interface AccountState {
+  accountSession?: PageSession;
+}
+
+export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountState> {
+  const router = new Router<AccountState>({ prefix: ACCOUNT_PAGE_PATH });
+  const session = (ctx: { state: AccountState }) => ctx.state.accountSession!;
+
+  /** Signed in, or: a page view starts a sign-in, a form goes back to the page (which does). */
+  const signedIn = async (ctx: Context & { state: AccountState }, next: Next) => {
+    const found = await deps.sessions.read(ctx);
+    if (!found) {
+      deps.sessions.clear(ctx); // a cookie that names no live session is dropped
+      if (ctx.method === 'GET') return deps.signIn.start(ctx, ACCOUNT_PAGE_PATH);
+      ctx.status = 303;
+      return ctx.redirect(ACCOUNT_PAGE_PATH);
+    }
+    ctx.state.accountSession = found;
+    await next();
+  };
+  const form = [signedIn, parseForm(), requireCsrfToken(ACCOUNT_CSRF, (ctx) => (ctx.state as AccountState).accountSession?.grantId ?? '')];
+
+  router.get('/', signedIn, (ctx) => deps.page.show(ctx, session(ctx)));
+
+  router.get('/callback', async (ctx) => {
+    const outcome = await deps.signIn.finish(ctx);
+    // The access token names the grant the sign-in made: the page's session is that grant.
+    const token = outcome.ok ? await deps.verifier.verify(outcome.signedIn.accessToken) : undefined;
+    if (!outcome.ok || !token?.grantId || token.sub !== outcome.signedIn.sub || token.clientId !== deps.clientId) {
+      const t = translator(pageLocale(ctx));
+      return sendPage(ctx, deps.render, 'error', { title: t('account.signin-failed.title'), heading: t('account.signin-failed.title'), message: t('account.signin-failed.message'), error: outcome.ok ? 'invalid_grant' : outcome.reason, restartUrl: ACCOUNT_PAGE_PATH }, 400);
+    }
+    deps.sessions.write(ctx, { sub: outcome.signedIn.sub, grantId: token.grantId });
+    ctx.redirect(outcome.returnTo);
+  });
+
+  router.post('/profile', ...form, (ctx) => deps.page.updateProfile(ctx, session(ctx)));
+  router.post('/password', ...form, (ctx) => deps.page.changePassword(ctx, session(ctx)));
+  router.post('/sessions/end', ...form, (ctx) => deps.page.endSession(ctx, session(ctx)));
+  router.post('/apps/revoke', ...form, (ctx) => deps.page.revokeApp(ctx, session(ctx)));
+
+  router.post('/sessions/end-all', ...form, async (ctx) => {
+    await deps.page.endAllSessions(ctx, session(ctx));
+    deps.sessions.clear(ctx);
+    ctx.status = 303;
+    ctx.redirect(ACCOUNT_PAGE_PATH);
+  });
+
+  router.post('/sign-out', ...form, async (ctx) => {
+    const { account, grantId } = session(ctx);
+    await deps.grants.revokeGrant(grantId, 'logout', { actor: account.id, ...requestFacts(ctx) });
+    deps.sessions.clear(ctx);
+    ctx.status = 303;
+    ctx.redirect(`${deps.endSessionPath}?client_id=${encodeURIComponent(deps.clientId)}`);
+  });
+
+  return router;
+}
