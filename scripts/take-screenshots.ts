@@ -219,6 +219,32 @@ async function signUpPages(form: string, contextOptions: (typeof VIEWPORTS)[keyo
   await context.close();
 }
 
+/** The account page, with an app authorized in another browser so that both lists have rows. */
+async function accountPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof typeof VIEWPORTS] | { colorScheme: 'dark' }): Promise<void> {
+  const other = await newPerson(browser, { context: contextOptions });
+  await other.page.goto(await authorizationUrl());
+  await other.page.getByLabel('Email').fill(EMAIL);
+  await other.page.getByLabel('Password').fill(PASSWORD);
+  await other.page.getByRole('button', { name: 'Sign in' }).click();
+  await other.page.getByRole('button', { name: 'Allow' }).click();
+  await other.page.waitForURL((url) => url.origin === app.origin);
+
+  const { context, page } = await newPerson(browser, { context: contextOptions });
+  await page.goto(`${server.issuer}/account`);
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+  await shoot(page, 'account', form);
+  await page.getByLabel('Current password').fill('not the password');
+  await page.getByLabel('New password').fill('a new password nobody guesses');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('alert').waitFor();
+  await shoot(page, 'account-error', form);
+  await context.close();
+  await other.context.close();
+}
+
 async function darkMode(): Promise<void> {
   const { context, page } = await newPerson(browser, { context: { ...VIEWPORTS.desktop, colorScheme: 'dark' } });
   await page.goto(await authorizationUrl());
@@ -239,7 +265,9 @@ try {
   for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await everyPage(form, contextOptions);
   for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await resetPages(form, contextOptions);
   for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await signUpPages(form, contextOptions);
+  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await accountPages(form, contextOptions);
   await darkMode();
+  await accountPages('dark', { ...VIEWPORTS.desktop, colorScheme: 'dark' });
   console.log(`screenshots written to ${OUT.pathname}`);
 } finally {
   await tearDown();

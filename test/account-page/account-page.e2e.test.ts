@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import type { Browser, Page } from 'playwright-core';
+
+import { checkAccessibility } from '../helpers/axe.ts';
+import { launchChromium, newPerson, type CspViolation } from '../helpers/browser.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+// The account page as a person uses it, in a real Chromium: /account signs in through the
+// login page and comes back; the name saved, a wrong then a right current password, another
+// browser signed out from here, sign out. Every state of the page passes axe-core (WCAG 2.2
+// AA) in light and dark, at a phone's width too, and none trips the page's CSP.
+
+const PASSWORD = 'harbour-lantern-quartz-58';
+const NEW_PASSWORD = 'meadow-copper-violin-73';
+
+let server: TestServer;
+let browser: Browser;
+const violations: CspViolation[] = [];
+const failures: string[] = [];
+
+before(async () => {
+  [server, browser] = await Promise.all([startTestServer({}), launchChromium()]);
+  await server.services.accounts.create({ email: 'grace@example.com', name: 'Grace Hopper', password: PASSWORD });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const checkPage = (page: Page, name: string) => checkAccessibility(page, name, failures);
+
+async function signIn(page: Page, password = PASSWORD): Promise<void> {
+  await page.goto(`${server.issuer}/account`);
+  await page.getByLabel('Email').fill('grace@example.com');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+}
+
+test('a person signs in to their account page, changes their name and password, and signs another browser out', async () => {
+  const elsewhere = await newPerson(browser, { violations });
+  await signIn(elsewhere.page);
+
+  const { page, context } = await newPerson(browser, { violations });
+  await signIn(page);
+  assert.equal(new URL(page.url()).pathname, '/account');
+  await checkPage(page, 'account');
+
+  await page.getByLabel('Name').fill('Grace Brewster Hopper');
+  await page.getByRole('button', { name: 'Save name' }).click();
+  await page.getByRole('status').waitFor();
+  assert.match((await page.getByRole('status').textContent()) ?? '', /Your name was saved/);
+  assert.equal((await server.services.accounts.findByIdOrEmail('grace@example.com'))?.name, 'Grace Brewster Hopper');
+
+  await page.getByLabel('Current password').fill('not the password');
+  await page.getByLabel('New password').fill(NEW_PASSWORD);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.match((await page.getByRole('alert').textContent()) ?? '', /not your current password/);
+  await checkPage(page, 'account, password refused');
+
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByLabel('New password').fill(NEW_PASSWORD);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('status').waitFor();
+  assert.match((await page.getByRole('status').textContent()) ?? '', /Every other device was signed out/);
+  assert.ok((await server.services.accounts.authenticate('grace@example.com', NEW_PASSWORD)).ok);
+
+  // The other browser was signed out by the change: its page asks for a sign-in again.
+  await elsewhere.page.goto(`${server.issuer}/account`);
+  await elsewhere.page.getByRole('button', { name: 'Sign in' }).waitFor();
+  await elsewhere.context.close();
+
+  // A phone's width: the page still reads and nothing needs scrolling sideways.
+  await page.setViewportSize({ width: 375, height: 740 });
+  assert.equal(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no horizontal scrolling at 375 px');
+  await checkPage(page, 'account, phone');
+
+  await page.getByRole('button', { name: 'Sign out', exact: true }).last().click();
+  // The page's own session ended; the engine asks whether to end the browser's too.
+  await page.getByRole('heading', { level: 1, name: 'Sign out?' }).waitFor();
+  await checkPage(page, 'sign out');
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.waitForLoadState();
+  await page.goto(`${server.issuer}/account`);
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  assert.notEqual(new URL(page.url()).pathname, '/account', 'signed out of the page and of the browser session');
+  await context.close();
+
+  assert.deepEqual(failures, []);
+  assert.deepEqual(violations, []);
+});
