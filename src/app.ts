@@ -40,7 +40,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createFirstPartySignIn, createPageSessions, type Dispatch } from './account-page/index.ts';
+import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
@@ -215,6 +215,7 @@ export function createApp(deps: AppDeps): Koa {
   //    through Portcullis itself (code flow with PKCE, the code exchanged in-process through
   //    this very app, so every check and budget of the token endpoint applies).
   let dispatch: Dispatch | undefined;
+  const ACCOUNT_AUTHORIZATION_COOKIE = 'portcullis.account-auth';
   const accountRoutes = createAccountRouter({
     page: createAccountPage({ ...deps, throttle: abuse.loginThrottle, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID }),
     sessions: createPageSessions({ ...deps, cookie: { name: 'portcullis.account', path: ACCOUNT_PAGE_PATH }, clientId: ACCOUNT_PAGE_CLIENT_ID }),
@@ -223,6 +224,7 @@ export function createApp(deps: AppDeps): Koa {
       clientId: ACCOUNT_PAGE_CLIENT_ID,
       callbackPath: ACCOUNT_CALLBACK_PATH,
       cookie: { name: 'portcullis.account-signin', path: ACCOUNT_PAGE_PATH },
+      authorizationCookie: { name: ACCOUNT_AUTHORIZATION_COOKIE, path: deps.provider.pathFor('authorization') },
       scope: 'openid email profile',
       dispatch: () => (dispatch ??= app.callback()),
     }),
@@ -272,6 +274,17 @@ export function createApp(deps: AppDeps): Koa {
   if (config.deviceFlow) {
     app.use(guardDeviceCodes({ path: deps.provider.pathFor('code_verification'), throttle: abuse.deviceCodeThrottle, render: deps.render, audit: deps.audit }));
   }
+  //    The account page's client is served only to the browser that started its sign-in
+  //    (account-page/own-attempt-guard.ts): a request for it written by anyone else is refused.
+  const refuseSignIn = signInFailed(deps.render);
+  app.use(
+    requireOwnAttempt({
+      authorizationPath: deps.provider.pathFor('authorization'),
+      clientId: ACCOUNT_PAGE_CLIENT_ID,
+      cookie: ACCOUNT_AUTHORIZATION_COOKIE,
+      refuse: (ctx) => refuseSignIn(ctx, 'invalid_request'),
+    }),
+  );
   app.use(abuse.clients);
   app.use(abuse.clientAuthentication);
   app.use(abuse.providerCors);

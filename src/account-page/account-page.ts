@@ -60,7 +60,7 @@ export interface AccountPage {
   updateProfile(ctx: Context, session: PageSession): Promise<void>;
   changePassword(ctx: Context, session: PageSession): Promise<void>;
   endSession(ctx: Context, session: PageSession): Promise<void>;
-  /** Every browser session of the account, this one included (the caller ends the page's). */
+  /** Every browser session and every app's grant of the account, this one included (the caller drops the page's cookie). */
   endAllSessions(ctx: Context, session: PageSession): Promise<void>;
   revokeApp(ctx: Context, session: PageSession): Promise<void>;
 }
@@ -123,6 +123,24 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
     );
   }
 
+  /**
+   * Every browser session of the account and every grant (each app's tokens, whether or not
+   * its session still exists), audited one by one; with keepThisBrowser, the session this
+   * page was signed in with, and its grant, stay.
+   */
+  async function endEverything(ctx: Context, session: PageSession, options: { keepThisBrowser: boolean }): Promise<void> {
+    const { account } = session;
+    const by = actedBy(ctx, session);
+    for (const one of await deps.grants.listSessions(account.id)) {
+      if (options.keepThisBrowser && one.clients.some((client) => client.grantId === session.grantId)) continue;
+      await deps.grants.endSession(account.id, one.id, by);
+    }
+    for (const grant of await deps.grants.listForAccount(account.id)) {
+      if (options.keepThisBrowser && grant.id === session.grantId) continue;
+      await deps.grants.revokeGrant(grant.id, 'signed_out_everywhere', by);
+    }
+  }
+
   return {
     show: (ctx, session) => render(ctx, session),
 
@@ -162,12 +180,11 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       const problem = await newPasswordProblem(password, [account.email, account.name]);
       if (problem) return render(ctx, session, { password: passwordProblemText(t, problem) }, 400);
       await deps.accounts.setPassword(account.id, password, actedBy(ctx, session));
-      // Whoever else is signed in (perhaps the one who knew the old password) is signed out;
-      // this browser stays.
-      for (const other of await deps.grants.listSessions(account.id)) {
-        if (other.clients.some((client) => client.grantId === session.grantId)) continue;
-        await deps.grants.endSession(account.id, other.id, actedBy(ctx, session));
-      }
+      // Whoever else is signed in (perhaps the one who knew the old password) is signed out,
+      // and every app's access ends: a grant outlives its browser session (offline access),
+      // so ending sessions alone would leave an intruder's refresh token working. This
+      // browser and this page stay.
+      await endEverything(ctx, session, { keepThisBrowser: true });
       deps.mailer.send(passwordChangedMessage({ to: account.email, issuerHost, endedSessions: true, via: 'account' }));
       done(ctx, 'password');
     },
@@ -179,11 +196,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       done(ctx, 'session');
     },
 
-    async endAllSessions(ctx, session) {
-      for (const one of await deps.grants.listSessions(session.account.id)) {
-        await deps.grants.endSession(session.account.id, one.id, actedBy(ctx, session));
-      }
-    },
+    endAllSessions: (ctx, session) => endEverything(ctx, session, { keepThisBrowser: false }),
 
     async revokeApp(ctx, session) {
       const { id } = idForm.parse(ctx.request.body ?? {});

@@ -23,6 +23,11 @@ export interface FirstPartySignInOptions {
   readonly callbackPath: string;
   /** The cookie that carries an attempt, and the path it is sent on (the page's). */
   readonly cookie: { readonly name: string; readonly path: string };
+  /**
+   * The cookie that carries the attempt's state to the authorization endpoint (sent on its
+   * path only), where own-attempt-guard.ts serves the client's requests to this browser only.
+   */
+  readonly authorizationCookie: { readonly name: string; readonly path: string };
   readonly scope: string;
   /** This app's request handler (known only once the app is built). */
   readonly dispatch: () => Dispatch;
@@ -91,6 +96,7 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
         code_challenge_method: 'S256',
       });
       ctx.cookies.set(options.cookie.name, Buffer.from(JSON.stringify(attempt)).toString('base64url'), { ...cookieOptions(ctx), maxAge: ATTEMPT_TTL_MS });
+      ctx.cookies.set(options.authorizationCookie.name, attempt.state, { ...cookieOptions(ctx), path: options.authorizationCookie.path, maxAge: ATTEMPT_TTL_MS });
       ctx.redirect(url.href);
     },
 
@@ -98,6 +104,7 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
       const attempt = readAttempt(ctx.cookies.get(options.cookie.name, { signed: true }));
       // Spent whatever happens next: a callback URL replayed in this browser starts over.
       ctx.cookies.set(options.cookie.name, null, cookieOptions(ctx));
+      ctx.cookies.set(options.authorizationCookie.name, null, { ...cookieOptions(ctx), path: options.authorizationCookie.path });
       if (!attempt || attempt.exp < Date.now()) return { ok: false, reason: 'no_attempt' };
       const config = await configurationFor(ctx);
       try {

@@ -66,8 +66,7 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
     // The access token names the grant the sign-in made: the page's session is that grant.
     const token = outcome.ok ? await deps.verifier.verify(outcome.signedIn.accessToken) : undefined;
     if (!outcome.ok || !token?.grantId || token.sub !== outcome.signedIn.sub || token.clientId !== deps.clientId) {
-      const t = translator(pageLocale(ctx));
-      return sendPage(ctx, deps.render, 'error', { title: t('account.signin-failed.title'), heading: t('account.signin-failed.title'), message: t('account.signin-failed.message'), error: outcome.ok ? 'invalid_grant' : outcome.reason, restartUrl: ACCOUNT_PAGE_PATH }, 400);
+      return signInFailed(deps.render)(ctx, outcome.ok ? 'invalid_grant' : outcome.reason);
     }
     deps.sessions.write(ctx, { sub: outcome.signedIn.sub, grantId: token.grantId });
     ctx.redirect(outcome.returnTo);
@@ -94,4 +93,12 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
   });
 
   return router;
+}
+
+/** The page for a sign-in to the account page that did not finish: 400, leading back to the page's start. */
+export function signInFailed(render: RenderPage) {
+  return (ctx: Context, error: string): void => {
+    const t = translator(pageLocale(ctx));
+    sendPage(ctx, render, 'error', { title: t('account.signin-failed.title'), heading: t('account.signin-failed.title'), message: t('account.signin-failed.message'), error, restartUrl: ACCOUNT_PAGE_PATH }, 400);
+  };
 }

@@ -48,7 +48,7 @@ export function passwordChangedMessage(input: { to: string; issuerHost: string; 
   const how = input.via === 'account' ? 'on your account page' : 'through a reset link';
   const lines = [
     `The password of your account at ${input.issuerHost} was just changed ${how}.`,
-    ...(input.endedSessions ? [input.via === 'account' ? 'Every other device signed in to your account has been signed out.' : 'Every device signed in to your account has been signed out.'] : []),
+    ...(input.endedSessions ? [input.via === 'account' ? 'Every other device and every app signed in to your account has been signed out.' : 'Every device signed in to your account has been signed out.'] : []),
     'If this was not you, reset your password again at once and tell your administrator.',
   ];
   return { kind: 'password_changed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };

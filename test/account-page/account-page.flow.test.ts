@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
 
-import { authorizationRequest, CookieJar, csrfToken, openPage, runBrowser, send, submitForm, type Page } from '../helpers/browserless-login.ts';
+import { authorizationRequest, confirmLogout, CookieJar, csrfToken, openPage, runBrowser, send, submitForm, type Page } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // The account page (/account) over real HTTP, as a browser drives it: signed in through
@@ -142,6 +142,33 @@ describe('signing in', () => {
     assert.equal(again.status, 400, 'a replayed callback is refused');
   });
 
+  test('an authorization request for the page’s client written by someone else is refused, not answered with a code', async () => {
+    const victim = await newPerson();
+    // The attacker starts a sign-in in their own browser and keeps the URL (their state and verifier).
+    const attacker = new CookieJar();
+    const crafted = new URL((await send(attacker, accountUrl())).headers.get('location')!);
+    // The victim is signed in to Portcullis (an app's sign-in) and opens the attacker's link.
+    const victimJar = new CookieJar();
+    await authorizeApp(victimJar, victim.email);
+    const opened = await send(victimJar, crafted);
+    assert.equal(opened.status, 400, 'no redirect with a code to the callback');
+    assert.equal(opened.headers.get('location'), null);
+    assert.match(await opened.text(), /Sign-in did not finish/);
+    // The same as a form POST, and without any state.
+    const posted = await send(victimJar, new URL('/auth', server.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: crafted.searchParams.toString(),
+    });
+    assert.equal(posted.status, 400);
+    const stateless = new URL(crafted);
+    stateless.searchParams.delete('state');
+    assert.equal((await send(attacker, stateless)).status, 400, 'not even in the browser that has an attempt');
+    // The attacker's own browser still gets its own sign-in.
+    const own = await send(attacker, crafted);
+    assert.equal(own.status, 303);
+  });
+
   test('a forged or tampered session cookie is no session', async () => {
     const person = await newPerson();
     const other = await newPerson();
@@ -204,6 +231,26 @@ describe('changes', () => {
     const events = await server.database.prisma.auditEvent.findMany({ where: { accountId: person.id, type: { in: ['login.failure', 'user.password_changed'] } } });
     assert.deepEqual(events.map((event) => event.type).sort(), ['login.failure', 'user.password_changed']);
     assert.ok(events.every((event) => event.actor === person.id || event.type === 'login.failure'));
+  });
+
+  test('an intruder’s app access ends with a password change and with "sign out everywhere", even after its browser signed out', async () => {
+    for (const action of ['password', 'everywhere'] as const) {
+      const person = await newPerson();
+      // The intruder knew the password: an app with offline access, then signed out of the
+      // browser (the grant outlives that session).
+      const intruder = new CookieJar();
+      const intruderToken = await authorizeApp(intruder, person.email);
+      await confirmLogout(intruder, new URL('/session/end', server.issuer));
+      assert.equal(await refreshWorks(intruderToken), true, 'offline access outlives the browser session');
+      const { jar, page } = await signIn(person.email);
+      const response =
+        action === 'password'
+          ? await post(jar, '/password', { csrf: csrfToken(page.html), current: PASSWORD, password: NEW_PASSWORD })
+          : await post(jar, '/sessions/end-all', { csrf: csrfToken(page.html) });
+      assert.equal(response.status, 303);
+      assert.equal(await refreshWorks(intruderToken), false, `${action}: the intruder's refresh token ends`);
+      assert.equal(await signedOut(jar), action === 'everywhere', `${action}: this page stays only after a password change`);
+    }
   });
 
   test('ending a session: one of the person’s own only; another person’s session id does nothing', async () => {

@@ -1,0 +1,45 @@
+import type { Context, Middleware } from 'koa';
+
+import { peekBody } from '../abuse/peek-form-body.ts';
+
+// The account page's client is public and first-party: anyone can write an authorization
+// request for it, and a person signed in to Portcullis is sent through without a page (no
+// consent). An attacker who wrote one (their own state and PKCE verifier) and got a victim
+// to open it would hold the victim's code in the victim's address bar and history; should
+// that URL ever leak, it signs the attacker in to the victim's account page. So an
+// authorization request for this client is served only to the browser that started it: the
+// sign-in (first-party-sign-in.ts) leaves the request's state in a signed cookie on the
+// authorization path, and here any other request for the client (another state, none, a
+// pushed or signed request whose state is not in the URL) is refused before the engine.
+
+/** The engine parses at most this much of an authorization form; more is refused there anyway. */
+const FORM_LIMIT = 56 * 1024;
+
+export function requireOwnAttempt(options: {
+  readonly authorizationPath: string;
+  readonly clientId: string;
+  readonly cookie: string;
+  /** Answers a refused request (an error page leading back to the page). */
+  readonly refuse: (ctx: Context) => void;
+}): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== options.authorizationPath || (ctx.method !== 'GET' && ctx.method !== 'POST')) {
+      await next();
+      return;
+    }
+    const params = new URLSearchParams(ctx.querystring);
+    if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
+      const body = await peekBody(ctx.req, FORM_LIMIT);
+      for (const [name, value] of new URLSearchParams(body?.toString('utf8') ?? '')) params.append(name, value);
+    }
+    if (params.getAll('client_id').includes(options.clientId)) {
+      const states = params.getAll('state');
+      const expected = ctx.cookies.get(options.cookie, { signed: true });
+      if (!expected || states.length !== 1 || states[0] !== expected) {
+        options.refuse(ctx);
+        return;
+      }
+    }
+    await next();
+  };
+}
