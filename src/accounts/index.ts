@@ -7,7 +7,7 @@ export {
   type ChangeGuard,
 } from './account-service.ts';
 export { createArgon2Hasher, OWASP_ARGON2ID, MAX_PASSWORD_BYTES, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
-export { normalizeEmail } from './normalize-email.ts';
+export { MAX_EMAIL_LENGTH, normalizeEmail, plainAddress } from './normalize-email.ts';
 export { accountView } from './account-view.ts';
 export {
   accountCreateSchema,

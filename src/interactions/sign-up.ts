@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import { MIN_PASSWORD_LENGTH, normalizeEmail, type SignUps } from '../accounts/index.ts';
+import { MAX_EMAIL_LENGTH, MIN_PASSWORD_LENGTH, plainAddress, type SignUps } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { alreadyRegisteredMessage, signUpMessage, type Mailer } from '../mail/index.ts';
 import { CSRF_FIELD, issueCsrfToken, SIGN_UP_CSRF } from './csrf.ts';
@@ -23,16 +23,6 @@ import type { ResetThrottle } from './reset-throttle.ts';
 //   the background; the owner of an existing account is told by mail, never on the page;
 // - tokens travel in queries and form bodies, never in paths; showing a form spends nothing;
 // - a refused name or password shows the form again, the link still working (up to a limit).
-
-const MAX_EMAIL = 254;
-
-/**
- * A dot-atom address (RFC 5322 3.2.3), letters (and their marks) of any script allowed: no quotes, comments,
- * brackets, commas, colons or semicolons, no empty label, no leading, trailing or doubled dot.
- */
-const ATOM = "[\\p{L}\\p{M}\\p{N}!#$%&'*+/=?^_`{|}~-]+";
-const LABEL = '[\\p{L}\\p{M}\\p{N}-]+';
-const PLAIN_ADDRESS = new RegExp(`^${ATOM}(?:\\.${ATOM})*@${LABEL}(?:\\.${LABEL})+$`, 'u');
 
 // A field sent twice or as a structure counts as empty, as on the login form.
 const requestForm = z.object({ email: z.string().catch(''), invite: z.string().catch('') });
@@ -126,22 +116,6 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
     );
   }
 
-  /**
-   * The address typed, in the one form it is stored in, when it is one the store takes in a
-   * plain spelling: sign-up mails any address typed, and comments, quotes, groups, lists or a
-   * domain ending in a dot reach a mailbox under another name (another count, another
-   * account): only a dot-atom is taken.
-   */
-  function plainAddress(email: string): string | undefined {
-    if (!email.includes('@') || email.length > MAX_EMAIL) return undefined;
-    try {
-      const normalized = normalizeEmail(email);
-      return PLAIN_ADDRESS.test(normalized) ? normalized : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   return {
     async showRequest(ctx, place) {
       if (!place.invite) {
@@ -162,7 +136,7 @@ export function createSignUpPages(deps: SignUpDeps): SignUpPages {
       const formPlace = { ...place, invite };
       if (!invite && deps.mode === 'invite') return inviteOnly(ctx);
       const address = plainAddress(email);
-      if (address === undefined) return sendRequestForm(ctx, formPlace, { email: email.slice(0, MAX_EMAIL), error: t('signup.email.missing') }, 400);
+      if (address === undefined) return sendRequestForm(ctx, formPlace, { email: email.slice(0, MAX_EMAIL_LENGTH), error: t('signup.email.missing') }, 400);
       if (invite) {
         const check = await signUps.checkInvitation(invite, address);
         if (!check.ok && check.reason === 'invalid_invitation') return deadInvitation(ctx);
