@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { createAbuseLimits } from './abuse/index.ts';
-import type { AccountService, PasswordResets, SecondFactors, SignUps } from './accounts/index.ts';
+import type { AccountService, EmailChanges, PasswordResets, SecondFactors, SignUps } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import type { DatabaseOutage, ThrottleReleaseStore } from './db/index.ts';
@@ -40,7 +40,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
+import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createEmailChangePages, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
@@ -70,6 +70,8 @@ export interface AppDeps {
   readonly passwordResets: PasswordResets;
   /** Invitations and sign-up links: made, checked, spent into accounts. */
   readonly signUps: SignUps;
+  /** Changes of address from the account page, made by the link mailed to the new one. */
+  readonly emailChanges: EmailChanges;
   /** TOTP authenticators and recovery codes. */
   readonly secondFactors: SecondFactors;
   /** The audit trail, read back (the admin API). */
@@ -217,7 +219,8 @@ export function createApp(deps: AppDeps): Koa {
   let dispatch: Dispatch | undefined;
   const ACCOUNT_AUTHORIZATION_COOKIE = 'portcullis.account-auth';
   const accountRoutes = createAccountRouter({
-    page: createAccountPage({ ...deps, throttle: abuse.loginThrottle, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID }),
+    page: createAccountPage({ ...deps, throttle: abuse.loginThrottle, mailThrottle: abuse.signUpThrottle, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID }),
+    emailChange: createEmailChangePages({ ...deps, issuer: config.issuer }),
     sessions: createPageSessions({ ...deps, cookie: { name: 'portcullis.account', path: ACCOUNT_PAGE_PATH }, clientId: ACCOUNT_PAGE_CLIENT_ID }),
     signIn: createFirstPartySignIn({
       issuer: config.issuer,

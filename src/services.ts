@@ -4,6 +4,7 @@ import {
   createArgon2Hasher,
   createPasswordResets,
   createPasswordResetStore,
+  createEmailChanges,
   createSignUps,
   createSignUpStore,
   createSecondFactors,
@@ -11,6 +12,7 @@ import {
   type AccountService,
   type SecondFactors,
   type PasswordResets,
+  type EmailChanges,
   type SignUps,
   type PasswordHasher,
 } from './accounts/index.ts';
@@ -49,6 +51,8 @@ export interface Services {
   readonly secondFactors: SecondFactors;
   /** Invitations and sign-up links: made, checked, spent into accounts (the pages send the mail). */
   readonly signUps: SignUps;
+  /** Changes of address asked for on the account page: made when the new address's link is opened. */
+  readonly emailChanges: EmailChanges;
 }
 
 /**
@@ -88,5 +92,6 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
       ...(deps.clock && { now: deps.clock }),
     }),
     signUps: createSignUps({ store: createSignUpStore(deps.prisma, deps.sql), accounts, hasher, linkTtlSeconds: deps.signUpLinkTtl ?? 3600 }),
+    emailChanges: createEmailChanges(deps.prisma),
   });
 }

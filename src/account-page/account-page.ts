@@ -1,14 +1,15 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import { newPasswordProblem, type AccountService, type SecondFactors } from '../accounts/index.ts';
+import { EMAIL_CHANGE_TTL_SECONDS, newPasswordProblem, plainAddress, type AccountService, type EmailChanges, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink, type AuditTrail } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
-import { passwordChangedMessage, type Mailer } from '../mail/index.ts';
+import { emailChangeMessage, passwordChangedMessage, type Mailer } from '../mail/index.ts';
 import type { GrantService } from '../oidc/index.ts';
 import { CSRF_FIELD, issueCsrfToken, type CsrfScope } from '../interactions/csrf.ts';
 import type { LoginThrottle } from '../interactions/login-throttle.ts';
+import type { ResetThrottle } from '../interactions/reset-throttle.ts';
 import { translator, formatWait } from '../interactions/messages/index.ts';
 import { passwordProblemText } from '../interactions/password-problem-text.ts';
 import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
@@ -31,7 +32,7 @@ export const ACCOUNT_CSRF: CsrfScope = { cookie: 'portcullis.csrf-account', path
 const RECENT_SIGN_INS = 10;
 
 /** What the page says after a change (`?done=`). */
-const NOTICES = ['profile', 'password', 'session', 'app'] as const;
+const NOTICES = ['profile', 'password', 'session', 'app', 'email'] as const;
 type Notice = (typeof NOTICES)[number];
 
 export interface AccountPageDeps {
@@ -47,18 +48,25 @@ export interface AccountPageDeps {
   readonly issuer: string;
   /** The page's own client: its grant is this page's session, not an app the person authorized. */
   readonly clientId: string;
+  /** Links that prove a new address before the account takes it. */
+  readonly emailChanges: Pick<EmailChanges, 'request'>;
+  /** Counts the links mailed to an address (per mailbox and network; sign-up's count). */
+  readonly mailThrottle: ResetThrottle;
 }
 
-type FormErrors = Partial<Record<'profile' | 'password', string>>;
+type FormErrors = Partial<Record<'profile' | 'password' | 'email', string>>;
 
 const nameForm = z.object({ name: z.string().max(1000).catch('') });
 const passwordForm = z.object({ current: z.string().max(4096).catch(''), password: z.string().max(4096).catch('') });
 const idForm = z.object({ id: z.string().max(256).catch('') });
+const emailForm = z.object({ email: z.string().max(1000).catch(''), current: z.string().max(4096).catch('') });
 
 export interface AccountPage {
   show(ctx: Context, session: PageSession): Promise<void>;
   updateProfile(ctx: Context, session: PageSession): Promise<void>;
   changePassword(ctx: Context, session: PageSession): Promise<void>;
+  /** Mails a link to a new address; the change is made when it is opened (email-change.ts). */
+  changeEmail(ctx: Context, session: PageSession): Promise<void>;
   endSession(ctx: Context, session: PageSession): Promise<void>;
   /** Every browser session and every app's grant of the account, this one included (the caller drops the page's cookie). */
   endAllSessions(ctx: Context, session: PageSession): Promise<void>;
@@ -124,6 +132,31 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
   }
 
   /**
+   * The current password, counted by the login throttle as a sign-in's is (a stolen page
+   * session must not become a password oracle): undefined when right, else what to say.
+   */
+  async function checkCurrentPassword(ctx: Context, session: PageSession, current: string): Promise<{ text: string; status: number } | undefined> {
+    const t = translator(pageLocale(ctx));
+    const { account } = session;
+    const reservation = await deps.throttle.reserve(ctx, { email: account.email, ip: ctx.ip });
+    if (reservation.refused) return { text: t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), status: 429 };
+    let checked;
+    try {
+      checked = await deps.accounts.authenticate(account.email, current);
+    } catch (error) {
+      await reservation.released();
+      throw error;
+    }
+    if (!checked.ok) {
+      await reservation.failed();
+      deps.audit.record({ type: 'login.failure', accountId: account.id, data: { reason: 'wrong_current_password', via: 'account_page' }, ...requestFacts(ctx) });
+      return { text: t('account.password.wrong'), status: 400 };
+    }
+    await reservation.released();
+    return undefined;
+  }
+
+  /**
    * Every browser session of the account and every grant (each app's tokens, whether or not
    * its session still exists), audited one by one; with keepThisBrowser, the session this
    * page was signed in with, and its grant, stay.
@@ -160,23 +193,8 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       const t = translator(pageLocale(ctx));
       const { current, password } = passwordForm.parse(ctx.request.body ?? {});
       const { account } = session;
-      const reservation = await deps.throttle.reserve(ctx, { email: account.email, ip: ctx.ip });
-      if (reservation.refused) {
-        return render(ctx, session, { password: t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }) }, 429);
-      }
-      let checked;
-      try {
-        checked = await deps.accounts.authenticate(account.email, current);
-      } catch (error) {
-        await reservation.released();
-        throw error;
-      }
-      if (!checked.ok) {
-        await reservation.failed();
-        deps.audit.record({ type: 'login.failure', accountId: account.id, data: { reason: 'wrong_current_password', via: 'account_page' }, ...requestFacts(ctx) });
-        return render(ctx, session, { password: t('account.password.wrong') }, 400);
-      }
-      await reservation.released();
+      const refused = await checkCurrentPassword(ctx, session, current);
+      if (refused) return render(ctx, session, { password: refused.text }, refused.status);
       const problem = await newPasswordProblem(password, [account.email, account.name]);
       if (problem) return render(ctx, session, { password: passwordProblemText(t, problem) }, 400);
       await deps.accounts.setPassword(account.id, password, actedBy(ctx, session));
@@ -187,6 +205,29 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       await endEverything(ctx, session, { keepThisBrowser: true });
       deps.mailer.send(passwordChangedMessage({ to: account.email, issuerHost, endedSessions: true, via: 'account' }));
       done(ctx, 'password');
+    },
+
+    async changeEmail(ctx, session) {
+      const t = translator(pageLocale(ctx));
+      const { email, current } = emailForm.parse(ctx.request.body ?? {});
+      const { account } = session;
+      const address = plainAddress(email);
+      if (address === undefined) return render(ctx, session, { email: t('account.email.invalid') }, 400);
+      if (address === account.email) return render(ctx, session, { email: t('account.email.same') }, 400);
+      const refused = await checkCurrentPassword(ctx, session, current);
+      if (refused) return render(ctx, session, { email: refused.text }, refused.status);
+      const verdict = await deps.mailThrottle.take(ctx, { email: address, ip: ctx.ip });
+      if (!verdict.allowed) return render(ctx, session, { email: t('account.password.slow', { wait: formatWait(t, verdict.retryAfterSeconds) }) }, 429);
+      // An address with an account of its own gets nothing (the change could never be made);
+      // the page says the same either way.
+      const taken = (await deps.accounts.findByIdOrEmail(address)) !== undefined;
+      if (!taken) {
+        const token = await deps.emailChanges.request(account.id, address);
+        const link = `${deps.issuer}/account/email/confirm?token=${token}`;
+        deps.mailer.send(emailChangeMessage({ to: address, link, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS, issuerHost }));
+      }
+      deps.audit.record({ type: 'user.email_change_requested', accountId: account.id, data: { email: address, sent: !taken }, ...actedBy(ctx, session) });
+      done(ctx, 'email');
     },
 
     async endSession(ctx, session) {

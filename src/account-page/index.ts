@@ -5,3 +5,4 @@ export { createPageSessions, PAGE_SESSION_MAX_AGE_MS, type PageSessions } from '
 export { createAccountRouter, signInFailed } from './routes.ts';
 export { requireOwnAttempt } from './own-attempt-guard.ts';
 export type { Dispatch } from './in-process-fetch.ts';
+export { createEmailChangePages, type EmailChangePages } from './email-change.ts';

@@ -9,6 +9,8 @@ import { pageLocale, sendPage, type RenderPage } from '../interactions/render-pa
 import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import { ACCOUNT_CSRF, type AccountPage } from './account-page.ts';
 import { ACCOUNT_PAGE_PATH } from './account-client.ts';
+import type { EmailChangePages } from './email-change.ts';
+import { EMAIL_CHANGE_FORM } from './email-change.ts';
 import type { FirstPartySignIn } from './first-party-sign-in.ts';
 import type { PageSession, PageSessions } from './page-session.ts';
 
@@ -20,6 +22,9 @@ import type { PageSession, PageSessions } from './page-session.ts';
 //   GET  /account/callback         the sign-in's end: the code exchanged, the session made
 //   POST /account/profile          the name
 //   POST /account/password         current and new password
+//   POST /account/email            current password and a new address: a link mailed to it
+//   GET  /account/email/confirm    that link: what will change, and a button (no session needed)
+//   POST /account/email/confirm    the change, made
 //   POST /account/sessions/end     sign one browser out (one of the account's own)
 //   POST /account/sessions/end-all sign out everywhere: every browser session, this one too
 //   POST /account/apps/revoke      every authorization of one app
@@ -27,6 +32,7 @@ import type { PageSession, PageSessions } from './page-session.ts';
 
 export interface AccountRoutesDeps {
   readonly page: AccountPage;
+  readonly emailChange: EmailChangePages;
   readonly sessions: PageSessions;
   readonly signIn: FirstPartySignIn;
   readonly verifier: Pick<AccessTokenVerifier, 'verify'>;
@@ -74,6 +80,9 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
 
   router.post('/profile', ...form, (ctx) => deps.page.updateProfile(ctx, session(ctx)));
   router.post('/password', ...form, (ctx) => deps.page.changePassword(ctx, session(ctx)));
+  router.post('/email', ...form, (ctx) => deps.page.changeEmail(ctx, session(ctx)));
+  router.get('/email/confirm', (ctx) => deps.emailChange.show(ctx));
+  router.post('/email/confirm', parseForm(), requireCsrfToken(ACCOUNT_CSRF, () => EMAIL_CHANGE_FORM), (ctx) => deps.emailChange.confirm(ctx));
   router.post('/sessions/end', ...form, (ctx) => deps.page.endSession(ctx, session(ctx)));
   router.post('/apps/revoke', ...form, (ctx) => deps.page.revokeApp(ctx, session(ctx)));
 

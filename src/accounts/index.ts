@@ -26,3 +26,4 @@ export { MAILBOX_CODE_TTL_MS, type MailboxProofs } from './mailbox-proof.ts';
 export { createSecondFactors, type SecondFactors, type Enrolment, type FactorState, type VerifyOutcome } from './second-factors.ts';
 export { createSignUpStore, type SignUpStore, type Invitation, type SignUpLink } from './sign-up-store.ts';
 export { createSignUps, type SignUps, type SignUpRequest, type SignUpOutcome, type InvitationCheck } from './sign-ups.ts';
+export { createEmailChanges, EMAIL_CHANGE_TTL_SECONDS, type EmailChanges, type EmailChangeOutcome } from './email-changes.ts';

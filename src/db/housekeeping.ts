@@ -127,8 +127,9 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
           batchSize,
         );
         if (resets > 0) deleted.password_resets = resets;
-        // Sign-up links and invitations alike (a link goes with its invitation); the audit trail keeps what they made.
-        for (const table of ['sign_up_links', 'invitations'] as const) {
+        // Sign-up links and invitations alike (a link goes with its invitation), and links to a
+        // new address; the audit trail keeps what they made.
+        for (const table of ['sign_up_links', 'invitations', 'email_changes'] as const) {
           const count = await deleteInBatches(
             client,
             `DELETE FROM ${table} WHERE token_hash IN (SELECT token_hash FROM ${table} WHERE expires_at < now() LIMIT $1)`,

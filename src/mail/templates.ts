@@ -119,3 +119,30 @@ export function alreadyRegisteredMessage(input: { to: string; issuerHost: string
     html: html(subject, lines, input.resetUrl ? { label: 'Reset your password', url: input.resetUrl } : undefined).replace('</body>', `<p style="margin:0 0 16px">${escapeHtml(ignore)}</p>\n</body>`),
   };
 }
+
+/** The link that proves a new address before the account takes it (the account page). */
+export function emailChangeMessage(input: { to: string; link: string; ttlSeconds: number; issuerHost: string }): MailMessage {
+  const subject = 'Confirm your new email address';
+  const lines = [
+    `Someone signed in to an account at ${input.issuerHost} asked to use this address for it.`,
+    `To make the change, open the link below within ${minutes(input.ttlSeconds)}. It works once.`,
+  ];
+  const ignore = 'If you did not ask for this, ignore this message: nothing changes without the link.';
+  return {
+    kind: 'email_change',
+    to: input.to,
+    subject,
+    text: `${lines.join('\n\n')}\n\n${input.link}\n\n${ignore}\n`,
+    html: html(subject, lines, { label: 'Confirm the new address', url: input.link }).replace('</body>', `<p style="margin:0 0 16px">${escapeHtml(ignore)}</p>\n</body>`),
+  };
+}
+
+/** Told at the old address once the account moved to a new one. */
+export function emailChangedMessage(input: { to: string; newEmail: string; issuerHost: string }): MailMessage {
+  const subject = 'Your email address was changed';
+  const lines = [
+    `The account at ${input.issuerHost} that used this address now uses ${input.newEmail}. Password reset links sent here no longer work.`,
+    'If this was not you, tell your administrator at once.',
+  ];
+  return { kind: 'email_changed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}

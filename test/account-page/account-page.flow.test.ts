@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 
 import { authorizationRequest, confirmLogout, CookieJar, csrfToken, openPage, runBrowser, send, submitForm, type Page } from '../helpers/browserless-login.ts';
+import { accountUrl as pageUrl, signedOutOfAccountPage, signInToAccountPage } from '../helpers/account-page.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // The account page (/account) over real HTTP, as a browser drives it: signed in through
@@ -38,18 +39,9 @@ async function newPerson(): Promise<{ email: string; id: string }> {
   return { email, id: account.id };
 }
 
-const accountUrl = (path = '') => new URL(`/account${path}`, server.issuer);
+const accountUrl = (path = '') => pageUrl(server.issuer, path);
 
-/** Opens /account signed out: through the sign-in of the page's own client, back to the page. */
-async function signIn(email: string, password = PASSWORD, jar = new CookieJar()): Promise<{ jar: CookieJar; page: Page }> {
-  const start = await send(jar, accountUrl());
-  assert.equal(start.status, 302);
-  const auth = new URL(start.headers.get('location')!);
-  const result = await runBrowser(auth, { jar, email, password, stopAt: (url) => url.pathname === '/account/callback' });
-  assert.equal(result.url.pathname, '/account/callback', `the sign-in came back to the page: ${result.url.href}`);
-  const page = await openPage(jar, result.url);
-  return { jar, page };
-}
+const signIn = (email: string, password = PASSWORD, jar = new CookieJar()) => signInToAccountPage(server.issuer, email, password, jar);
 
 async function showPage(jar: CookieJar): Promise<Page> {
   return openPage(jar, accountUrl());
@@ -79,10 +71,7 @@ async function refreshWorks(refreshToken: string): Promise<boolean> {
   }
 }
 
-const signedOut = async (jar: CookieJar) => {
-  const response = await send(jar, accountUrl());
-  return response.status === 302 && new URL(response.headers.get('location')!).pathname === '/auth';
-};
+const signedOut = (jar: CookieJar) => signedOutOfAccountPage(server.issuer, jar);
 
 describe('signing in', () => {
   test('signed out, the page starts the code flow with PKCE of its own first-party client, and comes back to the page', async () => {

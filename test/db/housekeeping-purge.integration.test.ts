@@ -110,6 +110,18 @@ describe('housekeeping', () => {
     assert.deepEqual(await left('sign_up_links'), ['link-live'], 'a link goes with its expired invitation');
   });
 
+  test('purges expired links to a new address, and keeps live ones', async () => {
+    const { pool } = database;
+    const account = await database.prisma.account.create({ data: { email: `purge-change-${Date.now()}@example.com`, name: 'Purge' } });
+    await pool.query(`INSERT INTO email_changes (token_hash, account_id, email, expires_at) VALUES
+      ('change-expired', $1, 'new1@example.com', now() - interval '1 second'),
+      ('change-live', $1, 'new2@example.com', now() + interval '1 hour')`, [account.id]);
+    const report = await createHousekeeping({ pool, logger, eventRetentionDays: 90, intervalMs: 60_000 }).runOnce();
+    assert.equal(report.deleted.email_changes, 1);
+    const { rows } = await pool.query<{ key: string }>(`SELECT token_hash AS key FROM email_changes ORDER BY 1`);
+    assert.deepEqual(rows.map((row) => row.key), ['change-live']);
+  });
+
   test('deletes in small batches until nothing expired is left', async () => {
     const housekeeping = createHousekeeping({ pool: database.pool, logger, eventRetentionDays: 90, intervalMs: 60_000, batchSize: 1 });
     const report = await housekeeping.runOnce();

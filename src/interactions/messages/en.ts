@@ -265,6 +265,22 @@ export const en = {
   'account.sign-out': 'Sign out',
   'account.signin-failed.title': 'Sign-in did not finish',
   'account.signin-failed.message': 'The sign-in to your account page could not be completed. Start again.',
+  'account.email.change': 'Change email address',
+  'account.email.new': 'New email address',
+  'account.email.hint': 'We will send a link to the new address; the change is made when you open it.',
+  'account.email.submit': 'Send the link',
+  'account.email.invalid': 'Enter a plain email address, like name@example.com.',
+  'account.email.same': 'That is already your address.',
+  'account.done.email': 'If the address can be used, a link is on its way to it. Open it within an hour to finish the change.',
+  'account.email.confirm.title': 'Confirm your new address',
+  'account.email.confirm.heading': 'Confirm your new address',
+  'account.email.confirm.lead': 'Your account will use {email} from now on.',
+  'account.email.confirm.submit': 'Use this address',
+  'account.email.changed.title': 'Address changed',
+  'account.email.changed.lead': 'Your account now uses {email}. Sign in with it from now on.',
+  'account.email.link-dead.title': 'This link does not work',
+  'account.email.link-dead.lead': 'It was used already, it expired, or another change replaced it. Ask for a new one on your account page.',
+  'account.email.to-account': 'Go to your account',
 } as const;
 
 export type MessageKey = keyof typeof en;

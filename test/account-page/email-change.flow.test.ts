@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import type { ParsedMail } from 'mailparser';
+
+import { accountUrl, signInToAccountPage } from '../helpers/account-page.ts';
+import { CookieJar, csrfToken, send, submitForm } from '../helpers/browserless-login.ts';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+// A change of address from the account page, over real HTTP with a real SMTP server in the
+// test process: asked for with the password, made only by the link mailed to the new
+// address, and tried as an attacker would (no password, a taken address, a replayed or
+// replaced link, a mail scanner's GET, no CSRF token, two accounts racing for one address).
+
+const PASSWORD = 'a change of address password';
+
+let sink: SmtpSink;
+let server: TestServer;
+let people = 0;
+
+before(async () => {
+  sink = await startSmtpSink();
+  server = await startTestServer({ SMTP_URL: sink.url, MAIL_FROM: 'Sign-in <signin@example.com>', RATE_LIMIT_LOGIN: '600/1m' });
+});
+
+after(async () => {
+  await server?.close();
+  await sink?.close();
+});
+
+async function newPerson(): Promise<{ email: string; id: string }> {
+  const email = `mover${++people}@example.com`;
+  const account = await server.services.accounts.create({ email, name: `Mover ${people}`, password: PASSWORD });
+  return { email, id: account.id };
+}
+
+async function mailFor(email: string): Promise<ParsedMail[]> {
+  await server.mailer.idle();
+  return sink.to(email);
+}
+
+function linkIn(message: ParsedMail | undefined): URL {
+  const match = /(http:\/\/\S+\/account\/email\/confirm\?token=[A-Za-z0-9_-]+)/.exec(message?.text ?? '');
+  assert.ok(match?.[1], `the message has a link: ${message?.text}`);
+  return new URL(match[1]);
+}
+
+/** Signs in to the page and asks for `email`; the answer. */
+async function requestChange(person: { email: string }, email: string, current = PASSWORD) {
+  const { jar, page } = await signInToAccountPage(server.issuer, person.email, PASSWORD);
+  const response = await submitForm(jar, accountUrl(server.issuer, '/email'), { csrf: csrfToken(page.html), email, current });
+  return { jar, response, html: response.status === 303 ? '' : await response.text() };
+}
+
+/** Opens the link (GET: the form), then presses its button (POST). */
+async function confirm(link: URL, jar = new CookieJar()) {
+  const form = await send(jar, link, { headers: { accept: 'text/html' } });
+  const html = await form.text();
+  if (form.status !== 200) return { status: form.status, html };
+  const token = /name="token" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  const response = await submitForm(jar, accountUrl(server.issuer, '/email/confirm'), { csrf: csrfToken(html), token });
+  return { status: response.status, html: await response.text() };
+}
+
+test('the new address gets a link; opening it shows the change, pressing the button makes it; the old address is told', async () => {
+  const person = await newPerson();
+  const next = `moved${people}@example.net`;
+  const resetBefore = await server.services.passwordResets.request(person.email);
+  assert.ok(resetBefore.token);
+  const asked = await requestChange(person, next);
+  assert.equal(asked.response.status, 303);
+  assert.equal(asked.response.headers.get('location'), '/account?done=email');
+  const [message] = await mailFor(next);
+  assert.equal(message?.subject, 'Confirm your new email address');
+  const link = linkIn(message);
+
+  // A mail scanner fetching the link changes nothing.
+  const peeked = await send(new CookieJar(), link);
+  assert.equal(peeked.status, 200);
+  assert.match(await peeked.text(), new RegExp(`will use <strong>${next}</strong>`));
+  assert.equal((await server.services.accounts.findById(person.id))?.email, person.email);
+  // Nor does a POST without the form's token.
+  const forged = await submitForm(new CookieJar(), accountUrl(server.issuer, '/email/confirm'), { token: link.searchParams.get('token')! });
+  assert.equal(forged.status, 403);
+
+  const done = await confirm(link);
+  assert.equal(done.status, 200);
+  assert.match(done.html, /Address changed/);
+  const account = await server.services.accounts.findById(person.id);
+  assert.equal(account?.email, next);
+  assert.equal(account?.emailVerified, true);
+  assert.ok((await server.services.accounts.authenticate(next, PASSWORD)).ok, 'signs in with the new address');
+  assert.ok(!(await server.services.accounts.authenticate(person.email, PASSWORD)).ok);
+  assert.equal(await server.services.passwordResets.isUsable(resetBefore.token), false, 'a reset link mailed to the old address is spent');
+  const told = await mailFor(person.email);
+  assert.ok(told.some((mail) => mail.subject === 'Your email address was changed' && (mail.text ?? '').includes(next)));
+
+  const again = await confirm(link);
+  assert.equal(again.status, 400, 'the link works once');
+  await server.auditWriter.flush();
+  const types = (await server.database.prisma.auditEvent.findMany({ where: { accountId: person.id, type: { startsWith: 'user.email' } }, orderBy: { id: 'asc' } })).map((event) => event.type);
+  assert.deepEqual(types, ['user.email_change_requested', 'user.email_changed']);
+});
+
+test('refused without the right password, for a malformed or the same address; nothing mailed', async () => {
+  const person = await newPerson();
+  const next = `never${people}@example.net`;
+  const wrong = await requestChange(person, next, 'not the password');
+  assert.equal(wrong.response.status, 400);
+  assert.match(wrong.html, /not your current password/);
+  for (const address of ['"quoted"@example.net', 'two@@example.net', person.email.toUpperCase()]) {
+    const refused = await requestChange(person, address);
+    assert.equal(refused.response.status, 400, address);
+  }
+  assert.equal((await mailFor(next)).length, 0);
+  assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id } }), 0);
+});
+
+test('an address with an account of its own: the same answer, nothing mailed to it, nothing stored', async () => {
+  const person = await newPerson();
+  const owner = await newPerson();
+  const before = (await mailFor(owner.email)).length;
+  const asked = await requestChange(person, owner.email);
+  assert.equal(asked.response.status, 303);
+  assert.equal(asked.response.headers.get('location'), '/account?done=email');
+  assert.equal((await mailFor(owner.email)).length, before);
+  assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id } }), 0);
+});
+
+test('a newer request replaces the earlier link', async () => {
+  const person = await newPerson();
+  await requestChange(person, `first${people}@example.net`);
+  await requestChange(person, `second${people}@example.net`);
+  const first = linkIn((await mailFor(`first${people}@example.net`))[0]);
+  const second = linkIn((await mailFor(`second${people}@example.net`))[0]);
+  assert.equal((await confirm(first)).status, 400);
+  assert.equal((await confirm(second)).status, 200);
+  assert.equal((await server.services.accounts.findById(person.id))?.email, `second${people}@example.net`);
+});
+
+test('two accounts racing for one address: one gets it, the other a clear refusal, no 5xx', async () => {
+  const a = await newPerson();
+  const b = await newPerson();
+  const contested = `contested${people}@example.net`;
+  await requestChange(a, contested);
+  await requestChange(b, contested);
+  const links = (await mailFor(contested)).map(linkIn);
+  assert.equal(links.length, 2);
+  const outcomes = await Promise.all(links.map((link) => confirm(link)));
+  assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), [200, 400]);
+  const holders = await server.database.prisma.account.count({ where: { email: contested } });
+  assert.equal(holders, 1);
+});
+
+test('a disabled account’s link does nothing', async () => {
+  const person = await newPerson();
+  const next = `disabled${people}@example.net`;
+  await requestChange(person, next);
+  const link = linkIn((await mailFor(next))[0]);
+  await server.services.accounts.setDisabled(person.id, true);
+  assert.equal((await confirm(link)).status, 400);
+  assert.equal((await server.services.accounts.findById(person.id))?.email, person.email);
+});

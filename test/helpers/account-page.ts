@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+
+import { CookieJar, openPage, runBrowser, send, type Page } from './browserless-login.ts';
+
+// The account page (/account) driven over HTTP as a browser does: signed out, it starts the
+// code flow of its own client, through the login page, back to the page.
+
+export const accountUrl = (issuer: string, path = '') => new URL(`/account${path}`, issuer);
+
+/** Opens /account signed out and signs in with `email` and `password`; the page it lands on. */
+export async function signInToAccountPage(issuer: string, email: string, password: string, jar = new CookieJar()): Promise<{ jar: CookieJar; page: Page }> {
+  const start = await send(jar, accountUrl(issuer));
+  assert.equal(start.status, 302);
+  const auth = new URL(start.headers.get('location')!);
+  const result = await runBrowser(auth, { jar, email, password, stopAt: (url) => url.pathname === '/account/callback' });
+  assert.equal(result.url.pathname, '/account/callback', `the sign-in came back to the page: ${result.url.href}`);
+  const page = await openPage(jar, result.url);
+  return { jar, page };
+}
+
+/** Whether this browser is signed out of the page (it is sent to a sign-in). */
+export async function signedOutOfAccountPage(issuer: string, jar: CookieJar): Promise<boolean> {
+  const response = await send(jar, accountUrl(issuer));
+  return response.status === 302 && new URL(response.headers.get('location')!).pathname === '/auth';
+}
