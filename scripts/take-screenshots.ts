@@ -236,13 +236,35 @@ async function accountPages(form: string, contextOptions: (typeof VIEWPORTS)[key
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
   await shoot(page, 'account', form);
-  await page.getByLabel('Current password').fill('not the password');
+  await page.locator('#current').fill('not the password');
   await page.getByLabel('New password').fill('a new password nobody guesses');
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByRole('alert').waitFor();
   await shoot(page, 'account-error', form);
   await context.close();
   await other.context.close();
+
+  // A change of address, by an account of its own (the one above keeps its address).
+  const mover = `mover-${form}@example.com`;
+  await server.services.accounts.create({ email: mover, name: 'Mary Jackson', password: PASSWORD });
+  const moving = await newPerson(browser, { context: contextOptions });
+  await moving.page.goto(`${server.issuer}/account`);
+  await moving.page.getByLabel('Email').fill(mover);
+  await moving.page.getByLabel('Password').fill(PASSWORD);
+  await moving.page.getByRole('button', { name: 'Sign in' }).click();
+  await moving.page.getByLabel('New email address').fill(`moved-${form}@example.net`);
+  await moving.page.locator('#email-current').fill(PASSWORD);
+  await moving.page.getByRole('button', { name: 'Send the link' }).click();
+  await moving.page.getByRole('status').waitFor();
+  await server.mailer.idle();
+  const link = [...server.logs().matchAll(/http:\/\/[^\s"\\]+\/account\/email\/confirm\?token=[A-Za-z0-9_-]+/g)].at(-1)?.[0];
+  if (!link) throw new Error('no change-of-address link in the log');
+  await moving.page.goto(link);
+  await shoot(moving.page, 'account-email-confirm', form);
+  await moving.page.getByRole('button', { name: 'Use this address' }).click();
+  await moving.page.getByRole('heading', { name: 'Address changed' }).waitFor();
+  await shoot(moving.page, 'account-email-changed', form);
+  await moving.context.close();
 }
 
 async function darkMode(): Promise<void> {

@@ -9,8 +9,9 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // The account page as a person uses it, in a real Chromium: /account signs in through the
 // login page and comes back; the name saved, a wrong then a right current password, another
-// browser signed out from here, sign out. Every state of the page passes axe-core (WCAG 2.2
-// AA) in light and dark, at a phone's width too, and none trips the page's CSP.
+// browser signed out from here, a new address confirmed by its link, sign out. Every state
+// of the page passes axe-core (WCAG 2.2 AA) in light and dark, at a phone's width too, and
+// none trips the page's CSP.
 
 const PASSWORD = 'harbour-lantern-quartz-58';
 const NEW_PASSWORD = 'meadow-copper-violin-73';
@@ -40,7 +41,7 @@ async function signIn(page: Page, password = PASSWORD): Promise<void> {
   await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
 }
 
-test('a person signs in to their account page, changes their name and password, and signs another browser out', async () => {
+test('a person signs in to their account page, changes their name, password and address, and signs another browser out', async () => {
   const elsewhere = await newPerson(browser, { violations });
   await signIn(elsewhere.page);
 
@@ -55,18 +56,18 @@ test('a person signs in to their account page, changes their name and password, 
   assert.match((await page.getByRole('status').textContent()) ?? '', /Your name was saved/);
   assert.equal((await server.services.accounts.findByIdOrEmail('grace@example.com'))?.name, 'Grace Brewster Hopper');
 
-  await page.getByLabel('Current password').fill('not the password');
+  await page.locator('#current').fill('not the password');
   await page.getByLabel('New password').fill(NEW_PASSWORD);
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByRole('alert').waitFor();
   assert.match((await page.getByRole('alert').textContent()) ?? '', /not your current password/);
   await checkPage(page, 'account, password refused');
 
-  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.locator('#current').fill(PASSWORD);
   await page.getByLabel('New password').fill(NEW_PASSWORD);
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByRole('status').waitFor();
-  assert.match((await page.getByRole('status').textContent()) ?? '', /Every other device was signed out/);
+  assert.match((await page.getByRole('status').textContent()) ?? '', /Every other device and app was signed out/);
   assert.ok((await server.services.accounts.authenticate('grace@example.com', NEW_PASSWORD)).ok);
 
   // The other browser was signed out by the change: its page asks for a sign-in again.
@@ -78,6 +79,25 @@ test('a person signs in to their account page, changes their name and password, 
   await page.setViewportSize({ width: 375, height: 740 });
   assert.equal(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'), true, 'no horizontal scrolling at 375 px');
   await checkPage(page, 'account, phone');
+
+  // A new address: the link (in the log: development without SMTP_URL), its page, the change.
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.getByLabel('New email address').fill('grace.hopper@example.net');
+  await page.locator('#email-current').fill(NEW_PASSWORD);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await page.getByRole('status').waitFor();
+  await server.mailer.idle();
+  const link = [...server.logs().matchAll(/http:\/\/[^\s"\\]+\/account\/email\/confirm\?token=[A-Za-z0-9_-]+/g)].at(-1)?.[0];
+  assert.ok(link, 'the link was logged');
+  await page.goto(link);
+  await page.getByRole('heading', { level: 1, name: 'Confirm your new address' }).waitFor();
+  await checkPage(page, 'confirm new address');
+  await page.getByRole('button', { name: 'Use this address' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Address changed' }).waitFor();
+  await checkPage(page, 'address changed');
+  assert.equal((await server.services.accounts.findByIdOrEmail('grace.hopper@example.net'))?.emailVerified, true);
+  await page.getByRole('link', { name: 'Go to your account' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
 
   await page.getByRole('button', { name: 'Sign out', exact: true }).last().click();
   // The page's own session ended; the engine asks whether to end the browser's too.

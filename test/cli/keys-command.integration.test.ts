@@ -88,7 +88,7 @@ test('rotate announces, retire refuses what would break tokens, and every change
   const oldEs = before.find((key) => key.alg === 'ES256')!;
 
   refused(await cli(['keys', 'rotate', '--alg', 'HS256']), /--alg.*HS256.*must be one of RS256, ES256/);
-  refused(await cli(['keys', 'retire', oldEs.kid]), /is the current ES256 signing key; rotate first/);
+  refused(await cli(['keys', 'retire', '--', oldEs.kid]), /is the current ES256 signing key; rotate first/);
   refused(await cli(['keys', 'retire', 'no-such-kid']), /no key no-such-kid/);
   assert.equal((await list()).length, before.length, 'a refused command stores nothing');
   const rotated = await cli(['keys', 'rotate', '--alg', 'ES256', '--cookie']);
@@ -104,11 +104,11 @@ test('rotate announces, retire refuses what would break tokens, and every change
   const retiring = (await list()).find((key) => key.kid === oldEs.kid)!;
   assert.equal(retiring.status, 'retiring');
   assert.ok(retiring.retirableAt);
-  refused(await cli(['keys', 'retire', oldEs.kid]), /may still have signed valid tokens until .*--force/);
-  const forced = await cli(['keys', 'retire', oldEs.kid, '--force']);
+  refused(await cli(['keys', 'retire', '--', oldEs.kid]), /may still have signed valid tokens until .*--force/);
+  const forced = await cli(['keys', 'retire', '--force', '--', oldEs.kid]);
   assert.equal(forced.code, 0, forced.stderr);
   assert.equal(forced.stdout, `Retired signing key ${oldEs.kid}: no longer published\n`);
-  refused(await cli(['keys', 'retire', oldEs.kid]), /already retired/);
+  refused(await cli(['keys', 'retire', '--', oldEs.kid]), /already retired/);
   assert.equal((await list()).some((key) => key.kid === oldEs.kid), false, 'list leaves retired keys out unless --all');
 
   const events = await withDatabase((db) => db.prisma.auditEvent.findMany({ where: { type: { in: ['key.created', 'key.retired'] }, actor: 'cli' }, orderBy: { id: 'asc' } }));
