@@ -1,10 +1,13 @@
 import type { ClientService } from '../clients/index.ts';
-import { ConflictError } from '../errors.ts';
+import { ConflictError, StartupError } from '../errors.ts';
 
 // The account page is an app of Portcullis' own: a public client that signs people in with
 // the authorization code flow and PKCE (first-party, so no consent is asked), registered on
-// first start like the account API's resource. Its redirect URI follows the issuer: an
-// ISSUER change moves it at the next start.
+// first start like the account API's resource. At every start what makes it the page's
+// client is put back (the redirect URI follows the issuer; authorization code only; first
+// party); an operator's other changes stay (e.g. require MFA for the page). A client of
+// that id that is not a public one (an operator's own, made before) stops the start: it
+// would otherwise be taken over, or the page would sign in through it.
 
 export const ACCOUNT_PAGE_CLIENT_ID = 'portcullis-account';
 export const ACCOUNT_PAGE_PATH = '/account';
@@ -14,7 +17,11 @@ export async function registerAccountPageClient(clients: Pick<ClientService, 'fi
   const redirectUri = `${issuer}${ACCOUNT_CALLBACK_PATH}`;
   const existing = await clients.find(ACCOUNT_PAGE_CLIENT_ID);
   if (existing) {
-    if (existing.redirectUris.length !== 1 || existing.redirectUris[0] !== redirectUri) await clients.update(ACCOUNT_PAGE_CLIENT_ID, { redirectUris: [redirectUri] });
+    if (existing.type !== 'spa') {
+      throw new StartupError(`the client ${ACCOUNT_PAGE_CLIENT_ID} is the account page's own, but this database has one of type ${existing.type}: rename or delete it (portcullis clients delete ${ACCOUNT_PAGE_CLIENT_ID})`);
+    }
+    const ours = existing.redirectUris.length === 1 && existing.redirectUris[0] === redirectUri && existing.grantTypes.join() === 'authorization_code' && existing.firstParty;
+    if (!ours) await clients.update(ACCOUNT_PAGE_CLIENT_ID, { redirectUris: [redirectUri], grantTypes: ['authorization_code'], firstParty: true });
     return;
   }
   try {

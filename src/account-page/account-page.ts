@@ -161,7 +161,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
    * its session still exists), audited one by one; with keepThisBrowser, the session this
    * page was signed in with, and its grant, stay.
    */
-  async function endEverything(ctx: Context, session: PageSession, options: { keepThisBrowser: boolean }): Promise<void> {
+  async function endEverything(ctx: Context, session: PageSession, options: { keepThisBrowser: boolean; reason: 'password_changed' | 'signed_out_everywhere' }): Promise<void> {
     const { account } = session;
     const by = actedBy(ctx, session);
     for (const one of await deps.grants.listSessions(account.id)) {
@@ -170,7 +170,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
     }
     for (const grant of await deps.grants.listForAccount(account.id)) {
       if (options.keepThisBrowser && grant.id === session.grantId) continue;
-      await deps.grants.revokeGrant(grant.id, 'signed_out_everywhere', by);
+      await deps.grants.revokeGrant(grant.id, options.reason, by);
     }
   }
 
@@ -202,8 +202,9 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       // and every app's access ends: a grant outlives its browser session (offline access),
       // so ending sessions alone would leave an intruder's refresh token working. This
       // browser and this page stay.
-      await endEverything(ctx, session, { keepThisBrowser: true });
+      // Told first: should ending everything fail half-way (a 503), the owner still knows.
       deps.mailer.send(passwordChangedMessage({ to: account.email, issuerHost, endedSessions: true, via: 'account' }));
+      await endEverything(ctx, session, { keepThisBrowser: true, reason: 'password_changed' });
       done(ctx, 'password');
     },
 
@@ -237,7 +238,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       done(ctx, 'session');
     },
 
-    endAllSessions: (ctx, session) => endEverything(ctx, session, { keepThisBrowser: false }),
+    endAllSessions: (ctx, session) => endEverything(ctx, session, { keepThisBrowser: false, reason: 'signed_out_everywhere' }),
 
     async revokeApp(ctx, session) {
       const { id } = idForm.parse(ctx.request.body ?? {});

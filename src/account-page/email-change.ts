@@ -7,22 +7,21 @@ import { CSRF_FIELD, issueCsrfToken } from '../interactions/csrf.ts';
 import { languageModel, pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
 import { emailChangedMessage, type Mailer } from '../mail/index.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
+import type { PageSession } from './page-session.ts';
 
 // The link mailed to a new address (account-page.ts asked for it, with the password).
 // Opening it shows what will change and a button; only the POST makes the change, so a mail
-// scanner that fetches links changes nothing. No page session is needed: the link is the
-// proof that the new mailbox is the person's, and it names the account. After the change
-// the old address is told, and both events are audited (accounts/email-changes.ts has the
-// rules of the change itself).
-
-/** What the confirmation form's CSRF token is bound to: this form only. */
-export const EMAIL_CHANGE_FORM = 'email-change';
+// scanner that fetches links changes nothing. The link works only signed in to the page as
+// the account that asked for it (a sign-in first comes back here): otherwise whoever asked
+// for someone's new address from another account could have them confirm it there, the
+// two mails being alike. After the change the old address is told, and both events are
+// audited (accounts/email-changes.ts has the rules of the change itself).
 
 const confirmForm = z.object({ token: z.string().max(256).catch('') });
 
 export interface EmailChangePages {
-  show(ctx: Context): Promise<void>;
-  confirm(ctx: Context): Promise<void>;
+  show(ctx: Context, session: PageSession): Promise<void>;
+  confirm(ctx: Context, session: PageSession): Promise<void>;
 }
 
 export function createEmailChangePages(deps: {
@@ -41,23 +40,24 @@ export function createEmailChangePages(deps: {
   }
 
   return {
-    async show(ctx) {
+    async show(ctx, session) {
       const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
       const change = await deps.emailChanges.peek(token);
-      if (!change) return dead(ctx);
+      if (change?.accountId !== session.account.id) return dead(ctx);
       const { t } = languageModel(pageLocale(ctx));
       sendPage(ctx, deps.render, 'email-change', {
         title: t('account.email.confirm.title'),
         email: change.email,
+        current: session.account.email,
         token,
-        csrf: issueCsrfToken(ctx, EMAIL_CHANGE_FORM, ACCOUNT_CSRF),
+        csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF),
         csrfField: CSRF_FIELD,
       });
     },
 
-    async confirm(ctx) {
+    async confirm(ctx, session) {
       const { token } = confirmForm.parse(ctx.request.body ?? {});
-      const outcome = await deps.emailChanges.confirm(token);
+      const outcome = await deps.emailChanges.confirm(token, session.account.id);
       if (!outcome.ok) {
         deps.audit.record({ type: 'user.email_change_failed', data: { reason: outcome.reason }, ...requestFacts(ctx) });
         return dead(ctx);

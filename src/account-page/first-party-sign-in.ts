@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 
 import { inProcessFetch, type Dispatch } from './in-process-fetch.ts';
+import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
 
 // Signing a person in to one of Portcullis' own pages (the account page; the admin console
 // next) through Portcullis itself: the authorization code flow with PKCE, as any app does,
@@ -95,13 +96,13 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
         code_challenge: await oidc.calculatePKCECodeChallenge(attempt.verifier),
         code_challenge_method: 'S256',
       });
-      ctx.cookies.set(options.cookie.name, Buffer.from(JSON.stringify(attempt)).toString('base64url'), { ...cookieOptions(ctx), maxAge: ATTEMPT_TTL_MS });
+      writeSignedJson(ctx, options.cookie.name, attempt, { ...cookieOptions(ctx), maxAge: ATTEMPT_TTL_MS });
       ctx.cookies.set(options.authorizationCookie.name, attempt.state, { ...cookieOptions(ctx), path: options.authorizationCookie.path, maxAge: ATTEMPT_TTL_MS });
       ctx.redirect(url.href);
     },
 
     async finish(ctx) {
-      const attempt = readAttempt(ctx.cookies.get(options.cookie.name, { signed: true }));
+      const attempt = readSignedJson(ctx, options.cookie.name, attemptSchema);
       // Spent whatever happens next: a callback URL replayed in this browser starts over.
       ctx.cookies.set(options.cookie.name, null, cookieOptions(ctx));
       ctx.cookies.set(options.authorizationCookie.name, null, { ...cookieOptions(ctx), path: options.authorizationCookie.path });
@@ -126,14 +127,4 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
       }
     },
   };
-}
-
-function readAttempt(value: string | undefined): z.infer<typeof attemptSchema> | undefined {
-  if (!value) return undefined;
-  try {
-    const parsed = attemptSchema.safeParse(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 
 import { peekBody } from '../abuse/peek-form-body.ts';
+import { routedPath } from '../http/index.ts';
 
 // The account page's client is public and first-party: anyone can write an authorization
 // request for it, and a person signed in to Portcullis is sent through without a page (no
@@ -23,14 +24,23 @@ export function requireOwnAttempt(options: {
   readonly refuse: (ctx: Context) => void;
 }): Middleware {
   return async (ctx, next) => {
-    if (ctx.path !== options.authorizationPath || (ctx.method !== 'GET' && ctx.method !== 'POST')) {
+    // As the engine's router matches it: /AUTH and /auth/ are the authorization endpoint too.
+    if (routedPath(ctx.path) !== routedPath(options.authorizationPath) || (ctx.method !== 'GET' && ctx.method !== 'POST')) {
       await next();
       return;
     }
     const params = new URLSearchParams(ctx.querystring);
     if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
       const body = await peekBody(ctx.req, FORM_LIMIT);
-      for (const [name, value] of new URLSearchParams(body?.toString('utf8') ?? '')) params.append(name, value);
+      // Decoded as the engine decodes it (its charset): read as UTF-8, a UTF-16 form would hide its client_id here.
+      let text: string;
+      try {
+        text = new TextDecoder(ctx.request.charset || 'utf-8').decode(body ?? Buffer.alloc(0));
+      } catch {
+        options.refuse(ctx); // a charset no decoder knows: the engine cannot read it either
+        return;
+      }
+      for (const [name, value] of new URLSearchParams(text)) params.append(name, value);
     }
     if (params.getAll('client_id').includes(options.clientId)) {
       const states = params.getAll('state');

@@ -3,9 +3,10 @@ import { z } from 'zod';
 
 import type { AccountRecord, AccountService } from '../accounts/index.ts';
 import type { GrantService } from '../oidc/index.ts';
+import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
 
 // A person signed in to the account page. The cookie (signed with the app's keys, HttpOnly,
-// SameSite=Strict, on /account only) names the account and the grant its sign-in made for
+// SameSite=Lax, on /account only) names the account and the grant its sign-in made for
 // the page's client; it holds no token. Every request checks, against the database, that:
 // - the grant still exists, is the account's and the page's client's: signing out, "sign
 //   out everywhere", an operator ending the session or revoking the account's tokens all
@@ -38,19 +39,15 @@ export function createPageSessions(deps: {
   readonly now?: () => number;
 }): PageSessions {
   const now = deps.now ?? Date.now;
-  const options = (ctx: Context) => ({ path: deps.cookie.path, httpOnly: true, sameSite: 'strict', secure: ctx.secure, signed: true, overwrite: true }) as const;
+  // Lax, not Strict: a link to the page from another site (an app's "your account") is a
+  // cross-site chain of redirects to the end, and a Strict cookie set at its callback would
+  // never come back with it, starting the sign-in again and again. The forms need no more:
+  // a cross-site POST carries no Lax cookie, and each form's token is bound to the session.
+  const options = (ctx: Context) => ({ path: deps.cookie.path, httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, overwrite: true }) as const;
 
   return {
     async read(ctx) {
-      const raw = ctx.cookies.get(deps.cookie.name, { signed: true });
-      if (!raw) return undefined;
-      let parsed: z.infer<typeof sessionSchema> | undefined;
-      try {
-        const result = sessionSchema.safeParse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-        parsed = result.success ? result.data : undefined;
-      } catch {
-        parsed = undefined;
-      }
+      const parsed = readSignedJson(ctx, deps.cookie.name, sessionSchema);
       if (!parsed || now() - parsed.iat * 1000 > PAGE_SESSION_MAX_AGE_MS) return undefined;
       const grant = await deps.grants.find(parsed.grantId);
       if (!grant || grant.accountId !== parsed.sub || grant.clientId !== deps.clientId) return undefined;
@@ -60,7 +57,7 @@ export function createPageSessions(deps: {
     },
     write(ctx, session) {
       const value = { sub: session.sub, grantId: session.grantId, iat: Math.floor(now() / 1000) };
-      ctx.cookies.set(deps.cookie.name, Buffer.from(JSON.stringify(value)).toString('base64url'), { ...options(ctx), maxAge: PAGE_SESSION_MAX_AGE_MS });
+      writeSignedJson(ctx, deps.cookie.name, value, { ...options(ctx), maxAge: PAGE_SESSION_MAX_AGE_MS });
     },
     clear(ctx) {
       if (ctx.cookies.get(deps.cookie.name) !== undefined) ctx.cookies.set(deps.cookie.name, null, options(ctx));

@@ -10,7 +10,6 @@ import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import { ACCOUNT_CSRF, type AccountPage } from './account-page.ts';
 import { ACCOUNT_PAGE_PATH } from './account-client.ts';
 import type { EmailChangePages } from './email-change.ts';
-import { EMAIL_CHANGE_FORM } from './email-change.ts';
 import type { FirstPartySignIn } from './first-party-sign-in.ts';
 import type { PageSession, PageSessions } from './page-session.ts';
 
@@ -23,7 +22,7 @@ import type { PageSession, PageSessions } from './page-session.ts';
 //   POST /account/profile          the name
 //   POST /account/password         current and new password
 //   POST /account/email            current password and a new address: a link mailed to it
-//   GET  /account/email/confirm    that link: what will change, and a button (no session needed)
+//   GET  /account/email/confirm    that link, signed in as the account that asked: what will change, and a button
 //   POST /account/email/confirm    the change, made
 //   POST /account/sessions/end     sign one browser out (one of the account's own)
 //   POST /account/sessions/end-all sign out everywhere: every browser session, this one too
@@ -51,12 +50,15 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
   const router = new Router<AccountState>({ prefix: ACCOUNT_PAGE_PATH });
   const session = (ctx: { state: AccountState }) => ctx.state.accountSession!;
 
-  /** Signed in, or: a page view starts a sign-in, a form goes back to the page (which does). */
+  /**
+   * Signed in, or: a page view starts a sign-in that comes back to it (the change-of-address
+   * link too; a path of this router, so never elsewhere), a form goes back to the page.
+   */
   const signedIn = async (ctx: Context & { state: AccountState }, next: Next) => {
     const found = await deps.sessions.read(ctx);
     if (!found) {
       deps.sessions.clear(ctx); // a cookie that names no live session is dropped
-      if (ctx.method === 'GET') return deps.signIn.start(ctx, ACCOUNT_PAGE_PATH);
+      if (ctx.method === 'GET') return deps.signIn.start(ctx, ctx.originalUrl.startsWith(`${ACCOUNT_PAGE_PATH}/`) ? ctx.originalUrl : ACCOUNT_PAGE_PATH);
       ctx.status = 303;
       return ctx.redirect(ACCOUNT_PAGE_PATH);
     }
@@ -81,8 +83,8 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
   router.post('/profile', ...form, (ctx) => deps.page.updateProfile(ctx, session(ctx)));
   router.post('/password', ...form, (ctx) => deps.page.changePassword(ctx, session(ctx)));
   router.post('/email', ...form, (ctx) => deps.page.changeEmail(ctx, session(ctx)));
-  router.get('/email/confirm', (ctx) => deps.emailChange.show(ctx));
-  router.post('/email/confirm', parseForm(), requireCsrfToken(ACCOUNT_CSRF, () => EMAIL_CHANGE_FORM), (ctx) => deps.emailChange.confirm(ctx));
+  router.get('/email/confirm', signedIn, (ctx) => deps.emailChange.show(ctx, session(ctx)));
+  router.post('/email/confirm', ...form, (ctx) => deps.emailChange.confirm(ctx, session(ctx)));
   router.post('/sessions/end', ...form, (ctx) => deps.page.endSession(ctx, session(ctx)));
   router.post('/apps/revoke', ...form, (ctx) => deps.page.revokeApp(ctx, session(ctx)));
 

@@ -6,8 +6,11 @@ import { hashLinkToken, isLinkToken, newLinkToken } from './link-token.ts';
 // A change of a person's address, asked for on the account page (which checked their
 // password). Rules:
 // - the new address proves itself: the change is made only by the link mailed to it
-//   (256-bit token, only its SHA-256 stored, single use, ACCOUNT_EMAIL_CHANGE_TTL_SECONDS);
+//   (256-bit token, only its SHA-256 stored, single use, EMAIL_CHANGE_TTL_SECONDS: an hour);
 // - one open change per account: asking again spends the earlier links;
+// - only the account that asked can use its link (the page checks that it is signed in);
+// - request and confirm lock the account's row first, then its links: two at once of one
+//   account wait in turn (no second open link, no deadlock between two confirms);
 // - made in one transaction: the link spent, the address changed and verified, every other
 //   open change and every password reset link of the account spent (they went to the old
 //   address, which holds no power over the account any more);
@@ -23,10 +26,15 @@ export type EmailChangeOutcome =
 export interface EmailChanges {
   /** A link token for `email` (already normalised), replacing the account's open ones. */
   request(accountId: string, email: string): Promise<string>;
-  /** The address of an open link, to show before it is used; undefined for any other token. */
-  peek(token: string): Promise<{ readonly email: string } | undefined>;
-  /** Makes the change the link stands for. */
-  confirm(token: string): Promise<EmailChangeOutcome>;
+  /** The account and new address of an open link, to show before it is used; undefined for any other token. */
+  peek(token: string): Promise<{ readonly accountId: string; readonly email: string } | undefined>;
+  /** Makes the change the link stands for, when it is `accountId`'s. */
+  confirm(token: string, accountId: string): Promise<EmailChangeOutcome>;
+}
+
+/** The account's row, locked until the transaction ends (a uuid: the page's own session names it). */
+async function lockAccount(tx: Pick<PrismaClient, '$queryRaw'>, accountId: string): Promise<void> {
+  await tx.$queryRaw`SELECT id::text FROM accounts WHERE id = ${accountId}::uuid FOR UPDATE`;
 }
 
 class Refusal extends Error {
@@ -41,27 +49,29 @@ export function createEmailChanges(prisma: PrismaClient, ttlSeconds = EMAIL_CHAN
     request: (accountId, email) =>
       db(async () => {
         const token = newLinkToken();
-        await prisma.$transaction([
-          prisma.emailChange.updateMany({ where: { accountId, usedAt: null }, data: { usedAt: new Date() } }),
-          prisma.emailChange.create({ data: { tokenHash: hashLinkToken(token), accountId, email, expiresAt: new Date(Date.now() + ttlSeconds * 1000) } }),
-        ]);
+        await prisma.$transaction(async (tx) => {
+          await lockAccount(tx, accountId);
+          await tx.emailChange.updateMany({ where: { accountId, usedAt: null }, data: { usedAt: new Date() } });
+          await tx.emailChange.create({ data: { tokenHash: hashLinkToken(token), accountId, email, expiresAt: new Date(Date.now() + ttlSeconds * 1000) } });
+        });
         return token;
       }),
 
     peek: (token) =>
       db(async () => {
         if (!isLinkToken(token)) return undefined;
-        const row = await prisma.emailChange.findFirst({ where: { tokenHash: hashLinkToken(token), usedAt: null, expiresAt: { gt: new Date() } }, select: { email: true } });
+        const row = await prisma.emailChange.findFirst({ where: { tokenHash: hashLinkToken(token), usedAt: null, expiresAt: { gt: new Date() } }, select: { accountId: true, email: true } });
         return row ?? undefined;
       }),
 
-    async confirm(token) {
+    async confirm(token, accountId) {
       if (!isLinkToken(token)) return { ok: false, reason: 'invalid_link' };
       const tokenHash = hashLinkToken(token);
       try {
         return await db(() =>
           prisma.$transaction(async (tx): Promise<EmailChangeOutcome> => {
-            const spent = await tx.emailChange.updateMany({ where: { tokenHash, usedAt: null, expiresAt: { gt: new Date() } }, data: { usedAt: new Date() } });
+            await lockAccount(tx, accountId);
+            const spent = await tx.emailChange.updateMany({ where: { tokenHash, accountId, usedAt: null, expiresAt: { gt: new Date() } }, data: { usedAt: new Date() } });
             if (spent.count !== 1) throw new Refusal('invalid_link');
             const change = await tx.emailChange.findUniqueOrThrow({ where: { tokenHash } });
             const account = await tx.account.findUnique({ where: { id: change.accountId } });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 
 import type { Browser, Page } from 'playwright-core';
@@ -40,6 +42,29 @@ async function signIn(page: Page, password = PASSWORD): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
 }
+
+test('a link to the page from another site, in a browser signed in to Portcullis but not to the page, lands on the page', async () => {
+  // An app's "your account" link: the whole chain of redirects is cross-site, so the page's
+  // session cookie must come back with it (SameSite=Lax), or the sign-in starts again forever.
+  const { page, context } = await newPerson(browser, { violations });
+  await signIn(page);
+  await context.clearCookies({ name: 'portcullis.account' });
+  // The link on a page of another site (localhost is not 127.0.0.1's site).
+  const site = createServer((_request, response) => {
+    response.setHeader('content-type', 'text/html');
+    response.end(`<!doctype html><title>App</title><a href="${server.issuer}/account">Your account</a>`);
+  });
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+  try {
+    await page.goto(`http://localhost:${(site.address() as AddressInfo).port}/`);
+    await page.getByRole('link', { name: 'Your account' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor({ timeout: 10_000 });
+    assert.equal(new URL(page.url()).pathname, '/account');
+  } finally {
+    site.close();
+    await context.close();
+  }
+});
 
 test('a person signs in to their account page, changes their name, password and address, and signs another browser out', async () => {
   const elsewhere = await newPerson(browser, { violations });

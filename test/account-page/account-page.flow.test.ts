@@ -150,6 +150,13 @@ describe('signing in', () => {
       body: crafted.searchParams.toString(),
     });
     assert.equal(posted.status, 400);
+    // The engine's router takes other spellings of its path too; so does the guard.
+    for (const path of ['/AUTH', '/Auth', '/auth/']) {
+      const spelled = new URL(crafted);
+      spelled.pathname = path;
+      const answer = await send(victimJar, spelled);
+      assert.equal(answer.status, 400, `${path}: refused, not ${answer.status} to ${answer.headers.get('location')}`);
+    }
     const stateless = new URL(crafted);
     stateless.searchParams.delete('state');
     assert.equal((await send(attacker, stateless)).status, 400, 'not even in the browser that has an attempt');

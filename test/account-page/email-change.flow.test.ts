@@ -4,24 +4,35 @@ import { after, before, test } from 'node:test';
 import type { ParsedMail } from 'mailparser';
 
 import { accountUrl, signInToAccountPage } from '../helpers/account-page.ts';
-import { CookieJar, csrfToken, send, submitForm } from '../helpers/browserless-login.ts';
+import { CookieJar, csrfToken, runBrowser, send, submitForm } from '../helpers/browserless-login.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // A change of address from the account page, over real HTTP with a real SMTP server in the
 // test process: asked for with the password, made only by the link mailed to the new
-// address, and tried as an attacker would (no password, a taken address, a replayed or
-// replaced link, a mail scanner's GET, no CSRF token, two accounts racing for one address).
+// address, opened signed in as the account that asked, and tried as an attacker would (no
+// password, a taken address, a replayed or replaced link, a mail scanner's GET, no CSRF
+// token, another account's link, two accounts racing for one address, two requests at once).
 
 const PASSWORD = 'a change of address password';
 
 let sink: SmtpSink;
 let server: TestServer;
 let people = 0;
+let addresses = 0;
+
+/** A browser of its own address. */
+function newBrowser(): CookieJar {
+  const jar = new CookieJar();
+  jar.forwardedFor = `10.30.${(++addresses >> 8) & 255}.${addresses & 255}`;
+  return jar;
+}
 
 before(async () => {
   sink = await startSmtpSink();
-  server = await startTestServer({ SMTP_URL: sink.url, MAIL_FROM: 'Sign-in <signin@example.com>', RATE_LIMIT_LOGIN: '600/1m' });
+  // Each browser comes from an address of its own (behind TRUST_PROXY): the mail count per
+  // address (10 at once) is the throttle's business, not these tests'.
+  server = await startTestServer({ SMTP_URL: sink.url, MAIL_FROM: 'Sign-in <signin@example.com>', RATE_LIMIT_LOGIN: '600/1m', TRUST_PROXY: 'true' });
 });
 
 after(async () => {
@@ -48,13 +59,13 @@ function linkIn(message: ParsedMail | undefined): URL {
 
 /** Signs in to the page and asks for `email`; the answer. */
 async function requestChange(person: { email: string }, email: string, current = PASSWORD) {
-  const { jar, page } = await signInToAccountPage(server.issuer, person.email, PASSWORD);
+  const { jar, page } = await signInToAccountPage(server.issuer, person.email, PASSWORD, newBrowser());
   const response = await submitForm(jar, accountUrl(server.issuer, '/email'), { csrf: csrfToken(page.html), email, current });
   return { jar, response, html: response.status === 303 ? '' : await response.text() };
 }
 
-/** Opens the link (GET: the form), then presses its button (POST). */
-async function confirm(link: URL, jar = new CookieJar()) {
+/** Opens the link in a browser signed in to the page (GET: the form), then presses its button (POST). */
+async function confirm(link: URL, jar: CookieJar) {
   const form = await send(jar, link, { headers: { accept: 'text/html' } });
   const html = await form.text();
   if (form.status !== 200) return { status: form.status, html };
@@ -75,16 +86,19 @@ test('the new address gets a link; opening it shows the change, pressing the but
   assert.equal(message?.subject, 'Confirm your new email address');
   const link = linkIn(message);
 
-  // A mail scanner fetching the link changes nothing.
-  const peeked = await send(new CookieJar(), link);
+  // A mail scanner fetching the link changes nothing (it is sent to a sign-in).
+  const scanned = await send(newBrowser(), link);
+  assert.equal(scanned.status, 302);
+  assert.equal(new URL(scanned.headers.get('location')!).pathname, '/auth');
+  const peeked = await send(asked.jar, link);
   assert.equal(peeked.status, 200);
-  assert.match(await peeked.text(), new RegExp(`will use <strong>${next}</strong>`));
+  assert.match(await peeked.text(), new RegExp(`Your account <strong>${person.email}</strong> will use <strong>${next}</strong>`));
   assert.equal((await server.services.accounts.findById(person.id))?.email, person.email);
   // Nor does a POST without the form's token.
-  const forged = await submitForm(new CookieJar(), accountUrl(server.issuer, '/email/confirm'), { token: link.searchParams.get('token')! });
+  const forged = await submitForm(asked.jar, accountUrl(server.issuer, '/email/confirm'), { token: link.searchParams.get('token')! });
   assert.equal(forged.status, 403);
 
-  const done = await confirm(link);
+  const done = await confirm(link, asked.jar);
   assert.equal(done.status, 200);
   assert.match(done.html, /Address changed/);
   const account = await server.services.accounts.findById(person.id);
@@ -96,7 +110,7 @@ test('the new address gets a link; opening it shows the change, pressing the but
   const told = await mailFor(person.email);
   assert.ok(told.some((mail) => mail.subject === 'Your email address was changed' && (mail.text ?? '').includes(next)));
 
-  const again = await confirm(link);
+  const again = await confirm(link, asked.jar);
   assert.equal(again.status, 400, 'the link works once');
   await server.auditWriter.flush();
   const types = (await server.database.prisma.auditEvent.findMany({ where: { accountId: person.id, type: { startsWith: 'user.email' } }, orderBy: { id: 'asc' } })).map((event) => event.type);
@@ -128,14 +142,62 @@ test('an address with an account of its own: the same answer, nothing mailed to 
   assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id } }), 0);
 });
 
+test('opened signed out, the link leads through the sign-in back to itself', async () => {
+  const person = await newPerson();
+  const next = `later${people}@example.net`;
+  await requestChange(person, next);
+  const link = linkIn((await mailFor(next))[0]);
+  const jar = newBrowser();
+  const start = await send(jar, link);
+  const result = await runBrowser(new URL(start.headers.get('location')!), { jar, email: person.email, password: PASSWORD, stopAt: (url) => url.pathname === '/account/callback' });
+  const back = await send(jar, result.url);
+  assert.equal(back.headers.get('location'), `${link.pathname}${link.search}`, 'back to the link, not elsewhere');
+  assert.equal((await confirm(link, jar)).status, 200);
+  assert.equal((await server.services.accounts.findById(person.id))?.email, next);
+});
+
+test('another account’s link, opened in a person’s signed-in browser, changes nothing of anyone', async () => {
+  // The attacker asks for the victim's new address from their own account; the victim gets
+  // two alike mails and opens the attacker's.
+  const victim = await newPerson();
+  const attacker = await newPerson();
+  const next = `contested-new${people}@example.net`;
+  const mine = await requestChange(victim, next);
+  await requestChange(attacker, next);
+  const [, attackersLink] = (await mailFor(next)).map(linkIn);
+  assert.ok(attackersLink);
+  const opened = await send(mine.jar, attackersLink);
+  assert.equal(opened.status, 400);
+  assert.doesNotMatch(await opened.text(), /name="token"/, 'no form for another account’s link');
+  const pressed = await submitForm(mine.jar, accountUrl(server.issuer, '/email/confirm'), { csrf: csrfToken((await (await send(mine.jar, accountUrl(server.issuer))).text())), token: attackersLink.searchParams.get('token')! });
+  assert.equal(pressed.status, 400);
+  assert.equal((await server.services.accounts.findById(attacker.id))?.email, attacker.email);
+  assert.equal((await server.services.accounts.findById(victim.id))?.email, victim.email);
+});
+
+test('two requests at once leave one open link', async () => {
+  const person = await newPerson();
+  const { jar, page } = await signInToAccountPage(server.issuer, person.email, PASSWORD, newBrowser());
+  const csrf = csrfToken(page.html);
+  const answers = await Promise.all(
+    [1, 2, 3].map((n) => submitForm(jar, accountUrl(server.issuer, '/email'), { csrf, email: `burst${n}-${people}@example.net`, current: PASSWORD })),
+  );
+  assert.deepEqual(answers.map((answer) => answer.status), [303, 303, 303]);
+  assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id, usedAt: null } }), 1);
+  // The same at the store, where nothing staggers them (the password check above does):
+  // each request waits for the account's row, so only the last link is open.
+  await Promise.all([1, 2, 3, 4, 5, 6].map((n) => server.services.emailChanges.request(person.id, `store${n}-${people}@example.net`)));
+  assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id, usedAt: null } }), 1);
+});
+
 test('a newer request replaces the earlier link', async () => {
   const person = await newPerson();
   await requestChange(person, `first${people}@example.net`);
-  await requestChange(person, `second${people}@example.net`);
+  const { jar } = await requestChange(person, `second${people}@example.net`);
   const first = linkIn((await mailFor(`first${people}@example.net`))[0]);
   const second = linkIn((await mailFor(`second${people}@example.net`))[0]);
-  assert.equal((await confirm(first)).status, 400);
-  assert.equal((await confirm(second)).status, 200);
+  assert.equal((await confirm(first, jar)).status, 400);
+  assert.equal((await confirm(second, jar)).status, 200);
   assert.equal((await server.services.accounts.findById(person.id))?.email, `second${people}@example.net`);
 });
 
@@ -143,11 +205,10 @@ test('two accounts racing for one address: one gets it, the other a clear refusa
   const a = await newPerson();
   const b = await newPerson();
   const contested = `contested${people}@example.net`;
-  await requestChange(a, contested);
-  await requestChange(b, contested);
+  const jars = [(await requestChange(a, contested)).jar, (await requestChange(b, contested)).jar];
   const links = (await mailFor(contested)).map(linkIn);
   assert.equal(links.length, 2);
-  const outcomes = await Promise.all(links.map((link) => confirm(link)));
+  const outcomes = await Promise.all(links.map((link, index) => confirm(link, jars[index]!)));
   assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), [200, 400]);
   const holders = await server.database.prisma.account.count({ where: { email: contested } });
   assert.equal(holders, 1);
@@ -156,9 +217,9 @@ test('two accounts racing for one address: one gets it, the other a clear refusa
 test('a disabled account’s link does nothing', async () => {
   const person = await newPerson();
   const next = `disabled${people}@example.net`;
-  await requestChange(person, next);
+  const { jar } = await requestChange(person, next);
   const link = linkIn((await mailFor(next))[0]);
   await server.services.accounts.setDisabled(person.id, true);
-  assert.equal((await confirm(link)).status, 400);
+  assert.notEqual((await confirm(link, jar)).status, 200);
   assert.equal((await server.services.accounts.findById(person.id))?.email, person.email);
 });

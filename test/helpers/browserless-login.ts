@@ -6,6 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 
 export class CookieJar {
   readonly #cookies = new Map<string, string>();
+  /** The address this browser comes from, as a trusted proxy says it (X-Forwarded-For, with TRUST_PROXY). */
+  forwardedFor: string | undefined;
 
   store(response: Response): void {
     for (const header of response.headers.getSetCookie()) {
@@ -33,6 +35,7 @@ export class CookieJar {
 
   copy(): CookieJar {
     const copy = new CookieJar();
+    copy.forwardedFor = this.forwardedFor;
     for (const [name, value] of this.#cookies) copy.set(name, value);
     return copy;
   }
@@ -69,7 +72,7 @@ export async function send(jar: CookieJar, url: URL, init: RequestInit = {}): Pr
   const response = await fetch(url, {
     ...init,
     redirect: 'manual',
-    headers: { ...(init.headers as Record<string, string>), cookie: jar.header() },
+    headers: { ...(jar.forwardedFor && { 'x-forwarded-for': jar.forwardedFor }), ...(init.headers as Record<string, string>), cookie: jar.header() },
   });
   jar.store(response);
   return response;

@@ -274,11 +274,11 @@ export const de: Catalogue = {
   'account.done.email': 'Wenn die Adresse verwendet werden kann, ist ein Link an sie unterwegs. Öffnen Sie ihn innerhalb einer Stunde, um die Änderung abzuschließen.',
   'account.email.confirm.title': 'Neue Adresse bestätigen',
   'account.email.confirm.heading': 'Neue Adresse bestätigen',
-  'account.email.confirm.lead': 'Ihr Konto verwendet ab jetzt {email}.',
+  'account.email.confirm.lead': 'Ihr Konto {current} verwendet ab jetzt {email}.',
   'account.email.confirm.submit': 'Diese Adresse verwenden',
   'account.email.changed.title': 'Adresse geändert',
   'account.email.changed.lead': 'Ihr Konto verwendet jetzt {email}. Melden Sie sich ab jetzt damit an.',
   'account.email.link-dead.title': 'Dieser Link funktioniert nicht',
-  'account.email.link-dead.lead': 'Er wurde bereits verwendet, ist abgelaufen oder wurde durch eine neuere Änderung ersetzt. Fordern Sie auf Ihrer Kontoseite einen neuen an.',
+  'account.email.link-dead.lead': 'Er wurde bereits verwendet, ist abgelaufen, wurde durch eine neuere Änderung ersetzt oder gehört zu einem anderen als dem angemeldeten Konto. Fordern Sie auf Ihrer Kontoseite einen neuen an.',
   'account.email.to-account': 'Zu Ihrem Konto',
 };

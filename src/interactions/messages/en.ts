@@ -274,12 +274,12 @@ export const en = {
   'account.done.email': 'If the address can be used, a link is on its way to it. Open it within an hour to finish the change.',
   'account.email.confirm.title': 'Confirm your new address',
   'account.email.confirm.heading': 'Confirm your new address',
-  'account.email.confirm.lead': 'Your account will use {email} from now on.',
+  'account.email.confirm.lead': 'Your account {current} will use {email} from now on.',
   'account.email.confirm.submit': 'Use this address',
   'account.email.changed.title': 'Address changed',
   'account.email.changed.lead': 'Your account now uses {email}. Sign in with it from now on.',
   'account.email.link-dead.title': 'This link does not work',
-  'account.email.link-dead.lead': 'It was used already, it expired, or another change replaced it. Ask for a new one on your account page.',
+  'account.email.link-dead.lead': 'It was used already, it expired, another change replaced it, or it is for another account than the one signed in. Ask for a new one on your account page.',
   'account.email.to-account': 'Go to your account',
 } as const;
 
