@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 
 import * as oidc from 'openid-client';
+import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 
 import { launchChromium, newPerson, startClientApp, type ClientApp } from '../test/helpers/browser.ts';
@@ -264,6 +265,25 @@ async function accountPages(form: string, contextOptions: (typeof VIEWPORTS)[key
   await moving.page.getByRole('button', { name: 'Use this address' }).click();
   await moving.page.getByRole('heading', { name: 'Address changed' }).waitFor();
   await shoot(moving.page, 'account-email-changed', form);
+
+  // Setting up an authenticator app from the page (the code mailed is read from the log).
+  await moving.page.getByRole('link', { name: 'Go to your account' }).click();
+  await moving.page.locator('#factor-current').fill(PASSWORD);
+  await moving.page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await moving.page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  await shoot(moving.page, 'account-authenticator-mailbox', form);
+  await server.mailer.idle();
+  const mailed = [...server.logs().matchAll(/(?<!\d)(\d{5} \d{5})(?!\d)/g)].at(-1)?.[1];
+  if (!mailed) throw new Error('no mailed code in the log');
+  await moving.page.getByLabel('Code from the email').fill(mailed);
+  await moving.page.getByRole('button', { name: 'Confirm' }).click();
+  await moving.page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor();
+  await shoot(moving.page, 'account-authenticator-scan', form);
+  const key = ((await moving.page.locator('#totp-key').textContent()) ?? '').replaceAll(' ', '');
+  await moving.page.getByLabel('Verification code').fill(TOTP.generate({ secret: Secret.fromBase32(key) }));
+  await moving.page.getByRole('button', { name: 'Confirm' }).click();
+  await moving.page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
+  await shoot(moving.page, 'account-authenticator-codes', form);
   await moving.context.close();
 }
 

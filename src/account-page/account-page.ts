@@ -13,6 +13,7 @@ import type { ResetThrottle } from '../interactions/reset-throttle.ts';
 import { translator, formatWait } from '../interactions/messages/index.ts';
 import { passwordProblemText } from '../interactions/password-problem-text.ts';
 import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
+import { createCurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
 
 // What a signed-in person can see and do about their own account (routes.ts lists the
@@ -52,9 +53,11 @@ export interface AccountPageDeps {
   readonly emailChanges: Pick<EmailChanges, 'request'>;
   /** Counts the links mailed to an address (per mailbox and network; sign-up's count). */
   readonly mailThrottle: ResetThrottle;
+  /** Mail reaches people (SMTP_URL, or development's log): an authenticator can be set up here. */
+  readonly mailReachesPeople: boolean;
 }
 
-type FormErrors = Partial<Record<'profile' | 'password' | 'email', string>>;
+type FormErrors = Partial<Record<'profile' | 'password' | 'email' | 'factor', string>>;
 
 const nameForm = z.object({ name: z.string().max(1000).catch('') });
 const passwordForm = z.object({ current: z.string().max(4096).catch(''), password: z.string().max(4096).catch('') });
@@ -63,6 +66,8 @@ const emailForm = z.object({ email: z.string().max(1000).catch(''), current: z.s
 
 export interface AccountPage {
   show(ctx: Context, session: PageSession): Promise<void>;
+  /** The page with an error in its second-factor section (authenticator-setup.ts). */
+  readonly showFactorError: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
   updateProfile(ctx: Context, session: PageSession): Promise<void>;
   changePassword(ctx: Context, session: PageSession): Promise<void>;
   /** Mails a link to a new address; the change is made when it is opened (email-change.ts). */
@@ -121,6 +126,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
         ),
         apps: [...apps.values()].map((app) => ({ ...app, scopes: [...app.scopes].sort() })),
         authenticator: factor === 'confirmed',
+        canSetUpAuthenticator: deps.mailReachesPeople,
         signIns: signIns.reverse().map((event) => ({ time: event.time, ip: event.ip ?? '', userAgent: event.userAgent ?? '' })),
         csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF),
         csrfField: CSRF_FIELD,
@@ -131,30 +137,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
     );
   }
 
-  /**
-   * The current password, counted by the login throttle as a sign-in's is (a stolen page
-   * session must not become a password oracle): undefined when right, else what to say.
-   */
-  async function checkCurrentPassword(ctx: Context, session: PageSession, current: string): Promise<{ text: string; status: number } | undefined> {
-    const t = translator(pageLocale(ctx));
-    const { account } = session;
-    const reservation = await deps.throttle.reserve(ctx, { email: account.email, ip: ctx.ip });
-    if (reservation.refused) return { text: t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), status: 429 };
-    let checked;
-    try {
-      checked = await deps.accounts.authenticate(account.email, current);
-    } catch (error) {
-      await reservation.released();
-      throw error;
-    }
-    if (!checked.ok) {
-      await reservation.failed();
-      deps.audit.record({ type: 'login.failure', accountId: account.id, data: { reason: 'wrong_current_password', via: 'account_page' }, ...requestFacts(ctx) });
-      return { text: t('account.password.wrong'), status: 400 };
-    }
-    await reservation.released();
-    return undefined;
-  }
+  const checkCurrentPassword = createCurrentPasswordCheck(deps);
 
   /**
    * Every browser session of the account and every grant (each app's tokens, whether or not
@@ -176,6 +159,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
 
   return {
     show: (ctx, session) => render(ctx, session),
+    showFactorError: (ctx, session, error, status) => render(ctx, session, { factor: error }, status),
 
     async updateProfile(ctx, session) {
       const { name } = nameForm.parse(ctx.request.body ?? {});

@@ -6,3 +6,5 @@ export { createAccountRouter, signInFailed } from './routes.ts';
 export { requireOwnAttempt } from './own-attempt-guard.ts';
 export type { Dispatch } from './in-process-fetch.ts';
 export { createEmailChangePages, type EmailChangePages } from './email-change.ts';
+export { createAuthenticatorSetup, type AuthenticatorSetup } from './authenticator-setup.ts';
+export { createCurrentPasswordCheck } from './current-password.ts';

@@ -9,6 +9,7 @@ import { pageLocale, sendPage, type RenderPage } from '../interactions/render-pa
 import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import { ACCOUNT_CSRF, type AccountPage } from './account-page.ts';
 import { ACCOUNT_PAGE_PATH } from './account-client.ts';
+import type { AuthenticatorSetup } from './authenticator-setup.ts';
 import type { EmailChangePages } from './email-change.ts';
 import type { FirstPartySignIn } from './first-party-sign-in.ts';
 import type { PageSession, PageSessions } from './page-session.ts';
@@ -24,6 +25,9 @@ import type { PageSession, PageSessions } from './page-session.ts';
 //   POST /account/email            current password and a new address: a link mailed to it
 //   GET  /account/email/confirm    that link, signed in as the account that asked: what will change, and a button
 //   POST /account/email/confirm    the change, made
+//   POST /account/authenticator    current password: a code mailed to the account's address
+//   POST /account/authenticator/mailbox  that code back: the new app's secret (QR code and key)
+//   POST /account/authenticator/confirm  a code of the app: set up; recovery codes shown once
 //   POST /account/sessions/end     sign one browser out (one of the account's own)
 //   POST /account/sessions/end-all sign out everywhere: every browser session, this one too
 //   POST /account/apps/revoke      every authorization of one app
@@ -32,6 +36,7 @@ import type { PageSession, PageSessions } from './page-session.ts';
 export interface AccountRoutesDeps {
   readonly page: AccountPage;
   readonly emailChange: EmailChangePages;
+  readonly authenticator: AuthenticatorSetup;
   readonly sessions: PageSessions;
   readonly signIn: FirstPartySignIn;
   readonly verifier: Pick<AccessTokenVerifier, 'verify'>;
@@ -83,6 +88,9 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
   router.post('/profile', ...form, (ctx) => deps.page.updateProfile(ctx, session(ctx)));
   router.post('/password', ...form, (ctx) => deps.page.changePassword(ctx, session(ctx)));
   router.post('/email', ...form, (ctx) => deps.page.changeEmail(ctx, session(ctx)));
+  router.post('/authenticator', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx)));
+  router.post('/authenticator/mailbox', ...form, (ctx) => deps.authenticator.proveMailbox(ctx, session(ctx)));
+  router.post('/authenticator/confirm', ...form, (ctx) => deps.authenticator.confirm(ctx, session(ctx)));
   router.get('/email/confirm', signedIn, (ctx) => deps.emailChange.show(ctx, session(ctx)));
   router.post('/email/confirm', ...form, (ctx) => deps.emailChange.confirm(ctx, session(ctx)));
   router.post('/sessions/end', ...form, (ctx) => deps.page.endSession(ctx, session(ctx)));

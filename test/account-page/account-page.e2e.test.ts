@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 
+import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 
 import { checkAccessibility } from '../helpers/axe.ts';
@@ -133,6 +134,42 @@ test('a person signs in to their account page, changes their name, password and 
   await page.goto(`${server.issuer}/account`);
   await page.getByRole('button', { name: 'Sign in' }).waitFor();
   assert.notEqual(new URL(page.url()).pathname, '/account', 'signed out of the page and of the browser session');
+  await context.close();
+
+  assert.deepEqual(failures, []);
+  assert.deepEqual(violations, []);
+});
+
+test('a person sets up an authenticator app from their account page: mailed code, QR code, recovery codes', async () => {
+  await server.services.accounts.create({ email: 'katherine@example.com', name: 'Katherine Johnson', password: PASSWORD });
+  const { page, context } = await newPerson(browser, { violations });
+  await page.goto(`${server.issuer}/account`);
+  await page.getByLabel('Email').fill('katherine@example.com');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+
+  await page.locator('#factor-current').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
+  await checkPage(page, 'authenticator: mailed code');
+  await server.mailer.idle();
+  // Development without SMTP_URL logs the mail: the code is its line of two groups of five digits.
+  const mailed = [...server.logs().matchAll(/(?<!\d)(\d{5} \d{5})(?!\d)/g)].at(-1)?.[1];
+  assert.ok(mailed, 'the code was logged');
+  await page.getByLabel('Code from the email').fill(mailed);
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Set up two-step verification' }).waitFor();
+  await checkPage(page, 'authenticator: scan');
+
+  const key = ((await page.locator('#totp-key').textContent()) ?? '').replaceAll(' ', '');
+  await page.getByLabel('Verification code').fill(TOTP.generate({ secret: Secret.fromBase32(key) }));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Save your recovery codes' }).waitFor();
+  assert.equal(await page.locator('.recovery-codes li').count(), 10);
+  await checkPage(page, 'authenticator: recovery codes');
+  await page.getByRole('link', { name: 'Back to your account' }).click();
+  await page.getByText('An authenticator app is set up').waitFor();
   await context.close();
 
   assert.deepEqual(failures, []);

@@ -281,6 +281,16 @@ export const en = {
   'account.email.link-dead.title': 'This link does not work',
   'account.email.link-dead.lead': 'It was used already, it expired, another change replaced it, or it is for another account than the one signed in. Ask for a new one on your account page.',
   'account.email.to-account': 'Go to your account',
+  'account.authenticator.setup': 'Set up an authenticator app',
+  'account.authenticator.setup-hint': 'Sign-ins will then ask for a code from the app. We first email a code to your address.',
+  'account.authenticator.mailbox-lead': 'To set up an authenticator app, first enter the code we sent to {email}.',
+  'account.authenticator.mailbox-failed': 'That code is not valid. Enter the code from the latest email: it works for ten minutes.',
+  'account.authenticator.scan-lead': 'Scan this QR code with your authenticator app, or enter the key by hand, then enter the code it shows.',
+  'account.authenticator.done': 'Back to your account',
+  'account.authenticator.cancel': 'Cancel',
+  'account.authenticator.unavailable': 'An authenticator app cannot be set up here: this server sends no email. Ask your administrator.',
+  'account.authenticator.wait': 'Several codes were emailed to you lately. Try again in {wait}.',
+  'account.authenticator.unsent': 'The email with your code could not be sent just now. Try again in a minute.',
 } as const;
 
 export type MessageKey = keyof typeof en;

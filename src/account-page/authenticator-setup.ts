@@ -1,0 +1,180 @@
+import type { Context } from 'koa';
+import QRCode from 'qrcode';
+import { z } from 'zod';
+
+import { MAILBOX_CODE_TTL_MS, type SecondFactors } from '../accounts/index.ts';
+import { requestFacts, type AuditSink } from '../audit/index.ts';
+import { CSRF_FIELD, issueCsrfToken } from '../interactions/csrf.ts';
+import type { LoginThrottle } from '../interactions/login-throttle.ts';
+import { formatWait, translator } from '../interactions/messages/index.ts';
+import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
+import type { MailThrottle } from '../interactions/second-factor.ts';
+import { mailboxCodeMessage, secondFactorAddedMessage, type Mailer } from '../mail/index.ts';
+import { ACCOUNT_CSRF } from './account-page.ts';
+import type { CurrentPasswordCheck } from './current-password.ts';
+import type { PageSession } from './page-session.ts';
+import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
+
+// Setting up an authenticator app (TOTP) from the account page, for a person who has none:
+// the same three proofs as at a sign-in that requires one (interactions/second-factor.ts),
+// so a stolen page session, or a password alone, binds no one else's app to the account:
+//   1. the current password (current-password.ts);
+//   2. a ten-digit code mailed to the account's address, typed back (accounts/mailbox-proof.ts;
+//      mails counted per account, as at a sign-in);
+//   3. a code from the new app, for a secret made for this page session only.
+// Every code typed is an attempt of the login throttle for the account; wrong ones are
+// audited. What the steps have proved is kept sealed in a signed cookie of this page
+// session (ten minutes), never stored. Then ten recovery codes are shown, once, and the
+// owner is mailed. Where mail reaches no one (production without SMTP_URL), no setup here.
+
+const COOKIE = 'portcullis.account-enrol';
+const STEP_TTL_MS = MAILBOX_CODE_TTL_MS;
+
+const stepSchema = z.object({ grantId: z.string(), mailbox: z.string().optional(), proven: z.boolean().optional(), enrolment: z.string().optional(), exp: z.number() });
+type Step = z.infer<typeof stepSchema>;
+
+const startForm = z.object({ current: z.string().max(4096).catch('') });
+const codeForm = z.object({ code: z.string().max(64).catch('') });
+
+export interface AuthenticatorSetup {
+  /** Whether this deployment can set one up here at all (mail reaches people). */
+  readonly available: boolean;
+  start(ctx: Context, session: PageSession): Promise<void>;
+  proveMailbox(ctx: Context, session: PageSession): Promise<void>;
+  confirm(ctx: Context, session: PageSession): Promise<void>;
+}
+
+export function createAuthenticatorSetup(deps: {
+  readonly secondFactors: SecondFactors;
+  readonly checkCurrentPassword: CurrentPasswordCheck;
+  readonly throttle: LoginThrottle;
+  readonly mailThrottle: MailThrottle;
+  readonly mailer: Mailer;
+  readonly audit: AuditSink;
+  readonly render: RenderPage;
+  readonly issuer: string;
+  readonly mailReachesPeople: boolean;
+  /** The account page with an error in its second-factor section (a refused password, no mail). */
+  readonly showPage: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
+}): AuthenticatorSetup {
+  const issuerHost = new URL(deps.issuer).host;
+  const options = (ctx: Context) => ({ path: '/account', httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true }) as const;
+  const keep = (ctx: Context, step: Omit<Step, 'exp'>) => writeSignedJson(ctx, COOKIE, { ...step, exp: Date.now() + STEP_TTL_MS }, { ...options(ctx), maxAge: STEP_TTL_MS });
+  const drop = (ctx: Context) => ctx.cookies.set(COOKIE, null, options(ctx));
+  /** This page session's step, unexpired; anything else is no step. */
+  const stepOf = (ctx: Context, session: PageSession) => {
+    const step = readSignedJson(ctx, COOKIE, stepSchema);
+    return step && step.grantId === session.grantId && step.exp > Date.now() ? step : undefined;
+  };
+  const facts = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
+  const backToPage = (ctx: Context) => {
+    ctx.status = 303;
+    ctx.redirect('/account');
+  };
+
+  function sendStep(ctx: Context, session: PageSession, model: Record<string, unknown>, status = 200): void {
+    const t = translator(pageLocale(ctx));
+    sendPage(ctx, deps.render, 'account-authenticator', { title: t('mfa.enrol.title'), email: session.account.email, csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF), csrfField: CSRF_FIELD, ...model }, status);
+  }
+
+  async function sendScan(ctx: Context, session: PageSession, sealed: string | undefined, error?: string, status = 200): Promise<void> {
+    const enrolment = await deps.secondFactors.startEnrolment(session.account, session.grantId, sealed);
+    if (!enrolment) return backToPage(ctx); // one was set up meanwhile
+    if (enrolment.created) {
+      keep(ctx, { grantId: session.grantId, proven: true, enrolment: enrolment.sealed });
+      deps.audit.record({ type: 'mfa.enrolment_started', ...facts(ctx, session), data: { factor: 'totp', via: 'account_page' } });
+    }
+    // SVG markup made by the library from our own URI: paths only, no script, no style.
+    const qrSvg = await QRCode.toString(enrolment.uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    sendStep(ctx, session, { step: 'scan', qrSvg, key: enrolment.secret.match(/.{1,4}/g)!.join(' '), error }, status);
+  }
+
+  /** One code typed: an attempt of the login throttle; `right` settles it. Refused: the step again with the wait. */
+  async function attempt(ctx: Context, session: PageSession, check: () => Promise<boolean>, refusedPage: (error: string, status: number) => Promise<void> | void): Promise<boolean | undefined> {
+    const t = translator(pageLocale(ctx));
+    const reservation = await deps.throttle.reserve(ctx, { email: session.account.email, ip: ctx.ip });
+    if (reservation.refused) {
+      await refusedPage(t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), 429);
+      return undefined;
+    }
+    let right: boolean;
+    try {
+      right = await check();
+    } catch (error) {
+      await reservation.released();
+      throw error;
+    }
+    await (right ? reservation.released() : reservation.failed());
+    return right;
+  }
+
+  return {
+    available: deps.mailReachesPeople,
+
+    async start(ctx, session) {
+      const t = translator(pageLocale(ctx));
+      if (!deps.mailReachesPeople) return deps.showPage(ctx, session, t('account.authenticator.unavailable'), 400);
+      if ((await deps.secondFactors.state(session.account.id)) === 'confirmed') return backToPage(ctx);
+      const { current } = startForm.parse(ctx.request.body ?? {});
+      const refused = await deps.checkCurrentPassword(ctx, session, current);
+      if (refused) return deps.showPage(ctx, session, refused.text, refused.status);
+      const verdict = await deps.mailThrottle.take({ email: session.account.email, ip: ctx.ip });
+      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.authenticator.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      let sent = false;
+      try {
+        const proof = deps.secondFactors.mailboxProofs.issue(session.account.id, session.grantId);
+        sent = deps.mailer.send(mailboxCodeMessage({ to: session.account.email, code: proof.code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
+        if (sent) keep(ctx, { grantId: session.grantId, mailbox: proof.sealed });
+      } finally {
+        await verdict.settle(sent);
+      }
+      if (!sent) return deps.showPage(ctx, session, t('account.authenticator.unsent'), 503);
+      deps.audit.record({ type: 'mfa.mailbox_code_sent', ...facts(ctx, session) });
+      sendStep(ctx, session, { step: 'mailbox' });
+    },
+
+    async proveMailbox(ctx, session) {
+      const step = stepOf(ctx, session);
+      if (!step?.mailbox) return backToPage(ctx);
+      const { code } = codeForm.parse(ctx.request.body ?? {});
+      const t = translator(pageLocale(ctx));
+      const right = await attempt(
+        ctx,
+        session,
+        () => Promise.resolve(deps.secondFactors.mailboxProofs.check(session.account.id, session.grantId, step.mailbox, code)),
+        (error, status) => sendStep(ctx, session, { step: 'mailbox', error }, status),
+      );
+      if (right === undefined) return;
+      if (!right) {
+        deps.audit.record({ type: 'mfa.failure', accountId: session.account.id, ...requestFacts(ctx), data: { step: 'mailbox', via: 'account_page' } });
+        return sendStep(ctx, session, { step: 'mailbox', error: t('account.authenticator.mailbox-failed') }, 401);
+      }
+      deps.audit.record({ type: 'mfa.mailbox_proven', ...facts(ctx, session) });
+      await sendScan(ctx, session, undefined);
+    },
+
+    async confirm(ctx, session) {
+      const step = stepOf(ctx, session);
+      if (!step?.proven || !step.enrolment) return backToPage(ctx);
+      const sealed = step.enrolment;
+      const { code } = codeForm.parse(ctx.request.body ?? {});
+      const t = translator(pageLocale(ctx));
+      let codes: readonly string[] | undefined;
+      const right = await attempt(
+        ctx,
+        session,
+        async () => (codes = await deps.secondFactors.confirmEnrolment(session.account.id, session.grantId, sealed, code)) !== undefined,
+        (error, status) => sendScan(ctx, session, sealed, error, status),
+      );
+      if (right === undefined) return;
+      if (!right || !codes) {
+        deps.audit.record({ type: 'mfa.failure', accountId: session.account.id, ...requestFacts(ctx), data: { step: 'enrolment', via: 'account_page' } });
+        return sendScan(ctx, session, sealed, t('mfa.failed'), 401);
+      }
+      drop(ctx);
+      deps.audit.record({ type: 'mfa.enrolled', ...facts(ctx, session), data: { factor: 'totp', recoveryCodes: codes.length, via: 'account_page' } });
+      deps.mailer.send(secondFactorAddedMessage({ to: session.account.email, issuerHost }));
+      sendStep(ctx, session, { step: 'codes', codes });
+    },
+  };
+}
