@@ -40,7 +40,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createEmailChangePages, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
+import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
@@ -218,19 +218,30 @@ export function createApp(deps: AppDeps): Koa {
   //    this very app, so every check and budget of the token endpoint applies).
   let dispatch: Dispatch | undefined;
   const ACCOUNT_AUTHORIZATION_COOKIE = 'portcullis.account-auth';
-  const accountPage = createAccountPage({ ...deps, throttle: abuse.loginThrottle, mailThrottle: abuse.signUpThrottle, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID, mailReachesPeople: config.mail.reachesPeople });
+  const accountPage = createAccountPage({ ...deps, throttle: abuse.loginThrottle, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID, mailReachesPeople: config.mail.reachesPeople });
+  const checkCurrentPassword = createCurrentPasswordCheck({ ...deps, throttle: abuse.loginThrottle });
+  const attempt = createThrottledCode(abuse.loginThrottle);
   const accountRoutes = createAccountRouter({
     page: accountPage,
     authenticator: createAuthenticatorSetup({
       ...deps,
-      checkCurrentPassword: createCurrentPasswordCheck({ ...deps, throttle: abuse.loginThrottle }),
-      throttle: abuse.loginThrottle,
+      checkCurrentPassword,
+      attempt,
       mailThrottle: abuse.mailboxCodeThrottle,
       issuer: config.issuer,
       mailReachesPeople: config.mail.reachesPeople,
-      showPage: accountPage.showFactorError,
+      showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'factor', error, status),
     }),
-    emailChange: createEmailChangePages({ ...deps, issuer: config.issuer }),
+    emailChange: createEmailChangePages({
+      ...deps,
+      mailboxProofs: deps.secondFactors.mailboxProofs,
+      checkCurrentPassword,
+      attempt,
+      codeThrottle: abuse.mailboxCodeThrottle,
+      linkThrottle: abuse.signUpThrottle,
+      issuer: config.issuer,
+      showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'email', error, status),
+    }),
     sessions: createPageSessions({ ...deps, cookie: { name: 'portcullis.account', path: ACCOUNT_PAGE_PATH }, clientId: ACCOUNT_PAGE_CLIENT_ID }),
     signIn: createFirstPartySignIn({
       issuer: config.issuer,

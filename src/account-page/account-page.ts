@@ -1,16 +1,15 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import { EMAIL_CHANGE_TTL_SECONDS, newPasswordProblem, plainAddress, type AccountService, type EmailChanges, type SecondFactors } from '../accounts/index.ts';
+import { newPasswordProblem, type AccountService, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink, type AuditTrail } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
-import { emailChangeMessage, passwordChangedMessage, type Mailer } from '../mail/index.ts';
+import { passwordChangedMessage, type Mailer } from '../mail/index.ts';
 import type { GrantService } from '../oidc/index.ts';
 import { CSRF_FIELD, issueCsrfToken, type CsrfScope } from '../interactions/csrf.ts';
 import type { LoginThrottle } from '../interactions/login-throttle.ts';
-import type { ResetThrottle } from '../interactions/reset-throttle.ts';
-import { translator, formatWait } from '../interactions/messages/index.ts';
+import { translator } from '../interactions/messages/index.ts';
 import { passwordProblemText } from '../interactions/password-problem-text.ts';
 import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
 import { createCurrentPasswordCheck } from './current-password.ts';
@@ -49,10 +48,6 @@ export interface AccountPageDeps {
   readonly issuer: string;
   /** The page's own client: its grant is this page's session, not an app the person authorized. */
   readonly clientId: string;
-  /** Links that prove a new address before the account takes it. */
-  readonly emailChanges: Pick<EmailChanges, 'request'>;
-  /** Counts the links mailed to an address (per mailbox and network; sign-up's count). */
-  readonly mailThrottle: ResetThrottle;
   /** Mail reaches people (SMTP_URL, or development's log): an authenticator can be set up here. */
   readonly mailReachesPeople: boolean;
 }
@@ -62,16 +57,13 @@ type FormErrors = Partial<Record<'profile' | 'password' | 'email' | 'factor', st
 const nameForm = z.object({ name: z.string().max(1000).catch('') });
 const passwordForm = z.object({ current: z.string().max(4096).catch(''), password: z.string().max(4096).catch('') });
 const idForm = z.object({ id: z.string().max(256).catch('') });
-const emailForm = z.object({ email: z.string().max(1000).catch(''), current: z.string().max(4096).catch('') });
 
 export interface AccountPage {
   show(ctx: Context, session: PageSession): Promise<void>;
-  /** The page with an error in its second-factor section (authenticator-setup.ts). */
-  readonly showFactorError: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
+  /** The page with an error in one of its sections (the address: email-change.ts; the second factor: authenticator-setup.ts). */
+  readonly showError: (ctx: Context, session: PageSession, section: 'email' | 'factor', error: string, status: number) => Promise<void>;
   updateProfile(ctx: Context, session: PageSession): Promise<void>;
   changePassword(ctx: Context, session: PageSession): Promise<void>;
-  /** Mails a link to a new address; the change is made when it is opened (email-change.ts). */
-  changeEmail(ctx: Context, session: PageSession): Promise<void>;
   endSession(ctx: Context, session: PageSession): Promise<void>;
   /** Every browser session and every app's grant of the account, this one included (the caller drops the page's cookie). */
   endAllSessions(ctx: Context, session: PageSession): Promise<void>;
@@ -159,7 +151,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
 
   return {
     show: (ctx, session) => render(ctx, session),
-    showFactorError: (ctx, session, error, status) => render(ctx, session, { factor: error }, status),
+    showError: (ctx, session, section, error, status) => render(ctx, session, { [section]: error }, status),
 
     async updateProfile(ctx, session) {
       const { name } = nameForm.parse(ctx.request.body ?? {});
@@ -190,29 +182,6 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       deps.mailer.send(passwordChangedMessage({ to: account.email, issuerHost, endedSessions: true, via: 'account' }));
       await endEverything(ctx, session, { keepThisBrowser: true, reason: 'password_changed' });
       done(ctx, 'password');
-    },
-
-    async changeEmail(ctx, session) {
-      const t = translator(pageLocale(ctx));
-      const { email, current } = emailForm.parse(ctx.request.body ?? {});
-      const { account } = session;
-      const address = plainAddress(email);
-      if (address === undefined) return render(ctx, session, { email: t('account.email.invalid') }, 400);
-      if (address === account.email) return render(ctx, session, { email: t('account.email.same') }, 400);
-      const refused = await checkCurrentPassword(ctx, session, current);
-      if (refused) return render(ctx, session, { email: refused.text }, refused.status);
-      const verdict = await deps.mailThrottle.take(ctx, { email: address, ip: ctx.ip });
-      if (!verdict.allowed) return render(ctx, session, { email: t('account.password.slow', { wait: formatWait(t, verdict.retryAfterSeconds) }) }, 429);
-      // An address with an account of its own gets nothing (the change could never be made);
-      // the page says the same either way.
-      const taken = (await deps.accounts.findByIdOrEmail(address)) !== undefined;
-      if (!taken) {
-        const token = await deps.emailChanges.request(account.id, address);
-        const link = `${deps.issuer}/account/email/confirm?token=${token}`;
-        deps.mailer.send(emailChangeMessage({ to: address, link, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS, issuerHost }));
-      }
-      deps.audit.record({ type: 'user.email_change_requested', accountId: account.id, data: { email: address, sent: !taken }, ...actedBy(ctx, session) });
-      done(ctx, 'email');
     },
 
     async endSession(ctx, session) {

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { MAILBOX_CODE_TTL_MS, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { CSRF_FIELD, issueCsrfToken } from '../interactions/csrf.ts';
-import type { LoginThrottle } from '../interactions/login-throttle.ts';
 import { formatWait, translator } from '../interactions/messages/index.ts';
 import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
 import type { MailThrottle } from '../interactions/second-factor.ts';
@@ -14,6 +13,7 @@ import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
 import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
+import type { ThrottledCode } from './throttled-code.ts';
 
 // Setting up an authenticator app (TOTP) from the account page, for a person who has none:
 // the same three proofs as at a sign-in that requires one (interactions/second-factor.ts),
@@ -47,7 +47,8 @@ export interface AuthenticatorSetup {
 export function createAuthenticatorSetup(deps: {
   readonly secondFactors: SecondFactors;
   readonly checkCurrentPassword: CurrentPasswordCheck;
-  readonly throttle: LoginThrottle;
+  /** Each code typed, counted by the login throttle. */
+  readonly attempt: ThrottledCode;
   readonly mailThrottle: MailThrottle;
   readonly mailer: Mailer;
   readonly audit: AuditSink;
@@ -89,24 +90,7 @@ export function createAuthenticatorSetup(deps: {
     sendStep(ctx, session, { step: 'scan', qrSvg, key: enrolment.secret.match(/.{1,4}/g)!.join(' '), error }, status);
   }
 
-  /** One code typed: an attempt of the login throttle; `right` settles it. Refused: the step again with the wait. */
-  async function attempt(ctx: Context, session: PageSession, check: () => Promise<boolean>, refusedPage: (error: string, status: number) => Promise<void> | void): Promise<boolean | undefined> {
-    const t = translator(pageLocale(ctx));
-    const reservation = await deps.throttle.reserve(ctx, { email: session.account.email, ip: ctx.ip });
-    if (reservation.refused) {
-      await refusedPage(t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), 429);
-      return undefined;
-    }
-    let right: boolean;
-    try {
-      right = await check();
-    } catch (error) {
-      await reservation.released();
-      throw error;
-    }
-    await (right ? reservation.released() : reservation.failed());
-    return right;
-  }
+  const { attempt } = deps;
 
   return {
     available: deps.mailReachesPeople,
@@ -156,6 +140,11 @@ export function createAuthenticatorSetup(deps: {
     async confirm(ctx, session) {
       const step = stepOf(ctx, session);
       if (!step?.proven || !step.enrolment) return backToPage(ctx);
+      if ((await deps.secondFactors.state(session.account.id)) === 'confirmed') {
+        // Set up meanwhile, from another browser of this page session: say so, never silently.
+        drop(ctx);
+        return deps.showPage(ctx, session, translator(pageLocale(ctx))('account.authenticator.already'), 409);
+      }
       const sealed = step.enrolment;
       const { code } = codeForm.parse(ctx.request.body ?? {});
       const t = translator(pageLocale(ctx));

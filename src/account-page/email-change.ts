@@ -1,37 +1,98 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import type { EmailChanges } from '../accounts/index.ts';
+import { EMAIL_CHANGE_TTL_SECONDS, MAILBOX_CODE_TTL_MS, plainAddress, type AccountService, type EmailChanges, type MailboxProofs } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { CSRF_FIELD, issueCsrfToken } from '../interactions/csrf.ts';
+import { formatWait, translator } from '../interactions/messages/index.ts';
 import { languageModel, pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
-import { emailChangedMessage, type Mailer } from '../mail/index.ts';
+import type { ResetThrottle } from '../interactions/reset-throttle.ts';
+import type { MailThrottle } from '../interactions/second-factor.ts';
+import { addressChangeCodeMessage, emailChangedMessage, emailChangeMessage, type Mailer } from '../mail/index.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
+import type { CurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
+import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
+import type { ThrottledCode } from './throttled-code.ts';
 
-// The link mailed to a new address (account-page.ts asked for it, with the password).
-// Opening it shows what will change and a button; only the POST makes the change, so a mail
-// scanner that fetches links changes nothing. The link works only signed in to the page as
-// the account that asked for it (a sign-in first comes back here): otherwise whoever asked
-// for someone's new address from another account could have them confirm it there, the
-// two mails being alike. After the change the old address is told, and both events are
-// audited (accounts/email-changes.ts has the rules of the change itself).
+// A change of the account's address, in three proofs, each from someone the password alone
+// does not make:
+//   1. the current password (current-password.ts);
+//   2. a ten-digit code mailed to the CURRENT address, typed back (accounts/mailbox-proof.ts,
+//      bound to this page session and to this purpose): whoever knows only the password
+//      cannot move the account's mail elsewhere, and with it resets and the mailed code that
+//      guards setting up an authenticator;
+//   3. the link mailed to the NEW address (accounts/email-changes.ts), opened signed in as
+//      the account that asked (a sign-in first comes back to it): otherwise whoever asked
+//      for someone's new address from another account could have them confirm it there.
+// Opening the link shows what will change and a button; only the POST makes the change, so
+// a mail scanner that fetches links changes nothing. After the change the old address is
+// told; every step is audited. An address that has an account gets the same answers and no
+// mail. Codes typed are attempts of the login throttle; mails are counted (the code per
+// account, the link per new mailbox).
 
+const COOKIE = 'portcullis.account-address';
+/** What a proof of the current mailbox is bound to besides the account: this page session, for this purpose. */
+const binding = (session: PageSession) => `${session.grantId}:address`;
+
+const stepSchema = z.object({ grantId: z.string(), mailbox: z.string(), email: z.string(), exp: z.number() });
+const requestForm = z.object({ email: z.string().max(1000).catch(''), current: z.string().max(4096).catch('') });
+const codeForm = z.object({ code: z.string().max(64).catch('') });
 const confirmForm = z.object({ token: z.string().max(256).catch('') });
 
 export interface EmailChangePages {
+  /** Step 1: the password and the new address; a code mailed to the current one. */
+  request(ctx: Context, session: PageSession): Promise<void>;
+  /** Step 2: that code back; the link mailed to the new address. */
+  proveCurrentMailbox(ctx: Context, session: PageSession): Promise<void>;
+  /** Step 3: the link, opened: what will change, and a button. */
   show(ctx: Context, session: PageSession): Promise<void>;
   confirm(ctx: Context, session: PageSession): Promise<void>;
 }
 
 export function createEmailChangePages(deps: {
-  readonly emailChanges: Pick<EmailChanges, 'peek' | 'confirm'>;
+  readonly emailChanges: Pick<EmailChanges, 'request' | 'peek' | 'confirm'>;
+  readonly accounts: Pick<AccountService, 'findByIdOrEmail'>;
+  readonly mailboxProofs: MailboxProofs;
+  readonly checkCurrentPassword: CurrentPasswordCheck;
+  readonly attempt: ThrottledCode;
+  /** Counts the codes mailed to the account (the mailbox-code count, as before an enrolment). */
+  readonly codeThrottle: MailThrottle;
+  /** Counts the links mailed to a new address (per mailbox and network; sign-up's count). */
+  readonly linkThrottle: ResetThrottle;
   readonly render: RenderPage;
   readonly audit: AuditSink;
   readonly mailer: Mailer;
   readonly issuer: string;
+  /** The account page with an error in its address section. */
+  readonly showPage: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
 }): EmailChangePages {
   const issuerHost = new URL(deps.issuer).host;
+  const options = (ctx: Context) => ({ path: '/account', httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true }) as const;
+  const stepOf = (ctx: Context, session: PageSession) => {
+    const step = readSignedJson(ctx, COOKIE, stepSchema);
+    return step && step.grantId === session.grantId && step.exp > Date.now() ? step : undefined;
+  };
+  const actedBy = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
+
+  function sendCodePage(ctx: Context, session: PageSession, email: string, error?: string, status = 200): void {
+    const { t, tm } = languageModel(pageLocale(ctx));
+    sendPage(
+      ctx,
+      deps.render,
+      'account-code',
+      {
+        title: t('mfa.mailbox.heading'),
+        lead: tm('account.email.code-lead', { email, current: session.account.email }),
+        action: '/account/email/code',
+        label: t('mfa.mailbox.code'),
+        error,
+        csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF),
+        csrfField: CSRF_FIELD,
+      },
+      status,
+    );
+  }
 
   function dead(ctx: Context): void {
     // reset-outcome shows `lead` as markup: tm escapes the sentence and its values.
@@ -40,6 +101,65 @@ export function createEmailChangePages(deps: {
   }
 
   return {
+    async request(ctx, session) {
+      const t = translator(pageLocale(ctx));
+      const { email, current } = requestForm.parse(ctx.request.body ?? {});
+      const { account } = session;
+      const address = plainAddress(email);
+      if (address === undefined) return deps.showPage(ctx, session, t('account.email.invalid'), 400);
+      if (address === account.email) return deps.showPage(ctx, session, t('account.email.same'), 400);
+      const refused = await deps.checkCurrentPassword(ctx, session, current);
+      if (refused) return deps.showPage(ctx, session, refused.text, refused.status);
+      const verdict = await deps.codeThrottle.take({ email: account.email, ip: ctx.ip });
+      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.authenticator.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      let sent = false;
+      try {
+        const proof = deps.mailboxProofs.issue(account.id, binding(session));
+        sent = deps.mailer.send(addressChangeCodeMessage({ to: account.email, code: proof.code, newEmail: address, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
+        if (sent) writeSignedJson(ctx, COOKIE, { grantId: session.grantId, mailbox: proof.sealed, email: address, exp: Date.now() + MAILBOX_CODE_TTL_MS }, { ...options(ctx), maxAge: MAILBOX_CODE_TTL_MS });
+      } finally {
+        await verdict.settle(sent);
+      }
+      if (!sent) return deps.showPage(ctx, session, t('account.authenticator.unsent'), 503);
+      sendCodePage(ctx, session, address);
+    },
+
+    async proveCurrentMailbox(ctx, session) {
+      const step = stepOf(ctx, session);
+      if (!step) {
+        ctx.status = 303;
+        return ctx.redirect('/account');
+      }
+      const { code } = codeForm.parse(ctx.request.body ?? {});
+      const { account } = session;
+      const t = translator(pageLocale(ctx));
+      const right = await deps.attempt(
+        ctx,
+        session,
+        () => Promise.resolve(deps.mailboxProofs.check(account.id, binding(session), step.mailbox, code)),
+        (error, status) => sendCodePage(ctx, session, step.email, error, status),
+      );
+      if (right === undefined) return;
+      if (!right) {
+        deps.audit.record({ type: 'user.email_change_failed', ...actedBy(ctx, session), data: { reason: 'wrong_code' } });
+        return sendCodePage(ctx, session, step.email, t('account.authenticator.mailbox-failed'), 401);
+      }
+      ctx.cookies.set(COOKIE, null, options(ctx));
+      const verdict = await deps.linkThrottle.take(ctx, { email: step.email, ip: ctx.ip });
+      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.password.slow', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      // An address with an account of its own gets nothing (the change could never be made);
+      // the page says the same either way.
+      const taken = (await deps.accounts.findByIdOrEmail(step.email)) !== undefined;
+      if (!taken) {
+        const token = await deps.emailChanges.request(account.id, step.email);
+        const link = `${deps.issuer}/account/email/confirm?token=${token}`;
+        deps.mailer.send(emailChangeMessage({ to: step.email, link, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS, issuerHost }));
+      }
+      deps.audit.record({ type: 'user.email_change_requested', ...actedBy(ctx, session), data: { email: step.email, sent: !taken } });
+      ctx.status = 303;
+      ctx.redirect('/account?done=email');
+    },
+
     async show(ctx, session) {
       const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
       const change = await deps.emailChanges.peek(token);

@@ -8,3 +8,4 @@ export type { Dispatch } from './in-process-fetch.ts';
 export { createEmailChangePages, type EmailChangePages } from './email-change.ts';
 export { createAuthenticatorSetup, type AuthenticatorSetup } from './authenticator-setup.ts';
 export { createCurrentPasswordCheck } from './current-password.ts';
+export { createThrottledCode, type ThrottledCode } from './throttled-code.ts';

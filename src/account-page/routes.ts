@@ -22,7 +22,8 @@ import type { PageSession, PageSessions } from './page-session.ts';
 //   GET  /account/callback         the sign-in's end: the code exchanged, the session made
 //   POST /account/profile          the name
 //   POST /account/password         current and new password
-//   POST /account/email            current password and a new address: a link mailed to it
+//   POST /account/email            current password and a new address: a code mailed to the current one
+//   POST /account/email/code       that code back: a link mailed to the new address
 //   GET  /account/email/confirm    that link, signed in as the account that asked: what will change, and a button
 //   POST /account/email/confirm    the change, made
 //   POST /account/authenticator    current password: a code mailed to the account's address
@@ -87,7 +88,8 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
 
   router.post('/profile', ...form, (ctx) => deps.page.updateProfile(ctx, session(ctx)));
   router.post('/password', ...form, (ctx) => deps.page.changePassword(ctx, session(ctx)));
-  router.post('/email', ...form, (ctx) => deps.page.changeEmail(ctx, session(ctx)));
+  router.post('/email', ...form, (ctx) => deps.emailChange.request(ctx, session(ctx)));
+  router.post('/email/code', ...form, (ctx) => deps.emailChange.proveCurrentMailbox(ctx, session(ctx)));
   router.post('/authenticator', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx)));
   router.post('/authenticator/mailbox', ...form, (ctx) => deps.authenticator.proveMailbox(ctx, session(ctx)));
   router.post('/authenticator/confirm', ...form, (ctx) => deps.authenticator.confirm(ctx, session(ctx)));

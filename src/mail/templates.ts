@@ -146,3 +146,15 @@ export function emailChangedMessage(input: { to: string; newEmail: string; issue
   ];
   return { kind: 'email_changed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }
+
+/** Before an address change: a code to the current address, so that the password alone cannot move the account's mail. */
+export function addressChangeCodeMessage(input: { to: string; code: string; newEmail: string; ttlSeconds: number; issuerHost: string }): MailMessage {
+  const subject = 'Your code to change your email address';
+  const lines = [
+    `Someone signed in to your account at ${input.issuerHost} with your password and asked to change its address to ${input.newEmail}.`,
+    `If this is you, enter this code within ${minutes(input.ttlSeconds)}:`,
+    input.code,
+    'If this was not you, do not give this code to anyone: someone knows your password. Change it and tell your administrator.',
+  ];
+  return { kind: 'address_change_code', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}

@@ -132,3 +132,18 @@ test('a wrong app code sets up nothing and shows the same secret again', async (
   assert.equal(right.status, 200);
   assert.equal(await server.services.secondFactors.state(person.id), 'confirmed');
 });
+
+test('when another browser with this session’s cookies confirmed first, the person is told, never sent back silently', async () => {
+  const person = await newPerson();
+  const { jar, page } = await signedIn(person.email);
+  const csrf = csrfToken(page.html);
+  await post(jar, '/authenticator', { csrf, current: PASSWORD });
+  const scan = await post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, person.email) });
+  const key = keyOf(scan.html)!;
+  // A copy of this browser's cookies (stolen during the QR step) confirms first.
+  const copy = jar.copy();
+  assert.equal((await post(copy, '/authenticator/confirm', { csrf, code: appCode(key) })).status, 200);
+  const late = await post(jar, '/authenticator/confirm', { csrf, code: appCode(key) });
+  assert.equal(late.status, 409);
+  assert.match(late.html, /set up already, from another browser/);
+});

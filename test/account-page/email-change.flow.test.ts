@@ -5,6 +5,7 @@ import type { ParsedMail } from 'mailparser';
 
 import { accountUrl, signInToAccountPage } from '../helpers/account-page.ts';
 import { CookieJar, csrfToken, runBrowser, send, submitForm } from '../helpers/browserless-login.ts';
+import { mailedCode } from '../helpers/second-factor-pages.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -57,11 +58,24 @@ function linkIn(message: ParsedMail | undefined): URL {
   return new URL(match[1]);
 }
 
-/** Signs in to the page and asks for `email`; the answer. */
-async function requestChange(person: { email: string }, email: string, current = PASSWORD) {
+const CODE_SUBJECT = 'Your code to change your email address';
+
+/** Signs in to the page and asks for `email` with the password; the answer (the page asking for the current mailbox's code). */
+async function askFor(person: { email: string }, email: string, current = PASSWORD) {
   const { jar, page } = await signInToAccountPage(server.issuer, person.email, PASSWORD, newBrowser());
-  const response = await submitForm(jar, accountUrl(server.issuer, '/email'), { csrf: csrfToken(page.html), email, current });
-  return { jar, response, html: response.status === 303 ? '' : await response.text() };
+  const csrf = csrfToken(page.html);
+  const response = await submitForm(jar, accountUrl(server.issuer, '/email'), { csrf, email, current });
+  return { jar, csrf, response, html: await response.text() };
+}
+
+/** The whole request: the password, then the code mailed to the current address; the last answer. */
+async function requestChange(person: { email: string }, email: string) {
+  const asked = await askFor(person, email);
+  assert.equal(asked.response.status, 200, asked.html.slice(0, 300));
+  assert.match(asked.html, /first enter the code we sent to your current address/);
+  const code = await mailedCode(server, sink, person.email, CODE_SUBJECT);
+  const response = await submitForm(asked.jar, accountUrl(server.issuer, '/email/code'), { csrf: asked.csrf, code });
+  return { jar: asked.jar, response };
 }
 
 /** Opens the link in a browser signed in to the page (GET: the form), then presses its button (POST). */
@@ -120,15 +134,40 @@ test('the new address gets a link; opening it shows the change, pressing the but
 test('refused without the right password, for a malformed or the same address; nothing mailed', async () => {
   const person = await newPerson();
   const next = `never${people}@example.net`;
-  const wrong = await requestChange(person, next, 'not the password');
+  const wrong = await askFor(person, next, 'not the password');
   assert.equal(wrong.response.status, 400);
   assert.match(wrong.html, /not your current password/);
   for (const address of ['"quoted"@example.net', 'two@@example.net', person.email.toUpperCase()]) {
-    const refused = await requestChange(person, address);
+    const refused = await askFor(person, address);
     assert.equal(refused.response.status, 400, address);
   }
   assert.equal((await mailFor(next)).length, 0);
+  assert.equal((await mailFor(person.email)).length, 0, 'no code mailed either');
   assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id } }), 0);
+});
+
+test('the password alone moves nothing: without the code mailed to the current address, no link goes to the new one', async () => {
+  const person = await newPerson();
+  const next = `hijack${people}@example.net`;
+  const asked = await askFor(person, next);
+  assert.equal(asked.response.status, 200);
+  const code = await mailedCode(server, sink, person.email, CODE_SUBJECT);
+  assert.match((await mailFor(person.email)).at(-1)?.text ?? '', new RegExp(`change its address to ${next}`), 'the owner is told what is asked');
+  const wrong = await submitForm(asked.jar, accountUrl(server.issuer, '/email/code'), { csrf: asked.csrf, code: '00000 00000' });
+  assert.equal(wrong.status, 401);
+  // A code of this page session mailed for something else (an authenticator) is no proof here.
+  await submitForm(asked.jar, accountUrl(server.issuer, '/authenticator'), { csrf: asked.csrf, current: PASSWORD });
+  const otherPurpose = await mailedCode(server, sink, person.email);
+  assert.equal((await submitForm(asked.jar, accountUrl(server.issuer, '/email/code'), { csrf: asked.csrf, code: otherPurpose })).status, 401);
+  // Without the step at all.
+  const skipped = await submitForm(newBrowser(), accountUrl(server.issuer, '/email/code'), { csrf: asked.csrf, code });
+  assert.notEqual(skipped.status, 200);
+  assert.equal((await mailFor(next)).length, 0, 'nothing mailed to the new address');
+  assert.equal(await server.database.prisma.emailChange.count({ where: { email: next } }), 0);
+  // The right code, then: the link goes.
+  const right = await submitForm(asked.jar, accountUrl(server.issuer, '/email/code'), { csrf: asked.csrf, code });
+  assert.equal(right.status, 303);
+  assert.equal((await mailFor(next)).length, 1);
 });
 
 test('an address with an account of its own: the same answer, nothing mailed to it, nothing stored', async () => {
@@ -176,16 +215,9 @@ test('another account’s link, opened in a person’s signed-in browser, change
 });
 
 test('two requests at once leave one open link', async () => {
+  // At the store, where nothing staggers them (the password and code checks of the page
+  // do): each request waits for the account's row, so only the last link is open.
   const person = await newPerson();
-  const { jar, page } = await signInToAccountPage(server.issuer, person.email, PASSWORD, newBrowser());
-  const csrf = csrfToken(page.html);
-  const answers = await Promise.all(
-    [1, 2, 3].map((n) => submitForm(jar, accountUrl(server.issuer, '/email'), { csrf, email: `burst${n}-${people}@example.net`, current: PASSWORD })),
-  );
-  assert.deepEqual(answers.map((answer) => answer.status), [303, 303, 303]);
-  assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id, usedAt: null } }), 1);
-  // The same at the store, where nothing staggers them (the password check above does):
-  // each request waits for the account's row, so only the last link is open.
   await Promise.all([1, 2, 3, 4, 5, 6].map((n) => server.services.emailChanges.request(person.id, `store${n}-${people}@example.net`)));
   assert.equal(await server.database.prisma.emailChange.count({ where: { accountId: person.id, usedAt: null } }), 1);
 });

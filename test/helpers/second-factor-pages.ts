@@ -81,10 +81,10 @@ export async function idTokenClaims(app: oidc.Configuration, flow: Flow) {
   return tokens.claims()!;
 }
 
-/** The latest code mailed to `email` before an enrolment, as the mail shows it ("12345 67890"). */
-export async function mailedCode(server: TestServer, sink: SmtpSink, email: string): Promise<string> {
+/** The latest code mailed to `email` before an enrolment (or with another subject), as the mail shows it ("12345 67890"). */
+export async function mailedCode(server: TestServer, sink: SmtpSink, email: string, subject = 'Your code to set up two-step verification'): Promise<string> {
   await server.mailer.idle();
-  const mail = sink.to(email).filter((message) => message.subject === 'Your code to set up two-step verification').at(-1);
+  const mail = sink.to(email).filter((message) => message.subject === subject).at(-1);
   assert.ok(mail, `a code was mailed to ${email}`);
   const code = /^(\d{5} \d{5})$/m.exec(mail.text ?? '')?.[1];
   assert.ok(code, `the mail shows a code: ${mail.text}`);

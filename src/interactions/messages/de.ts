@@ -267,7 +267,7 @@ export const de: Catalogue = {
   'account.signin-failed.message': 'Die Anmeldung zu Ihrer Kontoseite konnte nicht abgeschlossen werden. Beginnen Sie erneut.',
   'account.email.change': 'E-Mail-Adresse ändern',
   'account.email.new': 'Neue E-Mail-Adresse',
-  'account.email.hint': 'Wir senden einen Link an die neue Adresse; die Änderung erfolgt, wenn Sie ihn öffnen.',
+  'account.email.hint': 'Wir senden zuerst einen Code an Ihre bisherige Adresse, dann einen Link an die neue; die Änderung erfolgt, wenn Sie ihn öffnen.',
   'account.email.submit': 'Link senden',
   'account.email.invalid': 'Geben Sie eine einfache E-Mail-Adresse ein, etwa name@example.com.',
   'account.email.same': 'Das ist bereits Ihre Adresse.',
@@ -291,4 +291,6 @@ export const de: Catalogue = {
   'account.authenticator.unavailable': 'Eine Authenticator-App kann hier nicht eingerichtet werden: Dieser Server sendet keine E-Mails. Wenden Sie sich an Ihre Administration.',
   'account.authenticator.wait': 'Ihnen wurden zuletzt mehrere Codes gesendet. Versuchen Sie es in {wait} erneut.',
   'account.authenticator.unsent': 'Die E-Mail mit Ihrem Code konnte gerade nicht gesendet werden. Versuchen Sie es in einer Minute erneut.',
+  'account.email.code-lead': 'Um Ihre Adresse in {email} zu ändern, geben Sie zuerst den Code ein, den wir an Ihre bisherige Adresse {current} gesendet haben.',
+  'account.authenticator.already': 'Eine Authenticator-App wurde bereits in einem anderen Browser eingerichtet. Wenn Sie das nicht waren, ändern Sie Ihr Passwort und informieren Sie Ihre Administration.',
 };

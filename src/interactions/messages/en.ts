@@ -267,7 +267,7 @@ export const en = {
   'account.signin-failed.message': 'The sign-in to your account page could not be completed. Start again.',
   'account.email.change': 'Change email address',
   'account.email.new': 'New email address',
-  'account.email.hint': 'We will send a link to the new address; the change is made when you open it.',
+  'account.email.hint': 'We first email a code to your current address, then a link to the new one; the change is made when you open it.',
   'account.email.submit': 'Send the link',
   'account.email.invalid': 'Enter a plain email address, like name@example.com.',
   'account.email.same': 'That is already your address.',
@@ -291,6 +291,8 @@ export const en = {
   'account.authenticator.unavailable': 'An authenticator app cannot be set up here: this server sends no email. Ask your administrator.',
   'account.authenticator.wait': 'Several codes were emailed to you lately. Try again in {wait}.',
   'account.authenticator.unsent': 'The email with your code could not be sent just now. Try again in a minute.',
+  'account.email.code-lead': 'To change your address to {email}, first enter the code we sent to your current address, {current}.',
+  'account.authenticator.already': 'An authenticator app was set up already, from another browser. If that was not you, change your password and tell your administrator.',
 } as const;
 
 export type MessageKey = keyof typeof en;
