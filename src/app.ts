@@ -240,6 +240,7 @@ export function createApp(deps: AppDeps): Koa {
       codeThrottle: abuse.mailboxCodeThrottle,
       linkThrottle: abuse.signUpThrottle,
       issuer: config.issuer,
+      mailReachesPeople: config.mail.reachesPeople,
       showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'email', error, status),
     }),
     sessions: createPageSessions({ ...deps, cookie: { name: 'portcullis.account', path: ACCOUNT_PAGE_PATH }, clientId: ACCOUNT_PAGE_CLIENT_ID }),

@@ -48,7 +48,7 @@ export interface AccountPageDeps {
   readonly issuer: string;
   /** The page's own client: its grant is this page's session, not an app the person authorized. */
   readonly clientId: string;
-  /** Mail reaches people (SMTP_URL, or development's log): an authenticator can be set up here. */
+  /** Mail reaches people (SMTP_URL, or development's log): the address can be changed and an authenticator set up here. */
   readonly mailReachesPeople: boolean;
 }
 
@@ -118,7 +118,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
         ),
         apps: [...apps.values()].map((app) => ({ ...app, scopes: [...app.scopes].sort() })),
         authenticator: factor === 'confirmed',
-        canSetUpAuthenticator: deps.mailReachesPeople,
+        mailReachesPeople: deps.mailReachesPeople,
         signIns: signIns.reverse().map((event) => ({ time: event.time, ip: event.ip ?? '', userAgent: event.userAgent ?? '' })),
         csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF),
         csrfField: CSRF_FIELD,

@@ -12,7 +12,7 @@ import { mailboxCodeMessage, secondFactorAddedMessage, type Mailer } from '../ma
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
-import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
+import { pageStep } from './page-step.ts';
 import type { ThrottledCode } from './throttled-code.ts';
 
 // Setting up an authenticator app (TOTP) from the account page, for a person who has none:
@@ -27,11 +27,7 @@ import type { ThrottledCode } from './throttled-code.ts';
 // session (ten minutes), never stored. Then ten recovery codes are shown, once, and the
 // owner is mailed. Where mail reaches no one (production without SMTP_URL), no setup here.
 
-const COOKIE = 'portcullis.account-enrol';
-const STEP_TTL_MS = MAILBOX_CODE_TTL_MS;
-
-const stepSchema = z.object({ grantId: z.string(), mailbox: z.string().optional(), proven: z.boolean().optional(), enrolment: z.string().optional(), exp: z.number() });
-type Step = z.infer<typeof stepSchema>;
+const steps = pageStep('portcullis.account-enrol', { mailbox: z.string().optional(), proven: z.boolean().optional(), enrolment: z.string().optional() });
 
 const startForm = z.object({ current: z.string().max(4096).catch('') });
 const codeForm = z.object({ code: z.string().max(64).catch('') });
@@ -59,14 +55,6 @@ export function createAuthenticatorSetup(deps: {
   readonly showPage: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
 }): AuthenticatorSetup {
   const issuerHost = new URL(deps.issuer).host;
-  const options = (ctx: Context) => ({ path: '/account', httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true }) as const;
-  const keep = (ctx: Context, step: Omit<Step, 'exp'>) => writeSignedJson(ctx, COOKIE, { ...step, exp: Date.now() + STEP_TTL_MS }, { ...options(ctx), maxAge: STEP_TTL_MS });
-  const drop = (ctx: Context) => ctx.cookies.set(COOKIE, null, options(ctx));
-  /** This page session's step, unexpired; anything else is no step. */
-  const stepOf = (ctx: Context, session: PageSession) => {
-    const step = readSignedJson(ctx, COOKIE, stepSchema);
-    return step && step.grantId === session.grantId && step.exp > Date.now() ? step : undefined;
-  };
   const facts = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
   const backToPage = (ctx: Context) => {
     ctx.status = 303;
@@ -82,7 +70,7 @@ export function createAuthenticatorSetup(deps: {
     const enrolment = await deps.secondFactors.startEnrolment(session.account, session.grantId, sealed);
     if (!enrolment) return backToPage(ctx); // one was set up meanwhile
     if (enrolment.created) {
-      keep(ctx, { grantId: session.grantId, proven: true, enrolment: enrolment.sealed });
+      steps.keep(ctx, session, { proven: true, enrolment: enrolment.sealed });
       deps.audit.record({ type: 'mfa.enrolment_started', ...facts(ctx, session), data: { factor: 'totp', via: 'account_page' } });
     }
     // SVG markup made by the library from our own URI: paths only, no script, no style.
@@ -103,22 +91,22 @@ export function createAuthenticatorSetup(deps: {
       const refused = await deps.checkCurrentPassword(ctx, session, current);
       if (refused) return deps.showPage(ctx, session, refused.text, refused.status);
       const verdict = await deps.mailThrottle.take({ email: session.account.email, ip: ctx.ip });
-      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.authenticator.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.code.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
       let sent = false;
       try {
         const proof = deps.secondFactors.mailboxProofs.issue(session.account.id, session.grantId);
         sent = deps.mailer.send(mailboxCodeMessage({ to: session.account.email, code: proof.code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
-        if (sent) keep(ctx, { grantId: session.grantId, mailbox: proof.sealed });
+        if (sent) steps.keep(ctx, session, { mailbox: proof.sealed });
       } finally {
         await verdict.settle(sent);
       }
-      if (!sent) return deps.showPage(ctx, session, t('account.authenticator.unsent'), 503);
+      if (!sent) return deps.showPage(ctx, session, t('account.code.unsent'), 503);
       deps.audit.record({ type: 'mfa.mailbox_code_sent', ...facts(ctx, session) });
       sendStep(ctx, session, { step: 'mailbox' });
     },
 
     async proveMailbox(ctx, session) {
-      const step = stepOf(ctx, session);
+      const step = steps.read(ctx, session);
       if (!step?.mailbox) return backToPage(ctx);
       const { code } = codeForm.parse(ctx.request.body ?? {});
       const t = translator(pageLocale(ctx));
@@ -131,36 +119,46 @@ export function createAuthenticatorSetup(deps: {
       if (right === undefined) return;
       if (!right) {
         deps.audit.record({ type: 'mfa.failure', accountId: session.account.id, ...requestFacts(ctx), data: { step: 'mailbox', via: 'account_page' } });
-        return sendStep(ctx, session, { step: 'mailbox', error: t('account.authenticator.mailbox-failed') }, 401);
+        return sendStep(ctx, session, { step: 'mailbox', error: t('account.code.failed') }, 401);
       }
       deps.audit.record({ type: 'mfa.mailbox_proven', ...facts(ctx, session) });
       await sendScan(ctx, session, undefined);
     },
 
     async confirm(ctx, session) {
-      const step = stepOf(ctx, session);
+      const step = steps.read(ctx, session);
       if (!step?.proven || !step.enrolment) return backToPage(ctx);
       if ((await deps.secondFactors.state(session.account.id)) === 'confirmed') {
         // Set up meanwhile, from another browser of this page session: say so, never silently.
-        drop(ctx);
+        steps.drop(ctx);
         return deps.showPage(ctx, session, translator(pageLocale(ctx))('account.authenticator.already'), 409);
       }
       const sealed = step.enrolment;
       const { code } = codeForm.parse(ctx.request.body ?? {});
       const t = translator(pageLocale(ctx));
       let codes: readonly string[] | undefined;
+      let setUpMeanwhile = false;
       const right = await attempt(
         ctx,
         session,
-        async () => (codes = await deps.secondFactors.confirmEnrolment(session.account.id, session.grantId, sealed, code)) !== undefined,
+        async () => {
+          codes = await deps.secondFactors.confirmEnrolment(session.account.id, session.grantId, sealed, code);
+          // Refused because another browser confirmed at this very moment: no wrong code.
+          setUpMeanwhile = !codes && (await deps.secondFactors.state(session.account.id)) === 'confirmed';
+          return codes !== undefined || setUpMeanwhile;
+        },
         (error, status) => sendScan(ctx, session, sealed, error, status),
       );
       if (right === undefined) return;
+      if (setUpMeanwhile) {
+        steps.drop(ctx);
+        return deps.showPage(ctx, session, t('account.authenticator.already'), 409);
+      }
       if (!right || !codes) {
         deps.audit.record({ type: 'mfa.failure', accountId: session.account.id, ...requestFacts(ctx), data: { step: 'enrolment', via: 'account_page' } });
         return sendScan(ctx, session, sealed, t('mfa.failed'), 401);
       }
-      drop(ctx);
+      steps.drop(ctx);
       deps.audit.record({ type: 'mfa.enrolled', ...facts(ctx, session), data: { factor: 'totp', recoveryCodes: codes.length, via: 'account_page' } });
       deps.mailer.send(secondFactorAddedMessage({ to: session.account.email, issuerHost }));
       sendStep(ctx, session, { step: 'codes', codes });

@@ -12,7 +12,7 @@ import { addressChangeCodeMessage, emailChangedMessage, emailChangeMessage, type
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
-import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
+import { pageStep } from './page-step.ts';
 import type { ThrottledCode } from './throttled-code.ts';
 
 // A change of the account's address, in three proofs, each from someone the password alone
@@ -31,11 +31,10 @@ import type { ThrottledCode } from './throttled-code.ts';
 // mail. Codes typed are attempts of the login throttle; mails are counted (the code per
 // account, the link per new mailbox).
 
-const COOKIE = 'portcullis.account-address';
+const steps = pageStep('portcullis.account-address', { mailbox: z.string(), email: z.string() });
 /** What a proof of the current mailbox is bound to besides the account: this page session, for this purpose. */
 const binding = (session: PageSession) => `${session.grantId}:address`;
 
-const stepSchema = z.object({ grantId: z.string(), mailbox: z.string(), email: z.string(), exp: z.number() });
 const requestForm = z.object({ email: z.string().max(1000).catch(''), current: z.string().max(4096).catch('') });
 const codeForm = z.object({ code: z.string().max(64).catch('') });
 const confirmForm = z.object({ token: z.string().max(256).catch('') });
@@ -64,15 +63,12 @@ export function createEmailChangePages(deps: {
   readonly audit: AuditSink;
   readonly mailer: Mailer;
   readonly issuer: string;
+  /** Mail reaches people (SMTP_URL, or development's log): without, no change of address here. */
+  readonly mailReachesPeople: boolean;
   /** The account page with an error in its address section. */
   readonly showPage: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
 }): EmailChangePages {
   const issuerHost = new URL(deps.issuer).host;
-  const options = (ctx: Context) => ({ path: '/account', httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true }) as const;
-  const stepOf = (ctx: Context, session: PageSession) => {
-    const step = readSignedJson(ctx, COOKIE, stepSchema);
-    return step && step.grantId === session.grantId && step.exp > Date.now() ? step : undefined;
-  };
   const actedBy = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
 
   function sendCodePage(ctx: Context, session: PageSession, email: string, error?: string, status = 200): void {
@@ -103,6 +99,7 @@ export function createEmailChangePages(deps: {
   return {
     async request(ctx, session) {
       const t = translator(pageLocale(ctx));
+      if (!deps.mailReachesPeople) return deps.showPage(ctx, session, t('account.email.unavailable'), 400);
       const { email, current } = requestForm.parse(ctx.request.body ?? {});
       const { account } = session;
       const address = plainAddress(email);
@@ -111,21 +108,22 @@ export function createEmailChangePages(deps: {
       const refused = await deps.checkCurrentPassword(ctx, session, current);
       if (refused) return deps.showPage(ctx, session, refused.text, refused.status);
       const verdict = await deps.codeThrottle.take({ email: account.email, ip: ctx.ip });
-      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.authenticator.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.code.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
       let sent = false;
       try {
         const proof = deps.mailboxProofs.issue(account.id, binding(session));
         sent = deps.mailer.send(addressChangeCodeMessage({ to: account.email, code: proof.code, newEmail: address, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
-        if (sent) writeSignedJson(ctx, COOKIE, { grantId: session.grantId, mailbox: proof.sealed, email: address, exp: Date.now() + MAILBOX_CODE_TTL_MS }, { ...options(ctx), maxAge: MAILBOX_CODE_TTL_MS });
+        if (sent) steps.keep(ctx, session, { mailbox: proof.sealed, email: address });
       } finally {
         await verdict.settle(sent);
       }
-      if (!sent) return deps.showPage(ctx, session, t('account.authenticator.unsent'), 503);
+      if (!sent) return deps.showPage(ctx, session, t('account.code.unsent'), 503);
+      deps.audit.record({ type: 'user.email_change_code_sent', ...actedBy(ctx, session), data: { email: address } });
       sendCodePage(ctx, session, address);
     },
 
     async proveCurrentMailbox(ctx, session) {
-      const step = stepOf(ctx, session);
+      const step = steps.read(ctx, session);
       if (!step) {
         ctx.status = 303;
         return ctx.redirect('/account');
@@ -142,11 +140,12 @@ export function createEmailChangePages(deps: {
       if (right === undefined) return;
       if (!right) {
         deps.audit.record({ type: 'user.email_change_failed', ...actedBy(ctx, session), data: { reason: 'wrong_code' } });
-        return sendCodePage(ctx, session, step.email, t('account.authenticator.mailbox-failed'), 401);
+        return sendCodePage(ctx, session, step.email, t('account.code.failed'), 401);
       }
-      ctx.cookies.set(COOKIE, null, options(ctx));
+      // The new mailbox's count before the step is spent: refused, the code still works once the wait is over.
       const verdict = await deps.linkThrottle.take(ctx, { email: step.email, ip: ctx.ip });
-      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.password.slow', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      if (!verdict.allowed) return sendCodePage(ctx, session, step.email, t('account.email.link-wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      steps.drop(ctx);
       // An address with an account of its own gets nothing (the change could never be made);
       // the page says the same either way.
       const taken = (await deps.accounts.findByIdOrEmail(step.email)) !== undefined;

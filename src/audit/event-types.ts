@@ -55,6 +55,7 @@ export const AUDIT_EVENT_TYPES = {
   'user.tokens_revoked': 'every grant, token, session and consent of an account was ended (data.grants, data.tokens)',
   'user.enabled': 'an account was enabled again',
   'user.password_changed': "an account's password was set",
+  'user.email_change_code_sent': 'a person asked on their account page to change their address, with the password; a code was mailed to the current address, to prove it (data.email: the new address)',
   'user.email_change_requested': 'a person asked on their account page to change their address and proved the current one (its mailed code); a link was mailed to the new one (data.email; data.sent: false when that address has an account of its own, and nothing was mailed)',
   'user.email_changed': "a person opened the link mailed to their new address: the account uses it, verified; the old address was told and its reset links spent (data.from, data.to)",
   'user.email_change_failed': 'a change of address was refused: a wrong code from the current address, or a link refused (data.reason: wrong_code, invalid_link, taken)',

@@ -110,7 +110,7 @@ test('a person signs in to their account page, changes their name, password and 
   await page.setViewportSize({ width: 1280, height: 860 });
   await page.getByLabel('New email address').fill('grace.hopper@example.net');
   await page.locator('#email-current').fill(NEW_PASSWORD);
-  await page.getByRole('button', { name: 'Send the link' }).click();
+  await page.getByRole('button', { name: 'Change address' }).click();
   // First the code mailed to the current address (logged, as the link below).
   await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
   await checkPage(page, 'code from the current address');

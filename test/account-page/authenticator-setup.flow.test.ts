@@ -147,3 +147,17 @@ test('when another browser with this session’s cookies confirmed first, the pe
   assert.equal(late.status, 409);
   assert.match(late.html, /set up already, from another browser/);
 });
+
+test('two browsers of one session confirming at the same moment: one gets the codes, the other is told, no failure counted', async () => {
+  const person = await newPerson();
+  const { jar, page } = await signedIn(person.email);
+  const csrf = csrfToken(page.html);
+  await post(jar, '/authenticator', { csrf, current: PASSWORD });
+  const scan = await post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, person.email) });
+  const key = keyOf(scan.html)!;
+  const answers = await Promise.all([jar.copy(), jar.copy()].map((copy) => post(copy, '/authenticator/confirm', { csrf, code: appCode(key) })));
+  assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 409]);
+  await server.auditWriter.flush();
+  const failures = await server.database.prisma.auditEvent.count({ where: { accountId: person.id, type: 'mfa.failure' } });
+  assert.equal(failures, 0, 'a right code is not a failure');
+});

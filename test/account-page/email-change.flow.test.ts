@@ -128,7 +128,7 @@ test('the new address gets a link; opening it shows the change, pressing the but
   assert.equal(again.status, 400, 'the link works once');
   await server.auditWriter.flush();
   const types = (await server.database.prisma.auditEvent.findMany({ where: { accountId: person.id, type: { startsWith: 'user.email' } }, orderBy: { id: 'asc' } })).map((event) => event.type);
-  assert.deepEqual(types, ['user.email_change_requested', 'user.email_changed']);
+  assert.deepEqual(types, ['user.email_change_code_sent', 'user.email_change_requested', 'user.email_changed']);
 });
 
 test('refused without the right password, for a malformed or the same address; nothing mailed', async () => {
