@@ -24,6 +24,8 @@ const MAY_IMPORT = {
   // The admin API protects itself as the account API does (its requireAccessToken).
   'admin-api': ['config', 'observability', 'http', 'db', 'audit', 'clients', 'accounts', 'oidc', 'abuse', 'account-api'],
   cli: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts', 'oidc'],
+  // The account page is a page surface: it builds its forms and texts as the sign-in pages do.
+  'account-page': ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse', 'mail', 'interactions'],
 };
 const FOLDERS = Object.keys(MAY_IMPORT);
 const ROOT_FILES = ['app', 'server', 'boot', 'services', 'main'];

@@ -143,7 +143,7 @@ async function resetPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof
   await page.getByRole('heading', { name: 'Reset your password' }).waitFor();
   await shoot(page, 'forgot-password', form);
   await page.getByLabel('Email').fill(RESET_EMAIL);
-  await page.getByRole('button', { name: 'Change address' }).click();
+  await page.getByRole('button', { name: 'Send the link' }).click();
   await page.getByRole('heading', { name: 'Check your email' }).waitFor();
   await shoot(page, 'reset-sent', form);
 
@@ -186,7 +186,7 @@ async function signUpPages(form: string, contextOptions: (typeof VIEWPORTS)[keyo
   await page.getByRole('heading', { name: 'Create an account' }).waitFor();
   await shoot(page, 'sign-up', form);
   await page.getByLabel('Email').fill(email);
-  await page.getByRole('button', { name: 'Change address' }).click();
+  await page.getByRole('button', { name: 'Send the link' }).click();
   await page.getByRole('heading', { name: 'Check your email' }).waitFor();
   await shoot(page, 'sign-up-sent', form);
 

@@ -3,3 +3,4 @@
 // server.ts opens the Redis connection they share (openLimitRedis).
 export { createAbuseLimits, type AbuseLimitDeps, type AbuseLimits } from './create-abuse-limits.ts';
 export { connectLimitRedis, createLimitRedis } from './redis.ts';
+export { peekBody } from './peek-form-body.ts';

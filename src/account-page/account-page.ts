@@ -7,11 +7,7 @@ import type { ClientService } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
 import { passwordChangedMessage, type Mailer } from '../mail/index.ts';
 import type { GrantService } from '../oidc/index.ts';
-import { CSRF_FIELD, issueCsrfToken, type CsrfScope } from '../interactions/csrf.ts';
-import type { LoginThrottle } from '../interactions/login-throttle.ts';
-import { translator } from '../interactions/messages/index.ts';
-import { passwordProblemText } from '../interactions/password-problem-text.ts';
-import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
+import { CSRF_FIELD, type CsrfScope, issueCsrfToken, type LoginThrottle, pageLocale, passwordProblemText, type RenderPage, sendPage, translator } from '../interactions/index.ts';
 import { createCurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
 

@@ -4,10 +4,7 @@ import { z } from 'zod';
 
 import { MAILBOX_CODE_TTL_MS, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import { CSRF_FIELD, issueCsrfToken } from '../interactions/csrf.ts';
-import { formatWait, translator } from '../interactions/messages/index.ts';
-import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
-import type { MailThrottle } from '../interactions/second-factor.ts';
+import { CSRF_FIELD, formatWait, issueCsrfToken, type MailThrottle, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
 import { mailboxCodeMessage, secondFactorAddedMessage, type Mailer } from '../mail/index.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';

@@ -2,9 +2,7 @@ import type { Context } from 'koa';
 
 import type { AccountService } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import type { LoginThrottle } from '../interactions/login-throttle.ts';
-import { formatWait, translator } from '../interactions/messages/index.ts';
-import { pageLocale } from '../interactions/render-page.ts';
+import { formatWait, type LoginThrottle, pageLocale, translator } from '../interactions/index.ts';
 import type { PageSession } from './page-session.ts';
 
 // The current password, asked again on the account page before a change that a stolen page

@@ -3,11 +3,7 @@ import { z } from 'zod';
 
 import { EMAIL_CHANGE_TTL_SECONDS, MAILBOX_CODE_TTL_MS, plainAddress, type AccountService, type EmailChanges, type MailboxProofs } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import { CSRF_FIELD, issueCsrfToken } from '../interactions/csrf.ts';
-import { formatWait, translator } from '../interactions/messages/index.ts';
-import { languageModel, pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
-import type { ResetThrottle } from '../interactions/reset-throttle.ts';
-import type { MailThrottle } from '../interactions/second-factor.ts';
+import { CSRF_FIELD, formatWait, issueCsrfToken, languageModel, type MailThrottle, pageLocale, type RenderPage, type ResetThrottle, sendPage, translator } from '../interactions/index.ts';
 import { addressChangeCodeMessage, emailChangedMessage, emailChangeMessage, type Mailer } from '../mail/index.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';

@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 
-import { peekBody } from '../abuse/peek-form-body.ts';
+import { peekBody } from '../abuse/index.ts';
 import { routedPath } from '../http/index.ts';
 
 // The account page's client is public and first-party: anyone can write an authorization

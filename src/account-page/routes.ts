@@ -2,10 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 
 import { requestFacts } from '../audit/index.ts';
-import { requireCsrfToken } from '../interactions/csrf.ts';
-import { parseForm } from '../interactions/parse-form.ts';
-import { translator } from '../interactions/messages/index.ts';
-import { pageLocale, sendPage, type RenderPage } from '../interactions/render-page.ts';
+import { pageLocale, parseForm, type RenderPage, requireCsrfToken, sendPage, translator } from '../interactions/index.ts';
 import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import { ACCOUNT_CSRF, type AccountPage } from './account-page.ts';
 import { ACCOUNT_PAGE_PATH } from './account-client.ts';

@@ -1,8 +1,6 @@
 import type { Context } from 'koa';
 
-import type { LoginThrottle } from '../interactions/login-throttle.ts';
-import { formatWait, translator } from '../interactions/messages/index.ts';
-import { pageLocale } from '../interactions/render-page.ts';
+import { formatWait, type LoginThrottle, pageLocale, translator } from '../interactions/index.ts';
 import type { PageSession } from './page-session.ts';
 
 // A code typed on the account page (one mailed to the account, one of a new authenticator

@@ -1,5 +1,12 @@
 export { createInteractionRouter, type InteractionDeps } from './routes.ts';
-export { createPageRenderer, type RenderPage } from './render-page.ts';
+export { createPageRenderer, languageModel, pageLocale, sendPage, type RenderPage } from './render-page.ts';
+// What other page surfaces (the account page) build their forms and texts with.
+export { CSRF_FIELD, issueCsrfToken, requireCsrfToken, type CsrfScope } from './csrf.ts';
+export { parseForm } from './parse-form.ts';
+export { formatWait, translator } from './messages/index.ts';
+export { passwordProblemText } from './password-problem-text.ts';
+export type { LoginThrottle } from './login-throttle.ts';
+export type { MailThrottle } from './second-factor.ts';
 export { createErrorPage, createRenderError } from './render-error.ts';
 export { createLogoutSource, createPostLogoutSuccessSource } from './logout-pages.ts';
 export { pageFormTargets } from './client-display.ts';
