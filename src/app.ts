@@ -12,6 +12,7 @@ import {
   accessLog,
   checkProxyHeaders,
   dropMalformedForwardedFor,
+  enginePath,
   errorHandler,
   originFormTarget,
   pinIssuerOrigin,
@@ -40,7 +41,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
+import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, accountPageUrl, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
@@ -218,8 +219,8 @@ export function createApp(deps: AppDeps): Koa {
   //    this very app, so every check and budget of the token endpoint applies).
   let dispatch: Dispatch | undefined;
   const ACCOUNT_AUTHORIZATION_COOKIE = 'portcullis.account-auth';
-  const accountPage = createAccountPage({ ...deps, throttle: abuse.loginThrottle, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID, mailReachesPeople: config.mail.reachesPeople });
   const checkCurrentPassword = createCurrentPasswordCheck({ ...deps, throttle: abuse.loginThrottle });
+  const accountPage = createAccountPage({ ...deps, checkCurrentPassword, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID, mailReachesPeople: config.mail.reachesPeople });
   const attempt = createThrottledCode(abuse.loginThrottle);
   const accountRoutes = createAccountRouter({
     page: accountPage,
@@ -247,16 +248,17 @@ export function createApp(deps: AppDeps): Koa {
     signIn: createFirstPartySignIn({
       issuer: config.issuer,
       clientId: ACCOUNT_PAGE_CLIENT_ID,
-      callbackPath: ACCOUNT_CALLBACK_PATH,
+      redirectUri: accountPageUrl(config.issuer, ACCOUNT_CALLBACK_PATH),
       cookie: { name: 'portcullis.account-signin', path: ACCOUNT_PAGE_PATH },
-      authorizationCookie: { name: ACCOUNT_AUTHORIZATION_COOKIE, path: deps.provider.pathFor('authorization') },
+      // On the authorization endpoint's path (the engine's endpoints are at the root).
+      authorizationCookie: { name: ACCOUNT_AUTHORIZATION_COOKIE, path: enginePath(deps.provider, 'authorization') },
       scope: 'openid email profile',
       dispatch: () => (dispatch ??= app.callback()),
     }),
     verifier: deps.accessTokens,
     grants: deps.grants,
     render: deps.render,
-    endSessionPath: deps.provider.pathFor('end_session'),
+    endSessionUrl: new URL(enginePath(deps.provider, 'end_session'), config.issuer).href,
     clientId: ACCOUNT_PAGE_CLIENT_ID,
   });
   app.use(accountRoutes.routes());
@@ -297,14 +299,14 @@ export function createApp(deps: AppDeps): Koa {
   //    With DEVICE_FLOW, each user code typed at /device is counted per address before the
   //    engine looks it up: a wrong one is audited, too many are a 429 page.
   if (config.deviceFlow) {
-    app.use(guardDeviceCodes({ path: deps.provider.pathFor('code_verification'), throttle: abuse.deviceCodeThrottle, render: deps.render, audit: deps.audit }));
+    app.use(guardDeviceCodes({ path: enginePath(deps.provider, 'code_verification'), throttle: abuse.deviceCodeThrottle, render: deps.render, audit: deps.audit }));
   }
   //    The account page's client is served only to the browser that started its sign-in
   //    (account-page/own-attempt-guard.ts): a request for it written by anyone else is refused.
   const refuseSignIn = signInFailed(deps.render);
   app.use(
     requireOwnAttempt({
-      authorizationPath: deps.provider.pathFor('authorization'),
+      authorizationPath: enginePath(deps.provider, 'authorization'),
       clientId: ACCOUNT_PAGE_CLIENT_ID,
       cookie: ACCOUNT_AUTHORIZATION_COOKIE,
       refuse: (ctx) => refuseSignIn(ctx, 'invalid_request'),

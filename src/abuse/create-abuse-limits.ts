@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 
 import type { ClientService } from '../clients/index.ts';
 import type { AuthThrottleConfig, Config } from '../config/index.ts';
-import { apiCors, createOriginAllowlist, enforceProviderCors, routedPath, type RenderErrorPage } from '../http/index.ts';
+import { apiCors, createOriginAllowlist, enforceProviderCors, enginePath, routedPath, type RenderErrorPage } from '../http/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { guardClientAuthentication } from './client-authentication.ts';
@@ -82,7 +82,7 @@ function clientAuthPaths(provider: Provider): Set<string> {
   const paths = new Set<string>();
   for (const route of CLIENT_AUTH_ROUTES) {
     try {
-      paths.add(routedPath(provider.pathFor(route)));
+      paths.add(routedPath(enginePath(provider, route)));
     } catch {
       // A feature that is not enabled has no route.
     }
@@ -120,10 +120,10 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     hsts: new URL(config.issuer).protocol === 'https:',
   };
   const paths = {
-    token: provider.pathFor('token'),
-    introspection: provider.pathFor('introspection'),
-    revocation: provider.pathFor('revocation'),
-    ...(config.deviceFlow && { deviceVerification: provider.pathFor('code_verification'), deviceAuthorization: provider.pathFor('device_authorization') }),
+    token: enginePath(provider, 'token'),
+    introspection: enginePath(provider, 'introspection'),
+    revocation: enginePath(provider, 'revocation'),
+    ...(config.deviceFlow && { deviceVerification: enginePath(provider, 'code_verification'), deviceAuthorization: enginePath(provider, 'device_authorization') }),
   };
   const clientPaths = clientAuthPaths(provider);
 

@@ -7,18 +7,17 @@ import type { ClientService } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
 import { passwordChangedMessage, type Mailer } from '../mail/index.ts';
 import type { GrantService } from '../oidc/index.ts';
-import { CSRF_FIELD, type CsrfScope, issueCsrfToken, type LoginThrottle, pageLocale, passwordProblemText, type RenderPage, sendPage, translator } from '../interactions/index.ts';
-import { createCurrentPasswordCheck } from './current-password.ts';
+import { CSRF_FIELD, type CsrfScope, issueCsrfToken, pageLocale, passwordProblemText, type RenderPage, sendPage, translator } from '../interactions/index.ts';
+import type { CurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
 
 // What a signed-in person can see and do about their own account (routes.ts lists the
 // paths). Rules:
 // - every change acts on the session's account only: ids in a form (a session, an app) are
 //   looked up among that account's own, never trusted;
-// - a password change needs the current password, counted by the login throttle like any
-//   password guess (a stolen page session must not become a password oracle), checked by
-//   the sign-up and reset policy, then every other browser session of the account is signed
-//   out and the owner is mailed;
+// - a password change needs the current password (current-password.ts), the new one is
+//   checked by the sign-up and reset policy; the owner is mailed, then every other browser
+//   session of the account and every app's grant end (this browser and page stay);
 // - every change is audited with the person as the actor;
 // - after a change, a redirect (303) to the page with what was done: a reload never
 //   repeats it.
@@ -39,7 +38,8 @@ export interface AccountPageDeps {
   readonly auditTrail: Pick<AuditTrail, 'list'>;
   readonly audit: AuditSink;
   readonly render: RenderPage;
-  readonly throttle: LoginThrottle;
+  /** The current password, asked again (current-password.ts). */
+  readonly checkCurrentPassword: CurrentPasswordCheck;
   readonly mailer: Mailer;
   readonly issuer: string;
   /** The page's own client: its grant is this page's session, not an app the person authorized. */
@@ -125,7 +125,6 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
     );
   }
 
-  const checkCurrentPassword = createCurrentPasswordCheck(deps);
 
   /**
    * Every browser session of the account and every grant (each app's tokens, whether or not
@@ -165,7 +164,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       const t = translator(pageLocale(ctx));
       const { current, password } = passwordForm.parse(ctx.request.body ?? {});
       const { account } = session;
-      const refused = await checkCurrentPassword(ctx, session, current);
+      const refused = await deps.checkCurrentPassword(ctx, session, current);
       if (refused) return render(ctx, session, { password: refused.text }, refused.status);
       const problem = await newPasswordProblem(password, [account.email, account.name]);
       if (problem) return render(ctx, session, { password: passwordProblemText(t, problem) }, 400);

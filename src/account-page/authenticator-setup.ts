@@ -30,8 +30,6 @@ const startForm = z.object({ current: z.string().max(4096).catch('') });
 const codeForm = z.object({ code: z.string().max(64).catch('') });
 
 export interface AuthenticatorSetup {
-  /** Whether this deployment can set one up here at all (mail reaches people). */
-  readonly available: boolean;
   start(ctx: Context, session: PageSession): Promise<void>;
   proveMailbox(ctx: Context, session: PageSession): Promise<void>;
   confirm(ctx: Context, session: PageSession): Promise<void>;
@@ -78,8 +76,6 @@ export function createAuthenticatorSetup(deps: {
   const { attempt } = deps;
 
   return {
-    available: deps.mailReachesPeople,
-
     async start(ctx, session) {
       const t = translator(pageLocale(ctx));
       if (!deps.mailReachesPeople) return deps.showPage(ctx, session, t('account.authenticator.unavailable'), 400);

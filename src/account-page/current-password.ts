@@ -23,7 +23,7 @@ export function createCurrentPasswordCheck(deps: { readonly accounts: Pick<Accou
     const t = translator(pageLocale(ctx));
     const { account } = session;
     const reservation = await deps.throttle.reserve(ctx, { email: account.email, ip: ctx.ip });
-    if (reservation.refused) return { text: t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), status: 429 };
+    if (reservation.refused) return { text: t('account.attempts.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), status: 429 };
     let checked;
     try {
       checked = await deps.accounts.authenticate(account.email, current);

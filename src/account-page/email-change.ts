@@ -5,6 +5,7 @@ import { EMAIL_CHANGE_TTL_SECONDS, MAILBOX_CODE_TTL_MS, plainAddress, type Accou
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { CSRF_FIELD, formatWait, issueCsrfToken, languageModel, type MailThrottle, pageLocale, type RenderPage, type ResetThrottle, sendPage, translator } from '../interactions/index.ts';
 import { addressChangeCodeMessage, emailChangedMessage, emailChangeMessage, type Mailer } from '../mail/index.ts';
+import { accountPageUrl } from './account-client.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
@@ -145,12 +146,13 @@ export function createEmailChangePages(deps: {
       // An address with an account of its own gets nothing (the change could never be made);
       // the page says the same either way.
       const taken = (await deps.accounts.findByIdOrEmail(step.email)) !== undefined;
+      let sent = false;
       if (!taken) {
         const token = await deps.emailChanges.request(account.id, step.email);
-        const link = `${deps.issuer}/account/email/confirm?token=${token}`;
-        deps.mailer.send(emailChangeMessage({ to: step.email, link, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS, issuerHost }));
+        const link = `${accountPageUrl(deps.issuer, '/account/email/confirm')}?token=${token}`;
+        sent = deps.mailer.send(emailChangeMessage({ to: step.email, link, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS, issuerHost }));
       }
-      deps.audit.record({ type: 'user.email_change_requested', ...actedBy(ctx, session), data: { email: step.email, sent: !taken } });
+      deps.audit.record({ type: 'user.email_change_requested', ...actedBy(ctx, session), data: { email: step.email, sent } });
       ctx.status = 303;
       ctx.redirect('/account?done=email');
     },
@@ -174,7 +176,7 @@ export function createEmailChangePages(deps: {
       const { token } = confirmForm.parse(ctx.request.body ?? {});
       const outcome = await deps.emailChanges.confirm(token, session.account.id);
       if (!outcome.ok) {
-        deps.audit.record({ type: 'user.email_change_failed', data: { reason: outcome.reason }, ...requestFacts(ctx) });
+        deps.audit.record({ type: 'user.email_change_failed', ...actedBy(ctx, session), data: { reason: outcome.reason } });
         return dead(ctx);
       }
       deps.audit.record({ type: 'user.email_changed', accountId: outcome.accountId, actor: outcome.accountId, data: { from: outcome.previousEmail, to: outcome.email }, ...requestFacts(ctx) });

@@ -20,8 +20,8 @@ import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
 export interface FirstPartySignInOptions {
   readonly issuer: string;
   readonly clientId: string;
-  /** The path of the page's callback; its URL under the issuer is the registered redirect URI. */
-  readonly callbackPath: string;
+  /** The page's callback, a URL of the issuer's origin (the registered redirect URI). */
+  readonly redirectUri: string;
   /** The cookie that carries an attempt, and the path it is sent on (the page's). */
   readonly cookie: { readonly name: string; readonly path: string };
   /**
@@ -34,11 +34,10 @@ export interface FirstPartySignInOptions {
   readonly dispatch: () => Dispatch;
 }
 
-/** What a finished sign-in proved: the ID token's claims and the access token (for its grant). */
+/** What a finished sign-in proved: the ID token's subject and the access token (for its grant). */
 export interface SignedIn {
   readonly sub: string;
   readonly accessToken: string;
-  readonly claims: oidc.IDToken;
 }
 
 export type SignInOutcome = { readonly ok: true; readonly signedIn: SignedIn; readonly returnTo: string } | { readonly ok: false; readonly reason: string };
@@ -54,7 +53,7 @@ const ATTEMPT_TTL_MS = 10 * 60 * 1000;
 const attemptSchema = z.object({ state: z.string(), nonce: z.string(), verifier: z.string(), returnTo: z.string(), exp: z.number() });
 
 export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstPartySignIn {
-  const redirectUri = `${options.issuer}${options.callbackPath}`;
+  const { redirectUri } = options;
   const insecure = new URL(options.issuer).protocol === 'http:';
   let metadata: Promise<oidc.ServerMetadata> | undefined;
 
@@ -62,7 +61,7 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
   function serverMetadata(): Promise<oidc.ServerMetadata> {
     metadata ??= oidc
       .discovery(new URL(options.issuer), options.clientId, undefined, oidc.None(), {
-        [oidc.customFetch]: inProcessFetch(options.dispatch, { remoteAddress: '127.0.0.1' }),
+        [oidc.customFetch]: inProcessFetch(options.dispatch, { remoteAddress: '127.0.0.1', issuer: options.issuer }),
         ...(insecure && { execute: [oidc.allowInsecureRequests] }),
       })
       .then((config) => config.serverMetadata())
@@ -76,7 +75,7 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
   /** A client configuration for one request: its fetch speaks from that request's address. */
   async function configurationFor(ctx: Context): Promise<oidc.Configuration> {
     const config = new oidc.Configuration(await serverMetadata(), options.clientId, undefined, oidc.None());
-    config[oidc.customFetch] = inProcessFetch(options.dispatch, { remoteAddress: ctx.ip });
+    config[oidc.customFetch] = inProcessFetch(options.dispatch, { remoteAddress: ctx.ip, issuer: options.issuer });
     if (insecure) oidc.allowInsecureRequests(config);
     return config;
   }
@@ -109,7 +108,7 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
       if (!attempt || attempt.exp < Date.now()) return { ok: false, reason: 'no_attempt' };
       const config = await configurationFor(ctx);
       try {
-        const tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.originalUrl, options.issuer), {
+        const tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.originalUrl, redirectUri), {
           pkceCodeVerifier: attempt.verifier,
           expectedState: attempt.state,
           expectedNonce: attempt.nonce,
@@ -117,7 +116,7 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
         });
         const claims = tokens.claims();
         if (!claims) return { ok: false, reason: 'no_id_token' };
-        return { ok: true, signedIn: { sub: claims.sub, accessToken: tokens.access_token, claims }, returnTo: attempt.returnTo };
+        return { ok: true, signedIn: { sub: claims.sub, accessToken: tokens.access_token }, returnTo: attempt.returnTo };
       } catch (error) {
         // The authorization server's refusal (access_denied, a replayed code, ...) or a
         // check of openid-client's (state, iss, nonce): the attempt failed, nothing else.

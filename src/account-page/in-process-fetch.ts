@@ -7,15 +7,18 @@ import inject from 'light-my-request';
 // people in through Portcullis' own token endpoint with it, so that exchange passes every
 // check and budget a client's would (the engine's PKCE and code checks, the request limits
 // of the person's own address), yet needs no route from the server to its public URL
-// (behind a proxy, the issuer's host may not even resolve from inside).
+// (behind a proxy, the issuer's host may not even resolve from inside). With a path in the
+// issuer, the proxy strips it before the app sees a request: so does this fetch.
 
 /** A request handler as Koa's app.callback() makes one (it answers its own errors). */
 export type Dispatch = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
-export function inProcessFetch(dispatch: () => Dispatch, options: { readonly remoteAddress: string }): typeof fetch {
+export function inProcessFetch(dispatch: () => Dispatch, options: { readonly remoteAddress: string; readonly issuer: string }): typeof fetch {
+  const prefix = new URL(options.issuer).pathname.replace(/\/$/, '');
   return async (input, init) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
+    if (prefix && url.pathname.startsWith(`${prefix}/`)) url.pathname = url.pathname.slice(prefix.length);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
       headers[name] = value;

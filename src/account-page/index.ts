@@ -1,4 +1,4 @@
-export { ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_PAGE_PATH, registerAccountPageClient } from './account-client.ts';
+export { ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_PAGE_PATH, accountPageUrl, registerAccountPageClient } from './account-client.ts';
 export { ACCOUNT_CSRF, createAccountPage, type AccountPage, type AccountPageDeps } from './account-page.ts';
 export { createFirstPartySignIn, type FirstPartySignIn } from './first-party-sign-in.ts';
 export { createPageSessions, PAGE_SESSION_MAX_AGE_MS, type PageSessions } from './page-session.ts';

@@ -25,7 +25,8 @@ export function requireOwnAttempt(options: {
 }): Middleware {
   return async (ctx, next) => {
     // As the engine's router matches it: /AUTH and /auth/ are the authorization endpoint too.
-    if (routedPath(ctx.path) !== routedPath(options.authorizationPath) || (ctx.method !== 'GET' && ctx.method !== 'POST')) {
+    // HEAD too: the engine answers it with its GET handler (a redirect with a code in Location).
+    if (routedPath(ctx.path) !== routedPath(options.authorizationPath) || !['GET', 'HEAD', 'POST'].includes(ctx.method)) {
       await next();
       return;
     }

@@ -12,7 +12,9 @@ import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
 //   out everywhere", an operator ending the session or revoking the account's tokens all
 //   end that grant, and with it the page (no separate session to forget);
 // - the account exists and is enabled;
-// - the cookie is younger than MAX_AGE: a sign-in is not good forever on a shared computer.
+// - the cookie is younger than MAX_AGE: the page then signs in again (which the browser's
+//   own Portcullis session may answer without asking: the changes that matter ask for the
+//   password each time).
 
 export const PAGE_SESSION_MAX_AGE_MS = 60 * 60 * 1000;
 
@@ -21,8 +23,6 @@ const sessionSchema = z.object({ sub: z.string().min(1).max(128), grantId: z.str
 export interface PageSession {
   readonly account: AccountRecord;
   readonly grantId: string;
-  /** When the person signed in (seconds). */
-  readonly iat: number;
 }
 
 export interface PageSessions {
@@ -53,7 +53,7 @@ export function createPageSessions(deps: {
       if (!grant || grant.accountId !== parsed.sub || grant.clientId !== deps.clientId) return undefined;
       const account = await deps.accounts.findById(parsed.sub);
       if (!account || account.disabled) return undefined;
-      return { account, grantId: parsed.grantId, iat: parsed.iat };
+      return { account, grantId: parsed.grantId };
     },
     write(ctx, session) {
       const value = { sub: session.sub, grantId: session.grantId, iat: Math.floor(now() / 1000) };

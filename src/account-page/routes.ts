@@ -40,8 +40,8 @@ export interface AccountRoutesDeps {
   readonly verifier: Pick<AccessTokenVerifier, 'verify'>;
   readonly grants: Pick<GrantService, 'revokeGrant'>;
   readonly render: RenderPage;
-  /** The engine's sign-out page (end_session), where the browser's own session can end too. */
-  readonly endSessionPath: string;
+  /** The engine's sign-out page (end_session, under the issuer), where the browser's own session can end too. */
+  readonly endSessionUrl: string;
   readonly clientId: string;
 }
 
@@ -107,7 +107,7 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
     await deps.grants.revokeGrant(grantId, 'logout', { actor: account.id, ...requestFacts(ctx) });
     deps.sessions.clear(ctx);
     ctx.status = 303;
-    ctx.redirect(`${deps.endSessionPath}?client_id=${encodeURIComponent(deps.clientId)}`);
+    ctx.redirect(`${deps.endSessionUrl}?client_id=${encodeURIComponent(deps.clientId)}`);
   });
 
   return router;

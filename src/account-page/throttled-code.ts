@@ -20,7 +20,7 @@ export function createThrottledCode(throttle: LoginThrottle): ThrottledCode {
     const reservation = await throttle.reserve(ctx, { email: session.account.email, ip: ctx.ip });
     if (reservation.refused) {
       const t = translator(pageLocale(ctx));
-      await refusedPage(t('account.password.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), 429);
+      await refusedPage(t('account.attempts.slow', { wait: formatWait(t, reservation.retryAfterSeconds) }), 429);
       return undefined;
     }
     let right: boolean;

@@ -4,7 +4,7 @@ import { ConflictError } from '../errors.ts';
 import { hashLinkToken, isLinkToken, newLinkToken } from './link-token.ts';
 
 // A change of a person's address, asked for on the account page (which checked their
-// password). Rules:
+// password and a code mailed to the current address: account-page/email-change.ts). Rules:
 // - the new address proves itself: the change is made only by the link mailed to it
 //   (256-bit token, only its SHA-256 stored, single use, EMAIL_CHANGE_TTL_SECONDS: an hour);
 // - one open change per account: asking again spends the earlier links;
@@ -90,7 +90,7 @@ export function createEmailChanges(prisma: PrismaClient, ttlSeconds = EMAIL_CHAN
         const refusal = error instanceof ConflictError ? new Refusal('taken') : error;
         if (!(refusal instanceof Refusal)) throw error;
         // The refusal rolled the transaction back: the link is spent on its own.
-        await db(() => prisma.emailChange.updateMany({ where: { tokenHash }, data: { usedAt: new Date() } }));
+        await db(() => prisma.emailChange.updateMany({ where: { tokenHash, usedAt: null }, data: { usedAt: new Date() } }));
         return { ok: false, reason: refusal.reason };
       }
     },

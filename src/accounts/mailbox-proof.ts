@@ -4,14 +4,17 @@ import { z } from 'zod';
 
 import type { Sealer } from '../crypto/index.ts';
 
-// Proof that whoever sets up a first authenticator reads the account's mail. Without it, a
-// password alone would be enough to bind an attacker's authenticator where a second factor
-// is required of a person who has none yet (trust on first use). Rules:
+// Proof that whoever sets up a first authenticator, or moves the account to another address,
+// reads the account's mail. Without it, a password alone would be enough to bind an
+// attacker's authenticator where a second factor is required of a person who has none yet
+// (trust on first use), or to move the account's mail, resets included, elsewhere. Rules:
 // - a code of ten digits (10^10: at the login throttle's pace of about one try a minute an
 //   account, never within reach), mailed to the account's address;
 // - like an enrolment secret, it is not stored: it is handed back sealed, bound to the
-//   account and to the one sign-in (`binding`, the interaction uid) that asked, for that
-//   sign-in to keep (interactions/pending-login.ts), and works for ten minutes;
+//   account and to what asked (`binding`: a sign-in's interaction uid, kept by that sign-in,
+//   interactions/pending-login.ts; or an account page session's grant, for setting up an
+//   authenticator there, or with `:address` for a change of address), and works for ten
+//   minutes;
 // - a sealed proof opens only as a proof: an enrolment secret sealed by the same key has
 //   another shape and is refused.
 

@@ -14,3 +14,4 @@ export { markPageError } from './response-error.ts';
 export { cspNonce, securityHeaders } from './security-headers.ts';
 export { checkProxyHeaders, dropMalformedForwardedFor } from './tls-proxy-headers.ts';
 export { createPublicServer } from './public-server.ts';
+export { enginePath } from './engine-paths.ts';

@@ -6,6 +6,7 @@ import { clientDisplay } from './client-display.ts';
 import { DEFAULT_LOCALE, isMessageKey, pickLocale, translator, type Locale, type Translate } from './messages/index.ts';
 import { restartUrl } from './restart-link.ts';
 import { languageModel, pageLocale, sendPage, type RenderPage } from './render-page.ts';
+import { enginePath } from '../http/index.ts';
 
 type RenderError = NonNullable<Configuration['renderError']>;
 
@@ -108,7 +109,7 @@ export function sendExpiredPage(ctx: Context, render: RenderPage, authorizationP
 export function createRenderError(render: RenderPage): RenderError {
   return (ctx, out, error) => {
     if (error instanceof errors.SessionNotFound) {
-      sendExpiredPage(ctx, render, ctx.oidc?.provider.pathFor('authorization'));
+      sendExpiredPage(ctx, render, ctx.oidc && enginePath(ctx.oidc.provider, 'authorization'));
       return Promise.resolve();
     }
     const code = typeof out.error === 'string' ? out.error : 'server_error';

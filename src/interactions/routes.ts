@@ -19,6 +19,7 @@ import { parseForm } from './parse-form.ts';
 import type { RenderPage } from './render-page.ts';
 import { rememberAuthorizationRequest } from './restart-link.ts';
 import { createSecondFactorPages, type MailThrottle } from './second-factor.ts';
+import { enginePath } from '../http/index.ts';
 
 // The browser side of the authorization flow: the engine redirects to /interaction/:uid
 // with a prompt (login or consent); we answer it and hand the result back with
@@ -77,7 +78,7 @@ export interface InteractionDeps {
 export function createInteractionRouter(deps: InteractionDeps): Router {
   const { provider, render } = deps;
   const audit = deps.audit ?? discardAudit;
-  const authorizationPath = () => provider.pathFor('authorization');
+  const authorizationPath = () => enginePath(provider, 'authorization');
   const interactions = createInteractionLoader(provider);
   const reset = deps.passwordReset;
   const throttle = deps.loginThrottle ?? UNTHROTTLED;

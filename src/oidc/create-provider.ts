@@ -87,7 +87,7 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   // Pre/post middleware around the engine's routes (they run inside its error handling).
   // Outermost: a response the engine failed for a database outage becomes a 503.
   if (outageAnswer) provider.use(outageAnswer.middleware);
-  const publishedDocuments = createPublishedDocuments({ jwksMaxAge: deps.config.keys.jwksMaxAge, jwksPath: provider.pathFor('jwks') });
+  const publishedDocuments = createPublishedDocuments({ jwksMaxAge: deps.config.keys.jwksMaxAge, jwksPath: provider.pathFor('jwks', { mountPath: '' }) /* routed at the root, whatever path ISSUER has (http/engine-paths.ts) */ });
   provider.use(publishedDocuments.record);
   // Outside the extensions below: it sees their revocation answers too.
   provider.use(answerRevocationInJson());
