@@ -51,6 +51,18 @@ async function post(jar: CookieJar, path: string, fields: Record<string, string>
 const keyOf = (html: string) => /id="totp-key">([A-Z2-7 ]+)</.exec(html)?.[1]?.replaceAll(' ', '');
 const appCode = (key: string) => TOTP.generate({ secret: Secret.fromBase32(key) });
 
+/** A person signed in to the page, past the password and the mailed code: at the app's secret. */
+async function atScanStep(): Promise<{ person: { email: string; id: string }; jar: CookieJar; csrf: string; key: string }> {
+  const person = await newPerson();
+  const { jar, page } = await signedIn(person.email);
+  const csrf = csrfToken(page.html);
+  await post(jar, '/authenticator', { csrf, current: PASSWORD });
+  const scan = await post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, person.email) });
+  const key = keyOf(scan.html);
+  assert.ok(key, 'the app’s secret is shown');
+  return { person, jar, csrf, key };
+}
+
 test('password, mailed code, app code: the authenticator is set up, ten recovery codes shown once, the owner told', async () => {
   const person = await newPerson();
   const { jar, page } = await signedIn(person.email);
@@ -118,12 +130,7 @@ test('the app’s secret only after the mailed code of this very page session: a
 });
 
 test('a wrong app code sets up nothing and shows the same secret again', async () => {
-  const person = await newPerson();
-  const { jar, page } = await signedIn(person.email);
-  const csrf = csrfToken(page.html);
-  await post(jar, '/authenticator', { csrf, current: PASSWORD });
-  const scan = await post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, person.email) });
-  const key = keyOf(scan.html)!;
+  const { person, jar, csrf, key } = await atScanStep();
   const wrong = await post(jar, '/authenticator/confirm', { csrf, code: '000000' === appCode(key) ? '111111' : '000000' });
   assert.equal(wrong.status, 401);
   assert.equal(keyOf(wrong.html), key, 'the same secret, so the app scanned stays right');
@@ -134,12 +141,7 @@ test('a wrong app code sets up nothing and shows the same secret again', async (
 });
 
 test('when another browser with this session’s cookies confirmed first, the person is told, never sent back silently', async () => {
-  const person = await newPerson();
-  const { jar, page } = await signedIn(person.email);
-  const csrf = csrfToken(page.html);
-  await post(jar, '/authenticator', { csrf, current: PASSWORD });
-  const scan = await post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, person.email) });
-  const key = keyOf(scan.html)!;
+  const { jar, csrf, key } = await atScanStep();
   // A copy of this browser's cookies (stolen during the QR step) confirms first.
   const copy = jar.copy();
   assert.equal((await post(copy, '/authenticator/confirm', { csrf, code: appCode(key) })).status, 200);
@@ -149,12 +151,7 @@ test('when another browser with this session’s cookies confirmed first, the pe
 });
 
 test('two browsers of one session confirming at the same moment: one gets the codes, the other is told, no failure counted', async () => {
-  const person = await newPerson();
-  const { jar, page } = await signedIn(person.email);
-  const csrf = csrfToken(page.html);
-  await post(jar, '/authenticator', { csrf, current: PASSWORD });
-  const scan = await post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, person.email) });
-  const key = keyOf(scan.html)!;
+  const { person, jar, csrf, key } = await atScanStep();
   const answers = await Promise.all([jar.copy(), jar.copy()].map((copy) => post(copy, '/authenticator/confirm', { csrf, code: appCode(key) })));
   assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 409]);
   await server.auditWriter.flush();
