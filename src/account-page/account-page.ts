@@ -7,6 +7,7 @@ import type { ClientService } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
 import { passwordChangedMessage, type Mailer } from '../mail/index.ts';
 import type { GrantService } from '../oidc/index.ts';
+import type { Logger } from '../observability/index.ts';
 import { CSRF_FIELD, type CsrfScope, issueCsrfToken, pageLocale, passwordProblemText, type RenderPage, sendPage, translator } from '../interactions/index.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 import type { PageSession } from './page-session.ts';
@@ -38,6 +39,8 @@ export interface AccountPageDeps {
   readonly auditTrail: Pick<AuditTrail, 'list'>;
   readonly audit: AuditSink;
   readonly render: RenderPage;
+  /** Where a change that half-failed is reported for the operator. */
+  readonly logger: Pick<Logger, 'error'>;
   /** The current password, asked again (current-password.ts). */
   readonly checkCurrentPassword: CurrentPasswordCheck;
   readonly mailer: Mailer;
@@ -173,9 +176,16 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
       // and every app's access ends: a grant outlives its browser session (offline access),
       // so ending sessions alone would leave an intruder's refresh token working. This
       // browser and this page stay.
-      // Told first: should ending everything fail half-way (a 503), the owner still knows.
+      // Told first: should ending everything fail half-way, the owner still knows.
       deps.mailer.send(passwordChangedMessage({ to: account.email, issuerHost, endedSessions: true, via: 'account' }));
-      await endEverything(ctx, session, { keepThisBrowser: true, reason: 'password_changed' });
+      try {
+        await endEverything(ctx, session, { keepThisBrowser: true, reason: 'password_changed' });
+      } catch (error) {
+        // The new password holds (a retry with the old one would be refused as a wrong
+        // guess): say so, and what is left to do, instead of an error page.
+        deps.logger.error({ err: error, accountId: account.id }, 'password changed on the account page, but ending its other sessions and grants failed');
+        return render(ctx, session, { password: t('account.password.end-failed') }, 503);
+      }
       done(ctx, 'password');
     },
 

@@ -229,6 +229,31 @@ describe('changes', () => {
     assert.ok(events.every((event) => event.actor === person.id || event.type === 'login.failure'));
   });
 
+  test('a password change whose signing-out fails half-way says so, and "sign out everywhere" finishes it', async () => {
+    const person = await newPerson();
+    const { jar, page } = await signIn(person.email);
+    const elsewhere = await signIn(person.email);
+    const grants = server.services.grants;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, never called unbound
+    const original = grants.listForAccount;
+    // Fails once, while the sessions and grants are being ended; the page around it reads again.
+    let failures = 1;
+    grants.listForAccount = (accountId) => (failures-- > 0 ? Promise.reject(new Error('the database went away')) : original.call(grants, accountId));
+    let response: Response;
+    try {
+      response = await post(jar, '/password', { csrf: csrfToken(page.html), current: PASSWORD, password: NEW_PASSWORD });
+    } finally {
+      grants.listForAccount = original;
+    }
+    assert.equal(response.status, 503);
+    assert.match(await response.text(), /Your password was changed, but signing out your other devices and apps did not finish/);
+    assert.ok((await server.services.accounts.authenticate(person.email, NEW_PASSWORD)).ok, 'the new password holds');
+    assert.match(server.logs(), /ending its other sessions and grants failed/);
+    const finished = await post(jar, '/sessions/end-all', { csrf: csrfToken(page.html) });
+    assert.equal(finished.status, 303);
+    assert.ok(await signedOut(elsewhere.jar));
+  });
+
   test('an intruder’s app access ends with a password change and with "sign out everywhere", even after its browser signed out', async () => {
     for (const action of ['password', 'everywhere'] as const) {
       const person = await newPerson();

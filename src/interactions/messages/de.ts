@@ -295,4 +295,5 @@ export const de: Catalogue = {
   'account.authenticator.already': 'Eine Authenticator-App wurde bereits in einem anderen Browser eingerichtet. Wenn Sie das nicht waren, ändern Sie Ihr Passwort und informieren Sie Ihre Administration.',
   'account.email.link-wait': 'An diese Adresse wurden zuletzt mehrere Links gesendet. Versuchen Sie es in {wait} mit demselben Code erneut.',
   'account.email.unavailable': 'Ihre Adresse kann hier nicht geändert werden: Dieser Server sendet keine E-Mails. Wenden Sie sich an Ihre Administration.',
+  'account.password.end-failed': 'Ihr Passwort wurde geändert, aber das Abmelden Ihrer anderen Geräte und Apps wurde nicht abgeschlossen. Nutzen Sie unten „Überall abmelden“ oder versuchen Sie es gleich noch einmal.',
 };

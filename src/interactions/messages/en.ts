@@ -295,6 +295,7 @@ export const en = {
   'account.authenticator.already': 'An authenticator app was set up already, from another browser. If that was not you, change your password and tell your administrator.',
   'account.email.link-wait': 'Several links were sent to that address lately. Try again in {wait} with the same code.',
   'account.email.unavailable': 'Your address cannot be changed here: this server sends no email. Ask your administrator.',
+  'account.password.end-failed': 'Your password was changed, but signing out your other devices and apps did not finish. Use “Sign out everywhere” below, or try again in a moment.',
 } as const;
 
 export type MessageKey = keyof typeof en;
