@@ -5,6 +5,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 
 import { launchChromium, newPerson, startClientApp, type ClientApp } from '../test/helpers/browser.ts';
+import { loggedAddressLink, loggedMailCode } from '../test/helpers/account-page.ts';
 import { startTestServer, type TestServer } from '../test/helpers/test-server.ts';
 
 // Pictures of every page for docs/screenshots/, desktop, phone and dark mode, taken with
@@ -258,14 +259,12 @@ async function accountPages(form: string, contextOptions: (typeof VIEWPORTS)[key
   await moving.page.getByRole('button', { name: 'Change address' }).click();
   await moving.page.getByRole('heading', { name: 'Check your email' }).waitFor();
   await shoot(moving.page, 'account-email-code', form);
-  await server.mailer.idle();
-  const code = [...server.logs().matchAll(/(?<!\d)(\d{5} \d{5})(?!\d)/g)].at(-1)?.[1];
+  const code = await loggedMailCode(server);
   if (!code) throw new Error('no address-change code in the log');
   await moving.page.getByLabel('Code from the email').fill(code);
   await moving.page.getByRole('button', { name: 'Confirm' }).click();
   await moving.page.getByRole('status').waitFor();
-  await server.mailer.idle();
-  const link = [...server.logs().matchAll(/http:\/\/[^\s"\\]+\/account\/email\/confirm\?token=[A-Za-z0-9_-]+/g)].at(-1)?.[0];
+  const link = await loggedAddressLink(server);
   if (!link) throw new Error('no change-of-address link in the log');
   await moving.page.goto(link);
   await shoot(moving.page, 'account-email-confirm', form);
@@ -279,8 +278,7 @@ async function accountPages(form: string, contextOptions: (typeof VIEWPORTS)[key
   await moving.page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await moving.page.getByRole('heading', { name: 'Check your email' }).waitFor();
   await shoot(moving.page, 'account-authenticator-mailbox', form);
-  await server.mailer.idle();
-  const mailed = [...server.logs().matchAll(/(?<!\d)(\d{5} \d{5})(?!\d)/g)].at(-1)?.[1];
+  const mailed = await loggedMailCode(server);
   if (!mailed) throw new Error('no mailed code in the log');
   await moving.page.getByLabel('Code from the email').fill(mailed);
   await moving.page.getByRole('button', { name: 'Confirm' }).click();

@@ -4,10 +4,11 @@ import { z } from 'zod';
 
 import { MAILBOX_CODE_TTL_MS, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import { CSRF_FIELD, formatWait, issueCsrfToken, type MailThrottle, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
+import { CSRF_FIELD, formatWait, issueCsrfToken, languageModel, type MailThrottle, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
 import { mailboxCodeMessage, secondFactorAddedMessage, type Mailer } from '../mail/index.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
+import { sendMailedCodePage } from './mailed-code-page.ts';
 import type { PageSession } from './page-session.ts';
 import { pageStep } from './page-step.ts';
 import type { ThrottledCode } from './throttled-code.ts';
@@ -58,7 +59,12 @@ export function createAuthenticatorSetup(deps: {
 
   function sendStep(ctx: Context, session: PageSession, model: Record<string, unknown>, status = 200): void {
     const t = translator(pageLocale(ctx));
-    sendPage(ctx, deps.render, 'account-authenticator', { title: t('mfa.enrol.title'), email: session.account.email, csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF), csrfField: CSRF_FIELD, ...model }, status);
+    sendPage(ctx, deps.render, 'account-authenticator', { title: t('mfa.enrol.title'), csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF), csrfField: CSRF_FIELD, ...model }, status);
+  }
+
+  function sendMailboxStep(ctx: Context, session: PageSession, error?: string, status = 200): void {
+    const { tm } = languageModel(pageLocale(ctx));
+    sendMailedCodePage(ctx, deps.render, session, { lead: tm('account.authenticator.mailbox-lead', { email: session.account.email }), action: '/account/authenticator/mailbox', error }, status);
   }
 
   async function sendScan(ctx: Context, session: PageSession, sealed: string | undefined, error?: string, status = 200): Promise<void> {
@@ -95,7 +101,7 @@ export function createAuthenticatorSetup(deps: {
       }
       if (!sent) return deps.showPage(ctx, session, t('account.code.unsent'), 503);
       deps.audit.record({ type: 'mfa.mailbox_code_sent', ...facts(ctx, session) });
-      sendStep(ctx, session, { step: 'mailbox' });
+      sendMailboxStep(ctx, session);
     },
 
     async proveMailbox(ctx, session) {
@@ -107,12 +113,12 @@ export function createAuthenticatorSetup(deps: {
         ctx,
         session,
         () => Promise.resolve(deps.secondFactors.mailboxProofs.check(session.account.id, session.grantId, step.mailbox, code)),
-        (error, status) => sendStep(ctx, session, { step: 'mailbox', error }, status),
+        (error, status) => sendMailboxStep(ctx, session, error, status),
       );
       if (right === undefined) return;
       if (!right) {
         deps.audit.record({ type: 'mfa.failure', accountId: session.account.id, ...requestFacts(ctx), data: { step: 'mailbox', via: 'account_page' } });
-        return sendStep(ctx, session, { step: 'mailbox', error: t('account.code.failed') }, 401);
+        return sendMailboxStep(ctx, session, t('account.code.failed'), 401);
       }
       deps.audit.record({ type: 'mfa.mailbox_proven', ...facts(ctx, session) });
       await sendScan(ctx, session, undefined);

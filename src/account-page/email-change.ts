@@ -8,6 +8,7 @@ import { addressChangeCodeMessage, emailChangedMessage, emailChangeMessage, type
 import { accountPageUrl } from './account-client.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
+import { sendMailedCodePage } from './mailed-code-page.ts';
 import type { PageSession } from './page-session.ts';
 import { pageStep } from './page-step.ts';
 import type { ThrottledCode } from './throttled-code.ts';
@@ -69,22 +70,8 @@ export function createEmailChangePages(deps: {
   const actedBy = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
 
   function sendCodePage(ctx: Context, session: PageSession, email: string, error?: string, status = 200): void {
-    const { t, tm } = languageModel(pageLocale(ctx));
-    sendPage(
-      ctx,
-      deps.render,
-      'account-code',
-      {
-        title: t('mfa.mailbox.heading'),
-        lead: tm('account.email.code-lead', { email, current: session.account.email }),
-        action: '/account/email/code',
-        label: t('mfa.mailbox.code'),
-        error,
-        csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF),
-        csrfField: CSRF_FIELD,
-      },
-      status,
-    );
+    const { tm } = languageModel(pageLocale(ctx));
+    sendMailedCodePage(ctx, deps.render, session, { lead: tm('account.email.code-lead', { email, current: session.account.email }), action: '/account/email/code', error }, status);
   }
 
   function dead(ctx: Context): void {

@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 
 import { checkAccessibility } from '../helpers/axe.ts';
 import { launchChromium, newPerson, type CspViolation } from '../helpers/browser.ts';
+import { loggedAddressLink, loggedMailCode } from '../helpers/account-page.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // The account page as a person uses it, in a real Chromium: /account signs in through the
@@ -114,14 +115,12 @@ test('a person signs in to their account page, changes their name, password and 
   // First the code mailed to the current address (logged, as the link below).
   await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
   await checkPage(page, 'code from the current address');
-  await server.mailer.idle();
-  const code = [...server.logs().matchAll(/(?<!\d)(\d{5} \d{5})(?!\d)/g)].at(-1)?.[1];
+  const code = await loggedMailCode(server);
   assert.ok(code, 'the code was logged');
   await page.getByLabel('Code from the email').fill(code);
   await page.getByRole('button', { name: 'Confirm' }).click();
   await page.getByRole('status').waitFor();
-  await server.mailer.idle();
-  const link = [...server.logs().matchAll(/http:\/\/[^\s"\\]+\/account\/email\/confirm\?token=[A-Za-z0-9_-]+/g)].at(-1)?.[0];
+  const link = await loggedAddressLink(server);
   assert.ok(link, 'the link was logged');
   await page.goto(link);
   await page.getByRole('heading', { level: 1, name: 'Confirm your new address' }).waitFor();
@@ -161,9 +160,8 @@ test('a person sets up an authenticator app from their account page: mailed code
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
   await checkPage(page, 'authenticator: mailed code');
-  await server.mailer.idle();
-  // Development without SMTP_URL logs the mail: the code is its line of two groups of five digits.
-  const mailed = [...server.logs().matchAll(/(?<!\d)(\d{5} \d{5})(?!\d)/g)].at(-1)?.[1];
+  // Development without SMTP_URL logs the mail, code and all.
+  const mailed = await loggedMailCode(server);
   assert.ok(mailed, 'the code was logged');
   await page.getByLabel('Code from the email').fill(mailed);
   await page.getByRole('button', { name: 'Confirm' }).click();

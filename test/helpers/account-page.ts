@@ -23,3 +23,18 @@ export async function signedOutOfAccountPage(issuer: string, jar: CookieJar): Pr
   const response = await send(jar, accountUrl(issuer));
   return response.status === 302 && new URL(response.headers.get('location')!).pathname === '/auth';
 }
+
+// Development without SMTP_URL logs each mail with its text: what the page's mails carry,
+// read back from a test server's log (the newest one).
+
+/** The newest mailed code (two groups of five digits) in the log, after the queue is idle. */
+export async function loggedMailCode(server: { logs(): string; mailer: { idle(): Promise<void> } }): Promise<string | undefined> {
+  await server.mailer.idle();
+  return [...server.logs().matchAll(/(?<!\d)(\d{5} \d{5})(?!\d)/g)].at(-1)?.[1];
+}
+
+/** The newest change-of-address link in the log, after the queue is idle. */
+export async function loggedAddressLink(server: { logs(): string; mailer: { idle(): Promise<void> } }): Promise<string | undefined> {
+  await server.mailer.idle();
+  return [...server.logs().matchAll(/http:\/\/[^\s"\\]+\/account\/email\/confirm\?token=[A-Za-z0-9_-]+/g)].at(-1)?.[0];
+}
