@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { createAbuseLimits } from './abuse/index.ts';
-import type { AccountService, EmailChanges, PasswordResets, SecondFactors, SignUps } from './accounts/index.ts';
+import type { AccountService, EmailChanges, Passkeys, PasswordResets, SecondFactors, SignUps } from './accounts/index.ts';
 import type { ClientService, ResourceService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import type { DatabaseOutage, ThrottleReleaseStore } from './db/index.ts';
@@ -41,7 +41,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, accountPageUrl, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
+import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, accountPageUrl, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createPasskeySetup, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
@@ -75,6 +75,8 @@ export interface AppDeps {
   readonly emailChanges: EmailChanges;
   /** TOTP authenticators and recovery codes. */
   readonly secondFactors: SecondFactors;
+  /** Passkeys: added on the account page, a second factor, a sign-in of their own (PASSKEY_SIGN_IN). */
+  readonly passkeys: Passkeys;
   /** The audit trail, read back (the admin API). */
   readonly auditTrail: AuditTrail;
   /** Outgoing mail, sent in the background (SMTP_URL, else the log). */
@@ -222,8 +224,15 @@ export function createApp(deps: AppDeps): Koa {
   const checkCurrentPassword = createCurrentPasswordCheck({ ...deps, throttle: abuse.loginThrottle });
   const accountPage = createAccountPage({ ...deps, checkCurrentPassword, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID, mailReachesPeople: config.mail.reachesPeople });
   const attempt = createThrottledCode(abuse.loginThrottle);
+  const passkeySetup = createPasskeySetup({
+    ...deps,
+    checkCurrentPassword,
+    issuer: config.issuer,
+    showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'passkey', error, status),
+  });
   const accountRoutes = createAccountRouter({
     page: accountPage,
+    passkeys: passkeySetup,
     authenticator: createAuthenticatorSetup({
       ...deps,
       checkCurrentPassword,
@@ -231,7 +240,8 @@ export function createApp(deps: AppDeps): Koa {
       mailThrottle: abuse.mailboxCodeThrottle,
       issuer: config.issuer,
       mailReachesPeople: config.mail.reachesPeople,
-      showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'factor', error, status),
+      showPage: (ctx, session, factor, error, status) => accountPage.showError(ctx, session, factor === 'passkey' ? 'passkey' : 'factor', error, status),
+      showPasskeyCeremony: (ctx, session, name) => passkeySetup.showCeremony(ctx, session, name),
     }),
     emailChange: createEmailChangePages({
       ...deps,

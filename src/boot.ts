@@ -183,6 +183,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       passwordReset: config.passwordReset,
       signUpLinkTtl: config.registration.linkTtl,
       issuer: config.issuer,
+      passkeySignIn: config.passkeySignIn,
       // The admin API's own resource server, while the API is on: never deleted, its scopes
       // always bound to a role. Off, an operator may remove what is left of it.
       ...(config.adminApi && { pinnedResources: [{ indicator: adminApiIndicator(config.issuer), roleBoundScopes: Object.values(ADMIN_SCOPES) }] }),

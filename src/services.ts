@@ -9,8 +9,11 @@ import {
   createSignUpStore,
   createSecondFactors,
   createSecondFactorStore,
+  createPasskeyStore,
+  createPasskeys,
   type AccountService,
   type SecondFactors,
+  type Passkeys,
   type PasswordResets,
   type EmailChanges,
   type SignUps,
@@ -49,6 +52,8 @@ export interface Services {
   readonly passwordResets: PasswordResets;
   /** TOTP authenticators and recovery codes: enrolment, sign-in codes, operators' resets. */
   readonly secondFactors: SecondFactors;
+  /** Passkeys (WebAuthn): added on the account page, a second factor, a sign-in of their own where enabled. */
+  readonly passkeys: Passkeys;
   /** Invitations and sign-up links: made, checked, spent into accounts (the pages send the mail). */
   readonly signUps: SignUps;
   /** Changes of address asked for on the account page: made when the new address's link is opened. */
@@ -60,7 +65,7 @@ export interface Services {
  * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
  * kept in memory while that feed is live (clients/registry-cache.ts).
  */
-export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; signUpLinkTtl?: number; issuer?: string; clock?: () => number; pinnedResources?: readonly PinnedResource[] }): Services {
+export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; signUpLinkTtl?: number; issuer?: string; passkeySignIn?: boolean; clock?: () => number; pinnedResources?: readonly PinnedResource[] }): Services {
   const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
   const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
   const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
@@ -89,6 +94,12 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
       store: createSecondFactorStore(deps.sql),
       sealer: deps.sealer,
       issuerLabel: deps.issuer ? new URL(deps.issuer).host : 'Portcullis',
+      ...(deps.clock && { now: deps.clock }),
+    }),
+    passkeys: createPasskeys({
+      store: createPasskeyStore(deps.sql),
+      // The CLI has no pages: its passkeys are listed and removed, never registered or used.
+      settings: { issuer: deps.issuer ?? 'http://localhost', signIn: deps.passkeySignIn ?? false },
       ...(deps.clock && { now: deps.clock }),
     }),
     signUps: createSignUps({ store: createSignUpStore(deps.prisma, deps.sql), accounts, hasher, linkTtlSeconds: deps.signUpLinkTtl ?? 3600 }),

@@ -21,7 +21,7 @@ export interface EndpointPaths {
 // The password form, the second-factor forms (code, mailed code, enrolment, its last step), the
 // password reset and sign-up forms (a request sends mail; a new password is hashed), and the
 // account page's forms (a current password checked, a code mailed or typed).
-const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot|signup|code|mailbox|enrol|continue)$|^\/password-reset(\/new)?$|^\/signup(\/complete)?$|^\/account\/.+$/;
+const LOGIN_PATH = /^\/interaction\/[^/]+\/(login|forgot|signup|code|passkey|passkey-sign-in|mailbox|enrol|continue)$|^\/password-reset(\/new)?$|^\/signup(\/complete)?$|^\/account\/.+$/;
 
 export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => EndpointTier | undefined {
   const paths = { token: routedPath(endpoints.token), introspection: routedPath(endpoints.introspection), revocation: routedPath(endpoints.revocation) };

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import { newPasswordProblem, type AccountService, type SecondFactors } from '../accounts/index.ts';
+import { newPasswordProblem, type AccountService, type Passkeys, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink, type AuditTrail } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
@@ -28,14 +28,15 @@ export const ACCOUNT_CSRF: CsrfScope = { cookie: 'portcullis.csrf-account', path
 const RECENT_SIGN_INS = 10;
 
 /** What the page says after a change (`?done=`). */
-const NOTICES = ['profile', 'password', 'session', 'app', 'email'] as const;
+const NOTICES = ['profile', 'password', 'session', 'app', 'email', 'passkey', 'passkey-removed'] as const;
 type Notice = (typeof NOTICES)[number];
 
 export interface AccountPageDeps {
   readonly accounts: AccountService;
   readonly clients: Pick<ClientService, 'find'>;
   readonly grants: GrantService;
-  readonly secondFactors: Pick<SecondFactors, 'state'>;
+  readonly secondFactors: Pick<SecondFactors, 'factors'>;
+  readonly passkeys: Pick<Passkeys, 'list' | 'available'>;
   readonly auditTrail: Pick<AuditTrail, 'list'>;
   readonly audit: AuditSink;
   readonly render: RenderPage;
@@ -51,7 +52,8 @@ export interface AccountPageDeps {
   readonly mailReachesPeople: boolean;
 }
 
-type FormErrors = Partial<Record<'profile' | 'password' | 'email' | 'factor', string>>;
+type Section = 'email' | 'factor' | 'passkey';
+type FormErrors = Partial<Record<'profile' | 'password' | Section, string>>;
 
 const nameForm = z.object({ name: z.string().max(1000).catch('') });
 const passwordForm = z.object({ current: z.string().max(4096).catch(''), password: z.string().max(4096).catch('') });
@@ -60,7 +62,7 @@ const idForm = z.object({ id: z.string().max(256).catch('') });
 export interface AccountPage {
   show(ctx: Context, session: PageSession): Promise<void>;
   /** The page with an error in one of its sections (the address: email-change.ts; the second factor: authenticator-setup.ts). */
-  readonly showError: (ctx: Context, session: PageSession, section: 'email' | 'factor', error: string, status: number) => Promise<void>;
+  readonly showError: (ctx: Context, session: PageSession, section: Section, error: string, status: number) => Promise<void>;
   updateProfile(ctx: Context, session: PageSession): Promise<void>;
   changePassword(ctx: Context, session: PageSession): Promise<void>;
   endSession(ctx: Context, session: PageSession): Promise<void>;
@@ -79,10 +81,11 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
 
   async function render(ctx: Context, session: PageSession, errors: FormErrors = {}, status = 200): Promise<void> {
     const { account } = session;
-    const [sessions, grants, factor, signIns] = await Promise.all([
+    const [sessions, grants, factors, passkeys, signIns] = await Promise.all([
       deps.grants.listSessions(account.id),
       deps.grants.listForAccount(account.id),
-      deps.secondFactors.state(account.id),
+      deps.secondFactors.factors(account.id),
+      deps.passkeys.list(account.id),
       deps.auditTrail.list({ types: ['login.success'], accountId: account.id }, RECENT_SIGN_INS),
     ]);
     const clientNames = new Map<string, string>();
@@ -116,7 +119,9 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
           })),
         ),
         apps: [...apps.values()].map((app) => ({ ...app, scopes: [...app.scopes].sort() })),
-        authenticator: factor === 'confirmed',
+        authenticator: factors.totp,
+        passkeys,
+        passkeysAvailable: deps.passkeys.available,
         mailReachesPeople: deps.mailReachesPeople,
         signIns: signIns.reverse().map((event) => ({ time: event.time, ip: event.ip ?? '', userAgent: event.userAgent ?? '' })),
         csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF),

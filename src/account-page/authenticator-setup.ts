@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 
-import { MAILBOX_CODE_TTL_MS, type SecondFactors } from '../accounts/index.ts';
+import { MAILBOX_CODE_TTL_MS, passkeyNameSchema, type Passkeys, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { CSRF_FIELD, formatWait, issueCsrfToken, languageModel, type MailThrottle, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
 import { mailboxCodeMessage, secondFactorAddedMessage, type Mailer } from '../mail/index.ts';
@@ -13,25 +13,39 @@ import type { PageSession } from './page-session.ts';
 import { pageStep } from './page-step.ts';
 import type { ThrottledCode } from './throttled-code.ts';
 
-// Setting up an authenticator app (TOTP) from the account page, for a person who has none:
-// the same three proofs as at a sign-in that requires one (interactions/second-factor.ts),
-// so a stolen page session, or a password alone, binds no one else's app to the account:
+// Setting up an authenticator app (TOTP) from the account page, for a person who has none,
+// or adding a passkey: the same three proofs as at a sign-in that requires one
+// (interactions/second-factor.ts), so a stolen page session, or a password alone, binds no
+// one else's app or key to the account:
 //   1. the current password (current-password.ts);
 //   2. a ten-digit code mailed to the account's address, typed back (accounts/mailbox-proof.ts;
 //      mails counted per account, as at a sign-in);
-//   3. a code from the new app, for a secret made for this page session only.
+//   3. a code from the new app, for a secret made for this page session only; or the new
+//      passkey's answer to a challenge of this page session (passkey-setup.ts).
 // Every code typed is an attempt of the login throttle for the account; wrong ones are
 // audited. What the steps have proved is kept sealed in a signed cookie of this page
 // session (ten minutes), never stored. Then ten recovery codes are shown, once, and the
 // owner is mailed. Where mail reaches no one (production without SMTP_URL), no setup here.
 
-const steps = pageStep('portcullis.account-enrol', { mailbox: z.string().optional(), proven: z.boolean().optional(), enrolment: z.string().optional() });
+/** What the steps have proved, and which factor they are for (a passkey's name as given). */
+export const factorSteps = pageStep('portcullis.account-enrol', {
+  factor: z.enum(['app', 'passkey']).default('app'),
+  name: z.string().optional(),
+  mailbox: z.string().optional(),
+  proven: z.boolean().optional(),
+  enrolment: z.string().optional(),
+});
+const steps = factorSteps;
 
-const startForm = z.object({ current: z.string().max(4096).catch('') });
+export type Factor = 'app' | 'passkey';
+
+const startForm = z.object({ current: z.string().max(4096).catch(''), name: z.string().max(1000).catch('') });
 const codeForm = z.object({ code: z.string().max(64).catch('') });
 
 export interface AuthenticatorSetup {
-  start(ctx: Context, session: PageSession): Promise<void>;
+  /** The current password (and a passkey's name): a code mailed to the account. */
+  start(ctx: Context, session: PageSession, factor: Factor): Promise<void>;
+  /** That code back: the app's secret, or the passkey's ceremony. */
   proveMailbox(ctx: Context, session: PageSession): Promise<void>;
   confirm(ctx: Context, session: PageSession): Promise<void>;
 }
@@ -47,8 +61,12 @@ export function createAuthenticatorSetup(deps: {
   readonly render: RenderPage;
   readonly issuer: string;
   readonly mailReachesPeople: boolean;
-  /** The account page with an error in its second-factor section (a refused password, no mail). */
-  readonly showPage: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
+  /** The account page with an error in the factor's section (a refused password, no mail). */
+  readonly showPage: (ctx: Context, session: PageSession, factor: Factor, error: string, status: number) => Promise<void>;
+  /** Passkeys: whether they work here at all. */
+  readonly passkeys: Pick<Passkeys, 'available'>;
+  /** The passkey's ceremony, once the mailbox is proven (passkey-setup.ts). */
+  readonly showPasskeyCeremony: (ctx: Context, session: PageSession, name: string) => Promise<void>;
 }): AuthenticatorSetup {
   const issuerHost = new URL(deps.issuer).host;
   const facts = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
@@ -62,16 +80,17 @@ export function createAuthenticatorSetup(deps: {
     sendPage(ctx, deps.render, 'account-authenticator', { title: t('mfa.enrol.title'), csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF), csrfField: CSRF_FIELD, ...model }, status);
   }
 
-  function sendMailboxStep(ctx: Context, session: PageSession, error?: string, status = 200): void {
+  function sendMailboxStep(ctx: Context, session: PageSession, factor: Factor, error?: string, status = 200): void {
     const { tm } = languageModel(pageLocale(ctx));
-    sendMailedCodePage(ctx, deps.render, session, { lead: tm('account.authenticator.mailbox-lead', { email: session.account.email }), action: '/account/authenticator/mailbox', error }, status);
+    const lead = tm(factor === 'passkey' ? 'account.passkeys.mailbox-lead' : 'account.authenticator.mailbox-lead', { email: session.account.email });
+    sendMailedCodePage(ctx, deps.render, session, { lead, action: '/account/authenticator/mailbox', error }, status);
   }
 
   async function sendScan(ctx: Context, session: PageSession, sealed: string | undefined, error?: string, status = 200): Promise<void> {
     const enrolment = await deps.secondFactors.startEnrolment(session.account, session.grantId, sealed);
     if (!enrolment) return backToPage(ctx); // one was set up meanwhile
     if (enrolment.created) {
-      steps.keep(ctx, session, { proven: true, enrolment: enrolment.sealed });
+      steps.keep(ctx, session, { factor: 'app', proven: true, enrolment: enrolment.sealed });
       deps.audit.record({ type: 'mfa.enrolment_started', ...facts(ctx, session), data: { factor: 'totp', via: 'account_page' } });
     }
     // SVG markup made by the library from our own URI: paths only, no script, no style.
@@ -82,26 +101,29 @@ export function createAuthenticatorSetup(deps: {
   const { attempt } = deps;
 
   return {
-    async start(ctx, session) {
+    async start(ctx, session, factor) {
       const t = translator(pageLocale(ctx));
-      if (!deps.mailReachesPeople) return deps.showPage(ctx, session, t('account.authenticator.unavailable'), 400);
-      if ((await deps.secondFactors.state(session.account.id)) === 'confirmed') return backToPage(ctx);
-      const { current } = startForm.parse(ctx.request.body ?? {});
-      const refused = await deps.checkCurrentPassword(ctx, session, current);
-      if (refused) return deps.showPage(ctx, session, refused.text, refused.status);
+      if (!deps.mailReachesPeople) return deps.showPage(ctx, session, factor, t(factor === 'passkey' ? 'account.passkeys.unavailable' : 'account.authenticator.unavailable'), 400);
+      if (factor === 'passkey' && !deps.passkeys.available) return deps.showPage(ctx, session, factor, t('account.passkeys.not-here'), 400);
+      if (factor === 'app' && (await deps.secondFactors.factors(session.account.id)).totp) return backToPage(ctx);
+      const form = startForm.parse(ctx.request.body ?? {});
+      const name = factor === 'passkey' ? passkeyNameSchema.safeParse(form.name) : undefined;
+      if (name && !name.success) return deps.showPage(ctx, session, factor, t('account.passkeys.name-invalid'), 400);
+      const refused = await deps.checkCurrentPassword(ctx, session, form.current);
+      if (refused) return deps.showPage(ctx, session, factor, refused.text, refused.status);
       const verdict = await deps.mailThrottle.take({ email: session.account.email, ip: ctx.ip });
-      if (!verdict.allowed) return deps.showPage(ctx, session, t('account.code.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
+      if (!verdict.allowed) return deps.showPage(ctx, session, factor, t('account.code.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
       let sent = false;
       try {
         const proof = deps.secondFactors.mailboxProofs.issue(session.account.id, session.grantId);
         sent = deps.mailer.send(mailboxCodeMessage({ to: session.account.email, code: proof.code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
-        if (sent) steps.keep(ctx, session, { mailbox: proof.sealed });
+        if (sent) steps.keep(ctx, session, { factor, name: name?.data, mailbox: proof.sealed });
       } finally {
         await verdict.settle(sent);
       }
-      if (!sent) return deps.showPage(ctx, session, t('account.code.unsent'), 503);
+      if (!sent) return deps.showPage(ctx, session, factor, t('account.code.unsent'), 503);
       deps.audit.record({ type: 'mfa.mailbox_code_sent', ...facts(ctx, session) });
-      sendMailboxStep(ctx, session);
+      sendMailboxStep(ctx, session, factor);
     },
 
     async proveMailbox(ctx, session) {
@@ -113,24 +135,28 @@ export function createAuthenticatorSetup(deps: {
         ctx,
         session,
         () => Promise.resolve(deps.secondFactors.mailboxProofs.check(session.account.id, session.grantId, step.mailbox, code)),
-        (error, status) => sendMailboxStep(ctx, session, error, status),
+        (error, status) => sendMailboxStep(ctx, session, step.factor, error, status),
       );
       if (right === undefined) return;
       if (!right) {
         deps.audit.record({ type: 'mfa.failure', accountId: session.account.id, ...requestFacts(ctx), data: { step: 'mailbox', via: 'account_page' } });
-        return sendMailboxStep(ctx, session, t('account.code.failed'), 401);
+        return sendMailboxStep(ctx, session, step.factor, t('account.code.failed'), 401);
       }
       deps.audit.record({ type: 'mfa.mailbox_proven', ...facts(ctx, session) });
+      if (step.factor === 'passkey' && step.name) {
+        steps.keep(ctx, session, { factor: 'passkey', name: step.name, proven: true });
+        return deps.showPasskeyCeremony(ctx, session, step.name);
+      }
       await sendScan(ctx, session, undefined);
     },
 
     async confirm(ctx, session) {
       const step = steps.read(ctx, session);
-      if (!step?.proven || !step.enrolment) return backToPage(ctx);
-      if ((await deps.secondFactors.state(session.account.id)) === 'confirmed') {
+      if (!step?.proven || step.factor !== 'app' || !step.enrolment) return backToPage(ctx);
+      if ((await deps.secondFactors.factors(session.account.id)).totp) {
         // Set up meanwhile, from another browser of this page session: say so, never silently.
         steps.drop(ctx);
-        return deps.showPage(ctx, session, translator(pageLocale(ctx))('account.authenticator.already'), 409);
+        return deps.showPage(ctx, session, 'app', translator(pageLocale(ctx))('account.authenticator.already'), 409);
       }
       const sealed = step.enrolment;
       const { code } = codeForm.parse(ctx.request.body ?? {});
@@ -143,7 +169,7 @@ export function createAuthenticatorSetup(deps: {
         async () => {
           codes = await deps.secondFactors.confirmEnrolment(session.account.id, session.grantId, sealed, code);
           // Refused because another browser confirmed at this very moment: no wrong code.
-          setUpMeanwhile = !codes && (await deps.secondFactors.state(session.account.id)) === 'confirmed';
+          setUpMeanwhile = !codes && (await deps.secondFactors.factors(session.account.id)).totp;
           return codes !== undefined || setUpMeanwhile;
         },
         (error, status) => sendScan(ctx, session, sealed, error, status),
@@ -151,7 +177,7 @@ export function createAuthenticatorSetup(deps: {
       if (right === undefined) return;
       if (setUpMeanwhile) {
         steps.drop(ctx);
-        return deps.showPage(ctx, session, t('account.authenticator.already'), 409);
+        return deps.showPage(ctx, session, 'app', t('account.authenticator.already'), 409);
       }
       if (!right || !codes) {
         deps.audit.record({ type: 'mfa.failure', accountId: session.account.id, ...requestFacts(ctx), data: { step: 'enrolment', via: 'account_page' } });

@@ -9,3 +9,4 @@ export { createEmailChangePages, type EmailChangePages } from './email-change.ts
 export { createAuthenticatorSetup, type AuthenticatorSetup } from './authenticator-setup.ts';
 export { createCurrentPasswordCheck } from './current-password.ts';
 export { createThrottledCode, type ThrottledCode } from './throttled-code.ts';
+export { createPasskeySetup, type PasskeySetup } from './passkey-setup.ts';

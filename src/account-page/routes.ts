@@ -7,6 +7,7 @@ import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import { ACCOUNT_CSRF, type AccountPage } from './account-page.ts';
 import { ACCOUNT_PAGE_PATH } from './account-client.ts';
 import type { AuthenticatorSetup } from './authenticator-setup.ts';
+import type { PasskeySetup } from './passkey-setup.ts';
 import type { EmailChangePages } from './email-change.ts';
 import type { FirstPartySignIn } from './first-party-sign-in.ts';
 import type { PageSession, PageSessions } from './page-session.ts';
@@ -26,6 +27,10 @@ import type { PageSession, PageSessions } from './page-session.ts';
 //   POST /account/authenticator    current password: a code mailed to the account's address
 //   POST /account/authenticator/mailbox  that code back: the new app's secret (QR code and key)
 //   POST /account/authenticator/confirm  a code of the app: set up; recovery codes shown once
+//   POST /account/passkeys         a name and the current password: a code mailed to the account's address
+//                                  (that code back: POST /account/authenticator/mailbox, then the ceremony)
+//   POST /account/passkeys/register  the new passkey's answer: stored; recovery codes shown once if it is the first factor
+//   POST /account/passkeys/remove  one of the account's passkeys, with the current password
 //   POST /account/sessions/end     sign one browser out (one of the account's own)
 //   POST /account/sessions/end-all sign out everywhere: every browser session, this one too
 //   POST /account/apps/revoke      every authorization of one app
@@ -35,6 +40,7 @@ export interface AccountRoutesDeps {
   readonly page: AccountPage;
   readonly emailChange: EmailChangePages;
   readonly authenticator: AuthenticatorSetup;
+  readonly passkeys: PasskeySetup;
   readonly sessions: PageSessions;
   readonly signIn: FirstPartySignIn;
   readonly verifier: Pick<AccessTokenVerifier, 'verify'>;
@@ -87,7 +93,10 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
   router.post('/password', ...form, (ctx) => deps.page.changePassword(ctx, session(ctx)));
   router.post('/email', ...form, (ctx) => deps.emailChange.request(ctx, session(ctx)));
   router.post('/email/code', ...form, (ctx) => deps.emailChange.proveCurrentMailbox(ctx, session(ctx)));
-  router.post('/authenticator', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx)));
+  router.post('/authenticator', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx), 'app'));
+  router.post('/passkeys', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx), 'passkey'));
+  router.post('/passkeys/register', ...form, (ctx) => deps.passkeys.register(ctx, session(ctx)));
+  router.post('/passkeys/remove', ...form, (ctx) => deps.passkeys.remove(ctx, session(ctx)));
   router.post('/authenticator/mailbox', ...form, (ctx) => deps.authenticator.proveMailbox(ctx, session(ctx)));
   router.post('/authenticator/confirm', ...form, (ctx) => deps.authenticator.confirm(ctx, session(ctx)));
   router.get('/email/confirm', signedIn, (ctx) => deps.emailChange.show(ctx, session(ctx)));

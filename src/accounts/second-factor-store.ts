@@ -35,8 +35,21 @@ export interface SecondFactorStore {
   spendRecoveryCode(accountId: string, codeHash: string): Promise<boolean>;
   /** Unused recovery codes left. */
   recoveryCodesLeft(accountId: string): Promise<number>;
-  /** Removes the authenticator and every recovery code; whether there was anything. */
+  /** Removes the authenticator, the passkeys and every recovery code; whether there was anything. */
   removeAll(accountId: string): Promise<boolean>;
+  /** What the account has: a confirmed authenticator, how many passkeys, how many unused recovery codes. */
+  factors(accountId: string): Promise<FactorCounts>;
+  /**
+   * New recovery codes for an account that has no factor but passkeys and no unused codes
+   * (its first passkey): true for the one caller that stored them.
+   */
+  addFirstRecoveryCodes(accountId: string, recoveryCodeHashes: readonly string[]): Promise<boolean>;
+}
+
+export interface FactorCounts {
+  readonly totp: boolean;
+  readonly passkeys: number;
+  readonly recoveryCodes: number;
 }
 
 export function createSecondFactorStore(sql: Sql): SecondFactorStore {
@@ -102,11 +115,36 @@ export function createSecondFactorStore(sql: Sql): SecondFactorStore {
       withTranslatedErrors('second factor', async () => {
         const { rows } = await sql.query<{ removed: number }>(
           `WITH codes AS (DELETE FROM recovery_codes WHERE account_id = $1 RETURNING 1),
-           totp AS (DELETE FROM totp_factors WHERE account_id = $1 RETURNING 1)
-           SELECT ((SELECT count(*) FROM codes) + (SELECT count(*) FROM totp))::int AS removed`,
+           totp AS (DELETE FROM totp_factors WHERE account_id = $1 RETURNING 1),
+           keys AS (DELETE FROM passkeys WHERE account_id = $1 RETURNING 1)
+           SELECT ((SELECT count(*) FROM codes) + (SELECT count(*) FROM totp) + (SELECT count(*) FROM keys))::int AS removed`,
           [accountId],
         );
         return (rows[0]?.removed ?? 0) > 0;
+      }),
+    factors: (accountId) =>
+      withTranslatedErrors('second factor', async () => {
+        const { rows } = await sql.query<FactorCounts>(
+          `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL) AS totp,
+                  (SELECT count(*) FROM passkeys WHERE account_id = $1)::int AS passkeys,
+                  (SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)::int AS "recoveryCodes"`,
+          [accountId],
+        );
+        return rows[0]!;
+      }),
+    addFirstRecoveryCodes: (accountId, hashes) =>
+      withTranslatedErrors('second factor', async () => {
+        // Only while there is neither an authenticator (its codes are the account's) nor an
+        // unused code.
+        const { rowCount } = await sql.query(
+          `WITH open AS (SELECT id FROM accounts WHERE id = $1
+                       AND NOT EXISTS (SELECT 1 FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL)
+                       AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)),
+           cleared AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT id FROM open))
+           INSERT INTO recovery_codes (account_id, code_hash) SELECT id, unnest($2::text[]) FROM open`,
+          [accountId, [...hashes]],
+        );
+        return (rowCount ?? 0) > 0;
       }),
   };
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 import type { Sealer } from '../crypto/index.ts';
 import { createMailboxProofs, type MailboxProofs } from './mailbox-proof.ts';
-import type { SecondFactorStore } from './second-factor-store.ts';
+import type { FactorCounts, SecondFactorStore } from './second-factor-store.ts';
 
 // Second factors: a TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30 s, as every
 // authenticator app reads them) and ten recovery codes. Rules:
@@ -67,7 +67,15 @@ export type VerifyOutcome =
   | { readonly ok: false; readonly locked?: 'now' | 'already' };
 
 export interface SecondFactors {
+  /** Confirmed: the account has an authenticator app or a passkey. */
   state(accountId: string): Promise<FactorState>;
+  /** Which factors the account has, and its unused recovery codes. */
+  factors(accountId: string): Promise<FactorCounts>;
+  /**
+   * Ten recovery codes, shown once, for an account whose first factor is a passkey (no
+   * authenticator, no unused codes); undefined when it has them already.
+   */
+  firstRecoveryCodes(accountId: string): Promise<readonly string[] | undefined>;
   /**
    * A secret for the account to enrol in the sign-in `binding`: the one this sign-in already
    * shows (`kept`, while its ten minutes last: a reload keeps the scanned QR valid), else a
@@ -82,7 +90,7 @@ export interface SecondFactors {
   confirmEnrolment(accountId: string, binding: string, sealed: string | undefined, code: string): Promise<readonly string[] | undefined>;
   /** A code from the authenticator or an unused recovery code, at sign-in. */
   verify(accountId: string, code: string): Promise<VerifyOutcome>;
-  /** An operator's reset: the authenticator and the recovery codes are gone; whether there were any. */
+  /** An operator's reset: the authenticator, the passkeys and the recovery codes are gone; whether there were any. */
   reset(accountId: string): Promise<boolean>;
   /** Codes mailed before an enrolment at sign-in, proving the mailbox (mailbox-proof.ts). */
   readonly mailboxProofs: MailboxProofs;
@@ -102,6 +110,9 @@ function newRecoveryCode(): string {
   const chars = [...bytes].map((byte) => RECOVERY_ALPHABET[byte % 32]!).join('');
   return chars.match(/.{4}/g)!.join('-');
 }
+
+const newRecoveryCodes = () => Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+const recoveryCodeHash = (code: string) => hashRecoveryCode(normalizeRecoveryCode(code)!);
 
 /**
  * The time step a code belongs to, within the drift window of `timestamp`, or undefined.
@@ -143,7 +154,15 @@ export function createSecondFactors(deps: {
 
   return {
     async state(accountId) {
-      return (await store.findTotp(accountId)) ? 'confirmed' : 'none';
+      const factors = await store.factors(accountId);
+      return factors.totp || factors.passkeys > 0 ? 'confirmed' : 'none';
+    },
+
+    factors: (accountId) => store.factors(accountId),
+
+    async firstRecoveryCodes(accountId) {
+      const codes = newRecoveryCodes();
+      return (await store.addFirstRecoveryCodes(accountId, codes.map(recoveryCodeHash))) ? codes : undefined;
     },
 
     async startEnrolment(account, binding, kept) {
@@ -160,9 +179,8 @@ export function createSecondFactors(deps: {
       if (secret === undefined) return undefined;
       const step = matchingStep(secret, code, now());
       if (step === undefined) return undefined;
-      const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-      const hashes = codes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!));
-      return (await store.confirmTotp(accountId, sealer.seal(secret), step, hashes)) ? codes : undefined;
+      const codes = newRecoveryCodes();
+      return (await store.confirmTotp(accountId, sealer.seal(secret), step, codes.map(recoveryCodeHash))) ? codes : undefined;
     },
 
     async verify(accountId, code) {

@@ -109,6 +109,8 @@ export interface Config {
   readonly mfa: { readonly mode: 'optional' | 'required'; readonly roles: readonly string[] };
   /** MFA_REQUIRED_ROLES unset in production without SMTP_URL: the default (admin) is not applied, and a warning says so. */
   readonly mfaDefaultWithheld: boolean;
+  /** A passkey alone signs in (PASSKEY_SIGN_IN); as a second factor they always work where the issuer's host is a name. */
+  readonly passkeySignIn: boolean;
 }
 
 /** The role whose holders need a second factor unless MFA_REQUIRED_ROLES says otherwise. */
@@ -336,5 +338,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       roles: Object.freeze([...(env.MFA_REQUIRED_ROLES ?? (mfaDefaultWithheld ? [] : DEFAULT_MFA_REQUIRED_ROLES))]),
     }),
     mfaDefaultWithheld,
+    passkeySignIn: env.PASSKEY_SIGN_IN,
   });
 }

@@ -179,6 +179,11 @@ export const envSchema = z.object({
     .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles (comma-separated), or none; each a lowercase word of at most 64 characters')).max(50))
     .refine((roles) => !roles.includes('none'), 'none stands alone')
     .optional(),
+  /**
+   * A passkey alone signs people in (a discoverable credential with user verification), as
+   * well as serving as a second factor (always, where the issuer's host is a name, not an IP).
+   */
+  PASSKEY_SIGN_IN: bool.default(false),
   /** The admin API (/admin/api/v1) and its built-in resource server; off by default (admin surfaces are not public by default). */
   ADMIN_API: bool.default(false),
   /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */

@@ -29,6 +29,8 @@ export const EXPIRING_TABLES = [
   'oidc_device_codes',
   'oidc_replay_detections',
   'revoked_access_tokens',
+  // Passkey challenges never answered (accounts/passkeys.ts): five minutes each.
+  'webauthn_challenges',
 ] as const;
 
 export const AUDIT_TABLE = 'audit_events';

@@ -6,7 +6,7 @@ export { parseForm } from './parse-form.ts';
 export { formatWait, translator } from './messages/index.ts';
 export { passwordProblemText } from './password-problem-text.ts';
 export type { LoginThrottle } from './login-throttle.ts';
-export type { MailThrottle } from './second-factor.ts';
+export { PASSKEY_SCRIPTS, type MailThrottle } from './second-factor.ts';
 export { createErrorPage, createRenderError } from './render-error.ts';
 export { createLogoutSource, createPostLogoutSuccessSource } from './logout-pages.ts';
 export { pageFormTargets } from './client-display.ts';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { LockoutReason } from './login-throttle.ts';
 
 // Post/Redirect/Get for the login form. A browser that posts the form and is refused (a
-// wrong password, or a lockout) is redirected to the interaction's page, which shows the
+// wrong password, a lockout, or a refused passkey) is redirected to the interaction's page, which shows the
 // outcome once; Back and reload then repeat a GET, never the POST with the password.
 // The outcome travels in a signed, HttpOnly cookie scoped to this interaction's path and
 // read once: the email as typed, and for a lockout when the person may try again.
@@ -18,6 +18,7 @@ const REASONS = ['slow', 'device', 'network'] as const satisfies readonly Lockou
 const outcomeSchema = z.union([
   z.object({ kind: z.literal('failed'), email: z.string().max(254) }),
   z.object({ kind: z.literal('locked'), email: z.string().max(254), reason: z.enum(REASONS), until: z.number().int() }),
+  z.object({ kind: z.literal('passkey_failed') }),
 ]);
 
 export type LoginOutcome = z.infer<typeof outcomeSchema>;

@@ -2,10 +2,10 @@ import type { Context, Middleware } from 'koa';
 import type { Client } from 'oidc-provider';
 import { z } from 'zod';
 
-import type { AccountService, AuthenticationResult } from '../accounts/index.ts';
+import type { AccountService, AuthenticationResult, Passkeys } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { Metrics } from '../observability/index.ts';
-import { PORTCULLIS_ACR_PWD } from '../oidc/index.ts';
+import { PORTCULLIS_ACR_MFA, PORTCULLIS_ACR_PWD } from '../oidc/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { CSRF_FIELD, issueCsrfToken } from './csrf.ts';
 import { readDeviceId, rememberDevice } from './device-cookie.ts';
@@ -15,7 +15,7 @@ import type { LockoutReason, LoginThrottle } from './login-throttle.ts';
 import { formatClock, formatWait, translator } from './messages/index.ts';
 import { errorPage } from './render-error.ts';
 import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
-import type { SecondFactorPages } from './second-factor.ts';
+import { PASSKEY_SCRIPTS, type SecondFactorPages } from './second-factor.ts';
 
 // The login prompt: the password form and its answer. Rules:
 // - guessing is throttled before anything is read or hashed; a refused attempt shows the
@@ -30,7 +30,14 @@ import type { SecondFactorPages } from './second-factor.ts';
 //   from elsewhere) and finishes the interaction with amr ['pwd'];
 // - unless a second factor follows (second-factor.ts): then the right password is given
 //   back to the throttle (never a failure) and this browser is trusted only once the
-//   second factor is right.
+//   second factor is right;
+// - where PASSKEY_SIGN_IN is on, a passkey alone signs in (POST /passkey-sign-in): a
+//   discoverable credential answering this sign-in's challenge, with user verification (a PIN
+//   or biometric on the device: two factors in one), amr [hwk|swk, mfa] and the MFA acr. It
+//   is not a password: the login throttle neither slows it nor counts it (a passkey cannot be
+//   guessed, and an account locked by someone guessing its password can still be used this
+//   way); the form's budget per address still applies (abuse/classify.ts). A refused answer
+//   is audited and shows the form again with one message.
 
 const MAX_EMAIL_SHOWN = 254;
 
@@ -53,6 +60,8 @@ export interface LoginDeps {
   readonly signUp?: boolean | undefined;
   /** The second step, when people may have (or must have) an authenticator. */
   readonly secondFactor?: SecondFactorPages | undefined;
+  /** Passkeys; their sign-in is offered where `passkeys.signIn` is on. */
+  readonly passkeys?: Passkeys | undefined;
 }
 
 export interface Login {
@@ -60,20 +69,27 @@ export interface Login {
   show(ctx: Context, details: Interaction, client: Client | undefined): Promise<void>;
   /** POST /login: check the password and finish the interaction, or show the form again. */
   readonly submit: Middleware;
+  /** POST /passkey-sign-in: a discoverable passkey's answer, or the form again. */
+  readonly submitPasskey: Middleware;
 }
+
+const passkeyForm = z.object({ response: z.string().max(65_536).catch('') });
 
 const LOCKOUT_MESSAGES = { slow: 'login.locked.slow', device: 'login.locked.device', network: 'login.locked.network' } as const;
 
 interface FormState {
   readonly email: string;
   readonly failed?: boolean;
+  readonly passkeyFailed?: boolean;
   readonly lockout?: { readonly reason: LockoutReason; readonly until: number };
 }
 
 export function createLogin(deps: LoginDeps): Login {
   const { accounts, render, interactions, throttle, audit } = deps;
 
-  function sendLogin(ctx: Context, details: Interaction, client: Client | undefined, form: FormState) {
+  const passkeySignIn = deps.passkeys?.signIn ? deps.passkeys : undefined;
+
+  async function sendLogin(ctx: Context, details: Interaction, client: Client | undefined, form: FormState) {
     const reasons = details.prompt.reasons;
     const locale = pageLocale(ctx);
     const t = translator(locale);
@@ -87,7 +103,12 @@ export function createLogin(deps: LoginDeps): Login {
     } else if (form.failed) {
       error = t('login.failed');
       status = 401;
+    } else if (form.passkeyFailed) {
+      error = t('login.passkey.failed');
+      status = 401;
     }
+    // A challenge of this sign-in for a passkey button (a discoverable credential, any account).
+    const passkey = passkeySignIn ? JSON.stringify(await passkeySignIn.authenticationOptions(details.uid)) : undefined;
     sendPage(
       ctx,
       render,
@@ -104,6 +125,8 @@ export function createLogin(deps: LoginDeps): Login {
         signUpUrl: deps.signUp ? `/interaction/${encodeURIComponent(details.uid)}/signup` : undefined,
         // prompt=login or max_age: the person is signed in, but must prove it again.
         reauthenticate: Boolean(details.session?.accountId) && (reasons.includes('login_prompt') || reasons.includes('max_age')),
+        passkey,
+        scripts: passkey ? PASSKEY_SCRIPTS : undefined,
       },
       status,
     );
@@ -128,8 +151,9 @@ export function createLogin(deps: LoginDeps): Login {
       ctx.status = 303;
       return;
     }
-    if (outcome.kind === 'failed' && details) {
-      sendLogin(ctx, details, await interactions.client(ctx, details), { email: outcome.email, failed: true });
+    if (outcome.kind !== 'locked' && details) {
+      const form = outcome.kind === 'failed' ? { email: outcome.email, failed: true } : { email: '', passkeyFailed: true };
+      await sendLogin(ctx, details, await interactions.client(ctx, details), form);
       return;
     }
     // A lockout costs no database read: the refusal in the caller's shape, headers already set.
@@ -150,9 +174,10 @@ export function createLogin(deps: LoginDeps): Login {
       const kept = takeOutcome(ctx, details.uid);
       if (kept?.kind === 'locked' && kept.until > Date.now()) return sendLogin(ctx, details, client, { email: kept.email, lockout: kept });
       if (kept?.kind === 'failed') return sendLogin(ctx, details, client, { email: kept.email, failed: true });
+      if (kept?.kind === 'passkey_failed') return sendLogin(ctx, details, client, { email: '', passkeyFailed: true });
       const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
       const current = details.session?.accountId ? await accounts.findById(details.session.accountId) : undefined;
-      sendLogin(ctx, details, client, { email: kept?.email ?? current?.email ?? hint });
+      await sendLogin(ctx, details, client, { email: (kept?.kind === 'locked' ? kept.email : undefined) ?? current?.email ?? hint });
     },
 
     async submit(ctx) {
@@ -197,6 +222,27 @@ export function createLogin(deps: LoginDeps): Login {
       await reservation.succeeded(rememberDevice(ctx));
       audit.record({ type: 'login.success', actor: result.account.id, accountId: result.account.id, ...interactionFacts(ctx, details) });
       await interactions.finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'], acr: PORTCULLIS_ACR_PWD } }, false);
+    },
+
+    async submitPasskey(ctx) {
+      const uid = (ctx.params as { uid: string }).uid;
+      const details = await interactions.load(ctx);
+      const passkeys = passkeySignIn; // the route exists only with it
+      if (details.prompt.name !== 'login' || !passkeys) return ctx.throw(400, 'this sign-in is not asking for a passkey');
+      const { response } = passkeyForm.parse(ctx.request.body ?? {});
+      const outcome = await passkeys.authenticate(details.uid, response);
+      const account = outcome.ok ? await accounts.findById(outcome.accountId) : undefined;
+      if (!outcome.ok || !account || account.disabled) {
+        deps.metrics?.loginAttempts.inc({ outcome: 'failure' });
+        const reason = outcome.ok ? 'disabled' : `passkey_${outcome.reason}`;
+        audit.record({ type: 'login.failure', accountId: outcome.ok ? outcome.accountId : undefined, ...interactionFacts(ctx, details), data: { reason } });
+        await answerRefused(ctx, uid, { kind: 'passkey_failed' }, details);
+        return;
+      }
+      deps.metrics?.loginAttempts.inc({ outcome: 'success' });
+      const amr = [outcome.method, 'mfa'];
+      audit.record({ type: 'login.success', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { amr, passkey: outcome.passkeyId } });
+      await interactions.finish(ctx, { login: { accountId: account.id, amr, acr: PORTCULLIS_ACR_MFA } }, false);
     },
   };
 }

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
-import type { AccountService, SecondFactors } from '../accounts/index.ts';
+import type { AccountService, Passkeys, SecondFactors } from '../accounts/index.ts';
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import type { GrantService, MfaRequirement } from '../oidc/index.ts';
 import { discardAudit, type AuditSink } from '../audit/index.ts';
@@ -30,7 +30,9 @@ import { enginePath } from '../http/index.ts';
 //   GET  /           login.ts | consent.ts the page for the engine's prompt
 //   POST /login      login.ts              throttle, password, login.success or the form again,
 //                                          or on to the second factor
+//   POST /passkey-sign-in  login.ts        a discoverable passkey alone (PASSKEY_SIGN_IN), login.success
 //   POST /code       second-factor.ts      throttle, a TOTP or recovery code, login.success
+//   POST /passkey    second-factor.ts      throttle, one of the account's passkeys, login.success
 //   POST /mailbox    second-factor.ts      the code mailed before an enrolment (the mailbox is the person's)
 //   POST /enrol      second-factor.ts      a new authenticator's first code; recovery codes shown once
 //   POST /continue   second-factor.ts      after the recovery codes: login.success
@@ -63,6 +65,8 @@ export interface InteractionDeps {
   readonly openSignUp?: SignUpPages | undefined;
   /** Authenticators and recovery codes; without them, sign-in is by password alone. */
   readonly secondFactors?: SecondFactors | undefined;
+  /** Passkeys: a second factor, and where their sign-in is on, a way in alone. */
+  readonly passkeys?: Passkeys | undefined;
   /** MFA: optional (those who enrolled), required (everyone), and the roles that require it; enrolling at sign-in. */
   readonly mfa?: MfaRequirement;
   /** Tells a person that an authenticator was set up on their account. */
@@ -102,8 +106,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     ctx.throw(400, `unsupported prompt ${details.prompt.name}`);
   });
   router.post('/login', ...formPost, login.submit);
+  if (deps.passkeys?.signIn) router.post('/passkey-sign-in', ...formPost, login.submitPasskey);
   if (secondFactor) {
     router.post('/code', ...formPost, secondFactor.submitCode);
+    router.post('/passkey', ...formPost, secondFactor.submitPasskey);
     router.post('/mailbox', ...formPost, secondFactor.submitMailboxCode);
     router.post('/enrol', ...formPost, secondFactor.submitEnrolment);
     router.post('/continue', ...formPost, secondFactor.finishEnrolment);

@@ -3,7 +3,7 @@ import type { Client } from 'oidc-provider';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 
-import { MAILBOX_CODE_TTL_MS, type AccountRecord, type AccountService, type SecondFactors } from '../accounts/index.ts';
+import { MAILBOX_CODE_TTL_MS, type AccountRecord, type AccountService, type Passkeys, type SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import { mailboxCodeMessage, secondFactorAddedMessage, secondFactorLockedMessage, type Mailer } from '../mail/index.ts';
 import { MFA_REQUIRED_REASON, mfaRequest, PORTCULLIS_ACR_MFA, secondFactorRequired, type MfaRequirement } from '../oidc/index.ts';
@@ -39,16 +39,23 @@ import { pageLocale, sendPage, type RenderPage } from './render-page.ts';
 //   A request asking for MFA (acr_values, the claims parameter) never leads to enrolment:
 //   whoever knows the password could bind their own authenticator. A voluntary request is answered with acr
 //   pwd (the client reads acr); an essential one with unmet_authentication_requirements;
+// - a passkey of the account's own is a second factor too (accounts/passkeys.ts: the
+//   challenge is this sign-in's, spent once); its answers are attempts of the throttle as
+//   codes are;
 // - amr names only what was checked: pwd for a password given in this sign-in (for a
 //   step-up, the session's own earlier password sign-in, as its amr recorded it), otp for a
-//   code of the authenticator, mfa for any second factor; a recovery code is pwd, mfa
-//   (RFC 8176 has no method for it). acr is the MFA one (oidc/second-factor-policy.ts).
+//   code of the authenticator, hwk or swk for a passkey, mfa for any second factor; a
+//   recovery code is pwd, mfa (RFC 8176 has no method for it). acr is the MFA one
+//   (oidc/second-factor-policy.ts).
 
 const codeForm = z.object({ code: z.string().max(64).catch('') });
+const passkeyForm = z.object({ response: z.string().max(65_536).catch('') });
 
 export interface SecondFactorDeps {
   readonly accounts: AccountService;
   readonly secondFactors: SecondFactors;
+  /** Passkeys as a second factor; without them (or where unavailable), codes only. */
+  readonly passkeys?: Passkeys | undefined;
   readonly render: RenderPage;
   readonly interactions: InteractionLoader;
   readonly throttle: LoginThrottle;
@@ -78,6 +85,9 @@ export interface MailThrottle {
   ): Promise<{ readonly allowed: true; settle(sent: boolean): Promise<void> } | { readonly allowed: false; readonly retryAfterSeconds: number }>;
 }
 
+/** The pages' scripts for a passkey button: the WebAuthn library, then ours. */
+export const PASSKEY_SCRIPTS = ['webauthn.js', 'passkey.js'];
+
 const UNCOUNTED_MAIL: MailThrottle = { take: () => Promise.resolve({ allowed: true, settle: () => Promise.resolve() }) };
 /** How long a sign-in waits when the mail queue was full. */
 const MAIL_QUEUE_FULL_WAIT_MS = 60_000;
@@ -93,6 +103,8 @@ export interface SecondFactorPages {
   show(ctx: Context, details: Interaction, client: Client | undefined): Promise<boolean>;
   /** POST /code: a code or a recovery code. */
   readonly submitCode: Middleware;
+  /** POST /passkey: the answer of one of the account's passkeys. */
+  readonly submitPasskey: Middleware;
   /** POST /mailbox: the code mailed before an enrolment, proving the mailbox. */
   readonly submitMailboxCode: Middleware;
   /** POST /enrol: the first code of a new authenticator; the recovery codes, once. */
@@ -101,11 +113,12 @@ export interface SecondFactorPages {
   readonly finishEnrolment: Middleware;
 }
 
-type Method = 'otp' | 'recovery' | 'enrolment';
+type Method = 'otp' | 'recovery' | 'enrolment' | 'hwk' | 'swk';
 
 /** The ID token's amr: only methods checked (see the rules above). */
 export function amrFor(method: Method, password: boolean): string[] {
-  return [...(password ? ['pwd'] : []), ...(method === 'recovery' ? [] : ['otp']), 'mfa'];
+  const checked = method === 'recovery' ? [] : method === 'hwk' || method === 'swk' ? [method] : ['otp'];
+  return [...(password ? ['pwd'] : []), ...checked, 'mfa'];
 }
 
 // The reasons the engine's login prompt gives when only a stronger acr is missing.
@@ -132,9 +145,16 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     return { t, model: { uid: details.uid, csrfField: CSRF_FIELD, csrf: issueCsrfToken(ctx, details.uid), client: clientDisplay(client, t) } };
   }
 
-  function sendCodePage(ctx: Context, details: Interaction, client: Client | undefined, error?: string, status = 200) {
+  /**
+   * The page asking for the second factor the account has: a code (of the app, or a
+   * recovery code) and, with passkeys, a button for one of them (a challenge of this sign-in).
+   */
+  async function sendCodePage(ctx: Context, details: Interaction, client: Client | undefined, accountId: string, error?: string, status = 200) {
     const { t, model } = common(ctx, details, client);
-    sendPage(ctx, render, 'second-factor', { ...model, title: t('mfa.title'), error }, status);
+    const factors = await secondFactors.factors(accountId);
+    const passkey = deps.passkeys?.available && factors.passkeys > 0 ? JSON.stringify(await deps.passkeys.authenticationOptions(details.uid, accountId)) : undefined;
+    const codes = factors.totp || factors.recoveryCodes > 0 || !passkey;
+    sendPage(ctx, render, 'second-factor', { ...model, title: t('mfa.title'), error, passkey, codes, scripts: passkey ? PASSKEY_SCRIPTS : undefined }, status);
   }
 
   /**
@@ -161,7 +181,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
   async function sendEnrolPage(ctx: Context, details: Interaction, client: Client | undefined, found: Found, error?: string, status = 200) {
     const { account, pending } = found;
     const enrolment = await secondFactors.startEnrolment(account, details.uid, pending.enrolment);
-    if (!enrolment) return sendCodePage(ctx, details, client, error, status);
+    if (!enrolment) return sendCodePage(ctx, details, client, account.id, error, status);
     if (enrolment.created) {
       keepPendingLogin(ctx, { ...pending, enrolment: enrolment.sealed });
       audit.record({ type: 'mfa.enrolment_started', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { factor: 'totp' } });
@@ -287,7 +307,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       if (!found) return false;
       const state = await secondFactors.state(found.account.id);
       if (state === 'confirmed') {
-        sendCodePage(ctx, details, client);
+        await sendCodePage(ctx, details, client, found.account.id);
         return true;
       }
       if (found.pending.password && enrolmentRequired(client, found.account)) {
@@ -314,7 +334,7 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
       if (!found) return backToStart(ctx, uid);
       const { account } = found;
       const t = translator(pageLocale(ctx));
-      const reservation = await reserveAttempt(ctx, account, async (message) => sendCodePage(ctx, details, await interactions.client(ctx, details), message, 429));
+      const reservation = await reserveAttempt(ctx, account, async (message) => sendCodePage(ctx, details, await interactions.client(ctx, details), account.id, message, 429));
       if (!reservation) return;
       let outcome: Awaited<ReturnType<SecondFactors['verify']>>;
       try {
@@ -331,13 +351,41 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
           audit.record({ type: 'mfa.locked', accountId: account.id, ...interactionFacts(ctx, details) });
           deps.mailer?.send(secondFactorLockedMessage({ to: account.email, issuerHost }));
         }
-        return sendCodePage(ctx, details, await interactions.client(ctx, details), t(outcome.locked ? 'mfa.locked' : 'mfa.failed'), 401);
+        return sendCodePage(ctx, details, await interactions.client(ctx, details), account.id, t(outcome.locked ? 'mfa.locked' : 'mfa.failed'), 401);
       }
       await reservation.succeeded(rememberDevice(ctx));
       if (outcome.method === 'recovery') {
         audit.record({ type: 'mfa.recovery_code_used', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { left: outcome.recoveryCodesLeft } });
       }
       audit.record({ type: 'mfa.success', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { method: outcome.method } });
+      await finish(ctx, details, found, outcome.method);
+    },
+
+    async submitPasskey(ctx) {
+      const { response } = passkeyForm.parse(ctx.request.body ?? {});
+      const uid = uidOf(ctx);
+      const details = await loadLoginPrompt(ctx);
+      const found = await pendingAccount(ctx, uid);
+      if (!found || !deps.passkeys?.available) return backToStart(ctx, uid);
+      const { account } = found;
+      const passkeys = deps.passkeys;
+      const client = await interactions.client(ctx, details);
+      const reservation = await reserveAttempt(ctx, account, (message) => sendCodePage(ctx, details, client, account.id, message, 429));
+      if (!reservation) return;
+      let outcome: Awaited<ReturnType<Passkeys['authenticate']>>;
+      try {
+        outcome = await passkeys.authenticate(uid, response, account.id);
+      } catch (error) {
+        await reservation.released();
+        throw error;
+      }
+      if (!outcome.ok) {
+        await reservation.failed();
+        audit.record({ type: 'mfa.failure', accountId: account.id, ...interactionFacts(ctx, details), data: { step: 'passkey', reason: outcome.reason } });
+        return sendCodePage(ctx, details, client, account.id, translator(pageLocale(ctx))('mfa.passkey.failed'), 401);
+      }
+      await reservation.succeeded(rememberDevice(ctx));
+      audit.record({ type: 'mfa.success', actor: account.id, accountId: account.id, ...interactionFacts(ctx, details), data: { method: outcome.method, passkey: outcome.passkeyId } });
       await finish(ctx, details, found, outcome.method);
     },
 

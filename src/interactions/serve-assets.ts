@@ -1,13 +1,23 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 import type { Middleware } from 'koa';
 
 const PUBLIC = new URL('../../public/', import.meta.url);
 
-/** Everything the pages load, all from our own origin: one stylesheet and one tiny script. */
-const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
+// The browser half of @simplewebauthn, as the package builds it (a UMD bundle that sets
+// window.SimpleWebAuthnBrowser): served from our origin, so the CSP stays 'self' plus nonces.
+const WEBAUTHN_BUNDLE = new URL('../dist/bundle/index.umd.min.js', pathToFileURL(createRequire(import.meta.url).resolve('@simplewebauthn/browser')));
+
+const SCRIPT = 'text/javascript; charset=utf-8';
+
+/** Everything the pages load, all from our own origin: one stylesheet and three small scripts. */
+const ASSETS: Readonly<Record<string, { file: string | URL; type: string }>> = {
   '/assets/portcullis.css': { file: 'portcullis.css', type: 'text/css; charset=utf-8' },
-  '/assets/auto-submit.js': { file: 'auto-submit.js', type: 'text/javascript; charset=utf-8' },
+  '/assets/auto-submit.js': { file: 'auto-submit.js', type: SCRIPT },
+  '/assets/passkey.js': { file: 'passkey.js', type: SCRIPT },
+  '/assets/webauthn.js': { file: WEBAUTHN_BUNDLE, type: SCRIPT },
 };
 
 /** The pages' assets by URL path, with their bodies. */

@@ -74,6 +74,26 @@ export function secondFactorAddedMessage(input: { to: string; issuerHost: string
   return { kind: 'second_factor_added', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }
 
+/** A passkey was added to the account (its name as the person gave it: shown, never a link). */
+export function passkeyAddedMessage(input: { to: string; issuerHost: string; name: string }): MailMessage {
+  const subject = 'A passkey was added to your account';
+  const lines = [
+    `A passkey named “${input.name}” was just added to your account at ${input.issuerHost}. It can now be used to sign in.`,
+    'If this was not you, someone is in your account: remove that passkey on your account page, change your password, and tell your administrator.',
+  ];
+  return { kind: 'passkey_added', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}
+
+/** A passkey was removed from the account. */
+export function passkeyRemovedMessage(input: { to: string; issuerHost: string; name: string }): MailMessage {
+  const subject = 'A passkey was removed from your account';
+  const lines = [
+    `The passkey named “${input.name}” was just removed from your account at ${input.issuerHost}. It no longer signs you in.`,
+    'If this was not you, change your password and tell your administrator.',
+  ];
+  return { kind: 'passkey_removed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}
+
 /** The code that proves the mailbox before a first authenticator is set up at sign-in. */
 export function mailboxCodeMessage(input: { to: string; code: string; ttlSeconds: number; issuerHost: string }): MailMessage {
   const subject = 'Your code to set up two-step verification';

@@ -76,6 +76,8 @@ function memoryStore() {
       codes.clear();
       return Promise.resolve(had);
     },
+    factors: () => Promise.resolve({ totp: totp !== undefined, passkeys: 0, recoveryCodes: [...codes.values()].filter((used) => !used).length }),
+    addFirstRecoveryCodes: () => Promise.resolve(false),
   };
   return { store, codes, stored: () => totp };
 }

@@ -31,6 +31,9 @@ async function seed(): Promise<void> {
       if (table === 'revoked_access_tokens') {
         if (expiresAt === null) continue; // the deny-list always has an expiry
         await pool.query(`INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, ${expiresAt})`, [id]);
+      } else if (table === 'webauthn_challenges') {
+        if (expiresAt === null) continue; // a challenge always has an expiry
+        await pool.query(`INSERT INTO webauthn_challenges (challenge_hash, purpose, binding, expires_at) VALUES ($1, 'sign-in', 'uid', ${expiresAt})`, [id]);
       } else if (table === 'oidc_sessions') {
         await pool.query(`INSERT INTO oidc_sessions (id, uid, payload, expires_at) VALUES ($1, $1, '{}', ${expiresAt ?? 'NULL'})`, [id]);
       } else {
@@ -49,7 +52,7 @@ async function seed(): Promise<void> {
 }
 
 async function remaining(table: string): Promise<string[]> {
-  const column = table === 'revoked_access_tokens' ? 'jti' : table === AUDIT_TABLE ? 'type' : 'id';
+  const column = table === 'revoked_access_tokens' ? 'jti' : table === 'webauthn_challenges' ? 'challenge_hash' : table === AUDIT_TABLE ? 'type' : 'id';
   const { rows } = await database.pool.query<{ key: string }>(`SELECT ${column} AS key FROM "${table}" ORDER BY 1`);
   return rows.map((row) => row.key);
 }
@@ -71,7 +74,8 @@ describe('housekeeping', () => {
     assert.equal(report.ran, true);
     assert.deepEqual(report.deleted, { ...Object.fromEntries(EXPIRING_TABLES.map((table) => [table, 2])), [AUDIT_TABLE]: 1 });
     for (const table of EXPIRING_TABLES) {
-      assert.deepEqual(await remaining(table), table === 'revoked_access_tokens' ? ['live'] : ['live', 'never-expires'], table);
+      const alwaysExpire = table === 'revoked_access_tokens' || table === 'webauthn_challenges';
+      assert.deepEqual(await remaining(table), alwaysExpire ? ['live'] : ['live', 'never-expires'], table);
     }
     assert.deepEqual(await remaining(AUDIT_TABLE), ['test.inside-retention', 'test.recent']);
     // A second round finds nothing left to do.

@@ -81,6 +81,8 @@ export interface TestServerOptions {
   readonly databaseUrl?: (url: string) => string;
   /** The clock second-factor codes are checked against (ms since the epoch), for drift tests to the step. */
   readonly clock?: () => number;
+  /** The issuer's host name (the server still listens on 127.0.0.1): `localhost` where passkeys must work (WebAuthn takes no IP address as RP ID). */
+  readonly issuerHost?: string;
 }
 
 type ImportFileInput = z.input<typeof importFileSchema>;
@@ -159,7 +161,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
-    ISSUER: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    ISSUER: `${tls ? 'https' : 'http'}://${options.issuerHost ?? '127.0.0.1'}:${port}`,
     DATABASE_URL: options.databaseUrl?.(testDatabase.url) ?? testDatabase.url,
     DATABASE_POOL_MAX: String(testDatabase.poolMax),
     MASTER_SECRET: TEST_MASTER_SECRET,
