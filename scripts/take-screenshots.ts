@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 
-import { launchChromium, newPerson, startClientApp, type ClientApp } from '../test/helpers/browser.ts';
+import { addVirtualAuthenticator, launchChromium, newPerson, startClientApp, type ClientApp } from '../test/helpers/browser.ts';
 import { loggedAddressLink, loggedMailCode } from '../test/helpers/account-page.ts';
 import { startTestServer, type TestServer } from '../test/helpers/test-server.ts';
 
@@ -27,19 +27,20 @@ let server: TestServer;
 /** REGISTRATION=open and invite: the sign-up pages (the login pages above stay as a default deployment shows them). */
 let openServer: TestServer;
 let inviteServer: TestServer;
+/** On localhost (WebAuthn takes no IP address) with PASSKEY_SIGN_IN: the passkey pages. */
+let passkeyServer: TestServer;
 let openClient: oidc.Configuration;
 let app: ClientApp;
 let browser: Browser;
 let client: oidc.Configuration;
 
 async function setUp(): Promise<void> {
-  [server, openServer, inviteServer, app, browser] = await Promise.all([
-    startTestServer(),
-    startTestServer({ REGISTRATION: 'open' }),
-    startTestServer({ REGISTRATION: 'invite' }),
-    startClientApp(),
-    launchChromium(),
-  ]);
+  // One embedded database at a time: several starting at once can time out on a small machine.
+  server = await startTestServer();
+  openServer = await startTestServer({ REGISTRATION: 'open' });
+  inviteServer = await startTestServer({ REGISTRATION: 'invite' });
+  passkeyServer = await startTestServer({ PASSKEY_SIGN_IN: 'true' }, { issuerHost: 'localhost' });
+  [app, browser] = await Promise.all([startClientApp(), launchChromium()]);
   const opened = await openServer.services.clients.create({ type: 'web', name: 'Acme Notes', redirectUris: [`${app.origin}/callback`], scopes: ['openid', 'email'] });
   openClient = await oidc.discovery(new URL(openServer.issuer), opened.client.clientId, undefined, oidc.ClientSecretBasic(opened.clientSecret), {
     execute: [oidc.allowInsecureRequests],
@@ -72,7 +73,7 @@ async function setUp(): Promise<void> {
 async function tearDown(): Promise<void> {
   await browser?.close();
   await app?.close();
-  await Promise.all([server?.close(), openServer?.close(), inviteServer?.close()]);
+  await Promise.all([server?.close(), openServer?.close(), inviteServer?.close(), passkeyServer?.close()]);
 }
 
 async function authorizationUrl(extra: Record<string, string> = {}): Promise<string> {
@@ -292,6 +293,52 @@ async function accountPages(form: string, contextOptions: (typeof VIEWPORTS)[key
   await moving.context.close();
 }
 
+/** Passkeys: added on the account page, then the second factor, then the login page's button. */
+async function passkeyPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof typeof VIEWPORTS] | { colorScheme: 'dark' }): Promise<void> {
+  const email = `passkey-${form}@example.com`;
+  await passkeyServer.services.accounts.create({ email, name: 'Katherine Johnson', password: PASSWORD });
+  const { context, page } = await newPerson(browser, { context: contextOptions });
+  await addVirtualAuthenticator(context, page);
+  const signIn = async () => {
+    await page.goto(`${passkeyServer.issuer}/account`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  };
+  const signOut = async () => {
+    await page.getByRole('button', { name: 'Sign out', exact: true }).last().click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForLoadState();
+  };
+  await signIn();
+  await page.getByLabel('Name for the new passkey').fill('Laptop');
+  await page.locator('#passkey-current').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  const mailed = await loggedMailCode(passkeyServer);
+  if (!mailed) throw new Error('no mailed code in the log');
+  await page.getByLabel('Code from the email').fill(mailed);
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('button', { name: 'Create passkey' }).waitFor();
+  await shoot(page, 'account-passkey-create', form);
+  await page.getByRole('button', { name: 'Create passkey' }).click();
+  await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
+  await page.getByRole('link', { name: 'Back to your account' }).click();
+  await page.getByText('this device only').waitFor();
+  await shoot(page, 'account-passkeys', form);
+  await signOut();
+  await signIn();
+  await page.getByRole('button', { name: 'Use a passkey' }).waitFor();
+  await shoot(page, 'second-factor-passkey', form);
+  await page.getByRole('button', { name: 'Use a passkey' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+  await signOut();
+  await page.goto(`${passkeyServer.issuer}/account`);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+  await shoot(page, 'login-passkey', form);
+  await context.close();
+}
+
 async function darkMode(): Promise<void> {
   const { context, page } = await newPerson(browser, { context: { ...VIEWPORTS.desktop, colorScheme: 'dark' } });
   await page.goto(await authorizationUrl());
@@ -315,6 +362,7 @@ try {
   for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await accountPages(form, contextOptions);
   await darkMode();
   await accountPages('dark', { ...VIEWPORTS.desktop, colorScheme: 'dark' });
+  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await passkeyPages(form, contextOptions);
   console.log(`screenshots written to ${OUT.pathname}`);
 } finally {
   await tearDown();

@@ -41,7 +41,7 @@ import type { Mailer } from './mail/index.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from './oidc/index.ts';
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
-import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, accountPageUrl, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createPasskeySetup, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
+import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, accountPageUrl, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createFactorManagement, createPasskeySetup, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
 
 export interface AppDeps {
@@ -233,6 +233,12 @@ export function createApp(deps: AppDeps): Koa {
   const accountRoutes = createAccountRouter({
     page: accountPage,
     passkeys: passkeySetup,
+    factors: createFactorManagement({
+      ...deps,
+      checkCurrentPassword,
+      issuer: config.issuer,
+      showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'factor', error, status),
+    }),
     authenticator: createAuthenticatorSetup({
       ...deps,
       checkCurrentPassword,

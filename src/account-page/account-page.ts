@@ -28,7 +28,7 @@ export const ACCOUNT_CSRF: CsrfScope = { cookie: 'portcullis.csrf-account', path
 const RECENT_SIGN_INS = 10;
 
 /** What the page says after a change (`?done=`). */
-const NOTICES = ['profile', 'password', 'session', 'app', 'email', 'passkey', 'passkey-removed'] as const;
+const NOTICES = ['profile', 'password', 'session', 'app', 'email', 'passkey', 'passkey-removed', 'authenticator-removed'] as const;
 type Notice = (typeof NOTICES)[number];
 
 export interface AccountPageDeps {
@@ -120,6 +120,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
         ),
         apps: [...apps.values()].map((app) => ({ ...app, scopes: [...app.scopes].sort() })),
         authenticator: factors.totp,
+        recoveryCodesLeft: factors.totp || passkeys.length > 0 ? factors.recoveryCodes : undefined,
         passkeys,
         passkeysAvailable: deps.passkeys.available,
         mailReachesPeople: deps.mailReachesPeople,

@@ -10,3 +10,4 @@ export { createAuthenticatorSetup, type AuthenticatorSetup } from './authenticat
 export { createCurrentPasswordCheck } from './current-password.ts';
 export { createThrottledCode, type ThrottledCode } from './throttled-code.ts';
 export { createPasskeySetup, type PasskeySetup } from './passkey-setup.ts';
+export { createFactorManagement, type FactorManagement } from './factor-management.ts';

@@ -44,6 +44,13 @@ export interface SecondFactorStore {
    * (its first passkey): true for the one caller that stored them.
    */
   addFirstRecoveryCodes(accountId: string, recoveryCodeHashes: readonly string[]): Promise<boolean>;
+  /**
+   * Removes the authenticator app; the recovery codes go with it when no passkey is left
+   * (they recover a factor, and there is none). Whether there was one.
+   */
+  removeTotp(accountId: string): Promise<boolean>;
+  /** Replaces every recovery code with these, for an account that has a factor: whether it had one. */
+  replaceRecoveryCodes(accountId: string, recoveryCodeHashes: readonly string[]): Promise<boolean>;
 }
 
 export interface FactorCounts {
@@ -142,6 +149,31 @@ export function createSecondFactorStore(sql: Sql): SecondFactorStore {
                        AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)),
            cleared AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT id FROM open))
            INSERT INTO recovery_codes (account_id, code_hash) SELECT id, unnest($2::text[]) FROM open`,
+          [accountId, [...hashes]],
+        );
+        return (rowCount ?? 0) > 0;
+      }),
+    removeTotp: (accountId) =>
+      withTranslatedErrors('second factor', async () => {
+        // The codes' DELETE runs with the statement (Postgres runs every data-modifying WITH).
+        const { rows } = await sql.query<{ removed: number }>(
+          `WITH totp AS (DELETE FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL RETURNING account_id),
+           codes AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT account_id FROM totp)
+                       AND NOT EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1))
+           SELECT (SELECT count(*) FROM totp)::int AS removed`,
+          [accountId],
+        );
+        return (rows[0]?.removed ?? 0) > 0;
+      }),
+    replaceRecoveryCodes: (accountId, hashes) =>
+      withTranslatedErrors('second factor', async () => {
+        // One statement: the old codes go and the new come only for an account with a factor.
+        const { rowCount } = await sql.query(
+          `WITH owner AS (SELECT id FROM accounts WHERE id = $1
+                  AND (EXISTS (SELECT 1 FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL)
+                       OR EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1))),
+           cleared AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT id FROM owner))
+           INSERT INTO recovery_codes (account_id, code_hash) SELECT id, unnest($2::text[]) FROM owner`,
           [accountId, [...hashes]],
         );
         return (rowCount ?? 0) > 0;

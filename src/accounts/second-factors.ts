@@ -90,6 +90,10 @@ export interface SecondFactors {
   confirmEnrolment(accountId: string, binding: string, sealed: string | undefined, code: string): Promise<readonly string[] | undefined>;
   /** A code from the authenticator or an unused recovery code, at sign-in. */
   verify(accountId: string, code: string): Promise<VerifyOutcome>;
+  /** The person's own removal of their authenticator app (recovery codes too, when no passkey is left): whether there was one. */
+  removeAuthenticator(accountId: string): Promise<boolean>;
+  /** Ten new recovery codes in place of every old one, shown once; undefined for an account without a factor. */
+  renewRecoveryCodes(accountId: string): Promise<readonly string[] | undefined>;
   /** An operator's reset: the authenticator, the passkeys and the recovery codes are gone; whether there were any. */
   reset(accountId: string): Promise<boolean>;
   /** Codes mailed before an enrolment at sign-in, proving the mailbox (mailbox-proof.ts). */
@@ -197,6 +201,13 @@ export function createSecondFactors(deps: {
       // A wrong code, or a right one already spent (a replay): counted either way.
       const failed = await store.countFailedCode(accountId);
       return failed === MAX_FAILED_CODES ? { ok: false, locked: 'now' } : failed > MAX_FAILED_CODES ? { ok: false, locked: 'already' } : { ok: false };
+    },
+
+    removeAuthenticator: (accountId) => store.removeTotp(accountId),
+
+    async renewRecoveryCodes(accountId) {
+      const codes = newRecoveryCodes();
+      return (await store.replaceRecoveryCodes(accountId, codes.map(recoveryCodeHash))) ? codes : undefined;
     },
 
     reset: (accountId) => store.removeAll(accountId),

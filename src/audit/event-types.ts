@@ -26,6 +26,8 @@ export const AUDIT_EVENT_TYPES = {
   'mfa.unmet': 'a request required a second factor (essential acr) of a person who has none: the client got unmet_authentication_requirements (only once the engine’s `claims` parameter is enabled; it is off)',
   'mfa.passkey_added': 'a person added a passkey on the account page, after the current password and a code mailed to the account (data.passkey, data.name, data.synced); its owner was mailed',
   'mfa.passkey_removed': 'a person removed one of their passkeys on the account page, with the current password (data.passkey, data.name); its owner was mailed',
+  'mfa.authenticator_removed': 'a person removed their authenticator app on the account page, with the current password (its recovery codes too, unless a passkey is left); its owner was mailed',
+  'mfa.recovery_codes_renewed': 'a person made ten new recovery codes on the account page, with the current password: the old ones no longer work (data.recoveryCodes); its owner was mailed',
   'mfa.recovery_code_used': 'a recovery code was spent at sign-in (data.left: unused codes left)',
   'mfa.reset': "an operator removed an account's authenticator, passkeys and recovery codes (data.removed)",
   'rate_limit.blocked': 'a request was refused by an abuse limit (data.tier)',

@@ -5,4 +5,4 @@ export { createBoundedQueue, type BoundedQueue } from './bounded-queue.ts';
 export { createMailer } from './create-mailer.ts';
 export { createSendQueue, isTransient, type Mailer, type SendQueueOptions } from './send-queue.ts';
 export type { Deliver, MailMessage } from './mail-message.ts';
-export { addressChangeCodeMessage, alreadyRegisteredMessage, emailChangedMessage, emailChangeMessage, mailboxCodeMessage, passkeyAddedMessage, passkeyRemovedMessage, passwordChangedMessage, passwordResetMessage, secondFactorAddedMessage, secondFactorLockedMessage, signUpMessage } from './templates.ts';
+export { addressChangeCodeMessage, alreadyRegisteredMessage, authenticatorRemovedMessage, recoveryCodesRenewedMessage, emailChangedMessage, emailChangeMessage, mailboxCodeMessage, passkeyAddedMessage, passkeyRemovedMessage, passwordChangedMessage, passwordResetMessage, secondFactorAddedMessage, secondFactorLockedMessage, signUpMessage } from './templates.ts';

@@ -94,6 +94,26 @@ export function passkeyRemovedMessage(input: { to: string; issuerHost: string; n
   return { kind: 'passkey_removed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
 }
 
+/** The authenticator app was removed from the account by its owner on the account page. */
+export function authenticatorRemovedMessage(input: { to: string; issuerHost: string }): MailMessage {
+  const subject = 'Your authenticator app was removed';
+  const lines = [
+    `The authenticator app of your account at ${input.issuerHost} was just removed on your account page. Sign-ins no longer ask for its codes.`,
+    'If this was not you, someone is in your account: change your password and tell your administrator.',
+  ];
+  return { kind: 'authenticator_removed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}
+
+/** New recovery codes were made for the account: the old ones no longer work. */
+export function recoveryCodesRenewedMessage(input: { to: string; issuerHost: string }): MailMessage {
+  const subject = 'New recovery codes for your account';
+  const lines = [
+    `New recovery codes were just made for your account at ${input.issuerHost} on your account page. Your old recovery codes no longer work.`,
+    'If this was not you, someone is in your account: change your password and tell your administrator.',
+  ];
+  return { kind: 'recovery_codes_renewed', to: input.to, subject, text: `${lines.join('\n\n')}\n`, html: html(subject, lines) };
+}
+
 /** The code that proves the mailbox before a first authenticator is set up at sign-in. */
 export function mailboxCodeMessage(input: { to: string; code: string; ttlSeconds: number; issuerHost: string }): MailMessage {
   const subject = 'Your code to set up two-step verification';

@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 import { loggedMailCode } from '../helpers/account-page.ts';
 import { checkAccessibility } from '../helpers/axe.ts';
-import { launchChromium, newPerson, type CspViolation } from '../helpers/browser.ts';
+import { addVirtualAuthenticator, launchChromium, newPerson, type CspViolation } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Passkeys in a real Chromium with the DevTools protocol's virtual authenticator (a
@@ -36,11 +36,7 @@ after(async () => {
 /** One person's browser with a virtual platform authenticator that answers at once. */
 async function browserWithAuthenticator(): Promise<{ context: BrowserContext; page: Page }> {
   const { context, page } = await newPerson(browser, { violations });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
+  await addVirtualAuthenticator(context, page);
   return { context, page };
 }
 

@@ -78,6 +78,8 @@ function memoryStore() {
     },
     factors: () => Promise.resolve({ totp: totp !== undefined, passkeys: 0, recoveryCodes: [...codes.values()].filter((used) => !used).length }),
     addFirstRecoveryCodes: () => Promise.resolve(false),
+    removeTotp: () => Promise.resolve(false),
+    replaceRecoveryCodes: () => Promise.resolve(false),
   };
   return { store, codes, stored: () => totp };
 }

@@ -7,12 +7,15 @@ import { CookieJar, openPage, runBrowser, send, type Page } from './browserless-
 
 export const accountUrl = (issuer: string, path = '') => new URL(`/account${path}`, issuer);
 
-/** Opens /account signed out and signs in with `email` and `password`; the page it lands on. */
-export async function signInToAccountPage(issuer: string, email: string, password: string, jar = new CookieJar()): Promise<{ jar: CookieJar; page: Page }> {
+/**
+ * Opens /account signed out and signs in with `email` and `password` (and `secondFactor`, a
+ * code or recovery code, for a person who has one); the page it lands on.
+ */
+export async function signInToAccountPage(issuer: string, email: string, password: string, jar = new CookieJar(), secondFactor?: string): Promise<{ jar: CookieJar; page: Page }> {
   const start = await send(jar, accountUrl(issuer));
   assert.equal(start.status, 302);
   const auth = new URL(start.headers.get('location')!);
-  const result = await runBrowser(auth, { jar, email, password, stopAt: (url) => url.pathname === '/account/callback' });
+  const result = await runBrowser(auth, { jar, email, password, secondFactor: () => secondFactor, stopAt: (url) => url.pathname === '/account/callback' });
   assert.equal(result.url.pathname, '/account/callback', `the sign-in came back to the page: ${result.url.href}`);
   const page = await openPage(jar, result.url);
   return { jar, page };

@@ -50,6 +50,18 @@ export async function newPerson(
   return { context, page, violations };
 }
 
+/**
+ * A virtual platform authenticator in this browser (the DevTools protocol's WebAuthn
+ * domain): resident keys and user verification, as a phone or laptop has, answering at once.
+ */
+export async function addVirtualAuthenticator(context: BrowserContext, page: Page): Promise<void> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+}
+
 export interface Arrival {
   readonly method: string;
   readonly url: URL;

@@ -328,4 +328,10 @@ export const de: Catalogue = {
   'account.passkeys.name-invalid': 'Geben Sie dem Passkey einen Namen mit höchstens 64 Zeichen.',
   'account.done.passkey': 'Ihr Passkey wurde hinzugefügt.',
   'account.done.passkey-removed': 'Der Passkey wurde entfernt.',
+  'account.authenticator.remove': 'Authenticator-App entfernen',
+  'account.authenticator.remove-hint': 'Anmeldungen fragen dann nicht mehr nach ihren Codes. Um sie zu ersetzen, entfernen Sie sie und richten Sie dann die neue ein.',
+  'account.recovery.left': 'Unbenutzte Wiederherstellungscodes: {count}.',
+  'account.recovery.renew': 'Neue Wiederherstellungscodes erstellen',
+  'account.recovery.renew-hint': 'Zehn neue Codes, einmal angezeigt; Ihre alten funktionieren dann nicht mehr.',
+  'account.done.authenticator-removed': 'Ihre Authenticator-App wurde entfernt.',
 };

@@ -328,6 +328,12 @@ export const en = {
   'account.passkeys.name-invalid': 'Give the passkey a name of up to 64 characters.',
   'account.done.passkey': 'Your passkey was added.',
   'account.done.passkey-removed': 'The passkey was removed.',
+  'account.authenticator.remove': 'Remove authenticator app',
+  'account.authenticator.remove-hint': 'Sign-ins will no longer ask for its codes. To replace it, remove it, then set up the new one.',
+  'account.recovery.left': 'Unused recovery codes: {count}.',
+  'account.recovery.renew': 'Make new recovery codes',
+  'account.recovery.renew-hint': 'Ten new codes, shown once; your old ones stop working.',
+  'account.done.authenticator-removed': 'Your authenticator app was removed.',
 } as const;
 
 export type MessageKey = keyof typeof en;
