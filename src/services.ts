@@ -97,7 +97,7 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
       ...(deps.clock && { now: deps.clock }),
     }),
     passkeys: createPasskeys({
-      store: createPasskeyStore(deps.sql),
+      store: createPasskeyStore(deps.sql, deps.prisma),
       // The CLI has no pages: its passkeys are listed and removed, never registered or used.
       settings: { issuer: deps.issuer ?? 'http://localhost', signIn: deps.passkeySignIn ?? false },
       ...(deps.clock && { now: deps.clock }),

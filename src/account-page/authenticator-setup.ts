@@ -34,6 +34,8 @@ export const factorSteps = pageStep('portcullis.account-enrol', {
   mailbox: z.string().optional(),
   proven: z.boolean().optional(),
   enrolment: z.string().optional(),
+  /** The passkey's registration challenge the ceremony page showed (passkey-setup.ts). */
+  challenge: z.string().optional(),
 });
 const steps = factorSteps;
 
@@ -143,10 +145,7 @@ export function createAuthenticatorSetup(deps: {
         return sendMailboxStep(ctx, session, step.factor, t('account.code.failed'), 401);
       }
       deps.audit.record({ type: 'mfa.mailbox_proven', ...facts(ctx, session) });
-      if (step.factor === 'passkey' && step.name) {
-        steps.keep(ctx, session, { factor: 'passkey', name: step.name, proven: true });
-        return deps.showPasskeyCeremony(ctx, session, step.name);
-      }
+      if (step.factor === 'passkey' && step.name) return deps.showPasskeyCeremony(ctx, session, step.name);
       await sendScan(ctx, session, undefined);
     },
 

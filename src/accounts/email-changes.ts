@@ -2,6 +2,7 @@ import type { PrismaClient } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
 import { ConflictError } from '../errors.ts';
 import { hashLinkToken, isLinkToken, newLinkToken } from './link-token.ts';
+import { lockAccount } from './lock-account.ts';
 
 // A change of a person's address, asked for on the account page (which checked their
 // password and a code mailed to the current address: account-page/email-change.ts). Rules:
@@ -30,11 +31,6 @@ export interface EmailChanges {
   peek(token: string): Promise<{ readonly accountId: string; readonly email: string } | undefined>;
   /** Makes the change the link stands for, when it is `accountId`'s. */
   confirm(token: string, accountId: string): Promise<EmailChangeOutcome>;
-}
-
-/** The account's row, locked until the transaction ends (a uuid: the page's own session names it). */
-async function lockAccount(tx: Pick<PrismaClient, '$queryRaw'>, accountId: string): Promise<void> {
-  await tx.$queryRaw`SELECT id::text FROM accounts WHERE id = ${accountId}::uuid FOR UPDATE`;
 }
 
 class Refusal extends Error {

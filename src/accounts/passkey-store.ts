@@ -1,5 +1,6 @@
-import type { Sql } from '../db/index.ts';
+import type { PrismaClient, Sql } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
+import { lockAccount } from './lock-account.ts';
 
 // Passkeys (WebAuthn credentials) and the challenges handed out for them, in plain SQL.
 // Every use is one conditional statement, so of concurrent requests answering one challenge,
@@ -27,9 +28,17 @@ export interface ChallengeRecord {
   readonly expiresAt: Date;
 }
 
+export type InsertOutcome = { readonly added: true; readonly recoveryCodes: boolean } | { readonly added: false; readonly reason: 'taken' | 'too_many' };
+
 export interface PasskeyStore {
-  /** Stores a new credential: false when its id is registered already (to anyone). */
-  insert(row: Omit<PasskeyRow, 'createdAt' | 'lastUsedAt'>): Promise<boolean>;
+  /**
+   * Stores a new credential, with the account's row locked (one at a time per account, so
+   * the limit holds against a burst): refused when its id is registered already (to anyone)
+   * or the account holds `max`. With `firstRecoveryCodes`, these hashes become the account's
+   * recovery codes in the same transaction when it has no authenticator app and no unused
+   * code (its first factor): `recoveryCodes` says whether they did.
+   */
+  insert(row: Omit<PasskeyRow, 'createdAt' | 'lastUsedAt'>, max: number, firstRecoveryCodes: readonly string[]): Promise<InsertOutcome>;
   find(id: string): Promise<PasskeyRow | undefined>;
   list(accountId: string): Promise<readonly PasskeyRow[]>;
   /**
@@ -37,9 +46,8 @@ export interface PasskeyStore {
    * zero: authenticators that keep no counter, as synced passkeys do).
    */
   recordUse(id: string, accountId: string, counter: number, backedUp: boolean): Promise<boolean>;
-  rename(accountId: string, id: string, name: string): Promise<boolean>;
   remove(accountId: string, id: string): Promise<boolean>;
-  /** Keeps a challenge until it is spent or expires. */
+  /** Keeps a challenge until it is spent or expires; a binding keeps its newest few of a purpose (a page reloaded over and over stores no more). */
   saveChallenge(challenge: ChallengeRecord): Promise<void>;
   /** Whether this challenge is open for this purpose, binding and account (nothing spent). */
   challengeOpen(challengeHash: string, purpose: ChallengePurpose, binding: string, accountId: string | undefined): Promise<boolean>;
@@ -53,17 +61,29 @@ const COLUMNS = `id, account_id AS "accountId", public_key AS "publicKey", count
 // The account column matched as given: NULL for a sign-in's challenge (no account yet).
 const CHALLENGE_MATCH = `challenge_hash = $1 AND purpose = $2 AND binding = $3 AND account_id IS NOT DISTINCT FROM $4::uuid AND expires_at > now()`;
 
-export function createPasskeyStore(sql: Sql): PasskeyStore {
+/** Open challenges a binding keeps per purpose: a few tabs of one sign-in, not a reload loop's worth. */
+const KEPT_PER_BINDING = 5;
+
+export function createPasskeyStore(sql: Sql, prisma: PrismaClient): PasskeyStore {
   return {
-    insert: (row) =>
-      withTranslatedErrors('passkey', async () => {
-        const { rowCount } = await sql.query(
-          `INSERT INTO passkeys (id, account_id, public_key, counter, transports, backed_up, name) VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (id) DO NOTHING`,
-          [row.id, row.accountId, Buffer.from(row.publicKey), row.counter, [...row.transports], row.backedUp, row.name],
-        );
-        return rowCount === 1;
-      }),
+    insert: (row, max, firstRecoveryCodes) =>
+      withTranslatedErrors('passkey', () =>
+        prisma.$transaction(async (tx): Promise<InsertOutcome> => {
+          await lockAccount(tx, row.accountId);
+          if ((await tx.passkey.count({ where: { accountId: row.accountId } })) >= max) return { added: false, reason: 'too_many' };
+          if (await tx.passkey.findUnique({ where: { id: row.id }, select: { id: true } })) return { added: false, reason: 'taken' };
+          await tx.passkey.create({
+            data: { id: row.id, accountId: row.accountId, publicKey: Buffer.from(row.publicKey), counter: row.counter, transports: [...row.transports], backedUp: row.backedUp, name: row.name },
+          });
+          const hasFactor =
+            (await tx.totpFactor.count({ where: { accountId: row.accountId, confirmedAt: { not: null } } })) > 0 ||
+            (await tx.recoveryCode.count({ where: { accountId: row.accountId, usedAt: null } })) > 0;
+          if (hasFactor || firstRecoveryCodes.length === 0) return { added: true, recoveryCodes: false };
+          await tx.recoveryCode.deleteMany({ where: { accountId: row.accountId } });
+          await tx.recoveryCode.createMany({ data: firstRecoveryCodes.map((codeHash) => ({ accountId: row.accountId, codeHash })) });
+          return { added: true, recoveryCodes: true };
+        }),
+      ),
     find: (id) =>
       withTranslatedErrors('passkey', async () => {
         const { rows } = await sql.query<PasskeyRow>(`SELECT ${COLUMNS} FROM passkeys WHERE id = $1`, [id]);
@@ -83,11 +103,6 @@ export function createPasskeyStore(sql: Sql): PasskeyStore {
         );
         return rowCount === 1;
       }),
-    rename: (accountId, id, name) =>
-      withTranslatedErrors('passkey', async () => {
-        const { rowCount } = await sql.query(`UPDATE passkeys SET name = $3 WHERE id = $2 AND account_id = $1`, [accountId, id, name]);
-        return rowCount === 1;
-      }),
     remove: (accountId, id) =>
       withTranslatedErrors('passkey', async () => {
         const { rowCount } = await sql.query(`DELETE FROM passkeys WHERE id = $2 AND account_id = $1`, [accountId, id]);
@@ -95,13 +110,12 @@ export function createPasskeyStore(sql: Sql): PasskeyStore {
       }),
     saveChallenge: (challenge) =>
       withTranslatedErrors('passkey', async () => {
-        await sql.query(`INSERT INTO webauthn_challenges (challenge_hash, purpose, binding, account_id, expires_at) VALUES ($1, $2, $3, $4, $5)`, [
-          challenge.challengeHash,
-          challenge.purpose,
-          challenge.binding,
-          challenge.accountId ?? null,
-          challenge.expiresAt,
-        ]);
+        await sql.query(
+          `WITH older AS (DELETE FROM webauthn_challenges WHERE challenge_hash IN (
+             SELECT challenge_hash FROM webauthn_challenges WHERE binding = $3 AND purpose = $2 ORDER BY expires_at DESC OFFSET ${KEPT_PER_BINDING - 1}))
+           INSERT INTO webauthn_challenges (challenge_hash, purpose, binding, account_id, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+          [challenge.challengeHash, challenge.purpose, challenge.binding, challenge.accountId ?? null, challenge.expiresAt],
+        );
       }),
     challengeOpen: (challengeHash, purpose, binding, accountId) =>
       withTranslatedErrors('passkey', async () => {

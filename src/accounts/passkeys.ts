@@ -14,6 +14,7 @@ import { z } from 'zod';
 
 import { nameSchema } from '../clients/index.ts';
 import type { ChallengePurpose, PasskeyRow, PasskeyStore } from './passkey-store.ts';
+import { newRecoveryCodeSet } from './second-factors.ts';
 
 // Passkeys (WebAuthn Level 3), with @simplewebauthn/server doing the ceremony's checks
 // (origin, RP ID hash, signature, flags, counter). Rules on top:
@@ -31,8 +32,11 @@ import type { ChallengePurpose, PasskeyRow, PasskeyStore } from './passkey-store
 //   the user handle, when sent, must be the credential's account;
 // - a counter that does not go up is a cloned authenticator: refused (synced passkeys keep
 //   none: 0 stays 0);
-// - amr names the key: `swk` for a passkey that is backed up (synced: a software-held key),
-//   `hwk` for one bound to its device (RFC 8176).
+// - a credential id is at most 1023 bytes, as WebAuthn says: a longer one is refused, never
+//   stored (it would fit no form that removes it);
+// - amr names the key as the authenticator reports it (its backup flags; no attestation is
+//   asked, so this is its word): `swk` for a passkey that is backed up (synced: a key held in
+//   software), `hwk` for one bound to its device (RFC 8176).
 
 /** How long a challenge can be answered: a person finding their security key, not longer. */
 export const CHALLENGE_TTL_MS = 5 * 60 * 1000;
@@ -41,6 +45,8 @@ export const MAX_PASSKEY_NAME = 64;
 export const passkeyNameSchema = nameSchema.pipe(z.string().max(MAX_PASSKEY_NAME, `must be at most ${MAX_PASSKEY_NAME} characters`));
 /** The most passkeys an account may hold: enough for every device a person owns. */
 export const MAX_PASSKEYS = 20;
+/** WebAuthn §5.1 (id): a credential id is at most 1023 bytes; 1364 in base64url. */
+const MAX_CREDENTIAL_ID_BYTES = 1023;
 
 export interface PasskeySettings {
   /** The issuer URL: its host is the RP ID, its origin the expected origin. */
@@ -59,7 +65,9 @@ export interface PasskeyView {
 
 export type PasskeyMethod = 'hwk' | 'swk';
 
-export type RegisterOutcome = { readonly ok: true; readonly passkey: PasskeyView } | { readonly ok: false; readonly reason: 'invalid' | 'taken' | 'too_many' };
+export type RegisterOutcome =
+  | { readonly ok: true; readonly passkey: PasskeyView; readonly recoveryCodes?: readonly string[] }
+  | { readonly ok: false; readonly reason: 'invalid' | 'taken' | 'too_many' };
 export type AuthenticateOutcome = { readonly ok: true; readonly accountId: string; readonly passkeyId: string; readonly method: PasskeyMethod } | { readonly ok: false; readonly reason: 'invalid' | 'unknown' | 'replayed' };
 
 export interface Passkeys {
@@ -68,10 +76,18 @@ export interface Passkeys {
   /** Whether a passkey alone signs in (PASSKEY_SIGN_IN, where available). */
   readonly signIn: boolean;
   list(accountId: string): Promise<readonly PasskeyView[]>;
-  /** Options for adding a passkey to the account, from the page session `binding`. */
-  registrationOptions(account: { readonly id: string; readonly email: string; readonly name?: string | null }, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON>;
-  /** Verifies and stores the browser's answer to those options. */
-  register(accountId: string, binding: string, response: string, name: string): Promise<RegisterOutcome>;
+  /**
+   * Options for adding a passkey to the account, from the page session `binding`: with the
+   * challenge `reuse` while it is open (a retry), else a new one.
+   */
+  registrationOptions(account: { readonly id: string; readonly email: string; readonly name?: string | null }, binding: string, reuse?: string): Promise<PublicKeyCredentialCreationOptionsJSON>;
+  /** Whether a registration challenge of this page session is still open (unspent, unexpired). */
+  registrationOpen(accountId: string, binding: string, challenge: string): Promise<boolean>;
+  /**
+   * Verifies and stores the browser's answer to the options of `challenge` (the one the page
+   * showed): the passkey, and for the account's first factor ten recovery codes, shown once.
+   */
+  register(accountId: string, binding: string, challenge: string, response: string, name: string): Promise<RegisterOutcome>;
   /**
    * Options for a sign-in `binding`: for the account's own passkeys (a second factor), or,
    * without an account, for any discoverable one (passwordless).
@@ -79,23 +95,23 @@ export interface Passkeys {
   authenticationOptions(binding: string, accountId?: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
   /** Verifies the browser's answer: the account it proves (the given one, for a second factor). */
   authenticate(binding: string, response: string, accountId?: string): Promise<AuthenticateOutcome>;
-  rename(accountId: string, id: string, name: string): Promise<boolean>;
   remove(accountId: string, id: string): Promise<boolean>;
 }
 
 // The browser's answer, as @simplewebauthn/browser sends it; bounded before anything parses it.
 const b64url = z.string().regex(/^[A-Za-z0-9_-]*$/).max(16_384);
+const credentialId = b64url.max(Math.ceil((MAX_CREDENTIAL_ID_BYTES * 4) / 3));
 const registrationSchema = z.object({
-  id: b64url,
-  rawId: b64url,
+  id: credentialId,
+  rawId: credentialId,
   type: z.literal('public-key'),
   response: z.object({ clientDataJSON: b64url, attestationObject: b64url, transports: z.array(z.string().max(32)).max(8).optional() }).passthrough(),
   clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
   authenticatorAttachment: z.string().max(32).optional(),
 });
 const authenticationSchema = z.object({
-  id: b64url,
-  rawId: b64url,
+  id: credentialId,
+  rawId: credentialId,
   type: z.literal('public-key'),
   response: z.object({ clientDataJSON: b64url, authenticatorData: b64url, signature: b64url, userHandle: b64url.optional() }).passthrough(),
   clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
@@ -153,8 +169,9 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
 
     list: async (accountId) => (await store.list(accountId)).map(view),
 
-    async registrationOptions(account, binding) {
+    async registrationOptions(account, binding, reuse) {
       const existing = await store.list(account.id);
+      const kept = reuse !== undefined && (await store.challengeOpen(hashChallenge(reuse), 'register', binding, account.id));
       const options = await generateRegistrationOptions({
         rpName: issuer.host,
         rpID,
@@ -167,15 +184,19 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
         // Discoverable where the authenticator can (passwordless sign-in needs it); verified where it can.
         authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
         timeout: CHALLENGE_TTL_MS,
+        ...(kept && { challenge: new Uint8Array(Buffer.from(reuse, 'base64url')) }),
       });
-      await keepChallenge(options.challenge, 'register', binding, account.id);
+      if (!kept) await keepChallenge(options.challenge, 'register', binding, account.id);
       return options;
     },
 
-    async register(accountId, binding, text, name) {
+    registrationOpen: (accountId, binding, challenge) => store.challengeOpen(hashChallenge(challenge), 'register', binding, accountId),
+
+    async register(accountId, binding, shown, text, name) {
       const answer = parseAnswer(registrationSchema, text) as RegistrationResponseJSON | undefined;
       const challenge = answer && challengeOf(answer.response.clientDataJSON);
-      if (!answer || !challenge) return { ok: false, reason: 'invalid' };
+      // Only an answer to the challenge this page showed (its step names it).
+      if (!answer || !challenge || challenge !== shown) return { ok: false, reason: 'invalid' };
       let verified;
       try {
         verified = await verifyRegistrationResponse({
@@ -189,12 +210,15 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
         return { ok: false, reason: 'invalid' };
       }
       if (!verified.verified) return { ok: false, reason: 'invalid' };
-      if (!(await store.spendChallenge(hashChallenge(challenge), 'register', binding, accountId))) return { ok: false, reason: 'invalid' };
-      if ((await store.list(accountId)).length >= MAX_PASSKEYS) return { ok: false, reason: 'too_many' };
       const { credential, credentialBackedUp } = verified.registrationInfo;
+      if (Buffer.from(credential.id, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) return { ok: false, reason: 'invalid' };
+      if (!(await store.spendChallenge(hashChallenge(challenge), 'register', binding, accountId))) return { ok: false, reason: 'invalid' };
       const row = { id: credential.id, accountId, publicKey: credential.publicKey, counter: credential.counter, transports: credential.transports ?? [], backedUp: credentialBackedUp, name };
-      if (!(await store.insert(row))) return { ok: false, reason: 'taken' };
-      return { ok: true, passkey: { id: row.id, name, synced: row.backedUp, createdAt: new Date(now()), lastUsedAt: null } };
+      const codes = newRecoveryCodeSet();
+      const stored = await store.insert(row, MAX_PASSKEYS, codes.hashes);
+      if (!stored.added) return { ok: false, reason: stored.reason };
+      const passkey = { id: row.id, name, synced: row.backedUp, createdAt: new Date(now()), lastUsedAt: null };
+      return { ok: true, passkey, ...(stored.recoveryCodes && { recoveryCodes: codes.codes }) };
     },
 
     async authenticationOptions(binding, accountId) {
@@ -240,7 +264,6 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
       return { ok: true, accountId: row.accountId, passkeyId: row.id, method: info.credentialBackedUp ? 'swk' : 'hwk' };
     },
 
-    rename: (accountId, id, name) => store.rename(accountId, id, name),
     remove: (accountId, id) => store.remove(accountId, id),
   };
 }

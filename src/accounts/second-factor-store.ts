@@ -40,11 +40,6 @@ export interface SecondFactorStore {
   /** What the account has: a confirmed authenticator, how many passkeys, how many unused recovery codes. */
   factors(accountId: string): Promise<FactorCounts>;
   /**
-   * New recovery codes for an account that has no factor but passkeys and no unused codes
-   * (its first passkey): true for the one caller that stored them.
-   */
-  addFirstRecoveryCodes(accountId: string, recoveryCodeHashes: readonly string[]): Promise<boolean>;
-  /**
    * Removes the authenticator app; the recovery codes go with it when no passkey is left
    * (they recover a factor, and there is none). Whether there was one.
    */
@@ -138,20 +133,6 @@ export function createSecondFactorStore(sql: Sql): SecondFactorStore {
           [accountId],
         );
         return rows[0]!;
-      }),
-    addFirstRecoveryCodes: (accountId, hashes) =>
-      withTranslatedErrors('second factor', async () => {
-        // Only while there is neither an authenticator (its codes are the account's) nor an
-        // unused code.
-        const { rowCount } = await sql.query(
-          `WITH open AS (SELECT id FROM accounts WHERE id = $1
-                       AND NOT EXISTS (SELECT 1 FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL)
-                       AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)),
-           cleared AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT id FROM open))
-           INSERT INTO recovery_codes (account_id, code_hash) SELECT id, unnest($2::text[]) FROM open`,
-          [accountId, [...hashes]],
-        );
-        return (rowCount ?? 0) > 0;
       }),
     removeTotp: (accountId) =>
       withTranslatedErrors('second factor', async () => {

@@ -71,11 +71,7 @@ export interface SecondFactors {
   state(accountId: string): Promise<FactorState>;
   /** Which factors the account has, and its unused recovery codes. */
   factors(accountId: string): Promise<FactorCounts>;
-  /**
-   * Ten recovery codes, shown once, for an account whose first factor is a passkey (no
-   * authenticator, no unused codes); undefined when it has them already.
-   */
-  firstRecoveryCodes(accountId: string): Promise<readonly string[] | undefined>;
+
   /**
    * A secret for the account to enrol in the sign-in `binding`: the one this sign-in already
    * shows (`kept`, while its ten minutes last: a reload keeps the scanned QR valid), else a
@@ -117,6 +113,12 @@ function newRecoveryCode(): string {
 
 const newRecoveryCodes = () => Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
 const recoveryCodeHash = (code: string) => hashRecoveryCode(normalizeRecoveryCode(code)!);
+
+/** Ten new recovery codes, as shown, and their hashes, as stored. */
+export function newRecoveryCodeSet(): { readonly codes: readonly string[]; readonly hashes: readonly string[] } {
+  const codes = newRecoveryCodes();
+  return { codes, hashes: codes.map(recoveryCodeHash) };
+}
 
 /**
  * The time step a code belongs to, within the drift window of `timestamp`, or undefined.
@@ -164,10 +166,6 @@ export function createSecondFactors(deps: {
 
     factors: (accountId) => store.factors(accountId),
 
-    async firstRecoveryCodes(accountId) {
-      const codes = newRecoveryCodes();
-      return (await store.addFirstRecoveryCodes(accountId, codes.map(recoveryCodeHash))) ? codes : undefined;
-    },
 
     async startEnrolment(account, binding, kept) {
       if (await store.findTotp(account.id)) return undefined;

@@ -82,7 +82,7 @@ test('with a passkey left, removing the app keeps the recovery codes', async () 
   const person = await personWithApp();
   const device = new SoftAuthenticator({ origin: new URL(server.issuer).origin });
   const options = await server.services.passkeys.registrationOptions({ id: person.id, email: person.email }, 'binding');
-  assert.ok((await server.services.passkeys.register(person.id, 'binding', device.register(options), 'Key')).ok);
+  assert.ok((await server.services.passkeys.register(person.id, 'binding', options.challenge, device.register(options), 'Key')).ok);
   const { jar, page } = await signedIn(person);
   const removed = await post(jar, '/authenticator/remove', { csrf: csrfToken(page.html), current: PASSWORD });
   assert.equal(removed.status, 303);

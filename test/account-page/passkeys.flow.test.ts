@@ -193,3 +193,62 @@ test('an operator’s reset of the factors removes the passkeys too', async () =
   assert.deepEqual(await server.services.passkeys.list(person.id), []);
   assert.equal(await server.services.secondFactors.state(person.id), 'none');
 });
+
+test('a credential id longer than WebAuthn allows is refused (400, nothing stored); the longest allowed one can be removed', async () => {
+  const person = await newPerson();
+  const tooLong = new SoftAuthenticator({ origin: origin(), credentialIdBytes: 1024 });
+  const first = await atCeremony(person);
+  const refused = await post(first.jar, '/passkeys/register', { csrf: first.csrf, response: tooLong.register(first.options) });
+  assert.equal(refused.status, 400);
+  assert.deepEqual(await server.services.passkeys.list(person.id), []);
+
+  const longest = new SoftAuthenticator({ origin: origin(), credentialIdBytes: 1023 });
+  const again = await atCeremony(person, 'Longest', { jar: first.jar, page: await openPage(first.jar, accountUrl(server.issuer)) });
+  assert.equal((await post(first.jar, '/passkeys/register', { csrf: again.csrf, response: longest.register(again.options) })).status, 200);
+  const [key] = await server.services.passkeys.list(person.id);
+  assert.equal(Buffer.from(key!.id, 'base64url').length, 1023);
+  const removed = await post(first.jar, '/passkeys/remove', { csrf: again.csrf, id: key!.id, current: PASSWORD });
+  assert.equal(removed.location, '/account?done=passkey-removed');
+  assert.deepEqual(await server.services.passkeys.list(person.id), []);
+});
+
+test('the proofs add one passkey: a copy of the step cookie kept from before adds none', async () => {
+  const person = await newPerson();
+  const device = new SoftAuthenticator({ origin: origin() });
+  const { jar, csrf, options } = await atCeremony(person);
+  const step = { value: jar.get('portcullis.account-enrol')!, sig: jar.get('portcullis.account-enrol.sig')! };
+  assert.equal((await post(jar, '/passkeys/register', { csrf, response: device.register(options) })).status, 200);
+  // The step cookie put back: its challenge was spent by the passkey it added.
+  jar.set('portcullis.account-enrol', step.value);
+  jar.set('portcullis.account-enrol.sig', step.sig);
+  const replayed = await post(jar, '/passkeys/register', { csrf, response: device.register(options) });
+  assert.equal(replayed.status, 303);
+  assert.equal(replayed.location, '/account');
+  assert.equal((await server.services.passkeys.list(person.id)).length, 1);
+});
+
+test('a burst of registrations keeps the limit of 20 passkeys, and two first passkeys at once store one set of recovery codes', async () => {
+  const person = await newPerson();
+  const device = new SoftAuthenticator({ origin: origin() });
+  const register = async (binding: string) => {
+    const options = await server.services.passkeys.registrationOptions({ id: person.id, email: person.email }, binding);
+    return server.services.passkeys.register(person.id, binding, options.challenge, device.register(options), binding);
+  };
+  // Two first passkeys at once: one set of ten codes, shown to one of them.
+  const firsts = await Promise.all([register('first-a'), register('first-b')]);
+  assert.ok(firsts.every((outcome) => outcome.ok));
+  assert.equal(firsts.filter((outcome) => outcome.ok && outcome.recoveryCodes).length, 1);
+  assert.equal((await server.services.secondFactors.factors(person.id)).recoveryCodes, 10);
+  // Options first (each its own challenge), then every answer at once: 18 more fit of 24.
+  const answers = await Promise.all(
+    Array.from({ length: 24 }, async (_, index) => {
+      const binding = `burst-${index}`;
+      const options = await server.services.passkeys.registrationOptions({ id: person.id, email: person.email }, binding);
+      return { binding, challenge: options.challenge, response: device.register(options) };
+    }),
+  );
+  const burst = await Promise.all(answers.map((one) => server.services.passkeys.register(person.id, one.binding, one.challenge, one.response, one.binding)));
+  assert.equal(burst.filter((outcome) => outcome.ok).length, 18, 'eighteen more fit');
+  assert.ok(burst.filter((outcome) => !outcome.ok).every((outcome) => !outcome.ok && outcome.reason === 'too_many'));
+  assert.equal((await server.services.passkeys.list(person.id)).length, 20);
+});

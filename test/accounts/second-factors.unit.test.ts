@@ -77,7 +77,6 @@ function memoryStore() {
       return Promise.resolve(had);
     },
     factors: () => Promise.resolve({ totp: totp !== undefined, passkeys: 0, recoveryCodes: [...codes.values()].filter((used) => !used).length }),
-    addFirstRecoveryCodes: () => Promise.resolve(false),
     removeTotp: () => Promise.resolve(false),
     replaceRecoveryCodes: () => Promise.resolve(false),
   };

@@ -25,6 +25,8 @@ export interface SoftAuthenticatorOptions {
   readonly userVerified?: boolean;
   /** Counter step per use; 0: keeps no counter, as synced passkeys do. */
   readonly counterStep?: number;
+  /** The length of the credential ids it makes (16 bytes, as most do; WebAuthn allows up to 1023). */
+  readonly credentialIdBytes?: number;
 }
 
 const FLAG_UP = 0x01;
@@ -53,7 +55,7 @@ export class SoftAuthenticator {
   readonly options: Required<SoftAuthenticatorOptions>;
 
   constructor(options: SoftAuthenticatorOptions) {
-    this.options = { backedUp: false, userVerified: true, counterStep: 1, ...options };
+    this.options = { backedUp: false, userVerified: true, counterStep: 1, credentialIdBytes: 16, ...options };
   }
 
   private flags(extra: number): number {
@@ -78,7 +80,7 @@ export class SoftAuthenticator {
         [-3, Buffer.from(jwk.y!, 'base64url')],
       ]),
     );
-    const id = randomBytes(16);
+    const id = randomBytes(this.options.credentialIdBytes);
     const rpId = overrides.rpId ?? options.rp.id!;
     const counter = this.options.counterStep;
     const idLength = Buffer.alloc(2);

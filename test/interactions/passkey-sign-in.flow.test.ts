@@ -33,7 +33,7 @@ async function personWithPasskey(device = new SoftAuthenticator({ origin: origin
   const email = `passkey-signin${++people}@example.com`;
   const account = await server.services.accounts.create({ email, name: `Person ${people}`, password: PASSWORD });
   const options = await server.services.passkeys.registrationOptions(account, 'test-binding');
-  const outcome = await server.services.passkeys.register(account.id, 'test-binding', device.register(options), 'Test key');
+  const outcome = await server.services.passkeys.register(account.id, 'test-binding', options.challenge, device.register(options), 'Test key');
   assert.ok(outcome.ok, 'registered');
   return { id: account.id, email, device, passkeyId: outcome.passkey.id };
 }
@@ -59,7 +59,7 @@ describe('a passkey as the second factor', () => {
     const flow = await atSecondFactor(person.email, STRICT_APP);
     const options = requestOptions(flow.page.html);
     assert.deepEqual(options.allowCredentials?.map((one) => one.id), [person.passkeyId], 'only the account’s own passkeys are offered');
-    assert.ok(!formAction(flow.page.html, 'code'), 'no code form: the account has no app and no recovery codes');
+    assert.ok(formAction(flow.page.html, 'code'), 'and the code form, for the recovery codes its first passkey came with');
     assert.match(flow.page.html, /<script src="\/assets\/webauthn.js" nonce=/);
     await post(flow, 'passkey', { response: person.device.authenticate(options) });
     const claims = await idTokenClaims(await discover(server, STRICT_APP), flow);
@@ -175,6 +175,16 @@ describe('a passkey alone (PASSKEY_SIGN_IN)', () => {
       assert.match(await refused.text(), /That passkey could not sign you in/, why);
     }
     assert.ok(audit.events.some((event) => event.type === 'login.failure' && event.accountId === disabled.id && (event.data as { reason?: string }).reason === 'disabled'));
+  });
+
+  test('a login page shown over and over keeps only its newest few challenges: the oldest stops working', async () => {
+    const person = await personWithPasskey();
+    const shown: Awaited<ReturnType<typeof server.services.passkeys.authenticationOptions>>[] = [];
+    for (let view = 0; view < 8; view += 1) shown.push(await server.services.passkeys.authenticationOptions('reloaded-interaction'));
+    const oldest = await server.services.passkeys.authenticate('reloaded-interaction', person.device.authenticate(shown[0]!, { credentialId: person.passkeyId }));
+    assert.equal(oldest.ok, false, 'dropped');
+    const newest = await server.services.passkeys.authenticate('reloaded-interaction', person.device.authenticate(shown.at(-1)!, { credentialId: person.passkeyId }));
+    assert.equal(newest.ok, true);
   });
 
   test('off by default: no passkey form on the login page, and its path answers nothing', async () => {
