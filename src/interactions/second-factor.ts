@@ -154,7 +154,9 @@ export function createSecondFactorPages(deps: SecondFactorDeps): SecondFactorPag
     const factors = await secondFactors.factors(accountId);
     const passkey = deps.passkeys?.available && factors.passkeys > 0 ? JSON.stringify(await deps.passkeys.authenticationOptions(details.uid, accountId)) : undefined;
     const codes = factors.totp || factors.recoveryCodes > 0 || !passkey;
-    sendPage(ctx, render, 'second-factor', { ...model, title: t('mfa.title'), error, passkey, codes, scripts: passkey ? PASSKEY_SCRIPTS : undefined }, status);
+    // What the person has decides what the page asks for: a passkey, a code of the app, or both.
+    const lead = passkey ? (factors.totp ? 'mfa.lead.passkey-or-app' : 'mfa.lead.passkey') : 'mfa.lead';
+    sendPage(ctx, render, 'second-factor', { ...model, title: t('mfa.title'), heading: t(passkey ? 'mfa.heading.passkey' : 'mfa.heading'), lead: t(lead, { client: model.client.name }), error, passkey, codes, scripts: passkey ? PASSKEY_SCRIPTS : undefined }, status);
   }
 
   /**

@@ -334,4 +334,7 @@ export const de: Catalogue = {
   'account.recovery.renew': 'Neue Wiederherstellungscodes erstellen',
   'account.recovery.renew-hint': 'Zehn neue Codes, einmal angezeigt; Ihre alten funktionieren dann nicht mehr.',
   'account.done.authenticator-removed': 'Ihre Authenticator-App wurde entfernt.',
+  'mfa.heading.passkey': 'Bestätigen Sie, dass Sie es sind',
+  'mfa.lead.passkey': 'Verwenden Sie einen Ihrer Passkeys, um sich bei {client} anzumelden. Kein Passkey zur Hand? Geben Sie einen Ihrer Wiederherstellungscodes ein.',
+  'mfa.lead.passkey-or-app': 'Verwenden Sie einen Ihrer Passkeys oder geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein, um sich bei {client} anzumelden. Beides nicht zur Hand? Geben Sie einen Ihrer Wiederherstellungscodes ein.',
 };

@@ -334,6 +334,9 @@ export const en = {
   'account.recovery.renew': 'Make new recovery codes',
   'account.recovery.renew-hint': 'Ten new codes, shown once; your old ones stop working.',
   'account.done.authenticator-removed': 'Your authenticator app was removed.',
+  'mfa.heading.passkey': 'Confirm it’s you',
+  'mfa.lead.passkey': 'Use one of your passkeys to sign in to {client}. No passkey at hand? Enter one of your recovery codes.',
+  'mfa.lead.passkey-or-app': 'Use one of your passkeys, or enter the 6-digit code from your authenticator app, to sign in to {client}. Neither at hand? Enter one of your recovery codes.',
 } as const;
 
 export type MessageKey = keyof typeof en;
