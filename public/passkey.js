@@ -8,7 +8,12 @@ document.addEventListener('DOMContentLoaded', function () {
   var lib = window.SimpleWebAuthnBrowser;
   var supported = Boolean(lib && lib.browserSupportsWebAuthn());
   document.querySelectorAll('button[data-passkey]').forEach(function (button) {
-    if (!supported) return;
+    if (!supported) {
+      // Say so, rather than leave a page with nothing to press.
+      var note = document.getElementById(button.getAttribute('data-status'));
+      if (note) note.textContent = button.getAttribute('data-unsupported');
+      return;
+    }
     button.hidden = false;
     button.addEventListener('click', function () {
       var form = button.form;

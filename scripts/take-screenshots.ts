@@ -324,7 +324,7 @@ async function passkeyPages(form: string, contextOptions: (typeof VIEWPORTS)[key
   await page.getByRole('button', { name: 'Create passkey' }).click();
   await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
   await page.getByRole('link', { name: 'Back to your account' }).click();
-  await page.getByText('this device only').waitFor();
+  await page.getByText('device-bound').waitFor();
   await shoot(page, 'account-passkeys', form);
   await signOut();
   await signIn();

@@ -226,19 +226,13 @@ export function createApp(deps: AppDeps): Koa {
   const attempt = createThrottledCode(abuse.loginThrottle);
   const passkeySetup = createPasskeySetup({
     ...deps,
-    checkCurrentPassword,
     issuer: config.issuer,
     showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'passkey', error, status),
   });
+  const factorChanges = createFactorManagement({ ...deps, issuer: config.issuer });
   const accountRoutes = createAccountRouter({
     page: accountPage,
     passkeys: passkeySetup,
-    factors: createFactorManagement({
-      ...deps,
-      checkCurrentPassword,
-      issuer: config.issuer,
-      showPage: (ctx, session, error, status) => accountPage.showError(ctx, session, 'factor', error, status),
-    }),
     authenticator: createAuthenticatorSetup({
       ...deps,
       checkCurrentPassword,
@@ -246,8 +240,9 @@ export function createApp(deps: AppDeps): Koa {
       mailThrottle: abuse.mailboxCodeThrottle,
       issuer: config.issuer,
       mailReachesPeople: config.mail.reachesPeople,
-      showPage: (ctx, session, factor, error, status) => accountPage.showError(ctx, session, factor === 'passkey' ? 'passkey' : 'factor', error, status),
+      showPage: (ctx, session, factor, error, status, target) => accountPage.showError(ctx, session, factor, error, status, target),
       showPasskeyCeremony: (ctx, session, name) => passkeySetup.showCeremony(ctx, session, name),
+      finishChange: (ctx, session, change, target) => factorChanges.finish(ctx, session, change, target),
     }),
     emailChange: createEmailChangePages({
       ...deps,

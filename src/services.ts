@@ -91,14 +91,14 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
       endSessions: deps.passwordReset?.endSessions ?? true,
     }),
     secondFactors: createSecondFactors({
-      store: createSecondFactorStore(deps.sql),
+      store: createSecondFactorStore(deps.sql, deps.prisma),
       sealer: deps.sealer,
       issuerLabel: deps.issuer ? new URL(deps.issuer).host : 'Portcullis',
       ...(deps.clock && { now: deps.clock }),
     }),
     passkeys: createPasskeys({
       store: createPasskeyStore(deps.sql, deps.prisma),
-      // The CLI has no pages: its passkeys are listed and removed, never registered or used.
+      // The CLI has no pages: it registers and uses no passkey (`users reset-factors` removes them).
       settings: { issuer: deps.issuer ?? 'http://localhost', signIn: deps.passkeySignIn ?? false },
       ...(deps.clock && { now: deps.clock }),
     }),

@@ -52,7 +52,8 @@ export interface AccountPageDeps {
   readonly mailReachesPeople: boolean;
 }
 
-type Section = 'email' | 'factor' | 'passkey';
+/** Where an error is shown: a form's own section (the second factors' changes by their name in authenticator-setup.ts). */
+type Section = 'email' | 'app' | 'passkey' | 'remove-app' | 'renew-codes' | 'remove-passkey';
 type FormErrors = Partial<Record<'profile' | 'password' | Section, string>>;
 
 const nameForm = z.object({ name: z.string().max(1000).catch('') });
@@ -62,7 +63,7 @@ const idForm = z.object({ id: z.string().max(256).catch('') });
 export interface AccountPage {
   show(ctx: Context, session: PageSession): Promise<void>;
   /** The page with an error in one of its sections (the address: email-change.ts; the second factor: authenticator-setup.ts). */
-  readonly showError: (ctx: Context, session: PageSession, section: Section, error: string, status: number) => Promise<void>;
+  readonly showError: (ctx: Context, session: PageSession, section: Section, error: string, status: number, target?: string) => Promise<void>;
   updateProfile(ctx: Context, session: PageSession): Promise<void>;
   changePassword(ctx: Context, session: PageSession): Promise<void>;
   endSession(ctx: Context, session: PageSession): Promise<void>;
@@ -79,7 +80,8 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
     ctx.redirect(`/account?done=${notice}`);
   };
 
-  async function render(ctx: Context, session: PageSession, errors: FormErrors = {}, status = 200): Promise<void> {
+  /** The page; `errorTarget` the passkey whose removal an error is about (its form is shown open). */
+  async function render(ctx: Context, session: PageSession, errors: FormErrors = {}, status = 200, errorTarget?: string): Promise<void> {
     const { account } = session;
     const [sessions, grants, factors, passkeys, signIns] = await Promise.all([
       deps.grants.listSessions(account.id),
@@ -129,6 +131,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
         csrfField: CSRF_FIELD,
         notice: done,
         errors,
+        errorTarget,
       },
       status,
     );
@@ -155,7 +158,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
 
   return {
     show: (ctx, session) => render(ctx, session),
-    showError: (ctx, session, section, error, status) => render(ctx, session, { [section]: error }, status),
+    showError: (ctx, session, section, error, status, target) => render(ctx, session, { [section]: error }, status, target),
 
     async updateProfile(ctx, session) {
       const { name } = nameForm.parse(ctx.request.body ?? {});

@@ -2,19 +2,21 @@ import type { Context } from 'koa';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 
-import { MAILBOX_CODE_TTL_MS, passkeyNameSchema, type Passkeys, type SecondFactors } from '../accounts/index.ts';
+import { MAILBOX_CODE_TTL_MS, MAX_PASSKEYS, passkeyNameSchema, type Passkeys, type SecondFactors } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import { CSRF_FIELD, formatWait, issueCsrfToken, languageModel, type MailThrottle, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
 import { mailboxCodeMessage, secondFactorAddedMessage, type Mailer } from '../mail/index.ts';
 import { ACCOUNT_CSRF } from './account-page.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
 import { sendMailedCodePage } from './mailed-code-page.ts';
+import { actedOnPage, backToAccountPage } from './page-answers.ts';
 import type { PageSession } from './page-session.ts';
 import { pageStep } from './page-step.ts';
 import type { ThrottledCode } from './throttled-code.ts';
 
 // Setting up an authenticator app (TOTP) from the account page, for a person who has none,
-// or adding a passkey: the same three proofs as at a sign-in that requires one
+// or adding a passkey (and, with the first two proofs, removing the app or a passkey, or new
+// recovery codes: factor-management.ts): the same three proofs as at a sign-in that requires one
 // (interactions/second-factor.ts), so a stolen page session, or a password alone, binds no
 // one else's app or key to the account:
 //   1. the current password (current-password.ts);
@@ -27,10 +29,19 @@ import type { ThrottledCode } from './throttled-code.ts';
 // session (ten minutes), never stored. Then ten recovery codes are shown, once, and the
 // owner is mailed. Where mail reaches no one (production without SMTP_URL), no setup here.
 
-/** What the steps have proved, and which factor they are for (a passkey's name as given). */
+/**
+ * The changes to second factors that take the proofs: setting up an app, adding a passkey,
+ * removing the app, new recovery codes, removing a passkey (factor-management.ts). Every
+ * one of them could hand a factor to whoever makes it, or take the owner's away.
+ */
+export const FACTOR_CHANGES = ['app', 'passkey', 'remove-app', 'renew-codes', 'remove-passkey'] as const;
+export type Factor = (typeof FACTOR_CHANGES)[number];
+
+/** What the steps have proved, and which change they are for (a passkey's name as given, or the one to remove). */
 export const factorSteps = pageStep('portcullis.account-enrol', {
-  factor: z.enum(['app', 'passkey']).default('app'),
+  factor: z.enum(FACTOR_CHANGES).default('app'),
   name: z.string().optional(),
+  target: z.string().optional(),
   mailbox: z.string().optional(),
   proven: z.boolean().optional(),
   enrolment: z.string().optional(),
@@ -39,15 +50,23 @@ export const factorSteps = pageStep('portcullis.account-enrol', {
 });
 const steps = factorSteps;
 
-export type Factor = 'app' | 'passkey';
-
-const startForm = z.object({ current: z.string().max(4096).catch(''), name: z.string().max(1000).catch('') });
+// An id as long as WebAuthn allows (1023 bytes, 1364 in base64url): every stored one fits.
+const startForm = z.object({ current: z.string().max(4096).catch(''), name: z.string().max(1000).catch(''), id: z.string().max(2048).catch('') });
 const codeForm = z.object({ code: z.string().max(64).catch('') });
 
+/** What the mailed-code page says the code is for. */
+const MAILBOX_LEADS = {
+  app: 'account.authenticator.mailbox-lead',
+  passkey: 'account.passkeys.mailbox-lead',
+  'remove-app': 'account.authenticator.remove-lead',
+  'renew-codes': 'account.recovery.renew-lead',
+  'remove-passkey': 'account.passkeys.remove-lead',
+} as const satisfies Record<Factor, string>;
+
 export interface AuthenticatorSetup {
-  /** The current password (and a passkey's name): a code mailed to the account. */
+  /** The current password (and a passkey's name, or the passkey to remove): a code mailed to the account. */
   start(ctx: Context, session: PageSession, factor: Factor): Promise<void>;
-  /** That code back: the app's secret, or the passkey's ceremony. */
+  /** That code back: the app's secret, the passkey's ceremony, or the change made. */
   proveMailbox(ctx: Context, session: PageSession): Promise<void>;
   confirm(ctx: Context, session: PageSession): Promise<void>;
 }
@@ -64,18 +83,17 @@ export function createAuthenticatorSetup(deps: {
   readonly issuer: string;
   readonly mailReachesPeople: boolean;
   /** The account page with an error in the factor's section (a refused password, no mail). */
-  readonly showPage: (ctx: Context, session: PageSession, factor: Factor, error: string, status: number) => Promise<void>;
-  /** Passkeys: whether they work here at all. */
-  readonly passkeys: Pick<Passkeys, 'available'>;
+  readonly showPage: (ctx: Context, session: PageSession, factor: Factor, error: string, status: number, target?: string) => Promise<void>;
+  /** Passkeys: whether they work here at all, and the account's own. */
+  readonly passkeys: Pick<Passkeys, 'available' | 'list'>;
   /** The passkey's ceremony, once the mailbox is proven (passkey-setup.ts). */
   readonly showPasskeyCeremony: (ctx: Context, session: PageSession, name: string) => Promise<void>;
+  /** A removal or new recovery codes, once the mailbox is proven (factor-management.ts). */
+  readonly finishChange: (ctx: Context, session: PageSession, change: 'remove-app' | 'renew-codes' | 'remove-passkey', target: string | undefined) => Promise<void>;
 }): AuthenticatorSetup {
   const issuerHost = new URL(deps.issuer).host;
-  const facts = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
-  const backToPage = (ctx: Context) => {
-    ctx.status = 303;
-    ctx.redirect('/account');
-  };
+  const facts = actedOnPage;
+  const backToPage = (ctx: Context) => backToAccountPage(ctx);
 
   function sendStep(ctx: Context, session: PageSession, model: Record<string, unknown>, status = 200): void {
     const t = translator(pageLocale(ctx));
@@ -84,7 +102,7 @@ export function createAuthenticatorSetup(deps: {
 
   function sendMailboxStep(ctx: Context, session: PageSession, factor: Factor, error?: string, status = 200): void {
     const { tm } = languageModel(pageLocale(ctx));
-    const lead = tm(factor === 'passkey' ? 'account.passkeys.mailbox-lead' : 'account.authenticator.mailbox-lead', { email: session.account.email });
+    const lead = tm(MAILBOX_LEADS[factor], { email: session.account.email });
     sendMailedCodePage(ctx, deps.render, session, { lead, action: '/account/authenticator/mailbox', error }, status);
   }
 
@@ -102,24 +120,42 @@ export function createAuthenticatorSetup(deps: {
 
   const { attempt } = deps;
 
+  /** Whether the change has anything to act on (else back to the page, nothing said): undefined, or the passkey to remove. */
+  async function applies(session: PageSession, factor: Factor, id: string): Promise<{ target?: string; full?: boolean } | undefined> {
+    const factors = await deps.secondFactors.factors(session.account.id);
+    if (factor === 'app') return factors.totp ? undefined : {};
+    if (factor === 'remove-app') return factors.totp ? {} : undefined;
+    if (factor === 'renew-codes') return factors.totp || factors.passkeys > 0 ? {} : undefined;
+    if (factor === 'passkey') return factors.passkeys >= MAX_PASSKEYS ? { full: true } : {};
+    if (factor === 'remove-passkey') {
+      // Only one of the account's own: any other id does nothing.
+      const own = (await deps.passkeys.list(session.account.id)).find((passkey) => passkey.id === id);
+      return own ? { target: own.id } : undefined;
+    }
+    return {};
+  }
+
   return {
     async start(ctx, session, factor) {
       const t = translator(pageLocale(ctx));
       if (!deps.mailReachesPeople) return deps.showPage(ctx, session, factor, t(factor === 'passkey' ? 'account.passkeys.unavailable' : 'account.authenticator.unavailable'), 400);
       if (factor === 'passkey' && !deps.passkeys.available) return deps.showPage(ctx, session, factor, t('account.passkeys.not-here'), 400);
-      if (factor === 'app' && (await deps.secondFactors.factors(session.account.id)).totp) return backToPage(ctx);
       const form = startForm.parse(ctx.request.body ?? {});
+      const change = await applies(session, factor, form.id);
+      if (!change) return backToPage(ctx);
+      if (change.full) return deps.showPage(ctx, session, factor, t('account.passkeys.too-many'), 409);
       const name = factor === 'passkey' ? passkeyNameSchema.safeParse(form.name) : undefined;
       if (name && !name.success) return deps.showPage(ctx, session, factor, t('account.passkeys.name-invalid'), 400);
       const refused = await deps.checkCurrentPassword(ctx, session, form.current);
-      if (refused) return deps.showPage(ctx, session, factor, refused.text, refused.status);
+      if (refused) return deps.showPage(ctx, session, factor, refused.text, refused.status, change.target);
       const verdict = await deps.mailThrottle.take({ email: session.account.email, ip: ctx.ip });
       if (!verdict.allowed) return deps.showPage(ctx, session, factor, t('account.code.wait', { wait: formatWait(t, verdict.retryAfterSeconds) }), 429);
       let sent = false;
       try {
         const proof = deps.secondFactors.mailboxProofs.issue(session.account.id, session.grantId);
-        sent = deps.mailer.send(mailboxCodeMessage({ to: session.account.email, code: proof.code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost }));
-        if (sent) steps.keep(ctx, session, { factor, name: name?.data, mailbox: proof.sealed });
+        const purpose = factor === 'app' || factor === 'passkey' ? 'setup' : 'change';
+        sent = deps.mailer.send(mailboxCodeMessage({ to: session.account.email, code: proof.code, ttlSeconds: MAILBOX_CODE_TTL_MS / 1000, issuerHost, purpose }));
+        if (sent) steps.keep(ctx, session, { factor, name: name?.data, target: change.target, mailbox: proof.sealed });
       } finally {
         await verdict.settle(sent);
       }
@@ -145,8 +181,11 @@ export function createAuthenticatorSetup(deps: {
         return sendMailboxStep(ctx, session, step.factor, t('account.code.failed'), 401);
       }
       deps.audit.record({ type: 'mfa.mailbox_proven', ...facts(ctx, session) });
-      if (step.factor === 'passkey' && step.name) return deps.showPasskeyCeremony(ctx, session, step.name);
-      await sendScan(ctx, session, undefined);
+      if (step.factor === 'app') return sendScan(ctx, session, undefined);
+      if (step.factor === 'passkey') return step.name ? deps.showPasskeyCeremony(ctx, session, step.name) : backToPage(ctx);
+      // A removal or new codes: made now, the step spent.
+      steps.drop(ctx);
+      await deps.finishChange(ctx, session, step.factor, step.target);
     },
 
     async confirm(ctx, session) {

@@ -1,75 +1,67 @@
 import type { Context } from 'koa';
-import { z } from 'zod';
-
-import type { SecondFactors } from '../accounts/index.ts';
-import { requestFacts, type AuditSink } from '../audit/index.ts';
-import { CSRF_FIELD, issueCsrfToken, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
-import { authenticatorRemovedMessage, recoveryCodesRenewedMessage, type Mailer } from '../mail/index.ts';
-import { ACCOUNT_CSRF } from './account-page.ts';
-import type { CurrentPasswordCheck } from './current-password.ts';
+import type { Passkeys, SecondFactors } from '../accounts/index.ts';
+import type { AuditSink } from '../audit/index.ts';
+import type { RenderPage } from '../interactions/index.ts';
+import { authenticatorRemovedMessage, passkeyRemovedMessage, recoveryCodesRenewedMessage, type Mailer } from '../mail/index.ts';
+import { actedOnPage, backToAccountPage, sendRecoveryCodes } from './page-answers.ts';
 import type { PageSession } from './page-session.ts';
 
-// Managing the second factors a person has, on the account page: removing the authenticator
-// app (to replace it: remove, then set up the new one) and new recovery codes. Rules:
-// - each needs the current password (counted by the login throttle): the page session
-//   itself came from a sign-in that asked for the second factor of anyone who has one, and
-//   a stolen page session alone must not strip the account of its factor or read new codes;
-// - removing the app takes its recovery codes with it unless a passkey is left (they
-//   recover a factor, and there would be none); new codes replace every old one at once,
-//   shown once, only for an account that has a factor;
-// - both are audited and mailed to the owner.
+// Removing a second factor or making new recovery codes on the account page, once the
+// person gave the current password and typed back a code mailed to the account
+// (authenticator-setup.ts keeps those proofs, as for adding a factor). Rules:
+// - the same proofs as adding one: new recovery codes are a factor in themselves, and a
+//   removal can leave the account to the password alone, so neither a stolen page session
+//   with the password nor the password alone may make them;
+// - removing the app or the last passkey takes the recovery codes with it (they recover a
+//   factor, and there would be none); new codes replace every old one at once (the
+//   account's row locked), shown once, only for an account that has a factor;
+// - each is audited and mailed to the owner.
 
-const passwordForm = z.object({ current: z.string().max(4096).catch('') });
+export type FactorChange = 'remove-app' | 'renew-codes' | 'remove-passkey';
 
 export interface FactorManagement {
-  /** POST /account/authenticator/remove */
-  removeAuthenticator(ctx: Context, session: PageSession): Promise<void>;
-  /** POST /account/recovery-codes: ten new codes, shown once. */
-  renewRecoveryCodes(ctx: Context, session: PageSession): Promise<void>;
+  /** The change the proofs were for, made now; `target` the passkey to remove. */
+  finish(ctx: Context, session: PageSession, change: FactorChange, target: string | undefined): Promise<void>;
 }
 
 export function createFactorManagement(deps: {
   readonly secondFactors: Pick<SecondFactors, 'removeAuthenticator' | 'renewRecoveryCodes'>;
-  readonly checkCurrentPassword: CurrentPasswordCheck;
+  readonly passkeys: Pick<Passkeys, 'list' | 'remove'>;
   readonly mailer: Mailer;
   readonly audit: AuditSink;
   readonly render: RenderPage;
   readonly issuer: string;
-  /** The account page with an error in its second-factor section. */
-  readonly showPage: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
 }): FactorManagement {
   const issuerHost = new URL(deps.issuer).host;
-  const facts = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
-  const backToPage = (ctx: Context, done?: string) => {
-    ctx.status = 303;
-    ctx.redirect(done ? `/account?done=${done}` : '/account');
-  };
 
-  /** The current password checked, or the page answered with why not. */
-  async function passwordGiven(ctx: Context, session: PageSession): Promise<boolean> {
-    const { current } = passwordForm.parse(ctx.request.body ?? {});
-    const refused = await deps.checkCurrentPassword(ctx, session, current);
-    if (refused) await deps.showPage(ctx, session, refused.text, refused.status);
-    return !refused;
+  async function removeAuthenticator(ctx: Context, session: PageSession) {
+    if (!(await deps.secondFactors.removeAuthenticator(session.account.id))) return backToAccountPage(ctx); // removed meanwhile
+    deps.audit.record({ type: 'mfa.authenticator_removed', ...actedOnPage(ctx, session) });
+    deps.mailer.send(authenticatorRemovedMessage({ to: session.account.email, issuerHost }));
+    backToAccountPage(ctx, 'authenticator-removed');
+  }
+
+  async function renewRecoveryCodes(ctx: Context, session: PageSession) {
+    const codes = await deps.secondFactors.renewRecoveryCodes(session.account.id);
+    if (!codes) return backToAccountPage(ctx); // no factor (removed meanwhile): nothing to recover
+    deps.audit.record({ type: 'mfa.recovery_codes_renewed', ...actedOnPage(ctx, session), data: { recoveryCodes: codes.length } });
+    deps.mailer.send(recoveryCodesRenewedMessage({ to: session.account.email, issuerHost }));
+    sendRecoveryCodes(ctx, deps.render, session, codes);
+  }
+
+  async function removePasskey(ctx: Context, session: PageSession, id: string | undefined) {
+    const own = (await deps.passkeys.list(session.account.id)).find((passkey) => passkey.id === id);
+    if (!own || !(await deps.passkeys.remove(session.account.id, own.id))) return backToAccountPage(ctx); // removed meanwhile
+    deps.audit.record({ type: 'mfa.passkey_removed', ...actedOnPage(ctx, session), data: { passkey: own.id, name: own.name } });
+    deps.mailer.send(passkeyRemovedMessage({ to: session.account.email, issuerHost, name: own.name }));
+    backToAccountPage(ctx, 'passkey-removed');
   }
 
   return {
-    async removeAuthenticator(ctx, session) {
-      if (!(await passwordGiven(ctx, session))) return;
-      if (!(await deps.secondFactors.removeAuthenticator(session.account.id))) return backToPage(ctx); // none (removed meanwhile)
-      deps.audit.record({ type: 'mfa.authenticator_removed', ...facts(ctx, session) });
-      deps.mailer.send(authenticatorRemovedMessage({ to: session.account.email, issuerHost }));
-      backToPage(ctx, 'authenticator-removed');
-    },
-
-    async renewRecoveryCodes(ctx, session) {
-      if (!(await passwordGiven(ctx, session))) return;
-      const codes = await deps.secondFactors.renewRecoveryCodes(session.account.id);
-      if (!codes) return backToPage(ctx); // no factor: nothing to recover
-      deps.audit.record({ type: 'mfa.recovery_codes_renewed', ...facts(ctx, session), data: { recoveryCodes: codes.length } });
-      deps.mailer.send(recoveryCodesRenewedMessage({ to: session.account.email, issuerHost }));
-      const t = translator(pageLocale(ctx));
-      sendPage(ctx, deps.render, 'account-authenticator', { title: t('mfa.codes.title'), step: 'codes', codes, csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF), csrfField: CSRF_FIELD });
+    finish(ctx, session, change, target) {
+      if (change === 'remove-app') return removeAuthenticator(ctx, session);
+      if (change === 'renew-codes') return renewRecoveryCodes(ctx, session);
+      return removePasskey(ctx, session, target);
     },
   };
 }

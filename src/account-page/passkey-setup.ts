@@ -3,11 +3,10 @@ import { z } from 'zod';
 
 import type { Passkeys } from '../accounts/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import { CSRF_FIELD, issueCsrfToken, PASSKEY_SCRIPTS, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
-import { passkeyAddedMessage, passkeyRemovedMessage, type Mailer } from '../mail/index.ts';
-import { ACCOUNT_CSRF } from './account-page.ts';
+import { PASSKEY_SCRIPTS, pageLocale, type RenderPage, sendPage, translator } from '../interactions/index.ts';
+import { passkeyAddedMessage, type Mailer } from '../mail/index.ts';
 import { factorSteps } from './authenticator-setup.ts';
-import type { CurrentPasswordCheck } from './current-password.ts';
+import { actedOnPage, backToAccountPage, pageCsrf, sendRecoveryCodes } from './page-answers.ts';
 import type { PageSession } from './page-session.ts';
 
 // Passkeys on the account page: the last step of adding one, and removing one. Rules:
@@ -21,13 +20,9 @@ import type { PageSession } from './page-session.ts';
 // - the first factor of an account that has none gets ten recovery codes, shown once, as
 //   an authenticator app's setup does: a lost device must not lock the person out (stored
 //   with the passkey, the account's row locked: two first passkeys at once store one set);
-// - removing one needs the current password: a stolen page session alone must not strip
-//   the account of its factors; an id that is not one of the account's own does nothing;
-// - both are audited and mailed to the owner.
+// - audited and mailed to the owner. (Removing one: factor-management.ts.)
 
 const registerForm = z.object({ response: z.string().max(65_536).catch('') });
-// An id as long as WebAuthn allows (1023 bytes, 1364 in base64url): every stored one fits.
-const removeForm = z.object({ id: z.string().max(2048).catch(''), current: z.string().max(4096).catch('') });
 
 export interface PasskeySetup {
   /**
@@ -37,34 +32,25 @@ export interface PasskeySetup {
   showCeremony(ctx: Context, session: PageSession, name: string): Promise<void>;
   /** POST /account/passkeys/register: the browser's answer; stored, mailed, audited. */
   register(ctx: Context, session: PageSession): Promise<void>;
-  /** POST /account/passkeys/remove: one of the account's passkeys, with the current password. */
-  remove(ctx: Context, session: PageSession): Promise<void>;
 }
 
 export function createPasskeySetup(deps: {
   readonly passkeys: Passkeys;
-  readonly checkCurrentPassword: CurrentPasswordCheck;
   readonly mailer: Mailer;
   readonly audit: AuditSink;
   readonly render: RenderPage;
   readonly issuer: string;
-  /** The account page with an error in its second-factor section. */
+  /** The account page with an error in its passkeys section. */
   readonly showPage: (ctx: Context, session: PageSession, error: string, status: number) => Promise<void>;
 }): PasskeySetup {
   const issuerHost = new URL(deps.issuer).host;
-  const facts = (ctx: Context, session: PageSession) => ({ actor: session.account.id, accountId: session.account.id, ...requestFacts(ctx) });
-  const backToPage = (ctx: Context, done?: string) => {
-    ctx.status = 303;
-    ctx.redirect(done ? `/account?done=${done}` : '/account');
-  };
-  const csrf = (ctx: Context, session: PageSession) => ({ csrf: issueCsrfToken(ctx, session.grantId, ACCOUNT_CSRF), csrfField: CSRF_FIELD });
 
   /** The ceremony's page for the step's challenge (`reuse`, a retry) or a new one, kept in the step. */
   async function sendCeremony(ctx: Context, session: PageSession, name: string, reuse?: string, error?: string, status = 200): Promise<void> {
     const t = translator(pageLocale(ctx));
     const options = await deps.passkeys.registrationOptions(session.account, session.grantId, reuse);
     factorSteps.keep(ctx, session, { factor: 'passkey', name, proven: true, challenge: options.challenge });
-    sendPage(ctx, deps.render, 'account-passkey', { title: t('account.passkeys.add'), name, options: JSON.stringify(options), scripts: PASSKEY_SCRIPTS, error, ...csrf(ctx, session) }, status);
+    sendPage(ctx, deps.render, 'account-passkey', { title: t('account.passkeys.add'), name, options: JSON.stringify(options), scripts: PASSKEY_SCRIPTS, error, ...pageCsrf(ctx, session) }, status);
   }
 
   return {
@@ -72,7 +58,7 @@ export function createPasskeySetup(deps: {
 
     async register(ctx, session) {
       const step = factorSteps.read(ctx, session);
-      if (!step?.proven || step.factor !== 'passkey' || !step.name || !step.challenge) return backToPage(ctx);
+      if (!step?.proven || step.factor !== 'passkey' || !step.name || !step.challenge) return backToAccountPage(ctx);
       const { response } = registerForm.parse(ctx.request.body ?? {});
       const outcome = await deps.passkeys.register(session.account.id, session.grantId, step.challenge, response, step.name);
       const t = translator(pageLocale(ctx));
@@ -83,28 +69,16 @@ export function createPasskeySetup(deps: {
           return sendCeremony(ctx, session, step.name, step.challenge, t('account.passkeys.failed'), 400);
         }
         factorSteps.drop(ctx);
-        if (outcome.reason === 'invalid') return backToPage(ctx);
+        if (outcome.reason === 'invalid') return backToAccountPage(ctx);
         return deps.showPage(ctx, session, t(outcome.reason === 'taken' ? 'account.passkeys.taken' : 'account.passkeys.too-many'), 409);
       }
       factorSteps.drop(ctx);
       const { passkey, recoveryCodes: codes } = outcome;
-      deps.audit.record({ type: 'mfa.passkey_added', ...facts(ctx, session), data: { passkey: passkey.id, name: passkey.name, synced: passkey.synced } });
+      deps.audit.record({ type: 'mfa.passkey_added', ...actedOnPage(ctx, session), data: { passkey: passkey.id, name: passkey.name, synced: passkey.synced } });
       deps.mailer.send(passkeyAddedMessage({ to: session.account.email, issuerHost, name: passkey.name }));
-      if (!codes) return backToPage(ctx, 'passkey');
-      deps.audit.record({ type: 'mfa.enrolled', ...facts(ctx, session), data: { factor: 'passkey', recoveryCodes: codes.length, via: 'account_page' } });
-      sendPage(ctx, deps.render, 'account-authenticator', { title: t('mfa.codes.title'), step: 'codes', codes, ...csrf(ctx, session) });
-    },
-
-    async remove(ctx, session) {
-      const { id, current } = removeForm.parse(ctx.request.body ?? {});
-      const own = (await deps.passkeys.list(session.account.id)).find((passkey) => passkey.id === id);
-      if (!own) return backToPage(ctx); // not one of this account's: nothing to do, nothing said
-      const refused = await deps.checkCurrentPassword(ctx, session, current);
-      if (refused) return deps.showPage(ctx, session, refused.text, refused.status);
-      if (!(await deps.passkeys.remove(session.account.id, own.id))) return backToPage(ctx); // removed meanwhile
-      deps.audit.record({ type: 'mfa.passkey_removed', ...facts(ctx, session), data: { passkey: own.id, name: own.name } });
-      deps.mailer.send(passkeyRemovedMessage({ to: session.account.email, issuerHost, name: own.name }));
-      backToPage(ctx, 'passkey-removed');
+      if (!codes) return backToAccountPage(ctx, 'passkey');
+      deps.audit.record({ type: 'mfa.enrolled', ...actedOnPage(ctx, session), data: { factor: 'passkey', recoveryCodes: codes.length, via: 'account_page' } });
+      sendRecoveryCodes(ctx, deps.render, session, codes);
     },
   };
 }

@@ -7,7 +7,6 @@ import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import { ACCOUNT_CSRF, type AccountPage } from './account-page.ts';
 import { ACCOUNT_PAGE_PATH } from './account-client.ts';
 import type { AuthenticatorSetup } from './authenticator-setup.ts';
-import type { FactorManagement } from './factor-management.ts';
 import type { PasskeySetup } from './passkey-setup.ts';
 import type { EmailChangePages } from './email-change.ts';
 import type { FirstPartySignIn } from './first-party-sign-in.ts';
@@ -28,12 +27,13 @@ import type { PageSession, PageSessions } from './page-session.ts';
 //   POST /account/authenticator    current password: a code mailed to the account's address
 //   POST /account/authenticator/mailbox  that code back: the new app's secret (QR code and key)
 //   POST /account/authenticator/confirm  a code of the app: set up; recovery codes shown once
-//   POST /account/authenticator/remove  current password: the app removed (to replace it: remove, then set up)
-//   POST /account/recovery-codes   current password: ten new recovery codes, shown once
+//   POST /account/authenticator/remove  current password: a mailed code, then the app removed (to replace it: remove, then set up)
+//   POST /account/recovery-codes   current password: a mailed code, then ten new recovery codes, shown once
 //   POST /account/passkeys         a name and the current password: a code mailed to the account's address
 //                                  (that code back: POST /account/authenticator/mailbox, then the ceremony)
 //   POST /account/passkeys/register  the new passkey's answer: stored; recovery codes shown once if it is the first factor
-//   POST /account/passkeys/remove  one of the account's passkeys, with the current password
+//   POST /account/passkeys/remove  one of the account's passkeys and the current password: a mailed code, then removed
+//                                  (each mailed code comes back at POST /account/authenticator/mailbox)
 //   POST /account/sessions/end     sign one browser out (one of the account's own)
 //   POST /account/sessions/end-all sign out everywhere: every browser session, this one too
 //   POST /account/apps/revoke      every authorization of one app
@@ -44,7 +44,6 @@ export interface AccountRoutesDeps {
   readonly emailChange: EmailChangePages;
   readonly authenticator: AuthenticatorSetup;
   readonly passkeys: PasskeySetup;
-  readonly factors: FactorManagement;
   readonly sessions: PageSessions;
   readonly signIn: FirstPartySignIn;
   readonly verifier: Pick<AccessTokenVerifier, 'verify'>;
@@ -98,11 +97,11 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
   router.post('/email', ...form, (ctx) => deps.emailChange.request(ctx, session(ctx)));
   router.post('/email/code', ...form, (ctx) => deps.emailChange.proveCurrentMailbox(ctx, session(ctx)));
   router.post('/authenticator', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx), 'app'));
-  router.post('/authenticator/remove', ...form, (ctx) => deps.factors.removeAuthenticator(ctx, session(ctx)));
-  router.post('/recovery-codes', ...form, (ctx) => deps.factors.renewRecoveryCodes(ctx, session(ctx)));
+  router.post('/authenticator/remove', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx), 'remove-app'));
+  router.post('/recovery-codes', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx), 'renew-codes'));
   router.post('/passkeys', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx), 'passkey'));
   router.post('/passkeys/register', ...form, (ctx) => deps.passkeys.register(ctx, session(ctx)));
-  router.post('/passkeys/remove', ...form, (ctx) => deps.passkeys.remove(ctx, session(ctx)));
+  router.post('/passkeys/remove', ...form, (ctx) => deps.authenticator.start(ctx, session(ctx), 'remove-passkey'));
   router.post('/authenticator/mailbox', ...form, (ctx) => deps.authenticator.proveMailbox(ctx, session(ctx)));
   router.post('/authenticator/confirm', ...form, (ctx) => deps.authenticator.confirm(ctx, session(ctx)));
   router.get('/email/confirm', signedIn, (ctx) => deps.emailChange.show(ctx, session(ctx)));

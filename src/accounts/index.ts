@@ -27,5 +27,5 @@ export { createSecondFactors, type SecondFactors, type Enrolment, type FactorSta
 export { createSignUpStore, type SignUpStore, type Invitation, type SignUpLink } from './sign-up-store.ts';
 export { createSignUps, type SignUps, type SignUpRequest, type SignUpOutcome, type InvitationCheck } from './sign-ups.ts';
 export { createEmailChanges, EMAIL_CHANGE_TTL_SECONDS, type EmailChanges, type EmailChangeOutcome } from './email-changes.ts';
-export { createPasskeyStore, type PasskeyStore, type PasskeyRow } from './passkey-store.ts';
-export { createPasskeys, passkeyNameSchema, MAX_PASSKEY_NAME, MAX_PASSKEYS, type Passkeys, type PasskeyView, type PasskeyMethod, type PasskeySettings } from './passkeys.ts';
+export { createPasskeyStore } from './passkey-store.ts';
+export { createPasskeys, passkeyNameSchema, MAX_PASSKEYS, type Passkeys, type PasskeyView } from './passkeys.ts';

@@ -34,9 +34,9 @@ export interface PasskeyStore {
   /**
    * Stores a new credential, with the account's row locked (one at a time per account, so
    * the limit holds against a burst): refused when its id is registered already (to anyone)
-   * or the account holds `max`. With `firstRecoveryCodes`, these hashes become the account's
-   * recovery codes in the same transaction when it has no authenticator app and no unused
-   * code (its first factor): `recoveryCodes` says whether they did.
+   * or the account holds `max`. When it is the account's first factor (no authenticator app,
+   * no other passkey), `firstRecoveryCodes` replace every recovery code it had, in the same
+   * transaction: `recoveryCodes` says whether they did.
    */
   insert(row: Omit<PasskeyRow, 'createdAt' | 'lastUsedAt'>, max: number, firstRecoveryCodes: readonly string[]): Promise<InsertOutcome>;
   find(id: string): Promise<PasskeyRow | undefined>;
@@ -46,6 +46,7 @@ export interface PasskeyStore {
    * zero: authenticators that keep no counter, as synced passkeys do).
    */
   recordUse(id: string, accountId: string, counter: number, backedUp: boolean): Promise<boolean>;
+  /** Removes one of the account's passkeys (its recovery codes too, when no factor is left): whether it was there. */
   remove(accountId: string, id: string): Promise<boolean>;
   /** Keeps a challenge until it is spent or expires; a binding keeps its newest few of a purpose (a page reloaded over and over stores no more). */
   saveChallenge(challenge: ChallengeRecord): Promise<void>;
@@ -70,15 +71,15 @@ export function createPasskeyStore(sql: Sql, prisma: PrismaClient): PasskeyStore
       withTranslatedErrors('passkey', () =>
         prisma.$transaction(async (tx): Promise<InsertOutcome> => {
           await lockAccount(tx, row.accountId);
-          if ((await tx.passkey.count({ where: { accountId: row.accountId } })) >= max) return { added: false, reason: 'too_many' };
+          const passkeys = await tx.passkey.count({ where: { accountId: row.accountId } });
+          if (passkeys >= max) return { added: false, reason: 'too_many' };
           if (await tx.passkey.findUnique({ where: { id: row.id }, select: { id: true } })) return { added: false, reason: 'taken' };
+          // The first factor: no app and (counted above, under the lock) no passkey yet.
+          const first = passkeys === 0 && (await tx.totpFactor.count({ where: { accountId: row.accountId, confirmedAt: { not: null } } })) === 0;
           await tx.passkey.create({
             data: { id: row.id, accountId: row.accountId, publicKey: Buffer.from(row.publicKey), counter: row.counter, transports: [...row.transports], backedUp: row.backedUp, name: row.name },
           });
-          const hasFactor =
-            (await tx.totpFactor.count({ where: { accountId: row.accountId, confirmedAt: { not: null } } })) > 0 ||
-            (await tx.recoveryCode.count({ where: { accountId: row.accountId, usedAt: null } })) > 0;
-          if (hasFactor || firstRecoveryCodes.length === 0) return { added: true, recoveryCodes: false };
+          if (!first) return { added: true, recoveryCodes: false };
           await tx.recoveryCode.deleteMany({ where: { accountId: row.accountId } });
           await tx.recoveryCode.createMany({ data: firstRecoveryCodes.map((codeHash) => ({ accountId: row.accountId, codeHash })) });
           return { added: true, recoveryCodes: true };
@@ -104,10 +105,16 @@ export function createPasskeyStore(sql: Sql, prisma: PrismaClient): PasskeyStore
         return rowCount === 1;
       }),
     remove: (accountId, id) =>
-      withTranslatedErrors('passkey', async () => {
-        const { rowCount } = await sql.query(`DELETE FROM passkeys WHERE id = $2 AND account_id = $1`, [accountId, id]);
-        return rowCount === 1;
-      }),
+      withTranslatedErrors('passkey', () =>
+        prisma.$transaction(async (tx) => {
+          await lockAccount(tx, accountId);
+          if ((await tx.passkey.deleteMany({ where: { id, accountId } })).count !== 1) return false;
+          // The last factor gone: its recovery codes recover nothing, and must not pass for a factor.
+          const left = (await tx.passkey.count({ where: { accountId } })) + (await tx.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } }));
+          if (left === 0) await tx.recoveryCode.deleteMany({ where: { accountId } });
+          return true;
+        }),
+      ),
     saveChallenge: (challenge) =>
       withTranslatedErrors('passkey', async () => {
         await sql.query(

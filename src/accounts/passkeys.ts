@@ -39,7 +39,7 @@ import { newRecoveryCodeSet } from './second-factors.ts';
 //   software), `hwk` for one bound to its device (RFC 8176).
 
 /** How long a challenge can be answered: a person finding their security key, not longer. */
-export const CHALLENGE_TTL_MS = 5 * 60 * 1000;
+const CHALLENGE_TTL_MS = 5 * 60 * 1000;
 export const MAX_PASSKEY_NAME = 64;
 /** A passkey's name as the person gives it: shown on their page and in mail, so no spoofing characters. */
 export const passkeyNameSchema = nameSchema.pipe(z.string().max(MAX_PASSKEY_NAME, `must be at most ${MAX_PASSKEY_NAME} characters`));
@@ -105,7 +105,7 @@ const registrationSchema = z.object({
   id: credentialId,
   rawId: credentialId,
   type: z.literal('public-key'),
-  response: z.object({ clientDataJSON: b64url, attestationObject: b64url, transports: z.array(z.string().max(32)).max(8).optional() }).passthrough(),
+  response: z.looseObject({ clientDataJSON: b64url, attestationObject: b64url, transports: z.array(z.string().max(32)).max(8).optional() }),
   clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
   authenticatorAttachment: z.string().max(32).optional(),
 });
@@ -113,7 +113,7 @@ const authenticationSchema = z.object({
   id: credentialId,
   rawId: credentialId,
   type: z.literal('public-key'),
-  response: z.object({ clientDataJSON: b64url, authenticatorData: b64url, signature: b64url, userHandle: b64url.optional() }).passthrough(),
+  response: z.looseObject({ clientDataJSON: b64url, authenticatorData: b64url, signature: b64url, userHandle: b64url.optional() }),
   clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
   authenticatorAttachment: z.string().max(32).optional(),
 });

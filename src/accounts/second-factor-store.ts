@@ -1,10 +1,12 @@
-import type { Sql } from '../db/index.ts';
+import type { PrismaClient, Sql } from '../db/index.ts';
 import { withTranslatedErrors } from '../db/index.ts';
+import { lockAccount } from './lock-account.ts';
 
 // A person's TOTP authenticator and recovery codes, in plain SQL: these run at every
 // second-factor sign-in. Every use is one conditional UPDATE, so of concurrent requests
 // with the same code exactly one is answered with a row (the database decides, not a read
-// before a write).
+// before a write). The account page's rarer changes (removing the app, new recovery codes)
+// are transactions that lock the account's row first, as adding a passkey does.
 
 export interface TotpFactorRow {
   readonly secretSealed: string;
@@ -54,7 +56,7 @@ export interface FactorCounts {
   readonly recoveryCodes: number;
 }
 
-export function createSecondFactorStore(sql: Sql): SecondFactorStore {
+export function createSecondFactorStore(sql: Sql, prisma: PrismaClient): SecondFactorStore {
   return {
     findTotp: (accountId) =>
       withTranslatedErrors('second factor', async () => {
@@ -135,29 +137,26 @@ export function createSecondFactorStore(sql: Sql): SecondFactorStore {
         return rows[0]!;
       }),
     removeTotp: (accountId) =>
-      withTranslatedErrors('second factor', async () => {
-        // The codes' DELETE runs with the statement (Postgres runs every data-modifying WITH).
-        const { rows } = await sql.query<{ removed: number }>(
-          `WITH totp AS (DELETE FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL RETURNING account_id),
-           codes AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT account_id FROM totp)
-                       AND NOT EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1))
-           SELECT (SELECT count(*) FROM totp)::int AS removed`,
-          [accountId],
-        );
-        return (rows[0]?.removed ?? 0) > 0;
-      }),
+      withTranslatedErrors('second factor', () =>
+        prisma.$transaction(async (tx) => {
+          // The account's row first: a passkey added at the same moment is seen, its codes kept.
+          await lockAccount(tx, accountId);
+          if ((await tx.totpFactor.deleteMany({ where: { accountId, confirmedAt: { not: null } } })).count === 0) return false;
+          if ((await tx.passkey.count({ where: { accountId } })) === 0) await tx.recoveryCode.deleteMany({ where: { accountId } });
+          return true;
+        }),
+      ),
     replaceRecoveryCodes: (accountId, hashes) =>
-      withTranslatedErrors('second factor', async () => {
-        // One statement: the old codes go and the new come only for an account with a factor.
-        const { rowCount } = await sql.query(
-          `WITH owner AS (SELECT id FROM accounts WHERE id = $1
-                  AND (EXISTS (SELECT 1 FROM totp_factors WHERE account_id = $1 AND confirmed_at IS NOT NULL)
-                       OR EXISTS (SELECT 1 FROM passkeys WHERE account_id = $1))),
-           cleared AS (DELETE FROM recovery_codes WHERE account_id IN (SELECT id FROM owner))
-           INSERT INTO recovery_codes (account_id, code_hash) SELECT id, unnest($2::text[]) FROM owner`,
-          [accountId, [...hashes]],
-        );
-        return (rowCount ?? 0) > 0;
-      }),
+      withTranslatedErrors('second factor', () =>
+        prisma.$transaction(async (tx) => {
+          // The account's row first: two renewals at once leave one set, not both.
+          await lockAccount(tx, accountId);
+          const factors = (await tx.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } })) + (await tx.passkey.count({ where: { accountId } }));
+          if (factors === 0) return false;
+          await tx.recoveryCode.deleteMany({ where: { accountId } });
+          await tx.recoveryCode.createMany({ data: hashes.map((codeHash) => ({ accountId, codeHash })) });
+          return true;
+        }),
+      ),
   };
 }

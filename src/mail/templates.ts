@@ -115,10 +115,12 @@ export function recoveryCodesRenewedMessage(input: { to: string; issuerHost: str
 }
 
 /** The code that proves the mailbox before a first authenticator is set up at sign-in. */
-export function mailboxCodeMessage(input: { to: string; code: string; ttlSeconds: number; issuerHost: string }): MailMessage {
-  const subject = 'Your code to set up two-step verification';
+export function mailboxCodeMessage(input: { to: string; code: string; ttlSeconds: number; issuerHost: string; purpose?: 'setup' | 'change' }): MailMessage {
+  // A change (removing the app or a passkey, new recovery codes) is worded as what it is.
+  const change = input.purpose === 'change';
+  const subject = change ? 'Your code to change two-step verification' : 'Your code to set up two-step verification';
   const lines = [
-    `Someone signed in to your account at ${input.issuerHost} with your password and is setting up two-step verification.`,
+    `Someone signed in to your account at ${input.issuerHost} with your password and is ${change ? 'changing' : 'setting up'} two-step verification.`,
     `If this is you, enter this code within ${minutes(input.ttlSeconds)}:`,
     input.code,
     'If this was not you, do not give this code to anyone: someone knows your password. Change it and tell your administrator.',

@@ -5,17 +5,23 @@ import { Secret, TOTP } from 'otpauth';
 
 import { accountUrl, signInToAccountPage } from '../helpers/account-page.ts';
 import { CookieJar, csrfToken, submitForm, type Page } from '../helpers/browserless-login.ts';
+import { captureAudit } from '../helpers/capture-audit.ts';
+import { mailedCode } from '../helpers/second-factor-pages.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Managing second factors from the account page, over real HTTP with a real SMTP server:
 // removing the authenticator app and making new recovery codes, each with the current
-// password; tried as an attacker with only a page session would (no password, a wrong one),
-// and checked for what is left (codes with a passkey, none without; old codes dead).
+// password and then a code mailed to the account (the proofs of adding a factor); tried as an
+// attacker with a page session and the password would (no mailed code, a wrong one, a wrong
+// password), and checked for what is left (codes with a passkey, none without; old codes
+// dead; two renewals at once leave one set).
 
 const PASSWORD = 'a factor managing password';
 
+const CHANGE_CODE = 'Your code to change two-step verification';
+const audit = captureAudit();
 let sink: SmtpSink;
 let server: TestServer;
 let people = 0;
@@ -23,7 +29,7 @@ let addresses = 0;
 
 before(async () => {
   sink = await startSmtpSink();
-  server = await startTestServer({ SMTP_URL: sink.url, MAIL_FROM: 'Sign-in <signin@example.com>', RATE_LIMIT_LOGIN: '600/1m', TRUST_PROXY: 'true' }, { issuerHost: 'localhost' });
+  server = await startTestServer({ SMTP_URL: sink.url, MAIL_FROM: 'Sign-in <signin@example.com>', RATE_LIMIT_LOGIN: '600/1m', TRUST_PROXY: 'true' }, { issuerHost: 'localhost', audit });
 });
 
 after(async () => {
@@ -55,7 +61,15 @@ async function post(jar: CookieJar, path: string, fields: Record<string, string>
   return { status: response.status, location: response.headers.get('location'), html: await response.text() };
 }
 
-test('the authenticator app is removed with the current password only: its recovery codes go with it, the owner is told', async () => {
+/** A change's form with the right password, then the code mailed for it: the change's answer. */
+async function withProofs(jar: CookieJar, csrf: string, email: string, path: string, fields: Record<string, string> = {}) {
+  const asked = await post(jar, path, { csrf, current: PASSWORD, ...fields });
+  assert.equal(asked.status, 200, asked.html.slice(0, 300));
+  assert.match(asked.html, /first enter the code we sent to/);
+  return post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, email, CHANGE_CODE) });
+}
+
+test('the authenticator app is removed with the current password and a mailed code only: its recovery codes go with it, the owner is told', async () => {
   const person = await personWithApp();
   const { jar, page } = await signedIn(person);
   assert.match(page.html, /Remove authenticator app/);
@@ -63,18 +77,23 @@ test('the authenticator app is removed with the current password only: its recov
 
   const refused = await post(jar, '/authenticator/remove', { csrf, current: 'not the password' });
   assert.equal(refused.status, 400);
+  assert.match(refused.html, /<details class="factor-manage" open>/, 'the error shows in the form that was used');
   assert.equal((await server.services.secondFactors.factors(person.id)).totp, true, 'a page session alone removes nothing');
-  const none = await post(jar, '/authenticator/remove', { csrf });
-  assert.equal(none.status, 400);
+  // The password alone removes nothing: a wrong mailed code, or none at all.
+  const asked = await post(jar, '/authenticator/remove', { csrf, current: PASSWORD });
+  assert.equal(asked.status, 200);
+  assert.equal((await post(jar, '/authenticator/mailbox', { csrf, code: '00000 00000' })).status, 401);
+  assert.equal((await server.services.secondFactors.factors(person.id)).totp, true, 'the password without the mailbox removes nothing');
 
-  const removed = await post(jar, '/authenticator/remove', { csrf, current: PASSWORD });
+  const removed = await withProofs(jar, csrf, person.email, '/authenticator/remove');
   assert.equal(removed.status, 303);
   assert.equal(removed.location, '/account?done=authenticator-removed');
   assert.deepEqual(await server.services.secondFactors.factors(person.id), { totp: false, passkeys: 0, recoveryCodes: 0 });
   assert.equal((await server.services.secondFactors.verify(person.id, person.recoveryCodes[0]!)).ok, false, 'its recovery codes no longer work');
   await server.mailer.idle();
   assert.ok(sink.to(person.email).some((mail) => mail.subject === 'Your authenticator app was removed'));
-  // Again: nothing left to remove, nothing said.
+  assert.ok(audit.events.some((event) => event.type === 'mfa.authenticator_removed' && event.accountId === person.id));
+  // Again: nothing left to remove, nothing said, nothing mailed.
   assert.equal((await post(jar, '/authenticator/remove', { csrf, current: PASSWORD })).location, '/account');
 });
 
@@ -84,7 +103,7 @@ test('with a passkey left, removing the app keeps the recovery codes', async () 
   const options = await server.services.passkeys.registrationOptions({ id: person.id, email: person.email }, 'binding');
   assert.ok((await server.services.passkeys.register(person.id, 'binding', options.challenge, device.register(options), 'Key')).ok);
   const { jar, page } = await signedIn(person);
-  const removed = await post(jar, '/authenticator/remove', { csrf: csrfToken(page.html), current: PASSWORD });
+  const removed = await withProofs(jar, csrfToken(page.html), person.email, '/authenticator/remove');
   assert.equal(removed.status, 303);
   const factors = await server.services.secondFactors.factors(person.id);
   assert.equal(factors.totp, false);
@@ -102,7 +121,10 @@ test('new recovery codes need the current password, replace every old one, are s
   assert.equal(refused.status, 400);
   assert.equal((await server.services.secondFactors.factors(person.id)).recoveryCodes, 9);
 
-  const renewed = await post(jar, '/recovery-codes', { csrf, current: PASSWORD });
+  const passwordOnly = await post(jar, '/recovery-codes', { csrf, current: PASSWORD });
+  assert.equal(passwordOnly.status, 200);
+  assert.doesNotMatch(passwordOnly.html, /<li><code>/, 'no codes for the password alone');
+  const renewed = await withProofs(jar, csrf, person.email, '/recovery-codes');
   assert.equal(renewed.status, 200);
   const codes = [...renewed.html.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((match) => match[1]!);
   assert.equal(codes.length, 10);
@@ -111,6 +133,14 @@ test('new recovery codes need the current password, replace every old one, are s
   assert.equal((await server.services.secondFactors.verify(person.id, codes[0]!)).ok, true, 'a new one does');
   await server.mailer.idle();
   assert.ok(sink.to(person.email).some((mail) => mail.subject === 'New recovery codes for your account'));
+  assert.ok(audit.events.some((event) => event.type === 'mfa.recovery_codes_renewed' && event.accountId === person.id));
+});
+
+test('two renewals at once leave one set of ten codes', async () => {
+  const person = await personWithApp();
+  const renewals = await Promise.all(Array.from({ length: 4 }, () => server.services.secondFactors.renewRecoveryCodes(person.id)));
+  assert.ok(renewals.every((codes) => codes?.length === 10));
+  assert.equal((await server.services.secondFactors.factors(person.id)).recoveryCodes, 10);
 });
 
 test('an account without a factor gets no recovery codes and is offered none', async () => {

@@ -77,13 +77,13 @@ test('a passkey is added on the account page, then signs in as the second factor
     await page.getByRole('heading', { level: 1, name: 'Save your recovery codes' }).waitFor();
     assert.equal(await page.locator('.recovery-codes li').count(), 10);
     await page.getByRole('link', { name: 'Back to your account' }).click();
-    await page.getByText('this device only').waitFor();
+    await page.getByText('device-bound').waitFor();
     await checkAccessibility(page, 'account with a passkey', failures);
     const account = await server.services.accounts.get(EMAIL);
     const keys = await server.services.passkeys.list(account.id);
     assert.deepEqual(keys.map((key) => key.name), ['Laptop']);
 
-    // Second factor: after the password, the passkey button (no code form: no app).
+    // Second factor: after the password, the passkey button (and the code form, for its recovery codes).
     await signOut(page);
     await signInWithPassword(page);
     await page.getByRole('button', { name: 'Use a passkey' }).waitFor();
@@ -101,10 +101,15 @@ test('a passkey is added on the account page, then signs in as the second factor
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
 
-    // Remove, with the current password.
-    await page.getByText('Remove', { exact: true }).click();
+    // Remove: the current password, then the code mailed to the account.
+    await page.locator('summary', { hasText: 'Remove Laptop' }).click();
     await page.locator('#remove-current-0').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Remove Laptop' }).click();
+    await page.locator('form[action="/account/passkeys/remove"] button[type="submit"]').click();
+    await page.getByRole('heading', { level: 1, name: 'Check your email' }).waitFor();
+    const removal = await loggedMailCode(server);
+    assert.ok(removal);
+    await page.getByLabel('Code from the email').fill(removal);
+    await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByText('The passkey was removed.').waitFor();
     assert.deepEqual(await server.services.passkeys.list(account.id), []);
   } finally {

@@ -82,7 +82,7 @@ test('password, mailed code, the passkey’s answer: added, listed, the owner ma
   assert.ok(sink.to(person.email).some((mail) => mail.subject === 'A passkey was added to your account'), 'the owner is told');
   const page = await openPage(jar, accountUrl(server.issuer));
   assert.match(page.html, /Work laptop/);
-  assert.match(page.html, /this device only/);
+  assert.match(page.html, /device-bound/);
 
   // A second one (synced): no new recovery codes, back to the page saying so.
   const synced = new SoftAuthenticator({ origin: origin(), backedUp: true, counterStep: 0 });
@@ -156,6 +156,7 @@ test('removing a passkey needs the current password; another person’s passkey 
 
   const wrong = await post(jar, '/passkeys/remove', { csrf, id: key.id, current: 'not it' });
   assert.equal(wrong.status, 400);
+  assert.match(wrong.html, /<details class="passkey-remove" open>/, 'the error shows in that passkey’s form');
   assert.equal((await server.services.passkeys.list(person.id)).length, 1);
 
   const intruderSession = await signedIn(intruder.email);
@@ -163,12 +164,22 @@ test('removing a passkey needs the current password; another person’s passkey 
   assert.equal(foreign.status, 303);
   assert.equal((await server.services.passkeys.list(person.id)).length, 1, 'another person’s passkey stays');
 
-  const removed = await post(jar, '/passkeys/remove', { csrf, id: key.id, current: PASSWORD });
+  // The password alone removes nothing: the code mailed to the account is asked first.
+  const asked = await post(jar, '/passkeys/remove', { csrf, id: key.id, current: PASSWORD });
+  assert.equal(asked.status, 200);
+  assert.equal((await server.services.passkeys.list(person.id)).length, 1);
+  const removed = await post(jar, '/authenticator/mailbox', { csrf, code: await mailedCode(server, sink, person.email, 'Your code to change two-step verification') });
   assert.equal(removed.status, 303);
   assert.equal(removed.location, '/account?done=passkey-removed');
   assert.deepEqual(await server.services.passkeys.list(person.id), []);
   await server.mailer.idle();
   assert.ok(sink.to(person.email).some((mail) => mail.subject === 'A passkey was removed from your account'));
+  assert.equal((await server.services.secondFactors.factors(person.id)).recoveryCodes, 0, 'the last factor gone, its recovery codes too');
+
+  // A new first passkey comes with new recovery codes again.
+  const next = await atCeremony(person, 'Next', { jar, page: await openPage(jar, accountUrl(server.issuer)) });
+  const again = await post(jar, '/passkeys/register', { csrf: next.csrf, response: device.register(next.options) });
+  assert.equal((again.html.match(/<li><code>/g) ?? []).length, 10);
 });
 
 test('a name with text-direction characters, an empty or an overlong one is refused before any mail', async () => {
@@ -207,7 +218,8 @@ test('a credential id longer than WebAuthn allows is refused (400, nothing store
   assert.equal((await post(first.jar, '/passkeys/register', { csrf: again.csrf, response: longest.register(again.options) })).status, 200);
   const [key] = await server.services.passkeys.list(person.id);
   assert.equal(Buffer.from(key!.id, 'base64url').length, 1023);
-  const removed = await post(first.jar, '/passkeys/remove', { csrf: again.csrf, id: key!.id, current: PASSWORD });
+  assert.equal((await post(first.jar, '/passkeys/remove', { csrf: again.csrf, id: key!.id, current: PASSWORD })).status, 200);
+  const removed = await post(first.jar, '/authenticator/mailbox', { csrf: again.csrf, code: await mailedCode(server, sink, person.email, 'Your code to change two-step verification') });
   assert.equal(removed.location, '/account?done=passkey-removed');
   assert.deepEqual(await server.services.passkeys.list(person.id), []);
 });

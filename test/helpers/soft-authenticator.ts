@@ -6,7 +6,7 @@ import { encodeCBOR, type CBORType } from '@levischuck/tiny-cbor';
 // browser: the true edge of the system (a phone's secure element, a security key), so it is
 // simulated here and nowhere else; the Chromium suite uses the browser's own virtual
 // authenticator. It answers the server's options as @simplewebauthn/browser would send a
-// real one's answer: packed `none` attestation, ES256 keys, flags and a counter as told, and
+// real one's answer: `none` attestation, ES256 keys, flags and a counter as told, and
 // it can be made to misbehave (another origin, a replayed or lowered counter).
 
 export interface SoftCredential {

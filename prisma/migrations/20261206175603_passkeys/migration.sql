@@ -30,5 +30,8 @@ CREATE INDEX "passkeys_account_id_idx" ON "passkeys"("account_id");
 -- CreateIndex
 CREATE INDEX "webauthn_challenges_expires_at_idx" ON "webauthn_challenges"("expires_at");
 
+-- CreateIndex
+CREATE INDEX "webauthn_challenges_binding_purpose_idx" ON "webauthn_challenges"("binding", "purpose");
+
 -- AddForeignKey
 ALTER TABLE "passkeys" ADD CONSTRAINT "passkeys_account_id_fkey" FOREIGN KEY ("account_id") REFERENCES "accounts"("id") ON DELETE CASCADE ON UPDATE CASCADE;
