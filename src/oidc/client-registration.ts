@@ -57,10 +57,8 @@ function inRfcTerms(message: string): string {
 /** A refusal of the registry or the token store, in the RFC's terms; anything else as it was. */
 function asEngineError(error: unknown): unknown {
   if (error instanceof RegistrationTokenRefusedError) return new errors.InvalidToken('initial access token not found');
-  if (error instanceof ValidationError) {
-    const message = inRfcTerms(error.message);
-    return message.startsWith('redirect_uris') ? new errors.InvalidRedirectUri(message) : new errors.InvalidClientMetadata(message);
-  }
+  // The engine's own error answers invalid_redirect_uri for a description that starts with redirect_uris.
+  if (error instanceof ValidationError) return new errors.InvalidClientMetadata(inRfcTerms(error.message));
   // Deleted, or changed, while this request was on its way.
   if (error instanceof NotFoundError) return new errors.InvalidToken('client not found');
   if (error instanceof PreconditionFailedError) return new errors.InvalidRequest('the registration changed meanwhile; read it again', 409);
@@ -177,7 +175,8 @@ export function createClientRegistration(deps: ClientRegistrationDeps): ClientRe
       if (!ctx || route === undefined || !WRITING_ROUTES.has(route)) throw new Error('clients are managed through the registry, not the provider');
       const document = toRegistrationDocument(clientId, metadata, config.policy, await offeredScopes());
       const problem = checkRegistrationPolicy(document.shape, config.policy);
-      if (problem) throw problem.redirect ? new errors.InvalidRedirectUri(problem.message) : new errors.InvalidClientMetadata(problem.message);
+      // redirect_uris problems start with the field's name: the engine answers invalid_redirect_uri for them.
+      if (problem) throw new errors.InvalidClientMetadata(problem);
       const secret = typeof metadata.client_secret === 'string' ? metadata.client_secret : undefined;
       try {
         if (route === 'registration') {

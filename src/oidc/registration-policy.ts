@@ -4,7 +4,8 @@ import { isLoopbackHost } from '../clients/index.ts';
 // What a client that registers itself may be (CLIENT_REGISTRATION_*), checked on the
 // registration as it will be stored (registration-document.ts made it), before the
 // registry's own validation, which every client passes whoever made it. The first
-// problem is the refusal; `redirect` problems are invalid_redirect_uri (RFC 7591 3.2.2).
+// problem is the refusal, named by the RFC 7591 field it is about (the engine answers
+// invalid_redirect_uri for redirect_uris, invalid_client_metadata for the rest, 3.2.2).
 
 export interface RegisteredShape {
   readonly grantTypes: readonly string[];
@@ -13,11 +14,6 @@ export interface RegisteredShape {
   readonly postLogoutRedirectUris: readonly string[];
   readonly scopes: readonly string[];
   readonly resources: readonly string[];
-}
-
-export interface PolicyProblem {
-  readonly redirect: boolean;
-  readonly message: string;
 }
 
 /** Whether a host is one the policy names: exact, `*.example.com` for its subdomains, or `*`. */
@@ -37,23 +33,24 @@ function redirectProblem(uri: string, policy: RegistrationPolicy): string | unde
   return undefined;
 }
 
-export function checkRegistrationPolicy(shape: RegisteredShape, policy: RegistrationPolicy): PolicyProblem | undefined {
+/** The first thing the policy does not allow, as a message starting with its field's name; undefined when it allows all. */
+export function checkRegistrationPolicy(shape: RegisteredShape, policy: RegistrationPolicy): string | undefined {
   const grant = shape.grantTypes.find((name) => !(policy.grantTypes as readonly string[]).includes(name));
-  if (grant !== undefined) return { redirect: false, message: `grant_types: ${grant} is not allowed for registered clients` };
+  if (grant !== undefined) return `grant_types: ${grant} is not allowed for registered clients`;
   if (!(policy.authMethods as readonly string[]).includes(shape.authMethod)) {
-    return { redirect: false, message: `token_endpoint_auth_method: ${shape.authMethod} is not allowed for registered clients (allowed: ${policy.authMethods.join(', ')})` };
+    return `token_endpoint_auth_method: ${shape.authMethod} is not allowed for registered clients (allowed: ${policy.authMethods.join(', ')})`;
   }
   for (const uri of shape.redirectUris) {
     const problem = redirectProblem(uri, policy);
-    if (problem) return { redirect: true, message: `redirect_uris: ${problem}` };
+    if (problem) return `redirect_uris: ${problem}`;
   }
   for (const uri of shape.postLogoutRedirectUris) {
     const problem = redirectProblem(uri, policy);
-    if (problem) return { redirect: false, message: `post_logout_redirect_uris: ${problem}` };
+    if (problem) return `post_logout_redirect_uris: ${problem}`;
   }
   const scope = shape.scopes.find((name) => !policy.scopes.includes(name));
-  if (scope !== undefined) return { redirect: false, message: `scope: ${scope} is not allowed for registered clients` };
+  if (scope !== undefined) return `scope: ${scope} is not allowed for registered clients`;
   const resource = shape.resources.find((indicator) => !policy.resources.includes(indicator));
-  if (resource !== undefined) return { redirect: false, message: `resource: ${resource} is not allowed for registered clients` };
+  if (resource !== undefined) return `resource: ${resource} is not allowed for registered clients`;
   return undefined;
 }
