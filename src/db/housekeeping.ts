@@ -25,7 +25,6 @@ export const EXPIRING_TABLES = [
   'oidc_access_tokens',
   'oidc_refresh_tokens',
   'oidc_client_credentials',
-  'oidc_registration_access_tokens',
   'oidc_pushed_authorization_requests',
   'oidc_device_codes',
   'oidc_replay_detections',

@@ -77,7 +77,8 @@ describe('CLIENT_REGISTRATION=initial-access-token', () => {
   let server: TestServer;
   before(async () => {
     // The per-address budget has its own test (RATE_LIMIT_REGISTRATION); here every request counts against one address.
-    server = await startTestServer({ LOG_LEVEL: 'warn', CLIENT_REGISTRATION: 'initial-access-token', RATE_LIMIT_REGISTRATION: '1000/1h' }, { declare: declaration });
+    // Every log line is kept (debug): no secret may reach any of them.
+    server = await startTestServer({ LOG_LEVEL: 'debug', CLIENT_REGISTRATION: 'initial-access-token', RATE_LIMIT_REGISTRATION: '1000/1h' }, { declare: declaration });
   });
   after(async () => {
     await server?.close();
@@ -250,6 +251,7 @@ describe('CLIENT_REGISTRATION=initial-access-token', () => {
     );
     assert.equal((events[0]?.data as { registrationTokenId?: string }).registrationTokenId, minted.record.id);
     assert.equal(events[0]?.actor, `client:${String(answer.body.client_id)}`);
+    assert.match(server.logs(), /\/reg/, 'the registration requests were logged');
     const everything = JSON.stringify(await server.database.prisma.auditEvent.findMany(), (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)) + server.logs();
     for (const secret of [minted.token, answer.body.client_secret, answer.body.registration_access_token, updated.body.registration_access_token]) {
       assert.equal(typeof secret, 'string');
