@@ -158,6 +158,24 @@ export const envSchema = z.object({
   /** Seconds a sign-up link (the mail that proves the address) works. */
   SIGN_UP_LINK_TTL: count(60, 86_400).default(3600),
   /**
+   * Dynamic client registration (RFC 7591, README "Dynamic client registration"): off; with
+   * an initial access token minted by `portcullis registration-tokens create`; or open to
+   * anyone, within the CLIENT_REGISTRATION_* policy.
+   */
+  CLIENT_REGISTRATION: z.enum(['off', 'initial-access-token', 'open'], { error: 'one of off, initial-access-token, open' }).default('off'),
+  /** The grant types a registered client may have (comma-separated; client_credentials only when listed). */
+  CLIENT_REGISTRATION_GRANT_TYPES: list(z.enum(['authorization_code', 'refresh_token', 'client_credentials'], { error: 'grant types (comma-separated), each one of authorization_code, refresh_token, client_credentials' })).default(['authorization_code', 'refresh_token']),
+  /** Redirect URI schemes besides https (and http for loopback, RFC 8252), e.g. com.example.app for native apps. */
+  CLIENT_REGISTRATION_REDIRECT_SCHEMES: list(z.string().regex(/^[a-z][a-z0-9+.-]{0,63}$/, 'URI schemes (comma-separated), lower case, without ://')).default(['https']),
+  /** Hosts redirect URIs may name (comma-separated; *.example.com for subdomains; * for any). Loopback is always allowed, over http too. */
+  CLIENT_REGISTRATION_REDIRECT_HOSTS: list(z.string().regex(/^(\*|(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*)$/, 'hosts (comma-separated): example.com, *.example.com, or * for any')).optional(),
+  /** The scopes a registered client may ask for (OIDC scopes and resource servers' scopes). */
+  CLIENT_REGISTRATION_SCOPES: list(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes (comma-separated)')).default(['openid', 'profile', 'email', 'offline_access']),
+  /** The resource servers (indicators) a registered client may get tokens for; default none. */
+  CLIENT_REGISTRATION_RESOURCES: list(z.url({ error: 'resource indicators (comma-separated), each an absolute URL' })).default([]),
+  /** The token endpoint auth methods a registered client may use. */
+  CLIENT_REGISTRATION_AUTH_METHODS: list(z.enum(['client_secret_basic', 'client_secret_post', 'none'], { error: 'auth methods (comma-separated), each one of client_secret_basic, client_secret_post, none' })).default(['client_secret_basic', 'client_secret_post', 'none']),
+  /**
    * The grant types this deployment serves (README "Grant types"), comma-separated, from
    * authorization_code, refresh_token, client_credentials, device_code, token_exchange;
    * unset: the first three, and device_code with DEVICE_FLOW.
@@ -188,24 +206,6 @@ export const envSchema = z.object({
     .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'roles (comma-separated), or none; each a lowercase word of at most 64 characters')).max(50))
     .refine((roles) => !roles.includes('none'), 'none stands alone')
     .optional(),
-  /**
-   * Dynamic client registration (RFC 7591, README "Dynamic client registration"): off; with
-   * an initial access token minted by `portcullis registration-tokens create`; or open to
-   * anyone, within the CLIENT_REGISTRATION_* policy.
-   */
-  CLIENT_REGISTRATION: z.enum(['off', 'initial-access-token', 'open'], { error: 'one of off, initial-access-token, open' }).default('off'),
-  /** The grant types a registered client may have (comma-separated; client_credentials only when listed). */
-  CLIENT_REGISTRATION_GRANT_TYPES: list(z.enum(['authorization_code', 'refresh_token', 'client_credentials'], { error: 'grant types (comma-separated), each one of authorization_code, refresh_token, client_credentials' })).default(['authorization_code', 'refresh_token']),
-  /** Redirect URI schemes besides https (and http for loopback, RFC 8252), e.g. com.example.app for native apps. */
-  CLIENT_REGISTRATION_REDIRECT_SCHEMES: list(z.string().regex(/^[a-z][a-z0-9+.-]{0,63}$/, 'URI schemes (comma-separated), lower case, without ://')).default(['https']),
-  /** Hosts redirect URIs may name (comma-separated; *.example.com for subdomains; * for any). Loopback is always allowed, over http too. */
-  CLIENT_REGISTRATION_REDIRECT_HOSTS: list(z.string().regex(/^(\*|(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*)$/, 'hosts (comma-separated): example.com, *.example.com, or * for any')).optional(),
-  /** The scopes a registered client may ask for (OIDC scopes and resource servers' scopes). */
-  CLIENT_REGISTRATION_SCOPES: list(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes (comma-separated)')).default(['openid', 'profile', 'email', 'offline_access']),
-  /** The resource servers (indicators) a registered client may get tokens for; default none. */
-  CLIENT_REGISTRATION_RESOURCES: list(z.url({ error: 'resource indicators (comma-separated), each an absolute URL' })).default([]),
-  /** The token endpoint auth methods a registered client may use. */
-  CLIENT_REGISTRATION_AUTH_METHODS: list(z.enum(['client_secret_basic', 'client_secret_post', 'none'], { error: 'auth methods (comma-separated), each one of client_secret_basic, client_secret_post, none' })).default(['client_secret_basic', 'client_secret_post', 'none']),
   /** The admin API (/admin/api/v1) and its built-in resource server; off by default (admin surfaces are not public by default). */
   ADMIN_API: bool.default(false),
   /** Rotate signing and cookie keys automatically when the signing one is this many days old; unset: never. */
