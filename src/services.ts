@@ -24,11 +24,14 @@ import {
   cacheRegistry,
   createClientService,
   createClientStore,
+  createRegistrationTokens,
+  createRegistrationTokenStore,
   createResourceService,
   createResourceStore,
   type ChangeFeed,
   type ClientService,
   type PinnedResource,
+  type RegistrationTokens,
   type ResourceService,
 } from './clients/index.ts';
 import type { Sealer } from './crypto/index.ts';
@@ -58,6 +61,8 @@ export interface Services {
   readonly signUps: SignUps;
   /** Changes of address asked for on the account page: made when the new address's link is opened. */
   readonly emailChanges: EmailChanges;
+  /** Initial access tokens for dynamic client registration: minted by the CLI, spent by registrations. */
+  readonly registrationTokens: RegistrationTokens;
 }
 
 /**
@@ -104,5 +109,6 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
     }),
     signUps: createSignUps({ store: createSignUpStore(deps.prisma, deps.sql), accounts, hasher, linkTtlSeconds: deps.signUpLinkTtl ?? 3600 }),
     emailChanges: createEmailChanges(deps.prisma),
+    registrationTokens: createRegistrationTokens({ store: createRegistrationTokenStore(deps.prisma), audit: deps.audit, ...(deps.clock && { clock: deps.clock }) }),
   });
 }

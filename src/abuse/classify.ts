@@ -5,7 +5,7 @@ import { routedPath } from '../http/index.ts';
 // (before the engine has routed it: ctx.oidc does not exist yet), as the routers will match
 // it (http/routed-path.ts).
 
-export type EndpointTier = 'api' | 'token' | 'introspection' | 'revocation' | 'login';
+export type EndpointTier = 'api' | 'token' | 'introspection' | 'revocation' | 'login' | 'registration';
 
 /** The engine's endpoint paths (provider.pathFor). */
 export interface EndpointPaths {
@@ -16,6 +16,8 @@ export interface EndpointPaths {
   readonly deviceVerification?: string | undefined;
   /** The device authorization endpoint (RFC 8628 3.1): with the device flow only. */
   readonly deviceAuthorization?: string | undefined;
+  /** The client registration endpoint (RFC 7591): with CLIENT_REGISTRATION only. */
+  readonly registration?: string | undefined;
 }
 
 // The password form, the second-factor forms (code, mailed code, enrolment, its last step), the
@@ -29,6 +31,8 @@ export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => En
   const device = endpoints.deviceVerification === undefined ? undefined : routedPath(endpoints.deviceVerification);
   // A device authorization writes a device code, as a token request writes a token: the token budget.
   const deviceStart = endpoints.deviceAuthorization === undefined ? undefined : routedPath(endpoints.deviceAuthorization);
+  // A registration may write a client: its own budget, small, whether or not a token is presented.
+  const registration = endpoints.registration === undefined ? undefined : routedPath(endpoints.registration);
   return (ctx) => {
     const path = routedPath(ctx.path);
     // Our own APIs, the admin API too: counted per address before any token is looked at.
@@ -37,6 +41,7 @@ export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => En
     if (path === paths.token || path === deviceStart) return 'token';
     if (path === paths.introspection) return 'introspection';
     if (path === paths.revocation) return 'revocation';
+    if (path === registration) return 'registration';
     if (LOGIN_PATH.test(path) || path === device) return 'login';
     return undefined;
   };

@@ -124,6 +124,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
     introspection: enginePath(provider, 'introspection'),
     revocation: enginePath(provider, 'revocation'),
     ...(config.deviceFlow && { deviceVerification: enginePath(provider, 'code_verification'), deviceAuthorization: enginePath(provider, 'device_authorization') }),
+    ...(config.clientRegistration.mode !== 'off' && { registration: enginePath(provider, 'registration') }),
   };
   const clientPaths = clientAuthPaths(provider);
 
@@ -221,7 +222,7 @@ export function createAbuseLimits(deps: AbuseLimitDeps): AbuseLimits {
   return {
     repeatRefusals: rateLimits.repeatRefusals,
     requests: rateLimits.requests,
-    bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/', '/admin/api/'] }),
+    bodies: limitRequestBodies({ maxBytes: MAX_BODY_BYTES, ownRoutes: ['/interaction/', '/api/', '/admin/api/'], ...(paths.registration && { jsonRoutes: [paths.registration] }) }),
     loginThrottle: createLoginThrottle({ throttle: passwords, refusal, metrics }),
     resetThrottle: createResetThrottle({ throttle: resetRequests, refusal, metrics }),
     signUpThrottle: createResetThrottle({ throttle: signUpRequests, refusal, metrics, tier: 'sign_up' }),

@@ -23,6 +23,7 @@ import { routedPath } from '../http/index.ts';
 //   introspection  POST /token/introspection                       per client address
 //   revocation     POST /token/revocation                          per client address
 //   api            /api/*                                          per client address
+//   registration   POST /reg (dynamic client registration)         per client address
 //   client         every endpoint where clients authenticate       per authenticated client
 //   account        /api/* once the access token is verified         per account (token sub)
 //
@@ -74,6 +75,7 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     introspection: budget('introspection'),
     revocation: budget('revocation'),
     login: budget('login'),
+    registration: budget('registration'),
   } as const;
   const classify = createClassifier(deps.paths);
 

@@ -37,6 +37,22 @@ export const settingsViewSchema = z
     features: z.object({ deviceFlow: z.boolean(), adminApi: z.boolean(), passwordReset: z.boolean(), errorReporting: z.boolean() }).strict(),
     passwordReset: z.object({ ttl: seconds, endSessions: z.boolean() }).strict(),
     registration: z.object({ mode: z.enum(['off', 'invite', 'open']), linkTtl: seconds }).strict(),
+    clientRegistration: z
+      .object({
+        mode: z.enum(['off', 'initial-access-token', 'open']),
+        policy: z
+          .object({
+            grantTypes: z.array(z.string()),
+            redirectSchemes: z.array(z.string()),
+            redirectHosts: z.array(z.string()),
+            scopes: z.array(z.string()),
+            resources: z.array(z.string()),
+            authMethods: z.array(z.string()),
+          })
+          .strict(),
+      })
+      .strict()
+      .describe('CLIENT_REGISTRATION and its policy (dynamic client registration)'),
     mfa: z.object({ mode: z.enum(['optional', 'required']), requiredRoles: z.array(z.string()) }).strict(),
     eventRetentionDays: z.number().int(),
     logLevel: z.string(),
@@ -72,6 +88,17 @@ export function settingsView(config: Config): SettingsView {
     features: { deviceFlow: config.deviceFlow, adminApi: config.adminApi, passwordReset: config.passwordReset.enabled, errorReporting: config.sentryDsn !== undefined },
     passwordReset: { ttl: config.passwordReset.ttl, endSessions: config.passwordReset.endSessions },
     registration: { mode: config.registration.mode, linkTtl: config.registration.linkTtl },
+    clientRegistration: {
+      mode: config.clientRegistration.mode,
+      policy: {
+        grantTypes: [...config.clientRegistration.policy.grantTypes],
+        redirectSchemes: [...config.clientRegistration.policy.redirectSchemes],
+        redirectHosts: [...config.clientRegistration.policy.redirectHosts],
+        scopes: [...config.clientRegistration.policy.scopes],
+        resources: [...config.clientRegistration.policy.resources],
+        authMethods: [...config.clientRegistration.policy.authMethods],
+      },
+    },
     mfa: { mode: config.mfa.mode, requiredRoles: [...config.mfa.roles] },
     eventRetentionDays: config.eventRetentionDays,
     logLevel: config.logLevel,

@@ -37,6 +37,8 @@ export const clientViewSchema = z
     exchangeAudiences: z.array(z.string()).describe('token exchange: the resource servers a token the client holds may be exchanged for'),
     exchangeAct: z.boolean().describe('token exchange: the new token names the client as the actor (act); false impersonates the person'),
     requireMfa: z.boolean(),
+    origin: z.enum(['operator', 'registration']).describe('operator: made through the CLI, an import or this API; registration: the client registered itself (RFC 7591)'),
+    registrationTokenId: z.string().nullable().describe('a registered client: the id of the initial access token it registered with (null for open registration)'),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -70,6 +72,8 @@ export function clientView(client: ClientRecord): ClientView {
     exchangeAudiences: [...client.exchangeAudiences],
     exchangeAct: client.exchangeAct,
     requireMfa: client.requireMfa,
+    origin: client.origin,
+    registrationTokenId: client.registrationTokenId,
     createdAt: client.createdAt.toISOString(),
     updatedAt: client.updatedAt.toISOString(),
   };

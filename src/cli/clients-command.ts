@@ -63,8 +63,8 @@ export function addClientsCommand(program: Command, run: Runner): void {
         const all = await services.clients.list();
         out.data(all.map(clientView));
         out.table(
-          ['client_id', 'type', 'name', 'grants', 'resources'],
-          all.map((c) => [c.clientId, c.type, c.name, list(c.grantTypes), list(c.resources)]),
+          ['client_id', 'type', 'name', 'origin', 'grants', 'resources'],
+          all.map((c) => [c.clientId, c.type, c.name, c.origin, list(c.grantTypes), list(c.resources)]),
         );
       }),
     );
@@ -216,6 +216,8 @@ export function clientView(client: ClientRecord) {
   return {
     ...toClientInput(client),
     confidential: client.authMethod !== 'none',
+    origin: client.origin,
+    registrationTokenId: client.registrationTokenId,
     createdAt: client.createdAt.toISOString(),
     updatedAt: client.updatedAt.toISOString(),
   };
@@ -226,6 +228,7 @@ function printClient(out: Output, client: ClientRecord): void {
     ['client_id', client.clientId],
     ['type', client.type],
     ['name', client.name],
+    ['origin', originText(client)],
     ['authentication', client.authMethod],
     ['secret', client.secretCiphertext !== null ? 'set (shown only at creation or rotation)' : client.authMethod === 'none' ? 'none (public client)' : 'none (signs with its own key)'],
     ['keys', client.jwksUri ?? (client.jwks ? client.jwks.keys.map((key) => `${key.kty}${key.kid ? ` ${key.kid}` : ''}`).join(', ') : '-')],
@@ -244,6 +247,12 @@ function printClient(out: Output, client: ClientRecord): void {
     ['created', client.createdAt.toISOString()],
     ['updated', client.updatedAt.toISOString()],
   ]);
+}
+
+/** Who made the client: an operator, or the client itself at the registration endpoint (with which initial access token). */
+function originText(client: ClientRecord): string {
+  if (client.origin === 'operator') return 'operator';
+  return client.registrationTokenId ? `registered itself (initial access token ${client.registrationTokenId})` : 'registered itself (open registration)';
 }
 
 /** The one place a client secret is printed: right after creation or rotation. */

@@ -17,6 +17,7 @@ import { addMigrateCommand } from './migrate-command.ts';
 import { currentOperator } from './operator.ts';
 import { createOutput } from './output.ts';
 import { PromptCancelledError } from './read-password.ts';
+import { addRegistrationTokensCommand } from './registration-tokens-command.ts';
 import { addResourcesCommand } from './resources-command.ts';
 import { addRevokeCommand } from './revoke-command.ts';
 import { addUsersCommand } from './users-command.ts';
@@ -56,6 +57,7 @@ Exit status: 0 done, 2 bad input (nothing changed), 1 unexpected error.`,
   addMigrateCommand(program, run);
   addUsersCommand(program, run);
   addClientsCommand(program, run);
+  addRegistrationTokensCommand(program, run);
   addResourcesCommand(program, run);
   addGrantsCommand(program, run);
   addRevokeCommand(program, run);

@@ -5,6 +5,7 @@ import { NotFoundError, PreconditionFailedError, ValidationError } from '../erro
 import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
 import { parseClientInput, usesSecret, type AuthMethodName, type ClientInput } from './client-input.ts';
 import type { ClientRecord, ClientStore } from './client-store.ts';
+import { registrationTokenHash } from './registration-token-store.ts';
 import { createClientEnding } from './end-client-tokens.ts';
 import { createSecretRotation, newClientSecret, requireSecretFor } from './issue-client-secret.ts';
 import { createClientNormaliser } from './normalise-client.ts';
@@ -17,7 +18,7 @@ import type { ResourceStore } from './resource-store.ts';
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** 20 alphanumerics (~119 bits): no "-" or "_", so an id never reads as a CLI flag. */
-function newClientId(): string {
+export function newClientId(): string {
   return Array.from({ length: 20 }, () => ID_ALPHABET[randomInt(ID_ALPHABET.length)]).join('');
 }
 
@@ -41,6 +42,15 @@ export interface ClientTokenRevoker {
   revokeClient(clientId: string): Promise<RevokedCounts>;
 }
 
+/** How a client registered itself (RFC 7591): the engine made its id and secret. */
+export interface Registration {
+  readonly clientId: string;
+  /** The secret the engine issued and answers with, for a method that uses one. */
+  readonly clientSecret: string | undefined;
+  /** The initial access token presented (CLIENT_REGISTRATION=initial-access-token): one use is spent with the write. */
+  readonly initialAccessToken?: string | undefined;
+}
+
 export interface RotateOptions {
   /** Switch to this secret method (required for a private_key_jwt client, which has no secret yet). */
   readonly authMethod?: AuthMethodName;
@@ -55,6 +65,16 @@ export interface ClientService {
    */
   update(clientId: string, raw: unknown, by?: ActedBy, options?: { ifUpdatedAt?: Date | undefined }): Promise<ClientRecord>;
   rotateSecret(clientId: string, options?: RotateOptions, by?: ActedBy): Promise<CreatedClient>;
+  /**
+   * A client registering itself (RFC 7591): validated as `create` validates, written with
+   * origin `registration`, and with one use of its initial access token spent in the same
+   * transaction (RegistrationTokenRefusedError when it has none left: nothing is written).
+   */
+  register(raw: unknown, registration: Registration, by?: ActedBy): Promise<ClientRecord>;
+  /** A registered client replacing its registration (RFC 7592 PUT): the whole input re-validated; its type stays. */
+  updateRegistration(clientId: string, raw: unknown, clientSecret: string | undefined, by?: ActedBy): Promise<ClientRecord>;
+  /** A registered client deleting itself (RFC 7592 DELETE): as `delete`, recorded as client.registration_deleted. */
+  deleteRegistration(clientId: string, by?: ActedBy): Promise<void>;
   /**
    * Ends every grant, token and remembered consent of the client, client-credentials JWTs
    * included (they name the client's token generation, which is replaced). The client stays.
@@ -116,6 +136,7 @@ export function createClientService(deps: {
   }
 
   const normalise = createClientNormaliser(resources);
+  const ending = createClientEnding({ store, audit, tokens: deps.tokens, get });
   return {
     async create(raw, by) {
       const input = parseClientInput(raw);
@@ -155,9 +176,45 @@ export function createClientService(deps: {
       return client;
     },
 
+    async register(raw, registration, by) {
+      const data = await normalise(parseClientInput(raw));
+      if (usesSecret(data.authMethod) && registration.clientSecret === undefined) throw new ValidationError('authMethod: a secret method needs the issued secret');
+      const client = await store.create(
+        {
+          clientId: registration.clientId,
+          secretCiphertext: usesSecret(data.authMethod) && registration.clientSecret !== undefined ? sealer.seal(registration.clientSecret) : null,
+          tokenGeneration: randomUUID(),
+          origin: 'registration',
+          ...data,
+        },
+        registration.initialAccessToken === undefined ? {} : { spendRegistrationToken: registrationTokenHash(registration.initialAccessToken) },
+      );
+      audit.record({
+        type: 'client.registered',
+        clientId: client.clientId,
+        data: { type: client.type, authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, redirectUris: client.redirectUris, registrationTokenId: client.registrationTokenId },
+        ...by,
+      });
+      return client;
+    },
+
+    async updateRegistration(clientId, raw, clientSecret, by) {
+      const current = await get(clientId);
+      const input = parseClientInput(raw);
+      if (input.type !== current.type) throw new ValidationError(`type: a registered ${current.type} client stays one; register a new client instead`);
+      const data = await normalise(input);
+      const keepsSecret = usesSecret(data.authMethod);
+      if (keepsSecret && !current.secretCiphertext && clientSecret === undefined) throw new ValidationError('authMethod: a secret method needs the issued secret');
+      const secretCiphertext = !keepsSecret ? null : (current.secretCiphertext ?? sealer.seal(clientSecret!));
+      const client = await store.update(clientId, { ...data, secretCiphertext }, { ifUpdatedAt: current.updatedAt });
+      audit.record({ type: 'client.registration_updated', clientId, data: { authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, redirectUris: client.redirectUris }, ...by });
+      return client;
+    },
+
     rotateSecret: createSecretRotation({ store, sealer, audit, get }),
     // revokeTokens and delete: ending what the client holds.
-    ...createClientEnding({ store, audit, tokens: deps.tokens, get }),
+    ...ending,
+    deleteRegistration: (clientId, by) => ending.delete(clientId, by, 'client.registration_deleted'),
     get,
     find: (clientId) => store.findById(clientId),
     list: () => store.list(),

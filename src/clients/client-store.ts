@@ -38,14 +38,41 @@ export interface ClientRecord {
   readonly exchangeAct: boolean;
   /** Named in the client's client-credentials JWTs: a new one makes all earlier ones fail. */
   readonly tokenGeneration: string;
+  /** operator (CLI, import, admin API) or registration (the client registered itself, RFC 7591). */
+  readonly origin: ClientOrigin;
+  /** A registered client: the id of the initial access token it was registered with, if any. */
+  readonly registrationTokenId: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
 
-export type ClientData = Omit<ClientRecord, 'createdAt' | 'updatedAt' | 'tokenGeneration'> & { readonly tokenGeneration?: string };
+export type ClientOrigin = 'operator' | 'registration';
+
+export type ClientData = Omit<ClientRecord, 'createdAt' | 'updatedAt' | 'tokenGeneration' | 'origin' | 'registrationTokenId'> & {
+  readonly tokenGeneration?: string;
+  readonly origin?: ClientOrigin;
+  readonly registrationTokenId?: string | null;
+};
+
+export interface CreateOptions {
+  /**
+   * The SHA-256 of an initial access token (registration-token-store.ts): one of its uses is
+   * spent in the transaction that writes the client, or nothing is written
+   * (RegistrationTokenRefusedError).
+   */
+  readonly spendRegistrationToken?: string;
+}
+
+/** The initial access token had no use left (spent, revoked, expired, unknown) when the client was to be written. */
+export class RegistrationTokenRefusedError extends Error {
+  constructor() {
+    super('the initial access token is spent, expired, revoked or unknown');
+    this.name = 'RegistrationTokenRefusedError';
+  }
+}
 
 export interface ClientStore {
-  create(client: ClientData): Promise<ClientRecord>;
+  create(client: ClientData, options?: CreateOptions): Promise<ClientRecord>;
   findById(clientId: string): Promise<ClientRecord | undefined>;
   list(): Promise<ClientRecord[]>;
   /**
@@ -102,15 +129,25 @@ async function holdResources(tx: Transaction, indicators: readonly string[]): Pr
   if (missing !== undefined) throw new ValidationError(`resources: ${missing.slice(0, 200)} is not a registered resource server`);
 }
 
+/** Spends one use of an initial access token; the registration it was presented with is written only if this succeeds. */
+async function spendRegistrationToken(tx: Transaction, tokenHash: string): Promise<string> {
+  const spent = await tx.$queryRaw<{ id: string }[]>`UPDATE registration_tokens SET uses_left = uses_left - 1 WHERE token_hash = ${tokenHash} AND uses_left > 0 AND revoked_at IS NULL AND expires_at > now() RETURNING id::text`;
+  if (!spent[0]) throw new RegistrationTokenRefusedError();
+  return spent[0].id;
+}
+
 export function createClientStore(prisma: PrismaClient): ClientStore {
   return {
-    async create(client) {
+    async create(client, options = {}) {
       const row = await withTranslatedErrors(`client ${client.clientId}`, () =>
         prisma.$transaction(async (tx) => {
+          // The token's row lock is held to the commit: a concurrent registration with it waits, then finds no use left.
+          const registrationTokenId = options.spendRegistrationToken === undefined ? client.registrationTokenId : await spendRegistrationToken(tx, options.spendRegistrationToken);
           await holdResources(tx, [...client.resources, ...client.exchangeAudiences]);
           return tx.client.create({
           data: {
             ...client,
+            ...(registrationTokenId != null && { registrationTokenId }),
             type: toDb(client.type),
             jwks: jwksColumn(client.jwks),
             redirectUris: [...client.redirectUris],

@@ -19,7 +19,11 @@ export function createClientEnding(deps: {
   audit: AuditSink;
   tokens?: ClientTokenRevoker | undefined;
   get: (clientId: string) => Promise<ClientRecord>;
-}): { revokeTokens(clientId: string): Promise<RevokedCounts>; delete(clientId: string, by?: ActedBy): Promise<void> } {
+}): {
+  revokeTokens(clientId: string): Promise<RevokedCounts>;
+  /** `as`: the event it is recorded as (a registered client deleting itself, RFC 7592, says so). */
+  delete(clientId: string, by?: ActedBy, as?: 'client.deleted' | 'client.registration_deleted'): Promise<void>;
+} {
   const { store, audit } = deps;
   const revokeHeld = async (clientId: string): Promise<RevokedCounts> =>
     (await deps.tokens?.revokeClient(clientId)) ?? { grants: 0, tokens: 0 };
@@ -34,7 +38,7 @@ export function createClientEnding(deps: {
       return count;
     },
 
-    async delete(clientId, by) {
+    async delete(clientId, by, as = 'client.deleted') {
       await deps.get(clientId);
       // Tokens first: a failure leaves the client in place to delete again.
       const count = await revokeHeld(clientId);
@@ -44,7 +48,7 @@ export function createClientEnding(deps: {
       // found the client before the delete and saves after this sweep is not covered.
       const late = await revokeHeld(clientId);
       const [grants, tokens] = [count.grants + late.grants, count.tokens + late.tokens];
-      audit.record({ type: 'client.deleted', clientId, data: { grants, tokens }, ...by });
+      audit.record({ type: as, clientId, data: { grants, tokens }, ...by });
     },
   };
 }

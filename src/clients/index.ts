@@ -1,11 +1,21 @@
 export { checkAgainstRegistry, OIDC_SCOPES } from './check-against-registry.ts';
-export { createClientStore, type ClientStore, type ClientRecord } from './client-store.ts';
+export { createClientStore, RegistrationTokenRefusedError, type ClientOrigin, type ClientStore, type ClientRecord } from './client-store.ts';
+export {
+  createRegistrationTokenStore,
+  isPossibleRegistrationToken,
+  type LiveRegistrationToken,
+  type RegistrationTokenRecord,
+  type RegistrationTokenStore,
+} from './registration-token-store.ts';
+export { createRegistrationTokens, type RegistrationTokens } from './registration-tokens.ts';
 export {
   createClientService,
+  newClientId,
   toClientInput,
   type ClientService,
   type ClientTokenRevoker,
   type CreatedClient,
+  type Registration,
   type RotateOptions,
 } from './client-service.ts';
 export {
@@ -34,6 +44,7 @@ export {
   type ClientTypeName,
   type ClientInput,
 } from './client-input.ts';
-export { clientIdSchema, isUuid, nameSchema, NO_CONTROL_CHARACTERS, noControlCharacters, roleSchema } from './validation.ts';
+export { clientIdSchema, isLoopbackHost, isUuid, nameSchema, NO_CONTROL_CHARACTERS, noControlCharacters, roleSchema } from './validation.ts';
+export { newClientSecret } from './issue-client-secret.ts';
 export { CLIENT_ASSERTION_ALGS, type JwkSet, type PublicJwk } from './client-jwks.ts';
 export { cacheRegistry, type ChangeFeed, type CachedRegistry } from './registry-cache.ts';

@@ -100,7 +100,7 @@ export function cacheRegistry(
   return {
     clients: {
       ...stores.clients,
-      create: writing((client) => stores.clients.create(client)),
+      create: writing((client, options) => stores.clients.create(client, options)),
       update: writing((clientId, changes, options) => stores.clients.update(clientId, changes, options)),
       delete: writing((clientId) => stores.clients.delete(clientId)),
       findById: (clientId) => clients.read(clientId, () => stores.clients.findById(clientId)),

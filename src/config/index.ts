@@ -3,6 +3,8 @@ export {
   loadRuntimeConfig,
   RATE_LIMIT_TIERS,
   type AuthThrottleConfig,
+  type ClientRegistrationConfig,
+  type RegistrationPolicy,
   type Config,
   type ServedGrantType,
   type RateLimitBudget,

@@ -100,6 +100,8 @@ export interface Config {
     /** A reset ends every session, grant and token of the account. */
     readonly endSessions: boolean;
   };
+  /** Dynamic client registration (RFC 7591/7592, oidc/client-registration.ts): off, or how, and what a registered client may be. */
+  readonly clientRegistration: ClientRegistrationConfig;
   /** Sign-up (accounts/sign-ups.ts): who may make their own account, and how long a sign-up link works (seconds). */
   readonly registration: { readonly mode: 'off' | 'invite' | 'open'; readonly linkTtl: number };
   /**
@@ -111,6 +113,23 @@ export interface Config {
   readonly mfaDefaultWithheld: boolean;
   /** A passkey alone signs in (PASSKEY_SIGN_IN); as a second factor they always work where the issuer's host is a name. */
   readonly passkeySignIn: boolean;
+}
+
+export interface ClientRegistrationConfig {
+  readonly mode: 'off' | 'initial-access-token' | 'open';
+  /** What every registration is held to (oidc/registration-policy.ts), whichever mode. */
+  readonly policy: RegistrationPolicy;
+}
+
+export interface RegistrationPolicy {
+  readonly grantTypes: readonly ('authorization_code' | 'refresh_token' | 'client_credentials')[];
+  /** Schemes besides http on loopback hosts, which native apps use (RFC 8252 section 7.3). */
+  readonly redirectSchemes: readonly string[];
+  /** Hosts (example.com, *.example.com) a web redirect URI may name; `*` any. Loopback always. */
+  readonly redirectHosts: readonly string[];
+  readonly scopes: readonly string[];
+  readonly resources: readonly string[];
+  readonly authMethods: readonly ('client_secret_basic' | 'client_secret_post' | 'none')[];
 }
 
 /** The role whose holders need a second factor unless MFA_REQUIRED_ROLES says otherwise. */
@@ -142,7 +161,7 @@ function servedGrantTypes(listed: readonly (typeof GRANT_TYPE_NAMES)[number][] |
 }
 
 /** The request budgets, each keyed as README "Abuse limits and HTTPS" describes. */
-export const RATE_LIMIT_TIERS = ['ip', 'client', 'account', 'login', 'token', 'introspection', 'revocation', 'api'] as const;
+export const RATE_LIMIT_TIERS = ['ip', 'client', 'account', 'login', 'token', 'introspection', 'revocation', 'api', 'registration'] as const;
 export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
 export interface RateLimitBudget {
   readonly max: number;
@@ -244,6 +263,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.MFA_REQUIRED_ROLES?.length && !env.SMTP_URL) {
     refusals.push('  MFA_REQUIRED_ROLES: needs SMTP_URL in production (enrolment mails a code to prove the mailbox, which would only reach the log); set SMTP_URL, or MFA_REQUIRED_ROLES=none');
   }
+  // Open registration lets anyone write a client: in production only where the operator
+  // said which hosts its redirect URIs may name (`*` is a choice, not a default).
+  if (production && env.CLIENT_REGISTRATION === 'open' && env.CLIENT_REGISTRATION_REDIRECT_HOSTS === undefined) {
+    refusals.push('  CLIENT_REGISTRATION: open needs an explicit policy in production: set CLIENT_REGISTRATION_REDIRECT_HOSTS (and review the other CLIENT_REGISTRATION_* settings), or use initial-access-token');
+  }
   const grantTypes = servedGrantTypes(env.GRANT_TYPES, env.DEVICE_FLOW, refusals);
   if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
@@ -288,6 +312,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         introspection: env.RATE_LIMIT_INTROSPECTION,
         revocation: env.RATE_LIMIT_REVOCATION,
         api: env.RATE_LIMIT_API,
+        registration: env.RATE_LIMIT_REGISTRATION,
       }),
       memoryKeys: env.RATE_LIMIT_MEMORY_KEYS,
       memoryBlocks: env.RATE_LIMIT_MEMORY_BLOCKS,
@@ -331,6 +356,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       endSessions: env.PASSWORD_RESET_ENDS_SESSIONS,
     }),
     registration: Object.freeze({ mode: env.REGISTRATION, linkTtl: env.SIGN_UP_LINK_TTL }),
+    clientRegistration: Object.freeze({
+      mode: env.CLIENT_REGISTRATION,
+      policy: Object.freeze({
+        grantTypes: Object.freeze([...new Set(env.CLIENT_REGISTRATION_GRANT_TYPES)]),
+        redirectSchemes: Object.freeze([...new Set(env.CLIENT_REGISTRATION_REDIRECT_SCHEMES)]),
+        redirectHosts: Object.freeze([...new Set(env.CLIENT_REGISTRATION_REDIRECT_HOSTS ?? ['*'])]),
+        scopes: Object.freeze([...new Set(env.CLIENT_REGISTRATION_SCOPES)]),
+        resources: Object.freeze([...new Set(env.CLIENT_REGISTRATION_RESOURCES)]),
+        authMethods: Object.freeze([...new Set(env.CLIENT_REGISTRATION_AUTH_METHODS)]),
+      }),
+    }),
     mfa: Object.freeze({
       mode: env.MFA,
       // Like PASSWORD_RESET: on by default only where its mail reaches people (warnings.ts

@@ -14,6 +14,13 @@ const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A comma-separated list, each entry named (a stray comma or blank is refused, never dropped); `none` is the empty list. */
+const list = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z
+    .string()
+    .transform((value) => (value.trim() === 'none' ? [] : value.split(',').map((entry) => entry.trim())))
+    .pipe(z.array(item).max(100));
+
 const WINDOW_UNITS = { s: 1, m: 60, h: 3600 } as const;
 /** A request budget: `<max>/<window>` (`1200/1m`, `30/10s`, `5000/h`), or `off`. */
 const rateLimit = z
@@ -85,6 +92,8 @@ export const envSchema = z.object({
   RATE_LIMIT_INTROSPECTION: rateLimit.prefault('1200/1m'),
   RATE_LIMIT_REVOCATION: rateLimit.prefault('600/1m'),
   RATE_LIMIT_API: rateLimit.prefault('600/1m'),
+  /** POST to the client registration endpoint (RFC 7591), per address: each one may write a client. */
+  RATE_LIMIT_REGISTRATION: rateLimit.prefault('20/1h'),
   /** Largest number of budgets kept in memory per instance (without REDIS_URL); least recently used go first. */
   RATE_LIMIT_MEMORY_KEYS: count(100, 10_000_000).default(100_000),
   /** Largest number of active blocks (and, apart, trusted addresses and devices) kept in memory; ordinary counts cannot push them out. */
@@ -148,6 +157,24 @@ export const envSchema = z.object({
   REGISTRATION: z.enum(['off', 'invite', 'open'], { error: 'one of off, invite, open' }).default('off'),
   /** Seconds a sign-up link (the mail that proves the address) works. */
   SIGN_UP_LINK_TTL: count(60, 86_400).default(3600),
+  /**
+   * Dynamic client registration (RFC 7591, README "Dynamic client registration"): off; with
+   * an initial access token minted by `portcullis registration-tokens create`; or open to
+   * anyone, within the CLIENT_REGISTRATION_* policy.
+   */
+  CLIENT_REGISTRATION: z.enum(['off', 'initial-access-token', 'open'], { error: 'one of off, initial-access-token, open' }).default('off'),
+  /** The grant types a registered client may have (comma-separated; client_credentials only when listed). */
+  CLIENT_REGISTRATION_GRANT_TYPES: list(z.enum(['authorization_code', 'refresh_token', 'client_credentials'], { error: 'grant types (comma-separated), each one of authorization_code, refresh_token, client_credentials' })).default(['authorization_code', 'refresh_token']),
+  /** Redirect URI schemes besides https (and http for loopback, RFC 8252), e.g. com.example.app for native apps. */
+  CLIENT_REGISTRATION_REDIRECT_SCHEMES: list(z.string().regex(/^[a-z][a-z0-9+.-]{0,63}$/, 'URI schemes (comma-separated), lower case, without ://')).default(['https']),
+  /** Hosts redirect URIs may name (comma-separated; *.example.com for subdomains; * for any). Loopback is always allowed, over http too. */
+  CLIENT_REGISTRATION_REDIRECT_HOSTS: list(z.string().regex(/^(\*|(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*)$/, 'hosts (comma-separated): example.com, *.example.com, or * for any')).optional(),
+  /** The scopes a registered client may ask for (OIDC scopes and resource servers' scopes). */
+  CLIENT_REGISTRATION_SCOPES: list(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'scopes (comma-separated)')).default(['openid', 'profile', 'email', 'offline_access']),
+  /** The resource servers (indicators) a registered client may get tokens for; default none. */
+  CLIENT_REGISTRATION_RESOURCES: list(z.url({ error: 'resource indicators (comma-separated), each an absolute URL' })).default([]),
+  /** The token endpoint auth methods a registered client may use. */
+  CLIENT_REGISTRATION_AUTH_METHODS: list(z.enum(['client_secret_basic', 'client_secret_post', 'none'], { error: 'auth methods (comma-separated), each one of client_secret_basic, client_secret_post, none' })).default(['client_secret_basic', 'client_secret_post', 'none']),
   /**
    * The grant types this deployment serves (README "Grant types"), comma-separated, from
    * authorization_code, refresh_token, client_credentials, device_code, token_exchange;

@@ -16,12 +16,14 @@ import { spendPushedRequests } from './spend-pushed-requests.ts';
 import { paceDevicePolling } from './pace-device-polling.ts';
 import { answerUnauthorizedClients } from './answer-unauthorized-clients.ts';
 import { buildProviderConfiguration, type ProviderDeps } from './provider-config.ts';
+import { createClientRegistration } from './client-registration.ts';
+import { servedGrants } from './served-grants.ts';
 import { createRefreshRotation, type RefreshRotationEvents } from './refresh-rotation.ts';
 import { createRequestAccounts } from './request-accounts.ts';
 import { TOKEN_EXCHANGE_DUPLICATES, TOKEN_EXCHANGE_PARAMETERS, tokenExchangeHandler } from './token-exchange.ts';
 import { TOKEN_EXCHANGE_GRANT } from '../clients/index.ts';
 
-export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation'> {
+export interface CreateProviderDeps extends Omit<ProviderDeps, 'rotation' | 'clientRegistration'> {
   readonly logger: Logger;
   readonly sealer: Sealer;
   readonly audit?: AuditSink;
@@ -62,7 +64,14 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
     },
     ...(refreshEvents && { events: refreshEvents }),
   });
-  const provider = new Provider(deps.config.issuer, buildProviderConfiguration({ ...deps, rotation }));
+  const clientRegistration = createClientRegistration({
+    config: deps.config.clientRegistration,
+    clients: deps.clients,
+    resources: deps.resources,
+    registrationTokens: deps.registrationTokens,
+    engineScopes: servedGrants(deps.config).scopes,
+  });
+  const provider = new Provider(deps.config.issuer, buildProviderConfiguration({ ...deps, rotation, clientRegistration }));
   // X-Forwarded-* is honoured only when an operator says a proxy sits in front.
   provider.proxy = deps.config.trustProxy;
   // Only the entries our own proxies appended to X-Forwarded-For (as on the parent app).
@@ -94,6 +103,8 @@ export function createProvider(deps: CreateProviderDeps): BuiltProvider {
   provider.use(rotation.middleware);
   provider.use(spendPushedRequests(deps.tokenStore));
   provider.use(answerUnauthorizedClients());
+  // Registration answers show the client as the registry stored it (client-registration.ts).
+  if (deps.config.clientRegistration.mode !== 'off') provider.use(clientRegistration.answers);
   if (deps.config.deviceFlow) provider.use(paceDevicePolling(deps.sql));
   // Token exchange (RFC 8693), where GRANT_TYPES serves it; each client by its registration.
   if (served(TOKEN_EXCHANGE_GRANT)) {

@@ -92,6 +92,8 @@ const TABLES: Record<string, Table> = {
     keptAfterExpiry: 3600,
   },
   ReplayDetection: { name: 'oidc_replay_detections', columnNames: [], columns: none },
+  // RFC 7592: a registered client's management token, deleted with its client (foreign key).
+  RegistrationAccessToken: { name: 'oidc_registration_access_tokens', columnNames: ['client_id'], columns: (p) => ({ client_id: p.clientId ?? null }) },
 };
 
 export const PERSISTED_MODELS = Object.freeze(Object.keys(TABLES));
@@ -409,16 +411,25 @@ class InteractionAdapter extends TableAdapter {
   }
 }
 
-/** Clients are read from our registry: the provider never writes them. */
+/** The engine writing a client: dynamic registration (client-registration.ts), the only way it does. */
+export interface ClientWrites {
+  write(clientId: string, metadata: AdapterPayload): Promise<void>;
+  remove(clientId: string): Promise<void>;
+}
+
+/** Clients are read from our registry; the engine writes them only through registration, into the registry. */
 class RegistryClientAdapter implements Adapter {
   readonly #load: (clientId: string) => Promise<AdapterPayload | undefined>;
-  constructor(load: (clientId: string) => Promise<AdapterPayload | undefined>) {
+  readonly #writes: ClientWrites | undefined;
+  constructor(load: (clientId: string) => Promise<AdapterPayload | undefined>, writes: ClientWrites | undefined) {
     this.#load = load;
+    this.#writes = writes;
   }
   find(id: string) {
     return this.#load(id);
   }
-  upsert(): Promise<void> {
+  upsert(id: string, payload: AdapterPayload): Promise<void> {
+    if (this.#writes) return this.#writes.write(id, payload);
     return Promise.reject(new Error('clients are managed through the registry, not the provider'));
   }
   findByUid() {
@@ -430,8 +441,41 @@ class RegistryClientAdapter implements Adapter {
   consume(): Promise<void> {
     return Promise.reject(new Error('clients cannot be consumed'));
   }
-  destroy(): Promise<void> {
+  destroy(id: string): Promise<void> {
+    if (this.#writes) return this.#writes.remove(id);
     return Promise.reject(new Error('clients are managed through the registry, not the provider'));
+  }
+  revokeByGrantId() {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Initial access tokens are minted by the CLI into our own store and spent with the client
+ * they register (clients/registration-token-store.ts): the engine only looks them up.
+ */
+class InitialAccessTokenAdapter implements Adapter {
+  readonly #find: (value: string) => Promise<AdapterPayload | undefined>;
+  constructor(find: (value: string) => Promise<AdapterPayload | undefined>) {
+    this.#find = find;
+  }
+  find(value: string) {
+    return this.#find(value);
+  }
+  upsert(): Promise<void> {
+    return Promise.reject(new Error('initial access tokens are minted by `portcullis registration-tokens create`'));
+  }
+  findByUid() {
+    return Promise.resolve(undefined);
+  }
+  findByUserCode() {
+    return Promise.resolve(undefined);
+  }
+  consume(): Promise<void> {
+    return Promise.reject(new Error('initial access tokens are spent with the client they register'));
+  }
+  destroy(): Promise<void> {
+    return Promise.reject(new Error('initial access tokens are revoked by `portcullis registration-tokens revoke`'));
   }
   revokeByGrantId() {
     return Promise.resolve();
@@ -444,13 +488,19 @@ export function createEngineAdapterFactory(deps: {
   sql: Sql;
   store: RefreshRotationStore;
   loadClient: (clientId: string) => Promise<AdapterPayload | undefined>;
+  /** With dynamic client registration: the engine's writes of clients, and its look-ups of initial access tokens. */
+  registration?: (ClientWrites & { findInitialAccessToken(value: string): Promise<AdapterPayload | undefined> }) | undefined;
   rotation?: RefreshRotationHooks;
   /** Seals device codes (DeviceCodeAdapter); needed only with the device flow. */
   sealer?: Sealer | undefined;
 }): AdapterFactory {
   const lookups = createBearerLookups(deps.sql);
   return (model: string) => {
-    if (model === 'Client') return new RegistryClientAdapter(deps.loadClient);
+    if (model === 'Client') return new RegistryClientAdapter(deps.loadClient, deps.registration);
+    if (model === 'InitialAccessToken') {
+      if (!deps.registration) throw new Error('initial access tokens need client registration');
+      return new InitialAccessTokenAdapter((value) => deps.registration!.findInitialAccessToken(value));
+    }
     const table = TABLES[model];
     if (!table) throw new Error(`oidc model ${model} has no table; enable its feature only after adding one`);
     if (model === 'RefreshToken') return new RefreshTokenAdapter(table, deps.sql, deps.store, deps.rotation, lookups);

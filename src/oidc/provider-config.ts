@@ -2,10 +2,11 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from './engine.ts';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
-import { CLIENT_ASSERTION_ALGS, TOKEN_EXCHANGE_GRANT, type ClientRecord, type ClientService, type ResourceService } from '../clients/index.ts';
+import { CLIENT_ASSERTION_ALGS, TOKEN_EXCHANGE_GRANT, type ClientRecord, type ClientService, type RegistrationTokens, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import type { Sql } from '../db/index.ts';
+import type { ClientRegistration } from './client-registration.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
 import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
 import { mayIntrospect } from './extend-introspection.ts';
@@ -32,6 +33,10 @@ export interface ProviderDeps {
   readonly resources: ResourceService;
   readonly tokenStore: TokenStore;
   readonly rotation?: RefreshRotationHooks;
+  /** Initial access tokens (CLIENT_REGISTRATION=initial-access-token): looked up, never spent, here. */
+  readonly registrationTokens?: RegistrationTokens | undefined;
+  /** Dynamic client registration's seams (client-registration.ts); made by createProvider. */
+  readonly clientRegistration?: ClientRegistration | undefined;
   readonly renderError: NonNullable<Configuration['renderError']>;
   readonly logoutSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   /** Seals device codes at rest (engine-adapter.ts); needed with DEVICE_FLOW. */
@@ -71,6 +76,7 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       store: deps.tokenStore,
       ...(deps.rotation && { rotation: deps.rotation }),
       sealer: deps.sealer,
+      registration: deps.clientRegistration,
       async loadClient(clientId) {
         const client = await clients.find(clientId);
         return client ? providerMetadata(client) : undefined;
@@ -142,7 +148,8 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     // keys only, never with a shared secret.
     assertJwtClientAuthClaimsAndHeader: assertClientAssertion,
     enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS], requestObjectSigningAlgValues: [...CLIENT_ASSERTION_ALGS] },
-    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    // Our own metadata: set from the registry only (a registration naming one is refused, client-registration.ts).
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA], ...(deps.clientRegistration && { validator: deps.clientRegistration.validateMetadata }) },
     clientBasedCORS(_ctx, origin, client: Client) {
       return client.portcullis_cors_origins?.includes(origin) ?? false;
     },
@@ -168,6 +175,9 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
 function features(deps: ProviderDeps, resourcePolicy: ResourcePolicy, served: ServedGrants): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
+    // Dynamic client registration and its management (RFC 7591, 7592), per CLIENT_REGISTRATION:
+    // off unless configured, and then within its policy (client-registration.ts).
+    ...(deps.clientRegistration?.features ?? { registration: { enabled: false }, registrationManagement: { enabled: false } }),
     clientCredentials: { enabled: served.has('client_credentials') },
     // Signed request objects (JAR, RFC 9101) from clients with keys; required per client
     // (requireSignedRequests), as pushed requests are (requirePushedRequests; PAR is on by

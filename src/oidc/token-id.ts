@@ -16,6 +16,7 @@ export const HASHED_MODELS: ReadonlySet<string> = new Set([
   'ClientCredentials',
   'PushedAuthorizationRequest',
   'DeviceCode',
+  'RegistrationAccessToken',
 ]);
 
 /** The stored id of a bearer value: base64url SHA-256, as the migration computes it in SQL. */

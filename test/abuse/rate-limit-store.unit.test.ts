@@ -162,6 +162,7 @@ describe('request budgets in the config', () => {
       introspection: { max: 1200, windowSeconds: 60 },
       revocation: { max: 600, windowSeconds: 60 },
       api: { max: 600, windowSeconds: 60 },
+      registration: { max: 20, windowSeconds: 3600 },
     });
     assert.equal(rateLimits.memoryKeys, 100_000);
     assert.equal(rateLimits.memoryBlocks, 100_000);

@@ -52,9 +52,11 @@ export function describeClientStore(make: () => Promise<ClientStore>): void {
     const store = await make();
     const data = sampleClient('web-client', { corsOrigins: ['https://app.example.com'], resources: ['https://api.example.com'], firstParty: true, logoUri: 'https://app.example.com/logo.png' });
     const created = await store.create(data);
-    const { createdAt, updatedAt, tokenGeneration, ...rest } = created;
+    const { createdAt, updatedAt, tokenGeneration, origin, registrationTokenId, ...rest } = created;
     assert.deepEqual(rest, data);
     assert.match(tokenGeneration, UUID, 'a generation is made when none is given');
+    assert.equal(origin, 'operator', 'a client is an operator\'s unless it registered itself');
+    assert.equal(registrationTokenId, null);
     assert.ok(createdAt instanceof Date);
     assert.ok(updatedAt instanceof Date);
     assert.deepEqual(await store.findById('web-client'), created);

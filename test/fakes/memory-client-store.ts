@@ -31,7 +31,7 @@ export function createMemoryClientStore(): MemoryClientStore {
     create(client) {
       if (rows.has(client.clientId)) return Promise.reject(new ConflictError(`client ${client.clientId} already exists`));
       const at = now();
-      const record: ClientRecord = { ...copy(client), tokenGeneration: client.tokenGeneration ?? randomUUID(), createdAt: at, updatedAt: at };
+      const record: ClientRecord = { ...copy(client), tokenGeneration: client.tokenGeneration ?? randomUUID(), origin: client.origin ?? 'operator', registrationTokenId: client.registrationTokenId ?? null, createdAt: at, updatedAt: at };
       rows.set(record.clientId, record);
       return Promise.resolve(copy(record));
     },

@@ -26,6 +26,8 @@ before(async () => {
     loadClient: (id) => Promise.resolve(id === registryClient.client_id ? { ...registryClient } : undefined),
     sealer,
   });
+  // The client the payloads name: a registration access token belongs to a client that exists (foreign key).
+  await database.prisma.client.create({ data: { clientId: 'c1', type: 'web', name: 'C1', authMethod: 'none' } });
 });
 
 after(async () => {
@@ -40,6 +42,7 @@ const TABLES: Record<string, string> = {
   ClientCredentials: 'oidc_client_credentials',
   PushedAuthorizationRequest: 'oidc_pushed_authorization_requests',
   DeviceCode: 'oidc_device_codes',
+  RegistrationAccessToken: 'oidc_registration_access_tokens',
 };
 
 function payload(extra: Partial<AdapterPayload> = {}): AdapterPayload {
@@ -262,7 +265,7 @@ describe(`the engine's adapter on ${TEST_ENGINE}`, () => {
   });
 
   test('bearer values are stored only as their SHA-256: neither the row id nor the payload holds them', async () => {
-    const hashed = ['Session', 'AuthorizationCode', 'AccessToken', 'RefreshToken', 'ClientCredentials', 'PushedAuthorizationRequest', 'DeviceCode'];
+    const hashed = ['Session', 'AuthorizationCode', 'AccessToken', 'RefreshToken', 'ClientCredentials', 'PushedAuthorizationRequest', 'DeviceCode', 'RegistrationAccessToken'];
     for (const model of hashed) {
       const value = `secret-${randomUUID()}`;
       await adapterFor(model).upsert(value, payload({ jti: value, uid: randomUUID() }), 60);

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { loadConfig } from '../../src/config/index.ts';
+import { checkRegistrationPolicy, type RegisteredShape } from '../../src/oidc/registration-policy.ts';
+
+// CLIENT_REGISTRATION and its policy are parsed once at start; a bad value, or open
+// registration in production without an explicit policy, stops the start naming the variable.
+
+const PRODUCTION = { NODE_ENV: 'production', ISSUER: 'https://id.example.com', MASTER_SECRET: 'master-secret-value-that-is-long-enough-0123456789' };
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return assert.fail('the configuration was accepted');
+}
+
+describe('CLIENT_REGISTRATION settings', () => {
+  test('off by default, with the strict default policy', () => {
+    const { clientRegistration } = loadConfig({});
+    assert.equal(clientRegistration.mode, 'off');
+    assert.deepEqual(clientRegistration.policy, {
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectSchemes: ['https'],
+      redirectHosts: ['*'],
+      scopes: ['openid', 'profile', 'email', 'offline_access'],
+      resources: [],
+      authMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    });
+    assert.equal(loadConfig({}).rateLimits.tiers.registration?.max, 20);
+  });
+
+  test('each setting is parsed as a list, and a bad value stops the start naming the variable', () => {
+    const config = loadConfig({ CLIENT_REGISTRATION: 'open', CLIENT_REGISTRATION_GRANT_TYPES: 'authorization_code, client_credentials', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com,*.example.org', CLIENT_REGISTRATION_RESOURCES: 'https://api.example.com' });
+    assert.deepEqual(config.clientRegistration.policy.grantTypes, ['authorization_code', 'client_credentials']);
+    assert.deepEqual(config.clientRegistration.policy.redirectHosts, ['app.example.com', '*.example.org']);
+    assert.deepEqual(config.clientRegistration.policy.resources, ['https://api.example.com']);
+    for (const [name, value] of [
+      ['CLIENT_REGISTRATION', 'yes'],
+      ['CLIENT_REGISTRATION_GRANT_TYPES', 'authorization_code,,refresh_token'],
+      ['CLIENT_REGISTRATION_GRANT_TYPES', 'implicit'],
+      ['CLIENT_REGISTRATION_REDIRECT_SCHEMES', 'https://'],
+      ['CLIENT_REGISTRATION_REDIRECT_HOSTS', 'https://app.example.com'],
+      ['CLIENT_REGISTRATION_REDIRECT_HOSTS', 'app.*.example.com'],
+      ['CLIENT_REGISTRATION_SCOPES', 'openid email'],
+      ['CLIENT_REGISTRATION_RESOURCES', 'api.example.com'],
+      ['CLIENT_REGISTRATION_AUTH_METHODS', 'private_key_jwt'],
+      ['RATE_LIMIT_REGISTRATION', 'lots'],
+    ] as const) {
+      assert.match(refusal({ [name]: value }), new RegExp(`  ${name}(\\.\\d+)?: `), `${name}=${value}`);
+    }
+  });
+
+  test('open registration in production needs CLIENT_REGISTRATION_REDIRECT_HOSTS; initial-access-token does not', () => {
+    assert.match(refusal({ ...PRODUCTION, CLIENT_REGISTRATION: 'open' }), /CLIENT_REGISTRATION: open needs an explicit policy in production/);
+    assert.equal(loadConfig({ ...PRODUCTION, CLIENT_REGISTRATION: 'open', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' }).clientRegistration.mode, 'open');
+    assert.equal(loadConfig({ ...PRODUCTION, CLIENT_REGISTRATION: 'initial-access-token' }).clientRegistration.mode, 'initial-access-token');
+  });
+});
+
+describe('the registration policy', () => {
+  const policy = loadConfig({ CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com,*.example.org', CLIENT_REGISTRATION_REDIRECT_SCHEMES: 'https,com.example.app' }).clientRegistration.policy;
+  const shape = (redirectUris: string[]): RegisteredShape => ({ grantTypes: ['authorization_code'], authMethod: 'client_secret_basic', redirectUris, postLogoutRedirectUris: [], scopes: ['openid'], resources: [] });
+
+  test('hosts match exactly or as subdomains of a wildcard, never by suffix alone; loopback always, over http too', () => {
+    for (const uri of ['https://app.example.com/cb', 'https://a.example.org/cb', 'https://a.b.example.org/cb', 'http://localhost:8080/cb', 'http://127.0.0.1/cb', 'http://[::1]:9/cb', 'com.example.app:/cb']) {
+      assert.equal(checkRegistrationPolicy(shape([uri]), policy), undefined, uri);
+    }
+    for (const uri of ['https://example.org/cb', 'https://evilexample.org/cb', 'https://app.example.com.evil.net/cb', 'https://APP.example.net/cb', 'http://app.example.com/cb', 'http://10.0.0.1/cb', 'com.evil.app:/cb', 'ftp://app.example.com/cb']) {
+      assert.match(checkRegistrationPolicy(shape([uri]), policy) ?? '', /^redirect_uris: /, uri);
+    }
+  });
+});
