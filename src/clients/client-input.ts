@@ -77,7 +77,9 @@ const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:',
 /** Redirect targets: no fragment (not even an empty one), no script or file schemes. */
 const redirectUri = absoluteUrl
   .refine((value) => !value.includes('#'), 'must not contain a fragment')
-  .refine((value) => !URL.canParse(value) || !FORBIDDEN_SCHEMES.has(new URL(value).protocol), 'this URI scheme is not allowed');
+  .refine((value) => !URL.canParse(value) || !FORBIDDEN_SCHEMES.has(new URL(value).protocol), 'this URI scheme is not allowed')
+  // https://good@evil.example reads as good's: a name before @ only serves a spoof.
+  .refine((value) => !URL.canParse(value) || (new URL(value).username === '' && new URL(value).password === ''), 'must not contain a user name or password (user@host)');
 
 /** A page about the client, shown to people: http(s) only. */
 const displayUrl = absoluteUrl

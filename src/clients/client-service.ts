@@ -206,7 +206,22 @@ export function createClientService(deps: {
       const keepsSecret = usesSecret(data.authMethod);
       if (keepsSecret && !current.secretCiphertext && clientSecret === undefined) throw new ValidationError('authMethod: a secret method needs the issued secret');
       const secretCiphertext = !keepsSecret ? null : (current.secretCiphertext ?? sealer.seal(clientSecret!));
-      const client = await store.update(clientId, { ...data, secretCiphertext }, { ifUpdatedAt: current.updatedAt });
+      // A registration replaces what RFC 7591 can say, never what only an operator sets: those
+      // stay as the operator left them, and an operator's requirement (pushed requests) is a
+      // floor the registrant cannot lower.
+      const operatorSettings = {
+        requireMfa: current.requireMfa,
+        firstParty: current.firstParty,
+        corsOrigins: current.corsOrigins,
+        requireSignedRequests: current.requireSignedRequests,
+        requirePushedRequests: current.requirePushedRequests || data.requirePushedRequests,
+        jwks: current.jwks,
+        jwksUri: current.jwksUri,
+        backchannelLogoutUri: current.backchannelLogoutUri,
+        exchangeAudiences: current.exchangeAudiences,
+        exchangeAct: current.exchangeAct,
+      };
+      const client = await store.update(clientId, { ...data, ...operatorSettings, secretCiphertext }, { ifUpdatedAt: current.updatedAt });
       audit.record({ type: 'client.registration_updated', clientId, data: { authMethod: client.authMethod, grantTypes: client.grantTypes, scopes: client.scopes, resources: client.resources, redirectUris: client.redirectUris }, ...by });
       return client;
     },

@@ -13,6 +13,13 @@ export interface ClientDisplay {
   readonly clientUri: string | undefined;
   readonly policyUri: string | undefined;
   readonly tosUri: string | undefined;
+  /**
+   * The client registered itself (RFC 7591): no operator vouched for its name or links. The
+   * page says so and names the hosts it sends people back to; its logo is not shown (an
+   * image of anyone's choosing, fetched by the person's browser).
+   */
+  readonly registered: boolean;
+  readonly redirectHosts: readonly string[];
 }
 
 /** Only web URLs become links or images; anything else (javascript:, data:) is dropped. */
@@ -25,14 +32,17 @@ function webUrl(value: unknown): string | undefined {
 /** A client without a name is called what the page's language calls an unknown application. */
 export function clientDisplay(client: Client | undefined, t: Translate = translator('en')): ClientDisplay {
   const name = client?.clientName?.trim() || t('client.unknown');
+  const registered = (client as { portcullis_registered?: unknown } | undefined)?.portcullis_registered === true;
   return {
     name,
     initial: client?.clientName ? [...name][0]!.toUpperCase() : '?',
     // A logo over plain http would be mixed content on an https page; https only.
-    logoUri: webUrl(client?.logoUri)?.startsWith('https:') ? client?.logoUri : undefined,
+    logoUri: !registered && webUrl(client?.logoUri)?.startsWith('https:') ? client?.logoUri : undefined,
     clientUri: webUrl(client?.clientUri),
     policyUri: webUrl(client?.policyUri),
     tosUri: webUrl(client?.tosUri),
+    registered,
+    redirectHosts: registered ? [...new Set((client?.redirectUris ?? []).filter((uri) => URL.canParse(uri)).map((uri) => new URL(uri).host || uri))] : [],
   };
 }
 

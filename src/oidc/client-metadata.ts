@@ -18,6 +18,7 @@ export const EXTRA_CLIENT_METADATA = [
   'portcullis_require_mfa',
   'portcullis_exchange_audiences',
   'portcullis_exchange_act',
+  'portcullis_registered',
 ] as const;
 
 export interface PortcullisClientFields {
@@ -35,6 +36,8 @@ export interface PortcullisClientFields {
   portcullis_exchange_audiences: string[];
   /** Token exchange: the new token names the client as the actor (`act`). */
   portcullis_exchange_act: boolean;
+  /** The client registered itself (RFC 7591): the pages say it is not verified. */
+  portcullis_registered: boolean;
 }
 
 export function toProviderMetadata(client: ClientRecord, secret: string | undefined): ClientMetadata & PortcullisClientFields {
@@ -73,5 +76,6 @@ export function toProviderMetadata(client: ClientRecord, secret: string | undefi
     portcullis_require_mfa: client.requireMfa,
     portcullis_exchange_audiences: [...client.exchangeAudiences],
     portcullis_exchange_act: client.exchangeAct,
+    portcullis_registered: client.origin === 'registration',
   };
 }

@@ -83,6 +83,14 @@ export function toRegistrationDocument(
       tosUri: metadata.tos_uri ?? null,
       requirePushedRequests: metadata.require_pushed_authorization_requests === true,
     },
-    shape: { grantTypes, authMethod, redirectUris, postLogoutRedirectUris, scopes, resources },
+    shape: {
+      grantTypes,
+      authMethod,
+      redirectUris,
+      postLogoutRedirectUris,
+      scopes,
+      resources,
+      displayUris: { logo_uri: metadata.logo_uri, client_uri: metadata.client_uri, policy_uri: metadata.policy_uri, tos_uri: metadata.tos_uri },
+    },
   };
 }

@@ -14,6 +14,8 @@ export interface RegisteredShape {
   readonly postLogoutRedirectUris: readonly string[];
   readonly scopes: readonly string[];
   readonly resources: readonly string[];
+  /** logo_uri, client_uri, policy_uri, tos_uri, by field: shown to people, so on the allowed hosts only. */
+  readonly displayUris: Readonly<Record<string, string | undefined>>;
 }
 
 /** Whether a host is one the policy names: exact, `*.example.com` for its subdomains, or `*`. */
@@ -47,6 +49,11 @@ export function checkRegistrationPolicy(shape: RegisteredShape, policy: Registra
   for (const uri of shape.postLogoutRedirectUris) {
     const problem = redirectProblem(uri, policy);
     if (problem) return `post_logout_redirect_uris: ${problem}`;
+  }
+  for (const [field, uri] of Object.entries(shape.displayUris)) {
+    if (uri === undefined || !URL.canParse(uri)) continue; // the registry's validation names a malformed one
+    const { hostname } = new URL(uri);
+    if (!hostAllowed(hostname, policy.redirectHosts)) return `${field}: ${uri}: the host ${hostname} is not allowed here`;
   }
   const scope = shape.scopes.find((name) => !policy.scopes.includes(name));
   if (scope !== undefined) return `scope: ${scope} is not allowed for registered clients`;

@@ -63,7 +63,15 @@ describe('CLIENT_REGISTRATION settings', () => {
 
 describe('the registration policy', () => {
   const policy = loadConfig({ CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com,*.example.org', CLIENT_REGISTRATION_REDIRECT_SCHEMES: 'https,com.example.app' }).clientRegistration.policy;
-  const shape = (redirectUris: string[]): RegisteredShape => ({ grantTypes: ['authorization_code'], authMethod: 'client_secret_basic', redirectUris, postLogoutRedirectUris: [], scopes: ['openid'], resources: [] });
+  const shape = (redirectUris: string[], displayUris: Record<string, string> = {}): RegisteredShape => ({
+    grantTypes: ['authorization_code'],
+    authMethod: 'client_secret_basic',
+    redirectUris,
+    postLogoutRedirectUris: [],
+    scopes: ['openid'],
+    resources: [],
+    displayUris,
+  });
 
   test('hosts match exactly or as subdomains of a wildcard, never by suffix alone; loopback always, over http too', () => {
     for (const uri of ['https://app.example.com/cb', 'https://a.example.org/cb', 'https://a.b.example.org/cb', 'http://localhost:8080/cb', 'http://127.0.0.1/cb', 'http://[::1]:9/cb', 'com.example.app:/cb']) {
@@ -72,5 +80,11 @@ describe('the registration policy', () => {
     for (const uri of ['https://example.org/cb', 'https://evilexample.org/cb', 'https://app.example.com.evil.net/cb', 'https://APP.example.net/cb', 'http://app.example.com/cb', 'http://10.0.0.1/cb', 'com.evil.app:/cb', 'ftp://app.example.com/cb']) {
       assert.match(checkRegistrationPolicy(shape([uri]), policy) ?? '', /^redirect_uris: /, uri);
     }
+  });
+
+  test('the pages a registered client shows people (logo, about, policy, terms) are on the allowed hosts too', () => {
+    assert.equal(checkRegistrationPolicy(shape(['https://app.example.com/cb'], { logo_uri: 'https://app.example.com/logo.png', tos_uri: 'https://a.example.org/tos' }), policy), undefined);
+    assert.match(checkRegistrationPolicy(shape(['https://app.example.com/cb'], { logo_uri: 'https://tracker.evil.example/pixel.png' }), policy) ?? '', /^logo_uri: /);
+    assert.match(checkRegistrationPolicy(shape(['https://app.example.com/cb'], { policy_uri: 'https://evil.example/privacy' }), policy) ?? '', /^policy_uri: /);
   });
 });

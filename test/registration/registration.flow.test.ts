@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 
 import * as oidc from 'openid-client';
 
-import { authorizationRequest, runBrowser } from '../helpers/browserless-login.ts';
+import { authorizationRequest, CookieJar, openPage, runBrowser } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestDeclaration, type TestServer } from '../helpers/test-server.ts';
 
 // Dynamic client registration (RFC 7591) and its management (RFC 7592), README "Dynamic
@@ -235,6 +235,41 @@ describe('CLIENT_REGISTRATION=initial-access-token', () => {
     assert.equal((await manage('GET', uri, rotated)).status, 401);
     const count = await server.database.prisma.oidcRegistrationAccessToken.count({ where: { clientId: first.body.client_id as string } });
     assert.equal(count, 0);
+  });
+
+  test('a registrant’s PUT keeps what only the operator sets: a second factor required, pushed requests, stay', async () => {
+    const first = await register(server, webApp, await mint(server));
+    assert.equal(first.status, 201);
+    const clientId = first.body.client_id as string;
+    await server.services.clients.update(clientId, { requireMfa: true, requirePushedRequests: true });
+    const replaced = await manage('PUT', first.body.registration_client_uri as string, first.body.registration_access_token as string, { ...webApp, client_id: clientId, client_name: 'Renamed again' });
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+    const stored = await server.services.clients.get(clientId);
+    assert.equal(stored.name, 'Renamed again');
+    assert.equal(stored.requireMfa, true, 'the operator’s second factor stays');
+    assert.equal(stored.requirePushedRequests, true, 'the operator’s pushed requests stay');
+  });
+
+  test('a redirect URI with a user name before the host (https://good@evil) is refused', async () => {
+    const refused = await register(server, { ...webApp, redirect_uris: ['https://app.example.com@evil.example/cb'] }, await mint(server));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, 'invalid_redirect_uri');
+  });
+
+  test('the consent page says a registered client registered itself, names where it sends people back, and shows no logo of its choosing', async () => {
+    const answer = await register(server, { ...webApp, client_name: 'Your account', logo_uri: 'https://tracker.example/pixel.png' }, await mint(server));
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    const request = authorizationRequest(server.issuer, { client_id: answer.body.client_id as string, redirect_uri: REDIRECT, scope: 'openid email' });
+    const jar = new CookieJar();
+    let consent = '';
+    await runBrowser(request.url, { jar, email: 'dcr@example.com', password: PASSWORD, consent: 'deny', onPage: (html) => (consent = html) });
+    assert.match(consent, /This app registered itself: its name is its own claim, not verified by this server\. It sends you back to localhost:8080\./);
+    assert.doesNotMatch(consent, /tracker\.example/, 'no logo of its choosing');
+    // An operator's client is introduced as before.
+    const made = await server.services.clients.create({ type: 'web', name: 'Operator App', redirectUris: [REDIRECT], scopes: ['openid', 'email'] });
+    const page = await openPage(new CookieJar(), authorizationRequest(server.issuer, { client_id: made.client.clientId, redirect_uri: REDIRECT }).url);
+    assert.match(page.html, /Operator App/);
+    assert.doesNotMatch(page.html, /registered itself/);
   });
 
   test('the audit trail records registrations, updates and deletions, and no secret reaches it or the logs', async () => {

@@ -342,4 +342,5 @@ export const de: Catalogue = {
   'account.passkeys.remove-lead': 'Um den Passkey zu entfernen, geben Sie zuerst den Code ein, den wir an {email} gesendet haben.',
   'account.passkeys.remove-hint': 'Wir senden zuerst einen Code an Ihre Adresse.',
   'passkey.unsupported': 'Dieser Browser kann keine Passkeys verwenden. Wählen Sie einen anderen Weg oder einen anderen Browser.',
+  'client.registered': 'Diese App hat sich selbst registriert: Ihr Name ist ihre eigene Angabe und wurde von diesem Server nicht geprüft. Sie leitet Sie zurück zu {hosts}.',
 };
