@@ -98,8 +98,12 @@ test('no passkey without the mailed code: the register step refuses a session th
   const person = await newPerson();
   const { jar, page } = await signedIn(person.email);
   const csrf = csrfToken(page.html);
-  // Password only: the code is mailed, but not typed back.
-  await post(jar, '/passkeys', { csrf, name: 'Sneaky', current: PASSWORD });
+  // Password only: the code is mailed, but not typed back; a wrong one shows no ceremony.
+  const asked = await post(jar, '/passkeys', { csrf, name: 'Sneaky', current: PASSWORD });
+  assert.doesNotMatch(asked.html, /data-passkey="register"/, 'no ceremony for the password alone');
+  const wrongCode = await post(jar, '/authenticator/mailbox', { csrf, code: '12345 67890' });
+  assert.equal(wrongCode.status, 401);
+  assert.doesNotMatch(wrongCode.html, /data-passkey="register"/, 'no ceremony for a wrong code');
   const device = new SoftAuthenticator({ origin: origin() });
   const options = { challenge: 'AAAAAAAAAAAAAAAAAAAAAA', rp: { id: 'localhost', name: 'x' }, user: { id: 'AAAA' } };
   const skipped = await post(jar, '/passkeys/register', { csrf, response: device.register(options) });
