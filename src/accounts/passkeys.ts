@@ -159,9 +159,24 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
     await store.saveChallenge({ challengeHash: hashChallenge(challenge), purpose, binding, accountId, expiresAt: new Date(now() + CHALLENGE_TTL_MS) });
   }
 
-  /** Checks the challenge is open (the library calls this); it is spent only once the answer verified. */
-  const openChallenge = (purpose: ChallengePurpose, binding: string, accountId: string | undefined) => (challenge: string) =>
+  /**
+   * Whether the answer's challenge is open for this purpose, binding and account; it is spent
+   * only once the answer verified. Asked here, before the library's checks, so a database
+   * failure is an error (a 503 by the outage handling), never a "wrong answer" counted
+   * against the person.
+   */
+  const challengeOpen = (challenge: string, purpose: ChallengePurpose, binding: string, accountId: string | undefined) =>
     store.challengeOpen(hashChallenge(challenge), purpose, binding, accountId);
+
+  /** The library's verdict on an answer; anything it throws on (malformed, wrong origin, bad signature) is a refusal. */
+  async function verdict<T extends { verified: boolean }>(verify: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const result = await verify();
+      return result.verified ? result : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   return {
     available,
@@ -171,7 +186,7 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
 
     async registrationOptions(account, binding, reuse) {
       const existing = await store.list(account.id);
-      const kept = reuse !== undefined && (await store.challengeOpen(hashChallenge(reuse), 'register', binding, account.id));
+      const kept = reuse !== undefined && (await challengeOpen(reuse, 'register', binding, account.id));
       const options = await generateRegistrationOptions({
         rpName: issuer.host,
         rpID,
@@ -190,26 +205,15 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
       return options;
     },
 
-    registrationOpen: (accountId, binding, challenge) => store.challengeOpen(hashChallenge(challenge), 'register', binding, accountId),
+    registrationOpen: (accountId, binding, challenge) => challengeOpen(challenge, 'register', binding, accountId),
 
     async register(accountId, binding, shown, text, name) {
       const answer = parseAnswer(registrationSchema, text) as RegistrationResponseJSON | undefined;
       const challenge = answer && challengeOf(answer.response.clientDataJSON);
       // Only an answer to the challenge this page showed (its step names it).
-      if (!answer || !challenge || challenge !== shown) return { ok: false, reason: 'invalid' };
-      let verified;
-      try {
-        verified = await verifyRegistrationResponse({
-          response: answer,
-          expectedChallenge: openChallenge('register', binding, accountId),
-          expectedOrigin: origin,
-          expectedRPID: rpID,
-          requireUserVerification: false,
-        });
-      } catch {
-        return { ok: false, reason: 'invalid' };
-      }
-      if (!verified.verified) return { ok: false, reason: 'invalid' };
+      if (!answer || !challenge || challenge !== shown || !(await challengeOpen(challenge, 'register', binding, accountId))) return { ok: false, reason: 'invalid' };
+      const verified = await verdict(() => verifyRegistrationResponse({ response: answer, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: false }));
+      if (!verified?.registrationInfo) return { ok: false, reason: 'invalid' };
       const { credential, credentialBackedUp } = verified.registrationInfo;
       if (Buffer.from(credential.id, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) return { ok: false, reason: 'invalid' };
       if (!(await store.spendChallenge(hashChallenge(challenge), 'register', binding, accountId))) return { ok: false, reason: 'invalid' };
@@ -243,20 +247,18 @@ export function createPasskeys(deps: { store: PasskeyStore; settings: PasskeySet
       if (!row || (accountId !== undefined && row.accountId !== accountId)) return { ok: false, reason: 'unknown' };
       const handle = answer.response.userHandle;
       if (accountId === undefined && handle !== undefined && handle !== Buffer.from(userHandleOf(row.accountId)).toString('base64url')) return { ok: false, reason: 'unknown' };
-      let verified;
-      try {
-        verified = await verifyAuthenticationResponse({
+      if (!(await challengeOpen(challenge, purpose, binding, accountId))) return { ok: false, reason: 'invalid' };
+      const verified = await verdict(() =>
+        verifyAuthenticationResponse({
           response: answer,
-          expectedChallenge: openChallenge(purpose, binding, accountId),
+          expectedChallenge: challenge,
           expectedOrigin: origin,
           expectedRPID: rpID,
           credential: { id: row.id, publicKey: new Uint8Array(row.publicKey), counter: row.counter, transports: [...row.transports] as never },
           requireUserVerification: accountId === undefined,
-        });
-      } catch {
-        return { ok: false, reason: 'invalid' };
-      }
-      if (!verified.verified) return { ok: false, reason: 'invalid' };
+        }),
+      );
+      if (!verified) return { ok: false, reason: 'invalid' };
       const info = verified.authenticationInfo;
       // The challenge first (a replay of this very answer), then the counter (a clone's answer).
       if (!(await store.spendChallenge(hashChallenge(challenge), purpose, binding, accountId))) return { ok: false, reason: 'replayed' };
