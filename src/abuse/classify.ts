@@ -37,11 +37,12 @@ export function createClassifier(endpoints: EndpointPaths): (ctx: Context) => En
     const path = routedPath(ctx.path);
     // Our own APIs, the admin API too: counted per address before any token is looked at.
     if (path === '/api' || path.startsWith('/api/') || path === '/admin/api' || path.startsWith('/admin/api/')) return 'api';
+    // Registering (POST /reg) and managing a registration (GET, PUT, DELETE /reg/:client_id): writes change the registry.
+    if (registration && (path === registration || path.startsWith(`${registration}/`))) return 'registration';
     if (ctx.method !== 'POST') return undefined;
     if (path === paths.token || path === deviceStart) return 'token';
     if (path === paths.introspection) return 'introspection';
     if (path === paths.revocation) return 'revocation';
-    if (path === registration) return 'registration';
     if (LOGIN_PATH.test(path) || path === device) return 'login';
     return undefined;
   };

@@ -23,7 +23,7 @@ import { routedPath } from '../http/index.ts';
 //   introspection  POST /token/introspection                       per client address
 //   revocation     POST /token/revocation                          per client address
 //   api            /api/*                                          per client address
-//   registration   POST /reg (dynamic client registration)         per client address
+//   registration   /reg, /reg/:id (client registration, RFC 7592)  per client address
 //   client         every endpoint where clients authenticate       per authenticated client
 //   account        /api/* once the access token is verified         per account (token sub)
 //

@@ -5,7 +5,7 @@ import { errors, Provider } from './engine.ts';
 import { requestFacts, type ActedBy } from '../audit/index.ts';
 import { newClientId, newClientSecret, RegistrationTokenRefusedError, type ClientRecord, type ClientService, type RegistrationTokens, type ResourceService } from '../clients/index.ts';
 import type { ClientRegistrationConfig } from '../config/index.ts';
-import { NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import { AppError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { EXTRA_CLIENT_METADATA } from './client-metadata.ts';
 import { toRegistrationDocument } from './registration-document.ts';
 import { checkRegistrationPolicy } from './registration-policy.ts';
@@ -62,6 +62,9 @@ function asEngineError(error: unknown): unknown {
   // Deleted, or changed, while this request was on its way.
   if (error instanceof NotFoundError) return new errors.InvalidToken('client not found');
   if (error instanceof PreconditionFailedError) return new errors.InvalidRequest('the registration changed meanwhile; read it again', 409);
+  // Any other refusal of ours (a conflict, say) is the registrant's to fix, never a 500; a
+  // database outage stays what it is (the outage's 503).
+  if (error instanceof AppError && error.status < 500) return new errors.InvalidClientMetadata(inRfcTerms(error.message));
   return error;
 }
 
@@ -214,7 +217,11 @@ export function createClientRegistration(deps: ClientRegistrationDeps): ClientRe
       const body = ctx.body as Record<string, unknown> | undefined;
       if (typeof body?.client_id !== 'string') return;
       const client = await clients.find(body.client_id);
-      if (!client) return;
+      if (!client) {
+        // Deleted meanwhile: still none of our own fields in the answer.
+        for (const field of EXTRA_CLIENT_METADATA) delete body[field];
+        return;
+      }
       ctx.body = {
         ...registrationView(client, typeof body.client_secret === 'string' ? body.client_secret : undefined),
         registration_client_uri: body.registration_client_uri,

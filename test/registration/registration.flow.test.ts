@@ -389,7 +389,8 @@ describe('RATE_LIMIT_REGISTRATION: a budget per address on the registration endp
   });
 
   test('past the budget the address is refused with 429 and Retry-After, before anything is written; tokens and bad documents count too', async () => {
-    assert.equal((await register(server, webApp)).status, 201);
+    const first = await register(server, webApp);
+    assert.equal(first.status, 201);
     assert.equal((await register(server, { ...webApp, redirect_uris: ['http://evil.example/cb'] })).status, 400);
     assert.equal((await register(server, webApp, 'A'.repeat(43))).status, 201, 'open registration ignores a token');
     const before = (await server.services.clients.list()).length;
@@ -397,6 +398,10 @@ describe('RATE_LIMIT_REGISTRATION: a budget per address on the registration endp
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers.get('retry-after')) > 0);
     assert.equal((await server.services.clients.list()).length, before);
+    // Managing a registration (RFC 7592) spends the same budget: each write empties every instance's registry cache.
+    const managed = await manage('PUT', first.body.registration_client_uri as string, first.body.registration_access_token as string, { ...webApp, client_id: first.body.client_id, client_name: 'Again' });
+    assert.equal(managed.status, 429);
+    assert.equal((await server.services.clients.get(first.body.client_id as string)).name, webApp.client_name);
     // Other endpoints keep their own budgets.
     assert.equal((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status, 200);
   });

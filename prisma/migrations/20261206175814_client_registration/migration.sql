@@ -35,8 +35,5 @@ CREATE INDEX "oidc_registration_access_tokens_client_id_idx" ON "oidc_registrati
 -- CreateIndex
 CREATE UNIQUE INDEX "registration_tokens_token_hash_key" ON "registration_tokens"("token_hash");
 
--- CreateIndex
-CREATE INDEX "registration_tokens_expires_at_idx" ON "registration_tokens"("expires_at");
-
 -- AddForeignKey
 ALTER TABLE "oidc_registration_access_tokens" ADD CONSTRAINT "oidc_registration_access_tokens_client_id_fkey" FOREIGN KEY ("client_id") REFERENCES "clients"("client_id") ON DELETE CASCADE ON UPDATE CASCADE;
