@@ -22,7 +22,7 @@ import type { Mailer } from '../../src/mail/index.ts';
 import type { ResetRequestQueue } from '../../src/interactions/index.ts';
 import { buildServer } from '../../src/server.ts';
 import type { Services } from '../../src/services.ts';
-import { createTestDatabase, type TestDatabase } from './test-database.ts';
+import { createTestDatabaseWithSchema, type TestDatabase } from './test-database.ts';
 
 export const TEST_MASTER_SECRET = 'test-master-secret-that-is-long-enough-0123456789';
 
@@ -151,7 +151,7 @@ export function countingHasher(inner: PasswordHasher = testHasher()): PasswordHa
 
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const shared = options.sameDatabaseAs?.database.testDatabase;
-  const testDatabase: TestDatabase = shared ? { ...shared, destroy: () => Promise.resolve() } : await createTestDatabase();
+  const testDatabase: TestDatabase = shared ? { ...shared, destroy: () => Promise.resolve() } : await createTestDatabaseWithSchema();
   // TLS_CERT_FILE + TLS_KEY_FILE: https on the port itself, as main.ts does.
   const tls = env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined;
   const server: Server = createPublicServer(tls);
