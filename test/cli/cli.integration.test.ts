@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { createDatabase, type PrismaClient } from '../../src/db/index.ts';
-import { settle } from '../helpers/run-cli.ts';
+import { PORTCULLIS_BIN, settle } from '../helpers/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 
 // The `portcullis` command as an operator runs it: a real process against a fresh
@@ -41,7 +41,7 @@ async function cli(args: string[], options: { input?: string; env?: Record<strin
     LOG_LEVEL: undefined,
     ...options.env,
   };
-  return settle(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: projectRoot, env }), options.input);
+  return settle(spawn(process.execPath, [PORTCULLIS_BIN, ...args], { cwd: projectRoot, env }), options.input);
 }
 
 /** Runs a command that must succeed and returns its parsed --json output. */

@@ -9,10 +9,10 @@ import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 
 import { runBrowser } from '../helpers/browserless-login.ts';
-import { PROJECT_ROOT } from '../helpers/run-cli.ts';
+import { PORTCULLIS_BIN, PROJECT_ROOT, SERVER_ENTRY } from '../helpers/run-cli.ts';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from '../helpers/test-database.ts';
 
-// The README's first flow ends somewhere: with the server running (src/main.ts, a real
+// The README's first flow ends somewhere: with the server running (`npm start`, a real
 // process), `portcullis demo --serve` serves its own redirect URI; a person signs in at the
 // URL it printed (driven here over HTTP, login and consent pages included); the demo
 // exchanges the code with PKCE and prints tokens and curl commands that work as printed.
@@ -67,7 +67,7 @@ before(async () => {
   managementPort = await freePort();
   issuer = `http://127.0.0.1:${port}`;
   if (TEST_ENGINE === 'postgres') database = await createTestDatabase();
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: PROJECT_ROOT, env: env() });
+  server = spawn(process.execPath, [SERVER_ENTRY], { cwd: PROJECT_ROOT, env: env() });
   const output = { text: '' };
   server.stderr?.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
   server.stdout?.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
@@ -85,7 +85,7 @@ after(async () => {
 
 test('demo --serve takes a sign-in to its end: it serves the callback, exchanges the code, and prints tokens and curl commands that work', async () => {
   const callbackPort = await freePort();
-  const demo = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--serve', '--callback-port', String(callbackPort)], { cwd: PROJECT_ROOT, env: env() });
+  const demo = spawn(process.execPath, [PORTCULLIS_BIN, 'demo', '--serve', '--callback-port', String(callbackPort)], { cwd: PROJECT_ROOT, env: env() });
   const out = { text: '' };
   let stderr = '';
   demo.stdout.on('data', (chunk: Buffer) => (out.text += chunk.toString()));

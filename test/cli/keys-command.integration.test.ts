@@ -10,7 +10,7 @@ import { createDatabase } from '../../src/db/index.ts';
 import { loadKeyMaterial } from '../../src/oidc/index.ts';
 import { spawn } from 'node:child_process';
 
-import { cliEnv, PROJECT_ROOT, settle } from '../helpers/run-cli.ts';
+import { cliEnv, PORTCULLIS_BIN, PROJECT_ROOT, settle } from '../helpers/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 
 // `portcullis keys` as an operator runs it: list, announce, and every refusal as one line
@@ -26,7 +26,7 @@ let dataDir: string;
 
 function cli(args: string[]) {
   const env = cliEnv({ databaseUrl: database.url, poolMax: database.poolMax, masterSecret: SECRET, dataDir }, ENV);
-  return settle(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: PROJECT_ROOT, env }));
+  return settle(spawn(process.execPath, [PORTCULLIS_BIN, ...args], { cwd: PROJECT_ROOT, env }));
 }
 
 async function withDatabase<T>(work: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { PROJECT_ROOT, settle, cliEnv } from '../helpers/run-cli.ts';
+import { PORTCULLIS_BIN, PROJECT_ROOT, settle, cliEnv } from '../helpers/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 import { spawn } from 'node:child_process';
 
@@ -26,7 +26,7 @@ async function readmeExample(): Promise<string> {
 
 function cli(args: string[], extra: Record<string, string> = {}) {
   const env = cliEnv({ databaseUrl: database.url, poolMax: database.poolMax, masterSecret: 'readme-import-master-secret-of-32-characters', dataDir }, extra);
-  return settle(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: PROJECT_ROOT, env }));
+  return settle(spawn(process.execPath, [PORTCULLIS_BIN, ...args], { cwd: PROJECT_ROOT, env }));
 }
 
 before(async () => {

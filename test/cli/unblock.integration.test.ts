@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { createDatabase } from '../../src/db/index.ts';
-import { cliEnv, PROJECT_ROOT, settle } from '../helpers/run-cli.ts';
+import { cliEnv, PORTCULLIS_BIN, PROJECT_ROOT, settle } from '../helpers/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 
 // `portcullis users unblock` as an operator runs it: it leaves a release for the servers'
@@ -18,7 +18,7 @@ let dataDir: string;
 
 function cli(args: string[], input = '') {
   const env = cliEnv({ databaseUrl: database.url, poolMax: database.poolMax, masterSecret: 'unblock-test-master-secret-of-32-characters', dataDir });
-  return settle(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: PROJECT_ROOT, env }), input);
+  return settle(spawn(process.execPath, [PORTCULLIS_BIN, ...args], { cwd: PROJECT_ROOT, env }), input);
 }
 
 async function rows() {

@@ -5,15 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { envSchema } from '../../src/config/schema.ts';
-import { PROJECT_ROOT, settle, type CliResult } from './run-cli.ts';
+import { PORTCULLIS_BIN, SERVER_ENTRY, settle, type CliResult } from './run-cli.ts';
 
 // The two entry points as an operator starts them, from any working directory (so that a
-// test's own .env is the one read): `npm start` (src/main.ts) and `npx portcullis`
-// (src/cli/main.ts). Only the variables a test gives reach them: Portcullis settings of
+// test's own .env is the one read): `npm start` (scripts/start.mjs) and `npx portcullis`
+// (bin/portcullis.js). Only the variables a test gives reach them: Portcullis settings of
 // the shell running the tests are removed.
 
-const TSX = import.meta.resolve('tsx');
-const ENTRIES = { server: path.join(PROJECT_ROOT, 'src/main.ts'), cli: path.join(PROJECT_ROOT, 'src/cli/main.ts') };
+const ENTRIES = { server: SERVER_ENTRY, cli: PORTCULLIS_BIN };
 
 export function entryEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = { ...process.env };
@@ -25,7 +24,7 @@ export function spawnEntry(
   entry: keyof typeof ENTRIES,
   options: { cwd: string; env: Record<string, string | undefined>; args?: readonly string[] },
 ): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', TSX, ENTRIES[entry], ...(options.args ?? [])], { cwd: options.cwd, env: entryEnv(options.env) });
+  return spawn(process.execPath, [ENTRIES[entry], ...(options.args ?? [])], { cwd: options.cwd, env: entryEnv(options.env) });
 }
 
 /** Runs an entry to its exit (killed after a minute, so a hang fails the test rather than the run). */

@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 
 import { createDatabase, type Database } from '../../src/db/index.ts';
 import { startEmbeddedDatabase } from '../../src/db/embedded-database.ts';
-import { PROJECT_ROOT } from '../helpers/run-cli.ts';
+import { PROJECT_ROOT, SERVER_ENTRY } from '../helpers/run-cli.ts';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from '../helpers/test-database.ts';
 
 // The real server process (`npm start`) on SIGTERM: readiness goes false at once, the
@@ -49,7 +49,7 @@ async function startServer(env: Record<string, string> = {}): Promise<Started> {
     database = created;
     cleanups.push(() => created.destroy());
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,
