@@ -14,11 +14,14 @@ const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** A comma-separated list, each entry named (a stray comma or blank is refused, never dropped); `none` is the empty list. */
-const list = <T extends z.ZodType<unknown, string>>(item: T) =>
+/**
+ * A comma-separated list, each entry named (a stray comma or blank is refused, never dropped);
+ * `none` is the empty list, unless `none` is one of the list's own values (an auth method).
+ */
+const list = <T extends z.ZodType<unknown, string>>(item: T, options: { noneIsEmpty: boolean } = { noneIsEmpty: true }) =>
   z
     .string()
-    .transform((value) => (value.trim() === 'none' ? [] : value.split(',').map((entry) => entry.trim())))
+    .transform((value) => (options.noneIsEmpty && value.trim() === 'none' ? [] : value.split(',').map((entry) => entry.trim())))
     .pipe(z.array(item).max(100));
 
 const WINDOW_UNITS = { s: 1, m: 60, h: 3600 } as const;
@@ -174,7 +177,8 @@ export const envSchema = z.object({
   /** The resource servers (indicators) a registered client may get tokens for; default none. */
   CLIENT_REGISTRATION_RESOURCES: list(z.url({ error: 'resource indicators (comma-separated), each an absolute URL' })).default([]),
   /** The token endpoint auth methods a registered client may use. */
-  CLIENT_REGISTRATION_AUTH_METHODS: list(z.enum(['client_secret_basic', 'client_secret_post', 'none'], { error: 'auth methods (comma-separated), each one of client_secret_basic, client_secret_post, none' })).default(['client_secret_basic', 'client_secret_post', 'none']),
+  // `none` here is the method of public clients (CLIENT_REGISTRATION_AUTH_METHODS=none: public clients only), never the empty list.
+  CLIENT_REGISTRATION_AUTH_METHODS: list(z.enum(['client_secret_basic', 'client_secret_post', 'none'], { error: 'auth methods (comma-separated), each one of client_secret_basic, client_secret_post, none' }), { noneIsEmpty: false }).default(['client_secret_basic', 'client_secret_post', 'none']),
   /**
    * The grant types this deployment serves (README "Grant types"), comma-separated, from
    * authorization_code, refresh_token, client_credentials, device_code, token_exchange;

@@ -38,6 +38,10 @@ describe('CLIENT_REGISTRATION settings', () => {
     assert.deepEqual(config.clientRegistration.policy.grantTypes, ['authorization_code', 'client_credentials']);
     assert.deepEqual(config.clientRegistration.policy.redirectHosts, ['app.example.com', '*.example.org']);
     assert.deepEqual(config.clientRegistration.policy.resources, ['https://api.example.com']);
+    // `none` empties the other lists; of auth methods it is the public clients' method.
+    assert.deepEqual(loadConfig({ CLIENT_REGISTRATION_AUTH_METHODS: 'none' }).clientRegistration.policy.authMethods, ['none']);
+    assert.deepEqual(loadConfig({ CLIENT_REGISTRATION_AUTH_METHODS: 'none,client_secret_basic' }).clientRegistration.policy.authMethods, ['none', 'client_secret_basic']);
+    assert.deepEqual(loadConfig({ CLIENT_REGISTRATION_RESOURCES: 'none' }).clientRegistration.policy.resources, []);
     for (const [name, value] of [
       ['CLIENT_REGISTRATION', 'yes'],
       ['CLIENT_REGISTRATION_GRANT_TYPES', 'authorization_code,,refresh_token'],
