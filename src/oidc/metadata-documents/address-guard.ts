@@ -1,0 +1,58 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+
+import ipaddr from 'ipaddr.js';
+
+// The SSRF guard of metadata document fetches: a document is fetched only from public
+// unicast addresses. ipaddr.js names the range of an address (private, loopback, link-local
+// with the cloud metadata services at 169.254.169.254, unique-local, multicast,
+// unspecified, CGNAT, reserved, documentation, 6to4 and Teredo, NAT64...); anything but
+// plain `unicast` is refused, and an IPv4-mapped IPv6 address is judged as the IPv4
+// address it carries. The connection is made to the very addresses checked here (the
+// lookup below is the connection's own), so a name that resolves to a public address
+// when checked and to a private one when connected (DNS rebinding) gets no second look-up.
+
+/** Whether an address (IPv4 or IPv6, as text) is a public unicast one. Anything unparseable is not. */
+export function isPublicAddress(address: string): boolean {
+  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  if (!ipaddr.isValid(bare)) return false;
+  let parsed = ipaddr.parse(bare);
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  return parsed.range() === 'unicast';
+}
+
+/** Whether a host name is an address literal (the connection then makes no look-up at all). */
+export function isAddressLiteral(hostname: string): boolean {
+  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  return ipaddr.isValid(bare);
+}
+
+export class AddressRefusedError extends Error {
+  readonly code = 'ADDRESS_REFUSED';
+  constructor(hostname: string, address: string) {
+    super(`${hostname} resolves to ${address}, which is not a public address`);
+  }
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A dns.lookup for the connection (undici's connect.lookup): every address the name
+ * resolves to must be public (one private answer refuses the name), unless `allowPrivate`.
+ */
+export function guardedLookup(allowPrivate: boolean) {
+  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) {
+        callback(error, []);
+        return;
+      }
+      const refused = allowPrivate ? undefined : addresses.find((entry) => !isPublicAddress(entry.address));
+      if (refused || addresses.length === 0) {
+        callback(Object.assign(new AddressRefusedError(hostname, refused?.address ?? 'nothing'), { errno: undefined }), []);
+        return;
+      }
+      if (options.all) callback(null, addresses);
+      else callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
+}
