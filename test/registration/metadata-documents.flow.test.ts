@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test, type TestContext } from 'node:test';
+
+import * as oidc from 'openid-client';
+
+import { authorizationRequest, runBrowser } from '../helpers/browserless-login.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document), README
+// "Client ID Metadata Documents": a client_id that is a URL is resolved by fetching its
+// document from a real HTTP server here, with openid-client as the client. Tested as an
+// attacker would use it: URLs that point inside the network, redirects, oversized, slow and
+// mislabelled documents, a document claiming another id or a secret, a redirect URI the
+// policy refuses; caching by the document's own headers; and the feature off.
+
+const REDIRECT = 'http://localhost:8080/callback';
+const PASSWORD = 'a long and correct password for documents';
+const insecure = { execute: [oidc.allowInsecureRequests] };
+const person = { email: 'cimd@example.com', name: 'Document Reader', password: PASSWORD };
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** A real HTTP server of documents, on its own port (so its own host for the fetch budget). */
+interface DocumentServer {
+  readonly origin: string;
+  /** Serves a handler at a path; `url(path)` is the client_id. */
+  route(path: string, handler: Handler): string;
+  /** Serves a JSON document naming its own URL as client_id (unless it says otherwise). */
+  serve(path: string, document: Record<string, unknown>, headers?: Record<string, string>): string;
+  hits(path: string): number;
+  /** TCP connections accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+async function startDocumentServer(): Promise<DocumentServer> {
+  const handlers = new Map<string, Handler>();
+  const hits = new Map<string, number>();
+  let connections = 0;
+  const server: Server = createServer((request, response) => {
+    const path = request.url ?? '/';
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const handler = handlers.get(path);
+    if (handler) handler(request, response);
+    else response.writeHead(404).end();
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    route(path, handler) {
+      handlers.set(path, handler);
+      return `${origin}${path}`;
+    },
+    serve(path, document, headers = { 'cache-control': 'max-age=300' }) {
+      const url = `${origin}${path}`;
+      handlers.set(path, (_request, response) => {
+        response.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ client_id: url, ...document }));
+      });
+      return url;
+    },
+    hits: (path) => hits.get(path) ?? 0,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** A document server of the test's own: each is its own host, with its own fetch budget. */
+async function documentServerFor(t: TestContext): Promise<DocumentServer> {
+  const documents = await startDocumentServer();
+  t.after(() => documents.close());
+  return documents;
+}
+
+const publicClient = { client_name: 'Agent by Document', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], scope: 'openid email' };
+
+/** GET /auth for a client_id, not followed: the engine's answer (a redirect to sign-in, or its error page). */
+async function authorize(server: TestServer, clientId: string, redirectUri = REDIRECT): Promise<{ status: number; text: string; location: string | null }> {
+  const request = authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: redirectUri, scope: 'openid email' });
+  const response = await fetch(request.url, { redirect: 'manual' });
+  return { status: response.status, text: await response.text(), location: response.headers.get('location') };
+}
+
+/** The engine's answer to a client it refused: its error page, 400, with the code and why. */
+function assertInvalidClient(answer: { status: number; text: string; location: string | null }, reason?: RegExp): void {
+  assert.equal(answer.status, 400, answer.text.slice(0, 300));
+  assert.equal(answer.location, null, 'nobody is redirected anywhere');
+  assert.match(answer.text, /invalid_client/);
+  if (reason) assert.match(answer.text.replaceAll('&#39;', "'").replaceAll('&quot;', '"'), reason);
+}
+
+async function discovery(server: TestServer, path = '/.well-known/openid-configuration'): Promise<Record<string, unknown>> {
+  return (await (await fetch(`${server.issuer}${path}`)).json()) as Record<string, unknown>;
+}
+
+describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve documents from 127.0.0.1)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer(
+      { LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' },
+      { declare: { users: [person] } },
+    );
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  test('both discovery documents say client_id_metadata_document_supported', async () => {
+    assert.equal((await discovery(server)).client_id_metadata_document_supported, true);
+    assert.equal((await discovery(server, '/.well-known/oauth-authorization-server')).client_id_metadata_document_supported, true);
+  });
+
+  test('a client named by its document URL signs a person in with the authorization code and PKCE through openid-client; consent says it is unverified and names its host', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.serve('/agent/client.json', publicClient);
+    const client = await oidc.discovery(new URL(server.issuer), clientId, undefined, oidc.None(), insecure);
+    const request = authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope: 'openid email' });
+    const seen: string[] = [];
+    const result = await runBrowser(request.url, { email: person.email, password: PASSWORD, onPage: (html) => seen.push(html) });
+    assert.ok(result.pages.includes('consent'), 'a client by document is a third party: consent is asked');
+    const consent = seen.find((html) => html.includes('/confirm'))!;
+    assert.match(consent, /unverified/);
+    assert.ok(consent.includes(new URL(clientId).host), 'the page names the host of the document');
+    assert.match(consent, /Agent by Document/);
+    const tokens = await oidc.authorizationCodeGrant(client, result.url, { pkceCodeVerifier: request.verifier, expectedState: request.state });
+    assert.equal(tokens.claims()?.aud, clientId);
+    assert.equal(tokens.claims()?.sub, server.declared.accountId(person.email));
+    // Nothing is stored as a registry client.
+    assert.equal((await server.services.clients.list()).some((stored) => stored.clientId === clientId), false);
+  });
+
+  test('a second request within max-age does not fetch the document again', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.serve('/cached/client.json', publicClient, { 'cache-control': 'public, max-age=600' });
+    assert.equal((await authorize(server, clientId)).status, 303);
+    assert.equal((await authorize(server, clientId)).status, 303);
+    assert.equal(documents.hits('/cached/client.json'), 1);
+  });
+
+  test('a document with Cache-Control no-store is fetched again for the next request', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.serve('/no-store/client.json', publicClient, { 'cache-control': 'no-store' });
+    assert.equal((await authorize(server, clientId)).status, 303);
+    const first = documents.hits('/no-store/client.json');
+    assert.equal((await authorize(server, clientId)).status, 303);
+    assert.ok(documents.hits('/no-store/client.json') > first, 'fetched again');
+  });
+
+  test('a redirect (302) is refused, and its target never fetched', async (t) => {
+    const documents = await documentServerFor(t);
+    const target = documents.serve('/target.json', publicClient);
+    const clientId = documents.route('/redirecting/client.json', (_request, response) => {
+      response.writeHead(302, { location: target }).end();
+    });
+    assertInvalidClient(await authorize(server, clientId), /redirect/);
+    assert.equal(documents.hits('/target.json'), 0);
+  });
+
+  test('an oversized document is cut off as it streams, and refused', async (t) => {
+    const documents = await documentServerFor(t);
+    let written = 0;
+    let closedEarly = false;
+    const clientId = documents.route('/huge/client.json', (_request, response) => {
+      // No Content-Length: only counting the bytes as they arrive can stop it.
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.on('close', () => {
+        closedEarly = written < 1024 * 1024;
+      });
+      const timer = setInterval(() => {
+        if (response.destroyed || written >= 1024 * 1024) {
+          clearInterval(timer);
+          response.end();
+          return;
+        }
+        response.write(' '.repeat(1024));
+        written += 1024;
+      }, 2);
+    });
+    const answer = await authorize(server, clientId);
+    assertInvalidClient(answer, /larger than 5120 bytes/);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(closedEarly, `the connection was dropped after ${written} bytes`);
+  });
+
+  test('a slow document is given up after the time limit', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.route('/slow/client.json', (_request, response) => {
+      const timer = setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: clientId, ...publicClient })), 6000);
+      response.on('close', () => clearTimeout(timer));
+    });
+    const started = Date.now();
+    assertInvalidClient(await authorize(server, clientId), /did not arrive within 3 s/);
+    assert.ok(Date.now() - started < 5000, 'answered within the limit');
+  });
+
+  test('a document that is not JSON by its Content-Type is refused', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.route('/html/client.json', (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' }).end(JSON.stringify({ client_id: clientId, ...publicClient }));
+    });
+    assertInvalidClient(await authorize(server, clientId), /not JSON/);
+  });
+
+  test('a document whose client_id is not its own URL is refused', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.serve('/impostor/client.json', { ...publicClient, client_id: `${documents.origin}/someone-else/client.json` });
+    assertInvalidClient(await authorize(server, clientId), /client_id in the document is not the URL/);
+  });
+
+  test('a document with a client_secret, or a shared-secret auth method, is refused', async (t) => {
+    const documents = await documentServerFor(t);
+    const withSecret = documents.serve('/secret/client.json', { ...publicClient, client_secret: 'a secret of its own choosing' });
+    assertInvalidClient(await authorize(server, withSecret), /client_secret is not allowed/);
+    const basic = documents.serve('/basic/client.json', { ...publicClient, token_endpoint_auth_method: 'client_secret_basic' });
+    assertInvalidClient(await authorize(server, basic), /client_secret_basic is not allowed/);
+  });
+
+  test('a document that sets our own fields (first party, to skip consent) is refused', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.serve('/first-party/client.json', { ...publicClient, portcullis_first_party: true });
+    assertInvalidClient(await authorize(server, clientId), /portcullis_first_party is not allowed/);
+  });
+
+  test('redirect URIs outside the registration policy are refused, and nobody is sent there', async (t) => {
+    const documents = await documentServerFor(t);
+    const evil = documents.serve('/evil-host/client.json', { ...publicClient, redirect_uris: ['https://evil.example.net/callback'] });
+    assertInvalidClient(await authorize(server, evil, 'https://evil.example.net/callback'), /the host evil\.example\.net is not allowed/);
+    const scheme = documents.serve('/evil-scheme/client.json', { ...publicClient, redirect_uris: ['com.evil.app:/callback'] });
+    assertInvalidClient(await authorize(server, scheme, 'com.evil.app:/callback'), /scheme is not allowed/);
+    // Within the policy, but the request names another redirect URI: the engine's exact match.
+    const allowed = documents.serve('/allowed-host/client.json', { ...publicClient, redirect_uris: ['https://app.example.com/callback'] });
+    const other = await authorize(server, allowed, 'https://app.example.com/other');
+    assert.equal(other.status, 400);
+    assert.equal(other.location, null);
+    assert.match(other.text, /redirect_uri/);
+  });
+
+  test('a refused document is refused again without another fetch for a while', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = `${documents.origin}/missing/client.json`;
+    assertInvalidClient(await authorize(server, clientId), /answered 404/);
+    assertInvalidClient(await authorize(server, clientId), /answered 404/);
+    assertInvalidClient(await authorize(server, clientId));
+    assert.equal(documents.hits('/missing/client.json'), 1);
+  });
+
+  test('URLs the draft does not allow are refused before anything is fetched', async (t) => {
+    const documents = await documentServerFor(t);
+    const before = documents.connections();
+    for (const clientId of [
+      `${documents.origin}/`,
+      `${documents.origin}/a/../client.json`,
+      `${documents.origin}/a/%2e%2e/client.json`,
+      `${documents.origin}/client.json#fragment`,
+      `http://user:pass@127.0.0.1:${new URL(documents.origin).port}/client.json`,
+    ]) {
+      assertInvalidClient(await authorize(server, clientId));
+    }
+    assert.equal(documents.connections(), before);
+  });
+
+  test('a host is fetched from at most 10 times a minute', async (t) => {
+    const documents = await documentServerFor(t);
+    for (let index = 0; index < 10; index++) assertInvalidClient(await authorize(server, `${documents.origin}/budget/${index}.json`), /answered 404/);
+    assertInvalidClient(await authorize(server, `${documents.origin}/budget/over.json`), /too many client metadata documents/i);
+    assert.equal(documents.hits('/budget/over.json'), 0);
+  });
+});
+
+describe('CLIENT_ID_METADATA_DOCUMENTS=on without private hosts: the SSRF guard', () => {
+  let server: TestServer;
+  let documents: DocumentServer;
+  before(async () => {
+    server = await startTestServer({ LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on' });
+    documents = await startDocumentServer();
+  });
+  after(async () => {
+    await documents?.close();
+    await server?.close();
+  });
+
+  test('a document URL on a name or address inside the network is refused without a connection to it', async () => {
+    const { port } = new URL(documents.origin);
+    documents.serve('/client.json', publicClient);
+    for (const clientId of [
+      `https://localhost:${port}/client.json`,
+      `https://127.0.0.1:${port}/client.json`,
+      `https://[::1]:${port}/client.json`,
+      `https://[::ffff:127.0.0.1]:${port}/client.json`,
+      'https://169.254.169.254/latest/meta-data/client.json',
+      'https://10.0.0.1/client.json',
+      'https://100.64.0.1/client.json',
+    ]) {
+      assertInvalidClient(await authorize(server, clientId), /not a public address/);
+    }
+    assert.equal(documents.connections(), 0, 'no connection reached the document server');
+  });
+
+  test('an http:// document URL is refused', async () => {
+    assertInvalidClient(await authorize(server, `${documents.origin}/client.json`), /must be https/);
+    assert.equal(documents.connections(), 0);
+  });
+});
+
+describe('CLIENT_ID_METADATA_DOCUMENTS unset', () => {
+  let server: TestServer;
+  let documents: DocumentServer;
+  before(async () => {
+    server = await startTestServer({ LOG_LEVEL: 'warn', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true' });
+    documents = await startDocumentServer();
+  });
+  after(async () => {
+    await documents?.close();
+    await server?.close();
+  });
+
+  test('a URL client_id is invalid_client, nothing is fetched, and discovery says nothing of documents', async () => {
+    const clientId = documents.serve('/client.json', publicClient);
+    assertInvalidClient(await authorize(server, clientId));
+    assert.equal(documents.connections(), 0);
+    assert.equal((await discovery(server)).client_id_metadata_document_supported, undefined);
+    assert.equal((await discovery(server, '/.well-known/oauth-authorization-server')).client_id_metadata_document_supported, undefined);
+  });
+});
