@@ -3,7 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test, type TestContext } from 'node:test';
 
+import { exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
+
+import { captureAudit } from '../helpers/capture-audit.ts';
 
 import { authorizationRequest, runBrowser } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -101,10 +104,12 @@ async function discovery(server: TestServer, path = '/.well-known/openid-configu
 
 describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve documents from 127.0.0.1)', () => {
   let server: TestServer;
+  const audit = captureAudit();
+  const audited = (type: string, clientId: string) => audit.events.filter((event) => event.type === type && event.clientId === clientId);
   before(async () => {
     server = await startTestServer(
       { LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' },
-      { declare: { users: [person] } },
+      { declare: { users: [person] }, audit },
     );
   });
   after(async () => {
@@ -131,8 +136,36 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
     const tokens = await oidc.authorizationCodeGrant(client, result.url, { pkceCodeVerifier: request.verifier, expectedState: request.state });
     assert.equal(tokens.claims()?.aud, clientId);
     assert.equal(tokens.claims()?.sub, server.declared.accountId(person.email));
-    // Nothing is stored as a registry client.
+    // Nothing is stored as a registry client; the fetch is audited once, with who asked.
     assert.equal((await server.services.clients.list()).some((stored) => stored.clientId === clientId), false);
+    const [resolved, ...more] = audited('client.metadata_document_resolved', clientId);
+    assert.equal(more.length, 0);
+    assert.equal(resolved?.ip, '127.0.0.1');
+    assert.deepEqual(resolved?.data?.redirectUris, [REDIRECT]);
+    assert.equal(documents.hits('/agent/client.json'), 1, 'one fetch for the whole flow');
+  });
+
+  test('a private_key_jwt client by document authenticates with the key its document publishes, and with no other', async (t) => {
+    const documents = await documentServerFor(t);
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig', kid: 'document-key' };
+    const clientId = documents.serve('/keyed/client.json', { ...publicClient, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } });
+    const issuer = new URL(server.issuer);
+    const signIn = async () => {
+      const request = authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope: 'openid email' });
+      return { request, result: await runBrowser(request.url, { email: person.email, password: PASSWORD }) };
+    };
+    const owner = await oidc.discovery(issuer, clientId, undefined, oidc.PrivateKeyJwt({ key: privateKey, kid: 'document-key' }), insecure);
+    const first = await signIn();
+    const tokens = await oidc.authorizationCodeGrant(owner, first.result.url, { pkceCodeVerifier: first.request.verifier, expectedState: first.request.state });
+    assert.equal(tokens.claims()?.aud, clientId);
+    const { privateKey: otherKey } = await generateKeyPair('ES256');
+    const impostor = await oidc.discovery(issuer, clientId, undefined, oidc.PrivateKeyJwt({ key: otherKey, kid: 'document-key' }), insecure);
+    const second = await signIn();
+    await assert.rejects(
+      oidc.authorizationCodeGrant(impostor, second.result.url, { pkceCodeVerifier: second.request.verifier, expectedState: second.request.state }),
+      (error: { error?: string }) => error.error === 'invalid_client',
+    );
   });
 
   test('a second request within max-age does not fetch the document again', async (t) => {
@@ -248,6 +281,9 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
     assertInvalidClient(await authorize(server, clientId), /answered 404/);
     assertInvalidClient(await authorize(server, clientId));
     assert.equal(documents.hits('/missing/client.json'), 1);
+    const refused = audited('client.metadata_document_refused', clientId);
+    assert.equal(refused.length, 1, 'audited once, for the one fetch');
+    assert.match(String(refused[0]?.data?.reason), /answered 404/);
   });
 
   test('URLs the draft does not allow are refused before anything is fetched', async (t) => {
