@@ -70,8 +70,8 @@ export function createConsent(deps: ConsentDeps): Consent {
     }
     const saved = await grant.save();
     // Consent is remembered for the registry's clients only: a client by metadata document
-    // is nobody's entry (its description may change with every fetch), so each of its
-    // authorizations asks again.
+    // is nobody's entry (its description may change with every fetch), so a new sign-in to
+    // it asks again (within one browser session the engine keeps the session's grant).
     if (grant.accountId && grant.clientId && !looksLikeUrlClientId(grant.clientId)) await deps.grants.rememberConsent(grant.accountId, grant.clientId, consentOf(grant));
     return { grantId: saved, granted };
   }

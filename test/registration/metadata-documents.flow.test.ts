@@ -129,6 +129,8 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
     const seen: string[] = [];
     const result = await runBrowser(request.url, { email: person.email, password: PASSWORD, onPage: (html) => seen.push(html) });
     assert.ok(result.pages.includes('consent'), 'a client by document is a third party: consent is asked');
+    const login = seen.find((html) => html.includes('/login"'))!;
+    assert.match(login, /unverified/, 'the sign-in page says so too');
     const consent = seen.find((html) => html.includes('/confirm'))!;
     assert.match(consent, /unverified/);
     assert.ok(consent.includes(new URL(clientId).host), 'the page names the host of the document');
