@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import { settingsView, settingsViewSchema } from '../../src/admin-api/settings-view.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { guardedLookup, isPublicAddress } from '../../src/oidc/metadata-documents/address-guard.ts';
 import { cacheLifetimeMs, MAX_CACHE_SECONDS, MIN_CACHE_SECONDS } from '../../src/oidc/metadata-documents/cache-lifetime.ts';
@@ -206,6 +207,12 @@ describe('the settings', () => {
     assert.deepEqual(loadConfig({ CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true' }).clientIdMetadataDocuments, { enabled: true, allowPrivateHosts: true });
     assert.match(refusal({ CLIENT_ID_METADATA_DOCUMENTS: 'yes' }), /CLIENT_ID_METADATA_DOCUMENTS/);
     assert.match(refusal({ CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'maybe' }), /CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS/);
+  });
+
+  test("the admin API's settings say whether documents are on, and from private hosts", () => {
+    const view = settingsView(loadConfig({ CLIENT_ID_METADATA_DOCUMENTS: 'on' }));
+    assert.doesNotThrow(() => settingsViewSchema.parse(view));
+    assert.deepEqual(view.clientIdMetadataDocuments, { enabled: true, allowPrivateHosts: false });
   });
 
   test('in production, on needs the redirect hosts named, and private hosts are refused', () => {
