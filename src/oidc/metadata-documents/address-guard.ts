@@ -48,7 +48,7 @@ export function guardedLookup(allowPrivate: boolean) {
       }
       const refused = allowPrivate ? undefined : addresses.find((entry) => !isPublicAddress(entry.address));
       if (refused || addresses.length === 0) {
-        callback(Object.assign(new AddressRefusedError(hostname, refused?.address ?? 'nothing'), { errno: undefined }), []);
+        callback(new AddressRefusedError(hostname, refused?.address ?? 'nothing'), []);
         return;
       }
       if (options.all) callback(null, addresses);

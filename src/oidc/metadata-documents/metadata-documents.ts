@@ -25,6 +25,13 @@ import { createDocumentFetcher, type DocumentFetcher } from './fetch-document.ts
 //   fetch is audited, resolved or refused.
 // The caches are per instance, in memory: a document is public, and each instance
 // fetching it once per lifetime is cheap.
+// Why not the engine's own implementation of the draft (features.clientIdMetadataDocument,
+// experimental, behind an acknowledgement of its draft version): it keeps no-store
+// documents for its minimum, remembers no refusal, checks no Content-Type and has no budget
+// per host; its SSRF check has no setting for development hosts but replacing the engine's
+// fetch; and the client it builds carries none of our metadata (portcullis_*), which the
+// rest of Portcullis reads. Through the Client adapter the engine still builds and
+// validates the client itself, as it does every registry client.
 
 export const FAILURE_SECONDS = 30;
 
