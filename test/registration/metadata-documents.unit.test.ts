@@ -111,12 +111,14 @@ describe("the draft's client_id URLs", () => {
 describe('how long a document is kept', () => {
   const url = 'https://app.example.com/client.json';
   const lifetime = (headers: Record<string, string>) => cacheLifetimeMs(url, 200, { date: new Date().toUTCString(), ...headers });
+  // Within a second: the age is counted from the Date header to now, which moves.
+  const about = (actual: number, seconds: number) => assert.ok(Math.abs(actual - seconds * 1000) < 1000, `${actual} ms, not about ${seconds} s`);
   test('its max-age, between the floor and the ceiling', () => {
-    assert.equal(lifetime({ 'cache-control': 'max-age=3600' }), 3600 * 1000);
+    about(lifetime({ 'cache-control': 'max-age=3600' }), 3600);
     assert.equal(lifetime({ 'cache-control': 'max-age=5' }), MIN_CACHE_SECONDS * 1000);
     assert.equal(lifetime({ 'cache-control': 'max-age=99999999' }), MAX_CACHE_SECONDS * 1000);
     assert.equal(lifetime({}), MIN_CACHE_SECONDS * 1000);
-    assert.equal(lifetime({ 'cache-control': 'private, max-age=600' }), 600 * 1000);
+    about(lifetime({ 'cache-control': 'private, max-age=600' }), 600);
   });
 
   test('not at all when it may not be stored', () => {
