@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 
-import { guardedLookup, isAddressLiteral, isPublicAddress } from './address-guard.ts';
+import { guardedLookup, isAddressLiteral, isPublicAddress, NOT_PUBLIC } from './address-guard.ts';
 
 // One GET of a metadata document, within the draft's limits (section 6 and 7): the body
 // counted as it streams and the connection dropped past MAX_BYTES, one deadline for the
@@ -15,7 +15,8 @@ export const FETCH_TIMEOUT_MS = 3000;
 
 export type FetchedDocument =
   | { readonly ok: true; readonly status: number; readonly headers: Readonly<Record<string, string | string[] | undefined>>; readonly body: Buffer }
-  | { readonly ok: false; readonly reason: string };
+  /** `reason` is for the requester; `detail`, when there is more to say, for the audit only. */
+  | { readonly ok: false; readonly reason: string; readonly detail?: string };
 
 export type DocumentFetcher = (url: string) => Promise<FetchedDocument>;
 
@@ -29,17 +30,28 @@ export interface FetcherOptions {
 }
 
 /** The reason a fetch failed, in words for the error_description: never the error's stack. */
-function reasonOf(error: unknown, timeoutMs: number): string {
+function reasonOf(error: unknown, timeoutMs: number): { reason: string; detail?: string } {
   const code = (error as { code?: unknown } | null)?.code;
   const name = (error as { name?: unknown } | null)?.name;
-  if (code === 'ADDRESS_REFUSED') return (error as Error).message;
+  if (code === 'ADDRESS_REFUSED') return { reason: NOT_PUBLIC, detail: (error as Error).message };
   const cause = (error as { cause?: unknown } | null)?.cause;
-  if ((cause as { code?: unknown } | null)?.code === 'ADDRESS_REFUSED') return (cause as Error).message;
+  if ((cause as { code?: unknown } | null)?.code === 'ADDRESS_REFUSED') return { reason: NOT_PUBLIC, detail: (cause as Error).message };
   if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return `the document did not arrive within ${timeoutMs / 1000} s`;
+    return { reason: `the document did not arrive within ${timeoutMs / 1000} s` };
   }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host of the client_id does not resolve';
-  return 'the document could not be fetched';
+  // The same words as a refused address: whether an internal name exists is not for the requester to learn.
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { reason: NOT_PUBLIC, detail: `the host does not resolve (${String(code)})` };
+  return { reason: 'the document could not be fetched' };
+}
+
+/**
+ * Why a URL's host, an address literal, is not fetched from: the connection would make no
+ * look-up for the guard to judge. Needs no network, so it is asked before any budget is spent.
+ */
+export function addressLiteralProblem(url: string, allowPrivateHosts: boolean): { reason: string; detail: string } | undefined {
+  const { hostname } = new URL(url);
+  if (isAddressLiteral(hostname) && !allowPrivateHosts && !isPublicAddress(hostname)) return { reason: NOT_PUBLIC, detail: `${hostname} is not a public address` };
+  return undefined;
 }
 
 export function createDocumentFetcher(options: FetcherOptions): DocumentFetcher & { close(): Promise<void> } {
@@ -55,11 +67,10 @@ export function createDocumentFetcher(options: FetcherOptions): DocumentFetcher 
   });
 
   const fetchDocument = async (url: string): Promise<FetchedDocument> => {
-    const { hostname } = new URL(url);
-    // An address in the URL is connected to without a look-up: judged here instead.
-    if (isAddressLiteral(hostname) && !options.allowPrivateHosts && !isPublicAddress(hostname)) {
-      return { ok: false, reason: `${hostname} is not a public address` };
-    }
+    // An address in the URL is connected to without a look-up: judged here instead (and by
+    // the caller before it spends any budget).
+    const literal = addressLiteralProblem(url, options.allowPrivateHosts);
+    if (literal) return { ok: false, ...literal };
     // Cleared once the fetch is over: a signal that fired later would fail a finished request.
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException('the deadline passed', 'TimeoutError')), timeoutMs);
@@ -105,7 +116,7 @@ export function createDocumentFetcher(options: FetcherOptions): DocumentFetcher 
       }
       return { ok: true, status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) };
     } catch (error) {
-      return { ok: false, reason: signal.aborted ? reasonOf(signal.reason, timeoutMs) : reasonOf(error, timeoutMs) };
+      return { ok: false, ...(signal.aborted ? reasonOf(signal.reason, timeoutMs) : reasonOf(error, timeoutMs)) };
     } finally {
       clearTimeout(timer);
     }

@@ -7,22 +7,26 @@ import { errors } from '../engine.ts';
 import { cacheLifetimeMs } from './cache-lifetime.ts';
 import { clientIdUrlProblem, looksLikeUrlClientId } from './client-id-url.ts';
 import { toDocumentClient } from './document-client.ts';
-import { createFetchBudget, type FetchBudget } from './fetch-budget.ts';
-import { createDocumentFetcher, type DocumentFetcher } from './fetch-document.ts';
+import { createFetchBudget, type BudgetRefusal, type FetchBudget } from './fetch-budget.ts';
+import { addressLiteralProblem, createDocumentFetcher, type DocumentFetcher } from './fetch-document.ts';
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document), as the MCP
 // authorization specification uses them: a client_id that is an https URL is the client's
 // own description, fetched from that URL when the engine first asks for the client. The
 // engine then builds and validates the client as it does a registered one (the Client
 // adapter's find, provider-config.ts); nothing is stored in the registry. Here:
-// - the URL is checked against the draft's rules before anything is fetched;
+// - the URL is checked against the draft's rules, and an address literal against the SSRF
+//   guard, before anything is fetched or any budget spent;
 // - a document is fetched at most once per its cache lifetime (cache-lifetime.ts), one
-//   fetch for concurrent requests naming it, within a budget per host and in all
-//   (fetch-budget.ts), through the SSRF guard (fetch-document.ts, address-guard.ts);
+//   fetch for concurrent requests naming it, within a budget per requester, per host and in
+//   all (fetch-budget.ts), through the SSRF guard (fetch-document.ts, address-guard.ts);
+//   when the budget refuses and an expired copy is at hand, the copy is used (stale): a
+//   client that worked is not locked out by whoever spent the budget;
 // - a refusal is remembered for FAILURE_SECONDS: asking again costs no fetch, so naming a
 //   bad or slow URL over and over cannot make us fetch in a loop;
-// - every refusal is the engine's invalid_client with the reason (never a 5xx), and every
-//   fetch is audited, resolved or refused.
+// - every refusal is the engine's invalid_client with the reason (never a 5xx, even for
+//   what nobody foresaw: that is a remembered, audited refusal too), and every fetch is
+//   audited, resolved or refused.
 // The caches are per instance, in memory: a document is public, and each instance
 // fetching it once per lifetime is cheap.
 // Why not the engine's own implementation of the draft (features.clientIdMetadataDocument,
@@ -44,6 +48,8 @@ export interface MetadataDocumentsDeps {
   /** Tests: another fetcher or budget. */
   readonly fetcher?: DocumentFetcher;
   readonly budget?: FetchBudget;
+  /** Tests: the clock of the caches (milliseconds). */
+  readonly now?: () => number;
 }
 
 export interface MetadataDocuments {
@@ -54,15 +60,24 @@ export interface MetadataDocuments {
   close(): Promise<void>;
 }
 
+/** What the requester is told when a budget refuses: their own address's budget is not the host's fault. */
+const BUDGET_REFUSALS: Record<BudgetRefusal, (host: string) => string> = {
+  requester: () => 'too many client metadata documents fetched at the request of your address; try again in a minute',
+  host: (host) => `too many client metadata documents fetched from ${host.slice(0, 100)}; try again in a minute`,
+  all: () => 'too many client metadata documents fetched; try again in a minute',
+};
+
 type Outcome = { readonly client: ClientRecord } | { readonly reason: string };
 
 export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDocuments {
   const ownFetcher = deps.fetcher ? undefined : createDocumentFetcher({ allowPrivateHosts: deps.allowPrivateHosts });
   const fetchDocument = deps.fetcher ?? ownFetcher!;
-  const budget = deps.budget ?? createFetchBudget();
+  const budget = deps.budget ?? createFetchBudget({}, deps.now);
+  const perf = deps.now && { perf: { now: deps.now } };
   // Bounded in entries and bytes: the URLs are anyone's to choose.
-  const documents = new LRUCache<string, ClientRecord>({ max: 1000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_client, key) => 8192 + 2 * key.length });
-  const failures = new LRUCache<string, string>({ max: 10_000, ttl: FAILURE_SECONDS * 1000 });
+  // An expired copy stays (until evicted) for when the budget refuses a fresh fetch.
+  const documents = new LRUCache<string, ClientRecord>({ max: 1000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_client, key) => 8192 + 2 * key.length, noDeleteOnStaleGet: true, ...perf });
+  const failures = new LRUCache<string, string>({ max: 10_000, ttl: FAILURE_SECONDS * 1000, ...perf });
   const pending = new Map<string, Promise<Outcome>>();
 
   async function offeredScopes(): Promise<Map<string, string[]>> {
@@ -75,17 +90,28 @@ export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDo
   }
 
   async function fetchClient(clientId: string, facts: Omit<ActedBy, 'actor'>): Promise<Outcome> {
-    const refused = (reason: string): Outcome => {
+    const refused = (reason: string, detail?: string): Outcome => {
       failures.set(clientId, reason);
-      deps.audit.record({ type: 'client.metadata_document_refused', clientId, actor: 'system', ...facts, data: { reason } });
+      // A document refused now is not served later as a stale copy.
+      documents.delete(clientId);
+      deps.audit.record({ type: 'client.metadata_document_refused', clientId, actor: 'system', ...facts, data: { reason, ...(detail !== undefined && { detail }) } });
       return { reason };
     };
+    try {
+      return await fetchAndBuild(clientId, facts, refused);
+    } catch (error) {
+      // Nothing here should throw; if something does, the requester still gets a refusal (not a 500), remembered like any.
+      return refused('the document could not be resolved', error instanceof Error ? error.message.slice(0, 200) : 'unknown error');
+    }
+  }
+
+  async function fetchAndBuild(clientId: string, facts: Omit<ActedBy, 'actor'>, refused: (reason: string, detail?: string) => Outcome): Promise<Outcome> {
     const fetched = await fetchDocument(clientId);
-    if (!fetched.ok) return refused(fetched.reason);
+    if (!fetched.ok) return refused(fetched.reason, fetched.detail);
     const built = toDocumentClient(clientId, fetched.body, deps.policy, await offeredScopes());
     if (!built.ok) return refused(built.reason);
     const lifetime = cacheLifetimeMs(clientId, fetched.status, fetched.headers);
-    if (lifetime > 0) documents.set(clientId, built.client, { ttl: lifetime });
+    documents.set(clientId, built.client, { ttl: lifetime });
     const { client } = built;
     deps.audit.record({
       type: 'client.metadata_document_resolved',
@@ -109,8 +135,20 @@ export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDo
       if (failed !== undefined) throw new errors.InvalidClient(`client metadata document refused: ${failed}`);
       let outcome = pending.get(clientId);
       if (!outcome) {
+        const literal = addressLiteralProblem(clientId, deps.allowPrivateHosts);
+        if (literal) {
+          // Remembered and audited like a fetch refused, yet nothing was fetched or spent.
+          failures.set(clientId, literal.reason);
+          deps.audit.record({ type: 'client.metadata_document_refused', clientId, actor: 'system', ...facts, data: literal });
+          throw new errors.InvalidClient(`client metadata document refused: ${literal.reason}`);
+        }
         const host = new URL(clientId).host;
-        if (!budget.take(host)) throw new errors.InvalidClient(`too many client metadata documents fetched from ${host}; try again in a minute`);
+        const spent = budget.take(host, facts.ip ?? 'unknown');
+        if (spent !== undefined) {
+          const stale = documents.get(clientId, { allowStale: true });
+          if (stale) return stale;
+          throw new errors.InvalidClient(BUDGET_REFUSALS[spent](host));
+        }
         outcome = fetchClient(clientId, facts).finally(() => pending.delete(clientId));
         pending.set(clientId, outcome);
       }
