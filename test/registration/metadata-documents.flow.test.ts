@@ -84,9 +84,10 @@ async function documentServerFor(t: TestContext): Promise<DocumentServer> {
 const publicClient = { client_name: 'Agent by Document', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], scope: 'openid email' };
 
 /** GET /auth for a client_id, not followed: the engine's answer (a redirect to sign-in, or its error page). */
-async function authorize(server: TestServer, clientId: string, redirectUri = REDIRECT): Promise<{ status: number; text: string; location: string | null }> {
+async function authorize(server: TestServer, clientId: string, redirectUri = REDIRECT, from?: string): Promise<{ status: number; text: string; location: string | null }> {
   const request = authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: redirectUri, scope: 'openid email' });
-  const response = await fetch(request.url, { redirect: 'manual' });
+  // `from`: the requester's address, as the trusted proxy of the first server below says it.
+  const response = await fetch(request.url, { redirect: 'manual', ...(from && { headers: { 'x-forwarded-for': from } }) });
   return { status: response.status, text: await response.text(), location: response.headers.get('location') };
 }
 
@@ -108,7 +109,8 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
   const audited = (type: string, clientId: string) => audit.events.filter((event) => event.type === type && event.clientId === clientId);
   before(async () => {
     server = await startTestServer(
-      { LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' },
+      // TRUST_PROXY: a test names the requester's address (X-Forwarded-For), for the fetch budget per requester.
+      { LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com', TRUST_PROXY: 'true' },
       { declare: { users: [person] }, audit },
     );
   });
@@ -178,13 +180,27 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
     assert.equal(documents.hits('/cached/client.json'), 1);
   });
 
-  test('a document with Cache-Control no-store is fetched again for the next request', async (t) => {
+  test('a document with Cache-Control no-store is kept for the floor too: a whole sign-in fetches it once', async (t) => {
     const documents = await documentServerFor(t);
     const clientId = documents.serve('/no-store/client.json', publicClient, { 'cache-control': 'no-store' });
+    const client = await oidc.discovery(new URL(server.issuer), clientId, undefined, oidc.None(), insecure);
+    const request = authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope: 'openid email' });
+    const result = await runBrowser(request.url, { email: person.email, password: PASSWORD });
+    await oidc.authorizationCodeGrant(client, result.url, { pkceCodeVerifier: request.verifier, expectedState: request.state });
     assert.equal((await authorize(server, clientId)).status, 303);
-    const first = documents.hits('/no-store/client.json');
+    assert.equal(documents.hits('/no-store/client.json'), 1);
+  });
+
+  test('two Cache-Control headers are read as one list, not a 500', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.route('/twice/client.json', (request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.setHeader('cache-control', ['public', 'max-age=600']);
+      response.end(JSON.stringify({ ...publicClient, client_id: `${documents.origin}/twice/client.json` }));
+    });
     assert.equal((await authorize(server, clientId)).status, 303);
-    assert.ok(documents.hits('/no-store/client.json') > first, 'fetched again');
+    assert.equal((await authorize(server, clientId)).status, 303);
+    assert.equal(documents.hits('/twice/client.json'), 1);
   });
 
   test('a redirect (302) is refused, and its target never fetched', async (t) => {
@@ -303,10 +319,17 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
     assert.equal(documents.connections(), before);
   });
 
-  test('a host is fetched from at most 10 times a minute', async (t) => {
+  test('a host is fetched from at most 10 times a minute, and one requester spends at most 5 of them', async (t) => {
     const documents = await documentServerFor(t);
-    for (let index = 0; index < 10; index++) assertInvalidClient(await authorize(server, `${documents.origin}/budget/${index}.json`), /answered 404/);
-    assertInvalidClient(await authorize(server, `${documents.origin}/budget/over.json`), /too many client metadata documents/i);
+    const clientId = documents.serve('/budget/client.json', publicClient);
+    // The attacker names junk on the victim's host: 5 fetches, then its own address is refused, and the host is not blamed.
+    for (let index = 0; index < 5; index++) assertInvalidClient(await authorize(server, `${documents.origin}/budget/${index}.json`, REDIRECT, '198.51.100.7'), /answered 404/);
+    for (let index = 5; index < 20; index++) assertInvalidClient(await authorize(server, `${documents.origin}/budget/${index}.json`, REDIRECT, '198.51.100.7'), /at the request of your address/);
+    assert.equal(documents.hits('/budget/19.json'), 0);
+    // Anyone else still reaches the host's client.
+    assert.equal((await authorize(server, clientId, REDIRECT, '203.0.113.5')).status, 303);
+    for (let index = 20; index < 24; index++) assertInvalidClient(await authorize(server, `${documents.origin}/budget/${index}.json`, REDIRECT, `203.0.113.${index}`), /answered 404/);
+    assertInvalidClient(await authorize(server, `${documents.origin}/budget/over.json`, REDIRECT, '203.0.113.99'), /too many client metadata documents fetched from 127\.0\.0\.1/i);
     assert.equal(documents.hits('/budget/over.json'), 0);
   });
 });
@@ -314,8 +337,9 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
 describe('CLIENT_ID_METADATA_DOCUMENTS=on without private hosts: the SSRF guard', () => {
   let server: TestServer;
   let documents: DocumentServer;
+  const audit = captureAudit();
   before(async () => {
-    server = await startTestServer({ LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on' });
+    server = await startTestServer({ LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on' }, { audit });
     documents = await startDocumentServer();
   });
   after(async () => {
@@ -334,10 +358,29 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on without private hosts: the SSRF guard'
       'https://169.254.169.254/latest/meta-data/client.json',
       'https://10.0.0.1/client.json',
       'https://100.64.0.1/client.json',
+      'https://[::a9fe:a9fe]/client.json',
     ]) {
-      assertInvalidClient(await authorize(server, clientId), /not a public address/);
+      const answer = await authorize(server, clientId);
+      assertInvalidClient(answer, /does not resolve to a public address/);
+      assert.doesNotMatch(answer.text, /resolves to|127\.0\.0\.1 is/, 'no address told');
     }
     assert.equal(documents.connections(), 0, 'no connection reached the document server');
+  });
+
+  test('a name inside the network and one that does not resolve get the same answer; the address is in the audit only', async () => {
+    const inside = await authorize(server, `https://localhost:${new URL(documents.origin).port}/named/client.json`);
+    const nowhere = await authorize(server, 'https://no-such-host.invalid/client.json');
+    assertInvalidClient(inside, /does not resolve to a public address/);
+    assertInvalidClient(nowhere, /does not resolve to a public address/);
+    assert.doesNotMatch(inside.text, /127\.0\.0\.1|::1|resolves to/);
+    const [event] = audit.events.filter((entry) => entry.type === 'client.metadata_document_refused' && entry.clientId?.includes('/named/'));
+    assert.match(String(event?.data?.detail), /localhost resolves to/);
+  });
+
+  test('address literals outside the guard spend no budget: a hundred and twenty of them lock nobody out', async () => {
+    for (let index = 1; index <= 120; index++) assertInvalidClient(await authorize(server, `https://10.0.${index}.1/x.json`), /does not resolve to a public address/);
+    // A name is fetched (and refused by the guard at its look-up), not refused by a spent budget.
+    assertInvalidClient(await authorize(server, `https://localhost:${new URL(documents.origin).port}/after/client.json`), /does not resolve to a public address/);
   });
 
   test('an http:// document URL is refused', async () => {

@@ -8,6 +8,10 @@ import { cacheLifetimeMs, MAX_CACHE_SECONDS, MIN_CACHE_SECONDS } from '../../src
 import { clientIdUrlProblem } from '../../src/oidc/metadata-documents/client-id-url.ts';
 import { toDocumentClient } from '../../src/oidc/metadata-documents/document-client.ts';
 import { createFetchBudget } from '../../src/oidc/metadata-documents/fetch-budget.ts';
+import type { DocumentFetcher } from '../../src/oidc/metadata-documents/fetch-document.ts';
+import { createMetadataDocuments } from '../../src/oidc/metadata-documents/metadata-documents.ts';
+import type { AuditEvent } from '../../src/audit/index.ts';
+import type { ResourceService } from '../../src/clients/index.ts';
 
 // The pure parts of Client ID Metadata Documents: the SSRF guard's decision, the draft's
 // URL rules, the cache lifetime from a document's headers, the fetch budget, the document's
@@ -50,6 +54,10 @@ describe('the SSRF guard', () => {
       '64:ff9b::a00:1',
       '2001:db8::1',
       '2002:a00:1::1',
+      '::a9fe:a9fe',
+      '::7f00:1',
+      '::a00:1',
+      '100::1',
       'not-an-address',
       '',
     ]) {
@@ -121,9 +129,16 @@ describe('how long a document is kept', () => {
     about(lifetime({ 'cache-control': 'private, max-age=600' }), 600);
   });
 
-  test('not at all when it may not be stored', () => {
-    assert.equal(lifetime({ 'cache-control': 'no-store' }), 0);
-    assert.equal(lifetime({ 'cache-control': 'no-store, max-age=600' }), 0);
+  test('no-store: the floor too, as the engine keeps such a document', () => {
+    assert.equal(lifetime({ 'cache-control': 'no-store' }), MIN_CACHE_SECONDS * 1000);
+    assert.equal(lifetime({ 'cache-control': 'no-store, max-age=600' }), MIN_CACHE_SECONDS * 1000);
+  });
+
+  test('a header sent twice is read as one list; headers that cannot be read are the floor, never an error', () => {
+    const twice = cacheLifetimeMs(url, 200, { date: new Date().toUTCString(), 'cache-control': ['public', 'max-age=600'] });
+    about(twice, 600);
+    assert.equal(cacheLifetimeMs(url, 200, { 'cache-control': ['no-store', 'no-cache'], expires: ['a', 'b'] }), MIN_CACHE_SECONDS * 1000);
+    assert.equal(cacheLifetimeMs(url, 200, { date: ['x', 'y'], age: ['1', '2'], vary: ['a', 'b'], pragma: ['x', 'y'], 'last-modified': ['x', 'y'] }), MIN_CACHE_SECONDS * 1000);
   });
 });
 
@@ -131,16 +146,83 @@ describe('the fetch budget', () => {
   test('ten fetches a minute per host, a hundred in all, then again the next minute', () => {
     let now = 0;
     const budget = createFetchBudget({}, () => now);
-    for (let index = 0; index < 10; index++) assert.equal(budget.take('a.example'), true);
-    assert.equal(budget.take('a.example'), false);
-    assert.equal(budget.take('b.example'), true);
+    for (let index = 0; index < 10; index++) assert.equal(budget.take('a.example', `192.0.2.${index}`), undefined);
+    assert.equal(budget.take('a.example', '192.0.2.99'), 'host');
+    assert.equal(budget.take('b.example', '192.0.2.99'), undefined);
     now += 60_000;
-    assert.equal(budget.take('a.example'), true);
+    assert.equal(budget.take('a.example', '192.0.2.99'), undefined);
     const all = createFetchBudget({ perHost: 1000, inAll: 3 }, () => now);
-    assert.equal(all.take('a'), true);
-    assert.equal(all.take('b'), true);
-    assert.equal(all.take('c'), true);
-    assert.equal(all.take('d'), false);
+    assert.equal(all.take('a', '1'), undefined);
+    assert.equal(all.take('b', '2'), undefined);
+    assert.equal(all.take('c', '3'), undefined);
+    assert.equal(all.take('d', '4'), 'all');
+  });
+
+  test('one requester spends at most 5 of a host and 20 in all, and what it is refused counts nowhere else', () => {
+    const budget = createFetchBudget({}, () => 0);
+    for (let index = 0; index < 5; index++) assert.equal(budget.take('victim.example', 'attacker'), undefined);
+    for (let index = 0; index < 50; index++) assert.equal(budget.take('victim.example', 'attacker'), 'requester');
+    // The host still has half its minute for everyone else.
+    for (let index = 0; index < 5; index++) assert.equal(budget.take('victim.example', `person ${index}`), undefined);
+    const spread = createFetchBudget({}, () => 0);
+    for (let index = 0; index < 20; index++) assert.equal(spread.take(`host${index}.example`, 'attacker'), undefined);
+    for (let index = 0; index < 200; index++) assert.equal(spread.take(`other${index}.example`, 'attacker'), 'requester');
+    // 80 of the hundred are left for the others.
+    for (let index = 0; index < 80; index++) assert.equal(spread.take(`legit${index}.example`, `person ${index}`), undefined);
+    assert.equal(spread.take('legit.example', 'person'), 'all');
+  });
+});
+
+describe('resolving a document', () => {
+  const url = 'https://agent.example.com/client.json';
+  const policy = loadConfig({ CLIENT_REGISTRATION_REDIRECT_HOSTS: 'agent.example.com' }).clientRegistration.policy;
+  const body = Buffer.from(JSON.stringify({ client_id: url, client_name: 'Agent', redirect_uris: ['https://agent.example.com/callback'], scope: 'openid' }));
+  const described = (reason: RegExp) => (error: { error?: string; error_description?: string }) => error.error === 'invalid_client' && reason.test(error.error_description ?? '');
+  const setup = (fetcher: DocumentFetcher, budget = createFetchBudget()) => {
+    const events: AuditEvent[] = [];
+    let now = 1_000_000;
+    const documents = createMetadataDocuments({
+      allowPrivateHosts: false,
+      policy,
+      resources: { find: () => Promise.resolve(undefined) } as unknown as ResourceService,
+      audit: { record: (event: AuditEvent) => events.push(event) },
+      fetcher,
+      budget,
+      now: () => now,
+    });
+    return { documents, events, advance: (ms: number) => (now += ms) };
+  };
+
+  test('when the budget refuses, an expired copy of a document that worked is served rather than a refusal', async () => {
+    let fetches = 0;
+    const refusing = { take: () => (fetches === 0 ? undefined : ('requester' as const)) };
+    const { documents, advance } = setup(() => (fetches++, Promise.resolve({ ok: true, status: 200, headers: { 'cache-control': 'max-age=60' }, body })), refusing);
+    assert.equal((await documents.resolve(url, { ip: '192.0.2.1' })).clientId, url);
+    advance(10 * 60_000);
+    assert.equal((await documents.resolve(url, { ip: '192.0.2.1' })).clientId, url, 'the stale copy');
+    assert.equal(fetches, 1);
+    await assert.rejects(documents.resolve('https://agent.example.com/other.json', { ip: '192.0.2.1' }), described(/at the request of your address/));
+  });
+
+  test('an address literal outside the guard is refused before any budget is spent', async () => {
+    let taken = 0;
+    const { documents, events } = setup(() => assert.fail('nothing is fetched'), { take: () => (taken++, undefined) });
+    for (let index = 1; index <= 120; index++) await assert.rejects(documents.resolve(`https://10.0.0.${index}/client.json`, { ip: '192.0.2.1' }), described(/does not resolve to a public address/));
+    assert.equal(taken, 0);
+    assert.match(String(events[0]?.data?.detail), /10\.0\.0\.1 is not a public address/);
+  });
+
+  test('whatever throws in resolving is a remembered, audited refusal', async () => {
+    let fetches = 0;
+    const { documents, events } = setup(() => {
+      fetches++;
+      return Promise.reject(new TypeError('nobody foresaw this'));
+    });
+    await assert.rejects(documents.resolve(url, { ip: '192.0.2.1' }), described(/could not be resolved/));
+    await assert.rejects(documents.resolve(url, { ip: '192.0.2.1' }), described(/could not be resolved/));
+    assert.equal(fetches, 1);
+    assert.equal(events[0]?.type, 'client.metadata_document_refused');
+    assert.match(String(events[0]?.data?.detail), /nobody foresaw/);
   });
 });
 
@@ -186,13 +268,25 @@ describe("a document's validation", () => {
       [{ ...document, redirect_uris: ['https://good@agent.example.com/callback'] }, /user name/],
       [{ ...document, scope: 'openid admin:write' }, /admin:write is not allowed/],
       [{ ...document, jwks: { keys: [] } }, /only a private_key_jwt client has keys/],
-      [{ ...document, token_endpoint_auth_method: 'private_key_jwt' }, /public keys/],
+      [{ ...document, token_endpoint_auth_method: 'private_key_jwt' }, /in the document \(jwks\)/],
+      [{ ...document, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://agent.example.com/jwks.json' }, /jwks_uri is not allowed/],
+      [{ ...document, jwks_uri: 'http://169.254.169.254/latest/meta-data/' }, /jwks_uri is not allowed/],
+      [{ ...document, request_uris: ['https://agent.example.com/r'] }, /request_uris is not allowed/],
+      [{ ...document, sector_identifier_uri: 'https://agent.example.com/s' }, /sector_identifier_uri is not allowed/],
       [{ ...document, client_name: 'adm\u202Enimda' }, /invisible or text-direction/],
       [{ ...document, redirect_uris: 'https://agent.example.com/callback' }, /redirect_uris/],
     ] as const) {
       const result = validate(body);
       assert.equal(result.ok, false, JSON.stringify(body));
       if (!result.ok) assert.match(result.reason, reason, JSON.stringify(body));
+    }
+  });
+
+  test('attacker-chosen text is echoed short', () => {
+    for (const body of [{ ...document, [`portcullis_${'x'.repeat(5000)}`]: 1 }, { ...document, grant_types: ['g'.repeat(5000)] }, { ...document, token_endpoint_auth_method: 'm'.repeat(5000) }, { ...document, redirect_uris: [`https://${'e'.repeat(1900)}.example/cb`] }]) {
+      const result = validate(body);
+      assert.equal(result.ok, false);
+      if (!result.ok) assert.ok(result.reason.length <= 301, `${result.reason.length} characters`);
     }
   });
 
