@@ -4,7 +4,9 @@
 // sent, not on what the URL parser makes of it: the parser removes dot segments and fixes
 // other oddities silently, and the document must name exactly the URL it was fetched from.
 
-const MAX_LENGTH = 2000;
+/** The longest client_id URL resolved: whatever names such a client (a revocation by a person) takes this many characters too. */
+export const MAX_CLIENT_ID_URL_LENGTH = 2000;
+const MAX_LENGTH = MAX_CLIENT_ID_URL_LENGTH;
 
 /** Whitespace, controls and backslashes: the parser drops or rewrites them, so the URL fetched would not be the one sent. */
 const UNSAFE_CHARACTERS = /[\p{Cc}\s\\]/u;
