@@ -8,7 +8,8 @@ import * as oidc from 'openid-client';
 
 import { captureAudit } from '../helpers/capture-audit.ts';
 
-import { authorizationRequest, runBrowser } from '../helpers/browserless-login.ts';
+import { accountUrl, signInToAccountPage } from '../helpers/account-page.ts';
+import { authorizationRequest, CookieJar, csrfToken, runBrowser, submitForm } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document), README
@@ -386,6 +387,59 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on without private hosts: the SSRF guard'
   test('an http:// document URL is refused', async () => {
     assertInvalidClient(await authorize(server, `${documents.origin}/client.json`), /must be https/);
     assert.equal(documents.connections(), 0);
+  });
+});
+
+describe("a person takes back a document client's access", () => {
+  let server: TestServer;
+  const ACCOUNT_APP = 'account-api-app';
+  const offline = { ...publicClient, grant_types: ['authorization_code', 'refresh_token'], scope: 'openid email offline_access' };
+  before(async () => {
+    server = await startTestServer(
+      { LOG_LEVEL: 'warn', CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' },
+      { declare: (issuer: string) => ({ users: [person], clients: [{ clientId: ACCOUNT_APP, name: 'Account API app', type: 'web', redirectUris: [REDIRECT], scopes: ['openid', 'account:write'], resources: [`${issuer}/api`] }] }) as never },
+    );
+  });
+  after(async () => server?.close());
+
+  async function refreshTokenOf(clientId: string) {
+    const client = await oidc.discovery(new URL(server.issuer), clientId, undefined, oidc.None(), insecure);
+    const request = authorizationRequest(server.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope: 'openid email offline_access', prompt: 'consent' });
+    const result = await runBrowser(request.url, { email: person.email, password: PASSWORD });
+    const tokens = await oidc.authorizationCodeGrant(client, result.url, { pkceCodeVerifier: request.verifier, expectedState: request.state });
+    assert.ok(tokens.refresh_token);
+    // A public client's refresh token is rotated: each use gives the next.
+    let current = tokens.refresh_token;
+    const works = () =>
+      oidc.refreshTokenGrant(client, current).then(
+        (next) => ((current = next.refresh_token ?? current), true),
+        () => false,
+      );
+    assert.equal(await works(), true);
+    return works;
+  }
+
+  test('on the account page, "revoke app" for a client_id URL longer than 256 characters', async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.serve(`/mcp/${'a'.repeat(300)}/client.json`, offline);
+    const works = await refreshTokenOf(clientId);
+    const { jar, page } = await signInToAccountPage(server.issuer, person.email, PASSWORD, new CookieJar());
+    assert.ok(page.html.includes(clientId), 'the app is listed');
+    await submitForm(jar, accountUrl(server.issuer, '/apps/revoke'), { csrf: csrfToken(page.html), id: clientId });
+    assert.equal(await works(), false, 'its refresh token no longer works');
+  });
+
+  test("through the account API, DELETE /api/grants?client_id=<the document's URL>", async (t) => {
+    const documents = await documentServerFor(t);
+    const clientId = documents.serve('/api-revoked/client.json', offline);
+    const works = await refreshTokenOf(clientId);
+    const app = await oidc.discovery(new URL(server.issuer), ACCOUNT_APP, undefined, oidc.ClientSecretBasic(server.declared.clientSecret(ACCOUNT_APP)), insecure);
+    const request = authorizationRequest(server.issuer, { client_id: ACCOUNT_APP, redirect_uri: REDIRECT, scope: 'openid account:write', resource: `${server.issuer}/api` });
+    const result = await runBrowser(request.url, { email: person.email, password: PASSWORD });
+    const tokens = await oidc.authorizationCodeGrant(app, result.url, { pkceCodeVerifier: request.verifier, expectedState: request.state }, { resource: `${server.issuer}/api` });
+    const response = await fetch(`${server.issuer}/api/grants?client_id=${encodeURIComponent(clientId)}`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(response.status, 204, await response.text());
+    assert.equal(await works(), false, 'its refresh token no longer works');
   });
 });
 
