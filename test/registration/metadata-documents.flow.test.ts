@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test, type TestContext } from 'node:test';
 
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 
 import { captureAudit } from '../helpers/capture-audit.ts';
@@ -148,6 +148,26 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
     assert.equal(resolved?.ip, '127.0.0.1');
     assert.deepEqual(resolved?.data?.redirectUris, [REDIRECT]);
     assert.equal(documents.hits('/agent/client.json'), 1, 'one fetch for the whole flow');
+  });
+
+  test('a document with jwks_uri is refused, and the engine never fetches it (a client_assertion at the revocation endpoint)', async (t) => {
+    const documents = await documentServerFor(t);
+    const internal = await documentServerFor(t);
+    const jwksUri = internal.serve('/latest/meta-data/keys', { keys: [] });
+    const clientId = documents.serve('/jwks-uri/client.json', { ...publicClient, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUri });
+    const meta = await discovery(server);
+    const { privateKey } = await generateKeyPair('ES256');
+    for (let index = 0; index < 3; index++) {
+      const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'any' }).setIssuer(clientId).setSubject(clientId).setAudience(String(meta.issuer)).setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime('1m').sign(privateKey);
+      const response = await fetch(String(meta.revocation_endpoint), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: 'x', client_id: clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+      });
+      assert.equal(response.status, 400);
+      assert.match(await response.text(), /invalid_client.*jwks_uri is not allowed/);
+    }
+    assert.equal(internal.connections(), 0, 'the jwks_uri was never contacted');
   });
 
   test('a private_key_jwt client by document authenticates with the key its document publishes, and with no other', async (t) => {
