@@ -9,7 +9,7 @@ import * as oidc from 'openid-client';
 import { captureAudit } from '../helpers/capture-audit.ts';
 
 import { accountUrl, signInToAccountPage } from '../helpers/account-page.ts';
-import { authorizationRequest, CookieJar, csrfToken, runBrowser, submitForm } from '../helpers/browserless-login.ts';
+import { authorizationRequest, CookieJar, csrfToken, openPage, runBrowser, submitForm } from '../helpers/browserless-login.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document), README
@@ -447,6 +447,9 @@ describe("a person takes back a document client's access", () => {
     assert.ok(page.html.includes(clientId), 'the app is listed');
     await submitForm(jar, accountUrl(server.issuer, '/apps/revoke'), { csrf: csrfToken(page.html), id: clientId });
     assert.equal(await works(), false, 'its refresh token no longer works');
+    const appsOf = (html: string) => html.slice(html.indexOf('id="apps-heading"'), html.indexOf('id="sign-ins-heading"'));
+    assert.ok(appsOf(page.html).includes(clientId), 'listed before');
+    assert.ok(!appsOf((await openPage(jar, accountUrl(server.issuer))).html).includes(clientId), 'no longer listed among the apps');
   });
 
   test("through the account API, DELETE /api/grants?client_id=<the document's URL>", async (t) => {
