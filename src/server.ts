@@ -27,6 +27,7 @@ import {
   createKeyWatcher,
   createLiveProvider,
   createPrismaKeyStore,
+  createMetadataDocuments,
   createProvider,
   createStateSources,
   loadKeys,
@@ -98,6 +99,11 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
   const databaseOutage = createDatabaseOutage({ pool: runtime.database.pool, logger, metrics });
   // The engine and the one verifier of access tokens, which the app's account API shares;
   // built again with the new keys whenever they change.
+  // Client ID Metadata Documents: one fetcher and cache for every engine built below, so a
+  // key change keeps what was fetched (and closes no connection pool of an engine's own).
+  const metadataDocuments = config.clientIdMetadataDocuments.enabled
+    ? createMetadataDocuments({ allowPrivateHosts: config.clientIdMetadataDocuments.allowPrivateHosts, policy: config.clientRegistration.policy, resources: services.resources, audit })
+    : undefined;
   const buildProvider = (material: KeyMaterial) =>
     createProvider({
       config,
@@ -113,6 +119,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
       audit,
       metrics,
       databaseOutage,
+      metadataDocuments,
     });
   const live = createLiveProvider(buildProvider(keys));
   const { provider } = live.current();
@@ -188,6 +195,7 @@ export async function buildServer(config: Config, runtime: Runtime, deps: Server
         await keyWatcher.stop();
         await housekeeping.stop();
         databaseOutage.close();
+        await metadataDocuments?.close();
         // Reset requests first: they hand mail to the mailer and events to the audit writer
         // (flushed when the runtime closes, after this).
         // Each within a bound: a hung SMTP server must not hold the audit flush that follows

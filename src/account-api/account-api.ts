@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 
@@ -5,7 +6,7 @@ import type { AccountService } from '../accounts/index.ts';
 import { clientIdSchema, type ClientService } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import type { AccessTokenVerifier, DpopReplayStore, GrantService } from '../oidc/index.ts';
+import { looksLikeUrlClientId, MAX_CLIENT_ID_URL_LENGTH, type AccessTokenVerifier, type DpopReplayStore, type GrantService } from '../oidc/index.ts';
 import { protectedResourceMetadataUrl } from './protected-resource-metadata.ts';
 import { requireAccessToken, type AccessTokenState } from './require-access-token.ts';
 
@@ -121,7 +122,8 @@ export function createAccountApiRouter(deps: AccountApiDeps): Router<AccessToken
   // the app will have to ask again.
   router.delete('/grants', write, async (ctx) => {
     const account = await subject(ctx.state);
-    const clientId = clientIdSchema.safeParse(ctx.query.client_id);
+    // A registry id, or a metadata document's URL (the app is its document's client).
+    const clientId = clientIdSchema.or(z.string().max(MAX_CLIENT_ID_URL_LENGTH).refine(looksLikeUrlClientId)).safeParse(ctx.query.client_id);
     if (!clientId.success) throw new ValidationError('client_id: give the client_id of the app whose access to revoke, once');
     const count = await deps.grants.revokeClientForAccount(account.id, clientId.data);
     deps.audit.record({

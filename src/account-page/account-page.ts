@@ -6,7 +6,7 @@ import { requestFacts, type AuditSink, type AuditTrail } from '../audit/index.ts
 import type { ClientService } from '../clients/index.ts';
 import { ValidationError } from '../errors.ts';
 import { passwordChangedMessage, type Mailer } from '../mail/index.ts';
-import type { GrantService } from '../oidc/index.ts';
+import { MAX_CLIENT_ID_URL_LENGTH, type GrantService } from '../oidc/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { CSRF_FIELD, type CsrfScope, issueCsrfToken, pageLocale, passwordProblemText, type RenderPage, sendPage, translator } from '../interactions/index.ts';
 import type { CurrentPasswordCheck } from './current-password.ts';
@@ -59,6 +59,9 @@ type FormErrors = Partial<Record<'profile' | 'password' | Section, string>>;
 const nameForm = z.object({ name: z.string().max(1000).catch('') });
 const passwordForm = z.object({ current: z.string().max(4096).catch(''), password: z.string().max(4096).catch('') });
 const idForm = z.object({ id: z.string().max(256).catch('') });
+// An app's id may be its metadata document's URL (README "Client ID Metadata Documents"):
+// longer than any other id, and a person must be able to revoke it all the same.
+const appForm = z.object({ id: z.string().max(MAX_CLIENT_ID_URL_LENGTH).catch('') });
 
 export interface AccountPage {
   show(ctx: Context, session: PageSession): Promise<void>;
@@ -208,7 +211,7 @@ export function createAccountPage(deps: AccountPageDeps): AccountPage {
     endAllSessions: (ctx, session) => endEverything(ctx, session, { keepThisBrowser: false, reason: 'signed_out_everywhere' }),
 
     async revokeApp(ctx, session) {
-      const { id } = idForm.parse(ctx.request.body ?? {});
+      const { id } = appForm.parse(ctx.request.body ?? {});
       if (id === deps.clientId || !(await deps.grants.listForAccount(session.account.id)).some((grant) => grant.clientId === id)) {
         return done(ctx, 'app');
       }

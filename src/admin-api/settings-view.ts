@@ -53,6 +53,10 @@ export const settingsViewSchema = z
       })
       .strict()
       .describe('CLIENT_REGISTRATION and its policy (dynamic client registration)'),
+    clientIdMetadataDocuments: z
+      .object({ enabled: z.boolean(), allowPrivateHosts: z.boolean() })
+      .strict()
+      .describe('CLIENT_ID_METADATA_DOCUMENTS and CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS (clients named by the URL of their metadata document, held to the CLIENT_REGISTRATION policy)'),
     mfa: z.object({ mode: z.enum(['optional', 'required']), requiredRoles: z.array(z.string()) }).strict(),
     eventRetentionDays: z.number().int(),
     logLevel: z.string(),
@@ -99,6 +103,7 @@ export function settingsView(config: Config): SettingsView {
         authMethods: [...config.clientRegistration.policy.authMethods],
       },
     },
+    clientIdMetadataDocuments: { enabled: config.clientIdMetadataDocuments.enabled, allowPrivateHosts: config.clientIdMetadataDocuments.allowPrivateHosts },
     mfa: { mode: config.mfa.mode, requiredRoles: [...config.mfa.roles] },
     eventRetentionDays: config.eventRetentionDays,
     logLevel: config.logLevel,

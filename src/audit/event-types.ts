@@ -52,6 +52,8 @@ export const AUDIT_EVENT_TYPES = {
   'client.registered': 'a client registered itself at the registration endpoint (RFC 7591; data.type, data.authMethod, data.grantTypes, data.scopes, data.resources, data.redirectUris, data.registrationTokenId: the initial access token spent, if any)',
   'client.registration_updated': 'a registered client replaced its registration with its registration access token (RFC 7592; data.authMethod, data.grantTypes, data.scopes, data.resources, data.redirectUris)',
   'client.registration_deleted': 'a registered client deleted itself with its registration access token (RFC 7592), and every grant, token and consent it held ended (data.grants, data.tokens)',
+  'client.metadata_document_resolved': 'a client_id that is a URL was fetched as its Client ID Metadata Document and accepted (data.name, data.authMethod, data.grantTypes, data.scopes, data.resources, data.redirectUris, data.cacheSeconds: how long it is kept)',
+  'client.metadata_document_refused': 'a client_id that is a URL was fetched as its Client ID Metadata Document and refused (data.reason: the fetch, the SSRF guard, the draft or the registration policy, as the requester was told; data.detail, when there is more: which address the guard refused, or what failed unforeseen); refused again without a fetch for 30 s',
   'registration_token.created': 'an operator minted an initial access token for client registration (data.id, data.uses, data.expiresAt, data.label; never its value)',
   'registration_token.revoked': 'an operator revoked an initial access token (data.id, data.usesLeft)',
   'client.tokens_revoked': "every grant, token and consent of a client was ended; its client-credentials JWTs stop verifying (data.grants, data.tokens)",

@@ -102,6 +102,8 @@ export interface Config {
   };
   /** Dynamic client registration (RFC 7591/7592, oidc/client-registration.ts): off, or how, and what a registered client may be. */
   readonly clientRegistration: ClientRegistrationConfig;
+  /** Client ID Metadata Documents (oidc/metadata-documents/): off, or on within clientRegistration's policy. */
+  readonly clientIdMetadataDocuments: { readonly enabled: boolean; readonly allowPrivateHosts: boolean };
   /** Sign-up (accounts/sign-ups.ts): who may make their own account, and how long a sign-up link works (seconds). */
   readonly registration: { readonly mode: 'off' | 'invite' | 'open'; readonly linkTtl: number };
   /**
@@ -268,6 +270,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.CLIENT_REGISTRATION === 'open' && env.CLIENT_REGISTRATION_REDIRECT_HOSTS === undefined) {
     refusals.push('  CLIENT_REGISTRATION: open needs an explicit policy in production: set CLIENT_REGISTRATION_REDIRECT_HOSTS (and review the other CLIENT_REGISTRATION_* settings), or use initial-access-token');
   }
+  // A metadata document is an open registration by another name: the same explicit policy.
+  if (production && env.CLIENT_ID_METADATA_DOCUMENTS === 'on' && env.CLIENT_REGISTRATION_REDIRECT_HOSTS === undefined) {
+    refusals.push('  CLIENT_ID_METADATA_DOCUMENTS: on needs an explicit policy in production: set CLIENT_REGISTRATION_REDIRECT_HOSTS (and review the other CLIENT_REGISTRATION_* settings)');
+  }
+  // Fetching from private addresses is how an SSRF reaches the inside of a network.
+  if (production && env.CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS) {
+    refusals.push('  CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: is for development and tests; unset it in production');
+  }
   const grantTypes = servedGrantTypes(env.GRANT_TYPES, env.DEVICE_FLOW, refusals);
   if (refusals.length > 0) {
     throw new StartupError(`invalid configuration:\n${refusals.join('\n')}`);
@@ -367,6 +377,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         authMethods: Object.freeze([...new Set(env.CLIENT_REGISTRATION_AUTH_METHODS)]),
       }),
     }),
+    clientIdMetadataDocuments: Object.freeze({ enabled: env.CLIENT_ID_METADATA_DOCUMENTS === 'on', allowPrivateHosts: env.CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS }),
     mfa: Object.freeze({
       mode: env.MFA,
       // Like PASSWORD_RESET: on by default only where its mail reaches people (warnings.ts

@@ -180,6 +180,17 @@ export const envSchema = z.object({
   // `none` here is the method of public clients (CLIENT_REGISTRATION_AUTH_METHODS=none: public clients only), never the empty list.
   CLIENT_REGISTRATION_AUTH_METHODS: list(z.enum(['client_secret_basic', 'client_secret_post', 'none'], { error: 'auth methods (comma-separated), each one of client_secret_basic, client_secret_post, none' }), { noneIsEmpty: false }).default(['client_secret_basic', 'client_secret_post', 'none']),
   /**
+   * Client ID Metadata Documents (README "Client ID Metadata Documents"): a client_id that
+   * is an https URL names the client's own metadata, fetched from it and held to the
+   * CLIENT_REGISTRATION_* policy; off by default.
+   */
+  CLIENT_ID_METADATA_DOCUMENTS: z.enum(['off', 'on'], { error: 'one of off, on' }).default('off'),
+  /**
+   * Fetch metadata documents from private, loopback and other non-public addresses too, and
+   * from http:// on loopback hosts: for development and tests only.
+   */
+  CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: bool.default(false),
+  /**
    * The grant types this deployment serves (README "Grant types"), comma-separated, from
    * authorization_code, refresh_token, client_credentials, device_code, token_exchange;
    * unset: the first three, and device_code with DEVICE_FLOW.

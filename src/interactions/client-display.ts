@@ -19,6 +19,12 @@ export interface ClientDisplay {
    * image of anyone's choosing, fetched by the person's browser).
    */
   readonly registered: boolean;
+  /**
+   * The client is described by its Client ID Metadata Document, at a URL on this host: as
+   * unverified as a registered one (the page says so, names the host and where it sends
+   * people, shows no logo), and the host is the one thing about it that is checked.
+   */
+  readonly metadataDocumentHost: string | undefined;
   readonly redirectHosts: readonly string[];
 }
 
@@ -33,16 +39,19 @@ function webUrl(value: unknown): string | undefined {
 export function clientDisplay(client: Client | undefined, t: Translate = translator('en')): ClientDisplay {
   const name = client?.clientName?.trim() || t('client.unknown');
   const registered = (client as { portcullis_registered?: unknown } | undefined)?.portcullis_registered === true;
+  const fromDocument = (client as { portcullis_metadata_document?: unknown } | undefined)?.portcullis_metadata_document === true && URL.canParse(client?.clientId ?? '');
+  const unverified = registered || fromDocument;
   return {
     name,
     initial: client?.clientName ? [...name][0]!.toUpperCase() : '?',
     // A logo over plain http would be mixed content on an https page; https only.
-    logoUri: !registered && webUrl(client?.logoUri)?.startsWith('https:') ? client?.logoUri : undefined,
+    logoUri: !unverified && webUrl(client?.logoUri)?.startsWith('https:') ? client?.logoUri : undefined,
     clientUri: webUrl(client?.clientUri),
     policyUri: webUrl(client?.policyUri),
     tosUri: webUrl(client?.tosUri),
     registered,
-    redirectHosts: registered ? [...new Set((client?.redirectUris ?? []).filter((uri) => URL.canParse(uri)).map((uri) => new URL(uri).host || uri))] : [],
+    metadataDocumentHost: fromDocument ? new URL(client!.clientId).host : undefined,
+    redirectHosts: unverified ? [...new Set((client?.redirectUris ?? []).filter((uri) => URL.canParse(uri)).map((uri) => new URL(uri).host || uri))] : [],
   };
 }
 

@@ -5,7 +5,7 @@ import { errors } from '../oidc/index.ts';
 
 import type { AccountService } from '../accounts/index.ts';
 import type { ResourceService } from '../clients/index.ts';
-import { consentOf, type GrantService } from '../oidc/index.ts';
+import { consentOf, looksLikeUrlClientId, type GrantService } from '../oidc/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import { clientDisplay } from './client-display.ts';
 import { consentView, type ConsentPromptDetails } from './consent-view.ts';
@@ -69,7 +69,10 @@ export function createConsent(deps: ConsentDeps): Consent {
       granted.push(...scopes);
     }
     const saved = await grant.save();
-    if (grant.accountId && grant.clientId) await deps.grants.rememberConsent(grant.accountId, grant.clientId, consentOf(grant));
+    // Consent is remembered for the registry's clients only: a client by metadata document
+    // is nobody's entry (its description may change with every fetch), so a new sign-in to
+    // it asks again (within one browser session the engine keeps the session's grant).
+    if (grant.accountId && grant.clientId && !looksLikeUrlClientId(grant.clientId)) await deps.grants.rememberConsent(grant.accountId, grant.clientId, consentOf(grant));
     return { grantId: saved, granted };
   }
 

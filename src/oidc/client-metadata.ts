@@ -19,6 +19,7 @@ export const EXTRA_CLIENT_METADATA = [
   'portcullis_exchange_audiences',
   'portcullis_exchange_act',
   'portcullis_registered',
+  'portcullis_metadata_document',
 ] as const;
 
 export interface PortcullisClientFields {
@@ -38,6 +39,8 @@ export interface PortcullisClientFields {
   portcullis_exchange_act: boolean;
   /** The client registered itself (RFC 7591): the pages say it is not verified. */
   portcullis_registered: boolean;
+  /** The client is described by its Client ID Metadata Document (metadata-documents/): the pages say it is not verified. */
+  portcullis_metadata_document?: boolean;
 }
 
 export function toProviderMetadata(client: ClientRecord, secret: string | undefined): ClientMetadata & PortcullisClientFields {

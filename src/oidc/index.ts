@@ -1,4 +1,5 @@
 export { createProvider } from './create-provider.ts';
+export { createMetadataDocuments, looksLikeUrlClientId, MAX_CLIENT_ID_URL_LENGTH, type MetadataDocuments } from './metadata-documents/index.ts';
 export { DISCOVERY_MAX_AGE_SECONDS } from './published-documents.ts';
 export { loadKeyMaterial, loadKeys, cookieKeyId, REQUIRED_ALGS, type KeyMaterial, type RequiredAlg } from './signing-keys.ts';
 export { createKeyRotation, type KeyRotation, type KeyView, type RotationPolicy } from './key-rotation.ts';

@@ -1,12 +1,14 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { errors } from './engine.ts';
+import { errors, Provider } from './engine.ts';
 
 import { SUPPORTED_CLAIMS, type AccountService } from '../accounts/index.ts';
 import { CLIENT_ASSERTION_ALGS, TOKEN_EXCHANGE_GRANT, type ClientRecord, type ClientService, type RegistrationTokens, type ResourceService } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import type { Sql } from '../db/index.ts';
+import { requestFacts } from '../audit/index.ts';
 import type { ClientRegistration } from './client-registration.ts';
+import type { MetadataDocuments } from './metadata-documents/index.ts';
 import { EXTRA_CLIENT_METADATA, toProviderMetadata, type PortcullisClientFields } from './client-metadata.ts';
 import { CLIENT_GENERATION_CLAIM, GRANT_ID_CLAIM } from './access-token-verifier.ts';
 import { mayIntrospect } from './extend-introspection.ts';
@@ -37,6 +39,8 @@ export interface ProviderDeps {
   readonly registrationTokens?: RegistrationTokens | undefined;
   /** Dynamic client registration's seams (client-registration.ts); made by createProvider. */
   readonly clientRegistration?: ClientRegistration | undefined;
+  /** Client ID Metadata Documents (CLIENT_ID_METADATA_DOCUMENTS=on): clients named by a URL. */
+  readonly metadataDocuments?: MetadataDocuments | undefined;
   readonly renderError: NonNullable<Configuration['renderError']>;
   readonly logoutSource?: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   /** Seals device codes at rest (engine-adapter.ts); needed with DEVICE_FLOW. */
@@ -69,6 +73,16 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
     if (!metadata) metadataOf.set(client, (metadata = withServedGrants(toProviderMetadata(client, clients.revealSecret(client)), served)));
     return metadata;
   };
+  // A client described by its metadata document: no secret, not registered, marked for the pages.
+  const documentMetadata = (client: ClientRecord) => {
+    let metadata = metadataOf.get(client);
+    if (!metadata) {
+      metadata = withServedGrants({ ...toProviderMetadata(client, undefined), portcullis_registered: false, portcullis_metadata_document: true }, served);
+      metadataOf.set(client, metadata);
+    }
+    return metadata;
+  };
+  const { metadataDocuments } = deps;
 
   return {
     adapter: createEngineAdapterFactory({
@@ -78,11 +92,18 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
       sealer: deps.sealer,
       registration: deps.clientRegistration,
       async loadClient(clientId) {
+        if (metadataDocuments?.handles(clientId)) {
+          const ctx = Provider.ctx;
+          return documentMetadata(await metadataDocuments.resolve(clientId, ctx ? requestFacts(ctx) : {}));
+        }
         const client = await clients.find(clientId);
         return client ? providerMetadata(client) : undefined;
       },
     }),
     jwks: deps.keys.jwks,
+    // Advertised only when on (the draft's section 5); the engine's own implementation of
+    // the draft stays off: documents are resolved through the Client adapter (loadClient).
+    ...(metadataDocuments && { discovery: { client_id_metadata_document_supported: true } }),
     cookies: {
       keys: deps.keys.cookieKeys,
       // Secure is set by the engine whenever the request is https (see TRUST_PROXY).

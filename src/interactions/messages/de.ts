@@ -342,5 +342,6 @@ export const de: Catalogue = {
   'account.passkeys.remove-lead': 'Um den Passkey zu entfernen, geben Sie zuerst den Code ein, den wir an {email} gesendet haben.',
   'account.passkeys.remove-hint': 'Wir senden zuerst einen Code an Ihre Adresse.',
   'passkey.unsupported': 'Dieser Browser kann keine Passkeys verwenden. Wählen Sie einen anderen Weg oder einen anderen Browser.',
+  'client.metadataDocument': 'Diese App ist nicht verifiziert: Sie beschreibt sich selbst in einem Dokument auf {host}, ihr Name ist ihre eigene Angabe und wurde von diesem Server nicht geprüft. Sie leitet Sie zurück zu {hosts}.',
   'client.registered': 'Diese App hat sich selbst registriert: Ihr Name ist ihre eigene Angabe und wurde von diesem Server nicht geprüft. Sie leitet Sie zurück zu {hosts}.',
 };

@@ -342,6 +342,7 @@ export const en = {
   'account.passkeys.remove-lead': 'To remove the passkey, first enter the code we sent to {email}.',
   'account.passkeys.remove-hint': 'We first email a code to your address.',
   'passkey.unsupported': 'This browser cannot use passkeys. Use another way, or another browser.',
+  'client.metadataDocument': 'This app is unverified: it describes itself in a document at {host}, and its name is its own claim, not checked by this server. It sends you back to {hosts}.',
   'client.registered': 'This app registered itself: its name is its own claim, not verified by this server. It sends you back to {hosts}.',
 } as const;
 
