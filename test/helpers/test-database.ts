@@ -56,7 +56,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  */
 export async function createTestDatabaseWithSchema(): Promise<TestDatabase> {
   const template = process.env.TEST_EMBEDDED_TEMPLATE;
-  if (TEST_ENGINE === 'postgres' || template === undefined) return createTestDatabase();
+  if (TEST_ENGINE === 'postgres' || !template) return createTestDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'portcullis-test-'));
   await cp(template, path.join(dataDir, 'pglite'), { recursive: true });
   return startEmbedded(dataDir);
