@@ -3,20 +3,10 @@ import { describe, test } from 'node:test';
 
 import { loadConfig } from '../../src/config/index.ts';
 import { checkRegistrationPolicy, type RegisteredShape } from '../../src/oidc/registration-policy.ts';
+import { configRefusal, PRODUCTION_ENV } from '../helpers/config-refusal.ts';
 
 // CLIENT_REGISTRATION and its policy are parsed once at start; a bad value, or open
 // registration in production without an explicit policy, stops the start naming the variable.
-
-const PRODUCTION = { NODE_ENV: 'production', ISSUER: 'https://id.example.com', MASTER_SECRET: 'master-secret-value-that-is-long-enough-0123456789' };
-
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  return assert.fail('the configuration was accepted');
-}
 
 describe('CLIENT_REGISTRATION settings', () => {
   test('off by default, with the strict default policy', () => {
@@ -54,14 +44,14 @@ describe('CLIENT_REGISTRATION settings', () => {
       ['CLIENT_REGISTRATION_AUTH_METHODS', 'private_key_jwt'],
       ['RATE_LIMIT_REGISTRATION', 'lots'],
     ] as const) {
-      assert.match(refusal({ [name]: value }), new RegExp(`  ${name}(\\.\\d+)?: `), `${name}=${value}`);
+      assert.match(configRefusal({ [name]: value }), new RegExp(`  ${name}(\\.\\d+)?: `), `${name}=${value}`);
     }
   });
 
   test('open registration in production needs CLIENT_REGISTRATION_REDIRECT_HOSTS; initial-access-token does not', () => {
-    assert.match(refusal({ ...PRODUCTION, CLIENT_REGISTRATION: 'open' }), /CLIENT_REGISTRATION: open needs an explicit policy in production/);
-    assert.equal(loadConfig({ ...PRODUCTION, CLIENT_REGISTRATION: 'open', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' }).clientRegistration.mode, 'open');
-    assert.equal(loadConfig({ ...PRODUCTION, CLIENT_REGISTRATION: 'initial-access-token' }).clientRegistration.mode, 'initial-access-token');
+    assert.match(configRefusal({ ...PRODUCTION_ENV, CLIENT_REGISTRATION: 'open' }), /CLIENT_REGISTRATION: open needs an explicit policy in production/);
+    assert.equal(loadConfig({ ...PRODUCTION_ENV, CLIENT_REGISTRATION: 'open', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' }).clientRegistration.mode, 'open');
+    assert.equal(loadConfig({ ...PRODUCTION_ENV, CLIENT_REGISTRATION: 'initial-access-token' }).clientRegistration.mode, 'initial-access-token');
   });
 });
 

@@ -12,21 +12,11 @@ import type { DocumentFetcher } from '../../src/oidc/metadata-documents/fetch-do
 import { createMetadataDocuments } from '../../src/oidc/metadata-documents/metadata-documents.ts';
 import type { AuditEvent } from '../../src/audit/index.ts';
 import type { ResourceService } from '../../src/clients/index.ts';
+import { configRefusal, PRODUCTION_ENV } from '../helpers/config-refusal.ts';
 
 // The pure parts of Client ID Metadata Documents: the SSRF guard's decision, the draft's
 // URL rules, the cache lifetime from a document's headers, the fetch budget, the document's
 // validation, and the settings. The flows are in metadata-documents.flow.test.ts.
-
-const PRODUCTION = { NODE_ENV: 'production', ISSUER: 'https://id.example.com', MASTER_SECRET: 'master-secret-value-that-is-long-enough-0123456789' };
-
-function refusal(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  return assert.fail('the configuration was accepted');
-}
 
 describe('the SSRF guard', () => {
   test('refuses every address that is not public unicast', () => {
@@ -301,8 +291,8 @@ describe('the settings', () => {
   test('off by default; on, and private hosts, only when said', () => {
     assert.deepEqual(loadConfig({}).clientIdMetadataDocuments, { enabled: false, allowPrivateHosts: false });
     assert.deepEqual(loadConfig({ CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true' }).clientIdMetadataDocuments, { enabled: true, allowPrivateHosts: true });
-    assert.match(refusal({ CLIENT_ID_METADATA_DOCUMENTS: 'yes' }), /CLIENT_ID_METADATA_DOCUMENTS/);
-    assert.match(refusal({ CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'maybe' }), /CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS/);
+    assert.match(configRefusal({ CLIENT_ID_METADATA_DOCUMENTS: 'yes' }), /CLIENT_ID_METADATA_DOCUMENTS/);
+    assert.match(configRefusal({ CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'maybe' }), /CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS/);
   });
 
   test("the admin API's settings say whether documents are on, and from private hosts", () => {
@@ -312,8 +302,8 @@ describe('the settings', () => {
   });
 
   test('in production, on needs the redirect hosts named, and private hosts are refused', () => {
-    assert.match(refusal({ ...PRODUCTION, CLIENT_ID_METADATA_DOCUMENTS: 'on' }), /CLIENT_ID_METADATA_DOCUMENTS: on needs an explicit policy/);
-    assert.equal(loadConfig({ ...PRODUCTION, CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' }).clientIdMetadataDocuments.enabled, true);
-    assert.match(refusal({ ...PRODUCTION, CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true' }), /CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: is for development/);
+    assert.match(configRefusal({ ...PRODUCTION_ENV, CLIENT_ID_METADATA_DOCUMENTS: 'on' }), /CLIENT_ID_METADATA_DOCUMENTS: on needs an explicit policy/);
+    assert.equal(loadConfig({ ...PRODUCTION_ENV, CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com' }).clientIdMetadataDocuments.enabled, true);
+    assert.match(configRefusal({ ...PRODUCTION_ENV, CLIENT_ID_METADATA_DOCUMENTS: 'on', CLIENT_REGISTRATION_REDIRECT_HOSTS: 'app.example.com', CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true' }), /CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: is for development/);
   });
 });
