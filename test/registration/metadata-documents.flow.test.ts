@@ -39,6 +39,8 @@ interface DocumentServer {
   close(): Promise<void>;
 }
 
+let nextLoopbackHost = 2;
+
 async function startDocumentServer(): Promise<DocumentServer> {
   const handlers = new Map<string, Handler>();
   const hits = new Map<string, number>();
@@ -51,8 +53,11 @@ async function startDocumentServer(): Promise<DocumentServer> {
     else response.writeHead(404).end();
   });
   server.on('connection', () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Each on an address of its own in 127/8 (all loopback on Linux): the fetch budget counts
+  // a host by its name or address, whatever the port.
+  const address = `127.0.0.${nextLoopbackHost++}`;
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
+  const origin = `http://${address}:${(server.address() as AddressInfo).port}`;
   return {
     origin,
     route(path, handler) {
@@ -333,7 +338,7 @@ describe('CLIENT_ID_METADATA_DOCUMENTS=on (with private hosts allowed, to serve 
       `${documents.origin}/a/../client.json`,
       `${documents.origin}/a/%2e%2e/client.json`,
       `${documents.origin}/client.json#fragment`,
-      `http://user:pass@127.0.0.1:${new URL(documents.origin).port}/client.json`,
+      `http://user:pass@${new URL(documents.origin).host}/client.json`,
     ]) {
       assertInvalidClient(await authorize(server, clientId));
     }

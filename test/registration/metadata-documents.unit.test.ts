@@ -7,9 +7,9 @@ import { guardedLookup, isPublicAddress } from '../../src/oidc/metadata-document
 import { cacheLifetimeMs, MAX_CACHE_SECONDS, MIN_CACHE_SECONDS } from '../../src/oidc/metadata-documents/cache-lifetime.ts';
 import { clientIdUrlProblem } from '../../src/oidc/metadata-documents/client-id-url.ts';
 import { toDocumentClient } from '../../src/oidc/metadata-documents/document-client.ts';
-import { createFetchBudget } from '../../src/oidc/metadata-documents/fetch-budget.ts';
+import { createFetchBudget, requesterKey } from '../../src/oidc/metadata-documents/fetch-budget.ts';
 import type { DocumentFetcher } from '../../src/oidc/metadata-documents/fetch-document.ts';
-import { createMetadataDocuments } from '../../src/oidc/metadata-documents/metadata-documents.ts';
+import { createMetadataDocuments, STALE_SECONDS } from '../../src/oidc/metadata-documents/metadata-documents.ts';
 import type { AuditEvent } from '../../src/audit/index.ts';
 import type { ResourceService } from '../../src/clients/index.ts';
 import { configRefusal, PRODUCTION_ENV } from '../helpers/config-refusal.ts';
@@ -161,6 +161,22 @@ describe('the fetch budget', () => {
     for (let index = 0; index < 80; index++) assert.equal(spread.take(`legit${index}.example`, `person ${index}`), undefined);
     assert.equal(spread.take('legit.example', 'person'), 'all');
   });
+
+  test('an IPv6 requester is its /64: the addresses of one machine share one budget', () => {
+    const budget = createFetchBudget({}, () => 0);
+    for (let index = 0; index < 5; index++) assert.equal(budget.take('victim.example', `2001:db8:1:2::${index + 1}`), undefined);
+    assert.equal(budget.take('victim.example', '2001:db8:1:2:ffff::9'), 'requester');
+    assert.equal(budget.take('victim.example', '2001:db8:1:3::1'), undefined, 'another /64 is another requester');
+    assert.equal(requesterKey('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(requesterKey('192.0.2.7'), '192.0.2.7');
+  });
+
+  test('a look-up with no requester (the interaction pages) spends only the host and the whole budget', () => {
+    const budget = createFetchBudget({}, () => 0);
+    for (let index = 0; index < 10; index++) assert.equal(budget.take('a.example', undefined), undefined);
+    assert.equal(budget.take('a.example', undefined), 'host');
+    assert.equal(budget.take('b.example', '192.0.2.1'), undefined, 'no requester budget was spent for them');
+  });
 });
 
 describe('resolving a document', () => {
@@ -183,15 +199,36 @@ describe('resolving a document', () => {
     return { documents, events, advance: (ms: number) => (now += ms) };
   };
 
-  test('when the budget refuses, an expired copy of a document that worked is served rather than a refusal', async () => {
+  test('when a shared budget refuses, an expired copy of a document that worked stands in, for a while only', async () => {
+    let fetches = 0;
+    const refusing = { take: () => (fetches === 0 ? undefined : ('host' as const)) };
+    const { documents, advance } = setup(() => (fetches++, Promise.resolve({ ok: true, status: 200, headers: { 'cache-control': 'max-age=60' }, body })), refusing);
+    assert.equal((await documents.resolve(url, { ip: '192.0.2.1' })).clientId, url);
+    advance(60_000 + STALE_SECONDS * 1000 - 1000);
+    assert.equal((await documents.resolve(url, { ip: '192.0.2.1' })).clientId, url, 'the stale copy');
+    assert.equal(fetches, 1);
+    // Past STALE_SECONDS a withdrawn or changed document cannot be kept alive by exhausting the budgets.
+    advance(2000);
+    await assert.rejects(documents.resolve(url, { ip: '192.0.2.1' }), described(/too many client metadata documents fetched from agent\.example\.com/));
+  });
+
+  test('the budget counts a host by its name alone: a port or a trailing dot is the same host', async () => {
+    const hosts: string[] = [];
+    const { documents } = setup(() => Promise.resolve({ ok: false, reason: 'not found' }), { take: (host) => (hosts.push(host), undefined) });
+    for (const other of ['https://agent.example.com:8443/a.json', 'https://agent.example.com./b.json', 'https://AGENT.example.com/c.json']) {
+      await assert.rejects(documents.resolve(other, { ip: '192.0.2.1' }));
+    }
+    assert.deepEqual(hosts, ['agent.example.com', 'agent.example.com', 'agent.example.com']);
+  });
+
+  test('a requester refused by their own budget gets no stale copy', async () => {
     let fetches = 0;
     const refusing = { take: () => (fetches === 0 ? undefined : ('requester' as const)) };
     const { documents, advance } = setup(() => (fetches++, Promise.resolve({ ok: true, status: 200, headers: { 'cache-control': 'max-age=60' }, body })), refusing);
     assert.equal((await documents.resolve(url, { ip: '192.0.2.1' })).clientId, url);
-    advance(10 * 60_000);
-    assert.equal((await documents.resolve(url, { ip: '192.0.2.1' })).clientId, url, 'the stale copy');
+    advance(61_000);
+    await assert.rejects(documents.resolve(url, { ip: '192.0.2.1' }), described(/at the request of your address/));
     assert.equal(fetches, 1);
-    await assert.rejects(documents.resolve('https://agent.example.com/other.json', { ip: '192.0.2.1' }), described(/at the request of your address/));
   });
 
   test('an address literal outside the guard is refused before any budget is spent', async () => {

@@ -4,6 +4,8 @@
 // sent, not on what the URL parser makes of it: the parser removes dot segments and fixes
 // other oddities silently, and the document must name exactly the URL it was fetched from.
 
+import ipaddr from 'ipaddr.js';
+
 /** The longest client_id URL resolved: whatever names such a client (a revocation by a person) takes this many characters too. */
 export const MAX_CLIENT_ID_URL_LENGTH = 2000;
 const MAX_LENGTH = MAX_CLIENT_ID_URL_LENGTH;
@@ -26,7 +28,7 @@ export function clientIdUrlProblem(clientId: string, options: { readonly allowLo
   if (UNSAFE_CHARACTERS.test(clientId)) return 'a client_id URL must not contain spaces, control characters or backslashes';
   const url = URL.parse(clientId);
   if (!url) return 'client_id is not a URL';
-  const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || (ipaddr.IPv4.isValidFourPartDecimal(url.hostname) && ipaddr.IPv4.parse(url.hostname).range() === 'loopback');
   if (url.protocol !== 'https:' && !(options.allowLoopbackHttp && url.protocol === 'http:' && loopback)) return 'a client_id URL must be https';
   if (clientId.includes('#')) return 'a client_id URL must not contain a fragment';
   const afterScheme = clientId.slice(clientId.indexOf('//') + 2);

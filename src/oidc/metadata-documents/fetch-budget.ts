@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { LRUCache } from 'lru-cache';
 
 // How many documents this instance fetches a minute: the fetches are made at an
@@ -11,6 +12,10 @@ import { LRUCache } from 'lru-cache';
 //   budget only ever count fetches of requesters within their own. One address thus spends
 //   at most half of a host's minute and a fifth of the whole; locking a host out takes two
 //   addresses, and everything five.
+// A requester is its IPv4 address, or its IPv6 /64 (one host usually holds a whole /64: per
+// address, one machine would have endless budgets). A look-up with no request behind it
+// (the interaction pages load the client outside the engine's request) spends the host's and
+// the whole budget only: the /auth that started the interaction spent the requester's.
 // Counted per instance, in memory. Before any of this the caller runs every check that
 // needs no network (the URL rules, the address-literal guard, remembered refusals): those
 // cost nothing, so they spend nothing.
@@ -31,7 +36,15 @@ export type BudgetRefusal = 'requester' | 'host' | 'all';
 
 export interface FetchBudget {
   /** Spends one fetch for the host at the requester's word; the budget that refuses, or undefined when spent. */
-  take(host: string, requester: string): BudgetRefusal | undefined;
+  take(host: string, requester: string | undefined): BudgetRefusal | undefined;
+}
+
+/** The budget's name for a requester address: IPv4 as it is, IPv6 by its /64. */
+export function requesterKey(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  return `${(parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }
 
 export interface BudgetLimits {
@@ -54,19 +67,19 @@ export function createFetchBudget(limits: BudgetLimits = {}, now: () => number =
     take(host, requester) {
       all = current(all);
       // Keys that cannot collide: a host never contains a space.
-      const keys = { host: `host ${host}`, requester: `requester ${requester}`, pair: `pair ${requester} ${host}` };
-      const hostWindow = current(windows.get(keys.host));
-      const requesterWindow = current(windows.get(keys.requester));
-      const pairWindow = current(windows.get(keys.pair));
-      if (requesterWindow.count >= perRequester || pairWindow.count >= perRequesterAndHost) return 'requester';
+      const hostWindow = current(windows.get(`host ${host}`));
+      const counted: [string, Window][] = [[`host ${host}`, hostWindow]];
+      if (requester !== undefined) {
+        const key = requesterKey(requester);
+        const requesterWindow = current(windows.get(`requester ${key}`));
+        const pairWindow = current(windows.get(`pair ${key} ${host}`));
+        if (requesterWindow.count >= perRequester || pairWindow.count >= perRequesterAndHost) return 'requester';
+        counted.push([`requester ${key}`, requesterWindow], [`pair ${key} ${host}`, pairWindow]);
+      }
       if (hostWindow.count >= perHost) return 'host';
       if (all.count >= inAll) return 'all';
       all.count++;
-      for (const [key, window] of [
-        [keys.host, hostWindow],
-        [keys.requester, requesterWindow],
-        [keys.pair, pairWindow],
-      ] as const) {
+      for (const [key, window] of counted) {
         window.count++;
         windows.set(key, window);
       }

@@ -38,6 +38,13 @@ import { addressLiteralProblem, createDocumentFetcher, type DocumentFetcher } fr
 // validates the client itself, as it does every registry client.
 
 export const FAILURE_SECONDS = 30;
+/**
+ * How long past its lifetime a copy may stand in while a shared budget (the host's, the
+ * whole instance's) refuses to fetch it again: long enough to ride out a burst, short
+ * enough that a document its owner withdrew or changed cannot be kept alive by exhausting
+ * the budgets. A requester refused by their own budget never gets a stale copy.
+ */
+export const STALE_SECONDS = 300;
 
 export interface MetadataDocumentsDeps {
   readonly allowPrivateHosts: boolean;
@@ -73,7 +80,8 @@ export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDo
   const ownFetcher = deps.fetcher ? undefined : createDocumentFetcher({ allowPrivateHosts: deps.allowPrivateHosts });
   const fetchDocument = deps.fetcher ?? ownFetcher!;
   const budget = deps.budget ?? createFetchBudget({}, deps.now);
-  const perf = deps.now && { perf: { now: deps.now } };
+  // ttlResolution 0: every look-up reads the clock (lru-cache otherwise reuses a reading for a while).
+  const perf = deps.now && { perf: { now: deps.now }, ttlResolution: 0 };
   // Bounded in entries and bytes: the URLs are anyone's to choose.
   // An expired copy stays (until evicted) for when the budget refuses a fresh fetch.
   const documents = new LRUCache<string, ClientRecord>({ max: 1000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_client, key) => 8192 + 2 * key.length, noDeleteOnStaleGet: true, ...perf });
@@ -142,11 +150,12 @@ export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDo
           deps.audit.record({ type: 'client.metadata_document_refused', clientId, actor: 'system', ...facts, data: literal });
           throw new errors.InvalidClient(`client metadata document refused: ${literal.reason}`);
         }
-        const host = new URL(clientId).host;
-        const spent = budget.take(host, facts.ip ?? 'unknown');
+        // The host as the budget counts it: no port, no trailing dot (one host, one budget).
+        const host = new URL(clientId).hostname.replace(/\.$/, '');
+        const spent = budget.take(host, facts.ip);
         if (spent !== undefined) {
-          const stale = documents.get(clientId, { allowStale: true });
-          if (stale) return stale;
+          const stale = spent === 'requester' ? undefined : documents.get(clientId, { allowStale: true });
+          if (stale && documents.getRemainingTTL(clientId) > -STALE_SECONDS * 1000) return stale;
           throw new errors.InvalidClient(BUDGET_REFUSALS[spent](host));
         }
         outcome = fetchClient(clientId, facts).finally(() => pending.delete(clientId));
