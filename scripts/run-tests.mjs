@@ -85,9 +85,12 @@ if (env.TEST_DATABASE !== 'postgres' && speeds.some((speed) => speed !== 'unit')
   }
   env.TEST_EMBEDDED_TEMPLATE = path.join(templateFolder, 'pglite');
 }
+// A test that hangs fails after ten minutes, by name, instead of holding the run until CI's
+// own limit ends it without saying where (the cluster soak may be set to run ten minutes).
+const timeout = speeds.includes('cluster') ? [] : ['--test-timeout=600000'];
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...timeout, '--test-reporter=spec', ...files],
   { stdio: 'inherit', env },
 );
 if (templateFolder !== undefined) rmSync(templateFolder, { recursive: true, force: true });
