@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 
@@ -24,6 +24,8 @@ const person = { email: 'mcp-user@example.com', name: 'MCP User', password: PASS
 const insecure = { execute: [oidc.allowInsecureRequests] };
 const insecureOauth = { [oauth.allowInsecureRequests]: true };
 const TOOLS_SCOPE = 'tools:call';
+const OTHER_RESOURCE = 'https://other.example.com/api';
+const OTHER_SCOPE = 'other:read';
 
 interface Listening {
   readonly server: Server;
@@ -102,24 +104,29 @@ describe('an MCP client that knows only the MCP server’s URL', () => {
       redirect_uris: [REDIRECT],
       grant_types: ['authorization_code'],
       token_endpoint_auth_method: 'none',
-      scope: `openid ${TOOLS_SCOPE}`,
+      scope: `${TOOLS_SCOPE} ${OTHER_SCOPE}`,
     };
     portcullis = await startTestServer(
       {
         LOG_LEVEL: 'warn',
         CLIENT_ID_METADATA_DOCUMENTS: 'on',
         CLIENT_ID_METADATA_ALLOW_PRIVATE_HOSTS: 'true',
+        // The README's settings as written (the redirect host is the README's; loopback
+        // redirect URIs, which native agents use, are always allowed); one more resource
+        // server, for the audience test at the end.
         CLIENT_REGISTRATION: 'open',
-        CLIENT_REGISTRATION_REDIRECT_SCHEMES: 'http,https',
-        CLIENT_REGISTRATION_REDIRECT_HOSTS: '127.0.0.1',
         CLIENT_REGISTRATION_AUTH_METHODS: 'none',
-        CLIENT_REGISTRATION_SCOPES: `openid,${TOOLS_SCOPE}`,
-        CLIENT_REGISTRATION_RESOURCES: mcp.resource,
+        CLIENT_REGISTRATION_REDIRECT_HOSTS: 'agent.example.com',
+        CLIENT_REGISTRATION_SCOPES: `openid,${TOOLS_SCOPE},${OTHER_SCOPE}`,
+        CLIENT_REGISTRATION_RESOURCES: `${mcp.resource},${OTHER_RESOURCE}`,
       },
       {
         declare: {
           // The operator registers the MCP server as a resource server, once.
-          resources: [{ indicator: mcp.resource, name: 'MCP tools', scopes: [{ name: TOOLS_SCOPE, description: 'Use your tools' }], accessTokenFormat: 'jwt' }],
+          resources: [
+            { indicator: mcp.resource, name: 'MCP tools', scopes: [{ name: TOOLS_SCOPE, description: 'Use your tools' }], accessTokenFormat: 'jwt' },
+            { indicator: OTHER_RESOURCE, name: 'Other API', scopes: [{ name: OTHER_SCOPE, description: 'Read the other API' }], accessTokenFormat: 'jwt' },
+          ],
           users: [person],
         },
       },
@@ -191,13 +198,15 @@ describe('an MCP client that knows only the MCP server’s URL', () => {
     await authorizeAndCall(registered, clientId, resource);
   });
 
-  test('a token Portcullis issued for another resource is refused by the MCP server', async () => {
+  test('a JWT Portcullis issued for another resource is refused by the MCP server', async () => {
     // The audience is what keeps a token for one API from being replayed at another.
     const clientId = String(clientDocument.client_id);
     const { config } = await discover(clientId);
-    const request = authorizationRequest(portcullis.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope: 'openid' });
+    const request = authorizationRequest(portcullis.issuer, { client_id: clientId, redirect_uri: REDIRECT, scope: OTHER_SCOPE, resource: OTHER_RESOURCE });
     const signedIn = await runBrowser(request.url, { email: person.email, password: PASSWORD });
-    const tokens = await oidc.authorizationCodeGrant(config, signedIn.url, { pkceCodeVerifier: request.verifier, expectedState: request.state });
+    const tokens = await oidc.authorizationCodeGrant(config, signedIn.url, { pkceCodeVerifier: request.verifier, expectedState: request.state }, { resource: OTHER_RESOURCE });
+    // A JWT of the same issuer and keys, for another audience: only the audience tells them apart.
+    assert.equal(decodeJwt(tokens.access_token).aud, OTHER_RESOURCE);
     const called = await fetch(mcp.resource, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     assert.equal(called.status, 401);
     assert.match(called.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
