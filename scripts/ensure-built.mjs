@@ -16,7 +16,8 @@ const SRC = join(ROOT, 'src');
 const MARKER = join(ROOT, 'dist', '.built');
 
 function newestSource() {
-  let newest = statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs;
+  // tsconfig.build.json extends tsconfig.json: a change to either changes what is emitted.
+  let newest = Math.max(statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs, statSync(join(ROOT, 'tsconfig.json')).mtimeMs);
   for (const entry of readdirSync(SRC, { recursive: true, withFileTypes: true })) {
     if (entry.isFile() && entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
   }

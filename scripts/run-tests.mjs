@@ -65,7 +65,7 @@ if (args.includes('--list')) {
 
 // A cluster file runs several servers, nginx and a load of its own, and a browser file a
 // Chromium: one file at a time.
-const concurrency = speeds.includes('cluster') || speeds.includes('e2e') ? 1 : Number(process.env.TEST_CONCURRENCY ?? DEFAULT_CONCURRENCY);
+const concurrency = speeds.includes('cluster') || speeds.includes('e2e') ? 1 : Number(process.env.TEST_CONCURRENCY || DEFAULT_CONCURRENCY);
 if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`TEST_CONCURRENCY must be a whole number of at least 1, not ${process.env.TEST_CONCURRENCY}`);
   process.exit(1);
@@ -75,11 +75,13 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
 // rather than in every file that finds them stale at the same moment.
 if (speeds.some((speed) => speed !== 'unit')) ensureBuilt();
 
+// The cluster suite runs on Postgres whatever TEST_DATABASE says: no template for it.
 let templateFolder;
-if (env.TEST_DATABASE !== 'postgres' && speeds.some((speed) => speed !== 'unit')) {
+if (env.TEST_DATABASE !== 'postgres' && speeds.some((speed) => speed !== 'unit' && speed !== 'cluster')) {
   templateFolder = mkdtempSync(path.join(os.tmpdir(), 'portcullis-template-'));
   const made = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/make-test-template.ts', templateFolder], { stdio: 'inherit' });
   if (made.status !== 0) {
+    rmSync(templateFolder, { recursive: true, force: true });
     console.error('could not make the embedded test database template');
     process.exit(1);
   }
