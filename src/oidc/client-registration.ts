@@ -8,7 +8,7 @@ import type { ClientRegistrationConfig } from '../config/index.ts';
 import { AppError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { EXTRA_CLIENT_METADATA } from './client-metadata.ts';
 import { toRegistrationDocument } from './registration-document.ts';
-import { checkRegistrationPolicy } from './registration-policy.ts';
+import { checkRegistrationPolicy, offeredScopes } from './registration-policy.ts';
 
 // Dynamic client registration (RFC 7591) and its management (RFC 7592), CLIENT_REGISTRATION.
 // The engine owns the protocol: the endpoint, the initial and registration access tokens,
@@ -126,16 +126,6 @@ export function createClientRegistration(deps: ClientRegistrationDeps): ClientRe
   const { config, clients } = deps;
   const enabled = config.mode !== 'off';
 
-  /** The scopes each resource server the policy allows offers (gone ones offer none). */
-  async function offeredScopes(): Promise<Map<string, string[]>> {
-    const offered = new Map<string, string[]>();
-    for (const indicator of config.policy.resources) {
-      const resource = await deps.resources.find(indicator);
-      if (resource) offered.set(indicator, resource.scopes.map((scope) => scope.name));
-    }
-    return offered;
-  }
-
   return {
     features: {
       registration: enabled
@@ -176,7 +166,7 @@ export function createClientRegistration(deps: ClientRegistrationDeps): ClientRe
       const ctx: EngineContext = Provider.ctx;
       const route = routeOf(ctx);
       if (!ctx || route === undefined || !WRITING_ROUTES.has(route)) throw new Error('clients are managed through the registry, not the provider');
-      const document = toRegistrationDocument(clientId, metadata, config.policy, await offeredScopes());
+      const document = toRegistrationDocument(clientId, metadata, config.policy, await offeredScopes(config.policy, deps.resources));
       const problem = checkRegistrationPolicy(document.shape, config.policy);
       // redirect_uris problems start with the field's name: the engine answers invalid_redirect_uri for them.
       if (problem) throw new errors.InvalidClientMetadata(problem);

@@ -67,21 +67,17 @@ export function buildProviderConfiguration(deps: ProviderDeps): Configuration {
   const resourcePolicy = createResourcePolicy({ accounts: requestAccounts, resources, oidcScopes: served.scopes });
   // The engine asks for a client on every request that names one. A cached registry hands
   // back the same record until it changes, so its metadata (and opened secret) are made once.
+  // (So does the metadata documents' cache, metadata-documents/.)
   const metadataOf = new WeakMap<ClientRecord, ReturnType<typeof toProviderMetadata>>();
-  const providerMetadata = (client: ClientRecord) => {
+  const memoised = (client: ClientRecord, build: () => ReturnType<typeof toProviderMetadata>) => {
     let metadata = metadataOf.get(client);
-    if (!metadata) metadataOf.set(client, (metadata = withServedGrants(toProviderMetadata(client, clients.revealSecret(client)), served)));
+    if (!metadata) metadataOf.set(client, (metadata = withServedGrants(build(), served)));
     return metadata;
   };
+  const providerMetadata = (client: ClientRecord) => memoised(client, () => toProviderMetadata(client, clients.revealSecret(client)));
   // A client described by its metadata document: no secret, not registered, marked for the pages.
-  const documentMetadata = (client: ClientRecord) => {
-    let metadata = metadataOf.get(client);
-    if (!metadata) {
-      metadata = withServedGrants({ ...toProviderMetadata(client, undefined), portcullis_registered: false, portcullis_metadata_document: true }, served);
-      metadataOf.set(client, metadata);
-    }
-    return metadata;
-  };
+  const documentMetadata = (client: ClientRecord) =>
+    memoised(client, () => ({ ...toProviderMetadata(client, undefined), portcullis_registered: false, portcullis_metadata_document: true }));
   const { metadataDocuments } = deps;
 
   return {

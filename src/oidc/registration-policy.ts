@@ -1,5 +1,5 @@
 import type { RegistrationPolicy } from '../config/index.ts';
-import { isLoopbackHost } from '../clients/index.ts';
+import { isLoopbackHost, type ResourceService } from '../clients/index.ts';
 
 // What a client that registers itself may be (CLIENT_REGISTRATION_*), checked on the
 // registration as it will be stored (registration-document.ts made it), before the
@@ -60,4 +60,17 @@ export function checkRegistrationPolicy(shape: RegisteredShape, policy: Registra
   const resource = shape.resources.find((indicator) => !policy.resources.includes(indicator));
   if (resource !== undefined) return `resource: ${resource} is not allowed for registered clients`;
   return undefined;
+}
+
+/**
+ * The scopes each resource server the policy allows offers (gone ones offer none): what a
+ * registration, or a metadata document, may ask for beyond the OpenID scopes.
+ */
+export async function offeredScopes(policy: RegistrationPolicy, resources: Pick<ResourceService, 'find'>): Promise<Map<string, string[]>> {
+  const offered = new Map<string, string[]>();
+  for (const indicator of policy.resources) {
+    const resource = await resources.find(indicator);
+    if (resource) offered.set(indicator, resource.scopes.map((scope) => scope.name));
+  }
+  return offered;
 }

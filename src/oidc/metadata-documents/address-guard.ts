@@ -15,9 +15,12 @@ import ipaddr from 'ipaddr.js';
 
 const GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
 
+/** An IPv6 literal as a URL's hostname writes it, [::1], without its brackets. */
+const unbracketed = (host: string) => (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
+
 /** Whether an address (IPv4 or IPv6, as text) is a public unicast one. Anything unparseable is not. */
 export function isPublicAddress(address: string): boolean {
-  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  const bare = unbracketed(address);
   if (!ipaddr.isValid(bare)) return false;
   let parsed = ipaddr.parse(bare);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
@@ -27,8 +30,7 @@ export function isPublicAddress(address: string): boolean {
 
 /** Whether a host name is an address literal (the connection then makes no look-up at all). */
 export function isAddressLiteral(hostname: string): boolean {
-  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-  return ipaddr.isValid(bare);
+  return ipaddr.isValid(unbracketed(hostname));
 }
 
 /**

@@ -6,6 +6,8 @@
 
 import ipaddr from 'ipaddr.js';
 
+import { isLoopbackHost } from '../../clients/index.ts';
+
 /** The longest client_id URL resolved: whatever names such a client (a revocation by a person) takes this many characters too. */
 export const MAX_CLIENT_ID_URL_LENGTH = 2000;
 const MAX_LENGTH = MAX_CLIENT_ID_URL_LENGTH;
@@ -28,7 +30,8 @@ export function clientIdUrlProblem(clientId: string, options: { readonly allowLo
   if (UNSAFE_CHARACTERS.test(clientId)) return 'a client_id URL must not contain spaces, control characters or backslashes';
   const url = URL.parse(clientId);
   if (!url) return 'client_id is not a URL';
-  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || (ipaddr.IPv4.isValidFourPartDecimal(url.hostname) && ipaddr.IPv4.parse(url.hostname).range() === 'loopback');
+  // The registry's loopback hosts, and the rest of 127/8 (tests serve documents of several hosts).
+  const loopback = isLoopbackHost(url.hostname) || (ipaddr.IPv4.isValidFourPartDecimal(url.hostname) && ipaddr.IPv4.parse(url.hostname).range() === 'loopback');
   if (url.protocol !== 'https:' && !(options.allowLoopbackHttp && url.protocol === 'http:' && loopback)) return 'a client_id URL must be https';
   if (clientId.includes('#')) return 'a client_id URL must not contain a fragment';
   const afterScheme = clientId.slice(clientId.indexOf('//') + 2);

@@ -4,6 +4,7 @@ import type { ActedBy, AuditSink } from '../../audit/index.ts';
 import type { ClientRecord, ResourceService } from '../../clients/index.ts';
 import type { RegistrationPolicy } from '../../config/index.ts';
 import { errors } from '../engine.ts';
+import { offeredScopes } from '../registration-policy.ts';
 import { cacheLifetimeMs } from './cache-lifetime.ts';
 import { clientIdUrlProblem, looksLikeUrlClientId } from './client-id-url.ts';
 import { toDocumentClient } from './document-client.ts';
@@ -88,15 +89,6 @@ export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDo
   const failures = new LRUCache<string, string>({ max: 10_000, ttl: FAILURE_SECONDS * 1000, ...perf });
   const pending = new Map<string, Promise<Outcome>>();
 
-  async function offeredScopes(): Promise<Map<string, string[]>> {
-    const offered = new Map<string, string[]>();
-    for (const indicator of deps.policy.resources) {
-      const resource = await deps.resources.find(indicator);
-      if (resource) offered.set(indicator, resource.scopes.map((scope) => scope.name));
-    }
-    return offered;
-  }
-
   async function fetchClient(clientId: string, facts: Omit<ActedBy, 'actor'>): Promise<Outcome> {
     const refused = (reason: string, detail?: string): Outcome => {
       failures.set(clientId, reason);
@@ -116,7 +108,7 @@ export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDo
   async function fetchAndBuild(clientId: string, facts: Omit<ActedBy, 'actor'>, refused: (reason: string, detail?: string) => Outcome): Promise<Outcome> {
     const fetched = await fetchDocument(clientId);
     if (!fetched.ok) return refused(fetched.reason, fetched.detail);
-    const built = toDocumentClient(clientId, fetched.body, deps.policy, await offeredScopes());
+    const built = toDocumentClient(clientId, fetched.body, deps.policy, await offeredScopes(deps.policy, deps.resources));
     if (!built.ok) return refused(built.reason);
     const lifetime = cacheLifetimeMs(clientId, fetched.status, fetched.headers);
     documents.set(clientId, built.client, { ttl: lifetime });
