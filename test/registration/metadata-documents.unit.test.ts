@@ -251,6 +251,25 @@ describe('resolving a document', () => {
     assert.equal(events[0]?.type, 'client.metadata_document_refused');
     assert.match(String(events[0]?.data?.detail), /nobody foresaw/);
   });
+
+  test('the registry unreachable is its own error (the outage\'s 503), not a refusal remembered for everyone', async () => {
+    const outage = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    let down = true;
+    let fetches = 0;
+    const events: AuditEvent[] = [];
+    const documents = createMetadataDocuments({
+      allowPrivateHosts: false,
+      policy: loadConfig({ CLIENT_REGISTRATION_REDIRECT_HOSTS: 'agent.example.com', CLIENT_REGISTRATION_RESOURCES: 'https://api.example.com' }).clientRegistration.policy,
+      resources: { find: () => (down ? Promise.reject(outage) : Promise.resolve(undefined)) } as unknown as ResourceService,
+      audit: { record: (event: AuditEvent) => events.push(event) },
+      fetcher: () => (fetches++, Promise.resolve({ ok: true, status: 200, headers: {}, body })),
+    });
+    await assert.rejects(documents.resolve(url, { ip: '192.0.2.1' }), (error) => error === outage);
+    assert.equal(events.length, 0, 'nothing refused, nothing audited');
+    down = false;
+    assert.equal((await documents.resolve(url, { ip: '192.0.2.1' })).clientId, url, 'once it is back the client resolves at once');
+    assert.equal(fetches, 1);
+  });
 });
 
 describe("a document's validation", () => {

@@ -97,18 +97,26 @@ export function createMetadataDocuments(deps: MetadataDocumentsDeps): MetadataDo
       deps.audit.record({ type: 'client.metadata_document_refused', clientId, actor: 'system', ...facts, data: { reason, ...(detail !== undefined && { detail }) } });
       return { reason };
     };
+    // Read before the catch-all below: the registry's database gone is the outage's 503
+    // (answer-database-outage.ts), not a refusal of the document remembered for everyone.
+    const offered = await offeredScopes(deps.policy, deps.resources);
     try {
-      return await fetchAndBuild(clientId, facts, refused);
+      return await fetchAndBuild(clientId, facts, offered, refused);
     } catch (error) {
       // Nothing here should throw; if something does, the requester still gets a refusal (not a 500), remembered like any.
       return refused('the document could not be resolved', error instanceof Error ? error.message.slice(0, 200) : 'unknown error');
     }
   }
 
-  async function fetchAndBuild(clientId: string, facts: Omit<ActedBy, 'actor'>, refused: (reason: string, detail?: string) => Outcome): Promise<Outcome> {
+  async function fetchAndBuild(
+    clientId: string,
+    facts: Omit<ActedBy, 'actor'>,
+    offered: ReadonlyMap<string, readonly string[]>,
+    refused: (reason: string, detail?: string) => Outcome,
+  ): Promise<Outcome> {
     const fetched = await fetchDocument(clientId);
     if (!fetched.ok) return refused(fetched.reason, fetched.detail);
-    const built = toDocumentClient(clientId, fetched.body, deps.policy, await offeredScopes(deps.policy, deps.resources));
+    const built = toDocumentClient(clientId, fetched.body, deps.policy, offered);
     if (!built.ok) return refused(built.reason);
     const lifetime = cacheLifetimeMs(clientId, fetched.status, fetched.headers);
     documents.set(clientId, built.client, { ttl: lifetime });
