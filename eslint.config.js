@@ -108,7 +108,7 @@ export default tseslint.config(
   {
     // Scripts served to the browser with the pages.
     files: ['public/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', window: 'readonly' } },
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
   },
   {
     files: ['test/**/*.ts', 'scripts/**', 'bench/**', 'src/cli/**', 'src/main.ts'],

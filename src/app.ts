@@ -43,6 +43,7 @@ import type { AccessTokenVerifier, GrantService, KeyRotation, TokenStore } from 
 import { accountApiIndicator, createAccountApiRouter, createResourceMetadataRouter } from './account-api/index.ts';
 import { ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_PATH, accountPageUrl, createAccountPage, createAccountRouter, createAuthenticatorSetup, createCurrentPasswordCheck, createFactorManagement, createPasskeySetup, createEmailChangePages, createThrottledCode, createFirstPartySignIn, createPageSessions, requireOwnAttempt, signInFailed, type Dispatch } from './account-page/index.ts';
 import { ADMIN_API_PATH, adminApiIndicator, adminMethodProblems, createAdminApiRouter, settingsView } from './admin-api/index.ts';
+import { ADMIN_CONSOLE_CLIENT_ID, createAdminConsole } from './admin-console/index.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -221,6 +222,7 @@ export function createApp(deps: AppDeps): Koa {
   //    this very app, so every check and budget of the token endpoint applies).
   let dispatch: Dispatch | undefined;
   const ACCOUNT_AUTHORIZATION_COOKIE = 'portcullis.account-auth';
+  const ADMIN_AUTHORIZATION_COOKIE = 'portcullis.admin-auth';
   const checkCurrentPassword = createCurrentPasswordCheck({ ...deps, throttle: abuse.loginThrottle });
   const accountPage = createAccountPage({ ...deps, checkCurrentPassword, issuer: config.issuer, clientId: ACCOUNT_PAGE_CLIENT_ID, mailReachesPeople: config.mail.reachesPeople });
   const attempt = createThrottledCode(abuse.loginThrottle);
@@ -299,6 +301,18 @@ export function createApp(deps: AppDeps): Koa {
     const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, settings: settingsView(config), verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
     app.use(adminApi.routes());
     app.use(adminMethodProblems(adminApi.allowedMethods(), ADMIN_API_PATH));
+    //  The admin console (/admin): pages signed in through Portcullis itself, as the account
+    //  page is, for people holding the admin role; each page calls the services the API's
+    //  routes call, so it can do nothing the API would refuse.
+    const adminConsole = createAdminConsole({
+      ...deps,
+      issuer: config.issuer,
+      authorizationCookie: { name: ADMIN_AUTHORIZATION_COOKIE, path: enginePath(deps.provider, 'authorization') },
+      endSessionUrl: new URL(enginePath(deps.provider, 'end_session'), config.issuer).href,
+      dispatch: () => (dispatch ??= app.callback()),
+    });
+    app.use(adminConsole.routes());
+    app.use(adminConsole.allowedMethods());
   }
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...
   //    Where clients authenticate (token, introspection, revocation, PAR), the client the
@@ -323,6 +337,17 @@ export function createApp(deps: AppDeps): Koa {
       refuse: (ctx) => refuseSignIn(ctx, 'invalid_request'),
     }),
   );
+  //    The admin console's client likewise.
+  if (config.adminApi) {
+    app.use(
+      requireOwnAttempt({
+        authorizationPath: enginePath(deps.provider, 'authorization'),
+        clientId: ADMIN_CONSOLE_CLIENT_ID,
+        cookie: ADMIN_AUTHORIZATION_COOKIE,
+        refuse: (ctx) => refuseSignIn(ctx, 'invalid_request'),
+      }),
+    );
+  }
   app.use(abuse.clients);
   app.use(abuse.clientAuthentication);
   app.use(abuse.providerCors);

@@ -22,6 +22,7 @@ import type { Logger, Metrics } from './observability/index.ts';
 import { registerAccountApi } from './account-api/index.ts';
 import { registerAccountPageClient } from './account-page/index.ts';
 import { ADMIN_SCOPES, adminApiIndicator, registerAdminApi } from './admin-api/index.ts';
+import { registerAdminConsoleClient } from './admin-console/index.ts';
 import { createServices, type Services } from './services.ts';
 
 // The impure start shared by the two entry points (the server and the CLI): open the
@@ -192,7 +193,10 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     await registerAccountApi(services.resources, config.issuer);
     await registerAccountPageClient(services.clients, config.issuer);
     // Off (ADMIN_API=false): its resource is not offered, so no token for it is issued.
-    if (config.adminApi) await registerAdminApi(services.resources, config.issuer);
+    if (config.adminApi) {
+      await registerAdminApi(services.resources, config.issuer);
+      await registerAdminConsoleClient(services.clients, config.issuer);
+    }
     return { database, sealer, services, migrations: report, audit, auditSink, changes: registryChanges, close };
   } catch (error) {
     await close();

@@ -35,6 +35,7 @@ export {
   clientInputSchema,
   defaultAuthMethod,
   DEVICE_CODE_GRANT,
+  GRANT_TYPES,
   TOKEN_EXCHANGE_GRANT,
   defaultGrantTypes,
   defaultScopes,

@@ -8,7 +8,7 @@ import { pickLocale, translator, type Locale, type MessageKey, type Translate, t
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
 
-export type PageName = 'login' | 'consent' | 'device' | 'device-confirm' | 'device-done' | 'error' | 'logout' | 'logged-out' | 'landing' | 'not-found' | 'forgot-password' | 'reset-password' | 'reset-outcome' | 'sign-up' | 'sign-up-complete' | 'second-factor' | 'mailbox-code' | 'enrol-totp' | 'recovery-codes' | 'account' | 'email-change' | 'account-authenticator' | 'account-code' | 'account-passkey';
+export type PageName = 'login' | 'consent' | 'device' | 'device-confirm' | 'device-done' | 'error' | 'logout' | 'logged-out' | 'landing' | 'not-found' | 'forgot-password' | 'reset-password' | 'reset-outcome' | 'sign-up' | 'sign-up-complete' | 'second-factor' | 'mailbox-code' | 'enrol-totp' | 'recovery-codes' | 'account' | 'email-change' | 'account-authenticator' | 'account-code' | 'account-passkey' | 'admin-overview' | 'admin-clients' | 'admin-client' | 'admin-client-secret' | 'admin-resources' | 'admin-resource' | 'admin-users' | 'admin-user' | 'admin-audit' | 'admin-keys';
 
 export type RenderPage = (view: PageName, model: Record<string, unknown>) => string;
 

@@ -12,11 +12,12 @@ const WEBAUTHN_BUNDLE = new URL('../dist/bundle/index.umd.min.js', pathToFileURL
 
 const SCRIPT = 'text/javascript; charset=utf-8';
 
-/** Everything the pages load, all from our own origin: one stylesheet and three small scripts. */
+/** Everything the pages load, all from our own origin: one stylesheet and four small scripts. */
 const ASSETS: Readonly<Record<string, { file: string | URL; type: string }>> = {
   '/assets/portcullis.css': { file: 'portcullis.css', type: 'text/css; charset=utf-8' },
   '/assets/auto-submit.js': { file: 'auto-submit.js', type: SCRIPT },
   '/assets/passkey.js': { file: 'passkey.js', type: SCRIPT },
+  '/assets/admin-tail.js': { file: 'admin-tail.js', type: SCRIPT },
   '/assets/webauthn.js': { file: WEBAUTHN_BUNDLE, type: SCRIPT },
 };
 

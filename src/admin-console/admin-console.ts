@@ -1,0 +1,94 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+
+import type { AccountService, SecondFactors } from '../accounts/index.ts';
+import { accountPageUrl, createFirstPartySignIn, createPageSessions, type Dispatch } from '../account-page/index.ts';
+import type { AuditSink, AuditTrail } from '../audit/index.ts';
+import type { ClientService, ResourceService } from '../clients/index.ts';
+import type { ThrottleReleaseStore } from '../db/index.ts';
+import { pageLocale, sendPage, translator, type RenderPage } from '../interactions/index.ts';
+import type { AccessTokenVerifier, GrantService, KeyRotation } from '../oidc/index.ts';
+import { createAuditPages } from './audit-pages.ts';
+import { createClientPages } from './client-pages.ts';
+import { ADMIN_CONSOLE_CALLBACK_PATH, ADMIN_CONSOLE_CLIENT_ID, ADMIN_CONSOLE_PATH } from './console-client.ts';
+import { createConsolePages } from './console-page.ts';
+import type { ConsoleState } from './console-session.ts';
+import { createKeyPages } from './key-pages.ts';
+import { createOverviewPage } from './overview-page.ts';
+import { createResourcePages } from './resource-pages.ts';
+import { createConsoleRouter } from './routes.ts';
+import { createUserPages } from './user-pages.ts';
+
+// The admin console (/admin), put together: server-rendered pages with the site's templates
+// and stylesheet, one small script (the audit trail's live tail), signed in through
+// Portcullis itself. Each page calls the services the admin API's routes call, with their
+// schemas, guards and audit (the person at the console is the actor), so the console can do
+// nothing the API would refuse.
+
+export interface AdminConsoleDeps {
+  readonly issuer: string;
+  readonly accounts: AccountService;
+  readonly clients: ClientService;
+  readonly resources: ResourceService;
+  readonly grants: GrantService;
+  readonly secondFactors: Pick<SecondFactors, 'reset'>;
+  readonly audit: AuditSink;
+  readonly auditTrail: AuditTrail;
+  readonly keyRotation: Pick<KeyRotation, 'list' | 'rotate'>;
+  readonly throttleReleases?: ThrottleReleaseStore | undefined;
+  readonly accessTokens: Pick<AccessTokenVerifier, 'verify'>;
+  readonly render: RenderPage;
+  /** The cookie that carries a sign-in's state to the authorization endpoint (own-attempt-guard.ts checks it there). */
+  readonly authorizationCookie: { readonly name: string; readonly path: string };
+  readonly endSessionUrl: string;
+  /** This app's request handler, for the in-process code exchange. */
+  readonly dispatch: () => Dispatch;
+}
+
+export function createAdminConsole(deps: AdminConsoleDeps): Router<ConsoleState> {
+  const show = createConsolePages(deps.render);
+  const refuse = (ctx: Context, error: string, status: number) => {
+    const t = translator(pageLocale(ctx));
+    const denied = error === 'access_denied';
+    sendPage(
+      ctx,
+      deps.render,
+      'error',
+      {
+        title: denied ? 'Administrators only' : t('account.signin-failed.title'),
+        heading: denied ? 'Administrators only' : t('account.signin-failed.title'),
+        message: denied ? 'The admin console is for accounts with the admin role. Sign in with such an account, or ask an administrator.' : t('account.signin-failed.message'),
+        error,
+        // Refused for the role, starting again would sign in as the same person: the way on is signing out.
+        restartUrl: denied ? `${deps.endSessionUrl}?client_id=${encodeURIComponent(ADMIN_CONSOLE_CLIENT_ID)}` : ADMIN_CONSOLE_PATH,
+      },
+      status,
+    );
+  };
+  return createConsoleRouter({
+    overview: createOverviewPage({ ...deps, show }),
+    clients: createClientPages({ ...deps, show }),
+    resources: createResourcePages({ ...deps, show }),
+    users: createUserPages({ ...deps, show }),
+    audit: createAuditPages({ ...deps, show }),
+    keys: createKeyPages({ ...deps, show }),
+    sessions: createPageSessions({ ...deps, cookie: { name: 'portcullis.admin', path: ADMIN_CONSOLE_PATH }, clientId: ADMIN_CONSOLE_CLIENT_ID }),
+    signIn: createFirstPartySignIn({
+      issuer: deps.issuer,
+      clientId: ADMIN_CONSOLE_CLIENT_ID,
+      redirectUri: accountPageUrl(deps.issuer, ADMIN_CONSOLE_CALLBACK_PATH),
+      cookie: { name: 'portcullis.admin-signin', path: ADMIN_CONSOLE_PATH },
+      authorizationCookie: deps.authorizationCookie,
+      scope: 'openid email profile',
+      dispatch: deps.dispatch,
+    }),
+    accounts: deps.accounts,
+    verifier: deps.accessTokens,
+    grants: deps.grants,
+    auditSink: deps.audit,
+    render: deps.render,
+    refuse,
+    endSessionUrl: deps.endSessionUrl,
+    clientId: ADMIN_CONSOLE_CLIENT_ID,
+  });
+}

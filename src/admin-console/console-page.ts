@@ -1,0 +1,88 @@
+import type { Context } from 'koa';
+
+import { isAppError } from '../errors.ts';
+import { CSRF_FIELD, issueCsrfToken, sendPage, type CsrfScope, type RenderPage } from '../interactions/index.ts';
+import type { PageName } from '../interactions/render-page.ts';
+import { ADMIN_CONSOLE_PATH } from './console-client.ts';
+import { consoleSession, type ConsoleContext } from './console-session.ts';
+
+// How a console page is answered: the site's layout and stylesheet, the console's
+// navigation, and a CSRF token bound to the console session for every form on it. The
+// console speaks English only: it is an operator's tool (the pages people sign in with
+// keep their languages).
+
+export const ADMIN_CSRF: CsrfScope = { cookie: 'portcullis.csrf-admin', path: ADMIN_CONSOLE_PATH };
+
+export type ConsoleSection = 'overview' | 'clients' | 'resources' | 'users' | 'audit' | 'keys';
+
+export const CONSOLE_SECTIONS: readonly { readonly id: ConsoleSection; readonly label: string; readonly path: string }[] = [
+  { id: 'overview', label: 'Overview', path: ADMIN_CONSOLE_PATH },
+  { id: 'clients', label: 'Clients', path: `${ADMIN_CONSOLE_PATH}/clients` },
+  { id: 'resources', label: 'Resource servers', path: `${ADMIN_CONSOLE_PATH}/resources` },
+  { id: 'users', label: 'Users', path: `${ADMIN_CONSOLE_PATH}/users` },
+  { id: 'audit', label: 'Audit trail', path: `${ADMIN_CONSOLE_PATH}/audit` },
+  { id: 'keys', label: 'Keys', path: `${ADMIN_CONSOLE_PATH}/keys` },
+];
+
+export type ShowConsolePage = (ctx: ConsoleContext, view: PageName, section: ConsoleSection, model: Record<string, unknown>, status?: number) => void;
+
+export function createConsolePages(render: RenderPage): ShowConsolePage {
+  return (ctx, view, section, model, status = 200) => {
+    const session = consoleSession(ctx);
+    ctx.state.uiLocales = 'en';
+    sendPage(
+      ctx,
+      render,
+      view,
+      {
+        wide: true,
+        console: { sections: CONSOLE_SECTIONS, current: section, email: session.account.email },
+        csrf: issueCsrfToken(ctx, session.grantId, ADMIN_CSRF),
+        csrfField: CSRF_FIELD,
+        ...model,
+      },
+      status,
+    );
+  };
+}
+
+/**
+ * A refusal of the services (invalid input, a conflict, a stale version, gone) is shown on
+ * the form that asked, with its status; anything else is the error handler's (a 5xx page).
+ */
+export async function refusalOf(work: () => Promise<unknown>): Promise<{ message: string; status: number } | undefined> {
+  try {
+    await work();
+    return undefined;
+  } catch (error) {
+    if (isAppError(error) && error.status < 500 && error.expose) return { message: error.message, status: error.status };
+    throw error;
+  }
+}
+
+/** A form value as one string ('' when absent; the first when sent twice). */
+export function field(body: unknown, name: string): string {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  const first: unknown = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first : '';
+}
+
+/** A form value as a list: checkboxes sent once per box, or a text area of one item per line. */
+export function list(body: unknown, name: string, split: 'lines' | 'repeated' | 'words' = 'lines'): string[] {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  const values = (Array.isArray(value) ? value : [value]).filter((item): item is string => typeof item === 'string');
+  if (split === 'repeated') return values;
+  const separator = split === 'lines' ? /\r?\n/ : /\s+/;
+  return values.flatMap((item) => item.split(separator)).map((item) => item.trim()).filter((item) => item !== '');
+}
+
+/** A checkbox: sent (any value) or not. */
+export function checked(body: unknown, name: string): boolean {
+  return field(body, name) !== '';
+}
+
+/** Where a POST lands after it worked: back to a page of the console (303, so a reload does not send it again). */
+export function seeOther(ctx: Context, path: string): void {
+  ctx.status = 303;
+  ctx.redirect(path);
+}

@@ -1,0 +1,44 @@
+import type { Context, Next } from 'koa';
+
+import type { PageSession, PageSessions, FirstPartySignIn } from '../account-page/index.ts';
+import { ADMIN_ROLE } from '../admin-api/index.ts';
+import { ADMIN_CONSOLE_PATH } from './console-client.ts';
+
+// Who is at the console. The session is the account page's kind (account-page/page-session.ts:
+// a signed cookie on /admin naming the account and the grant its sign-in made for the
+// console's client, checked against the database on every request: the grant alive, the
+// account enabled), and on every request the account must hold the admin role as it is now:
+// a role taken away ends the console at the next click, as it ends the admin API's tokens.
+
+export interface ConsoleState {
+  consoleSession?: PageSession;
+}
+
+/** A console request: its session once signed in, and the route's parameters. */
+export type ConsoleContext = Context & { state: ConsoleState; params: Record<string, string> };
+
+export function isAdmin(account: { readonly roles: readonly string[] }): boolean {
+  return account.roles.includes(ADMIN_ROLE);
+}
+
+/**
+ * Signed in as an admin, or: a page view (GET) starts a sign-in that comes back to it, a
+ * form goes back to the overview (and from there to the sign-in); someone signed in without
+ * the role gets `refuse`.
+ */
+export function requireConsoleSession(deps: { sessions: PageSessions; signIn: FirstPartySignIn; refuse: (ctx: Context) => void }) {
+  return async (ctx: ConsoleContext, next: Next) => {
+    const found = await deps.sessions.read(ctx);
+    if (!found) {
+      deps.sessions.clear(ctx); // a cookie that names no live session is dropped
+      if (ctx.method === 'GET') return deps.signIn.start(ctx, ctx.originalUrl.startsWith(`${ADMIN_CONSOLE_PATH}/`) ? ctx.originalUrl : ADMIN_CONSOLE_PATH);
+      ctx.status = 303;
+      return ctx.redirect(ADMIN_CONSOLE_PATH);
+    }
+    if (!isAdmin(found.account)) return deps.refuse(ctx);
+    ctx.state.consoleSession = found;
+    await next();
+  };
+}
+
+export const consoleSession = (ctx: { state: ConsoleState }): PageSession => ctx.state.consoleSession!;

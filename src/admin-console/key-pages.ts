@@ -1,0 +1,40 @@
+import { keyView, REQUIRED_ALGS, type KeyRotation } from '../oidc/index.ts';
+import { actedBy } from './acted-by.ts';
+import { field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { ADMIN_CONSOLE_PATH } from './console-client.ts';
+import type { ConsoleContext } from './console-session.ts';
+
+// The keys at the console: each signing and cookie key's standing (never its material), and
+// an announced rotation, as the admin API's /keys and `portcullis keys rotate`: new keys are
+// published at once and sign only after KEY_ANNOUNCE_DELAY, so no token breaks. Retiring
+// stays with the CLI (a forced retire ends live tokens and sessions).
+
+const KEYS_PATH = `${ADMIN_CONSOLE_PATH}/keys`;
+const ALGS: readonly string[] = REQUIRED_ALGS;
+
+export function createKeyPages(deps: { keyRotation: Pick<KeyRotation, 'list' | 'rotate'>; show: ShowConsolePage }) {
+  async function showKeys(ctx: ConsoleContext, refused?: { message: string; status: number }) {
+    const all = field(ctx.query, 'all') === 'true';
+    const keys = (await deps.keyRotation.list()).filter((key) => all || key.state !== 'retired').map(keyView);
+    const notice = field(ctx.query, 'done') === 'rotated' ? 'New keys were announced: they are published now and sign from the time shown.' : undefined;
+    deps.show(ctx, 'admin-keys', 'keys', { title: 'Keys', keys, all, algs: ALGS, notice, error: refused?.message }, refused?.status ?? 200);
+  }
+
+  return {
+    list: (ctx: ConsoleContext) => showKeys(ctx),
+
+    async rotate(ctx: ConsoleContext) {
+      const body = ctx.request.body;
+      const algs = list(body, 'algs', 'repeated');
+      const cookie = field(body, 'cookie') === 'true';
+      const unknown = algs.find((alg) => !ALGS.includes(alg));
+      if (unknown !== undefined) return showKeys(ctx, { message: `algs: ${unknown.slice(0, 40)} is not a signing algorithm of this server`, status: 400 });
+      // Refused (409) while a kind already has an announced key.
+      const refused = await refusalOf(() => deps.keyRotation.rotate({ ...(algs.length > 0 && { algs: algs as (typeof REQUIRED_ALGS)[number][] }), cookie }, actedBy(ctx)));
+      if (refused) return showKeys(ctx, refused);
+      seeOther(ctx, `${KEYS_PATH}?done=rotated`);
+    },
+  };
+}
+
+export type KeyPages = ReturnType<typeof createKeyPages>;

@@ -1,0 +1,181 @@
+import type { AccountService, SecondFactors } from '../accounts/index.ts';
+import type { AuditSink } from '../audit/index.ts';
+import type { ThrottleReleaseStore } from '../db/index.ts';
+import { userOfPath } from '../admin-api/admin-context.ts';
+import { ADMIN_ROLE } from '../admin-api/index.ts';
+import { userView } from '../admin-api/views.ts';
+import { grantView, sessionView, type GrantService } from '../oidc/index.ts';
+import { actedBy, shownVersion } from './acted-by.ts';
+import { checked, field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { ADMIN_CONSOLE_PATH } from './console-client.ts';
+import { consoleSession, type ConsoleContext } from './console-session.ts';
+
+// People's accounts at the console: searched, created, changed (name, roles, verified),
+// disabled and enabled, unblocked, their second factors reset, signed out everywhere, and
+// their grants and browser sessions listed and ended: the admin API's user and grant routes,
+// through the same services, with the same guards (nobody disables themself or takes their
+// own admin role, and no change leaves no enabled admin).
+
+const USERS_PATH = `${ADMIN_CONSOLE_PATH}/users`;
+const PAGE_SIZE = 25;
+export const userPath = (id: string) => `${USERS_PATH}/${encodeURIComponent(id)}`;
+
+const NOTICES = {
+  created: 'The account was created.',
+  saved: 'The account was saved.',
+  disabled: 'The account was disabled: its grants, tokens and sessions ended.',
+  enabled: 'The account was enabled.',
+  unblocked: 'Password attempts are allowed again for this account, from every address.',
+  'factors-reset': 'The second factors were removed, and every session, grant and token of the account ended.',
+  'signed-out': 'Every grant, token and browser session of the account ended.',
+  'grant-revoked': 'The grant and its tokens were revoked.',
+  'session-ended': 'The browser session ended, with the grants made in it.',
+} as const;
+const notice = (ctx: ConsoleContext) => NOTICES[field(ctx.query, 'done') as keyof typeof NOTICES];
+
+// Grant ids and session uids are the engine's: URL-safe characters, well under this.
+const ENGINE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export interface UserPagesDeps {
+  readonly accounts: AccountService;
+  readonly grants: GrantService;
+  readonly secondFactors: Pick<SecondFactors, 'reset'>;
+  readonly audit: AuditSink;
+  readonly throttleReleases?: ThrottleReleaseStore | undefined;
+  readonly show: ShowConsolePage;
+}
+
+export function createUserPages(deps: UserPagesDeps) {
+  const { accounts, grants, show } = deps;
+  const current = (ctx: ConsoleContext) => userOfPath(accounts, ctx.params.id!);
+  // As the admin API's: the person at the console keeps their own access.
+  const guard = (ctx: ConsoleContext, ifUpdatedAt?: Date) => ({ keepRoleHeld: ADMIN_ROLE, actorAccountId: consoleSession(ctx).account.id, ifUpdatedAt });
+
+  async function showList(ctx: ConsoleContext, form: { values?: unknown; error?: string } = {}, status = 200) {
+    const search = field(ctx.query, 'q').slice(0, 200);
+    const cursor = field(ctx.query, 'after');
+    const found = await accounts.page({ limit: PAGE_SIZE + 1, after: /^[0-9a-f-]{36}$/i.test(cursor) ? cursor : undefined, search: search || undefined });
+    const users = found.slice(0, PAGE_SIZE).map(userView);
+    const next = found.length > PAGE_SIZE ? `${USERS_PATH}?${new URLSearchParams({ ...(search && { q: search }), after: users.at(-1)!.id }).toString()}` : undefined;
+    show(ctx, 'admin-users', 'users', { title: 'Users', users, search, next, notice: notice(ctx), form: form.values ?? {}, error: form.error }, status);
+  }
+
+  async function showUser(ctx: ConsoleContext, form: { values?: unknown; error?: string; errorOf?: string } = {}, status = 200) {
+    const account = await current(ctx);
+    const user = userView(account);
+    const [userGrants, sessions] = await Promise.all([grants.listForAccount(account.id), grants.listSessions(account.id)]);
+    show(
+      ctx,
+      'admin-user',
+      'users',
+      {
+        title: user.email,
+        user,
+        form: form.values ?? user,
+        grants: userGrants.map(grantView),
+        sessions: sessions.map(sessionView),
+        canUnblock: deps.throttleReleases !== undefined,
+        self: account.id === consoleSession(ctx).account.id,
+        notice: notice(ctx),
+        error: form.error,
+        errorOf: form.errorOf,
+      },
+      status,
+    );
+  }
+
+  /** Runs a change of the account at the path; refused, the account's page shows why where it was asked. */
+  async function change(ctx: ConsoleContext, errorOf: string, work: (id: string) => Promise<unknown>, done: keyof typeof NOTICES) {
+    const account = await current(ctx);
+    const refused = await refusalOf(() => work(account.id));
+    if (refused) return showUser(ctx, { error: refused.message, errorOf }, refused.status);
+    seeOther(ctx, `${userPath(account.id)}?done=${done}`);
+  }
+
+  return {
+    list: (ctx: ConsoleContext) => showList(ctx),
+
+    async create(ctx: ConsoleContext) {
+      const body = ctx.request.body;
+      const password = field(body, 'password');
+      const values = { email: field(body, 'email'), name: field(body, 'name'), roles: list(body, 'roles', 'words'), emailVerified: checked(body, 'emailVerified') };
+      let id: string | undefined;
+      const refused = await refusalOf(async () => {
+        id = (await accounts.create({ ...values, ...(password && { password }) }, actedBy(ctx))).id;
+      });
+      // The password is never put back into the form.
+      if (refused || !id) return showList(ctx, { values, error: refused?.message }, refused?.status ?? 400);
+      seeOther(ctx, `${userPath(id)}?done=created`);
+    },
+
+    show: (ctx: ConsoleContext) => showUser(ctx),
+
+    async update(ctx: ConsoleContext) {
+      const body = ctx.request.body;
+      const values = { name: field(body, 'name'), roles: list(body, 'roles', 'words'), emailVerified: checked(body, 'emailVerified') };
+      const account = await current(ctx);
+      const refused = await refusalOf(() => accounts.update(account.id, values, actedBy(ctx), guard(ctx, shownVersion(field(body, 'version')))));
+      if (refused) return showUser(ctx, { values: { ...userView(account), ...values }, error: refused.message, errorOf: 'edit' }, refused.status);
+      seeOther(ctx, `${userPath(account.id)}?done=saved`);
+    },
+
+    disable: (ctx: ConsoleContext) => change(ctx, 'standing', (id) => accounts.setDisabled(id, true, actedBy(ctx), guard(ctx)), 'disabled'),
+    enable: (ctx: ConsoleContext) => change(ctx, 'standing', (id) => accounts.setDisabled(id, false, actedBy(ctx), guard(ctx)), 'enabled'),
+
+    unblock: (ctx: ConsoleContext) =>
+      change(
+        ctx,
+        'standing',
+        async (id) => {
+          const releases = deps.throttleReleases;
+          if (!releases) return;
+          const account = await current(ctx);
+          await releases.add({ subject: account.email });
+          deps.audit.record({ type: 'login.unblocked', accountId: id, data: { scope: 'account' }, ...actedBy(ctx) });
+        },
+        'unblocked',
+      ),
+
+    resetFactors: (ctx: ConsoleContext) =>
+      change(
+        ctx,
+        'standing',
+        async (id) => {
+          const by = actedBy(ctx);
+          const removed = await deps.secondFactors.reset(id);
+          deps.audit.record({ type: 'mfa.reset', accountId: id, data: { removed }, ...by });
+          await accounts.revokeTokens(id, by);
+        },
+        'factors-reset',
+      ),
+
+    signOut: (ctx: ConsoleContext) => change(ctx, 'standing', (id) => accounts.revokeTokens(id, actedBy(ctx)), 'signed-out'),
+
+    // A grant or session that is not this person's ends nothing (as the API's).
+    revokeGrant: (ctx: ConsoleContext) =>
+      change(
+        ctx,
+        'grants',
+        async (id) => {
+          const grantId = field(ctx.request.body, 'grant');
+          const grant = ENGINE_ID.test(grantId) ? await grants.find(grantId) : undefined;
+          if (grant && grant.accountId === id) await grants.revokeGrant(grant.id, 'operator', actedBy(ctx));
+        },
+        'grant-revoked',
+      ),
+
+    endSession: (ctx: ConsoleContext) =>
+      change(
+        ctx,
+        'sessions',
+        async (id) => {
+          const sessionId = field(ctx.request.body, 'session');
+          if (ENGINE_ID.test(sessionId)) await grants.endSession(id, sessionId, actedBy(ctx));
+        },
+        'session-ended',
+      ),
+  };
+}
+
+export type UserPages = ReturnType<typeof createUserPages>;
+
