@@ -23,6 +23,8 @@ const MAY_IMPORT = {
   'account-api': ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse'],
   // The admin API protects itself as the account API does (its requireAccessToken).
   'admin-api': ['config', 'observability', 'http', 'db', 'audit', 'clients', 'accounts', 'oidc', 'abuse', 'account-api'],
+  // The admin console is a page surface over the admin API's services and views, signed in as the account page is.
+  'admin-console': ['config', 'observability', 'http', 'db', 'audit', 'clients', 'accounts', 'oidc', 'interactions', 'account-page', 'admin-api'],
   cli: ['config', 'observability', 'db', 'crypto', 'audit', 'clients', 'accounts', 'oidc'],
   // The account page is a page surface: it builds its forms and texts as the sign-in pages do.
   'account-page': ['config', 'observability', 'http', 'audit', 'clients', 'accounts', 'oidc', 'abuse', 'mail', 'interactions'],

@@ -11,3 +11,4 @@ export { createCurrentPasswordCheck } from './current-password.ts';
 export { createThrottledCode, type ThrottledCode } from './throttled-code.ts';
 export { createPasskeySetup, type PasskeySetup } from './passkey-setup.ts';
 export { createFactorManagement, type FactorManagement } from './factor-management.ts';
+export { registerFirstPartyClient } from './first-party-client.ts';

@@ -4,3 +4,6 @@ export type { AdminApiDeps } from './admin-context.ts';
 export { ADMIN_API_PATH, ADMIN_ROLE, ADMIN_SCOPES, adminApiIndicator, registerAdminApi } from './admin-resource.ts';
 export { buildOpenApiDocument } from './openapi.ts';
 export { settingsView } from './settings-view.ts';
+// What the admin console shows and checks as this API does.
+export { auditQuerySchema, clientView, resourceServerView, userView } from './views.ts';
+export { userOfPath } from './admin-context.ts';

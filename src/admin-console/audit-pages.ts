@@ -1,5 +1,5 @@
 import type { AuditRecord, AuditTrail } from '../audit/index.ts';
-import { auditQuerySchema } from '../admin-api/views.ts';
+import { auditQuerySchema } from '../admin-api/index.ts';
 import { toValidationError } from '../errors.ts';
 import { field, type ShowConsolePage } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';

@@ -1,7 +1,7 @@
 import type { ClientService, ResourceService } from '../clients/index.ts';
 import { AUTH_METHODS, CLIENT_TYPES, GRANT_TYPES } from '../clients/index.ts';
 import { NotFoundError } from '../errors.ts';
-import { clientView } from '../admin-api/views.ts';
+import { clientView } from '../admin-api/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
 import { checked, field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
 import { ACCOUNT_PAGE_CLIENT_ID } from '../account-page/index.ts';

@@ -1,6 +1,5 @@
 import type { ClientService } from '../clients/index.ts';
-import { accountPageUrl } from '../account-page/index.ts';
-import { registerFirstPartyClient } from '../account-page/first-party-client.ts';
+import { accountPageUrl, registerFirstPartyClient } from '../account-page/index.ts';
 
 // The admin console is an app of Portcullis' own, as the account page is
 // (account-page/first-party-client.ts): a public, first-party client signing people in with

@@ -1,8 +1,7 @@
 import type { Context } from 'koa';
 
 import { isAppError } from '../errors.ts';
-import { CSRF_FIELD, issueCsrfToken, sendPage, type CsrfScope, type RenderPage } from '../interactions/index.ts';
-import type { PageName } from '../interactions/render-page.ts';
+import { CSRF_FIELD, issueCsrfToken, sendPage, type CsrfScope, type PageName, type RenderPage } from '../interactions/index.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
 import { consoleSession, type ConsoleContext } from './console-session.ts';
 

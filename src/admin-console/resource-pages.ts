@@ -1,6 +1,6 @@
 import type { ResourceService } from '../clients/index.ts';
 import { NotFoundError } from '../errors.ts';
-import { resourceServerView } from '../admin-api/views.ts';
+import { resourceServerView } from '../admin-api/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
 import { field, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';

@@ -1,9 +1,7 @@
 import type { AccountService, SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
-import { userOfPath } from '../admin-api/admin-context.ts';
-import { ADMIN_ROLE } from '../admin-api/index.ts';
-import { userView } from '../admin-api/views.ts';
+import { ADMIN_ROLE, userOfPath, userView } from '../admin-api/index.ts';
 import { grantView, sessionView, type GrantService } from '../oidc/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
 import { checked, field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';

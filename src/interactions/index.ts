@@ -1,5 +1,5 @@
 export { createInteractionRouter, type InteractionDeps } from './routes.ts';
-export { createPageRenderer, languageModel, pageLocale, sendPage, type RenderPage } from './render-page.ts';
+export { createPageRenderer, languageModel, pageLocale, sendPage, type PageName, type RenderPage } from './render-page.ts';
 // What other page surfaces (the account page) build their forms and texts with.
 export { CSRF_FIELD, issueCsrfToken, requireCsrfToken, type CsrfScope } from './csrf.ts';
 export { parseForm } from './parse-form.ts';
