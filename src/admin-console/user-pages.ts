@@ -2,6 +2,7 @@ import type { AccountService, SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
 import { ADMIN_ROLE, userOfPath, userView } from '../admin-api/index.ts';
+import { NotFoundError } from '../errors.ts';
 import { grantView, sessionView, type GrantService } from '../oidc/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
 import { checked, field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
@@ -126,7 +127,7 @@ export function createUserPages(deps: UserPagesDeps) {
         'standing',
         async (id) => {
           const releases = deps.throttleReleases;
-          if (!releases) return;
+          if (!releases) throw new NotFoundError('unblocking is not served by this instance');
           const account = await current(ctx);
           await releases.add({ subject: account.email });
           deps.audit.record({ type: 'login.unblocked', accountId: id, data: { scope: 'account' }, ...actedBy(ctx) });
