@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import type { AccessTokenState } from '../account-api/index.ts';
 import { grantView, sessionView } from '../oidc/index.ts';
 import { actedBy, userOfPath, type AdminApiDeps, type Guards } from './admin-context.ts';
+import { endPersonsSession, revokePersonsGrant } from './user-operations.ts';
 
 // What a person has granted, and taking it back, as `portcullis grants list` and
 // `portcullis revoke` do: /users/{id}/grants lists the live grants (one per authorization:
@@ -15,9 +16,6 @@ import { actedBy, userOfPath, type AdminApiDeps, type Guards } from './admin-con
 // /users/{id}/sessions lists the browsers signed in, each with the clients authorized in
 // it; DELETE of one signs that browser out: the session ends, and every grant made in it
 // with its tokens (a lost device keeps nothing), audited once as session.ended.
-
-// Grant ids and session uids are the engine's: URL-safe characters, well under this.
-const ENGINE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards, deps: Pick<AdminApiDeps, 'accounts' | 'grants'>): void {
   const { accounts, grants } = deps;
@@ -33,12 +31,8 @@ export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards,
   // of anyone else's: the grant must be this account's.
   router.delete('/users/:id/grants/:grantId', guards.write, async (ctx) => {
     const account = await current(ctx.params.id!);
-    const grantId = ctx.params.grantId!;
-    const grant = ENGINE_ID.test(grantId) ? await grants.find(grantId) : undefined;
-    if (grant && grant.accountId === account.id) {
-      // Recorded as grant.revoked by the service, once: concurrent DELETEs end it once.
-      await grants.revokeGrant(grant.id, 'operator', actedBy(ctx));
-    }
+    // Recorded as grant.revoked by the service, once: concurrent DELETEs end it once.
+    await revokePersonsGrant(grants, account.id, ctx.params.grantId!, actedBy(ctx));
     ctx.status = 204;
   });
 
@@ -51,8 +45,7 @@ export function addGrantRoutes(router: Router<AccessTokenState>, guards: Guards,
   // (204). Unlike a grant, ending a session ends what was made in it, so the answer counts it.
   router.delete('/users/:id/sessions/:sessionId', guards.write, async (ctx) => {
     const account = await current(ctx.params.id!);
-    const sessionId = ctx.params.sessionId!;
-    const result = ENGINE_ID.test(sessionId) ? await grants.endSession(account.id, sessionId, actedBy(ctx)) : undefined;
+    const result = await endPersonsSession(grants, account.id, ctx.params.sessionId!, actedBy(ctx));
     if (result?.ended) ctx.body = { grants: result.grants, tokens: result.tokens };
     else ctx.status = 204;
   });

@@ -7,3 +7,4 @@ export { settingsView } from './settings-view.ts';
 // What the admin console shows and checks as this API does.
 export { auditQuerySchema, clientView, resourceServerView, userView } from './views.ts';
 export { userOfPath } from './admin-context.ts';
+export { endPersonsSession, operatorGuard, resetFactors, revokePersonsGrant, unblockAccount } from './user-operations.ts';

@@ -2,7 +2,8 @@ import type Router from '@koa/router';
 
 import type { AccessTokenState } from '../account-api/index.ts';
 import { toValidationError } from '../errors.ts';
-import { ADMIN_API_PATH, ADMIN_ROLE } from './admin-resource.ts';
+import { ADMIN_API_PATH } from './admin-resource.ts';
+import { operatorGuard, resetFactors, unblockAccount } from './user-operations.ts';
 import { actedBy, bodyObject, userOfPath, type AdminApiDeps, type AdminContext, type Guards } from './admin-context.ts';
 import { etagOf, requireIfMatch } from './etag.ts';
 import { userQuerySchema, userView } from './views.ts';
@@ -46,11 +47,11 @@ export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, 
     ctx.body = answer(ctx, userView(await current(ctx.params.id!)));
   });
 
-  // Administration must stay possible: nobody disables themself or takes their own admin
-  // role, and no change leaves no enabled account with it (409, checked with the write).
+  // As every operator's change: nobody disables themself or takes their own admin role, and
+  // no change leaves no enabled admin (user-operations.ts).
   const guard = (ctx: AdminContext, ifUpdatedAt?: Date) => {
     const token = ctx.state.accessToken;
-    return { keepRoleHeld: ADMIN_ROLE, actorAccountId: token.issuedTo === 'person' ? token.sub : undefined, ifUpdatedAt };
+    return operatorGuard(token.issuedTo === 'person' ? token.sub : undefined, ifUpdatedAt);
   };
 
   // Name, roles (the whole list) and the verified flag, from the representation read; written
@@ -70,26 +71,19 @@ export function addUserRoutes(router: Router<AccessTokenState>, guards: Guards, 
     });
   }
 
-  // A lost or stolen phone, as `portcullis users reset-factors` does it: the authenticator and
-  // recovery codes go, and so does every session, grant and token of the account (whoever
-  // signed in with that phone must not stay signed in).
+  // A lost or stolen phone: the factors go, and every session, grant and token (user-operations.ts).
   router.post('/users/:id/reset-factors', guards.write, async (ctx) => {
     const account = await current(ctx.params.id!);
-    const by = actedBy(ctx);
-    const removed = await deps.secondFactors.reset(account.id);
-    deps.audit.record({ type: 'mfa.reset', accountId: account.id, data: { removed }, ...by });
-    const { grants, tokens } = await accounts.revokeTokens(account.id, by);
-    ctx.body = { user: { id: account.id, email: account.email }, removed, grants, tokens };
+    const outcome = await resetFactors(deps, account, actedBy(ctx));
+    ctx.body = { user: { id: account.id, email: account.email }, ...outcome };
   });
 
-  // Lifts the password throttle's blocks of the account on every address, as
-  // `portcullis users unblock` does: running servers apply it at the next attempt.
+  // The password throttle's blocks of the account lifted on every address (user-operations.ts).
   const releases = deps.throttleReleases;
   if (releases) {
     router.post('/users/:id/unblock', guards.write, async (ctx) => {
       const account = await current(ctx.params.id!);
-      await releases.add({ subject: account.email });
-      deps.audit.record({ type: 'login.unblocked', accountId: account.id, data: { scope: 'account' }, ...actedBy(ctx) });
+      await unblockAccount({ throttleReleases: releases, audit: deps.audit }, account, actedBy(ctx));
       ctx.body = { user: { id: account.id, email: account.email }, released: true };
     });
   }

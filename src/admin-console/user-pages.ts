@@ -1,7 +1,7 @@
-import type { AccountService, SecondFactors } from '../accounts/index.ts';
+import type { AccountRecord, AccountService, SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
-import { ADMIN_ROLE, userOfPath, userView } from '../admin-api/index.ts';
+import { endPersonsSession, operatorGuard, resetFactors, revokePersonsGrant, unblockAccount, userOfPath, userView } from '../admin-api/index.ts';
 import { NotFoundError } from '../errors.ts';
 import { grantView, sessionView, type GrantService } from '../oidc/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
@@ -32,9 +32,6 @@ const NOTICES = {
 } as const;
 const notice = (ctx: ConsoleContext) => NOTICES[field(ctx.query, 'done') as keyof typeof NOTICES];
 
-// Grant ids and session uids are the engine's: URL-safe characters, well under this.
-const ENGINE_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
 export interface UserPagesDeps {
   readonly accounts: AccountService;
   readonly grants: GrantService;
@@ -48,7 +45,7 @@ export function createUserPages(deps: UserPagesDeps) {
   const { accounts, grants, show } = deps;
   const current = (ctx: ConsoleContext) => userOfPath(accounts, ctx.params.id!);
   // As the admin API's: the person at the console keeps their own access.
-  const guard = (ctx: ConsoleContext, ifUpdatedAt?: Date) => ({ keepRoleHeld: ADMIN_ROLE, actorAccountId: consoleSession(ctx).account.id, ifUpdatedAt });
+  const guard = (ctx: ConsoleContext, ifUpdatedAt?: Date) => operatorGuard(consoleSession(ctx).account.id, ifUpdatedAt);
 
   async function showList(ctx: ConsoleContext, form: { values?: unknown; error?: string } = {}, status = 200) {
     const search = field(ctx.query, 'q').slice(0, 200);
@@ -84,9 +81,9 @@ export function createUserPages(deps: UserPagesDeps) {
   }
 
   /** Runs a change of the account at the path; refused, the account's page shows why where it was asked. */
-  async function change(ctx: ConsoleContext, errorOf: string, work: (id: string) => Promise<unknown>, done: keyof typeof NOTICES) {
+  async function change(ctx: ConsoleContext, errorOf: string, work: (account: AccountRecord) => Promise<unknown>, done: keyof typeof NOTICES) {
     const account = await current(ctx);
-    const refused = await refusalOf(() => work(account.id));
+    const refused = await refusalOf(() => work(account));
     if (refused) return showUser(ctx, { error: refused.message, errorOf }, refused.status);
     seeOther(ctx, `${userPath(account.id)}?done=${done}`);
   }
@@ -118,61 +115,28 @@ export function createUserPages(deps: UserPagesDeps) {
       seeOther(ctx, `${userPath(account.id)}?done=saved`);
     },
 
-    disable: (ctx: ConsoleContext) => change(ctx, 'standing', (id) => accounts.setDisabled(id, true, actedBy(ctx), guard(ctx)), 'disabled'),
-    enable: (ctx: ConsoleContext) => change(ctx, 'standing', (id) => accounts.setDisabled(id, false, actedBy(ctx), guard(ctx)), 'enabled'),
+    disable: (ctx: ConsoleContext) => change(ctx, 'standing', (account) => accounts.setDisabled(account.id, true, actedBy(ctx), guard(ctx)), 'disabled'),
+    enable: (ctx: ConsoleContext) => change(ctx, 'standing', (account) => accounts.setDisabled(account.id, false, actedBy(ctx), guard(ctx)), 'enabled'),
 
     unblock: (ctx: ConsoleContext) =>
       change(
         ctx,
         'standing',
-        async (id) => {
+        async (account) => {
           const releases = deps.throttleReleases;
           if (!releases) throw new NotFoundError('unblocking is not served by this instance');
-          const account = await current(ctx);
-          await releases.add({ subject: account.email });
-          deps.audit.record({ type: 'login.unblocked', accountId: id, data: { scope: 'account' }, ...actedBy(ctx) });
+          await unblockAccount({ throttleReleases: releases, audit: deps.audit }, account, actedBy(ctx));
         },
         'unblocked',
       ),
 
-    resetFactors: (ctx: ConsoleContext) =>
-      change(
-        ctx,
-        'standing',
-        async (id) => {
-          const by = actedBy(ctx);
-          const removed = await deps.secondFactors.reset(id);
-          deps.audit.record({ type: 'mfa.reset', accountId: id, data: { removed }, ...by });
-          await accounts.revokeTokens(id, by);
-        },
-        'factors-reset',
-      ),
+    resetFactors: (ctx: ConsoleContext) => change(ctx, 'standing', (account) => resetFactors(deps, account, actedBy(ctx)), 'factors-reset'),
 
-    signOut: (ctx: ConsoleContext) => change(ctx, 'standing', (id) => accounts.revokeTokens(id, actedBy(ctx)), 'signed-out'),
+    signOut: (ctx: ConsoleContext) => change(ctx, 'standing', (account) => accounts.revokeTokens(account.id, actedBy(ctx)), 'signed-out'),
 
     // A grant or session that is not this person's ends nothing (as the API's).
-    revokeGrant: (ctx: ConsoleContext) =>
-      change(
-        ctx,
-        'grants',
-        async (id) => {
-          const grantId = field(ctx.request.body, 'grant');
-          const grant = ENGINE_ID.test(grantId) ? await grants.find(grantId) : undefined;
-          if (grant && grant.accountId === id) await grants.revokeGrant(grant.id, 'operator', actedBy(ctx));
-        },
-        'grant-revoked',
-      ),
-
-    endSession: (ctx: ConsoleContext) =>
-      change(
-        ctx,
-        'sessions',
-        async (id) => {
-          const sessionId = field(ctx.request.body, 'session');
-          if (ENGINE_ID.test(sessionId)) await grants.endSession(id, sessionId, actedBy(ctx));
-        },
-        'session-ended',
-      ),
+    revokeGrant: (ctx: ConsoleContext) => change(ctx, 'grants', (account) => revokePersonsGrant(grants, account.id, field(ctx.request.body, 'grant'), actedBy(ctx)), 'grant-revoked'),
+    endSession: (ctx: ConsoleContext) => change(ctx, 'sessions', (account) => endPersonsSession(grants, account.id, field(ctx.request.body, 'session'), actedBy(ctx)), 'session-ended'),
   };
 }
 

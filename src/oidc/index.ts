@@ -13,7 +13,7 @@ export { createStateSources } from './state-sources.ts';
 export { createEngineAdapterFactory, PERSISTED_MODELS } from './engine-adapter.ts';
 export type { DeviceFlowPages, ProviderDeps } from './provider-config.ts';
 export { looksLikeJwt, type AccessTokenVerifier, type TokenBinding, type VerifiedAccessToken } from './access-token-verifier.ts';
-export { createGrantService, type GrantService, type GrantSummary, type SessionSummary } from './grant-service.ts';
+export { createGrantService, type GrantService, type GrantSummary, type RevocationCount, type SessionSummary } from './grant-service.ts';
 export { grantView, sessionView } from './grant-view.ts';
 export { createPrismaTokenStore } from './store/index.ts';
 export type { TokenStore, ConsentRecord, DpopReplayStore } from './token-store.ts';
