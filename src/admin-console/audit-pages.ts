@@ -1,7 +1,7 @@
 import type { AuditRecord, AuditTrail } from '../audit/index.ts';
 import { auditQuerySchema } from '../admin-api/index.ts';
 import { toValidationError } from '../errors.ts';
-import { field, type ShowConsolePage } from './console-page.ts';
+import { field, queryOf, type ShowConsolePage } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
 import type { ConsoleContext } from './console-session.ts';
 
@@ -22,7 +22,7 @@ export function eventRow(event: AuditRecord) {
 }
 
 /** The filter form's fields as the API's query: empty fields left out, types separated by spaces. */
-function queryOf(query: unknown) {
+function filterOf(query: URLSearchParams) {
   const raw: Record<string, unknown> = {};
   for (const name of ['accountId', 'clientId', 'since', 'until', 'cursor']) {
     const value = field(query, name).trim();
@@ -38,8 +38,8 @@ export function createAuditPages(deps: { auditTrail: AuditTrail; show: ShowConso
 
   return {
     async list(ctx: ConsoleContext) {
-      const { raw, parsed } = queryOf(ctx.query);
-      const filters = { type: field(ctx.query, 'type'), accountId: field(ctx.query, 'accountId'), clientId: field(ctx.query, 'clientId'), since: field(ctx.query, 'since'), until: field(ctx.query, 'until') };
+      const { raw, parsed } = filterOf(queryOf(ctx));
+      const filters = { type: field(queryOf(ctx), 'type'), accountId: field(queryOf(ctx), 'accountId'), clientId: field(queryOf(ctx), 'clientId'), since: field(queryOf(ctx), 'since'), until: field(queryOf(ctx), 'until') };
       if (!parsed.success) {
         deps.show(ctx, 'admin-audit', 'audit', { title: 'Audit trail', filters, events: [], error: toValidationError(parsed.error).message }, 400);
         return;
@@ -56,8 +56,8 @@ export function createAuditPages(deps: { auditTrail: AuditTrail; show: ShowConso
 
     /** JSON for the live tail: the matching events after `after`, oldest first. */
     async tail(ctx: ConsoleContext) {
-      const after = field(ctx.query, 'after');
-      const { parsed } = queryOf(ctx.query);
+      const after = field(queryOf(ctx), 'after');
+      const { parsed } = filterOf(queryOf(ctx));
       if (!/^\d{1,19}$/.test(after) || BigInt(after) >= 2n ** 63n || !parsed.success) {
         ctx.status = 400;
         ctx.body = { error: 'invalid_request', error_description: parsed.success ? 'after: an event id' : toValidationError(parsed.error).message };

@@ -3,7 +3,7 @@ import { AUTH_METHODS, CLIENT_TYPES, GRANT_TYPES } from '../clients/index.ts';
 import { NotFoundError } from '../errors.ts';
 import { clientView } from '../admin-api/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
-import { checked, field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { checked, field, formOf, list, noticeOf, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
 import { ACCOUNT_PAGE_CLIENT_ID } from '../account-page/index.ts';
 import { ADMIN_CONSOLE_CLIENT_ID, ADMIN_CONSOLE_PATH } from './console-client.ts';
 import type { ConsoleContext } from './console-session.ts';
@@ -23,10 +23,10 @@ const OWN_CLIENTS = new Set([ACCOUNT_PAGE_CLIENT_ID, ADMIN_CONSOLE_CLIENT_ID]);
 
 /** Notices a redirect may name (never text from the request). */
 const NOTICES = { created: 'The client was registered.', saved: 'The client was saved.', deleted: 'The client was deleted, with every grant and token it held.' } as const;
-const notice = (ctx: ConsoleContext) => NOTICES[field(ctx.query, 'done') as keyof typeof NOTICES];
+const notice = (ctx: ConsoleContext) => noticeOf(ctx, NOTICES);
 
 /** What the form's fields say, in the service's input shape. */
-function fromForm(body: unknown) {
+function fromForm(body: URLSearchParams) {
   return {
     name: field(body, 'name'),
     redirectUris: list(body, 'redirectUris'),
@@ -57,7 +57,7 @@ export function createClientPages(deps: { clients: ClientService; resources: Pic
 
   async function showClient(ctx: ConsoleContext, clientId: string, form: { values?: unknown; error?: string; errorOf?: string } = {}, status = 200) {
     const client = clientView(await current(clientId));
-    show(ctx, 'admin-client', 'clients', { title: client.name, client, notice: notice(ctx), form: form.values ?? client, error: form.error, errorOf: form.errorOf ?? 'edit', ...(await choices()) }, status);
+    show(ctx, 'admin-client', 'clients', { title: client.name, client, own: OWN_CLIENTS.has(client.clientId), notice: notice(ctx), form: form.values ?? client, error: form.error, errorOf: form.errorOf ?? 'edit', ...(await choices()) }, status);
   }
 
   function showSecret(ctx: ConsoleContext, client: ReturnType<typeof clientView>, secret: string, rotated: boolean) {
@@ -68,7 +68,7 @@ export function createClientPages(deps: { clients: ClientService; resources: Pic
     list: (ctx: ConsoleContext) => showList(ctx),
 
     async create(ctx: ConsoleContext) {
-      const body = ctx.request.body;
+      const body = formOf(ctx);
       const values = fromForm(body);
       const authMethod = field(body, 'authMethod');
       const input = {
@@ -93,8 +93,12 @@ export function createClientPages(deps: { clients: ClientService; resources: Pic
 
     async update(ctx: ConsoleContext) {
       const before = await current(ctx.params.clientId!);
-      const values = fromForm(ctx.request.body);
-      const refused = await refusalOf(() => clients.update(before.clientId, values, actedBy(ctx), { ifUpdatedAt: shownVersion(field(ctx.request.body, 'version')) }));
+      const all = fromForm(formOf(ctx));
+      // Portcullis' own pages' clients: what makes them the pages' (redirect URI, grants,
+      // first party, scopes) is put back at every start, and changed meanwhile it would
+      // weaken their sign-in; their name and require-MFA flag are the operator's.
+      const values = OWN_CLIENTS.has(before.clientId) ? { name: all.name, requireMfa: all.requireMfa } : all;
+      const refused = await refusalOf(() => clients.update(before.clientId, values, actedBy(ctx), { ifUpdatedAt: shownVersion(field(formOf(ctx), 'version')) }));
       if (refused) return showClient(ctx, before.clientId, { values: { ...clientView(before), ...values }, error: refused.message }, refused.status);
       seeOther(ctx, `${clientPath(before.clientId)}?done=saved`);
     },
@@ -115,7 +119,7 @@ export function createClientPages(deps: { clients: ClientService; resources: Pic
     async remove(ctx: ConsoleContext) {
       const client = await clients.find(ctx.params.clientId!);
       if (client && OWN_CLIENTS.has(client.clientId)) return showClient(ctx, client.clientId, { error: 'This client is one of Portcullis\' own pages: it cannot be deleted here.', errorOf: 'delete' }, 409);
-      if (client && field(ctx.request.body, 'confirm') !== 'yes') return showClient(ctx, client.clientId, { error: 'Tick the box to confirm the deletion.', errorOf: 'delete' }, 400);
+      if (client && field(formOf(ctx), 'confirm') !== 'yes') return showClient(ctx, client.clientId, { error: 'Tick the box to confirm the deletion.', errorOf: 'delete' }, 400);
       if (client) {
         const refused = await refusalOf(() => clients.delete(client.clientId, actedBy(ctx)));
         if (refused && refused.status !== 404) return showClient(ctx, client.clientId, { error: refused.message, errorOf: 'delete' }, refused.status);

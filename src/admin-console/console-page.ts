@@ -59,25 +59,43 @@ export async function refusalOf(work: () => Promise<unknown>): Promise<{ message
   }
 }
 
-/** A form value as one string ('' when absent; the first when sent twice). */
-export function field(body: unknown, name: string): string {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  const first: unknown = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' ? first : '';
+/**
+ * A form's fields as the browser sent them: in order, each repeated field whole. (The body
+ * parser's object turns more than 20 repeats of one name into an object of indices, qs's
+ * arrayLimit, which would drop ticked boxes and scope rows.) The CSRF check reads the same body.
+ */
+export function formOf(ctx: Context): URLSearchParams {
+  const raw: unknown = (ctx.request as { rawBody?: unknown }).rawBody;
+  return new URLSearchParams(typeof raw === 'string' ? raw : '');
 }
 
-/** A form value as a list: checkboxes sent once per box, or a text area of one item per line. */
-export function list(body: unknown, name: string, split: 'lines' | 'repeated' | 'words' = 'lines'): string[] {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  const values = (Array.isArray(value) ? value : [value]).filter((item): item is string => typeof item === 'string');
+/** The query string's fields, read as forms are. */
+export function queryOf(ctx: Context): URLSearchParams {
+  return new URLSearchParams(ctx.querystring);
+}
+
+/** A field as one string ('' when absent; the first when sent twice). */
+export function field(fields: URLSearchParams, name: string): string {
+  return fields.get(name) ?? '';
+}
+
+/** A field as a list: checkboxes sent once per box, or a text area of one item per line, or words. */
+export function list(fields: URLSearchParams, name: string, split: 'lines' | 'repeated' | 'words' = 'lines'): string[] {
+  const values = fields.getAll(name);
   if (split === 'repeated') return values;
   const separator = split === 'lines' ? /\r?\n/ : /\s+/;
   return values.flatMap((item) => item.split(separator)).map((item) => item.trim()).filter((item) => item !== '');
 }
 
-/** A checkbox: sent (any value) or not. */
-export function checked(body: unknown, name: string): boolean {
-  return field(body, name) !== '';
+/** A checkbox: sent (with any value) or not. */
+export function checked(fields: URLSearchParams, name: string): boolean {
+  return field(fields, name) !== '';
+}
+
+/** The notice a redirect named (`?done=`), from the page's own list: never text from the request. */
+export function noticeOf<T extends Record<string, string>>(ctx: Context, notices: T): string | undefined {
+  const done = field(queryOf(ctx), 'done');
+  return Object.hasOwn(notices, done) ? notices[done] : undefined;
 }
 
 /** Where a POST lands after it worked: back to a page of the console (303, so a reload does not send it again). */

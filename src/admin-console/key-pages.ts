@@ -1,6 +1,6 @@
 import { keyView, REQUIRED_ALGS, type KeyRotation } from '../oidc/index.ts';
 import { actedBy } from './acted-by.ts';
-import { field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { field, formOf, list, queryOf, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
 import type { ConsoleContext } from './console-session.ts';
 
@@ -14,9 +14,9 @@ const ALGS: readonly string[] = REQUIRED_ALGS;
 
 export function createKeyPages(deps: { keyRotation: Pick<KeyRotation, 'list' | 'rotate'>; show: ShowConsolePage }) {
   async function showKeys(ctx: ConsoleContext, refused?: { message: string; status: number }) {
-    const all = field(ctx.query, 'all') === 'true';
+    const all = field(queryOf(ctx), 'all') === 'true';
     const keys = (await deps.keyRotation.list()).filter((key) => all || key.state !== 'retired').map(keyView);
-    const notice = field(ctx.query, 'done') === 'rotated' ? 'New keys were announced: they are published now and sign from the time shown.' : undefined;
+    const notice = field(queryOf(ctx), 'done') === 'rotated' ? 'New keys were announced: they are published now and sign from the time shown.' : undefined;
     deps.show(ctx, 'admin-keys', 'keys', { title: 'Keys', keys, all, algs: ALGS, notice, error: refused?.message }, refused?.status ?? 200);
   }
 
@@ -24,7 +24,7 @@ export function createKeyPages(deps: { keyRotation: Pick<KeyRotation, 'list' | '
     list: (ctx: ConsoleContext) => showKeys(ctx),
 
     async rotate(ctx: ConsoleContext) {
-      const body = ctx.request.body;
+      const body = formOf(ctx);
       const algs = list(body, 'algs', 'repeated');
       const cookie = field(body, 'cookie') === 'true';
       const unknown = algs.find((alg) => !ALGS.includes(alg));

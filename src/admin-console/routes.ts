@@ -68,6 +68,8 @@ export function createConsoleRouter(deps: ConsoleRoutesDeps): Router<ConsoleStat
     const outcome = await deps.signIn.finish(ctx);
     const token = outcome.ok ? await deps.verifier.verify(outcome.signedIn.accessToken) : undefined;
     if (!outcome.ok || !token?.grantId || token.sub !== outcome.signedIn.sub || token.clientId !== deps.clientId) {
+      // A grant the console's client was given but will not use is not left behind.
+      if (token?.grantId && token.clientId === deps.clientId) await deps.grants.revokeGrant(token.grantId);
       return deps.refuse(ctx, outcome.ok ? 'invalid_grant' : outcome.reason, 400);
     }
     const account = await deps.accounts.findById(outcome.signedIn.sub);

@@ -5,7 +5,7 @@ import { endPersonsSession, operatorGuard, resetFactors, revokePersonsGrant, unb
 import { NotFoundError } from '../errors.ts';
 import { grantView, sessionView, type GrantService } from '../oidc/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
-import { checked, field, list, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { checked, field, formOf, list, noticeOf, queryOf, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
 import { consoleSession, type ConsoleContext } from './console-session.ts';
 
@@ -30,7 +30,7 @@ const NOTICES = {
   'grant-revoked': 'The grant and its tokens were revoked.',
   'session-ended': 'The browser session ended, with the grants made in it.',
 } as const;
-const notice = (ctx: ConsoleContext) => NOTICES[field(ctx.query, 'done') as keyof typeof NOTICES];
+const notice = (ctx: ConsoleContext) => noticeOf(ctx, NOTICES);
 
 export interface UserPagesDeps {
   readonly accounts: AccountService;
@@ -48,8 +48,8 @@ export function createUserPages(deps: UserPagesDeps) {
   const guard = (ctx: ConsoleContext, ifUpdatedAt?: Date) => operatorGuard(consoleSession(ctx).account.id, ifUpdatedAt);
 
   async function showList(ctx: ConsoleContext, form: { values?: unknown; error?: string } = {}, status = 200) {
-    const search = field(ctx.query, 'q').slice(0, 200);
-    const cursor = field(ctx.query, 'after');
+    const search = field(queryOf(ctx), 'q').slice(0, 200);
+    const cursor = field(queryOf(ctx), 'after');
     const found = await accounts.page({ limit: PAGE_SIZE + 1, after: /^[0-9a-f-]{36}$/i.test(cursor) ? cursor : undefined, search: search || undefined });
     const users = found.slice(0, PAGE_SIZE).map(userView);
     const next = found.length > PAGE_SIZE ? `${USERS_PATH}?${new URLSearchParams({ ...(search && { q: search }), after: users.at(-1)!.id }).toString()}` : undefined;
@@ -92,7 +92,7 @@ export function createUserPages(deps: UserPagesDeps) {
     list: (ctx: ConsoleContext) => showList(ctx),
 
     async create(ctx: ConsoleContext) {
-      const body = ctx.request.body;
+      const body = formOf(ctx);
       const password = field(body, 'password');
       const values = { email: field(body, 'email'), name: field(body, 'name'), roles: list(body, 'roles', 'words'), emailVerified: checked(body, 'emailVerified') };
       let id: string | undefined;
@@ -107,7 +107,7 @@ export function createUserPages(deps: UserPagesDeps) {
     show: (ctx: ConsoleContext) => showUser(ctx),
 
     async update(ctx: ConsoleContext) {
-      const body = ctx.request.body;
+      const body = formOf(ctx);
       const values = { name: field(body, 'name'), roles: list(body, 'roles', 'words'), emailVerified: checked(body, 'emailVerified') };
       const account = await current(ctx);
       const refused = await refusalOf(() => accounts.update(account.id, values, actedBy(ctx), guard(ctx, shownVersion(field(body, 'version')))));
@@ -135,8 +135,8 @@ export function createUserPages(deps: UserPagesDeps) {
     signOut: (ctx: ConsoleContext) => change(ctx, 'standing', (account) => accounts.revokeTokens(account.id, actedBy(ctx)), 'signed-out'),
 
     // A grant or session that is not this person's ends nothing (as the API's).
-    revokeGrant: (ctx: ConsoleContext) => change(ctx, 'grants', (account) => revokePersonsGrant(grants, account.id, field(ctx.request.body, 'grant'), actedBy(ctx)), 'grant-revoked'),
-    endSession: (ctx: ConsoleContext) => change(ctx, 'sessions', (account) => endPersonsSession(grants, account.id, field(ctx.request.body, 'session'), actedBy(ctx)), 'session-ended'),
+    revokeGrant: (ctx: ConsoleContext) => change(ctx, 'grants', (account) => revokePersonsGrant(grants, account.id, field(formOf(ctx), 'grant'), actedBy(ctx)), 'grant-revoked'),
+    endSession: (ctx: ConsoleContext) => change(ctx, 'sessions', (account) => endPersonsSession(grants, account.id, field(formOf(ctx), 'session'), actedBy(ctx)), 'session-ended'),
   };
 }
 

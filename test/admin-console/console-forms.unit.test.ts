@@ -1,36 +1,52 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import type { Context } from 'koa';
+
 import { shownVersion } from '../../src/admin-console/acted-by.ts';
 import { eventRow } from '../../src/admin-console/audit-pages.ts';
-import { checked, field, list } from '../../src/admin-console/console-page.ts';
-import { scopesAsText, scopesFromText } from '../../src/admin-console/resource-pages.ts';
+import { checked, field, list, noticeOf } from '../../src/admin-console/console-page.ts';
+import { scopeRows, scopesFromForm } from '../../src/admin-console/resource-pages.ts';
+import { ValidationError } from '../../src/errors.ts';
 
 // How the console reads its forms into the services' input: what a browser sends (fields
 // once or repeated, text areas with either line ending) and what an attacker may send
-// instead (arrays where one value is expected, objects, nothing).
+// instead (more repeats than a query parser keeps as a list, rows that do not line up).
+
+const form = (text: string) => new URLSearchParams(text);
 
 describe('console form fields', () => {
-  test('a field is one string: the first when sent twice, empty when absent or not text', () => {
-    assert.equal(field({ name: 'App' }, 'name'), 'App');
-    assert.equal(field({ name: ['First', 'Second'] }, 'name'), 'First');
-    assert.equal(field({}, 'name'), '');
-    assert.equal(field(undefined, 'name'), '');
-    assert.equal(field({ name: { nested: 'x' } }, 'name'), '', 'a nested object (qs syntax name[a]=x) is not a value');
+  test('a field is one string: the first when sent twice, empty when absent', () => {
+    assert.equal(field(form('name=App'), 'name'), 'App');
+    assert.equal(field(form('name=First&name=Second'), 'name'), 'First');
+    assert.equal(field(form(''), 'name'), '');
+    assert.equal(field(form('name[a]=x'), 'name'), '', 'qs syntax is a field of another name, not a value');
   });
 
   test('lists: text area lines (CRLF or LF, blank lines and spaces dropped), repeated checkboxes, words', () => {
-    assert.deepEqual(list({ uris: 'https://a.example/cb\r\n\r\n  https://b.example/cb  \n' }, 'uris'), ['https://a.example/cb', 'https://b.example/cb']);
-    assert.deepEqual(list({ grantTypes: ['authorization_code', 'refresh_token'] }, 'grantTypes', 'repeated'), ['authorization_code', 'refresh_token']);
-    assert.deepEqual(list({ grantTypes: 'client_credentials' }, 'grantTypes', 'repeated'), ['client_credentials']);
-    assert.deepEqual(list({ scopes: ' openid  profile\temail ' }, 'scopes', 'words'), ['openid', 'profile', 'email']);
-    assert.deepEqual(list({ scopes: [{ a: 1 }, 'openid'] }, 'scopes', 'words'), ['openid'], 'what is not text is left out, never stringified');
-    assert.deepEqual(list({}, 'scopes'), []);
+    assert.deepEqual(list(form('uris=https%3A%2F%2Fa.example%2Fcb%0D%0A%0D%0A++https%3A%2F%2Fb.example%2Fcb++%0A'), 'uris'), ['https://a.example/cb', 'https://b.example/cb']);
+    assert.deepEqual(list(form('grantTypes=authorization_code&grantTypes=refresh_token'), 'grantTypes', 'repeated'), ['authorization_code', 'refresh_token']);
+    assert.deepEqual(list(form('scopes=+openid++profile%09email+'), 'scopes', 'words'), ['openid', 'profile', 'email']);
+    assert.deepEqual(list(form(''), 'scopes'), []);
+  });
+
+  test('a field repeated more than 20 times stays a list, in order (qs would make it an object of indices)', () => {
+    const many = Array.from({ length: 30 }, (_, i) => `resources=https%3A%2F%2Fapi${i}.example`).join('&');
+    const resources = list(form(many), 'resources', 'repeated');
+    assert.equal(resources.length, 30);
+    assert.equal(resources[25], 'https://api25.example');
   });
 
   test('a checkbox is ticked when sent with any value', () => {
-    assert.equal(checked({ firstParty: 'true' }, 'firstParty'), true);
-    assert.equal(checked({}, 'firstParty'), false);
+    assert.equal(checked(form('firstParty=true'), 'firstParty'), true);
+    assert.equal(checked(form(''), 'firstParty'), false);
+  });
+
+  test('a notice is one of the page\'s own, never a property every object has', () => {
+    const notices = { saved: 'Saved.' };
+    const at = (querystring: string) => ({ querystring }) as unknown as Context;
+    assert.equal(noticeOf(at('done=saved'), notices), 'Saved.');
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', '']) assert.equal(noticeOf(at(`done=${name}`), notices), undefined, name);
   });
 
   test("a form's version is the time it was shown with; anything else is a version no record has", () => {
@@ -40,18 +56,42 @@ describe('console form fields', () => {
   });
 });
 
-describe('resource server scopes as text', () => {
-  test('one scope per line: name | description | roles, read back as written', () => {
-    const scopes = scopesFromText('orders:read | Read orders |\r\norders:write | Change orders | admin  clerk\n\n');
-    assert.deepEqual(scopes, [
+describe('resource server scope rows', () => {
+  const rows = (...scopes: [string, string, string][]) => {
+    const fields = new URLSearchParams();
+    for (const [name, description, roles] of scopes) {
+      fields.append('scopeName', name);
+      fields.append('scopeDescription', description);
+      fields.append('scopeRoles', roles);
+    }
+    return fields;
+  };
+
+  test('each row is one scope, roles split on spaces, empty rows dropped', () => {
+    assert.deepEqual(scopesFromForm(rows(['orders:read', 'Read orders', ''], ['orders:write', 'Change orders', ' admin  clerk '], ['', '', ''])), [
       { name: 'orders:read', description: 'Read orders', roles: [] },
       { name: 'orders:write', description: 'Change orders', roles: ['admin', 'clerk'] },
     ]);
-    assert.deepEqual(scopesFromText(scopesAsText(scopes)), scopes);
   });
 
-  test('a line with only a name has no description and no roles (the service then validates it)', () => {
-    assert.deepEqual(scopesFromText('orders:read'), [{ name: 'orders:read', description: '', roles: [] }]);
+  test('a description holding | and line breaks stays one description of one scope, its roles untouched', () => {
+    const description = 'Change salaries |\npayroll:admin | injected |';
+    const [scope, ...rest] = scopesFromForm(rows(['payroll:write', description, 'hr']));
+    assert.deepEqual(scope, { name: 'payroll:write', description: description.trim(), roles: ['hr'] });
+    assert.equal(rest.length, 0);
+    // Shown again and sent back as it is, nothing changes.
+    const shown = scopeRows([scope]);
+    assert.deepEqual(scopesFromForm(rows(...shown.map((row): [string, string, string] => [row.name, row.description, row.roles]))), [scope]);
+  });
+
+  test('rows whose fields do not line up (a forged form) are refused, not paired up wrongly', () => {
+    const forged = rows(['payroll:write', 'Change salaries', 'hr']);
+    forged.append('scopeName', 'payroll:admin');
+    assert.throws(() => scopesFromForm(forged), ValidationError);
+  });
+
+  test('a row with only a description is kept, for the service to refuse its missing name', () => {
+    assert.deepEqual(scopesFromForm(rows(['', 'no name', ''])), [{ name: '', description: 'no name', roles: [] }]);
   });
 });
 
