@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 
+import { newAdminTestPerson } from '../test/helpers/admin-api-calls.ts';
 import { addVirtualAuthenticator, launchChromium, newPerson, startClientApp, type ClientApp } from '../test/helpers/browser.ts';
 import { loggedAddressLink, loggedMailCode } from '../test/helpers/account-page.ts';
 import { startTestServer, type TestServer } from '../test/helpers/test-server.ts';
@@ -12,6 +13,7 @@ import { startTestServer, type TestServer } from '../test/helpers/test-server.ts
 // Debian's Chromium against a real server. They change only when the pages do, so they
 // are taken on request (the e2e tests check the pages' behaviour on every run):
 //   npm run screenshots
+//   npm run screenshots -- admin     only the admin console's (admin-*.png)
 
 const OUT = new URL('../docs/screenshots/', import.meta.url);
 const EMAIL = 'ada@example.com';
@@ -33,8 +35,20 @@ let openClient: oidc.Configuration;
 let app: ClientApp;
 let browser: Browser;
 let client: oidc.Configuration;
+/** ADMIN_API=true: the admin console (/admin), with a few clients, resources, people and events of its own. */
+let adminServer: TestServer;
+let adminClient: oidc.Configuration;
+
+/** `admin`: only the console's pictures; nothing named: every picture. */
+const ONLY_ADMIN = process.argv.slice(2).includes('admin');
 
 async function setUp(): Promise<void> {
+  if (ONLY_ADMIN) {
+    [app, browser] = await Promise.all([startClientApp(), launchChromium()]);
+    await setUpAdmin();
+    await mkdir(OUT, { recursive: true });
+    return;
+  }
   // One embedded database at a time: several starting at once can time out on a small machine.
   server = await startTestServer();
   openServer = await startTestServer({ REGISTRATION: 'open' });
@@ -67,13 +81,65 @@ async function setUp(): Promise<void> {
   client = await oidc.discovery(new URL(server.issuer), created.client.clientId, undefined, oidc.ClientSecretBasic(created.clientSecret), {
     execute: [oidc.allowInsecureRequests],
   });
+  await setUpAdmin();
   await mkdir(OUT, { recursive: true });
+}
+
+async function setUpAdmin(): Promise<void> {
+  adminServer = await startTestServer({ ADMIN_API: 'true' });
+  const { accounts, clients, resources } = adminServer.services;
+  await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD });
+  await accounts.create({ email: RESET_EMAIL, name: 'Grace Hopper', password: PASSWORD, roles: ['support'] });
+  await accounts.create({ email: 'katherine@example.com', name: 'Katherine Johnson', password: PASSWORD });
+  await resources.create({
+    indicator: 'https://api.notes.example',
+    name: 'Notes API',
+    scopes: [
+      { name: 'notes:read', description: 'Read your notes' },
+      { name: 'notes:write', description: 'Create and edit your notes' },
+    ],
+  });
+  await resources.create({ indicator: 'https://api.billing.example', name: 'Billing API', scopes: [{ name: 'invoices:read', description: 'Read your invoices', roles: ['support'] }] });
+  const created = await clients.create({
+    type: 'web',
+    name: 'Acme Notes',
+    redirectUris: [`${app.origin}/callback`],
+    postLogoutRedirectUris: [`${app.origin}/signed-out`],
+    resources: ['https://api.notes.example'],
+    scopes: ['openid', 'email', 'profile', 'offline_access', 'notes:read', 'notes:write'],
+  });
+  await clients.create({ type: 'spa', name: 'Acme Board', redirectUris: ['https://board.acme.example/callback'], corsOrigins: ['https://board.acme.example'] });
+  await clients.create({ type: 'service', name: 'Nightly Export', resources: ['https://api.notes.example'], scopes: ['notes:read'] });
+  adminClient = await oidc.discovery(new URL(adminServer.issuer), created.client.clientId, undefined, oidc.ClientSecretBasic(created.clientSecret), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  // Events for the overview and the audit trail: a wrong password, then a sign-in and consent.
+  const { context, page } = await newPerson(browser);
+  await page.goto(
+    oidc.buildAuthorizationUrl(adminClient, {
+      redirect_uri: `${app.origin}/callback`,
+      scope: 'openid email notes:read',
+      resource: 'https://api.notes.example',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: oidc.randomState(),
+    }).href,
+  );
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor();
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL((url) => url.origin === app.origin);
+  await context.close();
 }
 
 async function tearDown(): Promise<void> {
   await browser?.close();
   await app?.close();
-  await Promise.all([server?.close(), openServer?.close(), inviteServer?.close(), passkeyServer?.close()]);
+  await Promise.all([server?.close(), openServer?.close(), inviteServer?.close(), passkeyServer?.close(), adminServer?.close()]);
 }
 
 async function authorizationUrl(extra: Record<string, string> = {}): Promise<string> {
@@ -339,6 +405,61 @@ async function passkeyPages(form: string, contextOptions: (typeof VIEWPORTS)[key
   await context.close();
 }
 
+/**
+ * The admin console's pages (admin-*.png), by an admin who signs in with a recovery code as
+ * the second factor: overview, clients (a new one registered: its secret page), resource
+ * servers, users, the audit trail and keys.
+ */
+async function adminPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof typeof VIEWPORTS]): Promise<void> {
+  const admin = await newAdminTestPerson(adminServer, `admin-${form}-`, ['admin']);
+  const { context, page } = await newPerson(browser, { context: contextOptions });
+  await page.goto(`${adminServer.issuer}/admin`);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByLabel('Verification code').fill(admin.recoveryCodes[0]!);
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  await shoot(page, 'admin-overview', form);
+
+  const nav = page.getByRole('navigation', { name: 'Console' });
+  await nav.getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Clients' }).waitFor();
+  await shoot(page, 'admin-clients', form);
+  await page.locator('#type').selectOption('web');
+  await page.getByLabel('Name', { exact: true }).fill(form === 'phone' ? 'Acme Calendar' : 'Acme Reports');
+  await page.getByLabel('Redirect URIs', { exact: true }).fill(`${app.origin}/${form}/callback`);
+  await page.getByRole('button', { name: 'Register the client' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Client registered' }).waitFor();
+  await shoot(page, 'admin-client-secret', form);
+  await page.goto(`${adminServer.issuer}/admin/clients/${encodeURIComponent(adminClient.clientMetadata().client_id)}`);
+  await page.getByRole('heading', { level: 1, name: 'Acme Notes' }).waitFor();
+  await shoot(page, 'admin-client', form);
+
+  await nav.getByRole('link', { name: 'Resource servers' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Resource servers' }).waitFor();
+  await shoot(page, 'admin-resources', form);
+  await page.getByRole('link', { name: 'Notes API' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Notes API' }).waitFor();
+  await shoot(page, 'admin-resource', form);
+
+  await nav.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+  await shoot(page, 'admin-users', form);
+  await page.getByRole('link', { name: EMAIL }).click();
+  await page.getByRole('heading', { level: 1, name: 'Ada Lovelace' }).waitFor();
+  await shoot(page, 'admin-user', form);
+
+  await nav.getByRole('link', { name: 'Audit trail' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
+  await shoot(page, 'admin-audit', form);
+
+  await nav.getByRole('link', { name: 'Keys' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Keys' }).waitFor();
+  await shoot(page, 'admin-keys', form);
+  await context.close();
+}
+
 async function darkMode(): Promise<void> {
   const { context, page } = await newPerson(browser, { context: { ...VIEWPORTS.desktop, colorScheme: 'dark' } });
   await page.goto(await authorizationUrl());
@@ -356,13 +477,16 @@ async function darkMode(): Promise<void> {
 
 try {
   await setUp();
-  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await everyPage(form, contextOptions);
-  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await resetPages(form, contextOptions);
-  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await signUpPages(form, contextOptions);
-  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await accountPages(form, contextOptions);
-  await darkMode();
-  await accountPages('dark', { ...VIEWPORTS.desktop, colorScheme: 'dark' });
-  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await passkeyPages(form, contextOptions);
+  for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await adminPages(form, contextOptions);
+  if (!ONLY_ADMIN) {
+    for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await everyPage(form, contextOptions);
+    for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await resetPages(form, contextOptions);
+    for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await signUpPages(form, contextOptions);
+    for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await accountPages(form, contextOptions);
+    await darkMode();
+    await accountPages('dark', { ...VIEWPORTS.desktop, colorScheme: 'dark' });
+    for (const [form, contextOptions] of Object.entries(VIEWPORTS)) await passkeyPages(form, contextOptions);
+  }
   console.log(`screenshots written to ${OUT.pathname}`);
 } finally {
   await tearDown();
