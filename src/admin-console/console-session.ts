@@ -2,13 +2,16 @@ import type { Context, Next } from 'koa';
 
 import type { PageSession, PageSessions, FirstPartySignIn } from '../account-page/index.ts';
 import { ADMIN_ROLE } from '../admin-api/index.ts';
+import type { GrantService } from '../oidc/index.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
 
 // Who is at the console. The session is the account page's kind (account-page/page-session.ts:
 // a signed cookie on /admin naming the account and the grant its sign-in made for the
 // console's client, checked against the database on every request: the grant alive, the
 // account enabled), and on every request the account must hold the admin role as it is now:
-// a role taken away ends the console at the next click, as it ends the admin API's tokens.
+// a role taken away ends the console at the next click, as it ends the admin API's tokens,
+// and ends its grant: the role given back later, the person signs in again (with the second
+// factor the role asks for), rather than finding an old session come back to life.
 
 export interface ConsoleState {
   consoleSession?: PageSession;
@@ -26,7 +29,7 @@ export function isAdmin(account: { readonly roles: readonly string[] }): boolean
  * form goes back to the overview (and from there to the sign-in); someone signed in without
  * the role gets `refuse`.
  */
-export function requireConsoleSession(deps: { sessions: PageSessions; signIn: FirstPartySignIn; refuse: (ctx: Context) => void }) {
+export function requireConsoleSession(deps: { sessions: PageSessions; signIn: FirstPartySignIn; grants: Pick<GrantService, 'revokeGrant'>; refuse: (ctx: Context) => void }) {
   return async (ctx: ConsoleContext, next: Next) => {
     const found = await deps.sessions.read(ctx);
     if (!found) {
@@ -35,7 +38,11 @@ export function requireConsoleSession(deps: { sessions: PageSessions; signIn: Fi
       ctx.status = 303;
       return ctx.redirect(ADMIN_CONSOLE_PATH);
     }
-    if (!isAdmin(found.account)) return deps.refuse(ctx);
+    if (!isAdmin(found.account)) {
+      deps.sessions.clear(ctx);
+      await deps.grants.revokeGrant(found.grantId);
+      return deps.refuse(ctx);
+    }
     ctx.state.consoleSession = found;
     await next();
   };

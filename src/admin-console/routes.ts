@@ -56,7 +56,7 @@ export interface ConsoleRoutesDeps {
 
 export function createConsoleRouter(deps: ConsoleRoutesDeps): Router<ConsoleState> {
   const router = new Router<ConsoleState>({ prefix: ADMIN_CONSOLE_PATH });
-  const signedIn = requireConsoleSession({ sessions: deps.sessions, signIn: deps.signIn, refuse: (ctx) => deps.refuse(ctx, 'access_denied', 403) });
+  const signedIn = requireConsoleSession({ sessions: deps.sessions, signIn: deps.signIn, grants: deps.grants, refuse: (ctx) => deps.refuse(ctx, 'access_denied', 403) });
   const form = [signedIn, parseForm(), requireCsrfToken(ADMIN_CSRF, (ctx) => (ctx.state as ConsoleState).consoleSession?.grantId ?? '')];
 
   router.get('/', signedIn, (ctx) => deps.overview(ctx));
