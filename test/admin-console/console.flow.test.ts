@@ -500,6 +500,26 @@ describe('clients', () => {
     // The console still works: its own client was never touched.
     assert.equal((await view(adminJar, '/clients')).status, 200);
   });
+  test('the pages’ own clients: only their name and require-MFA flag change here, whatever else the form carries', async () => {
+    const before = (await server.services.clients.find('portcullis-admin'))!;
+    const page = await view(adminJar, '/clients/portcullis-admin');
+    assert.doesNotMatch(page.html, /name="redirectUris"/, 'the form offers only what may change');
+    const saved = await post(adminJar, '/clients/portcullis-admin', {
+      version: versionOf(page.html),
+      name: 'Our console',
+      requireMfa: 'true',
+      redirectUris: 'https://evil.example/cb',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      scopes: 'openid',
+    });
+    assert.equal(saved.status, 303, saved.html.slice(0, 300));
+    const after = (await server.services.clients.find('portcullis-admin'))!;
+    assert.equal(after.name, 'Our console');
+    assert.equal(after.requireMfa, true);
+    assert.deepEqual([after.redirectUris, after.grantTypes, after.scopes, after.firstParty], [before.redirectUris, before.grantTypes, before.scopes, before.firstParty]);
+    // Put back as it was, for the tests after.
+    await server.services.clients.update('portcullis-admin', { name: before.name, requireMfa: before.requireMfa });
+  });
 });
 
 /** Scope rows as the resource form sends them: a name, a description and roles field per row. */
