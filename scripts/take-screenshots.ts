@@ -423,9 +423,13 @@ async function adminPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof
   await shoot(page, 'admin-overview', form);
 
   const nav = page.getByRole('navigation', { name: 'Console' });
-  await nav.getByRole('link', { name: 'Clients' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Clients' }).waitFor();
-  await shoot(page, 'admin-clients', form);
+  /** Follows a link (of the console's navigation, or of the page) to the page headed `heading`, and takes it. */
+  const visit = async (link: string, heading: string, name: string, from: 'nav' | 'page' = 'nav') => {
+    await (from === 'nav' ? nav : page).getByRole('link', { name: link }).click();
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+    await shoot(page, name, form);
+  };
+  await visit('Clients', 'Clients', 'admin-clients');
   await page.locator('#type').selectOption('web');
   await page.getByLabel('Name', { exact: true }).fill(form === 'phone' ? 'Acme Calendar' : 'Acme Reports');
   await page.getByLabel('Redirect URIs', { exact: true }).fill(`${app.origin}/${form}/callback`);
@@ -435,28 +439,12 @@ async function adminPages(form: string, contextOptions: (typeof VIEWPORTS)[keyof
   await page.goto(`${adminServer.issuer}/admin/clients/${encodeURIComponent(adminClient.clientMetadata().client_id)}`);
   await page.getByRole('heading', { level: 1, name: 'Acme Notes' }).waitFor();
   await shoot(page, 'admin-client', form);
-
-  await nav.getByRole('link', { name: 'Resource servers' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Resource servers' }).waitFor();
-  await shoot(page, 'admin-resources', form);
-  await page.getByRole('link', { name: 'Notes API' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Notes API' }).waitFor();
-  await shoot(page, 'admin-resource', form);
-
-  await nav.getByRole('link', { name: 'Users' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
-  await shoot(page, 'admin-users', form);
-  await page.getByRole('link', { name: EMAIL }).click();
-  await page.getByRole('heading', { level: 1, name: 'Ada Lovelace' }).waitFor();
-  await shoot(page, 'admin-user', form);
-
-  await nav.getByRole('link', { name: 'Audit trail' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
-  await shoot(page, 'admin-audit', form);
-
-  await nav.getByRole('link', { name: 'Keys' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Keys' }).waitFor();
-  await shoot(page, 'admin-keys', form);
+  await visit('Resource servers', 'Resource servers', 'admin-resources');
+  await visit('Notes API', 'Notes API', 'admin-resource', 'page');
+  await visit('Users', 'Users', 'admin-users');
+  await visit(EMAIL, 'Ada Lovelace', 'admin-user', 'page');
+  await visit('Audit trail', 'Audit trail', 'admin-audit');
+  await visit('Keys', 'Keys', 'admin-keys');
   await context.close();
 }
 

@@ -127,3 +127,15 @@ export function createFirstPartySignIn(options: FirstPartySignInOptions): FirstP
     },
   };
 }
+
+/**
+ * A request to one of these pages without a live session: its cookie (if any) is dropped; a
+ * page view (GET) starts a sign-in that comes back to it (a path of the page, so never
+ * elsewhere), and a form goes back to the page's start (303), changing nothing.
+ */
+export async function answerSignedOut(ctx: Context, deps: { readonly sessions: { clear(ctx: Context): void }; readonly signIn: FirstPartySignIn; readonly pagePath: string }): Promise<void> {
+  deps.sessions.clear(ctx);
+  if (ctx.method === 'GET') return deps.signIn.start(ctx, ctx.originalUrl.startsWith(`${deps.pagePath}/`) ? ctx.originalUrl : deps.pagePath);
+  ctx.status = 303;
+  ctx.redirect(deps.pagePath);
+}

@@ -9,7 +9,7 @@ import { ACCOUNT_PAGE_PATH } from './account-client.ts';
 import type { AuthenticatorSetup } from './authenticator-setup.ts';
 import type { PasskeySetup } from './passkey-setup.ts';
 import type { EmailChangePages } from './email-change.ts';
-import type { FirstPartySignIn } from './first-party-sign-in.ts';
+import { answerSignedOut, type FirstPartySignIn } from './first-party-sign-in.ts';
 import type { PageSession, PageSessions } from './page-session.ts';
 
 // The account page's paths. Signed out, any of them starts a sign-in through Portcullis
@@ -68,12 +68,7 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
    */
   const signedIn = async (ctx: Context & { state: AccountState }, next: Next) => {
     const found = await deps.sessions.read(ctx);
-    if (!found) {
-      deps.sessions.clear(ctx); // a cookie that names no live session is dropped
-      if (ctx.method === 'GET') return deps.signIn.start(ctx, ctx.originalUrl.startsWith(`${ACCOUNT_PAGE_PATH}/`) ? ctx.originalUrl : ACCOUNT_PAGE_PATH);
-      ctx.status = 303;
-      return ctx.redirect(ACCOUNT_PAGE_PATH);
-    }
+    if (!found) return answerSignedOut(ctx, { ...deps, pagePath: ACCOUNT_PAGE_PATH });
     ctx.state.accountSession = found;
     await next();
   };

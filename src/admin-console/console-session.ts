@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 
-import type { PageSession, PageSessions, FirstPartySignIn } from '../account-page/index.ts';
+import { answerSignedOut, type FirstPartySignIn, type PageSession, type PageSessions } from '../account-page/index.ts';
 import { ADMIN_ROLE } from '../admin-api/index.ts';
 import type { GrantService } from '../oidc/index.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
@@ -32,12 +32,7 @@ export function isAdmin(account: { readonly roles: readonly string[] }): boolean
 export function requireConsoleSession(deps: { sessions: PageSessions; signIn: FirstPartySignIn; grants: Pick<GrantService, 'revokeGrant'>; refuse: (ctx: Context) => void }) {
   return async (ctx: ConsoleContext, next: Next) => {
     const found = await deps.sessions.read(ctx);
-    if (!found) {
-      deps.sessions.clear(ctx); // a cookie that names no live session is dropped
-      if (ctx.method === 'GET') return deps.signIn.start(ctx, ctx.originalUrl.startsWith(`${ADMIN_CONSOLE_PATH}/`) ? ctx.originalUrl : ADMIN_CONSOLE_PATH);
-      ctx.status = 303;
-      return ctx.redirect(ADMIN_CONSOLE_PATH);
-    }
+    if (!found) return answerSignedOut(ctx, { ...deps, pagePath: ADMIN_CONSOLE_PATH });
     if (!isAdmin(found.account)) {
       deps.sessions.clear(ctx);
       await deps.grants.revokeGrant(found.grantId);
