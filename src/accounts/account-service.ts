@@ -46,6 +46,8 @@ export interface AccountService {
   list(): Promise<AccountRecord[]>;
   /** One page in id order after a cursor, optionally matching part of the email or name (account-store.ts). */
   page(options: { limit: number; after?: string | undefined; search?: string | undefined }): Promise<AccountRecord[]>;
+  /** How many accounts there are, disabled ones too. */
+  count(): Promise<number>;
   setPassword(idOrEmail: string, password: string, by?: ActedBy): Promise<AccountRecord>;
   /** Ends every grant, token, browser session and remembered consent of the account; it stays enabled. */
   revokeTokens(idOrEmail: string, by?: ActedBy): Promise<{ account: AccountRecord; grants: number; tokens: number }>;
@@ -122,6 +124,7 @@ export function createAccountService(deps: {
     get,
     list: () => store.list(),
     page: (options) => store.page(options),
+    count: () => store.count(),
 
     async setPassword(idOrEmail, password, by) {
       checkPassword(password);

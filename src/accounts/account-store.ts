@@ -43,6 +43,8 @@ export interface AccountStore {
    * part of the email or name, in any case.
    */
   page(options: { limit: number; after?: string | undefined; search?: string | undefined }): Promise<AccountRecord[]>;
+  /** How many accounts there are, disabled ones too (the admin console's overview). */
+  count(): Promise<number>;
   update(id: string, changes: AccountChanges, conditions?: UpdateConditions): Promise<AccountRecord>;
 }
 
@@ -135,6 +137,7 @@ export function createAccountStore(prisma: PrismaClient, sql: Sql): AccountStore
       withTranslatedErrors('account', () =>
         prisma.account.findMany({ orderBy: { createdAt: 'asc' }, take: options.limit ?? 1000 }),
       ),
+    count: () => withTranslatedErrors('account', () => prisma.account.count()),
     page: ({ limit, after, search }) =>
       withTranslatedErrors('account', () =>
         prisma.account.findMany({

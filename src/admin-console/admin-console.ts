@@ -12,6 +12,7 @@ import { createAuditPages } from './audit-pages.ts';
 import { createClientPages } from './client-pages.ts';
 import { ADMIN_CONSOLE_CALLBACK_PATH, ADMIN_CONSOLE_CLIENT_ID, ADMIN_CONSOLE_PATH } from './console-client.ts';
 import { createConsolePages } from './console-page.ts';
+import { createConsoleRights } from './console-rights.ts';
 import type { ConsoleState } from './console-session.ts';
 import { createKeyPages } from './key-pages.ts';
 import { createOverviewPage } from './overview-page.ts';
@@ -47,21 +48,22 @@ export interface AdminConsoleDeps {
 
 export function createAdminConsole(deps: AdminConsoleDeps): Router<ConsoleState> {
   const show = createConsolePages(deps.render);
+  // Refused pages: a sign-in that did not finish (start again), someone without the right to
+  // read (starting again would sign in as the same person: the way on is signing out), or to
+  // write (back to the console, read only).
+  const REFUSALS: Readonly<Record<string, { heading: string; message: string }>> = {
+    access_denied: { heading: 'Administrators only', message: 'The admin console is for accounts with the admin role. Sign in with such an account, or ask an administrator.' },
+    insufficient_scope: { heading: 'Read only', message: 'Your roles let you look, not change: changes need the role the admin API\'s admin:write scope is bound to. Ask an administrator.' },
+  };
   const refuse = (ctx: Context, error: string, status: number) => {
     const t = translator(pageLocale(ctx));
-    const denied = error === 'access_denied';
+    const refusal = Object.hasOwn(REFUSALS, error) ? REFUSALS[error] : undefined;
+    const restartUrl = error === 'access_denied' ? `${deps.endSessionUrl}?client_id=${encodeURIComponent(ADMIN_CONSOLE_CLIENT_ID)}` : ADMIN_CONSOLE_PATH;
     sendPage(
       ctx,
       deps.render,
       'error',
-      {
-        title: denied ? 'Administrators only' : t('account.signin-failed.title'),
-        heading: denied ? 'Administrators only' : t('account.signin-failed.title'),
-        message: denied ? 'The admin console is for accounts with the admin role. Sign in with such an account, or ask an administrator.' : t('account.signin-failed.message'),
-        error,
-        // Refused for the role, starting again would sign in as the same person: the way on is signing out.
-        restartUrl: denied ? `${deps.endSessionUrl}?client_id=${encodeURIComponent(ADMIN_CONSOLE_CLIENT_ID)}` : ADMIN_CONSOLE_PATH,
-      },
+      { title: refusal?.heading ?? t('account.signin-failed.title'), heading: refusal?.heading ?? t('account.signin-failed.title'), message: refusal?.message ?? t('account.signin-failed.message'), error, restartUrl },
       status,
     );
   };
@@ -83,6 +85,7 @@ export function createAdminConsole(deps: AdminConsoleDeps): Router<ConsoleState>
       dispatch: deps.dispatch,
     }),
     accounts: deps.accounts,
+    rightsOf: createConsoleRights(deps),
     verifier: deps.accessTokens,
     grants: deps.grants,
     auditSink: deps.audit,

@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { LRUCache } from 'lru-cache';
 
 import type { AccountService } from '../accounts/index.ts';
+import { ADMIN_SCOPES, REFUSAL_AUDIT_WINDOW_MS } from '../admin-api/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
 import type { FirstPartySignIn, PageSessions } from '../account-page/index.ts';
 import { parseForm, requireCsrfToken, type RenderPage } from '../interactions/index.ts';
@@ -10,7 +12,8 @@ import type { AuditPages } from './audit-pages.ts';
 import type { ClientPages } from './client-pages.ts';
 import { ADMIN_CSRF } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
-import { consoleSession, isAdmin, requireConsoleSession, type ConsoleContext, type ConsoleState } from './console-session.ts';
+import { consoleSession, requireConsoleSession, requireWriteRight, type ConsoleContext, type ConsoleRefusal, type ConsoleState } from './console-session.ts';
+import type { RightsOf } from './console-rights.ts';
 import type { KeyPages } from './key-pages.ts';
 import type { ResourcePages } from './resource-pages.ts';
 import type { UserPages } from './user-pages.ts';
@@ -46,9 +49,11 @@ export interface ConsoleRoutesDeps {
   readonly signIn: FirstPartySignIn;
   readonly verifier: Pick<AccessTokenVerifier, 'verify'>;
   readonly grants: Pick<GrantService, 'revokeGrant'>;
+  /** What the person may do, from the admin API's scope bindings as they are now (console-rights.ts). */
+  readonly rightsOf: RightsOf;
   readonly auditSink: AuditSink;
   readonly render: RenderPage;
-  /** The page a sign-in that failed, or a person without the role, is shown (an error page leading back). */
+  /** The page a sign-in that failed (400), or a person without the right (403: access_denied to read, insufficient_scope to write), is shown. */
   readonly refuse: (ctx: Context, error: string, status: number) => void;
   readonly endSessionUrl: string;
   readonly clientId: string;
@@ -56,14 +61,27 @@ export interface ConsoleRoutesDeps {
 
 export function createConsoleRouter(deps: ConsoleRoutesDeps): Router<ConsoleState> {
   const router = new Router<ConsoleState>({ prefix: ADMIN_CONSOLE_PATH });
-  const signedIn = requireConsoleSession({ sessions: deps.sessions, signIn: deps.signIn, grants: deps.grants, refuse: (ctx) => deps.refuse(ctx, 'access_denied', 403) });
-  const form = [signedIn, parseForm(), requireCsrfToken(ADMIN_CSRF, (ctx) => (ctx.state as ConsoleState).consoleSession?.grantId ?? '')];
+  // A refusal of someone signed in is audited as the admin API audits a token without the
+  // scope: once per person in a window (a row per request would let them write the table
+  // as fast as they can click).
+  const recentlyAudited = new LRUCache<string, true>({ max: 10_000, ttl: REFUSAL_AUDIT_WINDOW_MS });
+  const refuseRight = (ctx: Context, missing: ConsoleRefusal, accountId: string) => {
+    if (!recentlyAudited.has(accountId)) {
+      recentlyAudited.set(accountId, true);
+      deps.auditSink.record({ type: 'admin.refused', actor: accountId, accountId, clientId: deps.clientId, ...requestFacts(ctx), data: { method: ctx.method, path: ctx.path.slice(0, 200), scope: missing === 'read' ? ADMIN_SCOPES.read : ADMIN_SCOPES.write } });
+    }
+    deps.refuse(ctx, missing === 'read' ? 'access_denied' : 'insufficient_scope', 403);
+  };
+  const signedIn = requireConsoleSession({ sessions: deps.sessions, signIn: deps.signIn, grants: deps.grants, rightsOf: deps.rightsOf, refuse: refuseRight });
+  const csrf = [parseForm(), requireCsrfToken(ADMIN_CSRF, (ctx) => (ctx.state as ConsoleState).consoleSession?.grantId ?? '')];
+  // Every change: signed in, allowed to write (before the body is read), the form's token.
+  const form = [signedIn, requireWriteRight(refuseRight), ...csrf];
 
   router.get('/', signedIn, (ctx) => deps.overview(ctx));
 
   // The access token names the grant the sign-in made: the console's session is that grant.
-  // Someone without the admin role is refused here, the grant just made ended, the attempt
-  // audited (as the admin API audits a token without the scope).
+  // Someone without the right to read is refused here, the grant just made ended, the
+  // attempt audited.
   router.get('/callback', async (ctx) => {
     const outcome = await deps.signIn.finish(ctx);
     const token = outcome.ok ? await deps.verifier.verify(outcome.signedIn.accessToken) : undefined;
@@ -73,16 +91,16 @@ export function createConsoleRouter(deps: ConsoleRoutesDeps): Router<ConsoleStat
       return deps.refuse(ctx, outcome.ok ? 'invalid_grant' : outcome.reason, 400);
     }
     const account = await deps.accounts.findById(outcome.signedIn.sub);
-    if (!account || account.disabled || !isAdmin(account)) {
+    if (!account || account.disabled || !(await deps.rightsOf(account)).read) {
       await deps.grants.revokeGrant(token.grantId);
-      deps.auditSink.record({ type: 'admin.refused', actor: outcome.signedIn.sub, accountId: outcome.signedIn.sub, clientId: deps.clientId, ...requestFacts(ctx), data: { method: ctx.method, path: ADMIN_CONSOLE_PATH, scope: 'role admin' } });
-      return deps.refuse(ctx, 'access_denied', 403);
+      return refuseRight(ctx, 'read', outcome.signedIn.sub);
     }
     deps.sessions.write(ctx, { sub: outcome.signedIn.sub, grantId: token.grantId });
     ctx.redirect(outcome.returnTo);
   });
 
-  router.post('/sign-out', ...form, async (ctx) => {
+  // Signing out needs no right to write: anyone signed in may leave.
+  router.post('/sign-out', signedIn, ...csrf, async (ctx) => {
     const { account, grantId } = consoleSession(ctx);
     await deps.grants.revokeGrant(grantId, 'logout', { actor: account.id, ...requestFacts(ctx) });
     deps.sessions.clear(ctx);

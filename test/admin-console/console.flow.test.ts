@@ -261,6 +261,32 @@ describe('who may use the console', () => {
     assert.doesNotMatch(await tail.text(), /"events"/);
   });
 
+  test('the console follows the admin API’s scope bindings: admin:write bound to another role leaves an admin read-only here too, and they cannot give themself that role', async () => {
+    const person = await newPerson(['admin']);
+    const { jar } = await signInToConsole(server.issuer, person);
+    const token = await csrfOf(jar);
+    const before = (await server.services.resources.find(adminResource))!;
+    await server.services.resources.update(adminResource, { scopes: before.scopes.map((scope) => (scope.name === 'admin:write' ? { ...scope, roles: ['superadmin'] } : scope)) });
+    try {
+      const from = await lastEventId();
+      assert.equal((await view(jar, '/users')).status, 200, 'reading is still theirs');
+      const own = await post(jar, `/users/${person.id}`, { version: versionOf((await view(jar, `/users/${person.id}`)).html), name: 'Person', roles: 'admin superadmin' }, token);
+      assert.equal(own.status, 403);
+      assert.match(own.html, /Read only/);
+      assert.deepEqual((await server.services.accounts.findById(person.id))!.roles, ['admin'], 'no role was given');
+      const email = `read-only-${randomUUID()}@example.com`;
+      assert.equal((await post(jar, '/users', { email, name: 'Not made' }, token)).status, 403);
+      assert.equal(await server.services.accounts.findByIdOrEmail(email), undefined);
+      const refused = await auditRows(['admin.refused'], from);
+      assert.equal(refused.length, 1, 'audited once in the window, not per request');
+      assert.equal(refused[0]!.data?.scope, 'admin:write');
+      const out = await post(jar, '/sign-out', {}, token);
+      assert.equal(out.status, 303, 'anyone signed in may sign out');
+    } finally {
+      await server.services.resources.update(adminResource, { scopes: before.scopes.map((scope) => ({ ...scope, roles: [...scope.roles] })) });
+    }
+  });
+
   test('an admin disabled while signed in is signed out of the console at the next request', async () => {
     const person = await newPerson(['admin']);
     const { jar } = await signInToConsole(server.issuer, person);
@@ -897,6 +923,26 @@ describe('keys', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.actor, admin.id);
     assert.equal(rows[0]!.data?.alg, 'ES256');
+  });
+});
+
+describe('overview', () => {
+  test('counts what the services hold, and lists a refused sign-in to the console among the latest refusals', async () => {
+    const outsider = await newPerson(['editor']);
+    await signInToConsole(server.issuer, outsider);
+    await server.auditWriter.flush();
+    const page = await view(adminJar, '');
+    assert.equal(page.status, 200);
+    const counts = Object.fromEntries([...page.html.matchAll(/<span class="count">([^<]*)<\/span><a href="[^"]*">([^<]*)<\/a>/g)].map((match) => [match[2], match[1]]));
+    assert.deepEqual(counts, {
+      Clients: String((await server.services.clients.list()).length),
+      'Resource servers': String((await server.services.resources.list()).length),
+      Users: String(await server.services.accounts.count()),
+      // The keys page lists the same keys: those not retired.
+      'Keys in use': String([...(await view(adminJar, '/keys')).html.matchAll(/<tr><td><code>/g)].length),
+    });
+    const attention = page.html.slice(page.html.indexOf('id="attention-heading"'), page.html.indexOf('id="recent-heading"'));
+    assert.match(attention, new RegExp(`<code>admin\\.refused</code></td><td>${outsider.id}</td>`));
   });
 });
 

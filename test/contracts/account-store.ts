@@ -41,6 +41,15 @@ export function describeAccountStore(make: () => Promise<AccountStore>): void {
     assert.deepEqual(await store.findById(created.id), created);
   });
 
+  test('count counts every account, disabled ones too', async () => {
+    const store = await make();
+    assert.equal(await store.count(), 0);
+    await store.create(account('one@example.com'));
+    const two = await store.create(account('two@example.com'));
+    await store.update(two.id, { disabled: true });
+    assert.equal(await store.count(), 2);
+  });
+
   test('each account gets its own id', async () => {
     const store = await make();
     const a = await store.create(account('a@example.com'));

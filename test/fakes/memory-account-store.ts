@@ -52,6 +52,9 @@ export function createMemoryAccountStore(): MemoryAccountStore {
     list(options = {}) {
       return Promise.resolve([...rows.values()].slice(0, options.limit ?? 1000).map(copy));
     },
+    count() {
+      return Promise.resolve(rows.size);
+    },
     page({ limit, after, search }) {
       const term = search?.toLowerCase();
       const found = [...rows.values()]
