@@ -933,7 +933,7 @@ describe('overview', () => {
     await server.auditWriter.flush();
     const page = await view(adminJar, '');
     assert.equal(page.status, 200);
-    const counts = Object.fromEntries([...page.html.matchAll(/<span class="count">([^<]*)<\/span><a href="[^"]*">([^<]*)<\/a>/g)].map((match) => [match[2], match[1]]));
+    const counts: Record<string, string | undefined> = Object.fromEntries([...page.html.matchAll(/<span class="count">([^<]*)<\/span><a href="[^"]*">([^<]*)<\/a>/g)].map((match) => [match[2] ?? '', match[1]]));
     assert.deepEqual(counts, {
       Clients: String((await server.services.clients.list()).length),
       'Resource servers': String((await server.services.resources.list()).length),
