@@ -20,9 +20,9 @@ import { createAuditWriter, withAuditDefaults, type AuditSink, type AuditWriter 
 import { instrumentPool } from './observability/instrument-pool.ts';
 import type { Logger, Metrics } from './observability/index.ts';
 import { registerAccountApi } from './account-api/index.ts';
-import { registerAccountPageClient } from './account-page/index.ts';
+import { accountPageRegistration, registerAccountPageClient } from './account-page/index.ts';
 import { ADMIN_SCOPES, adminApiIndicator, registerAdminApi } from './admin-api/index.ts';
-import { registerAdminConsoleClient } from './admin-console/index.ts';
+import { adminConsoleRegistration, registerAdminConsoleClient } from './admin-console/index.ts';
 import { createServices, type Services } from './services.ts';
 
 // The impure start shared by the two entry points (the server and the CLI): open the
@@ -188,6 +188,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       // The admin API's own resource server, while the API is on: never deleted, its scopes
       // always bound to a role. Off, an operator may remove what is left of it.
       ...(config.adminApi && { pinnedResources: [{ indicator: adminApiIndicator(config.issuer), roleBoundScopes: Object.values(ADMIN_SCOPES) }] }),
+      // Portcullis' own pages' clients: only their name and require-MFA flag change, on any surface.
+      pinnedClients: [accountPageRegistration(config.issuer), adminConsoleRegistration(config.issuer)],
       ...(options.clock && { clock: options.clock }),
     });
     await registerAccountApi(services.resources, config.issuer);

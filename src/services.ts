@@ -30,6 +30,7 @@ import {
   createResourceStore,
   type ChangeFeed,
   type ClientService,
+  type PinnedClient,
   type PinnedResource,
   type RegistrationTokens,
   type ResourceService,
@@ -70,7 +71,7 @@ export interface Services {
  * defaults. With `registryChanges` (the server on Postgres), clients and resource servers are
  * kept in memory while that feed is live (clients/registry-cache.ts).
  */
-export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; signUpLinkTtl?: number; issuer?: string; passkeySignIn?: boolean; clock?: () => number; pinnedResources?: readonly PinnedResource[] }): Services {
+export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: Sealer; hasher?: PasswordHasher; audit?: AuditSink; registryChanges?: ChangeFeed | undefined; passwordReset?: { ttl: number; endSessions: boolean }; signUpLinkTtl?: number; issuer?: string; passkeySignIn?: boolean; clock?: () => number; pinnedResources?: readonly PinnedResource[]; pinnedClients?: readonly PinnedClient[] }): Services {
   const stores = { clients: createClientStore(deps.prisma), resources: createResourceStore(deps.prisma) };
   const { clients: clientStore, resources: resourceStore } = deps.registryChanges ? cacheRegistry(stores, deps.registryChanges) : stores;
   const tokenStore = createPrismaTokenStore(deps.prisma, deps.sql);
@@ -82,7 +83,7 @@ export function createServices(deps: { prisma: PrismaClient; sql: Sql; sealer: S
   const throttleReleases = createThrottleReleaseStore(deps.prisma);
   return Object.freeze({
     accounts,
-    clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants }),
+    clients: createClientService({ store: clientStore, resources: resourceStore, sealer: deps.sealer, audit: deps.audit, tokens: grants, ...(deps.pinnedClients && { pinned: deps.pinnedClients }) }),
     resources: createResourceService({ store: resourceStore, audit: deps.audit, ...(deps.pinnedResources && { pinned: deps.pinnedResources }) }),
     grants,
     tokenStore,

@@ -1,5 +1,5 @@
-import type { ClientService } from '../clients/index.ts';
-import { registerFirstPartyClient } from './first-party-client.ts';
+import type { ClientService, PinnedClient } from '../clients/index.ts';
+import { firstPartyRegistration, registerFirstPartyClient, type FirstPartyClient } from './first-party-client.ts';
 
 // The account page is an app of Portcullis' own (first-party-client.ts says what that means
 // and what is put back at every start).
@@ -16,6 +16,11 @@ export function accountPageUrl(issuer: string, path: string = ACCOUNT_PAGE_PATH)
   return new URL(path, new URL(issuer).origin).href;
 }
 
+const accountPageClient = (issuer: string): FirstPartyClient => ({ clientId: ACCOUNT_PAGE_CLIENT_ID, name: 'Your account', redirectUri: accountPageUrl(issuer, ACCOUNT_CALLBACK_PATH), scopes: ['openid', 'email', 'profile'] });
+
+/** What the registry pins the page's client to. */
+export const accountPageRegistration = (issuer: string): PinnedClient => firstPartyRegistration(accountPageClient(issuer));
+
 export function registerAccountPageClient(clients: Pick<ClientService, 'find' | 'create' | 'update'>, issuer: string): Promise<void> {
-  return registerFirstPartyClient(clients, { clientId: ACCOUNT_PAGE_CLIENT_ID, name: 'Your account', redirectUri: accountPageUrl(issuer, ACCOUNT_CALLBACK_PATH), scopes: ['openid', 'email', 'profile'] });
+  return registerFirstPartyClient(clients, accountPageClient(issuer));
 }

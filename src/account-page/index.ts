@@ -1,4 +1,4 @@
-export { ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_PAGE_PATH, accountPageUrl, registerAccountPageClient } from './account-client.ts';
+export { ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_PAGE_PATH, accountPageRegistration, accountPageUrl, registerAccountPageClient } from './account-client.ts';
 export { ACCOUNT_CSRF, createAccountPage, type AccountPage, type AccountPageDeps } from './account-page.ts';
 export { answerSignedOut, createFirstPartySignIn, type FirstPartySignIn } from './first-party-sign-in.ts';
 export { createPageSessions, PAGE_SESSION_MAX_AGE_MS, type PageSession, type PageSessions } from './page-session.ts';
@@ -11,4 +11,4 @@ export { createCurrentPasswordCheck } from './current-password.ts';
 export { createThrottledCode, type ThrottledCode } from './throttled-code.ts';
 export { createPasskeySetup, type PasskeySetup } from './passkey-setup.ts';
 export { createFactorManagement, type FactorManagement } from './factor-management.ts';
-export { registerFirstPartyClient } from './first-party-client.ts';
+export { firstPartyRegistration, registerFirstPartyClient, type FirstPartyClient } from './first-party-client.ts';

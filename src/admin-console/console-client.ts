@@ -1,5 +1,5 @@
-import type { ClientService } from '../clients/index.ts';
-import { accountPageUrl, registerFirstPartyClient } from '../account-page/index.ts';
+import type { ClientService, PinnedClient } from '../clients/index.ts';
+import { accountPageUrl, firstPartyRegistration, registerFirstPartyClient, type FirstPartyClient } from '../account-page/index.ts';
 
 // The admin console is an app of Portcullis' own, as the account page is
 // (account-page/first-party-client.ts): a public, first-party client signing people in with
@@ -12,11 +12,16 @@ export const ADMIN_CONSOLE_CLIENT_ID = 'portcullis-admin';
 export const ADMIN_CONSOLE_PATH = '/admin';
 export const ADMIN_CONSOLE_CALLBACK_PATH = `${ADMIN_CONSOLE_PATH}/callback`;
 
+const consoleClient = (issuer: string): FirstPartyClient => ({
+  clientId: ADMIN_CONSOLE_CLIENT_ID,
+  name: 'Portcullis admin console',
+  redirectUri: accountPageUrl(issuer, ADMIN_CONSOLE_CALLBACK_PATH),
+  scopes: ['openid', 'email', 'profile'],
+});
+
+/** What the registry pins the console's client to (whether or not the console is on: one registered while it was stays pinned). */
+export const adminConsoleRegistration = (issuer: string): PinnedClient => firstPartyRegistration(consoleClient(issuer));
+
 export function registerAdminConsoleClient(clients: Pick<ClientService, 'find' | 'create' | 'update'>, issuer: string): Promise<void> {
-  return registerFirstPartyClient(clients, {
-    clientId: ADMIN_CONSOLE_CLIENT_ID,
-    name: 'Portcullis admin console',
-    redirectUri: accountPageUrl(issuer, ADMIN_CONSOLE_CALLBACK_PATH),
-    scopes: ['openid', 'email', 'profile'],
-  });
+  return registerFirstPartyClient(clients, consoleClient(issuer));
 }

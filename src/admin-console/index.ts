@@ -1,2 +1,2 @@
-export { ADMIN_CONSOLE_CALLBACK_PATH, ADMIN_CONSOLE_CLIENT_ID, ADMIN_CONSOLE_PATH, registerAdminConsoleClient } from './console-client.ts';
+export { ADMIN_CONSOLE_CALLBACK_PATH, ADMIN_CONSOLE_CLIENT_ID, ADMIN_CONSOLE_PATH, adminConsoleRegistration, registerAdminConsoleClient } from './console-client.ts';
 export { createAdminConsole, type AdminConsoleDeps } from './admin-console.ts';

@@ -1,9 +1,9 @@
 import { randomInt, randomUUID } from 'node:crypto';
 
 import type { Sealer } from '../crypto/index.ts';
-import { NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { discardAudit, type ActedBy, type AuditSink } from '../audit/index.ts';
-import { parseClientInput, usesSecret, type AuthMethodName, type ClientInput } from './client-input.ts';
+import { defaultAuthMethod, parseClientInput, usesSecret, type AuthMethodName, type ClientInput } from './client-input.ts';
 import type { ClientRecord, ClientStore } from './client-store.ts';
 import { registrationTokenHash } from './registration-token-store.ts';
 import { createClientEnding } from './end-client-tokens.ts';
@@ -117,6 +117,39 @@ export function toClientInput(client: ClientRecord): ClientInput {
   };
 }
 
+/**
+ * A client Portcullis itself relies on (its own pages' clients): registered at every start
+ * as `registration` says, and on every surface (CLI, import, admin API, console) only its
+ * name and require-MFA flag may differ from that; it is never deleted (the next start would
+ * register it again, and meanwhile its page could not sign in, or would sign in through a
+ * client someone loosened).
+ */
+export interface PinnedClient {
+  readonly clientId: string;
+  /** The whole registration, as the import file's client shape. */
+  readonly registration: Readonly<Record<string, unknown>>;
+}
+
+/** The parts of a registration that make a pinned client what it is: all but its name and require-MFA flag. */
+function pinnedPart(input: ClientInput): string {
+  const { name: _name, requireMfa: _requireMfa, ...rest } = input;
+  // Keys sorted: a stored client names its method, a registration may leave it to the type.
+  const fields = Object.entries({ ...rest, authMethod: rest.authMethod ?? defaultAuthMethod(rest.type) }).sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify(Object.fromEntries(fields));
+}
+
+/**
+ * A pinned client's registration as written now, for the start to put back (first-party
+ * pages): the whole registration, with the client's own name and require-MFA flag; or
+ * undefined when the client is already as registered.
+ */
+export function pinnedRepair(client: ClientRecord, registration: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  const wanted = parseClientInput(registration);
+  if (pinnedPart(toClientInput(client)) === pinnedPart(wanted)) return undefined;
+  const { clientId: _clientId, type: _type, ...rest } = wanted;
+  return { ...rest, authMethod: rest.authMethod ?? defaultAuthMethod(wanted.type), name: client.name, requireMfa: client.requireMfa };
+}
+
 export function createClientService(deps: {
   store: ClientStore;
   resources: ResourceStore;
@@ -124,8 +157,17 @@ export function createClientService(deps: {
   audit?: AuditSink | undefined;
   /** Without one (tests of the registry alone), deleting a client leaves its tokens to expire. */
   tokens?: ClientTokenRevoker | undefined;
+  pinned?: readonly PinnedClient[];
 }): ClientService {
   const { store, resources, sealer } = deps;
+  const pinned = new Map((deps.pinned ?? []).map((pin) => [pin.clientId, pinnedPart(parseClientInput(pin.registration))]));
+  /** A change that would make a pinned client other than its registration (name and require-MFA aside) is refused. */
+  function refuseUnpinning(clientId: string, input: ClientInput): void {
+    const wanted = pinned.get(clientId);
+    if (wanted !== undefined && pinnedPart(input) !== wanted) {
+      throw new ConflictError(`${clientId} is the client of one of Portcullis' own pages: only its name and requireMfa can change`);
+    }
+  }
   // Every change to the registry is recorded here, whichever surface (CLI, API) made it.
   const audit = deps.audit ?? discardAudit;
 
@@ -140,6 +182,7 @@ export function createClientService(deps: {
   return {
     async create(raw, by) {
       const input = parseClientInput(raw);
+      if (input.clientId !== undefined) refuseUnpinning(input.clientId, input);
       const data = await normalise(input);
       const clientSecret = usesSecret(data.authMethod) ? newClientSecret() : undefined;
       const client = await store.create({
@@ -169,6 +212,7 @@ export function createClientService(deps: {
       const wanted = 'authMethod' in raw && typeof raw.authMethod === 'string' ? raw.authMethod : current.authMethod;
       requireSecretFor(current, wanted);
       const input = parseClientInput({ ...toClientInput(current), ...raw });
+      refuseUnpinning(clientId, input);
       const data = await normalise(input);
       // Moving to keys drops the secret: it must stop working.
       const client = await store.update(clientId, { ...data, ...(!usesSecret(data.authMethod) && { secretCiphertext: null }) }, { ifUpdatedAt });
@@ -227,8 +271,12 @@ export function createClientService(deps: {
     },
 
     rotateSecret: createSecretRotation({ store, sealer, audit, get }),
-    // revokeTokens and delete: ending what the client holds.
+    // revokeTokens and delete: ending what the client holds; a pinned client is never deleted.
     ...ending,
+    async delete(clientId, by) {
+      if (pinned.has(clientId)) throw new ConflictError(`${clientId} is the client of one of Portcullis' own pages: it cannot be deleted`);
+      await ending.delete(clientId, by);
+    },
     deleteRegistration: (clientId, by) => ending.delete(clientId, by, 'client.registration_deleted'),
     get,
     find: (clientId) => store.findById(clientId),
