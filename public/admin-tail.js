@@ -1,4 +1,5 @@
-// The admin console's live tail of the audit trail (/admin/audit): a page script, so the
+// The admin console's live tail of the audit trail (/admin/audit): a toggle button (its
+// state is aria-pressed; its name stays "Live tail"). A page script, so the
 // CSP needs no inline script. Pressed, it asks /admin/audit/tail for the events after the
 // newest one shown (with the page's filters) every five seconds while the page is visible,
 // and adds each as a row at the top. Text only: every value goes in as textContent.
@@ -58,7 +59,6 @@
     running = false;
     clearTimeout(timer);
     toggle.setAttribute('aria-pressed', 'false');
-    toggle.textContent = 'Live tail';
   }
 
   toggle.addEventListener('click', () => {
@@ -69,7 +69,6 @@
     }
     running = true;
     toggle.setAttribute('aria-pressed', 'true');
-    toggle.textContent = 'Stop live tail';
     status.textContent = 'Watching for new events';
     void poll();
   });

@@ -337,17 +337,16 @@ export function createApp(deps: AppDeps): Koa {
       refuse: (ctx) => refuseSignIn(ctx, 'invalid_request'),
     }),
   );
-  //    The admin console's client likewise.
-  if (config.adminApi) {
-    app.use(
-      requireOwnAttempt({
-        authorizationPath: enginePath(deps.provider, 'authorization'),
-        clientId: ADMIN_CONSOLE_CLIENT_ID,
-        cookie: ADMIN_AUTHORIZATION_COOKIE,
-        refuse: (ctx) => refuseSignIn(ctx, 'invalid_request'),
-      }),
-    );
-  }
+  //    The admin console's client likewise, with the console off too: one registered while
+  //    it was on stays in the registry, and nobody may be sent through it.
+  app.use(
+    requireOwnAttempt({
+      authorizationPath: enginePath(deps.provider, 'authorization'),
+      clientId: ADMIN_CONSOLE_CLIENT_ID,
+      cookie: ADMIN_AUTHORIZATION_COOKIE,
+      refuse: (ctx) => refuseSignIn(ctx, 'invalid_request'),
+    }),
+  );
   app.use(abuse.clients);
   app.use(abuse.clientAuthentication);
   app.use(abuse.providerCors);

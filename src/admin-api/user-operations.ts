@@ -42,11 +42,14 @@ export async function unblockAccount(deps: { throttleReleases: ThrottleReleaseSt
 /**
  * Ends one grant of this person and every token under it, recorded as grant.revoked once
  * (concurrent requests end it once). A grant that is not this person's (or no grant id at
- * all) ends nothing: the answer is the same, so nothing is learnt about others' grants.
+ * all) ends nothing: the API answers the same, so nothing is learnt about others' grants;
+ * true when this person's grant was found and ended.
  */
-export async function revokePersonsGrant(grants: Pick<GrantService, 'find' | 'revokeGrant'>, accountId: string, grantId: string, by: ActedBy): Promise<void> {
+export async function revokePersonsGrant(grants: Pick<GrantService, 'find' | 'revokeGrant'>, accountId: string, grantId: string, by: ActedBy): Promise<boolean> {
   const grant = ENGINE_ID.test(grantId) ? await grants.find(grantId) : undefined;
-  if (grant && grant.accountId === accountId) await grants.revokeGrant(grant.id, 'operator', by);
+  if (!grant || grant.accountId !== accountId) return false;
+  await grants.revokeGrant(grant.id, 'operator', by);
+  return true;
 }
 
 /** Signs one browser of this person out (another's session, or no session id, ends nothing). */

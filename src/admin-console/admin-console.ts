@@ -17,7 +17,7 @@ import type { ConsoleState } from './console-session.ts';
 import { createKeyPages } from './key-pages.ts';
 import { createOverviewPage } from './overview-page.ts';
 import { createResourcePages } from './resource-pages.ts';
-import { createConsoleRouter } from './routes.ts';
+import { createConsoleRouter, type ConsoleRefusalPage } from './routes.ts';
 import { createUserPages } from './user-pages.ts';
 
 // The admin console (/admin), put together: server-rendered pages with the site's templates
@@ -48,24 +48,18 @@ export interface AdminConsoleDeps {
 
 export function createAdminConsole(deps: AdminConsoleDeps): Router<ConsoleState> {
   const show = createConsolePages(deps.render);
-  // Refused pages: a sign-in that did not finish (start again), someone without the right to
-  // read (starting again would sign in as the same person: the way on is signing out), or to
-  // write (back to the console, read only).
-  const REFUSALS: Readonly<Record<string, { heading: string; message: string }>> = {
-    access_denied: { heading: 'Administrators only', message: 'The admin console is for accounts with the admin role. Sign in with such an account, or ask an administrator.' },
-    insufficient_scope: { heading: 'Read only', message: 'Your roles let you look, not change: changes need the role the admin API\'s admin:write scope is bound to. Ask an administrator.' },
-  };
-  const refuse = (ctx: Context, error: string, status: number) => {
+  // Refused pages: a sign-in that did not finish (400, start again; a person's Cancel too),
+  // someone without the right to read (403; starting again would sign in as the same
+  // person: the way on is signing out), or to write (403, back to the console).
+  const refuse = (ctx: Context, kind: ConsoleRefusalPage, code: string) => {
     const t = translator(pageLocale(ctx));
-    const refusal = Object.hasOwn(REFUSALS, error) ? REFUSALS[error] : undefined;
-    const restartUrl = error === 'access_denied' ? `${deps.endSessionUrl}?client_id=${encodeURIComponent(ADMIN_CONSOLE_CLIENT_ID)}` : ADMIN_CONSOLE_PATH;
-    sendPage(
-      ctx,
-      deps.render,
-      'error',
-      { title: refusal?.heading ?? t('account.signin-failed.title'), heading: refusal?.heading ?? t('account.signin-failed.title'), message: refusal?.message ?? t('account.signin-failed.message'), error, restartUrl },
-      status,
-    );
+    const page =
+      kind === 'not-admin'
+        ? { heading: 'Administrators only', message: 'The admin console is for accounts with the admin role. Sign in with such an account, or ask an administrator.', restartUrl: `${deps.endSessionUrl}?client_id=${encodeURIComponent(ADMIN_CONSOLE_CLIENT_ID)}`, status: 403 }
+        : kind === 'read-only'
+          ? { heading: 'Read only', message: "Your roles let you look, not change: changes need the role the admin API's admin:write scope is bound to. Ask an administrator.", restartUrl: ADMIN_CONSOLE_PATH, status: 403 }
+          : { heading: t('account.signin-failed.title'), message: t('account.signin-failed.message'), restartUrl: ADMIN_CONSOLE_PATH, status: 400 };
+    sendPage(ctx, deps.render, 'error', { title: page.heading, heading: page.heading, message: page.message, error: code, restartUrl: page.restartUrl }, page.status);
   };
   return createConsoleRouter({
     overview: createOverviewPage({ ...deps, show }),

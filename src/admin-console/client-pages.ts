@@ -3,7 +3,7 @@ import { AUTH_METHODS, CLIENT_TYPES, GRANT_TYPES } from '../clients/index.ts';
 import { NotFoundError } from '../errors.ts';
 import { clientView } from '../admin-api/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
-import { checked, field, formOf, list, noticeOf, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { changedFields, checked, field, formOf, list, noticeOf, refusalOf, seeOther, STALE, type ShowConsolePage } from './console-page.ts';
 import { ACCOUNT_PAGE_CLIENT_ID } from '../account-page/index.ts';
 import { ADMIN_CONSOLE_CLIENT_ID, ADMIN_CONSOLE_PATH } from './console-client.ts';
 import type { ConsoleContext } from './console-session.ts';
@@ -22,7 +22,7 @@ export const clientPath = (clientId: string) => `${CLIENTS_PATH}/${encodeURIComp
 const OWN_CLIENTS = new Set([ACCOUNT_PAGE_CLIENT_ID, ADMIN_CONSOLE_CLIENT_ID]);
 
 /** Notices a redirect may name (never text from the request). */
-const NOTICES = { created: 'The client was registered.', saved: 'The client was saved.', deleted: 'The client was deleted, with every grant and token it held.' } as const;
+const NOTICES = { created: 'The client was registered.', saved: 'The client was saved.', unchanged: 'Nothing was changed.', deleted: 'The client was deleted, with every grant and token it held.' } as const;
 const notice = (ctx: ConsoleContext) => noticeOf(ctx, NOTICES);
 
 /** What the form's fields say, in the service's input shape. */
@@ -93,12 +93,18 @@ export function createClientPages(deps: { clients: ClientService; resources: Pic
 
     async update(ctx: ConsoleContext) {
       const before = await current(ctx.params.clientId!);
-      const all = fromForm(formOf(ctx));
-      // Portcullis' own pages' clients: what makes them the pages' (redirect URI, grants,
-      // first party, scopes) is put back at every start, and changed meanwhile it would
-      // weaken their sign-in; their name and require-MFA flag are the operator's.
-      const values = OWN_CLIENTS.has(before.clientId) ? { name: all.name, requireMfa: all.requireMfa } : all;
-      const refused = await refusalOf(() => clients.update(before.clientId, values, actedBy(ctx), { ifUpdatedAt: shownVersion(field(formOf(ctx), 'version')) }));
+      const form = formOf(ctx);
+      const all = fromForm(form);
+      // Portcullis' own pages' clients: the registry lets only their name and require-MFA
+      // flag change (pinned); their form has only those, and only those are sent. No grant
+      // type ticked on the edit form keeps the client's (it would have no flow left).
+      const values = OWN_CLIENTS.has(before.clientId) ? { name: all.name, requireMfa: all.requireMfa } : { ...all, ...(all.grantTypes.length === 0 && { grantTypes: before.grantTypes }) };
+      const changes = changedFields(values, clientView(before));
+      if (Object.keys(changes).length === 0) return seeOther(ctx, `${clientPath(before.clientId)}?done=unchanged`);
+      const refused = await refusalOf(() => clients.update(before.clientId, changes, actedBy(ctx), { ifUpdatedAt: shownVersion(field(form, 'version')) }));
+      // Stale (someone saved first): the page shows what is saved now, with its version, to
+      // apply the change to again; anything else shows the form as it was typed.
+      if (refused?.status === 412) return showClient(ctx, before.clientId, { error: STALE }, 412);
       if (refused) return showClient(ctx, before.clientId, { values: { ...clientView(before), ...values }, error: refused.message }, refused.status);
       seeOther(ctx, `${clientPath(before.clientId)}?done=saved`);
     },
@@ -114,11 +120,9 @@ export function createClientPages(deps: { clients: ClientService; resources: Pic
     },
 
     // Idempotent, as the API's DELETE: a client already gone is the outcome asked for. Only
-    // with the box ticked; never the account page's or the console's own client (the next
-    // start would register it again, and until then the page would be gone).
+    // with the box ticked; the pages' own clients are refused by the registry (pinned).
     async remove(ctx: ConsoleContext) {
       const client = await clients.find(ctx.params.clientId!);
-      if (client && OWN_CLIENTS.has(client.clientId)) return showClient(ctx, client.clientId, { error: 'This client is one of Portcullis\' own pages: it cannot be deleted here.', errorOf: 'delete' }, 409);
       if (client && field(formOf(ctx), 'confirm') !== 'yes') return showClient(ctx, client.clientId, { error: 'Tick the box to confirm the deletion.', errorOf: 'delete' }, 400);
       if (client) {
         const refused = await refusalOf(() => clients.delete(client.clientId, actedBy(ctx)));

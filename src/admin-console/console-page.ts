@@ -98,6 +98,18 @@ export function noticeOf<T extends Record<string, string>>(ctx: Context, notices
   return Object.hasOwn(notices, done) ? notices[done] : undefined;
 }
 
+/**
+ * The fields of a form that differ from the record it was shown with (the record as it is
+ * now, which the version check makes the same): only those are sent, so a save that changes
+ * nothing writes and audits nothing, and a save never carries a field it did not change.
+ */
+export function changedFields<T extends Record<string, unknown>>(values: T, current: Readonly<Record<string, unknown>>): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(current[name]))) as Partial<T>;
+}
+
+/** What a stale save (412) says above the saved values it shows. */
+export const STALE = 'Someone saved a change after you opened this page: it shows what is saved now. Apply your change again.';
+
 /** Where a POST lands after it worked: back to a page of the console (303, so a reload does not send it again). */
 export function seeOther(ctx: Context, path: string): void {
   ctx.status = 303;

@@ -1,3 +1,5 @@
+import { rotateKeysSchema } from '../admin-api/index.ts';
+import { toValidationError } from '../errors.ts';
 import { keyView, REQUIRED_ALGS, type KeyRotation } from '../oidc/index.ts';
 import { actedBy } from './acted-by.ts';
 import { field, formOf, list, queryOf, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
@@ -26,11 +28,12 @@ export function createKeyPages(deps: { keyRotation: Pick<KeyRotation, 'list' | '
     async rotate(ctx: ConsoleContext) {
       const body = formOf(ctx);
       const algs = list(body, 'algs', 'repeated');
-      const cookie = field(body, 'cookie') === 'true';
-      const unknown = algs.find((alg) => !ALGS.includes(alg));
-      if (unknown !== undefined) return showKeys(ctx, { message: `algs: ${unknown.slice(0, 40)} is not a signing algorithm of this server`, status: 400 });
+      // The admin API's schema: known algorithms, each once.
+      const parsed = rotateKeysSchema.safeParse({ ...(algs.length > 0 && { algs }), cookie: field(body, 'cookie') === 'true' });
+      if (!parsed.success) return showKeys(ctx, { message: toValidationError(parsed.error).message, status: 400 });
+      const { algs: chosen, cookie } = parsed.data;
       // Refused (409) while a kind already has an announced key.
-      const refused = await refusalOf(() => deps.keyRotation.rotate({ ...(algs.length > 0 && { algs: algs as (typeof REQUIRED_ALGS)[number][] }), cookie }, actedBy(ctx)));
+      const refused = await refusalOf(() => deps.keyRotation.rotate({ ...(chosen && { algs: chosen }), cookie }, actedBy(ctx)));
       if (refused) return showKeys(ctx, refused);
       seeOther(ctx, `${KEYS_PATH}?done=rotated`);
     },

@@ -2,7 +2,7 @@ import type { ResourceService } from '../clients/index.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { resourceServerView } from '../admin-api/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
-import { field, formOf, noticeOf, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { changedFields, field, formOf, noticeOf, refusalOf, seeOther, type ShowConsolePage, STALE } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
 import type { ConsoleContext } from './console-session.ts';
 
@@ -17,7 +17,7 @@ import type { ConsoleContext } from './console-session.ts';
 const RESOURCES_PATH = `${ADMIN_CONSOLE_PATH}/resources`;
 export const resourcePath = (indicator: string) => `${RESOURCES_PATH}/${encodeURIComponent(indicator)}`;
 
-const NOTICES = { created: 'The resource server was registered.', saved: 'The resource server was saved.', deleted: 'The resource server was deleted.' } as const;
+const NOTICES = { created: 'The resource server was registered.', saved: 'The resource server was saved.', unchanged: 'Nothing was changed.', deleted: 'The resource server was deleted.' } as const;
 const notice = (ctx: ConsoleContext) => noticeOf(ctx, NOTICES);
 
 /** Rows for new scopes under the existing ones. */
@@ -116,9 +116,15 @@ export function createResourcePages(deps: { resources: ResourceService; show: Sh
     async update(ctx: ConsoleContext) {
       const before = await current(ctx.params.indicator!);
       const body = formOf(ctx);
-      const refused = await refusalOf(() => resources.update(before.indicator, fromForm(body), actedBy(ctx), { ifUpdatedAt: shownVersion(field(body, 'version')) }));
+      const view = resourceServerView(before);
+      let changes: Partial<ReturnType<typeof fromForm>> = {};
+      const refused = await refusalOf(async () => {
+        changes = changedFields(fromForm(body), view);
+        if (Object.keys(changes).length > 0) await resources.update(before.indicator, changes, actedBy(ctx), { ifUpdatedAt: shownVersion(field(body, 'version')) });
+      });
+      if (refused?.status === 412) return showResource(ctx, before.indicator, { error: STALE }, 412);
       if (refused) return showResource(ctx, before.indicator, { values: typedAgain(body), error: refused.message }, refused.status);
-      seeOther(ctx, `${resourcePath(before.indicator)}?done=saved`);
+      seeOther(ctx, `${resourcePath(before.indicator)}?done=${Object.keys(changes).length > 0 ? 'saved' : 'unchanged'}`);
     },
 
     async remove(ctx: ConsoleContext) {

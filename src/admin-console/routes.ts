@@ -37,6 +37,8 @@ import type { UserPages } from './user-pages.ts';
 //   GET  /admin/audit/tail?after=&…             JSON for the live tail
 //   GET  /admin/keys · POST /admin/keys/rotate  list; announce new keys
 
+export type ConsoleRefusalPage = 'sign-in-failed' | 'not-admin' | 'read-only';
+
 export interface ConsoleRoutesDeps {
   readonly overview: (ctx: ConsoleContext) => Promise<void>;
   readonly clients: ClientPages;
@@ -53,8 +55,8 @@ export interface ConsoleRoutesDeps {
   readonly rightsOf: RightsOf;
   readonly auditSink: AuditSink;
   readonly render: RenderPage;
-  /** The page a sign-in that failed (400), or a person without the right (403: access_denied to read, insufficient_scope to write), is shown. */
-  readonly refuse: (ctx: Context, error: string, status: number) => void;
+  /** The page shown to a sign-in that did not finish, or to a person without the right to read or to write; `code` is the error code it names. */
+  readonly refuse: (ctx: Context, kind: ConsoleRefusalPage, code: string) => void;
   readonly endSessionUrl: string;
   readonly clientId: string;
 }
@@ -70,7 +72,8 @@ export function createConsoleRouter(deps: ConsoleRoutesDeps): Router<ConsoleStat
       recentlyAudited.set(accountId, true);
       deps.auditSink.record({ type: 'admin.refused', actor: accountId, accountId, clientId: deps.clientId, ...requestFacts(ctx), data: { method: ctx.method, path: ctx.path.slice(0, 200), scope: missing === 'read' ? ADMIN_SCOPES.read : ADMIN_SCOPES.write } });
     }
-    deps.refuse(ctx, missing === 'read' ? 'access_denied' : 'insufficient_scope', 403);
+    if (missing === 'read') deps.refuse(ctx, 'not-admin', 'access_denied');
+    else deps.refuse(ctx, 'read-only', 'insufficient_scope');
   };
   const signedIn = requireConsoleSession({ sessions: deps.sessions, signIn: deps.signIn, grants: deps.grants, rightsOf: deps.rightsOf, refuse: refuseRight });
   const csrf = [parseForm(), requireCsrfToken(ADMIN_CSRF, (ctx) => (ctx.state as ConsoleState).consoleSession?.grantId ?? '')];
@@ -88,7 +91,7 @@ export function createConsoleRouter(deps: ConsoleRoutesDeps): Router<ConsoleStat
     if (!outcome.ok || !token?.grantId || token.sub !== outcome.signedIn.sub || token.clientId !== deps.clientId) {
       // A grant the console's client was given but will not use is not left behind.
       if (token?.grantId && token.clientId === deps.clientId) await deps.grants.revokeGrant(token.grantId);
-      return deps.refuse(ctx, outcome.ok ? 'invalid_grant' : outcome.reason, 400);
+      return deps.refuse(ctx, 'sign-in-failed', outcome.ok ? 'invalid_grant' : outcome.reason);
     }
     const account = await deps.accounts.findById(outcome.signedIn.sub);
     if (!account || account.disabled || !(await deps.rightsOf(account)).read) {

@@ -1,11 +1,11 @@
 import type { AccountRecord, AccountService, SecondFactors } from '../accounts/index.ts';
 import type { AuditSink } from '../audit/index.ts';
 import type { ThrottleReleaseStore } from '../db/index.ts';
-import { endPersonsSession, operatorGuard, resetFactors, revokePersonsGrant, unblockAccount, userOfPath, userView } from '../admin-api/index.ts';
-import { NotFoundError } from '../errors.ts';
+import { endPersonsSession, operatorGuard, resetFactors, revokePersonsGrant, unblockAccount, userOfPath, userQuerySchema, userView } from '../admin-api/index.ts';
+import { NotFoundError, toValidationError, ValidationError } from '../errors.ts';
 import { grantView, sessionView, type GrantService } from '../oidc/index.ts';
 import { actedBy, shownVersion } from './acted-by.ts';
-import { checked, field, formOf, list, noticeOf, queryOf, refusalOf, seeOther, type ShowConsolePage } from './console-page.ts';
+import { changedFields, checked, field, formOf, list, noticeOf, queryOf, refusalOf, seeOther, STALE, type ShowConsolePage } from './console-page.ts';
 import { ADMIN_CONSOLE_PATH } from './console-client.ts';
 import { consoleSession, type ConsoleContext } from './console-session.ts';
 
@@ -22,6 +22,8 @@ export const userPath = (id: string) => `${USERS_PATH}/${encodeURIComponent(id)}
 const NOTICES = {
   created: 'The account was created.',
   saved: 'The account was saved.',
+  unchanged: 'Nothing was changed.',
+  'nothing-ended': 'Nothing was ended: it had ended already, or it is not this person’s.',
   disabled: 'The account was disabled: its grants, tokens and sessions ended.',
   enabled: 'The account was enabled.',
   unblocked: 'Password attempts are allowed again for this account, from every address.',
@@ -30,6 +32,7 @@ const NOTICES = {
   'grant-revoked': 'The grant and its tokens were revoked.',
   'session-ended': 'The browser session ended, with the grants made in it.',
 } as const;
+type Notice = keyof typeof NOTICES;
 const notice = (ctx: ConsoleContext) => noticeOf(ctx, NOTICES);
 
 export interface UserPagesDeps {
@@ -48,12 +51,18 @@ export function createUserPages(deps: UserPagesDeps) {
   const guard = (ctx: ConsoleContext, ifUpdatedAt?: Date) => operatorGuard(consoleSession(ctx).account.id, ifUpdatedAt);
 
   async function showList(ctx: ConsoleContext, form: { values?: unknown; error?: string } = {}, status = 200) {
-    const search = field(queryOf(ctx), 'q').slice(0, 200);
-    const cursor = field(queryOf(ctx), 'after');
-    const found = await accounts.page({ limit: PAGE_SIZE + 1, after: /^[0-9a-f-]{36}$/i.test(cursor) ? cursor : undefined, search: search || undefined });
+    const query = queryOf(ctx);
+    const search = field(query, 'q');
+    // The admin API's query schema: the same searches refused for the same reasons.
+    const parsed = userQuerySchema.safeParse({ ...(search && { search }), ...(field(query, 'after') && { cursor: field(query, 'after') }), limit: String(PAGE_SIZE) });
+    if (!parsed.success) {
+      show(ctx, 'admin-users', 'users', { title: 'Users', users: [], search: search.slice(0, 200), error: toValidationError(parsed.error).message, errorOf: 'search', form: {} }, 400);
+      return;
+    }
+    const found = await accounts.page({ limit: PAGE_SIZE + 1, after: parsed.data.cursor, search: parsed.data.search });
     const users = found.slice(0, PAGE_SIZE).map(userView);
     const next = found.length > PAGE_SIZE ? `${USERS_PATH}?${new URLSearchParams({ ...(search && { q: search }), after: users.at(-1)!.id }).toString()}` : undefined;
-    show(ctx, 'admin-users', 'users', { title: 'Users', users, search, next, notice: notice(ctx), form: form.values ?? {}, error: form.error }, status);
+    show(ctx, 'admin-users', 'users', { title: 'Users', users, search, next, notice: notice(ctx), form: form.values ?? {}, error: form.error, errorOf: 'create' }, status);
   }
 
   async function showUser(ctx: ConsoleContext, form: { values?: unknown; error?: string; errorOf?: string } = {}, status = 200) {
@@ -80,12 +89,16 @@ export function createUserPages(deps: UserPagesDeps) {
     );
   }
 
-  /** Runs a change of the account at the path; refused, the account's page shows why where it was asked. */
-  async function change(ctx: ConsoleContext, errorOf: string, work: (account: AccountRecord) => Promise<unknown>, done: keyof typeof NOTICES) {
+  /** Runs a change of the account at the path; refused, the account's page shows why where it was asked; done, the notice `done` (or the one the work chose) names. */
+  async function change(ctx: ConsoleContext, errorOf: string, work: (account: AccountRecord) => Promise<unknown>, done?: Notice) {
     const account = await current(ctx);
-    const refused = await refusalOf(() => work(account));
+    let outcome: unknown;
+    const refused = await refusalOf(async () => {
+      outcome = await work(account);
+    });
     if (refused) return showUser(ctx, { error: refused.message, errorOf }, refused.status);
-    seeOther(ctx, `${userPath(account.id)}?done=${done}`);
+    const notice = typeof outcome === 'string' && Object.hasOwn(NOTICES, outcome) ? outcome : done;
+    seeOther(ctx, `${userPath(account.id)}${notice ? `?done=${notice}` : ''}`);
   }
 
   return {
@@ -110,7 +123,10 @@ export function createUserPages(deps: UserPagesDeps) {
       const body = formOf(ctx);
       const values = { name: field(body, 'name'), roles: list(body, 'roles', 'words'), emailVerified: checked(body, 'emailVerified') };
       const account = await current(ctx);
-      const refused = await refusalOf(() => accounts.update(account.id, values, actedBy(ctx), guard(ctx, shownVersion(field(body, 'version')))));
+      const changes = changedFields(values, userView(account));
+      if (Object.keys(changes).length === 0) return seeOther(ctx, `${userPath(account.id)}?done=unchanged`);
+      const refused = await refusalOf(() => accounts.update(account.id, changes, actedBy(ctx), guard(ctx, shownVersion(field(body, 'version')))));
+      if (refused?.status === 412) return showUser(ctx, { error: STALE, errorOf: 'edit' }, 412);
       if (refused) return showUser(ctx, { values: { ...userView(account), ...values }, error: refused.message, errorOf: 'edit' }, refused.status);
       seeOther(ctx, `${userPath(account.id)}?done=saved`);
     },
@@ -130,13 +146,25 @@ export function createUserPages(deps: UserPagesDeps) {
         'unblocked',
       ),
 
-    resetFactors: (ctx: ConsoleContext) => change(ctx, 'standing', (account) => resetFactors(deps, account, actedBy(ctx)), 'factors-reset'),
+    // Irreversible (the person sets up their factors again): only with the box ticked.
+    resetFactors: (ctx: ConsoleContext) =>
+      change(
+        ctx,
+        'standing',
+        async (account) => {
+          if (field(formOf(ctx), 'confirm') !== 'yes') throw new ValidationError('Tick the box to confirm removing the second factors.');
+          return resetFactors(deps, account, actedBy(ctx));
+        },
+        'factors-reset',
+      ),
 
     signOut: (ctx: ConsoleContext) => change(ctx, 'standing', (account) => accounts.revokeTokens(account.id, actedBy(ctx)), 'signed-out'),
 
     // A grant or session that is not this person's ends nothing (as the API's).
-    revokeGrant: (ctx: ConsoleContext) => change(ctx, 'grants', (account) => revokePersonsGrant(grants, account.id, field(formOf(ctx), 'grant'), actedBy(ctx)), 'grant-revoked'),
-    endSession: (ctx: ConsoleContext) => change(ctx, 'sessions', (account) => endPersonsSession(grants, account.id, field(formOf(ctx), 'session'), actedBy(ctx)), 'session-ended'),
+    revokeGrant: (ctx: ConsoleContext) =>
+      change(ctx, 'grants', async (account): Promise<Notice> => ((await revokePersonsGrant(grants, account.id, field(formOf(ctx), 'grant'), actedBy(ctx))) ? 'grant-revoked' : 'nothing-ended')),
+    endSession: (ctx: ConsoleContext) =>
+      change(ctx, 'sessions', async (account): Promise<Notice> => ((await endPersonsSession(grants, account.id, field(formOf(ctx), 'session'), actedBy(ctx)))?.ended ? 'session-ended' : 'nothing-ended')),
   };
 }
 

@@ -70,7 +70,7 @@ export const AUDIT_EVENT_TYPES = {
   'user.email_change_requested': 'a person asked on their account page to change their address and proved the current one (its mailed code); a link was mailed to the new one (data.email; data.sent: false when that address has an account of its own, and nothing was mailed)',
   'user.email_changed': "a person opened the link mailed to their new address: the account uses it, verified; the old address was told and its reset links spent (data.from, data.to)",
   'user.email_change_failed': 'a change of address was refused: a wrong code from the current address, or a link refused (data.reason: wrong_code, invalid_link, taken)',
-  'admin.refused': 'the admin API refused a valid access token that lacks the scope a request needs, or whose subject no longer holds the role or registration it was issued for; once per subject a minute (data.method, data.path, data.scope)',
+  'admin.refused': 'the admin API refused a valid access token that lacks the scope a request needs, or whose subject no longer holds the role or registration it was issued for; or the admin console refused someone signed in without a role bound to admin:read, or a change without one bound to admin:write; once per subject a minute (data.method, data.path, data.scope)',
   'key.created': 'a signing or cookie key was generated (data.use, data.kid or data.id, data.alg, data.activatesAt: when it starts signing)',
   'key.retired': 'a signing key was withdrawn from the JWKS, or a cookie key from verification (data.use, data.kid or data.id, data.forced)',
 } as const satisfies Record<string, string>;

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
+import { adminConsoleRegistration } from '../../src/admin-console/index.ts';
 import { enrolAuthenticator, newAdminTestPerson, type AdminTestPerson } from '../helpers/admin-api-calls.ts';
 import { consoleUrl, signInToConsole } from '../helpers/admin-console.ts';
 import { signedOutOfAccountPage, signInToAccountPage } from '../helpers/account-page.ts';
-import { authorizationRequest, CookieJar, csrfToken, send } from '../helpers/browserless-login.ts';
+import { authorizationRequest, CookieJar, csrfToken, openPage, send, submitForm } from '../helpers/browserless-login.ts';
 import { testEventType } from '../helpers/test-event-type.ts';
 import { basicAuth } from '../helpers/token-endpoint.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -302,12 +303,26 @@ describe('who may use the console', () => {
     assert.equal((await server.services.accounts.findById(target.id))?.disabled, false);
   });
 
+  test('a person who cancels the sign-in gets the sign-in’s own page (400, start again), not the refusal of non-admins', async () => {
+    const jar = new CookieJar();
+    const login = await openPage(jar, consoleUrl(server.issuer));
+    assert.equal(login.url.pathname.split('/')[1], 'interaction', 'the login page');
+    const cancelled = await submitForm(jar, new URL(`${login.url.pathname}/abort`, server.issuer), { csrf: csrfToken(login.html) });
+    const landed = await openPage(jar, new URL(cancelled.headers.get('location')!, server.issuer));
+    assert.equal(landed.url.pathname, '/admin/callback');
+    assert.equal(landed.response.status, 400);
+    assert.doesNotMatch(landed.html, /Administrators only/);
+    assert.match(landed.html, /<code>access_denied<\/code>/);
+    assert.match(landed.html, /href="\/admin"/, 'starting again is signing in to the console again');
+  });
+
   test('the console client’s authorization request written by someone else is refused before the engine, even in a signed-in browser', async () => {
     const foreign = () => authorizationRequest(server.issuer, { client_id: 'portcullis-admin', redirect_uri: `${server.issuer}/admin/callback`, scope: 'openid email profile' });
     // A browser with no attempt of its own.
     const bare = await send(new CookieJar(), foreign().url);
     assert.equal(bare.status, 400);
-    assert.match(await bare.text(), /Sign-in did not finish|did not finish|sign-in/i);
+    assert.match(await bare.text(), /<code>invalid_request<\/code>/, 'our refusal page, before the engine');
+    assert.equal(bare.headers.get('location'), null);
     // The admin's own browser, signed in to Portcullis, with an attempt of its own under way:
     // the attacker's request (their state) gets no code; the browser's own one does.
     const victim = adminJar.copy();
@@ -326,6 +341,22 @@ describe('who may use the console', () => {
     // Its own request goes through (a code for the console's callback, after a second factor is not asked again).
     const served = await send(victim, ownAuth);
     ok(served.status === 302 || served.status === 303, `the browser's own request reaches the engine: ${served.status}`);
+    ok(served.headers.get('location'), 'the engine answers it with a redirect (the code, or its own sign-in)');
+  });
+
+  test('with the console off, the console’s client left in the registry serves nobody: its authorization requests are refused before the engine', async () => {
+    const off = await startTestServer({ ADMIN_API: 'false' });
+    try {
+      // As a database keeps it from when the console was on.
+      await off.services.clients.create(adminConsoleRegistration(off.issuer).registration);
+      const { url } = authorizationRequest(off.issuer, { client_id: 'portcullis-admin', redirect_uri: `${off.issuer}/admin/callback`, scope: 'openid email profile' });
+      const refused = await send(new CookieJar(), url);
+      assert.equal(refused.status, 400);
+      assert.equal(refused.headers.get('location'), null, 'no redirect, so no code');
+      assert.match(await refused.text(), /<code>invalid_request<\/code>/);
+    } finally {
+      await off.close();
+    }
   });
 });
 
@@ -460,6 +491,15 @@ describe('clients', () => {
     assert.equal(stale.status, 412);
     ok(alertOf(stale.html, 'edit-error'), 'the refusal is on the edit form');
     assert.equal((await server.services.clients.find(client.clientId))?.name, 'First save');
+    // The page shows what is saved now (the first save's), with its version: sent again as
+    // it stands, it would undo nothing of the first save.
+    assert.match(stale.html, /name="name" type="text" required maxlength="200" value="First save"/);
+    assert.match(stale.html, /https:\/\/edit\.example\.com\/other/);
+    assert.equal(versionOf(stale.html), after1.updatedAt.toISOString());
+    // A save that changes nothing writes nothing (and audits nothing).
+    const unchanged = await post(adminJar, path, { version: versionOf(stale.html), name: 'First save', redirectUris: 'https://edit.example.com/cb\nhttps://edit.example.com/other', grantTypes: ['authorization_code', 'refresh_token'], scopes: 'openid email' });
+    assert.equal(unchanged.location, `/admin${path}?done=unchanged`);
+    assert.equal((await server.services.clients.find(client.clientId))?.updatedAt.getTime(), after1.updatedAt.getTime());
     // No version at all, or one that is no date, is stale too.
     for (const bad of [undefined, 'yesterday']) {
       const answer = await post(adminJar, path, { ...(bad && { version: bad }), name: 'Versionless', redirectUris: 'https://edit.example.com/cb' });
@@ -679,8 +719,10 @@ describe('users', () => {
     ok(!search.html.includes(`href="/admin/users/${admin.id}"`), 'only matches');
     const none = await view(adminJar, `/users?q=${randomUUID()}`);
     assert.match(none.html, /No account matches/);
-    // A cursor that is no id is ignored, never a 500.
-    assert.equal((await view(adminJar, `/users?after=${encodeURIComponent("' or 1=1 --")}`)).status, 200);
+    // A cursor that is no id is refused as the admin API refuses it (400 with the reason), never a 500.
+    const junk = await view(adminJar, `/users?after=${encodeURIComponent("' or 1=1 --")}`);
+    assert.equal(junk.status, 400);
+    assert.match(alertOf(junk.html, 'search-error') ?? '', /cursor/);
 
     const rows = (await auditRows(['user.created'], from)).filter((row) => row.accountId === account.id);
     assert.equal(rows.length, 1);
@@ -747,7 +789,11 @@ describe('users', () => {
     await enrolAuthenticator(server, { id: person.id, email: person.email });
     assert.equal(await server.services.secondFactors.state(person.id), 'confirmed');
     const from = await lastEventId();
-    assert.equal((await post(adminJar, `/users/${person.id}/reset-factors`)).status, 303);
+    const unconfirmed = await post(adminJar, `/users/${person.id}/reset-factors`);
+    assert.equal(unconfirmed.status, 400, 'irreversible: only with the box ticked');
+    assert.match(alertOf(unconfirmed.html, 'standing-error') ?? '', /Tick the box/);
+    assert.equal(await server.services.secondFactors.state(person.id), 'confirmed', 'nothing was removed');
+    assert.equal((await post(adminJar, `/users/${person.id}/reset-factors`, { confirm: 'yes' })).status, 303);
     assert.equal(await server.services.secondFactors.state(person.id), 'none');
     const reset = (await auditRows(['mfa.reset'], from)).filter((row) => row.accountId === person.id);
     assert.equal(reset.length, 1);
@@ -899,12 +945,12 @@ describe('keys', () => {
   test('list; rotate announces new keys (then 409 while announced); an unknown algorithm is 400; audited with the actor', async () => {
     const page = await view(adminJar, '/keys');
     assert.equal(page.status, 200);
-    assert.match(page.html, /<td>signing<\/td>|signing/);
-    assert.match(page.html, /ES256/);
+    // The keys table (not the rotate form's checkboxes): a signing ES256 key.
+    assert.match(page.html, /<td>sig<\/td><td>ES256<\/td><td>signing<\/td>/);
     const before = await server.services.auditTrail.lastId();
     const unknown = await post(adminJar, '/keys/rotate', { algs: 'HS256' });
     assert.equal(unknown.status, 400);
-    assert.match(alertOf(unknown.html, 'rotate-error') ?? '', /HS256/);
+    assert.match(alertOf(unknown.html, 'rotate-error') ?? '', /^algs\.0: /, 'the admin API schema names the field');
     const script = await post(adminJar, '/keys/rotate', { algs: '<img src=x>' });
     assert.equal(script.status, 400);
     ok(!script.html.includes('<img src=x>'));
