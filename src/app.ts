@@ -276,6 +276,20 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(accountRoutes.routes());
   app.use(accountRoutes.allowedMethods());
+  //    The admin console (/admin), with ADMIN_API: pages signed in as the account page is, for
+  //    the roles the admin API's scopes are bound to; each page calls the services the API's
+  //    routes call, so it can do nothing the API would refuse.
+  if (config.adminApi) {
+    const adminConsole = createAdminConsole({
+      ...deps,
+      issuer: config.issuer,
+      authorizationCookie: { name: ADMIN_AUTHORIZATION_COOKIE, path: enginePath(deps.provider, 'authorization') },
+      endSessionUrl: new URL(enginePath(deps.provider, 'end_session'), config.issuer).href,
+      dispatch: () => (dispatch ??= app.callback()),
+    });
+    app.use(adminConsole.routes());
+    app.use(adminConsole.allowedMethods());
+  }
   // 6. Our protected resource API (/api/*): CORS for registered origins only, then access
   //    tokens (Bearer, or DPoP with a proof) checked per route, then a budget per account.
   //    Its metadata (RFC 9728) first, where every 401 of the API points: public, CORS as
@@ -301,18 +315,6 @@ export function createApp(deps: AppDeps): Koa {
     const adminApi = createAdminApiRouter({ ...deps, issuer: config.issuer, settings: settingsView(config), verifier: deps.accessTokens, replays: deps.tokenStore, perSubject: abuse.accounts });
     app.use(adminApi.routes());
     app.use(adminMethodProblems(adminApi.allowedMethods(), ADMIN_API_PATH));
-    //  The admin console (/admin): pages signed in through Portcullis itself, as the account
-    //  page is, for people holding the admin role; each page calls the services the API's
-    //  routes call, so it can do nothing the API would refuse.
-    const adminConsole = createAdminConsole({
-      ...deps,
-      issuer: config.issuer,
-      authorizationCookie: { name: ADMIN_AUTHORIZATION_COOKIE, path: enginePath(deps.provider, 'authorization') },
-      endSessionUrl: new URL(enginePath(deps.provider, 'end_session'), config.issuer).href,
-      dispatch: () => (dispatch ??= app.callback()),
-    });
-    app.use(adminConsole.routes());
-    app.use(adminConsole.allowedMethods());
   }
   // 7. Everything else is the protocol: discovery, authorize, token, userinfo, ...
   //    Where clients authenticate (token, introspection, revocation, PAR), the client the

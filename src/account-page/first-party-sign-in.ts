@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { inProcessFetch, type Dispatch } from './in-process-fetch.ts';
 import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
 
-// Signing a person in to one of Portcullis' own pages (the account page; the admin console
-// next) through Portcullis itself: the authorization code flow with PKCE, as any app does,
+// Signing a person in to one of Portcullis' own pages (the account page, the admin console)
+// through Portcullis itself: the authorization code flow with PKCE, as any app does,
 // with openid-client as the relying party. So everything a sign-in is anywhere (password,
 // throttles, second factor, the client's MFA policy, audit, session) applies here too, and
 // the page learns only what an app would: a verified ID token and a grant.

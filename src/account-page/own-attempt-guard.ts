@@ -3,11 +3,12 @@ import type { Context, Middleware } from 'koa';
 import { peekBody } from '../abuse/index.ts';
 import { routedPath } from '../http/index.ts';
 
-// The account page's client is public and first-party: anyone can write an authorization
-// request for it, and a person signed in to Portcullis is sent through without a page (no
-// consent). An attacker who wrote one (their own state and PKCE verifier) and got a victim
-// to open it would hold the victim's code in the victim's address bar and history; should
-// that URL ever leak, it signs the attacker in to the victim's account page. So an
+// The clients of Portcullis' own pages (the account page, the admin console) are public and
+// first-party: anyone can write an authorization request for one, and a person signed in to
+// Portcullis is sent through without a page (no consent). An attacker who wrote one (their
+// own state and PKCE verifier) and got a victim to open it would hold the victim's code in
+// the victim's address bar and history; should that URL ever leak, it signs the attacker in
+// to the victim's page. So an
 // authorization request for this client is served only to the browser that started it: the
 // sign-in (first-party-sign-in.ts) leaves the request's state in a signed cookie on the
 // authorization path, and here any other request for the client (another state, none, a
