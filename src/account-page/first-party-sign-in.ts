@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import type { Context } from 'koa';
 import { z } from 'zod';
 
+import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import { inProcessFetch, type Dispatch } from './in-process-fetch.ts';
 import { readSignedJson, writeSignedJson } from './signed-json-cookie.ts';
 
@@ -138,4 +139,25 @@ export async function answerSignedOut(ctx: Context, deps: { readonly sessions: {
   if (ctx.method === 'GET') return deps.signIn.start(ctx, ctx.originalUrl.startsWith(`${deps.pagePath}/`) ? ctx.originalUrl : deps.pagePath);
   ctx.status = 303;
   ctx.redirect(deps.pagePath);
+}
+
+/** A page's callback, judged: the grant that is the page's session, or why there is none. */
+export type PageSignIn = { readonly ok: true; readonly sub: string; readonly grantId: string; readonly returnTo: string } | { readonly ok: false; readonly reason: string };
+
+/**
+ * The callback of a first-party page: the attempt finished (finish), and the access token it
+ * got names a grant of this page's client for the ID token's subject: that grant is the
+ * page's session (page-session.ts). A grant of the page's client that will not be used (the
+ * token's subject is another's) is ended, not left behind.
+ */
+export async function finishPageSignIn(ctx: Context, deps: { readonly signIn: FirstPartySignIn; readonly verifier: Pick<AccessTokenVerifier, 'verify'>; readonly grants: Pick<GrantService, 'revokeGrant'>; readonly clientId: string }): Promise<PageSignIn> {
+  const outcome = await deps.signIn.finish(ctx);
+  if (!outcome.ok) return outcome;
+  const token = await deps.verifier.verify(outcome.signedIn.accessToken);
+  if (!token?.grantId || token.clientId !== deps.clientId) return { ok: false, reason: 'invalid_grant' };
+  if (token.sub !== outcome.signedIn.sub) {
+    await deps.grants.revokeGrant(token.grantId);
+    return { ok: false, reason: 'invalid_grant' };
+  }
+  return { ok: true, sub: outcome.signedIn.sub, grantId: token.grantId, returnTo: outcome.returnTo };
 }

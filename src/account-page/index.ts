@@ -1,6 +1,6 @@
 export { ACCOUNT_CALLBACK_PATH, ACCOUNT_PAGE_CLIENT_ID, ACCOUNT_PAGE_PATH, accountPageRegistration, accountPageUrl, registerAccountPageClient } from './account-client.ts';
 export { ACCOUNT_CSRF, createAccountPage, type AccountPage, type AccountPageDeps } from './account-page.ts';
-export { answerSignedOut, createFirstPartySignIn, type FirstPartySignIn } from './first-party-sign-in.ts';
+export { answerSignedOut, createFirstPartySignIn, finishPageSignIn, type FirstPartySignIn } from './first-party-sign-in.ts';
 export { createPageSessions, PAGE_SESSION_MAX_AGE_MS, type PageSession, type PageSessions } from './page-session.ts';
 export { createAccountRouter, signInFailed } from './routes.ts';
 export { requireOwnAttempt } from './own-attempt-guard.ts';

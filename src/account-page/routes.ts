@@ -9,7 +9,7 @@ import { ACCOUNT_PAGE_PATH } from './account-client.ts';
 import type { AuthenticatorSetup } from './authenticator-setup.ts';
 import type { PasskeySetup } from './passkey-setup.ts';
 import type { EmailChangePages } from './email-change.ts';
-import { answerSignedOut, type FirstPartySignIn } from './first-party-sign-in.ts';
+import { answerSignedOut, finishPageSignIn, type FirstPartySignIn } from './first-party-sign-in.ts';
 import type { PageSession, PageSessions } from './page-session.ts';
 
 // The account page's paths. Signed out, any of them starts a sign-in through Portcullis
@@ -77,14 +77,11 @@ export function createAccountRouter(deps: AccountRoutesDeps): Router<AccountStat
   router.get('/', signedIn, (ctx) => deps.page.show(ctx, session(ctx)));
 
   router.get('/callback', async (ctx) => {
-    const outcome = await deps.signIn.finish(ctx);
     // The access token names the grant the sign-in made: the page's session is that grant.
-    const token = outcome.ok ? await deps.verifier.verify(outcome.signedIn.accessToken) : undefined;
-    if (!outcome.ok || !token?.grantId || token.sub !== outcome.signedIn.sub || token.clientId !== deps.clientId) {
-      return signInFailed(deps.render)(ctx, outcome.ok ? 'invalid_grant' : outcome.reason);
-    }
-    deps.sessions.write(ctx, { sub: outcome.signedIn.sub, grantId: token.grantId });
-    ctx.redirect(outcome.returnTo);
+    const signedInAs = await finishPageSignIn(ctx, deps);
+    if (!signedInAs.ok) return signInFailed(deps.render)(ctx, signedInAs.reason);
+    deps.sessions.write(ctx, { sub: signedInAs.sub, grantId: signedInAs.grantId });
+    ctx.redirect(signedInAs.returnTo);
   });
 
   router.post('/profile', ...form, (ctx) => deps.page.updateProfile(ctx, session(ctx)));

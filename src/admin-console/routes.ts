@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { AccountService } from '../accounts/index.ts';
 import { ADMIN_SCOPES, REFUSAL_AUDIT_WINDOW_MS } from '../admin-api/index.ts';
 import { requestFacts, type AuditSink } from '../audit/index.ts';
-import type { FirstPartySignIn, PageSessions } from '../account-page/index.ts';
+import { finishPageSignIn, type FirstPartySignIn, type PageSessions } from '../account-page/index.ts';
 import { parseForm, requireCsrfToken, type RenderPage } from '../interactions/index.ts';
 import type { AccessTokenVerifier, GrantService } from '../oidc/index.ts';
 import type { AuditPages } from './audit-pages.ts';
@@ -86,20 +86,15 @@ export function createConsoleRouter(deps: ConsoleRoutesDeps): Router<ConsoleStat
   // Someone without the right to read is refused here, the grant just made ended, the
   // attempt audited.
   router.get('/callback', async (ctx) => {
-    const outcome = await deps.signIn.finish(ctx);
-    const token = outcome.ok ? await deps.verifier.verify(outcome.signedIn.accessToken) : undefined;
-    if (!outcome.ok || !token?.grantId || token.sub !== outcome.signedIn.sub || token.clientId !== deps.clientId) {
-      // A grant the console's client was given but will not use is not left behind.
-      if (token?.grantId && token.clientId === deps.clientId) await deps.grants.revokeGrant(token.grantId);
-      return deps.refuse(ctx, 'sign-in-failed', outcome.ok ? 'invalid_grant' : outcome.reason);
-    }
-    const account = await deps.accounts.findById(outcome.signedIn.sub);
+    const signedInAs = await finishPageSignIn(ctx, deps);
+    if (!signedInAs.ok) return deps.refuse(ctx, 'sign-in-failed', signedInAs.reason);
+    const account = await deps.accounts.findById(signedInAs.sub);
     if (!account || account.disabled || !(await deps.rightsOf(account)).read) {
-      await deps.grants.revokeGrant(token.grantId);
-      return refuseRight(ctx, 'read', outcome.signedIn.sub);
+      await deps.grants.revokeGrant(signedInAs.grantId);
+      return refuseRight(ctx, 'read', signedInAs.sub);
     }
-    deps.sessions.write(ctx, { sub: outcome.signedIn.sub, grantId: token.grantId });
-    ctx.redirect(outcome.returnTo);
+    deps.sessions.write(ctx, { sub: signedInAs.sub, grantId: signedInAs.grantId });
+    ctx.redirect(signedInAs.returnTo);
   });
 
   // Signing out needs no right to write: anyone signed in may leave.
