@@ -62,22 +62,8 @@ async function setUp(): Promise<void> {
   const { accounts, clients, resources } = server.services;
   await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD });
   await accounts.create({ email: RESET_EMAIL, name: 'Grace Hopper', password: PASSWORD });
-  await resources.create({
-    indicator: 'https://api.notes.example',
-    name: 'Notes API',
-    scopes: [
-      { name: 'notes:read', description: 'Read your notes' },
-      { name: 'notes:write', description: 'Create and edit your notes' },
-    ],
-  });
-  const created = await clients.create({
-    type: 'web',
-    name: 'Acme Notes',
-    redirectUris: [`${app.origin}/callback`],
-    postLogoutRedirectUris: [`${app.origin}/signed-out`],
-    resources: ['https://api.notes.example'],
-    scopes: ['openid', 'email', 'profile', 'offline_access', 'notes:read', 'notes:write'],
-  });
+  await resources.create(NOTES_API);
+  const created = await clients.create(acmeNotes());
   client = await oidc.discovery(new URL(server.issuer), created.client.clientId, undefined, oidc.ClientSecretBasic(created.clientSecret), {
     execute: [oidc.allowInsecureRequests],
   });
@@ -85,29 +71,33 @@ async function setUp(): Promise<void> {
   await mkdir(OUT, { recursive: true });
 }
 
+/** The resource server and the app both servers show: the sign-in pages' and the console's. */
+const NOTES_API = {
+  indicator: 'https://api.notes.example',
+  name: 'Notes API',
+  scopes: [
+    { name: 'notes:read', description: 'Read your notes' },
+    { name: 'notes:write', description: 'Create and edit your notes' },
+  ],
+};
+const acmeNotes = () => ({
+  type: 'web',
+  name: 'Acme Notes',
+  redirectUris: [`${app.origin}/callback`],
+  postLogoutRedirectUris: [`${app.origin}/signed-out`],
+  resources: [NOTES_API.indicator],
+  scopes: ['openid', 'email', 'profile', 'offline_access', 'notes:read', 'notes:write'],
+});
+
 async function setUpAdmin(): Promise<void> {
   adminServer = await startTestServer({ ADMIN_API: 'true' });
   const { accounts, clients, resources } = adminServer.services;
   await accounts.create({ email: EMAIL, name: 'Ada Lovelace', password: PASSWORD });
   await accounts.create({ email: RESET_EMAIL, name: 'Grace Hopper', password: PASSWORD, roles: ['support'] });
   await accounts.create({ email: 'katherine@example.com', name: 'Katherine Johnson', password: PASSWORD });
-  await resources.create({
-    indicator: 'https://api.notes.example',
-    name: 'Notes API',
-    scopes: [
-      { name: 'notes:read', description: 'Read your notes' },
-      { name: 'notes:write', description: 'Create and edit your notes' },
-    ],
-  });
+  await resources.create(NOTES_API);
   await resources.create({ indicator: 'https://api.billing.example', name: 'Billing API', scopes: [{ name: 'invoices:read', description: 'Read your invoices', roles: ['support'] }] });
-  const created = await clients.create({
-    type: 'web',
-    name: 'Acme Notes',
-    redirectUris: [`${app.origin}/callback`],
-    postLogoutRedirectUris: [`${app.origin}/signed-out`],
-    resources: ['https://api.notes.example'],
-    scopes: ['openid', 'email', 'profile', 'offline_access', 'notes:read', 'notes:write'],
-  });
+  const created = await clients.create(acmeNotes());
   await clients.create({ type: 'spa', name: 'Acme Board', redirectUris: ['https://board.acme.example/callback'], corsOrigins: ['https://board.acme.example'] });
   await clients.create({ type: 'service', name: 'Nightly Export', resources: ['https://api.notes.example'], scopes: ['notes:read'] });
   adminClient = await oidc.discovery(new URL(adminServer.issuer), created.client.clientId, undefined, oidc.ClientSecretBasic(created.clientSecret), {
